@@ -1,0 +1,72 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "moonflow",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "moonflow", targets: ["MoonflowCLI"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries from the system (Debian: libyaml-dev, liblua5.4-dev).
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"])]
+        ),
+        // Lua's function-like macros, the bounded allocator, the hook and the only place that raises Lua errors.
+        .target(name: "CLuaSupport", dependencies: ["CLua"]),
+
+        .target(
+            name: "MoonflowModel",
+            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+        .target(name: "MoonflowYAML", dependencies: ["CYAML", "MoonflowModel"]),
+        .target(name: "MoonflowSchema", dependencies: ["MoonflowModel"]),
+        .target(name: "MoonflowLoader", dependencies: ["MoonflowModel", "MoonflowYAML", "MoonflowSchema"]),
+        .target(
+            name: "MoonflowLua",
+            dependencies: [
+                "MoonflowModel", "CLua", "CLuaSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "MoonflowEngine",
+            dependencies: [
+                "MoonflowModel", "MoonflowSchema",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .executableTarget(
+            name: "MoonflowCLI",
+            dependencies: [
+                "MoonflowModel", "MoonflowYAML", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "MoonflowModelTests", dependencies: ["MoonflowModel"]),
+        .testTarget(name: "MoonflowYAMLTests", dependencies: ["MoonflowYAML", "MoonflowModel"]),
+        .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"]),
+        .testTarget(name: "MoonflowLoaderTests", dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua"]),
+        .testTarget(name: "MoonflowLuaTests", dependencies: ["MoonflowLua", "MoonflowModel"]),
+        .testTarget(name: "MoonflowEngineTests", dependencies: ["MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowLua"]),
+        .testTarget(name: "MoonflowCLITests", dependencies: ["MoonflowModel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

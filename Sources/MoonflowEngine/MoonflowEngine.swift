@@ -1,0 +1,1 @@
+// MoonflowEngine: placeholder until its first type lands.

@@ -1,0 +1,1 @@
+// MoonflowLoader: placeholder until its first type lands.

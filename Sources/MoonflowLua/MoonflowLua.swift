@@ -1,0 +1,1 @@
+// MoonflowLua: placeholder until its first type lands.

@@ -1,0 +1,64 @@
+/// The type of a failure (SPEC §5.2). Retries and fallbacks match on the type, never on the message.
+/// User code may raise any type name; the engine's own are listed here.
+public struct ErrorType: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible,
+    ExpressibleByStringLiteral
+{
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+    public var description: String { rawValue }
+
+    public static let activityError: ErrorType = "ActivityError"
+    public static let timeout: ErrorType = "Timeout"
+    public static let activityTimeout: ErrorType = "ActivityTimeout"
+    public static let workerCrashed: ErrorType = "WorkerCrashed"
+    public static let circuitOpen: ErrorType = "CircuitOpen"
+    public static let bulkheadFull: ErrorType = "BulkheadFull"
+    public static let bulkheadTimeout: ErrorType = "BulkheadTimeout"
+    public static let queueFull: ErrorType = "QueueFull"
+    public static let queueTimeout: ErrorType = "QueueTimeout"
+    public static let manualTaskTimeout: ErrorType = "ManualTaskTimeout"
+    public static let cancelled: ErrorType = "Cancelled"
+    public static let sandboxViolation: ErrorType = "SandboxViolation"
+    public static let luaMemoryLimit: ErrorType = "LuaMemoryLimit"
+    public static let luaInstructionLimit: ErrorType = "LuaInstructionLimit"
+    public static let luaPatternBudget: ErrorType = "LuaPatternBudget"
+    public static let schemaInvalid: ErrorType = "SchemaInvalid"
+    public static let compensationFailed: ErrorType = "CompensationFailed"
+    public static let storageFull: ErrorType = "StorageFull"
+    public static let storageBusy: ErrorType = "StorageBusy"
+
+    /// Types never retried unless a policy's `retry_on` names them explicitly.
+    public static let notRetriedByDefault: Set<ErrorType> = [.sandboxViolation, .schemaInvalid, .cancelled]
+}
+
+/// A typed failure of an activity, a script, an expression or a run.
+public struct ActivityFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    public var type: ErrorType
+    public var message: String
+    /// `false` when the raiser said `retryable = false`; `nil` leaves the decision to the policy.
+    public var retryable: Bool?
+    public var details: Value?
+    /// Where it was raised: script name (or file) and line, when known.
+    public var script: String?
+    public var line: Int?
+
+    public init(
+        _ type: ErrorType, _ message: String, retryable: Bool? = nil, details: Value? = nil,
+        script: String? = nil, line: Int? = nil
+    ) {
+        self.type = type
+        self.message = message
+        self.retryable = retryable
+        self.details = details
+        self.script = script
+        self.line = line
+    }
+
+    public var description: String {
+        var where_ = ""
+        if let script { where_ = line.map { " (\(script):\($0))" } ?? " (\(script))" }
+        return "\(type): \(message)\(where_)"
+    }
+}

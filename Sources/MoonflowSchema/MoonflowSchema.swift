@@ -1,0 +1,1 @@
+// MoonflowSchema: placeholder until its first type lands.

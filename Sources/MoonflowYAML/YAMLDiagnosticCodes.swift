@@ -1,0 +1,5 @@
+import MoonflowModel
+
+extension DiagnosticCode {
+    public static let yamlComplexKey = DiagnosticCode("ComplexKey")
+}

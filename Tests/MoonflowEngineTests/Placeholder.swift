@@ -1,0 +1,1 @@
+// MoonflowEngineTests: placeholder until its first suite lands.

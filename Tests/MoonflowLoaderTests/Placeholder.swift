@@ -1,0 +1,1 @@
+// MoonflowLoaderTests: placeholder until its first suite lands.

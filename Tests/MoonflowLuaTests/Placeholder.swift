@@ -1,0 +1,1 @@
+// MoonflowLuaTests: placeholder until its first suite lands.

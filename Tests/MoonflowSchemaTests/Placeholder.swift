@@ -1,0 +1,1 @@
+// MoonflowSchemaTests: placeholder until its first suite lands.

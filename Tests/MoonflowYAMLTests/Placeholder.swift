@@ -1,0 +1,1 @@
+// MoonflowYAMLTests: placeholder until its first suite lands.
