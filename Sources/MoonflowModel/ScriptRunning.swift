@@ -1,0 +1,132 @@
+import OrderedCollections
+
+/// Limits of one code-action execution (SPEC §4.2). Each is configurable per activity (`limits:`)
+/// and engine-wide (`resources:` in moonflow.yaml).
+public struct ScriptLimits: Sendable, Hashable {
+    /// Bytes the Lua allocator may hold for user code (`LuaMemoryLimit`).
+    public var memory: Int
+    /// VM instructions, checked by a count hook (`LuaInstructionLimit`).
+    public var instructions: Int
+    /// Wall time of the attempt (`Timeout`); `nil` means no deadline of its own.
+    public var timeout: Duration?
+    /// Bytes of the encoded output (`SandboxViolation` when exceeded).
+    public var outputSize: Int
+    /// Bytes of source accepted before parsing.
+    public var sourceSize: Int
+    /// Nesting depth of values crossing the boundary, both ways.
+    public var valueDepth: Int
+
+    public init(
+        memory: Int = 64 << 20, instructions: Int = 100_000_000, timeout: Duration? = nil,
+        outputSize: Int = 1 << 20, sourceSize: Int = 256 << 10, valueDepth: Int = 64
+    ) {
+        self.memory = memory
+        self.instructions = instructions
+        self.timeout = timeout
+        self.outputSize = outputSize
+        self.sourceSize = sourceSize
+        self.valueDepth = valueDepth
+    }
+
+    public static let defaults = ScriptLimits()
+}
+
+/// Lua source to execute: the text, the name used in error messages and where its first line sits
+/// in the file it came from (inline `run:` blocks start inside a YAML file).
+public struct ScriptChunk: Sendable, Hashable {
+    public var source: String
+    /// `scripts/charge.lua`, or `workflows/order.yaml#charge` for inline code.
+    public var name: String
+    /// Line of the file on which the chunk's line 1 sits (1 for a script file).
+    public var firstLine: Int
+
+    public init(source: String, name: String, firstLine: Int = 1) {
+        self.source = source
+        self.name = name
+        self.firstLine = firstLine
+    }
+}
+
+/// Everything one execution of a code action sees (SPEC §4.1).
+public struct ScriptInvocation: Sendable {
+    public var chunk: ScriptChunk
+    /// `input`: the activity input.
+    public var input: Value
+    /// `workflow`: the context variables, readable and writable.
+    public var context: OrderedDictionary<String, Value>
+    /// `steps`: `{name: {output, status}}`, read-only.
+    public var steps: Value
+    /// `activity`: `{name, attempt, idempotency_key, run: {id, workflow, version}}`.
+    public var activity: Value
+    /// `event`: the trigger event, when a trigger started the run.
+    public var event: Value?
+    public var limits: ScriptLimits
+
+    public init(
+        chunk: ScriptChunk, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:],
+        steps: Value = .object([:]), activity: Value = .object([:]), event: Value? = nil,
+        limits: ScriptLimits = .defaults
+    ) {
+        self.chunk = chunk
+        self.input = input
+        self.context = context
+        self.steps = steps
+        self.activity = activity
+        self.event = event
+        self.limits = limits
+    }
+}
+
+/// One `log.*` call made by a script.
+public struct ScriptLogEntry: Sendable, Hashable {
+    public var level: String
+    public var message: String
+    public var fields: Value
+    public init(level: String, message: String, fields: Value = .object([:])) {
+        self.level = level
+        self.message = message
+        self.fields = fields
+    }
+}
+
+/// One `emit(type, payload)` call made by a script.
+public struct EmittedEvent: Sendable, Hashable {
+    public var type: String
+    public var payload: Value
+    public init(type: String, payload: Value) {
+        self.type = type
+        self.payload = payload
+    }
+}
+
+/// The result of a successful execution. Context writes and emitted events are returned apart
+/// from the output so the engine commits them only with the activity's completion.
+public struct ScriptOutcome: Sendable, Hashable {
+    public var output: Value
+    /// Keys assigned in `workflow.*` with their new values (`null` for a key set to nil).
+    public var contextWrites: OrderedDictionary<String, Value>
+    public var logs: [ScriptLogEntry]
+    public var events: [EmittedEvent]
+
+    public init(
+        output: Value, contextWrites: OrderedDictionary<String, Value> = [:], logs: [ScriptLogEntry] = [],
+        events: [EmittedEvent] = []
+    ) {
+        self.output = output
+        self.contextWrites = contextWrites
+        self.logs = logs
+        self.events = events
+    }
+}
+
+/// What the engine needs from a code-action runtime. The Lua sandbox implements it; a process
+/// isolation mode can later implement it too. Cancelling the calling task stops the execution.
+public protocol ScriptRunning: Sendable {
+    /// Runs a code action. Failures are typed (`ActivityError`, user types, `Timeout`, `Lua…Limit`,
+    /// `SandboxViolation`, `Cancelled`).
+    func run(_ invocation: ScriptInvocation) async throws(ActivityFailure) -> ScriptOutcome
+
+    /// Evaluates a value template read-only: `scope` is an object whose members (`input`, `workflow`,
+    /// `steps`, `event`, `run`, `output`, `error`) are the names visible to expressions.
+    func evaluate(_ template: ValueTemplate, scope: Value) async throws(ActivityFailure) -> Value
+}
