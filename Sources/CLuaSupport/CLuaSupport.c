@@ -31,7 +31,7 @@
 /// Allocated bytes charged as one instruction (bounds C work that allocates).
 #define MF_ALLOC_BYTES_PER_INSTRUCTION 64
 /// Bytes scanned by a C function charged as one instruction.
-#define MF_SCAN_BYTES_PER_INSTRUCTION 16
+#define MF_SCAN_BYTES_PER_INSTRUCTION 4
 
 // MARK: - Flags and clock
 

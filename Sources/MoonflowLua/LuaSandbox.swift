@@ -170,9 +170,10 @@ public final class LuaSandbox {
         let location = expression.location
         let script = location == .unknown ? "${ \(expression.source) }" : location.file
         let lineOffset = location == .unknown ? nil : location.line
+        let lastLine = expression.source.utf8.reduce(1) { $1 == 10 ? $0 + 1 : $0 }
         let ref = try compiled(expression.source, expression: true, limits: limits) { line, message in
             ActivityFailure(.activityError, "syntax error in expression: \(message)", script: script,
-                            line: lineOffset.map { $0 + (line ?? 1) - 1 })
+                            line: lineOffset.map { $0 + min(line ?? 1, lastLine) - 1 })
         }
         let status = mf_run(L, 1, ref)
         try checkTrip(limits: limits, script: script, firstLine: lineOffset ?? 1)

@@ -30,6 +30,8 @@ public struct LuaSyntaxChecker: ScriptChecking {
         }
         guard line != 0 else { return nil }
         let rendered = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        return ScriptSyntaxError(line: max(1, Int(line)), message: rendered)
+        // An expression is compiled as `return (source\n)`: an error found at the closing line belongs to the last line.
+        let lastLine = source.utf8.reduce(1) { $1 == 10 ? $0 + 1 : $0 }
+        return ScriptSyntaxError(line: min(max(1, Int(line)), expression ? lastLine : .max), message: rendered)
     }
 }

@@ -7,7 +7,7 @@ import OrderedCollections
 let sharedRunner = LuaRunner(threads: 1)
 
 /// Limits small enough that every attack ends quickly, by the limits rather than by timing.
-let attackLimits = ScriptLimits(memory: 16 << 20, instructions: 20_000_000, timeout: .seconds(10))
+let attackLimits = ScriptLimits(memory: 16 << 20, instructions: 20_000_000, timeout: .seconds(120))
 
 func run(
     _ source: String, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:],
