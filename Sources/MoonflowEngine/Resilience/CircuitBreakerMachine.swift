@@ -173,12 +173,12 @@ public struct CircuitBreakerMachine: Sendable {
             case .success:
                 consecutiveFailures = 0
                 appendToWindow(failed: false)
-                return []
             case .failure:
                 consecutiveFailures += 1
                 appendToWindow(failed: true)
-                return shouldOpen ? [move(to: .open(since: now), at: now)] : []
             }
+            // The rate form is judged after every counted call: a success may complete `minimum_calls`.
+            return shouldOpen ? [move(to: .open(since: now), at: now)] : []
         case .halfOpen(let since, let inFlight, let succeeded):
             switch counted {
             case .notCounted:

@@ -29,14 +29,14 @@ public struct RetryMachine: Sendable, Hashable {
     /// The wait after failed attempt `n` (1-based) before jitter: `min(initial × multiplier^(n-1), max)`.
     public func backoff(afterAttempt n: Int) -> Duration {
         // A quarter of Int64's range (about 73 years) keeps later additions to a Timestamp exact.
-        let ceiling = Double(Int64.max / 4)
+        let ceiling = Int64.max / 4
         var raw = Double(policy.initial.nanoseconds)
         var step = 1
-        while step < n, raw < ceiling {
+        while step < n, raw < Double(ceiling) {
             raw *= policy.multiplier
             step += 1
         }
-        var nanos = Int64(min(raw, ceiling))
+        var nanos = raw >= Double(ceiling) ? ceiling : Int64(raw)
         if let cap = policy.max { nanos = min(nanos, cap.nanoseconds) }
         return .nanoseconds(max(nanos, 0))
     }

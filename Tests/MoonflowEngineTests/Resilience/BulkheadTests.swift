@@ -1,6 +1,5 @@
 import MoonflowEngine
 import MoonflowModel
-import Synchronization
 import Testing
 
 @Suite("Bulkhead machine (SPEC §5.8)")
@@ -72,29 +71,35 @@ struct BulkheadTests {
     func hundredCallers() async throws {
         let clock = ManualClock()
         let bulkhead = Bulkhead(policy: BulkheadPolicy(name: "b", maxConcurrent: 3, maxQueueSize: 1000), clock: clock)
-        let inUse = Mutex((now: 0, peak: 0))
+        let inUse = Shared((now: 0, peak: 0))
         let served = EventLog()
-        // Hold the permits of the first three callers so everyone else queues in a known order.
-        var held: [BulkheadPermit] = []
-        for _ in 0..<3 { held.append(try await bulkhead.acquire()) }
+        // Callers hold their permit until the test opens their gate.
+        let gates = Shared(Set<Int>())
+        // The test holds the first three permits so every caller queues, in a known order.
+        let held = [try await bulkhead.acquire(), try await bulkhead.acquire(), try await bulkhead.acquire()]
         try await withThrowingTaskGroup(of: Void.self) { group in
             for caller in 0..<100 {
                 group.addTask {
                     try await bulkhead.withPermit { _ in
                         inUse.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
                         served.append("\(caller)")
-                        await Task.yield()
+                        while !gates.value.contains(caller) { await Task.yield() }
                         inUse.withLock { $0.now -= 1 }
                     }
                 }
-                // Enqueue strictly one after the other.
                 await waitUntil("caller \(caller) queued") { bulkhead.snapshot().queued == caller + 1 }
             }
-            held.forEach(bulkhead.release)
+            // Free one permit at a time: exactly the next caller in line gets it.
+            for caller in 0..<100 {
+                if caller < 3 { bulkhead.release(held[caller]) } else { _ = gates.withLock { $0.insert(caller - 3) } }
+                await waitUntil("caller \(caller) served") { served.all.count == caller + 1 }
+                #expect(served.all.last == "\(caller)")
+                #expect(bulkhead.snapshot().inUse <= 3)
+            }
+            gates.withLock { $0.formUnion(97..<100) }
             try await group.waitForAll()
         }
-        #expect(served.all == (0..<100).map { "\($0)" })
-        #expect(inUse.withLock { $0.peak } <= 3)
+        #expect(inUse.value.peak == 3)
         #expect(bulkhead.snapshot().inUse == 0 && bulkhead.snapshot().queued == 0)
     }
 

@@ -1,6 +1,5 @@
 import MoonflowEngine
 import MoonflowModel
-import Synchronization
 import Testing
 
 @Suite("Circuit breaker (SPEC §5.7)")
@@ -169,7 +168,7 @@ struct CircuitBreakerTests {
     @Test("the registry shares breakers by name, reports transitions and keeps state across a reload")
     func registry() {
         let clock = ManualClock()
-        let seen = Mutex<[String]>([])
+        let seen = Shared<[String]>([])
         let registry = CircuitBreakerRegistry(clock: clock) { t in seen.withLock { $0.append("\(t.breaker) \(t.eventType)") } }
         let v1 = CircuitBreakerPolicy(name: "crm", threshold: 2, reset: .seconds(30))
         let a = registry.breaker(for: v1)

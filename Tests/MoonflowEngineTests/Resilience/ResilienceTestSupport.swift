@@ -8,7 +8,7 @@ let t0 = Timestamp(nanosecondsSinceEpoch: 1_800_000_000_000_000_000)
 
 /// Waits until `count` tasks sleep on `clock`, yielding in between; records an issue if they never do.
 func waitForSleepers(_ clock: ManualClock, _ count: Int, sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
-    for _ in 0..<100_000 {
+    for _ in 0..<1_000_000 {
         if clock.sleeperCount == count { return }
         await Task.yield()
     }
@@ -19,7 +19,7 @@ func waitForSleepers(_ clock: ManualClock, _ count: Int, sourceLocation: Testing
 func waitUntil(
     _ what: String, sourceLocation: Testing.SourceLocation = #_sourceLocation, _ condition: () -> Bool
 ) async {
-    for _ in 0..<100_000 {
+    for _ in 0..<1_000_000 {
         if condition() { return }
         await Task.yield()
     }
@@ -55,4 +55,12 @@ final class RecordingObserver: ActivityObserver {
     }
 
     var events: [String] { log.all }
+}
+
+/// A value shared between a test and the tasks it starts (a `Mutex` itself cannot be captured).
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+    var value: Value { mutex.withLock { $0 } }
 }
