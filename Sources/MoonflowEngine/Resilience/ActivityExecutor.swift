@@ -136,7 +136,7 @@ public struct ActivityExecutor: Sendable {
                 logger.error("fallback output needs an evaluator; the failure stands")
                 return .failed(failure, attempts: attempts)
             }
-            outcome = await bounded(clock: clock, deadline: nil, onDeadline: failure) { () async throws(ActivityFailure) -> Value in
+            outcome = await bounded(clock: clock, limit: nil) { () async throws(ActivityFailure) -> Value in
                 try await evaluateOutput(template, failure)
             }
         case .body(let handler):
@@ -144,10 +144,8 @@ public struct ActivityExecutor: Sendable {
                 logger.error("fallback body needs a runner; the failure stands")
                 return .failed(failure, attempts: attempts)
             }
-            let timeout = handler.timeout
-            let deadline = timeout.map { clock.now + $0 }
-            let onDeadline = ActivityFailure(.timeout, "fallback timed out after \(timeout ?? .zero)")
-            outcome = await bounded(clock: clock, deadline: deadline, onDeadline: onDeadline) { () async throws(ActivityFailure) -> Value in
+            let limit = handler.timeout.map { (clock.now + $0, ActivityFailure(.timeout, "fallback timed out after \($0)")) }
+            outcome = await bounded(clock: clock, limit: limit) { () async throws(ActivityFailure) -> Value in
                 try await fallbackBody(handler, failure)
             }
         }
@@ -162,20 +160,21 @@ public struct ActivityExecutor: Sendable {
 
 // MARK: - Bounded work
 
-/// Runs `work` until it ends or `deadline` comes. At the deadline `work` is cancelled and awaited:
-/// it has really stopped when this returns, and its late result is discarded (SPEC §5.5).
+/// Runs `work` until it ends or the `limit` deadline comes, which ends it with the limit's failure.
+/// At the deadline `work` is cancelled and awaited: it has really stopped when this returns, and its
+/// late result is discarded (SPEC §5.5).
 private func bounded(
-    clock: any EngineClock, deadline: Timestamp?, onDeadline: ActivityFailure,
+    clock: any EngineClock, limit: (deadline: Timestamp, failure: ActivityFailure)?,
     _ work: @escaping @Sendable () async throws(ActivityFailure) -> Value
 ) async -> Result<Value, ActivityFailure> {
     await withTaskGroup(of: Result<Value, ActivityFailure>?.self) { group in
         group.addTask {
             do throws(ActivityFailure) { return .success(try await work()) } catch { return .failure(error) }
         }
-        if let deadline {
+        if let limit {
             group.addTask {
-                do { try await clock.sleep(until: deadline) } catch { return nil }
-                return .failure(onDeadline)
+                do { try await clock.sleep(until: limit.deadline) } catch { return nil }
+                return .failure(limit.failure)
             }
         }
         var first: Result<Value, ActivityFailure>?
@@ -250,10 +249,10 @@ private struct Run {
             case .success(let value):
                 return .completed(value, attempts: attempt)
             case .cancelled(let cancelled):
-                await observer.attemptFailed(activity: activity.name, attempt: attempt, failure: cancelled, at: endedAt, nextAttemptAt: nil)
+                await failed(attempt, cancelled, at: endedAt, next: nil)
                 return .cancelled(cancelled, attempts: attempt)
             case .bulkheadRejected(let rejection, let fallback):
-                await observer.attemptFailed(activity: activity.name, attempt: attempt, failure: rejection, at: endedAt, nextAttemptAt: nil)
+                await failed(attempt, rejection, at: endedAt, next: nil)
                 return .failed(rejection, fallback: fallback, attempts: attempt)
             case .failure(let f):
                 failure = f
@@ -261,16 +260,22 @@ private struct Run {
 
             switch retry.decide(after: failure, state: state, now: endedAt, random: random) {
             case .retry(let next):
-                logger.debug("attempt failed, retrying", metadata: ["attempt": "\(attempt)", "error.type": "\(failure.type)", "next": "\(next)"])
                 state.recordFailed(failure, nextAttemptAt: next)
-                await observer.attemptFailed(activity: activity.name, attempt: attempt, failure: failure, at: endedAt, nextAttemptAt: next)
+                await failed(attempt, failure, at: endedAt, next: next)
             case .giveUp(let final):
-                logger.debug("attempt failed, giving up", metadata: ["attempt": "\(attempt)", "error.type": "\(final.type)"])
                 state.recordFailed(failure, nextAttemptAt: nil)
-                await observer.attemptFailed(activity: activity.name, attempt: attempt, failure: failure, at: endedAt, nextAttemptAt: nil)
+                await failed(attempt, failure, at: endedAt, next: nil)
                 return .failed(final, fallback: activity.fallback, attempts: attempt)
             }
         }
+    }
+
+    /// Logs and journals a failed attempt.
+    private func failed(_ attempt: Int, _ failure: ActivityFailure, at: Timestamp, next: Timestamp?) async {
+        logger.debug(
+            "attempt failed",
+            metadata: ["attempt": "\(attempt)", "error.type": "\(failure.type)", "next": "\(next.map(\.description) ?? "none")"])
+        await observer.attemptFailed(activity: activity.name, attempt: attempt, failure: failure, at: at, nextAttemptAt: next)
     }
 
     /// One attempt through breaker, bulkhead and timeout.
@@ -302,21 +307,20 @@ private struct Run {
         }
 
         let grantedAt = permit?.grantedAt ?? clock.now
-        var limits: [(Timestamp, ActivityFailure)] = []
+        var limits: [(deadline: Timestamp, failure: ActivityFailure)] = []
         if let timeout = activity.timeout {
             limits.append((grantedAt + timeout, ActivityFailure(.timeout, "attempt \(attempt) timed out after \(timeout)")))
         }
-        if let timeout = activity.circuitBreaker?.timeout {
-            limits.append((grantedAt + timeout, ActivityFailure(
-                .timeout, "attempt \(attempt) slower than circuit breaker '\(activity.circuitBreaker?.name ?? "")' timeout \(timeout)")))
+        if let policy = activity.circuitBreaker, let timeout = policy.timeout {
+            let failure = ActivityFailure(.timeout, "attempt \(attempt) slower than circuit breaker '\(policy.name)' timeout \(timeout)")
+            limits.append((grantedAt + timeout, failure))
         }
         if let totalDeadline { limits.append((totalDeadline, retry.totalTimeoutFailure())) }
-        // The earliest limit wins; on a tie the attempt's own timeout names it.
-        let limit = limits.enumerated().min { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }?.element
+        // The earliest limit wins (`min` keeps the first of equals: the attempt's own timeout names a tie).
+        let limit = limits.min { $0.deadline < $1.deadline }
 
-        let body = body
-        let result = await bounded(clock: clock, deadline: limit?.0, onDeadline: limit?.1 ?? retry.totalTimeoutFailure()) {
-            () async throws(ActivityFailure) -> Value in try await body(attempt)
+        let result = await bounded(clock: clock, limit: limit) { () async throws(ActivityFailure) -> Value in
+            try await body(attempt)
         }
         if let permit, let bulkhead { bulkhead.release(permit) }
 

@@ -207,6 +207,31 @@ struct ActivityExecutorTests {
         h.bulkheads.bulkhead(for: bulkheadPolicy).release(held)
     }
 
+    @Test("a bulkhead wait ends with BulkheadTimeout at its timeout, or with ActivityTimeout at the total budget")
+    func bulkheadWaits() async throws {
+        let h = Harness()
+        let policy = BulkheadPolicy(name: "b", maxConcurrent: 1, maxQueueSize: 5, timeout: .seconds(2))
+        let bulkhead = h.bulkheads.bulkhead(for: policy)
+        let held = try await bulkhead.acquire()
+        let activity = Activity(
+            name: "a", body: .builtin("noop"), totalTimeout: .seconds(4), retry: RetryPolicy(maxAttempts: 5), bulkhead: policy)
+        let task = h.start(activity, body: ScriptedBody(failing: 0).body)
+        await h.advance(to: 2000, sleepers: 1)
+        await h.advance(to: 3000, sleepers: 1)
+        // Attempt 2 would wait until 5s, but the activity's budget ends at 4s.
+        await h.advance(to: 4000, sleepers: 1)
+        guard case .failed(let failure, attempts: 2) = await task.value else {
+            Issue.record("expected ActivityTimeout")
+            return
+        }
+        #expect(failure.type == .activityTimeout)
+        #expect(h.observer.events == [
+            "started 1 @0ms", "failed 1 BulkheadTimeout @2000ms next 3000ms", "started 2 @3000ms", "failed 2 ActivityTimeout @4000ms next -",
+        ])
+        #expect(bulkhead.snapshot().queued == 0)
+        bulkhead.release(held)
+    }
+
     @Test("the attempt timeout starts when the permit is granted, and the permit is released between attempts")
     func timeoutFromPermit() async throws {
         let h = Harness()
