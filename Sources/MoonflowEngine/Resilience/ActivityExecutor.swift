@@ -25,6 +25,10 @@
 // Recovery: fold the journal with `AttemptState.recordStarted/recordFailed`; an attempt started and
 // never ended is `recordInterrupted()`. Pass the state as `resumeFrom`.
 //
+// Policies come from the `Activity` as given: the loader leaves `error_handling.activity_error`'s
+// `retry` and `fallback` on the workflow, so the run layer passes an activity whose `retry` and
+// `fallback` fall back to those when the activity declares none.
+//
 // Cancellation of the calling task: the running body is cancelled and awaited, queue waits are
 // left, backoff sleeps end; the result is `.failed(Cancelled)` and no fallback runs.
 
