@@ -347,6 +347,17 @@ final class RunDriver {
         state = next
         engine.bus.publish(events)
         for event in events { record(event, previous: previous) }
+        // Events a body emitted are published (for subscribers and triggers) once it completed.
+        let emitted = events.flatMap { completion in
+            (completion.data["events"]?.arrayValue ?? []).compactMap { emitted -> RunEvent? in
+                guard completion.type == .activityCompleted, let type = emitted["type"]?.stringValue else { return nil }
+                var event = completion
+                event.type = EventType(type)
+                event.data = emitted["payload"] ?? .object([:])
+                return event
+            }
+        }
+        engine.bus.publish(emitted)
     }
 
     private func record(_ event: RunEvent, previous: RunState) {
