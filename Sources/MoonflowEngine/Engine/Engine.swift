@@ -126,14 +126,12 @@ public final class Engine: Sendable {
     /// second completion), `user` is not an assignee, or the data does not satisfy the form.
     public func completeTask(_ taskID: String, data: Value, user: TaskUser) async throws -> RunStatus {
         guard let task = try await store.task(id: taskID) else { throw TaskCompletionError.notFound(taskID) }
+        // A task of a finished run is closed: this check also covers runs `withDriver` leaves alone.
+        try task.checkOpen()
         let status = try await withDriver(task.runID) { driver in
             try await driver.processDue()
             guard let current = driver.state.tasks[taskID] else { throw TaskCompletionError.notFound(taskID) }
-            switch current.status {
-            case .open: break
-            case .completed: throw TaskCompletionError.alreadyCompleted(taskID: taskID, by: current.completedBy)
-            case .expired, .cancelled: throw TaskCompletionError.notOpen(taskID: taskID, status: current.status)
-            }
+            try current.checkOpen()
             guard current.isAssignee(user) else { throw TaskCompletionError.notAssignee(taskID: taskID, user: user.name) }
             if let form = current.form {
                 let errors = validator.validate(data, against: form)

@@ -44,6 +44,14 @@ public enum TaskCompletionError: Error, Sendable, Hashable, CustomStringConverti
 }
 
 extension TaskRecord {
+    func checkOpen() throws(TaskCompletionError) {
+        switch status {
+        case .open: return
+        case .completed: throw .alreadyCompleted(taskID: id, by: completedBy)
+        case .expired, .cancelled: throw .notOpen(taskID: id, status: status)
+        }
+    }
+
     /// Anyone may complete a task with no assignees; otherwise a listed user or a member of a listed group.
     func isAssignee(_ user: TaskUser) -> Bool {
         (users.isEmpty && groups.isEmpty) || users.contains(user.name) || user.groups.contains(where: groups.contains)
