@@ -113,7 +113,12 @@ extension RunDriver {
         let activity = Activity(
             name: name, body: handler.body, timeout: handler.timeout, retry: handler.retry ?? .compensationDefault)
         let compensation = state.compensations.first { $0.activity == name }
-        let resume = compensation.flatMap { $0.attempts > 0 ? AttemptState(attemptsUsed: $0.attempts - 1, interruptions: 0, nextAttemptAt: nil, firstStartedAt: $0.startedAt) : nil }
+        // A pending compensation with attempts was interrupted by a crash: it continues as attempt n+1.
+        let resume = compensation.flatMap { record in
+            record.attempts > 0
+                ? AttemptState(attemptsUsed: record.attempts, interruptions: 1, nextAttemptAt: nil, firstStartedAt: record.startedAt)
+                : nil
+        }
         let execution = ActivityExecution(
             engine: engine, workflow: workflow.id, activity: activity, input: input,
             context: bodyContext(for: name, timeout: handler.timeout, limits: LimitOverrides(), key: ":compensate"),

@@ -161,8 +161,9 @@ final class RunDriver {
         }
     }
 
-    /// Activities a previous drive left in flight (its process died): they run again, with their
-    /// attempt count; one that was running counts an interruption (SPEC §5.4, §6).
+    /// Activities a previous drive left in flight (its process died): they run again with their
+    /// attempt count, so the next attempt is n+1; one that was running counts an interruption,
+    /// which the executor does not charge against `max_attempts` (SPEC §5.4, §6).
     private func resumeInFlight(
         _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) async throws {
@@ -176,7 +177,7 @@ final class RunDriver {
                 continue
             }
             let resume = AttemptState(
-                attemptsUsed: interrupted ? record.attempts - 1 : record.attempts,
+                attemptsUsed: record.attempts,
                 interruptions: record.interruptions + (interrupted ? 1 : 0), nextAttemptAt: record.nextAttemptAt,
                 firstStartedAt: record.startedAt)
             launch(activity, input: input, resume: resume, &group, mailbox)

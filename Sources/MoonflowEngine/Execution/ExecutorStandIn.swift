@@ -35,7 +35,7 @@ struct StandInExecutor: ActivityExecuting {
         evaluateOutput: (@Sendable (ValueTemplate, ActivityFailure) async throws(ActivityFailure) -> Value)?,
         observer: any ActivityObserver
     ) async -> ActivityExecutionResult {
-        let maxAttempts = activity.retry?.maxAttempts ?? 1
+        let maxAttempts = (activity.retry?.maxAttempts ?? 1) + (resumeFrom?.interruptions ?? 0)
         var attempt = resumeFrom?.attemptsUsed ?? 0
         var lastFailure = ActivityFailure(.activityError, "no attempt ran")
         while attempt < maxAttempts {
