@@ -5,8 +5,6 @@ import MoonflowModel
 /// The built-in system functions usable as `call:` bodies (SPEC §4.4), except `sleep` as an
 /// activity body, which the driver turns into a durable timer.
 enum Builtins {
-    static let names: Set<String> = ["noop", "log", "emit", "sleep", "fail", "set"]
-
     /// Runs a built-in with its rendered input (`with:`).
     static func run(
         _ name: String, input: Value, clock: any EngineClock, logger: Logger

@@ -362,8 +362,6 @@ final class RunDriver {
     }
 
     private func record(_ event: RunEvent, previous: RunState) {
-        var metadata: Logger.Metadata = [:]
-        if let attempt = event.attempt { metadata["attempt"] = .stringConvertible(attempt) }
         let log = logger(event.activity, attempt: event.attempt)
         switch event.type {
         case .activityFailed, .runFailing, .compensationFailed, .taskExpired:

@@ -71,11 +71,9 @@ final class RunLeases: Sendable {
         entries.withLock { entries in entries[runID]?.mailbox = mailbox }
     }
 
-    /// Delivers a message to the run's active driver, if one is listening.
-    @discardableResult
-    func send(_ runID: String, _ message: DriverMessage) -> Bool {
-        guard let mailbox = entries.withLock({ $0[runID]?.mailbox }) else { return false }
-        if case .enqueued = mailbox.yield(message) { return true }
-        return false
+    /// Delivers a message to the run's active driver, if one is listening (else the caller,
+    /// which takes the lease next, acts itself).
+    func send(_ runID: String, _ message: DriverMessage) {
+        entries.withLock { $0[runID]?.mailbox }?.yield(message)
     }
 }
