@@ -77,9 +77,7 @@ extension RunDriver {
             } catch {
                 failure = error
             }
-            group.cancelAll()
-            mailbox.finish()
-            for await message in messages { message.acknowledge() }
+            await Self.closePhase(&group, messages, mailbox)
         }
         if let failure { throw failure }
         guard !Task.isCancelled else { return }

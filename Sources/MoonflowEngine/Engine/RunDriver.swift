@@ -94,9 +94,7 @@ final class RunDriver {
                 } catch {
                     failure = error
                 }
-                group.cancelAll()
-                mailbox.finish()
-                for await message in messages { message.acknowledge() }
+                await Self.closePhase(&group, messages, mailbox)
             }
         }
         if let failure { throw failure }
@@ -106,6 +104,16 @@ final class RunDriver {
         case .wait: if state.status != .waiting { try await commit([event(.runWaiting)]) }
         case .start, .awaitInFlight, .windDown: break
         }
+    }
+
+    /// Ends a phase: what still runs is cancelled, the mailbox closes, and senders still waiting
+    /// for an acknowledgement are let go (the group then waits for its tasks).
+    static func closePhase(
+        _ group: inout TaskGroup<Void>, _ messages: AsyncStream<DriverMessage>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async {
+        group.cancelAll()
+        mailbox.finish()
+        for await message in messages { message.acknowledge() }
     }
 
     /// Starts (or skips) every activity the scheduler says is ready, until none is.
