@@ -39,7 +39,8 @@ public enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
 public final class Engine: Sendable {
     let store: any RunStore
     let runner: any ScriptRunning
-    let clock: any EngineClock
+    /// The clock the engine reads and sleeps on; callers waiting for `nextTimer` use it too.
+    public let clock: any EngineClock
     let random: any RandomSource
     let logger: Logger
     let validator: any SchemaValidating
