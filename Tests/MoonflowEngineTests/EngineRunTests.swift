@@ -75,7 +75,7 @@ import Testing
         let workflow = Workflow(
             id: "ctx", context: ["sla": 4],
             activities: sequential([lua("flaky", retry: RetryPolicy(maxAttempts: 2)), lua("after")]))
-        let report = try await h.run(workflow)
+        let report = try await h.runPassingTime(workflow)
         #expect(report.status == .completed)
         #expect(report.context == ["sla": 4, "second": true])
         #expect(report.output == ["sla": 4, "second": true])

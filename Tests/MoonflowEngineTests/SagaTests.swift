@@ -211,8 +211,10 @@ import Testing
                 return ScriptOutcome(output: .null)
             },
         ])
-        let report = try await h.run(Workflow(id: "r", activities: sequential([lua("a", compensate: "undo_a"), lua("fail")])))
+        let report = try await h.runPassingTime(Workflow(id: "r", activities: sequential([lua("a", compensate: "undo_a"), lua("fail")])))
         #expect(report.status == .compensated)
         #expect(report.compensations.first?.attempts == 3)
+        // The default compensation retry is exponential from 1s: 1s, then 2s (SPEC §5.9).
+        #expect(h.clock.now == Timestamp(nanosecondsSinceEpoch: 1_800_000_003_000_000_000))
     }
 }

@@ -45,7 +45,11 @@ public final class Engine: Sendable {
     let logger: Logger
     let validator: any SchemaValidating
     let catalog: (any WorkflowCatalog)?
-    let executor: any ActivityExecuting
+    let executor: ActivityExecutor
+    /// Breakers and bulkheads are shared by name by every run in the process (SPEC §5.7, §5.8);
+    /// a server passes the same registries to the engine it builds after a reload.
+    public let breakers: CircuitBreakerRegistry
+    public let bulkheads: BulkheadRegistry
     let leases = RunLeases()
     /// Every event of every run, as it is committed, plus events scripts emit.
     public let bus = EventBus()
@@ -53,7 +57,8 @@ public final class Engine: Sendable {
     public init(
         store: any RunStore, runner: any ScriptRunning, clock: any EngineClock = SystemClock(),
         random: any RandomSource = SystemRandomSource(), logger: Logger,
-        validator: any SchemaValidating = AcceptingValidator(), catalog: (any WorkflowCatalog)? = nil
+        validator: any SchemaValidating = AcceptingValidator(), catalog: (any WorkflowCatalog)? = nil,
+        breakers: CircuitBreakerRegistry? = nil, bulkheads: BulkheadRegistry? = nil
     ) {
         self.store = store
         self.runner = runner
@@ -62,7 +67,11 @@ public final class Engine: Sendable {
         self.logger = logger
         self.validator = validator
         self.catalog = catalog
-        self.executor = StandInExecutor(clock: clock)
+        let breakers = breakers ?? CircuitBreakerRegistry(clock: clock, onTransition: Engine.circuitTransitionRecorder(logger: logger))
+        let bulkheads = bulkheads ?? BulkheadRegistry(clock: clock)
+        self.breakers = breakers
+        self.bulkheads = bulkheads
+        self.executor = ActivityExecutor(clock: clock, random: random, breakers: breakers, bulkheads: bulkheads, logger: logger)
     }
 
     /// Events from now on (SPEC §5.11).

@@ -70,7 +70,7 @@ extension RunDriver {
                         guard !Task.isCancelled else { break }
                         try await commit([compensationResult(name, result, outcome)])
                         halted = halted || (halt && state.compensations.contains { $0.status == .failed })
-                    case .fallbackStarted(_, _, let ack): ack.resume()
+                    case .fallbackStarted(_, _, _, let ack): ack.resume()
                     case .childSettled, .deadline, .stop: break
                     }
                 } while true

@@ -184,10 +184,12 @@ final class RunDriver {
                 launchChild(record.name, workflow: id, input: input, &childGroup, mailbox)
                 continue
             }
+            // `record.attempts` is the last attempt's number, crashed ones included; those do not
+            // use up `max_attempts`, and the next attempt is numbered after all of them.
+            let interruptions = record.interruptions + (interrupted ? 1 : 0)
             let resume = AttemptState(
-                attemptsUsed: record.attempts,
-                interruptions: record.interruptions + (interrupted ? 1 : 0), nextAttemptAt: record.nextAttemptAt,
-                firstStartedAt: record.startedAt)
+                attemptsUsed: max(0, record.attempts - interruptions), interruptions: interruptions,
+                nextAttemptAt: record.nextAttemptAt, firstStartedAt: record.startedAt)
             launch(activity, input: input, resume: resume, &group, mailbox)
         }
     }
@@ -248,9 +250,9 @@ final class RunDriver {
                     event(.activityRetrying, name, attempt: attempt, ["error": failure.toValue(), "next_attempt_at": nextAttemptAt.eventValue])
                 ])
             }
-        case .fallbackStarted(let name, let failure, let ack):
+        case .fallbackStarted(let name, let failure, let notify, let ack):
             defer { ack.resume() }
-            try await commit([event(.activityFallback, name, ["error": failure.toValue()])])
+            try await commit([event(.activityFallback, name, ["error": failure.toValue(), "notify": .bool(notify)])])
         case .finished(let name, let result, let outcome):
             running.remove(name)
             children[name] = nil

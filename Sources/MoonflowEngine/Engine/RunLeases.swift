@@ -7,7 +7,7 @@ enum DriverMessage: Sendable {
     case attemptFailed(
         activity: String, attempt: Int, failure: ActivityFailure, nextAttemptAt: Timestamp?,
         ack: CheckedContinuation<Void, Never>)
-    case fallbackStarted(activity: String, failure: ActivityFailure, ack: CheckedContinuation<Void, Never>)
+    case fallbackStarted(activity: String, failure: ActivityFailure, notify: Bool, ack: CheckedContinuation<Void, Never>)
     /// An activity's (or a compensation's) execution ended; `outcome` is what its successful body returned.
     case finished(activity: String, result: ActivityExecutionResult, outcome: ScriptOutcome?)
     /// A child run's drive returned with this state.
@@ -18,7 +18,7 @@ enum DriverMessage: Sendable {
     /// Lets a sender waiting for the driver's acknowledgement go when the message is dropped.
     func acknowledge() {
         switch self {
-        case .attemptStarted(_, _, _, let ack), .attemptFailed(_, _, _, _, let ack), .fallbackStarted(_, _, let ack):
+        case .attemptStarted(_, _, _, let ack), .attemptFailed(_, _, _, _, let ack), .fallbackStarted(_, _, _, let ack):
             ack.resume()
         case .finished, .childSettled, .deadline, .stop: break
         }

@@ -89,16 +89,14 @@ struct ActivityExecution: Sendable {
             outcomes.store(outcome, attempt: attempt)
             return outcome.output
         }
-        var fallbackBody: (@Sendable (ActivityFailure) async throws(ActivityFailure) -> Value)?
-        if case .body(let handler)? = activity.fallback?.action {
-            fallbackBody = { failure throws(ActivityFailure) in
-                let outcome = try await engine.runHandler(
-                    handler, input: input, failure: failure, scope: scope, context: context, attempt: 1)
-                outcomes.store(outcome, attempt: OutcomeBox.fallback)
-                return outcome.output
-            }
+        // The handler comes from the executor: the activity's fallback or its bulkhead's.
+        let fallbackBody: FallbackBody = { handler, failure throws(ActivityFailure) in
+            let outcome = try await engine.runHandler(
+                handler, input: input, failure: failure, scope: scope, context: context, attempt: 1)
+            outcomes.store(outcome, attempt: OutcomeBox.fallback)
+            return outcome.output
         }
-        let evaluateOutput: @Sendable (ValueTemplate, ActivityFailure) async throws(ActivityFailure) -> Value = {
+        let evaluateOutput: FallbackOutputEvaluator = {
             template, failure throws(ActivityFailure) in
             try await engine.runner.evaluate(template, scope: scope.adding("error", failure.toValue()))
         }
@@ -149,8 +147,8 @@ struct MailboxObserver: ActivityObserver {
         }
     }
 
-    func fallbackStarted(activity: String, failure: ActivityFailure, at: Timestamp) async {
-        await send { .fallbackStarted(activity: activity, failure: failure, ack: $0) }
+    func fallbackStarted(activity: String, fallback: Fallback, failure: ActivityFailure, at: Timestamp) async {
+        await send { .fallbackStarted(activity: activity, failure: failure, notify: fallback.notify, ack: $0) }
     }
 
     private func send(_ message: (CheckedContinuation<Void, Never>) -> DriverMessage) async {

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 /// One executor over a manual clock, with the pieces tests look at.
-private struct Harness {
+private struct ExecutorHarness {
     let clock = ManualClock()
     let transitions = EventLog()
     let breakers: CircuitBreakerRegistry
@@ -88,7 +88,7 @@ struct ActivityExecutorTests {
 
     @Test("a first-attempt success completes with one attempt and one observer call")
     func success() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let result = await h.start(Activity(name: "a", body: .builtin("noop")), body: ScriptedBody(failing: 0).body).value
         #expect(result == .completed(output: .string("ok"), attempts: 1))
         #expect(h.observer.events == ["started 1 @0ms"])
@@ -96,7 +96,7 @@ struct ActivityExecutorTests {
 
     @Test("retries at exact absolute times, then succeeds")
     func retryTiming() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3))
         let body = ScriptedBody(failing: 2)
         let task = h.start(activity, body: body.body)
@@ -112,7 +112,7 @@ struct ActivityExecutorTests {
 
     @Test("a timed-out attempt has really stopped before the next one starts")
     func timeoutStopsBody() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let log = EventLog()
         let activity = Activity(name: "a", body: .builtin("noop"), timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2))
         let task = h.start(activity, body: h.hangingBody(log))
@@ -133,7 +133,7 @@ struct ActivityExecutorTests {
 
     @Test("a result that arrives after the timeout is discarded, and the executor waits for the body to end")
     func lateResultDiscarded() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let release = Shared(false)
         let finished = Shared(false)
         let stubborn: AttemptBody = { _ throws(ActivityFailure) in
@@ -163,7 +163,7 @@ struct ActivityExecutorTests {
 
     @Test("an open breaker rejects attempts without running the body, and each rejection uses an attempt")
     func breakerRejectionsUseAttempts() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let activity = Activity(
             name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3),
             circuitBreaker: CircuitBreakerPolicy(name: "crm", threshold: 1, reset: .seconds(60)))
@@ -187,7 +187,7 @@ struct ActivityExecutorTests {
 
     @Test("a bulkhead rejection uses an attempt and is not a breaker failure")
     func bulkheadRejection() async throws {
-        let h = Harness()
+        let h = ExecutorHarness()
         let bulkheadPolicy = BulkheadPolicy(name: "crm", maxConcurrent: 1, maxQueueSize: 0)
         let activity = Activity(
             name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 2),
@@ -209,7 +209,7 @@ struct ActivityExecutorTests {
 
     @Test("a bulkhead wait ends with BulkheadTimeout at its timeout, or with ActivityTimeout at the total budget")
     func bulkheadWaits() async throws {
-        let h = Harness()
+        let h = ExecutorHarness()
         let policy = BulkheadPolicy(name: "b", maxConcurrent: 1, maxQueueSize: 5, timeout: .seconds(2))
         let bulkhead = h.bulkheads.bulkhead(for: policy)
         let held = try await bulkhead.acquire()
@@ -234,7 +234,7 @@ struct ActivityExecutorTests {
 
     @Test("the attempt timeout starts when the permit is granted, and the permit is released between attempts")
     func timeoutFromPermit() async throws {
-        let h = Harness()
+        let h = ExecutorHarness()
         let log = EventLog()
         let bulkheadPolicy = BulkheadPolicy(name: "db", maxConcurrent: 1, maxQueueSize: 5)
         let bulkhead = h.bulkheads.bulkhead(for: bulkheadPolicy)
@@ -259,7 +259,7 @@ struct ActivityExecutorTests {
 
     @Test("the breaker's timeout aborts a slower call and records it as a failure")
     func breakerTimeout() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let log = EventLog()
         let activity = Activity(
             name: "a", body: .builtin("noop"), timeout: .seconds(10),
@@ -277,7 +277,7 @@ struct ActivityExecutorTests {
 
     @Test("fallback runs once after retries are exhausted, with the last failure")
     func fallbackAfterExhaustion() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let handler = Handler(body: .builtin("noop"))
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 2), fallback: Fallback(.body(handler)))
         let calls = EventLog()
@@ -296,7 +296,7 @@ struct ActivityExecutorTests {
         ActivityFailure(.sandboxViolation, "io"), ActivityFailure(.activityError, "bad input", retryable: false),
     ])
     func nonRetryableToFallback(_ failure: ActivityFailure) async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 5), fallback: Fallback(.skip, notify: true))
         let result = await h.start(activity, body: ScriptedBody([failure]).body).value
         #expect(result == .skippedByFallback(attempts: 1, failure: failure))
@@ -305,7 +305,7 @@ struct ActivityExecutorTests {
 
     @Test("an {output} fallback is rendered by the evaluator, or used as is when it is a plain value")
     func outputFallback() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let template = ValueTemplate.object(["status": .value(.string("degraded"))])
         let activity = Activity(name: "a", body: .builtin("noop"), fallback: Fallback(.output(template)))
         let evaluator: FallbackOutputEvaluator = { t, failure throws(ActivityFailure) in
@@ -323,7 +323,7 @@ struct ActivityExecutorTests {
 
     @Test("a failing fallback body fails the activity with the fallback's failure")
     func failingFallback() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let activity = Activity(name: "a", body: .builtin("noop"), fallback: Fallback(.body(Handler(body: .builtin("fail")))))
         let broken = ActivityFailure("FallbackBroken", "no")
         let fallbackBody: FallbackBody = { _, _ throws(ActivityFailure) in throw broken }
@@ -333,7 +333,7 @@ struct ActivityExecutorTests {
 
     @Test("the bulkhead's own fallback applies at once when the bulkhead rejects")
     func bulkheadFallback() async throws {
-        let h = Harness()
+        let h = ExecutorHarness()
         let policy = BulkheadPolicy(name: "b", maxConcurrent: 1, maxQueueSize: 0, fallback: Fallback(.output(.value(.string("busy")))))
         let held = try await h.bulkheads.bulkhead(for: policy).acquire()
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3), bulkhead: policy)
@@ -347,7 +347,7 @@ struct ActivityExecutorTests {
 
     @Test("total_timeout: gives up with ActivityTimeout as soon as the next attempt would start too late")
     func totalTimeoutBetweenAttempts() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let activity = Activity(name: "a", body: .builtin("noop"), totalTimeout: .seconds(4), retry: RetryPolicy(maxAttempts: 10))
         let task = h.start(activity, body: ScriptedBody(failing: 10).body)
         await h.advance(to: 1000, sleepers: 1)
@@ -363,7 +363,7 @@ struct ActivityExecutorTests {
 
     @Test("total_timeout cuts a running attempt short")
     func totalTimeoutDuringAttempt() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let log = EventLog()
         let activity = Activity(name: "a", body: .builtin("noop"), timeout: .seconds(10), totalTimeout: .seconds(2), retry: RetryPolicy())
         let task = h.start(activity, body: h.hangingBody(log))
@@ -378,7 +378,7 @@ struct ActivityExecutorTests {
 
     @Test("cancellation while the body runs: the body stops, the result is Cancelled, no fallback")
     func cancelDuringBody() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let log = EventLog()
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 5), fallback: Fallback(.skip))
         let task = h.start(activity, body: h.hangingBody(log))
@@ -395,7 +395,7 @@ struct ActivityExecutorTests {
 
     @Test("cancellation during the backoff ends at once with Cancelled")
     func cancelDuringBackoff() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3))
         let task = h.start(activity, body: ScriptedBody(failing: 5).body)
         await waitForSleepers(h.clock, 1)
@@ -409,7 +409,7 @@ struct ActivityExecutorTests {
 
     @Test("cancellation while queued in the bulkhead leaves the queue")
     func cancelWhileQueued() async throws {
-        let h = Harness()
+        let h = ExecutorHarness()
         let policy = BulkheadPolicy(name: "b", maxConcurrent: 1, maxQueueSize: 5)
         let bulkhead = h.bulkheads.bulkhead(for: policy)
         let held = try await bulkhead.acquire()
@@ -428,7 +428,7 @@ struct ActivityExecutorTests {
 
     @Test("resuming waits until the stored next-attempt time and keeps the attempt count")
     func resume() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3))
         let stored = AttemptState(attemptsUsed: 2, nextAttemptAt: h.at(4000), firstStartedAt: h.at(-3000))
         let task = h.start(activity, resumeFrom: stored, body: ScriptedBody(failing: 1).body)
@@ -443,7 +443,7 @@ struct ActivityExecutorTests {
 
     @Test("an interrupted attempt re-runs at once without using an attempt; the max_interruptions-th fails with WorkerCrashed")
     func interruptions() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 1, maxInterruptions: 3))
         var recovered = AttemptState(firstStartedAt: h.at(0))
         recovered.recordInterrupted()
@@ -463,7 +463,7 @@ struct ActivityExecutorTests {
 
     @Test("a body reporting WorkerCrashed is re-run at once and does not use up an attempt")
     func crashedBody() async {
-        let h = Harness()
+        let h = ExecutorHarness()
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 1))
         let body = ScriptedBody(failing: 2, with: .workerCrashed)
         #expect(await h.start(activity, body: body.body).value == .completed(output: .string("ok"), attempts: 3))

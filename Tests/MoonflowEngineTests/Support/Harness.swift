@@ -28,6 +28,26 @@ struct Harness {
         return try await engine.report(runID)
     }
 
+    /// Like `run`, but time passes as soon as anything sleeps on the clock (backoffs), so retries
+    /// happen without real waiting. Only for workflows without attempt timeouts, which would
+    /// otherwise fire early.
+    func runPassingTime(_ workflow: Workflow, input: Value = [:], id: String = "run-1") async throws -> ExecutionReport {
+        let runID = try await engine.start(workflow: workflow, definitionHash: "hash-\(workflow.id)", input: input, runID: id)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try await engine.drive(runID) }
+            group.addTask {
+                while !Task.isCancelled {
+                    if let next = clock.nextDeadline { clock.advance(to: next) }
+                    await Task.yield()
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        try await expectJournalsFold()
+        return try await engine.report(runID)
+    }
+
     /// The stored state of every run equals the fold of its journal (SPEC §6).
     func expectJournalsFold() async throws {
         for state in try await store.runs(status: nil) {
