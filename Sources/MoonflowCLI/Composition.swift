@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import MoonflowLoader
+import MoonflowLua
 
 /// The composition root: how the CLI assembles loader, sandbox and engine. Plain functions, so
 /// tests and the server build the same objects.
 enum Composition {
     static func loader(project: URL) -> ProjectLoader {
-        ProjectLoader(projectDirectory: project, checker: nil)
+        ProjectLoader(projectDirectory: project, checker: LuaSyntaxChecker())
     }
 
     /// A workflow by id or path, or the exit SPEC §9 asks for: 2 when unknown, 1 when invalid.

@@ -32,7 +32,16 @@ struct ValidateCommand: ParsableCommand {
                 files.append(url)
             }
         }
-        let result = paths.isEmpty ? loader.loadProject() : loader.load(files: files)
+        var result = paths.isEmpty ? loader.loadProject() : loader.load(files: files)
+        // The whole project includes its engine configuration, when it has one.
+        let configURL = global.projectURL.appendingPathComponent("moonflow.yaml")
+        if paths.isEmpty, FileManager.default.fileExists(atPath: configURL.path) {
+            result.files.append("moonflow.yaml")
+            if case .failure(let problems) = EngineConfigLoader.load(configURL, displayName: "moonflow.yaml") {
+                result.diagnostics += problems.diagnostics
+                result.sources.merge(problems.sources) { current, _ in current }
+            }
+        }
         switch global.format {
         case .json:
             let errors: [Value] = result.diagnostics.map { d in

@@ -255,6 +255,20 @@ extension FileContext {
         }
     }
 
+    /// `concurrency` (SPEC §5.8), the same block in a workflow and in the engine configuration.
+    func concurrency(_ node: YAMLNode) -> ConcurrencyLimits? {
+        guard let map = MappingReader(node, self, what: "'concurrency'", allowed: ["max_workflows", "max_activities", "queuing"]) else { return nil }
+        var out = ConcurrencyLimits()
+        if let n = map["max_workflows"] { out.maxWorkflows = int(n, "max_workflows", 1...10_000_000) }
+        if let n = map["max_activities"] { out.maxActivities = int(n, "max_activities", 1...100_000) }
+        if let q = map["queuing"], let qm = MappingReader(q, self, what: "'queuing'", allowed: ["strategy", "timeout", "max_size"]) {
+            if let s = qm["strategy"], let v = choice(s, "strategy", ["fifo", "priority"]) { out.strategy = .init(rawValue: v)! }
+            if let t = qm["timeout"] { out.queueTimeout = duration(t, "timeout") }
+            if let m = qm["max_size"] { out.queueMaxSize = int(m, "max_size", 0...100_000_000) }
+        }
+        return out
+    }
+
     private func describe(_ range: ClosedRange<Int>) -> String {
         if range.upperBound == Int.max { return "at least \(range.lowerBound)" }
         return "between \(range.lowerBound) and \(range.upperBound)"

@@ -17,7 +17,8 @@ public struct LoadedWorkflow: Sendable, Hashable {
 }
 
 /// The outcome of loading a project or a set of files: what loaded, and every diagnostic.
-public struct ProjectLoadResult: Sendable {
+/// Also an `Error`: a failed load is reported with everything it found.
+public struct ProjectLoadResult: Sendable, Error {
     public var workflows: [LoadedWorkflow]
     public var diagnostics: [Diagnostic]
     /// Workflow files read (valid or not).

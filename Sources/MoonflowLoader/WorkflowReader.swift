@@ -78,7 +78,7 @@ final class WorkflowReader {
         if let n = node("timeout") { workflow.timeout = context.duration(n, "timeout") }
         if let n = node("policies") { readPolicies(n, into: &scope) }
         if let n = node("error_handling") { workflow.errorHandling = readErrorHandling(n, scope: scope) }
-        if let n = node("concurrency") { workflow.concurrency = readConcurrency(n) }
+        if let n = node("concurrency") { workflow.concurrency = context.concurrency(n) }
         if let n = node("compensation") { workflow.compensation = readCompensationPolicy(n) }
 
         var activities: [(Activity, YAMLNode)] = []
@@ -387,19 +387,6 @@ final class WorkflowReader {
                     channels: nm["channels"].map { context.stringList($0, "channels").map(\.0) } ?? [],
                     recipients: nm["recipients"].map { context.stringList($0, "recipients").map(\.0) } ?? [])
             }
-        }
-        return out
-    }
-
-    private func readConcurrency(_ node: YAMLNode) -> ConcurrencyLimits? {
-        guard let map = MappingReader(node, context, what: "'concurrency'", allowed: ["max_workflows", "max_activities", "queuing"]) else { return nil }
-        var out = ConcurrencyLimits()
-        if let n = map["max_workflows"] { out.maxWorkflows = context.int(n, "max_workflows", 1...10_000_000) }
-        if let n = map["max_activities"] { out.maxActivities = context.int(n, "max_activities", 1...100_000) }
-        if let q = map["queuing"], let qm = MappingReader(q, context, what: "'queuing'", allowed: ["strategy", "timeout", "max_size"]) {
-            if let s = qm["strategy"], let v = context.choice(s, "strategy", ["fifo", "priority"]) { out.strategy = .init(rawValue: v)! }
-            if let t = qm["timeout"] { out.queueTimeout = context.duration(t, "timeout") }
-            if let m = qm["max_size"] { out.queueMaxSize = context.int(m, "max_size", 0...100_000_000) }
         }
         return out
     }
