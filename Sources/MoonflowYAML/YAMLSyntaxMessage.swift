@@ -1,0 +1,41 @@
+import MoonflowModel
+
+/// A libyaml scanner or parser error made readable: libyaml's problem and context text, its
+/// problem mark, and a hint for the two mistakes people make most (tabs and flow-style templates).
+struct YAMLSyntaxMessage {
+    var problem: String
+    var context: (text: String, location: SourceLocation)?
+    var location: SourceLocation
+    var source: YAMLSource
+
+    var diagnostic: Diagnostic {
+        var message = problem
+        if let context {
+            if context.location == location {
+                message += " (\(context.text))"
+            } else {
+                message += " (\(context.text) that starts at line \(context.location.line), column \(context.location.column))"
+            }
+        }
+        return Diagnostic(.yamlSyntax, message, at: location, hint: tabHint ?? templateHint)
+    }
+
+    /// libyaml stops at a tab where indentation is expected.
+    private var tabHint: String? {
+        guard source.character(at: location) == "\t" || problem.contains("tab") else { return nil }
+        return "YAML indents with spaces only: replace the tab characters at the start of this line with spaces"
+    }
+
+    /// `{id: ${ x }}`: inside a flow collection a plain scalar ends at `{`, so an unquoted
+    /// template breaks the collection (SPEC §2, "Templates in flow style").
+    private var templateHint: String? {
+        guard context?.text.contains("flow") == true || problem.contains("flow") else { return nil }
+        let firstLine = context?.location.line ?? location.line
+        for number in firstLine...max(firstLine, location.line) {
+            guard let line = source.lineText(number), let start = line.firstRange(of: "${") else { continue }
+            let template = line[start.lowerBound...].firstIndex(of: "}").map { String(line[start.lowerBound...$0]) } ?? "${ … }"
+            return "inside `{…}` or `[…]` a template must be quoted: quote the template (`\"\(template)\"`) or use block style"
+        }
+        return nil
+    }
+}

@@ -1,1 +1,0 @@
-// MoonflowYAMLTests: placeholder until its first suite lands.
