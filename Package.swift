@@ -68,7 +68,7 @@ let package = Package(
 
         .testTarget(name: "MoonflowModelTests", dependencies: ["MoonflowModel"]),
         .testTarget(name: "MoonflowYAMLTests", dependencies: ["MoonflowYAML", "MoonflowModel"]),
-        .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"]),
+        .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MoonflowLoaderTests",
             dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua"],

@@ -189,13 +189,18 @@ static int mf_panic(lua_State *L) {
 // MARK: - Registry keys
 
 static char k_ro_mt;       // metatable of read-only proxies
-static char k_target_of;   // weak: proxy -> target
-static char k_proxy_of;    // weak: target -> proxy
 static char k_env_mt;      // metatable of environments: {__index = globals template}
 static char k_randomseed;  // math.randomseed
 static char k_keys;        // anchored key strings (MF_KEY_*)
 
 // MARK: - Read-only proxies
+//
+// A proxy is a table with the shared locked metatable `k_ro_mt` whose target is stored in the
+// proxy under a light-userdata key (no script can make one, and `next` is wrapped so none sees
+// it). Values read through `__index` are cached in the proxy as raw fields (tables as their own
+// proxies), so repeated reads are plain table reads and `p.a == p.a` holds.
+
+static char k_target;  // proxy[&k_target] = target
 
 /// Pushes the target of the proxy at `idx`, or returns 0 (nothing pushed) when it is not a proxy.
 int mf_proxy_target(lua_State *L, int idx) {
@@ -206,36 +211,19 @@ int mf_proxy_target(lua_State *L, int idx) {
     int is_proxy = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
     if (!is_proxy) return 0;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_target_of);
-    lua_pushvalue(L, idx);
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
+    lua_rawgetp(L, idx, &k_target);
     return 1;
 }
 
-/// Pushes the (cached) read-only proxy of the table at `idx`.
+/// Pushes a new read-only proxy of the table at `idx`.
 static void ro_wrap(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
-    luaL_checkstack(L, 6, "read-only proxy");
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_proxy_of);
+    luaL_checkstack(L, 3, "read-only proxy");
+    lua_createtable(L, 0, 2);
     lua_pushvalue(L, idx);
-    if (lua_rawget(L, -2) != LUA_TNIL) {
-        lua_remove(L, -2);
-        return;
-    }
-    lua_pop(L, 1);
-    lua_createtable(L, 0, 0);
+    lua_rawsetp(L, -2, &k_target);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &k_ro_mt);
     lua_setmetatable(L, -2);
-    lua_pushvalue(L, idx);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, -4);  // proxy_of[target] = proxy
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_target_of);
-    lua_pushvalue(L, -2);
-    lua_pushvalue(L, idx);
-    lua_rawset(L, -3);  // target_of[proxy] = target
-    lua_pop(L, 1);
-    lua_remove(L, -2);
 }
 
 static void push_target(lua_State *L, int idx) {
@@ -245,7 +233,12 @@ static void push_target(lua_State *L, int idx) {
 static int ro_index(lua_State *L) {
     push_target(L, 1);
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, -2) == LUA_TTABLE) ro_wrap(L, -1);
+    int t = lua_rawget(L, -2);
+    if (t == LUA_TNIL) return 1;
+    if (t == LUA_TTABLE) ro_wrap(L, -1);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);  // cache (the proxy's own fields are read-only for scripts)
     return 1;
 }
 
@@ -262,20 +255,49 @@ static int ro_len(lua_State *L) {
     return 1;
 }
 
-static int ro_next(lua_State *L) {
+/// `next` over a proxy walks its target (wrapping tables); over other tables it is the raw `next`.
+static int mf_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
-    push_target(L, 1);
+    if (!mf_proxy_target(L, 1)) {
+        if (lua_next(L, 1)) return 2;
+        lua_pushnil(L);
+        return 1;
+    }
     lua_pushvalue(L, 2);
-    if (!lua_next(L, -2)) return 0;
+    if (!lua_next(L, -2)) {
+        lua_pushnil(L);
+        return 1;
+    }
     if (lua_type(L, -1) == LUA_TTABLE) {
-        ro_wrap(L, -1);
+        lua_pushvalue(L, -2);
+        lua_rawget(L, 1);  // the cached proxy, when there is one
+        if (lua_type(L, -1) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            ro_wrap(L, -1);
+        }
         lua_remove(L, -2);
     }
     return 2;
 }
 
+/// `pairs` handing out the wrapped `next` (the raw one would show a proxy's hidden target).
+static int mf_pairs(lua_State *L) {
+    luaL_checkany(L, 1);
+    if (luaL_getmetafield(L, 1, "__pairs") != LUA_TNIL) {
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 3);
+        return 3;
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushcfunction(L, mf_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
 static int ro_pairs(lua_State *L) {
-    lua_pushcfunction(L, ro_next);
+    lua_pushcfunction(L, mf_next);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
@@ -1119,11 +1141,11 @@ static const builtin builtins[] = {
 #define BUILTIN_COUNT ((int)(sizeof builtins / sizeof builtins[0]))
 
 /// Base functions kept as they are (the rest of the base library is dropped).
-static const char *const base_kept[] = {"assert", "error", "ipairs", "next", "pairs", "pcall", "select", "type",
+static const char *const base_kept[] = {"assert", "error", "ipairs", "pcall", "select", "type",
                                         "rawequal", "rawlen", "rawget", "getmetatable", "_VERSION", NULL};
 
 static const luaL_Reg base_replaced[] = {
-    {"tostring", mf_tostring}, {"rawset", mf_rawset}, {"setmetatable", mf_setmetatable},
+    {"next", mf_next}, {"pairs", mf_pairs}, {"tostring", mf_tostring}, {"rawset", mf_rawset}, {"setmetatable", mf_setmetatable},
     {"collectgarbage", mf_collectgarbage}, {"xpcall", mf_xpcall}, {NULL, NULL},
 };
 
@@ -1176,14 +1198,6 @@ static int setup(lua_State *L) {
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &k_ro_mt);
-    for (int i = 0; i < 2; i++) {
-        lua_createtable(L, 0, 0);
-        lua_createtable(L, 0, 1);
-        lua_pushliteral(L, "k");
-        lua_setfield(L, -2, "__mode");
-        lua_setmetatable(L, -2);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, i == 0 ? &k_target_of : &k_proxy_of);
-    }
     static const char *const keys[] = {"workflow", "type", "message", "retryable", "details", NULL};
     lua_createtable(L, 5, 0);
     for (int i = 0; keys[i]; i++) {

@@ -6,7 +6,10 @@ struct Moonflow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moonflow",
         abstract: "Workflows in YAML, code actions in Lua, every activity run reliably and visibly.",
-        subcommands: [ValidateCommand.self, GraphCommand.self, RunCommand.self, SchemaCommand.self]
+        subcommands: [
+            ValidateCommand.self, GraphCommand.self, RunCommand.self, ScriptCommand.self, EvalCommand.self,
+            SchemaCommand.self, BenchCommand.self,
+        ]
     )
 
     /// Runs the command with SPEC §9's exit codes: argument-parser reports usage errors as 64

@@ -60,6 +60,8 @@ enum AttackCorpus {
         Attack("library table write", "string.leak = 1", .fails(.sandboxViolation)),
         Attack("rawset into a library proxy", "rawset(string, 'leak', 1)", .fails(.sandboxViolation)),
         Attack("rawset through pairs state", "local _, t = pairs(table); rawset(t, 'leak', 1)", .fails(.sandboxViolation)),
+        Attack("raw next over a proxy", "local n = pairs({}) local k, v = n(string) return type(k) .. type(v)", .returns("stringfunction")),
+        Attack("next over steps hides the target", "local k, v = next(steps) rawset(v, 'x', 1)", .fails(.sandboxViolation)),
         Attack("setmetatable on a library proxy", "setmetatable(math, {})", .fails(.sandboxViolation)),
         Attack("table.insert into a library proxy", "table.insert(string, 'x')", .fails(.sandboxViolation)),
         Attack("steps is read-only", "steps.fetch.output.n = 2", .fails(.sandboxViolation)),
