@@ -6,7 +6,7 @@ end
 if input.decline_payment then
   error({type = "PaymentDeclined", message = "card declined for " .. input.order_id, retryable = false})
 end
-local payment_id = "PAY-" .. string.sub(hex.encode(hash.sha256(activity.idempotency_key)), 1, 12)
+local payment_id = "PAY-" .. string.sub(hash.sha256(activity.idempotency_key), 1, 12)
 workflow.payment_id = payment_id
 log.info("payment captured", {order = input.order_id, amount = total})
 return {payment_id = payment_id, amount = total}

@@ -116,6 +116,21 @@ extension Composition {
         logger.logLevel = .warning
         return Engine(
             store: store, runner: LuaRunner(), clock: SystemClock(), random: SystemRandomSource(), logger: logger,
-            catalog: ProjectCatalog(loader: loader(project: project)))
+            validator: schemaValidator(project: project), catalog: ProjectCatalog(loader: loader(project: project)))
+    }
+
+    /// Validates with JSON Schema 2020-12 over the project's `schemas/` (the files `$ref`s reach).
+    /// A file that is not JSON is left out here; `validate` reports it where a workflow uses it.
+    static func schemaValidator(project: URL) -> JSONSchemaValidator {
+        let folder = project.appendingPathComponent("schemas")
+        var files: [String: Value] = [:]
+        for name in (try? FileManager.default.subpathsOfDirectory(atPath: folder.path)) ?? [] where name.hasSuffix(".json") {
+            if let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path),
+                let document = try? Value(json: [UInt8](data))
+            {
+                files["schemas/" + name] = document
+            }
+        }
+        return JSONSchemaValidator(schemaFiles: files)
     }
 }
