@@ -76,7 +76,11 @@ let package = Package(
         ),
         .testTarget(name: "MoonflowLuaTests", dependencies: ["MoonflowLua", "MoonflowModel"]),
         .testTarget(name: "MoonflowEngineTests", dependencies: ["MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowLua"]),
-        .testTarget(name: "MoonflowCLITests", dependencies: ["MoonflowModel"]),
+        // The bench tests reach a scenario registry of their own through `@testable import MoonflowCLI`.
+        .testTarget(
+            name: "MoonflowCLITests",
+            dependencies: ["MoonflowCLI", "MoonflowModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
