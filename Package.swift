@@ -35,7 +35,13 @@ let package = Package(
         ),
         .target(name: "MoonflowYAML", dependencies: ["CYAML", "MoonflowModel"]),
         .target(name: "MoonflowSchema", dependencies: ["MoonflowModel"]),
-        .target(name: "MoonflowLoader", dependencies: ["MoonflowModel", "MoonflowYAML", "MoonflowSchema"]),
+        .target(
+            name: "MoonflowLoader",
+            dependencies: [
+                "MoonflowModel", "MoonflowYAML", "MoonflowSchema",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "MoonflowLua",
             dependencies: [
@@ -62,8 +68,12 @@ let package = Package(
 
         .testTarget(name: "MoonflowModelTests", dependencies: ["MoonflowModel"]),
         .testTarget(name: "MoonflowYAMLTests", dependencies: ["MoonflowYAML", "MoonflowModel"]),
-        .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"]),
-        .testTarget(name: "MoonflowLoaderTests", dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua"]),
+        .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MoonflowLoaderTests",
+            dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "MoonflowLuaTests", dependencies: ["MoonflowLua", "MoonflowModel"]),
         .testTarget(name: "MoonflowEngineTests", dependencies: ["MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowLua"]),
         .testTarget(name: "MoonflowCLITests", dependencies: ["MoonflowModel"]),

@@ -1,1 +1,1555 @@
+// Moonflow's Lua sandbox, C half: the bounded allocator, the sticky hook, the allow-listed
+// environment, read-only proxies, bounded library functions (including a step-budgeted pattern
+// matcher written from the Lua 5.4 reference manual) and the host trampoline. This file is the
+// only place that raises Lua errors.
+#define _GNU_SOURCE  // memmem
 #include "CLuaSupport.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+// MARK: - Tunables
+
+/// The count hook fires every this many VM instructions.
+#define MF_HOOK_COUNT 100
+/// Pattern steps one call of find/match/gmatch/gsub may take (LuaPatternBudget beyond).
+#define MF_PATTERN_STEPS 10000000L
+/// Recursion depth of the matcher (captures, quantifiers) before "pattern too complex".
+#define MF_PATTERN_DEPTH 200
+/// Plain find refuses subject length x needle length above this.
+#define MF_PLAIN_FIND_PRODUCT 10000000000LL
+/// Elements table.move/concat/insert/remove/sort may touch in one call.
+#define MF_MAX_RANGE (1LL << 24)
+/// Values table.unpack may return.
+#define MF_MAX_UNPACK (1LL << 16)
+/// Allocated bytes charged as one instruction (bounds C work that allocates).
+#define MF_ALLOC_BYTES_PER_INSTRUCTION 64
+/// Bytes scanned by a C function charged as one instruction.
+#define MF_SCAN_BYTES_PER_INSTRUCTION 4
+
+// MARK: - Flags and clock
+
+struct mf_flag {
+    _Atomic int value;
+};
+
+mf_flag *mf_flag_new(void) {
+    mf_flag *flag = malloc(sizeof *flag);
+    if (flag) atomic_init(&flag->value, 0);
+    return flag;
+}
+
+void mf_flag_free(mf_flag *flag) { free(flag); }
+void mf_flag_set(mf_flag *flag, int reason) { atomic_store_explicit(&flag->value, reason, memory_order_relaxed); }
+int mf_flag_get(const mf_flag *flag) {
+    return atomic_load_explicit(&((mf_flag *)flag)->value, memory_order_relaxed);
+}
+
+uint64_t mf_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+// MARK: - Per-state context
+
+typedef struct mf_ctx {
+    size_t used;           // bytes held by the state
+    size_t limit;          // absolute cap while enforcing
+    size_t baseline;       // bytes held when the execution started
+    size_t memory;         // configured cap (relative)
+    int enforcing;         // limits apply (user code or user source is being processed)
+    int tripped;           // MF_TRIP_*, sticky
+    long long instr_used;  // instructions (and charged C work) of this execution
+    long long instr_limit;
+    uint64_t deadline;     // mf_now_ns() deadline, 0 for none
+    const mf_flag *interrupt;
+    lua_State *L;          // the state this context belongs to (to re-arm the hook)
+    unsigned ticks;        // polls of the clock are spaced out
+    int error_line;
+    uint64_t seed;         // host PRNG for per-execution math.random seeds
+    mf_host_fn host;
+    void *host_ud;
+    unsigned char *out;
+    size_t out_len, out_cap;
+    char trip_message[256];
+} mf_ctx;
+
+static mf_ctx *ctx_of(lua_State *L) { return *(mf_ctx **)lua_getextraspace(L); }
+
+static const char *trip_text(int reason) {
+    switch (reason) {
+    case MF_TRIP_MEMORY: return "memory limit exceeded";
+    case MF_TRIP_INSTRUCTIONS: return "instruction limit exceeded";
+    case MF_TRIP_TIMEOUT: return "timeout";
+    case MF_TRIP_CANCELLED: return "cancelled";
+    case MF_TRIP_PATTERN: return "pattern matching budget exceeded";
+    default: return "sandbox violation";
+    }
+}
+
+static void mf_hook(lua_State *L, lua_Debug *ar);
+
+/// Marks the execution as failed and re-arms the hook to raise at every instruction, so no
+/// `pcall` can swallow the failure. Does not raise (callable from the allocator).
+static void trip_quietly(lua_State *L, mf_ctx *c, int reason, const char *message) {
+    if (c->tripped) return;
+    c->tripped = reason;
+    snprintf(c->trip_message, sizeof c->trip_message, "%s", message ? message : trip_text(reason));
+    lua_sethook(L, mf_hook, LUA_MASKCOUNT, 1);
+}
+
+static int trip(lua_State *L, int reason, const char *message) {
+    mf_ctx *c = ctx_of(L);
+    trip_quietly(L, c, reason, message);
+    return luaL_error(L, "%s", c->trip_message);
+}
+
+static int violation(lua_State *L, const char *message) { return trip(L, MF_TRIP_VIOLATION, message); }
+
+/// Interrupt and deadline, read by the hook, the allocator and long C loops.
+static int poll_reason(mf_ctx *c, int check_clock) {
+    if (c->interrupt) {
+        int reason = mf_flag_get(c->interrupt);
+        if (reason) return reason;
+    }
+    if (check_clock && c->deadline && mf_now_ns() >= c->deadline) return MF_TRIP_TIMEOUT;
+    return MF_TRIP_NONE;
+}
+
+/// Charges C work to the instruction budget.
+static void charge(lua_State *L, long long amount) {
+    mf_ctx *c = ctx_of(L);
+    if (!c->enforcing) return;
+    c->instr_used += amount;
+    if (c->instr_used > c->instr_limit) trip(L, MF_TRIP_INSTRUCTIONS, NULL);
+    int reason = poll_reason(c, amount > 4096);
+    if (reason) trip(L, reason, NULL);
+}
+
+static void mf_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    mf_ctx *c = ctx_of(L);
+    if (!c->tripped) {
+        c->instr_used += MF_HOOK_COUNT;
+        if (c->instr_used > c->instr_limit) {
+            trip_quietly(L, c, MF_TRIP_INSTRUCTIONS, NULL);
+        } else {
+            int reason = poll_reason(c, (++c->ticks & 7) == 0);
+            if (reason) trip_quietly(L, c, reason, NULL);
+        }
+    }
+    if (c->tripped) luaL_error(L, "%s", c->trip_message);
+}
+
+// MARK: - Allocator
+
+static void *mf_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    mf_ctx *c = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        c->used -= old;
+        return NULL;
+    }
+    if (nsize > old && c->enforcing) {
+        size_t grow = nsize - old;
+        if (c->tripped) return NULL;
+        int reason = MF_TRIP_NONE;
+        c->instr_used += (long long)(grow / MF_ALLOC_BYTES_PER_INSTRUCTION);
+        if (c->used + grow > c->limit)
+            reason = MF_TRIP_MEMORY;
+        else if (c->instr_used > c->instr_limit)
+            reason = MF_TRIP_INSTRUCTIONS;
+        else
+            reason = poll_reason(c, (++c->ticks & 63) == 0 || grow > 65536);
+        if (reason) {
+            trip_quietly(c->L, c, reason, NULL);
+            return NULL;
+        }
+    }
+    void *block = realloc(ptr, nsize);
+    if (block == NULL) return nsize <= old ? ptr : NULL;  // Lua assumes shrinking never fails
+    c->used = c->used - old + nsize;
+    return block;
+}
+
+static int mf_panic(lua_State *L) {
+    const char *message = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)";
+    fprintf(stderr, "moonflow: unprotected Lua error: %s\n", message);
+    abort();
+}
+
+// MARK: - Registry keys
+
+static char k_ro_mt;       // metatable of read-only proxies
+static char k_env_mt;      // metatable of environments: {__index = globals template}
+static char k_randomseed;  // math.randomseed
+static char k_keys;        // anchored key strings (MF_KEY_*)
+
+// MARK: - Read-only proxies
+//
+// A proxy is a table with the shared locked metatable `k_ro_mt` whose target is stored in the
+// proxy under a light-userdata key (no script can make one, and `next` is wrapped so none sees
+// it). Values read through `__index` are cached in the proxy as raw fields (tables as their own
+// proxies), so repeated reads are plain table reads and `p.a == p.a` holds.
+
+static char k_target;  // proxy[&k_target] = target
+
+/// Pushes the target of the proxy at `idx`, or returns 0 (nothing pushed) when it is not a proxy.
+int mf_proxy_target(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (!lua_checkstack(L, 3)) return 0;
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_ro_mt);
+    int is_proxy = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!is_proxy) return 0;
+    lua_rawgetp(L, idx, &k_target);
+    return 1;
+}
+
+/// Pushes a new read-only proxy of the table at `idx`.
+static void ro_wrap(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 3, "read-only proxy");
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, idx);
+    lua_rawsetp(L, -2, &k_target);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_ro_mt);
+    lua_setmetatable(L, -2);
+}
+
+static void push_target(lua_State *L, int idx) {
+    if (!mf_proxy_target(L, idx)) luaL_error(L, "not a read-only table");
+}
+
+static int ro_index(lua_State *L) {
+    push_target(L, 1);
+    lua_pushvalue(L, 2);
+    int t = lua_rawget(L, -2);
+    if (t == LUA_TNIL) return 1;
+    if (t == LUA_TTABLE) ro_wrap(L, -1);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);  // cache (the proxy's own fields are read-only for scripts)
+    return 1;
+}
+
+static int ro_newindex(lua_State *L) {
+    const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+    char message[160];
+    snprintf(message, sizeof message, "attempt to modify read-only table (key '%.60s')", key);
+    return violation(L, message);
+}
+
+static int ro_len(lua_State *L) {
+    push_target(L, 1);
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
+    return 1;
+}
+
+/// `next` over a proxy walks its target (wrapping tables); over other tables it is the raw `next`.
+static int mf_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (!mf_proxy_target(L, 1)) {
+        if (lua_next(L, 1)) return 2;
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    if (!lua_next(L, -2)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_pushvalue(L, -2);
+        lua_rawget(L, 1);  // the cached proxy, when there is one
+        if (lua_type(L, -1) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            ro_wrap(L, -1);
+        }
+        lua_remove(L, -2);
+    }
+    return 2;
+}
+
+/// `pairs` handing out the wrapped `next` (the raw one would show a proxy's hidden target).
+static int mf_pairs(lua_State *L) {
+    luaL_checkany(L, 1);
+    if (luaL_getmetafield(L, 1, "__pairs") != LUA_TNIL) {
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 3);
+        return 3;
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushcfunction(L, mf_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+static int ro_pairs(lua_State *L) {
+    lua_pushcfunction(L, mf_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+// MARK: - Base library replacements
+
+/// `tostring` without addresses: `__tostring` is honoured, otherwise the type name.
+static void push_display_string(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: case LUA_TBOOLEAN: case LUA_TNUMBER: case LUA_TSTRING:
+        luaL_tolstring(L, idx, NULL);
+        return;
+    default:
+        if (luaL_callmeta(L, idx, "__tostring")) {
+            if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "'__tostring' must return a string");
+            return;
+        }
+        lua_pushstring(L, luaL_typename(L, idx));
+    }
+}
+
+static int mf_tostring(lua_State *L) {
+    luaL_checkany(L, 1);
+    push_display_string(L, 1);
+    return 1;
+}
+
+static int mf_rawset(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    if (lua_getmetatable(L, 1)) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &k_ro_mt);
+        if (lua_rawequal(L, -1, -2)) return violation(L, "rawset on a read-only table");
+        lua_pop(L, 2);
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+static int mf_setmetatable(lua_State *L) {
+    static const char *const forbidden[] = {"__gc", "__close", "__mode", NULL};
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) return violation(L, "cannot change a protected metatable");
+    if (t == LUA_TTABLE) {
+        for (int i = 0; forbidden[i]; i++) {
+            lua_pushstring(L, forbidden[i]);
+            if (lua_rawget(L, 2) != LUA_TNIL) {
+                char message[80];
+                snprintf(message, sizeof message, "setmetatable: '%s' is not allowed", forbidden[i]);
+                return violation(L, message);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+static int mf_collectgarbage(lua_State *L) {
+    const char *option = luaL_optstring(L, 1, "collect");
+    if (strcmp(option, "count") != 0) return violation(L, "collectgarbage: only \"count\" is allowed");
+    mf_ctx *c = ctx_of(L);
+    size_t used = c->used > c->baseline ? c->used - c->baseline : 0;
+    lua_pushnumber(L, (lua_Number)used / 1024.0);
+    return 1;
+}
+
+/// `xpcall` over `pcall`: the handler runs as ordinary code after the protected call returned,
+/// so the hook still reaches it (the real handler would run with hooks off after a hook error).
+static int mf_xpcall(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_checkstack(L, n + 2, "xpcall");
+    lua_pushvalue(L, 1);
+    for (int i = 3; i <= n; i++) lua_pushvalue(L, i);
+    if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK) {
+        lua_pushboolean(L, 1);
+        lua_rotate(L, n + 1, 1);
+        return lua_gettop(L) - n;
+    }
+    lua_pushvalue(L, 2);
+    lua_rotate(L, -2, 1);
+    lua_call(L, 1, 1);
+    lua_pushboolean(L, 0);
+    lua_rotate(L, -2, 1);
+    return 2;
+}
+
+/// Calls the original function (upvalue 1) with all arguments.
+static int call_original(lua_State *L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_rotate(L, 1, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/// Functions that scan their string argument without allocating: charged by its length.
+static int charged_by_length(lua_State *L) {
+    if (lua_type(L, 1) == LUA_TSTRING) charge(L, (long long)(lua_rawlen(L, 1) / MF_SCAN_BYTES_PER_INSTRUCTION));
+    return call_original(L);
+}
+
+// MARK: - Table library guards
+
+enum { GUARD_INSERT, GUARD_REMOVE, GUARD_MOVE, GUARD_CONCAT, GUARD_UNPACK, GUARD_SORT };
+
+static void check_range(lua_State *L, lua_Integer first, lua_Integer last, long long cap, const char *what) {
+    if (last < first) return;
+    lua_Unsigned count = (lua_Unsigned)last - (lua_Unsigned)first + 1u;
+    if (count > (lua_Unsigned)cap) {
+        char message[120];
+        snprintf(message, sizeof message, "%s: range of %llu elements exceeds the limit of %lld", what,
+                 (unsigned long long)count, cap);
+        violation(L, message);
+    }
+    charge(L, (long long)count);
+}
+
+static int table_guard(lua_State *L) {
+    int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
+    switch (kind) {
+    case GUARD_INSERT: case GUARD_REMOVE: {
+        lua_Integer n = luaL_len(L, 1);
+        check_range(L, 1, n, MF_MAX_RANGE, kind == GUARD_INSERT ? "table.insert" : "table.remove");
+        break;
+    }
+    case GUARD_MOVE:
+        check_range(L, luaL_checkinteger(L, 2), luaL_checkinteger(L, 3), MF_MAX_RANGE, "table.move");
+        break;
+    case GUARD_CONCAT: {
+        lua_Integer first = luaL_optinteger(L, 3, 1);
+        lua_Integer last = lua_isnoneornil(L, 4) ? luaL_len(L, 1) : luaL_checkinteger(L, 4);
+        check_range(L, first, last, MF_MAX_RANGE, "table.concat");
+        break;
+    }
+    case GUARD_UNPACK: {
+        lua_Integer first = luaL_optinteger(L, 2, 1);
+        lua_Integer last = lua_isnoneornil(L, 3) ? luaL_len(L, 1) : luaL_checkinteger(L, 3);
+        check_range(L, first, last, MF_MAX_UNPACK, "table.unpack");
+        break;
+    }
+    default: {
+        lua_Integer n = luaL_len(L, 1);
+        check_range(L, 1, n, MF_MAX_RANGE, "table.sort");
+        if (n > 1) charge(L, (long long)(n * (lua_Integer)log2((double)n)));
+        break;
+    }
+    }
+    return call_original(L);
+}
+
+// MARK: - string.rep and string.format
+
+static int mf_rep(lua_State *L) {
+    size_t len, seplen;
+    const char *s = luaL_checklstring(L, 1, &len);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    const char *sep = luaL_optlstring(L, 3, "", &seplen);
+    if (n <= 0 || (len == 0 && seplen == 0)) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    size_t unit = len + seplen;
+    if ((lua_Unsigned)n > (lua_Unsigned)(((size_t)-1 >> 2) / unit)) return trip(L, MF_TRIP_MEMORY, NULL);
+    size_t total = len * (size_t)n + seplen * (size_t)(n - 1);
+    if (total > ctx_of(L)->memory) return trip(L, MF_TRIP_MEMORY, NULL);
+    charge(L, (long long)(total / MF_ALLOC_BYTES_PER_INSTRUCTION));
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, total);
+    for (lua_Integer i = 0; i < n; i++) {
+        memcpy(p, s, len);
+        p += len;
+        if (seplen && i + 1 < n) {
+            memcpy(p, sep, seplen);
+            p += seplen;
+        }
+    }
+    luaL_pushresultsize(&b, total);
+    return 1;
+}
+
+/// `string.format` without `%p`, and `%s` of tables/functions without addresses.
+static int mf_format(lua_State *L) {
+    size_t length;
+    const char *format = luaL_checklstring(L, 1, &length);
+    int top = lua_gettop(L), arg = 1;
+    for (size_t i = 0; i < length; i++) {
+        if (format[i] != '%') continue;
+        if (++i >= length) break;
+        if (format[i] == '%') continue;
+        while (i < length && strchr("-+ #0123456789.", format[i])) i++;
+        if (i >= length) break;
+        arg++;
+        if (format[i] == 'p') return luaL_error(L, "invalid conversion '%%p' to 'format'");
+        if (format[i] == 's' && arg <= top) {
+            int t = lua_type(L, arg);
+            if (t != LUA_TSTRING && t != LUA_TNUMBER) {
+                push_display_string(L, arg);
+                lua_replace(L, arg);
+            }
+        }
+    }
+    return call_original(L);
+}
+
+// MARK: - Pattern matching (written from the Lua 5.4 manual, §6.4.1), with a step budget
+
+#define MF_MAXCAPTURES 32
+#define CAP_UNFINISHED (-1)
+#define CAP_POSITION (-2)
+#define SPECIALS "^$*+?.([%-"
+
+typedef struct matcher {
+    const char *subject, *subject_end, *pattern_end;
+    lua_State *L;
+    long budget;
+    int depth;
+    int level;
+    struct {
+        const char *start;
+        ptrdiff_t len;
+    } capture[MF_MAXCAPTURES];
+} matcher;
+
+static void step(matcher *m) {
+    if (--m->budget < 0) trip(m->L, MF_TRIP_PATTERN, NULL);
+    if ((m->budget & 0xFFFF) == 0) {
+        int reason = poll_reason(ctx_of(m->L), 1);
+        if (reason) trip(m->L, reason, NULL);
+    }
+}
+
+/// End of the single-character class starting at `p`.
+static const char *class_end(matcher *m, const char *p) {
+    if (*p == '%') {
+        if (p + 1 >= m->pattern_end) luaL_error(m->L, "malformed pattern (ends with '%%')");
+        return p + 2;
+    }
+    if (*p == '[') {
+        p++;
+        if (p < m->pattern_end && *p == '^') p++;
+        do {  // the first ']' of a set is literal
+            if (p >= m->pattern_end) luaL_error(m->L, "malformed pattern (missing ']')");
+            if (*p == '%') {
+                p++;
+                if (p >= m->pattern_end) luaL_error(m->L, "malformed pattern (missing ']')");
+            }
+            p++;
+        } while (p >= m->pattern_end || *p != ']');
+        return p + 1;
+    }
+    return p + 1;
+}
+
+static int class_matches(int c, int cls) {
+    int result;
+    switch (tolower(cls)) {
+    case 'a': result = isalpha(c); break;
+    case 'c': result = iscntrl(c); break;
+    case 'd': result = isdigit(c); break;
+    case 'g': result = isgraph(c); break;
+    case 'l': result = islower(c); break;
+    case 'p': result = ispunct(c); break;
+    case 's': result = isspace(c); break;
+    case 'u': result = isupper(c); break;
+    case 'w': result = isalnum(c); break;
+    case 'x': result = isxdigit(c); break;
+    default: return cls == c;
+    }
+    result = result != 0;
+    return isupper(cls) ? !result : result;
+}
+
+/// `set` points at '[', `end` at its closing ']'.
+static int set_matches(int c, const char *set, const char *end) {
+    int negate = 0;
+    set++;
+    if (*set == '^') {
+        negate = 1;
+        set++;
+    }
+    for (; set < end; set++) {
+        if (*set == '%' && set + 1 < end) {
+            set++;
+            if (class_matches(c, (unsigned char)*set)) return !negate;
+        } else if (set + 2 < end && set[1] == '-') {
+            if ((unsigned char)set[0] <= c && c <= (unsigned char)set[2]) return !negate;
+            set += 2;
+        } else if ((unsigned char)*set == c) {
+            return !negate;
+        }
+    }
+    return negate;
+}
+
+static int single_matches(matcher *m, const char *s, const char *p, const char *ep) {
+    if (s >= m->subject_end) return 0;
+    int c = (unsigned char)*s;
+    switch (*p) {
+    case '.': return 1;
+    case '%': return class_matches(c, (unsigned char)p[1]);
+    case '[': return set_matches(c, p, ep - 1);
+    default: return (unsigned char)*p == c;
+    }
+}
+
+static const char *do_match(matcher *m, const char *s, const char *p);
+
+static const char *match_balance(matcher *m, const char *s, const char *p) {
+    if (p + 1 >= m->pattern_end) luaL_error(m->L, "malformed pattern (missing arguments to '%%b')");
+    if (s >= m->subject_end || *s != *p) return NULL;
+    int open = *p, close = p[1], depth = 1;
+    while (++s < m->subject_end) {
+        step(m);
+        if (*s == close) {
+            if (--depth == 0) return s + 1;
+        } else if (*s == open) {
+            depth++;
+        }
+    }
+    return NULL;
+}
+
+static const char *expand_greedy(matcher *m, const char *s, const char *p, const char *ep) {
+    ptrdiff_t count = 0;
+    while (single_matches(m, s + count, p, ep)) {
+        step(m);
+        count++;
+    }
+    for (; count >= 0; count--) {
+        step(m);
+        const char *r = do_match(m, s + count, ep + 1);
+        if (r) return r;
+    }
+    return NULL;
+}
+
+static const char *expand_lazy(matcher *m, const char *s, const char *p, const char *ep) {
+    for (;;) {
+        step(m);
+        const char *r = do_match(m, s, ep + 1);
+        if (r) return r;
+        if (!single_matches(m, s, p, ep)) return NULL;
+        s++;
+    }
+}
+
+static const char *open_capture(matcher *m, const char *s, const char *p, ptrdiff_t what) {
+    if (m->level >= MF_MAXCAPTURES) luaL_error(m->L, "too many captures");
+    m->capture[m->level].start = s;
+    m->capture[m->level].len = what;
+    m->level++;
+    const char *r = do_match(m, s, p);
+    if (!r) m->level--;
+    return r;
+}
+
+static const char *close_capture(matcher *m, const char *s, const char *p) {
+    int open = -1;
+    for (int i = m->level - 1; i >= 0; i--) {
+        if (m->capture[i].len == CAP_UNFINISHED) {
+            open = i;
+            break;
+        }
+    }
+    if (open < 0) luaL_error(m->L, "invalid pattern capture");
+    m->capture[open].len = s - m->capture[open].start;
+    const char *r = do_match(m, s, p);
+    if (!r) m->capture[open].len = CAP_UNFINISHED;
+    return r;
+}
+
+static const char *back_reference(matcher *m, const char *s, int digit) {
+    int index = digit - '1';
+    if (index < 0 || index >= m->level || m->capture[index].len == CAP_UNFINISHED)
+        luaL_error(m->L, "invalid capture index %%%d", index + 1);
+    size_t len = (size_t)m->capture[index].len;
+    if ((size_t)(m->subject_end - s) < len) return NULL;
+    m->budget -= (long)(len / 8);
+    step(m);
+    return memcmp(m->capture[index].start, s, len) == 0 ? s + len : NULL;
+}
+
+static const char *do_match(matcher *m, const char *s, const char *p) {
+    if (++m->depth > MF_PATTERN_DEPTH) luaL_error(m->L, "pattern too complex");
+    for (;;) {
+        step(m);
+        if (p >= m->pattern_end) break;
+        if (*p == '(') {
+            s = p + 1 < m->pattern_end && p[1] == ')' ? open_capture(m, s, p + 2, CAP_POSITION)
+                                                      : open_capture(m, s, p + 1, CAP_UNFINISHED);
+            break;
+        }
+        if (*p == ')') {
+            s = close_capture(m, s, p + 1);
+            break;
+        }
+        if (*p == '$' && p + 1 == m->pattern_end) {
+            if (s != m->subject_end) s = NULL;
+            break;
+        }
+        if (*p == '%' && p + 1 < m->pattern_end && p[1] == 'b') {
+            s = match_balance(m, s, p + 2);
+            if (!s) break;
+            p += 4;
+            continue;
+        }
+        if (*p == '%' && p + 1 < m->pattern_end && p[1] == 'f') {
+            p += 2;
+            if (p >= m->pattern_end || *p != '[') luaL_error(m->L, "missing '[' after '%%f' in pattern");
+            const char *ep = class_end(m, p);
+            int previous = s == m->subject ? 0 : (unsigned char)s[-1];
+            int current = s < m->subject_end ? (unsigned char)*s : 0;
+            if (set_matches(previous, p, ep - 1) || !set_matches(current, p, ep - 1)) {
+                s = NULL;
+                break;
+            }
+            p = ep;
+            continue;
+        }
+        if (*p == '%' && p + 1 < m->pattern_end && isdigit((unsigned char)p[1])) {
+            s = back_reference(m, s, (unsigned char)p[1]);
+            if (!s) break;
+            p += 2;
+            continue;
+        }
+        const char *ep = class_end(m, p);
+        char quantifier = ep < m->pattern_end ? *ep : '\0';
+        if (!single_matches(m, s, p, ep)) {
+            if (quantifier == '*' || quantifier == '?' || quantifier == '-') {
+                p = ep + 1;
+                continue;
+            }
+            s = NULL;
+            break;
+        }
+        if (quantifier == '?') {
+            const char *r = do_match(m, s + 1, ep + 1);
+            if (r) {
+                s = r;
+                break;
+            }
+            p = ep + 1;
+            continue;
+        }
+        if (quantifier == '+') {
+            s = expand_greedy(m, s + 1, p, ep);
+            break;
+        }
+        if (quantifier == '*') {
+            s = expand_greedy(m, s, p, ep);
+            break;
+        }
+        if (quantifier == '-') {
+            s = expand_lazy(m, s, p, ep);
+            break;
+        }
+        s++;
+        p = ep;
+    }
+    m->depth--;
+    return s;
+}
+
+static void matcher_init(matcher *m, lua_State *L, const char *s, size_t ls, const char *p, size_t lp) {
+    m->L = L;
+    m->subject = s;
+    m->subject_end = s + ls;
+    m->pattern_end = p + lp;
+    m->budget = MF_PATTERN_STEPS;
+    m->depth = 0;
+    m->level = 0;
+}
+
+static void matcher_finish(matcher *m) { charge(m->L, (MF_PATTERN_STEPS - m->budget) / 8); }
+
+static void push_capture(matcher *m, int i, const char *s, const char *e) {
+    if (i >= m->level) {
+        if (i != 0) luaL_error(m->L, "invalid capture index %%%d", i + 1);
+        lua_pushlstring(m->L, s, (size_t)(e - s));
+        return;
+    }
+    ptrdiff_t len = m->capture[i].len;
+    if (len == CAP_UNFINISHED) luaL_error(m->L, "unfinished capture");
+    if (len == CAP_POSITION)
+        lua_pushinteger(m->L, (lua_Integer)(m->capture[i].start - m->subject) + 1);
+    else
+        lua_pushlstring(m->L, m->capture[i].start, (size_t)len);
+}
+
+/// Pushes the captures (or the whole match when there are none and `s` is given).
+static int push_captures(matcher *m, const char *s, const char *e) {
+    int count = (m->level == 0 && s) ? 1 : m->level;
+    luaL_checkstack(m->L, count, "too many captures");
+    for (int i = 0; i < count; i++) push_capture(m, i, s, e);
+    return count;
+}
+
+static size_t start_index(lua_Integer init, size_t len) {
+    if (init > 0) return (size_t)init;
+    if (init == 0) return 1;
+    if (init < -(lua_Integer)len) return 1;
+    return len + (size_t)init + 1;
+}
+
+static int has_specials(const char *p, size_t lp) {
+    for (size_t i = 0; i < lp; i++)
+        if (strchr(SPECIALS, p[i])) return 1;
+    return 0;
+}
+
+static int find_or_match(lua_State *L, int find) {
+    size_t ls, lp;
+    const char *s = luaL_checklstring(L, 1, &ls);
+    const char *p = luaL_checklstring(L, 2, &lp);
+    size_t init = start_index(luaL_optinteger(L, 3, 1), ls);
+    if (init > ls + 1) {
+        luaL_pushfail(L);
+        return 1;
+    }
+    if (find && (lua_toboolean(L, 4) || !has_specials(p, lp))) {
+        if ((long long)(ls - init + 1) * (long long)lp > MF_PLAIN_FIND_PRODUCT)
+            return trip(L, MF_TRIP_PATTERN, "string.find: subject x needle too large for a plain search");
+        charge(L, (long long)((ls - init + 1) / MF_SCAN_BYTES_PER_INSTRUCTION));
+        const char *found = lp == 0 ? s + init - 1 : memmem(s + init - 1, ls - init + 1, p, lp);
+        if (!found) {
+            luaL_pushfail(L);
+            return 1;
+        }
+        lua_pushinteger(L, (lua_Integer)(found - s) + 1);
+        lua_pushinteger(L, (lua_Integer)(found - s) + (lua_Integer)lp);
+        return 2;
+    }
+    matcher m;
+    int anchored = lp > 0 && *p == '^';
+    if (anchored) {
+        p++;
+        lp--;
+    }
+    matcher_init(&m, L, s, ls, p, lp);
+    const char *start = s + init - 1;
+    do {
+        m.level = 0;
+        m.depth = 0;
+        const char *e = do_match(&m, start, p);
+        if (e) {
+            matcher_finish(&m);
+            if (find) {
+                lua_pushinteger(L, (lua_Integer)(start - s) + 1);
+                lua_pushinteger(L, (lua_Integer)(e - s));
+                return push_captures(&m, NULL, NULL) + 2;
+            }
+            return push_captures(&m, start, e);
+        }
+    } while (start++ < m.subject_end && !anchored);
+    matcher_finish(&m);
+    luaL_pushfail(L);
+    return 1;
+}
+
+static int mf_find(lua_State *L) { return find_or_match(L, 1); }
+static int mf_match(lua_State *L) { return find_or_match(L, 0); }
+
+/// gmatch iterator: upvalues subject, pattern, next position (0-based), end of the last match (-1).
+static int gmatch_step(lua_State *L) {
+    size_t ls, lp;
+    const char *s = lua_tolstring(L, lua_upvalueindex(1), &ls);
+    const char *p = lua_tolstring(L, lua_upvalueindex(2), &lp);
+    lua_Integer position = lua_tointeger(L, lua_upvalueindex(3));
+    lua_Integer last = lua_tointeger(L, lua_upvalueindex(4));
+    matcher m;
+    matcher_init(&m, L, s, ls, p, lp);
+    for (const char *start = s + position; start <= m.subject_end; start++) {
+        m.level = 0;
+        m.depth = 0;
+        const char *e = do_match(&m, start, p);
+        if (e && (e - s) != last) {
+            matcher_finish(&m);
+            lua_pushinteger(L, (lua_Integer)(e - s));
+            lua_copy(L, -1, lua_upvalueindex(3));
+            lua_replace(L, lua_upvalueindex(4));
+            return push_captures(&m, start, e);
+        }
+    }
+    matcher_finish(&m);
+    lua_pushinteger(L, (lua_Integer)ls + 1);
+    lua_replace(L, lua_upvalueindex(3));
+    return 0;
+}
+
+static int mf_gmatch(lua_State *L) {
+    size_t ls;
+    luaL_checklstring(L, 1, &ls);
+    luaL_checkstring(L, 2);
+    size_t init = start_index(luaL_optinteger(L, 3, 1), ls);
+    lua_settop(L, 2);
+    lua_pushinteger(L, (lua_Integer)(init > ls + 1 ? ls + 1 : init - 1));
+    lua_pushinteger(L, -1);
+    lua_pushcclosure(L, gmatch_step, 4);
+    return 1;
+}
+
+static void add_replacement(matcher *m, luaL_Buffer *b, const char *s, const char *e, int kind) {
+    lua_State *L = m->L;
+    if (kind == LUA_TSTRING || kind == LUA_TNUMBER) {
+        size_t lr;
+        const char *r = lua_tolstring(L, 3, &lr);
+        for (size_t i = 0; i < lr; i++) {
+            if (r[i] != '%') {
+                luaL_addchar(b, r[i]);
+                continue;
+            }
+            i++;
+            if (i >= lr || (!isdigit((unsigned char)r[i]) && r[i] != '%'))
+                luaL_error(L, "invalid use of '%%' in replacement string");
+            if (r[i] == '%') {
+                luaL_addchar(b, '%');
+            } else if (r[i] == '0') {
+                luaL_addlstring(b, s, (size_t)(e - s));
+            } else {
+                push_capture(m, r[i] - '1', s, e);
+                luaL_tolstring(L, -1, NULL);
+                lua_remove(L, -2);
+                luaL_addvalue(b);
+            }
+        }
+        return;
+    }
+    if (kind == LUA_TTABLE) {
+        push_capture(m, 0, s, e);
+        lua_gettable(L, 3);
+    } else {
+        lua_pushvalue(L, 3);
+        int n = push_captures(m, s, e);
+        lua_call(L, n, 1);
+    }
+    if (!lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        luaL_addlstring(b, s, (size_t)(e - s));
+    } else if (!lua_isstring(L, -1)) {
+        luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
+    } else {
+        luaL_addvalue(b);
+    }
+}
+
+static int mf_gsub(lua_State *L) {
+    size_t ls, lp;
+    const char *s = luaL_checklstring(L, 1, &ls);
+    const char *p = luaL_checklstring(L, 2, &lp);
+    int kind = lua_type(L, 3);
+    lua_Integer max = luaL_optinteger(L, 4, (lua_Integer)ls + 1);
+    luaL_argexpected(L, kind == LUA_TNUMBER || kind == LUA_TSTRING || kind == LUA_TFUNCTION || kind == LUA_TTABLE, 3,
+                     "string/function/table");
+    int anchored = lp > 0 && *p == '^';
+    if (anchored) {
+        p++;
+        lp--;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    matcher m;
+    matcher_init(&m, L, s, ls, p, lp);
+    const char *position = s, *last = NULL;
+    lua_Integer count = 0;
+    while (count < max) {
+        m.level = 0;
+        m.depth = 0;
+        const char *e = do_match(&m, position, p);
+        if (e && e != last) {
+            count++;
+            add_replacement(&m, &b, position, e, kind);
+            position = last = e;
+        } else if (position < m.subject_end) {
+            step(&m);
+            luaL_addchar(&b, *position++);
+        } else {
+            break;
+        }
+        if (anchored) break;
+    }
+    luaL_addlstring(&b, position, (size_t)(m.subject_end - position));
+    matcher_finish(&m);
+    luaL_pushresult(&b);
+    lua_pushinteger(L, count);
+    return 2;
+}
+
+// MARK: - Encoded values (Swift -> Lua)
+
+typedef struct reader {
+    const unsigned char *p, *end;
+} reader;
+
+static uint32_t read_u32(lua_State *L, reader *r) {
+    if (r->end - r->p < 4) luaL_error(L, "corrupt value encoding");
+    uint32_t v;
+    memcpy(&v, r->p, 4);
+    r->p += 4;
+    return v;
+}
+
+static const char *read_bytes(lua_State *L, reader *r, size_t *len) {
+    *len = read_u32(L, r);
+    if ((size_t)(r->end - r->p) < *len) luaL_error(L, "corrupt value encoding");
+    const char *bytes = (const char *)r->p;
+    r->p += *len;
+    return bytes;
+}
+
+static void push_encoded(lua_State *L, reader *r, int depth) {
+    if (r->p >= r->end || depth > 1000) luaL_error(L, "corrupt value encoding");
+    luaL_checkstack(L, 4, "value too deep");
+    int tag = *r->p++;
+    switch (tag) {
+    case MF_TAG_NIL: lua_pushnil(L); break;
+    case MF_TAG_FALSE: lua_pushboolean(L, 0); break;
+    case MF_TAG_TRUE: lua_pushboolean(L, 1); break;
+    case MF_TAG_INT: case MF_TAG_DOUBLE: {
+        if (r->end - r->p < 8) luaL_error(L, "corrupt value encoding");
+        if (tag == MF_TAG_INT) {
+            int64_t v;
+            memcpy(&v, r->p, 8);
+            lua_pushinteger(L, (lua_Integer)v);
+        } else {
+            double v;
+            memcpy(&v, r->p, 8);
+            lua_pushnumber(L, v);
+        }
+        r->p += 8;
+        break;
+    }
+    case MF_TAG_STRING: {
+        size_t len;
+        const char *bytes = read_bytes(L, r, &len);
+        lua_pushlstring(L, bytes, len);
+        break;
+    }
+    case MF_TAG_ARRAY: {
+        uint32_t n = read_u32(L, r);
+        lua_createtable(L, (int)(n > 1u << 20 ? 1u << 20 : n), 0);
+        for (uint32_t i = 1; i <= n; i++) {
+            push_encoded(L, r, depth + 1);
+            lua_rawseti(L, -2, (lua_Integer)i);
+        }
+        break;
+    }
+    case MF_TAG_OBJECT: {
+        uint32_t n = read_u32(L, r);
+        lua_createtable(L, 0, (int)(n > 1u << 20 ? 1u << 20 : n));
+        for (uint32_t i = 0; i < n; i++) {
+            size_t len;
+            const char *key = read_bytes(L, r, &len);
+            lua_pushlstring(L, key, len);
+            push_encoded(L, r, depth + 1);
+            lua_rawset(L, -3);
+        }
+        break;
+    }
+    default: luaL_error(L, "corrupt value encoding");
+    }
+}
+
+/// Pushes the encoded sequence (count, values) of the out buffer; returns the count.
+static int push_out_values(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    reader r = {c->out, c->out + c->out_len};
+    uint32_t n = read_u32(L, &r);
+    luaL_checkstack(L, (int)(n > 64 ? 64 : n) + 4, "too many results");
+    for (uint32_t i = 0; i < n; i++) push_encoded(L, &r, 0);
+    return (int)n;
+}
+
+void mf_out_append(lua_State *L, const void *bytes, size_t length) {
+    mf_ctx *c = ctx_of(L);
+    if (c->out_len + length > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 256;
+        while (cap < c->out_len + length) cap *= 2;
+        unsigned char *grown = realloc(c->out, cap);
+        if (!grown) abort();
+        c->out = grown;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, bytes, length);
+    c->out_len += length;
+}
+
+// MARK: - Host trampoline
+
+static int host_call(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    int fid = (int)lua_tointeger(L, lua_upvalueindex(1));
+    c->out_len = 0;
+    luaL_checkstack(L, 16, "host call");
+    int action = c->host(c->host_ud, L, fid, lua_gettop(L));
+    switch (action) {
+    case MF_HOST_RETURN: return push_out_values(L);
+    case MF_HOST_RAISE_VALUE:
+        push_out_values(L);
+        return lua_error(L);
+    default: {
+        luaL_where(L, 1);
+        lua_pushlstring(L, (const char *)c->out, c->out_len);
+        if (action == MF_HOST_VIOLATION) {
+            char message[256];
+            snprintf(message, sizeof message, "%s", lua_tostring(L, -1));
+            return violation(L, message);
+        }
+        lua_concat(L, 2);
+        return lua_error(L);
+    }
+    }
+}
+
+// MARK: - The sandbox's names
+
+typedef struct builtin {
+    const char *library;  // NULL for a global function
+    const char *name;
+    int id;
+} builtin;
+
+static const builtin builtins[] = {
+    {"json", "encode", MF_HOST_JSON_ENCODE}, {"json", "decode", MF_HOST_JSON_DECODE},
+    {"log", "debug", MF_HOST_LOG_DEBUG},     {"log", "info", MF_HOST_LOG_INFO},
+    {"log", "warn", MF_HOST_LOG_WARN},       {"log", "error", MF_HOST_LOG_ERROR},
+    {"time", "now", MF_HOST_TIME_NOW},       {"time", "unix", MF_HOST_TIME_UNIX},
+    {"time", "parse", MF_HOST_TIME_PARSE},   {NULL, "uuid", MF_HOST_UUID},
+    {"base64", "encode", MF_HOST_BASE64_ENCODE}, {"base64", "decode", MF_HOST_BASE64_DECODE},
+    {"hex", "encode", MF_HOST_HEX_ENCODE},   {"hex", "decode", MF_HOST_HEX_DECODE},
+    {"hash", "sha256", MF_HOST_HASH_SHA256}, {"hmac", "sha256", MF_HOST_HMAC_SHA256},
+    {NULL, "emit", MF_HOST_EMIT},            {NULL, "fail", MF_HOST_FAIL},
+};
+#define BUILTIN_COUNT ((int)(sizeof builtins / sizeof builtins[0]))
+
+/// Base functions kept as they are (the rest of the base library is dropped).
+static const char *const base_kept[] = {"assert", "error", "ipairs", "pcall", "select", "type",
+                                        "rawequal", "rawlen", "rawget", "getmetatable", "_VERSION", NULL};
+
+static const luaL_Reg base_replaced[] = {
+    {"next", mf_next}, {"pairs", mf_pairs}, {"tostring", mf_tostring}, {"rawset", mf_rawset}, {"setmetatable", mf_setmetatable},
+    {"collectgarbage", mf_collectgarbage}, {"xpcall", mf_xpcall}, {NULL, NULL},
+};
+
+/// Names a script sees besides the base functions and built-ins.
+static const char *const other_globals[] = {"tonumber", "string", "table", "math", "utf8", "os",
+                                            "input", "workflow", "steps", "activity", "event", NULL};
+
+int mf_global_name_count(void) {
+    int n = 0;
+    while (base_kept[n]) n++;
+    return n + (int)(sizeof base_replaced / sizeof base_replaced[0]) - 1 + (int)(sizeof other_globals / sizeof other_globals[0]) - 1;
+}
+
+const char *mf_global_name(int index) {
+    int kept = 0;
+    while (base_kept[kept]) kept++;
+    int replaced = (int)(sizeof base_replaced / sizeof base_replaced[0]) - 1;
+    if (index < 0) return NULL;
+    if (index < kept) return base_kept[index];
+    if (index < kept + replaced) return base_replaced[index - kept].name;
+    if (index < mf_global_name_count()) return other_globals[index - kept - replaced];
+    return NULL;
+}
+
+int mf_builtin_count(void) { return BUILTIN_COUNT; }
+const char *mf_builtin_library(int index) { return builtins[index].library; }
+const char *mf_builtin_name(int index) { return builtins[index].name; }
+
+// MARK: - Building the state
+
+/// Replaces `library[name]` by a closure of `fn` over the original (and an optional integer).
+static void wrap_field(lua_State *L, int library, const char *name, lua_CFunction fn, int extra, int with_extra) {
+    lua_getfield(L, library, name);
+    if (with_extra) lua_pushinteger(L, extra);
+    lua_pushcclosure(L, fn, with_extra ? 2 : 1);
+    lua_setfield(L, library, name);
+}
+
+static int setup(lua_State *L) {
+    // Registry: proxy machinery.
+    lua_createtable(L, 0, 5);
+    lua_pushcfunction(L, ro_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, ro_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, ro_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &k_ro_mt);
+    static const char *const keys[] = {"workflow", "type", "message", "retryable", "details", NULL};
+    lua_createtable(L, 5, 0);
+    for (int i = 0; keys[i]; i++) {
+        lua_pushstring(L, keys[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &k_keys);
+
+    lua_createtable(L, 0, 48);  // the globals template
+    int globals = lua_gettop(L);
+
+    luaL_requiref(L, "_G", luaopen_base, 0);
+    for (int i = 0; base_kept[i]; i++) {
+        lua_getfield(L, -1, base_kept[i]);
+        lua_setfield(L, globals, base_kept[i]);
+    }
+    lua_getfield(L, -1, "tonumber");
+    lua_pushcclosure(L, charged_by_length, 1);
+    lua_setfield(L, globals, "tonumber");
+    lua_pop(L, 1);
+    luaL_setfuncs(L, base_replaced, 0);  // into the template (top is the template again)
+
+    luaL_requiref(L, "string", luaopen_string, 0);
+    int string = lua_gettop(L);
+    lua_pushnil(L);
+    lua_setfield(L, string, "dump");
+    static const luaL_Reg string_replaced[] = {
+        {"find", mf_find}, {"match", mf_match}, {"gmatch", mf_gmatch}, {"gsub", mf_gsub}, {"rep", mf_rep}, {NULL, NULL},
+    };
+    luaL_setfuncs(L, string_replaced, 0);
+    wrap_field(L, string, "format", mf_format, 0, 0);
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+    ro_wrap(L, string);
+    lua_setfield(L, globals, "string");
+    lua_pop(L, 1);
+
+    luaL_requiref(L, "table", luaopen_table, 0);
+    int table = lua_gettop(L);
+    static const char *const guarded[] = {"insert", "remove", "move", "concat", "unpack", "sort"};
+    for (int i = 0; i < 6; i++) wrap_field(L, table, guarded[i], table_guard, i, 1);
+    ro_wrap(L, table);
+    lua_setfield(L, globals, "table");
+    lua_pop(L, 1);
+
+    luaL_requiref(L, "math", luaopen_math, 0);
+    lua_getfield(L, -1, "randomseed");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &k_randomseed);
+    ro_wrap(L, -1);
+    lua_setfield(L, globals, "math");
+    lua_pop(L, 1);
+
+    luaL_requiref(L, "utf8", luaopen_utf8, 0);
+    int utf8 = lua_gettop(L);
+    wrap_field(L, utf8, "len", charged_by_length, 0, 0);
+    wrap_field(L, utf8, "codepoint", charged_by_length, 0, 0);
+    wrap_field(L, utf8, "offset", charged_by_length, 0, 0);
+    ro_wrap(L, utf8);
+    lua_setfield(L, globals, "utf8");
+    lua_pop(L, 1);
+
+    luaL_requiref(L, "os", luaopen_os, 0);
+    lua_createtable(L, 0, 3);
+    static const char *const os_kept[] = {"clock", "time", "difftime", NULL};
+    for (int i = 0; os_kept[i]; i++) {
+        lua_getfield(L, -2, os_kept[i]);
+        lua_setfield(L, -2, os_kept[i]);
+    }
+    ro_wrap(L, -1);
+    lua_setfield(L, globals, "os");
+    lua_pop(L, 2);
+
+    for (int i = 0; i < BUILTIN_COUNT; i++) {
+        lua_pushinteger(L, builtins[i].id);
+        lua_pushcclosure(L, host_call, 1);
+        if (!builtins[i].library) {
+            lua_setfield(L, globals, builtins[i].name);
+            continue;
+        }
+        if (lua_getfield(L, globals, builtins[i].library) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_createtable(L, 0, 4);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, globals, builtins[i].library);  // replaced by its proxy below
+        }
+        lua_rotate(L, -2, 1);
+        lua_setfield(L, -2, builtins[i].name);
+        lua_pop(L, 1);
+    }
+    for (int i = 0; i < BUILTIN_COUNT; i++) {
+        if (!builtins[i].library || (i > 0 && builtins[i - 1].library && !strcmp(builtins[i - 1].library, builtins[i].library)))
+            continue;
+        lua_getfield(L, globals, builtins[i].library);
+        ro_wrap(L, -1);
+        lua_setfield(L, globals, builtins[i].library);
+        lua_pop(L, 1);
+    }
+
+    // Environments read the template through a locked metatable.
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, globals);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &k_env_mt);
+
+    // Nothing of the opened libraries stays reachable: an empty global table, no loaded modules.
+    lua_createtable(L, 0, 0);
+    lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    return 0;
+}
+
+lua_State *mf_open(mf_host_fn host, void *host_ud) {
+    mf_ctx *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->host = host;
+    c->host_ud = host_ud;
+    if (getrandom(&c->seed, sizeof c->seed, 0) != (ssize_t)sizeof c->seed) c->seed = mf_now_ns();
+    c->seed |= 1;
+    lua_State *L = lua_newstate(mf_alloc, c);
+    if (!L) {
+        free(c);
+        return NULL;
+    }
+    *(mf_ctx **)lua_getextraspace(L) = c;
+    c->L = L;
+    lua_atpanic(L, mf_panic);
+    lua_pushcfunction(L, setup);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        mf_close(L);
+        return NULL;
+    }
+    return L;
+}
+
+void mf_close(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    c->enforcing = 0;
+    lua_close(L);
+    free(c->out);
+    free(c);
+}
+
+// MARK: - Limits and execution
+
+void mf_set_limits(lua_State *L, size_t memory, long long instructions, uint64_t deadline_ns, const mf_flag *interrupt) {
+    mf_ctx *c = ctx_of(L);
+    c->memory = memory;
+    c->instr_limit = instructions;
+    c->deadline = deadline_ns;
+    c->interrupt = interrupt;
+}
+
+int mf_tripped(lua_State *L) { return ctx_of(L)->tripped; }
+const char *mf_trip_message(lua_State *L) { return ctx_of(L)->trip_message; }
+int mf_error_line(lua_State *L) { return ctx_of(L)->error_line; }
+size_t mf_memory_used(lua_State *L) { return ctx_of(L)->used; }
+
+static void arm(lua_State *L, mf_ctx *c) {
+    c->baseline = c->used;
+    c->limit = c->used + c->memory;
+    c->instr_used = 0;
+    c->ticks = 0;
+    c->error_line = 0;
+    c->enforcing = 1;
+    lua_sethook(L, mf_hook, LUA_MASKCOUNT, MF_HOOK_COUNT);
+}
+
+static void disarm(lua_State *L, mf_ctx *c) {
+    c->enforcing = 0;
+    lua_sethook(L, NULL, 0, 0);
+}
+
+typedef struct compile_args {
+    const char *source;
+    size_t length;
+    int expression;
+} compile_args;
+
+static int compile_protected(lua_State *L) {
+    compile_args *a = lua_touserdata(L, 1);
+    int status;
+    if (a->expression) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        luaL_addstring(&b, "return (");
+        luaL_addlstring(&b, a->source, a->length);
+        luaL_addstring(&b, "\n)");
+        luaL_pushresult(&b);
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        status = luaL_loadbufferx(L, text, len, "=chunk", "t");
+    } else {
+        status = luaL_loadbufferx(L, a->source, a->length, "=chunk", "t");
+    }
+    if (status != LUA_OK) return lua_error(L);
+    lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+    return 1;
+}
+
+int mf_compile(lua_State *L, const char *source, size_t length, int expression) {
+    mf_ctx *c = ctx_of(L);
+    compile_args a = {source, length, expression};
+    lua_pushcfunction(L, compile_protected);
+    lua_pushlightuserdata(L, &a);
+    arm(L, c);
+    lua_sethook(L, NULL, 0, 0);  // the parser runs no VM code; the allocator keeps watch
+    int status = lua_pcall(L, 1, 1, 0);
+    disarm(L, c);
+    if (status != LUA_OK) return 0;
+    int ref = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return ref;
+}
+
+void mf_unref(lua_State *L, int ref) { luaL_unref(L, LUA_REGISTRYINDEX, ref); }
+
+typedef struct prepare_args {
+    const unsigned char *blob;
+    size_t length;
+} prepare_args;
+
+static int prepare_protected(lua_State *L) {
+    prepare_args *a = lua_touserdata(L, 1);
+    mf_ctx *c = ctx_of(L);
+    reader r = {a->blob, a->blob + a->length};
+    uint32_t n = read_u32(L, &r);
+    lua_createtable(L, 0, (int)n + 4);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env_mt);
+    lua_setmetatable(L, -2);
+    for (uint32_t i = 0; i < n; i++) {
+        if (r.p >= r.end) luaL_error(L, "corrupt value encoding");
+        int read_only = *r.p++;
+        size_t len;
+        const char *key = read_bytes(L, &r, &len);
+        lua_pushlstring(L, key, len);
+        push_encoded(L, &r, 0);
+        if (read_only && lua_type(L, -1) == LUA_TTABLE) {
+            ro_wrap(L, -1);
+            lua_remove(L, -2);
+        }
+        lua_rawset(L, -3);
+    }
+    // A fresh random sequence per execution, from the host's generator.
+    c->seed ^= c->seed << 13;
+    c->seed ^= c->seed >> 7;
+    c->seed ^= c->seed << 17;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_randomseed);
+    lua_pushinteger(L, (lua_Integer)(c->seed >> 1));
+    lua_call(L, 1, 0);
+    return 1;
+}
+
+int mf_prepare(lua_State *L, const unsigned char *blob, size_t length) {
+    prepare_args a = {blob, length};
+    if (!lua_checkstack(L, 4)) return LUA_ERRMEM;
+    lua_pushcfunction(L, prepare_protected);
+    lua_pushlightuserdata(L, &a);
+    return lua_pcall(L, 1, 1, 0);
+}
+
+/// Message handler of the outermost call: records the line of the innermost Lua frame.
+static int message_handler(lua_State *L) {
+    lua_Debug ar;
+    mf_ctx *c = ctx_of(L);
+    for (int level = 0; level < 32 && lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "l", &ar) && ar.currentline > 0) {
+            c->error_line = ar.currentline;
+            break;
+        }
+    }
+    return 1;
+}
+
+int mf_run(lua_State *L, int env, int ref) {
+    mf_ctx *c = ctx_of(L);
+    env = lua_absindex(L, env);
+    if (!lua_checkstack(L, 4)) return LUA_ERRMEM;
+    lua_pushcfunction(L, message_handler);
+    int handler = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_pushvalue(L, env);
+    lua_setupvalue(L, -2, 1);
+    arm(L, c);
+    int status = lua_pcall(L, 0, 1, handler);
+    disarm(L, c);
+    lua_remove(L, handler);
+    return status;
+}
+
+void mf_push_key(lua_State *L, int key) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_keys);
+    lua_rawgeti(L, -1, key);
+    lua_remove(L, -2);
+}
+
+// MARK: - Syntax check
+
+int mf_check_syntax(const char *source, size_t length, int expression, char *message, size_t capacity) {
+    lua_State *L = mf_open(NULL, NULL);
+    if (!L) {
+        snprintf(message, capacity, "could not create a Lua state");
+        return -1;
+    }
+    mf_set_limits(L, 64u << 20, 1LL << 60, mf_now_ns() + 5000000000ull, NULL);
+    int line = 0;
+    if (!mf_compile(L, source, length, expression)) {
+        const char *text = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "source too complex";
+        const char *rest = text;
+        line = -1;
+        if (strncmp(text, "chunk:", 6) == 0) {
+            char *end;
+            long parsed = strtol(text + 6, &end, 10);
+            if (end != text + 6 && *end == ':') {
+                line = (int)parsed;
+                rest = end + 1;
+                while (*rest == ' ') rest++;
+            }
+        }
+        if (mf_tripped(L)) rest = "source too complex (parser limits exceeded)";
+        snprintf(message, capacity, "%s", rest);
+    }
+    mf_close(L);
+    return line;
+}
+
+// MARK: - Bench floor
+
+lua_State *mf_floor_open(void) {
+    lua_State *L = luaL_newstate();
+    if (!L) return NULL;
+    lua_atpanic(L, mf_panic);
+    if (luaL_loadstring(L, "local n = ... return n + 1") != LUA_OK) {
+        lua_close(L);
+        return NULL;
+    }
+    return L;
+}
+
+lua_Integer mf_floor_call(lua_State *L, lua_Integer argument) {
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, argument);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_Integer result = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return result;
+}

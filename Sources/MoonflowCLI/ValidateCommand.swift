@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import MoonflowLoader
+import MoonflowModel
+
+/// `moonflow validate [PATH…]`: checks workflow files, or the whole project.
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check workflow files (default: every file in the project's workflows/).",
+        discussion: "Exit status: 0 valid, 1 invalid, 2 usage error. Every error of a file is reported at once.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Workflow files or folders to check (default: the project's workflows/).")
+    var paths: [String] = []
+
+    func run() throws {
+        let loader = Composition.loader(project: global.projectURL)
+        var files: [URL] = []
+        for path in paths {
+            let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+                printError("error: no such file or folder: \(path)")
+                throw MoonflowExit.usage
+            }
+            if isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+                files += names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { url.appendingPathComponent($0) }
+            } else {
+                files.append(url)
+            }
+        }
+        var result = paths.isEmpty ? loader.loadProject() : loader.load(files: files)
+        // The whole project includes its engine configuration, when it has one.
+        let configURL = global.projectURL.appendingPathComponent("moonflow.yaml")
+        if paths.isEmpty, FileManager.default.fileExists(atPath: configURL.path) {
+            result.files.append("moonflow.yaml")
+            if case .failure(let problems) = EngineConfigLoader.load(configURL, displayName: "moonflow.yaml") {
+                result.diagnostics += problems.diagnostics
+                result.sources.merge(problems.sources) { current, _ in current }
+            }
+        }
+        switch global.format {
+        case .json:
+            let errors: [Value] = result.diagnostics.map { d in
+                [
+                    "file": .string(d.location.file), "line": .int(Int64(d.location.line)),
+                    "column": .int(Int64(d.location.column)), "code": .string(d.code.rawValue), "message": .string(d.message),
+                ]
+            }
+            let report: Value = ["files": .array(result.files.map(Value.string)), "valid": .bool(result.isValid), "errors": .array(errors)]
+            print(report.jsonString(pretty: true))
+        case .text:
+            if result.isValid {
+                let names = result.workflows.map(\.workflow.id).joined(separator: ", ")
+                print("\(result.files.count) file\(result.files.count == 1 ? "" : "s") valid\(names.isEmpty ? "" : ": \(names)")")
+            } else {
+                print(result.renderedDiagnostics())
+                let fileCount = Set(result.diagnostics.map(\.location.file)).count
+                print("\n\(result.diagnostics.count) error\(result.diagnostics.count == 1 ? "" : "s") in \(fileCount) file\(fileCount == 1 ? "" : "s")")
+            }
+        }
+        if !result.isValid { throw MoonflowExit.failure }
+    }
+}
+
+/// `moonflow graph WORKFLOW`: the activity graph as Mermaid or DOT.
+struct GraphCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "graph", abstract: "Print a workflow's activity graph.")
+
+    enum GraphFormat: String, ExpressibleByArgument, CaseIterable { case mermaid, dot }
+
+    @Option(name: .long, help: "The Moonflow project directory.")
+    var project: String = "."
+
+    @Option(name: .long, help: "mermaid or dot.")
+    var format: GraphFormat = .mermaid
+
+    @Argument(help: "A workflow id from workflows/, or a path to a workflow file.")
+    var workflow: String
+
+    func run() throws {
+        let projectURL = URL(fileURLWithPath: project, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
+        let loaded = try Composition.loadWorkflow(workflow, project: projectURL)
+        print(format == .mermaid ? WorkflowGraph.mermaid(loaded.workflow) : WorkflowGraph.dot(loaded.workflow), terminator: "")
+    }
+}

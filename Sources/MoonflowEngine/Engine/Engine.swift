@@ -1,0 +1,207 @@
+import Foundation
+import Logging
+import MoonflowModel
+import OrderedCollections
+
+/// A run's identifier.
+public typealias RunID = String
+
+/// A workflow definition with its content hash, as a run is pinned to it.
+public struct PinnedWorkflow: Sendable, Hashable {
+    public var workflow: Workflow
+    public var hash: String
+    public init(workflow: Workflow, hash: String) {
+        self.workflow = workflow
+        self.hash = hash
+    }
+}
+
+/// Where the engine finds the workflow a `type: workflow` activity starts as a child run.
+public protocol WorkflowCatalog: Sendable {
+    func workflow(id: String) async -> PinnedWorkflow?
+}
+
+public enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
+    case unknownRun(RunID)
+    public var description: String {
+        switch self {
+        case .unknownRun(let id): "unknown run '\(id)'"
+        }
+    }
+}
+
+/// The run level of the engine (SPEC §5, §6): starts runs, drives them through their graph until
+/// they end or wait, cancels and terminates them, completes manual tasks, fires durable timers,
+/// and reports. Runs live in the `RunStore`: a waiting run holds nothing in memory.
+///
+/// Every call that changes a run takes that run's lease, so one driver at a time writes its journal;
+/// `cancel` and `terminate` also reach a driver that is running, through its mailbox.
+public final class Engine: Sendable {
+    let store: any RunStore
+    let runner: any ScriptRunning
+    /// The clock the engine reads and sleeps on; callers waiting for `nextTimer` use it too.
+    public let clock: any EngineClock
+    let random: any RandomSource
+    let logger: Logger
+    let validator: any SchemaValidating
+    let catalog: (any WorkflowCatalog)?
+    let executor: ActivityExecutor
+    /// Breakers and bulkheads are shared by name by every run in the process (SPEC §5.7, §5.8);
+    /// a server passes the same registries to the engine it builds after a reload.
+    public let breakers: CircuitBreakerRegistry
+    public let bulkheads: BulkheadRegistry
+    let leases = RunLeases()
+    /// Every event of every run, as it is committed, plus events scripts emit.
+    public let bus = EventBus()
+
+    public init(
+        store: any RunStore, runner: any ScriptRunning, clock: any EngineClock = SystemClock(),
+        random: any RandomSource = SystemRandomSource(), logger: Logger,
+        validator: any SchemaValidating = AcceptingValidator(), catalog: (any WorkflowCatalog)? = nil,
+        breakers: CircuitBreakerRegistry? = nil, bulkheads: BulkheadRegistry? = nil
+    ) {
+        self.store = store
+        self.runner = runner
+        self.clock = clock
+        self.random = random
+        self.logger = logger
+        self.validator = validator
+        self.catalog = catalog
+        let breakers = breakers ?? CircuitBreakerRegistry(clock: clock, onTransition: Engine.circuitTransitionRecorder(logger: logger))
+        let bulkheads = bulkheads ?? BulkheadRegistry(clock: clock)
+        self.breakers = breakers
+        self.bulkheads = bulkheads
+        self.executor = ActivityExecutor(clock: clock, random: random, breakers: breakers, bulkheads: bulkheads, logger: logger)
+    }
+
+    /// Events from now on (SPEC §5.11).
+    public func events() -> AsyncStream<RunEvent> { bus.subscribe() }
+
+    /// Accepts a run durably (`queued`) and returns its id; `drive` runs it. The input is validated
+    /// against `workflow.input` first (`SchemaInvalid`, nothing stored). With a `runID` that exists
+    /// already, nothing changes and that id is returned: starts are idempotent.
+    public func start(
+        workflow: Workflow, definitionHash: String, input: Value, runID: RunID? = nil, event: Value? = nil
+    ) async throws -> RunID {
+        try await create(workflow: workflow, definitionHash: definitionHash, input: input, runID: runID, event: event, parent: nil)
+    }
+
+    func create(
+        workflow: Workflow, definitionHash: String, input: Value, runID: RunID?, event: Value?, parent: ParentLink?
+    ) async throws -> RunID {
+        try validator.check(input, against: workflow.input, what: "the run input")
+        let id = runID ?? UUID().uuidString.lowercased()
+        var data: OrderedDictionary<String, Value> = [
+            "version": workflow.version.map(Value.string) ?? .null, "definition_hash": .string(definitionHash),
+            "input": input, "context": .object(workflow.context),
+            "activities": .array(workflow.activities.map { .string($0.name) }), "event": event ?? .null,
+        ]
+        if let parent {
+            data["parent_run"] = .string(parent.runID)
+            data["parent_activity"] = .string(parent.activity)
+        }
+        let queued = RunEvent(
+            type: .runQueued, runID: id, workflow: workflow.id, at: clock.now,
+            data: .object(data))
+        guard let state = RunState(queuedBy: queued) else { return id }
+        if try await store.create(state, definition: workflow, events: [queued]) { bus.publish([queued]) }
+        return id
+    }
+
+    /// Runs the run until it ends or waits (on a manual task, a child run or a durable timer) and
+    /// returns its status. Due timers of the run fire first. A child run that ends lets its parent
+    /// continue.
+    public func drive(_ runID: RunID) async throws -> RunStatus {
+        let status = try await withDriver(runID) { driver in try await driver.drive() }
+        try await resumeParent(of: runID, status: status)
+        return status
+    }
+
+    /// Cancels a run: what is in flight is cancelled and waited for, then completed activities are
+    /// compensated (SPEC §5.9). Ends `cancelled`, `compensated` or `compensation_failed`.
+    public func cancel(_ runID: RunID) async throws -> RunStatus { try await stop(runID, .cancelled) }
+
+    /// Stops a run at once: in-flight activities are cancelled, nothing is compensated.
+    public func terminate(_ runID: RunID) async throws -> RunStatus { try await stop(runID, .terminated) }
+
+    func stop(_ runID: RunID, _ ending: RunEnding) async throws -> RunStatus {
+        leases.send(runID, .stop(ending))
+        let status = try await withDriver(runID) { driver in try await driver.stop(ending) }
+        try await resumeParent(of: runID, status: status)
+        return status
+    }
+
+    /// Completes a manual task (SPEC §5.10) with the data a human submitted, then drives its run.
+    /// Throws `TaskCompletionError` when the task is unknown, not open (`already_completed` for a
+    /// second completion), `user` is not an assignee, or the data does not satisfy the form.
+    public func completeTask(_ taskID: String, data: Value, user: TaskUser) async throws -> RunStatus {
+        guard let task = try await store.task(id: taskID) else { throw TaskCompletionError.notFound(taskID) }
+        // A task of a finished run is closed: this check also covers runs `withDriver` leaves alone.
+        try task.checkOpen()
+        let status = try await withDriver(task.runID) { driver in
+            try await driver.processDue()
+            guard let current = driver.state.tasks[taskID] else { throw TaskCompletionError.notFound(taskID) }
+            try current.checkOpen()
+            guard current.isAssignee(user) else { throw TaskCompletionError.notAssignee(taskID: taskID, user: user.name) }
+            if let form = current.form {
+                let errors = validator.validate(data, against: form)
+                guard errors.isEmpty else { throw TaskCompletionError.invalid(taskID: taskID, errors: errors) }
+            }
+            try await driver.completeTask(current, data: data, user: user.name)
+            return try await driver.drive()
+        }
+        try await resumeParent(of: task.runID, status: status)
+        return status
+    }
+
+    /// Fires every durable timer that is due (reminders, task expiry, `sleep`, run deadlines) and
+    /// drives the runs they belong to; returns those runs. A service calls this when
+    /// `nextTimer` says so; tests call it after advancing a `ManualClock`.
+    @discardableResult
+    public func fireDueTimers() async throws -> [RunID] {
+        var seen = Set<RunID>()
+        let runs = try await store.dueTimers(at: clock.now).map(\.runID).filter { seen.insert($0).inserted }
+        for runID in runs { _ = try await drive(runID) }
+        return runs
+    }
+
+    /// The earliest durable timer of a run, when it has one.
+    public func nextTimer(of runID: RunID) async throws -> Timestamp? {
+        try await store.state(of: runID)?.timers.first?.at
+    }
+
+    /// Runs `body` with a driver for the run, under the run's lease; a finished run is returned as is.
+    private func withDriver(_ runID: RunID, _ body: (RunDriver) async throws -> RunStatus) async throws -> RunStatus {
+        try await leases.withLease(runID) {
+            guard let state = try await store.state(of: runID), let workflow = try await store.definition(of: runID) else {
+                throw EngineError.unknownRun(runID)
+            }
+            if state.status.isTerminal { return state.status }
+            return try await body(RunDriver(engine: self, workflow: workflow, state: state))
+        }
+    }
+
+    /// A child run that ended outside its parent's drive (a task completed, a timer fired) lets
+    /// the parent settle the activity that started it.
+    private func resumeParent(of runID: RunID, status: RunStatus) async throws {
+        guard status.isTerminal, let parent = try await store.state(of: runID)?.parent else { return }
+        _ = try await drive(parent.runID)
+    }
+
+    /// Drives a child run inside its parent's drive (no upward propagation: the parent is listening).
+    func driveChild(_ runID: RunID) async throws -> RunState? {
+        _ = try await withDriver(runID) { driver in try await driver.drive() }
+        return try await store.state(of: runID)
+    }
+
+    /// Stops a child run that is not being driven (it waits) from its parent's wind-down.
+    func stopChild(_ runID: RunID, _ ending: RunEnding) async throws {
+        _ = try await withDriver(runID) { driver in try await driver.stop(ending) }
+    }
+}
+
+/// Accepts every value: the validator used until a JSON Schema validator is wired in.
+public struct AcceptingValidator: SchemaValidating {
+    public init() {}
+    public func validate(_ value: Value, against schema: Value) -> [String] { [] }
+}

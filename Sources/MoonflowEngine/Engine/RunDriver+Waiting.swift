@@ -1,0 +1,134 @@
+import MoonflowModel
+import OrderedCollections
+
+/// Manual tasks, durable timers and child runs: what a waiting run waits on (SPEC §5.10).
+extension RunDriver {
+    /// Fires the run's due timers (reminders, task expiry, `sleep`, the run deadline) and settles
+    /// activities whose child run ended while this run was not being driven.
+    func processDue() async throws {
+        let now = engine.clock.now
+        for timer in state.timers where timer.at <= now {
+            switch timer.kind {
+            case .taskReminder(let id):
+                guard let task = state.tasks[id], task.status == .open else { continue }
+                try await commit([event(.taskReminded, task.activity, attempt: task.attempt, ["id": .string(id), "reminder": timer.at.eventValue])])
+            case .taskDue(let id):
+                guard let task = state.tasks[id], task.status == .open else { continue }
+                try await expire(task)
+            case .sleep(let name):
+                guard let record = state.activities[name], record.status == .waiting else { continue }
+                try await commit(completionEvents(name, output: .null, attempts: record.attempts, outcome: nil, rescued: nil))
+            case .runDeadline:
+                guard state.ending == nil else { continue }
+                try await commit(endingEvents(.timedOut, failure: ActivityFailure(.timeout, "the workflow timeout passed"), activity: nil))
+            }
+        }
+        for record in state.activities.values where record.status == .waiting {
+            guard case .childRun(let id) = record.waitingOn, let child = try await engine.store.state(of: id),
+                child.status.isTerminal
+            else { continue }
+            try await settleChild(record.name, child)
+        }
+    }
+
+    /// `activity.waiting`, `task.created` and `task.assigned` for attempt `attempt` of a manual activity.
+    func taskEvents(_ activity: Activity, _ task: ManualTask, attempt: Int) -> [RunEvent] {
+        let now = engine.clock.now
+        let id = "\(state.id).\(activity.name).\(attempt)"
+        let due = task.due.map { now + $0 }
+        let reminders = task.remind.map { now + $0 }.filter { reminder in due.map { reminder < $0 } ?? true }
+        let assignees: OrderedDictionary<String, Value> = [
+            "id": .string(id), "users": .array(task.users.map(Value.string)), "groups": .array(task.groups.map(Value.string)),
+        ]
+        var created = assignees
+        created["token"] = .string(Self.newToken())
+        created["form"] = task.form?.schema ?? .null
+        created["due"] = due?.eventValue ?? .null
+        created["reminders"] = .array(reminders.map(\.eventValue))
+        return [
+            event(.activityWaiting, activity.name, attempt: attempt, ["task": .string(id)]),
+            event(.taskCreated, activity.name, attempt: attempt, .object(created)),
+            event(.taskAssigned, activity.name, attempt: attempt, .object(assignees)),
+        ]
+    }
+
+    /// 128 random bits as hex, from the system generator: a task token must not be guessable,
+    /// so it does not come from the injected (reproducible) source.
+    private static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    /// A task past `due`: `ManualTaskTimeout`, then a new task if the retry policy allows another
+    /// attempt, else the fallback (`on_timeout` first), else the run fails.
+    private func expire(_ task: TaskRecord) async throws {
+        let failure = ActivityFailure(.manualTaskTimeout, "task '\(task.id)' was not completed before it was due")
+        let expired = event(.taskExpired, task.activity, attempt: task.attempt, ["id": .string(task.id), "error": failure.toValue()])
+        guard let activity = workflow.activity(named: task.activity), case .manual(let manual) = activity.body else {
+            return try await commit([expired] + failureEvents(task.activity, failure, attempts: task.attempt))
+        }
+        if let retry = activity.retry ?? workflow.errorHandling.retry, task.attempt < retry.maxAttempts, retry.retries(failure) {
+            return try await commit([expired] + taskEvents(activity, manual, attempt: task.attempt + 1))
+        }
+        try await commit([expired])
+        try await fallBackOrFail(activity, failure, attempts: task.attempt)
+    }
+
+    /// Settles an activity whose child run stopped: its output, its waiting, or its failure.
+    func settleChild(_ name: String, _ child: RunState) async throws {
+        let attempts = state.activities[name]?.attempts ?? 1
+        switch child.status {
+        case .completed:
+            try await commit(completionEvents(name, output: child.output ?? .null, attempts: attempts, outcome: nil, rescued: nil))
+        case .queued, .running, .waiting, .compensating:
+            try await commit([event(.activityWaiting, name, attempt: attempts, ["child_run": .string(child.id)])])
+        case .failed, .compensated, .compensationFailed, .timedOut, .cancelled, .terminated:
+            let failure = child.error ?? ActivityFailure(.activityError, "child run '\(child.id)' ended \(child.status)")
+            guard let activity = workflow.activity(named: name), state.ending == nil else {
+                return try await commit(failureEvents(name, failure, attempts: attempts))
+            }
+            try await fallBackOrFail(activity, failure, attempts: attempts)
+        }
+    }
+
+    /// The fallback of an activity that waited (a manual task, a child run), which the resilience
+    /// layer did not run: skip, a fixed output, or a body run once.
+    private func fallBackOrFail(_ activity: Activity, _ failure: ActivityFailure, attempts: Int) async throws {
+        let name = activity.name
+        guard failure.type != .cancelled, let fallback = workflow.fallback(for: activity) else {
+            return try await commit(failureEvents(name, failure, attempts: attempts))
+        }
+        try await commit([event(.activityFallback, name, ["error": failure.toValue()])])
+        let scope = expressionScope(["error": failure.toValue()])
+        do {
+            switch fallback.action {
+            case .skip:
+                try await commit([
+                    event(.activitySkipped, name, ["reason": "fallback", "error": failure.toValue(), "attempts": .int(Int64(attempts))])
+                ])
+            case .output(let template):
+                let output = try await render(template, scope: scope) ?? .null
+                try await commit(completionEvents(name, output: output, attempts: attempts, outcome: nil, rescued: failure))
+            case .body(let handler):
+                let outcome = try await engine.runHandler(
+                    handler, input: state.activities[name]?.input ?? state.input, failure: failure, scope: scope,
+                    context: bodyContext(for: name, timeout: handler.timeout, limits: activity.limits), attempt: 1)
+                try await commit(completionEvents(name, output: outcome.output, attempts: attempts, outcome: outcome, rescued: failure))
+            }
+        } catch let fallbackFailure as ActivityFailure {
+            try await commit(failureEvents(name, fallbackFailure, attempts: attempts))
+        }
+    }
+}
+
+extension RetryPolicy {
+    /// Whether this policy retries a failure of this type (SPEC §5.2, §5.4).
+    func retries(_ failure: ActivityFailure) -> Bool {
+        if failure.retryable == false || nonRetryable.contains(failure.type) { return false }
+        if let retryOn { return retryOn.contains(failure.type) }
+        return !ErrorType.notRetriedByDefault.contains(failure.type)
+    }
+}

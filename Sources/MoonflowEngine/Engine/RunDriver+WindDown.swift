@@ -1,0 +1,138 @@
+import MoonflowModel
+import OrderedCollections
+
+/// The end of a run that failed, timed out, was cancelled or terminated (SPEC §5.9).
+extension RunDriver {
+    /// In-flight activities have been cancelled and waited for (`forward`). What still waits is
+    /// cancelled now; then the run compensates, or ends.
+    func windDown() async throws {
+        guard let ending = state.ending else { return }
+        for record in state.activities.values where record.status == .waiting || record.status.isInFlight {
+            var events = [event(.activityCancelled, record.name, ["error": Self.stopFailure(ending).toValue()])]
+            switch record.waitingOn {
+            case .task(let id)?:
+                if state.tasks[id]?.status == .open { events.insert(event(.taskCancelled, record.name, ["id": .string(id)]), at: 0) }
+            case .childRun(let id)?:
+                try await engine.stopChild(id, ending == .terminated ? .terminated : .cancelled)
+            case .timer?, nil: break
+            }
+            try await commit(events)
+        }
+        if ending == .terminated { return try await commit([event(.runTerminated)]) }
+        if state.status != .compensating {
+            let plan = CompensationPlanner.compensates(workflow) ? CompensationPlanner.plan(workflow, state: state) : []
+            guard !plan.isEmpty else {
+                let final: EventType =
+                    switch ending {
+                    case .failed: .runFailed
+                    case .timedOut: .runTimedOut
+                    case .cancelled: .runCancelled
+                    case .terminated: .runTerminated
+                    }
+                return try await commit([event(final)])
+            }
+            let steps: [Value] = plan.map { ["activity": .string($0.activity), "handler": .string($0.handlerName)] }
+            try await commit([event(.runCompensating, ["plan": .array(steps)])])
+        }
+        try await compensate()
+    }
+
+    /// Runs the pending compensations: one at a time in plan order (`reverse`), or all at once
+    /// (`parallel`); with `on_error: halt` the first failure stops the rest, which stay pending.
+    private func compensate() async throws {
+        let handlers = Dictionary(
+            CompensationPlanner.plan(workflow, state: state).map { ($0.activity, $0.handler) }, uniquingKeysWith: { a, _ in a })
+        var queue = state.compensations.filter { $0.status == .pending }.map(\.activity)[...]
+        let parallel = workflow.compensation.strategy == .parallel
+        let halt = workflow.compensation.onError == .halt
+        let (messages, mailbox) = AsyncStream<DriverMessage>.makeStream()
+        var failure: (any Error)?
+        await withTaskGroup(of: Void.self) { group in
+            do {
+                var active = 0
+                var halted = false
+                var iterator = messages.makeAsyncIterator()
+                repeat {
+                    while !halted, active == 0 || parallel, let name = queue.popFirst() {
+                        if try await launchCompensation(name, handlers[name], &group, mailbox) { active += 1 }
+                        halted = halt && state.compensations.contains { $0.status == .failed }
+                    }
+                    guard active > 0, let message = await iterator.next() else { break }
+                    switch message {
+                    case .attemptStarted(let name, let attempt, let at, let ack):
+                        defer { ack.resume() }
+                        try await commit([event(.compensationStarted, name, attempt: attempt, at: at)])
+                    case .attemptFailed(let name, let attempt, let failure, _, let ack):
+                        defer { ack.resume() }
+                        logger(name, attempt: attempt).warning("compensation attempt failed: \(failure)")
+                    case .finished(let name, let result, let outcome):
+                        active -= 1
+                        guard !Task.isCancelled else { break }
+                        try await commit([compensationResult(name, result, outcome)])
+                        halted = halted || (halt && state.compensations.contains { $0.status == .failed })
+                    case .fallbackStarted(_, _, _, let ack): ack.resume()
+                    case .childSettled, .deadline, .stop: break
+                    }
+                } while true
+            } catch {
+                failure = error
+            }
+            await Self.closePhase(&group, messages, mailbox)
+        }
+        if let failure { throw failure }
+        guard !Task.isCancelled else { return }
+        let allDone = state.compensations.allSatisfy { $0.status == .completed }
+        try await commit([event(allDone ? .runCompensated : .runCompensationFailed)])
+    }
+
+    /// Starts one compensation as a durable activity with its own retry (default 5 attempts,
+    /// exponential) and idempotency key. Its input is its `with`, which sees the original input
+    /// (`input`), `output`, the context and the run's `error`; without `with`: `{input, output, error}`.
+    /// Returns `false` when it failed before starting (recorded).
+    private func launchCompensation(
+        _ name: String, _ handler: Handler?, _ group: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async throws -> Bool {
+        guard let handler, let record = state.activities[name] else {
+            let failure = ActivityFailure(.compensationFailed, "no compensation applies to '\(name)'")
+            try await commit([event(.compensationFailed, name, ["error": failure.toValue()])])
+            return false
+        }
+        let original: OrderedDictionary<String, Value> = [
+            "input": record.input ?? state.input, "output": record.output ?? .null, "error": state.error?.toValue() ?? .null,
+        ]
+        let scope = expressionScope(original)
+        let input: Value
+        do {
+            input = try await render(handler.with, scope: scope) ?? .object(original)
+        } catch {
+            try await commit([event(.compensationFailed, name, ["error": error.toValue()])])
+            return false
+        }
+        let activity = Activity(
+            name: name, body: handler.body, timeout: handler.timeout, retry: handler.retry ?? .compensationDefault)
+        let compensation = state.compensations.first { $0.activity == name }
+        // A pending compensation with attempts was interrupted by a crash: it continues as attempt n+1.
+        let resume = compensation.flatMap { record in
+            record.attempts > 0
+                ? AttemptState(attemptsUsed: record.attempts, interruptions: 1, nextAttemptAt: nil, firstStartedAt: record.startedAt)
+                : nil
+        }
+        let execution = ActivityExecution(
+            engine: engine, workflow: workflow.id, activity: activity, input: input,
+            context: bodyContext(for: name, timeout: handler.timeout, limits: LimitOverrides(), key: ":compensate"),
+            scope: scope, mailbox: mailbox)
+        group.addTask { await execution.run(resumeFrom: resume) }
+        return true
+    }
+
+    private func compensationResult(_ name: String, _ result: ActivityExecutionResult, _ outcome: ScriptOutcome?) -> RunEvent {
+        switch result {
+        case .completed(_, let attempts), .completedViaFallback(_, let attempts, _), .skippedByFallback(let attempts, _):
+            var data: OrderedDictionary<String, Value> = ["attempts": .int(Int64(attempts))]
+            if let writes = outcome?.contextWrites, !writes.isEmpty { data["context_writes"] = .object(writes) }
+            return event(.compensationCompleted, name, .object(data))
+        case .failed(let failure, let attempts):
+            return event(.compensationFailed, name, ["error": failure.toValue(), "attempts": .int(Int64(attempts))])
+        }
+    }
+}

@@ -1,0 +1,455 @@
+import Logging
+import Metrics
+import MoonflowModel
+import OrderedCollections
+
+/// Drives one run for the length of one `Engine` call, under the run's lease. It is the run's only
+/// writer: activities run as child tasks and report through a mailbox that this driver consumes,
+/// so every transition is folded and appended in order (`commit`).
+final class RunDriver {
+    let engine: Engine
+    let workflow: Workflow
+    let scheduler: RunScheduler
+    private(set) var state: RunState
+    /// Script and built-in activities running in this drive, by name.
+    private var running: Set<String> = []
+    /// Child runs driven in this drive: activity name → child run id.
+    private var children: [String: RunID] = [:]
+
+    init(engine: Engine, workflow: Workflow, state: RunState) {
+        self.engine = engine
+        self.workflow = workflow
+        self.scheduler = RunScheduler(workflow: workflow)
+        self.state = state
+    }
+
+    // MARK: - Entry points
+
+    /// Runs until the run ends or waits.
+    func drive() async throws -> RunStatus {
+        try await processDue()
+        if state.status == .queued {
+            let deadline = workflow.timeout.map { engine.clock.now + $0 }
+            try await commit([event(.runStarted, ["deadline": deadline?.eventValue ?? .null])])
+        }
+        if state.ending == nil { try await forward() }
+        if state.ending != nil, !Task.isCancelled { try await windDown() }
+        return state.status
+    }
+
+    /// Cancels or terminates a run no driver is running (the running driver got the message).
+    func stop(_ ending: RunEnding) async throws -> RunStatus {
+        if state.ending == nil || (ending == .terminated && state.ending != .terminated) {
+            try await commit(endingEvents(ending, failure: Self.stopFailure(ending), activity: nil))
+        }
+        return try await drive()
+    }
+
+    func completeTask(_ task: TaskRecord, data: Value, user: String) async throws {
+        try await commit(
+            [event(.taskCompleted, task.activity, attempt: task.attempt, ["id": .string(task.id), "data": data, "user": .string(user)])]
+                + completionEvents(task.activity, output: data, attempts: task.attempt, outcome: nil, rescued: nil))
+    }
+
+    // MARK: - The forward phase
+
+    /// Schedules ready activities and consumes their reports until nothing runs any more.
+    private func forward() async throws {
+        if state.status == .waiting, scheduler.decide(state) != .wait {
+            try await commit([event(.runResumed)])
+        }
+        guard state.status == .running else { return }
+        let (messages, mailbox) = AsyncStream<DriverMessage>.makeStream()
+        engine.leases.setMailbox(state.id, mailbox)
+        defer { engine.leases.setMailbox(state.id, nil) }
+        var failure: (any Error)?
+        // Child runs live in the outer group, which is never cancelled: a child is stopped through
+        // its own driver so that it can compensate. Activities and the deadline live in the inner one.
+        await withTaskGroup(of: Void.self) { childGroup in
+            await withTaskGroup(of: Void.self) { group in
+                if let deadline = state.deadline {
+                    group.addTask { [clock = engine.clock] in
+                        do {
+                            try await clock.sleep(until: deadline)
+                            mailbox.yield(.deadline)
+                        } catch {}
+                    }
+                }
+                do {
+                    try await resumeInFlight(&group, &childGroup, mailbox)
+                    try await pump(&group, &childGroup, mailbox)
+                    var cancelling = state.ending != nil
+                    var iterator = messages.makeAsyncIterator()
+                    while !running.isEmpty || !children.isEmpty, let message = await iterator.next() {
+                        try await handle(message)
+                        if state.ending == nil {
+                            try await pump(&group, &childGroup, mailbox)
+                        } else if !cancelling {
+                            cancelling = true
+                            group.cancelAll()
+                            let childEnding: RunEnding = state.ending == .terminated ? .terminated : .cancelled
+                            for child in children.values { engine.leases.send(child, .stop(childEnding)) }
+                        }
+                    }
+                } catch {
+                    failure = error
+                }
+                await Self.closePhase(&group, messages, mailbox)
+            }
+        }
+        if let failure { throw failure }
+        guard !Task.isCancelled, state.ending == nil else { return }
+        switch scheduler.decide(state) {
+        case .complete: try await completeRun()
+        case .wait: if state.status != .waiting { try await commit([event(.runWaiting)]) }
+        case .start, .awaitInFlight, .windDown: break
+        }
+    }
+
+    /// Ends a phase: what still runs is cancelled, the mailbox closes, and senders still waiting
+    /// for an acknowledgement are let go (the group then waits for its tasks).
+    static func closePhase(
+        _ group: inout TaskGroup<Void>, _ messages: AsyncStream<DriverMessage>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async {
+        group.cancelAll()
+        mailbox.finish()
+        for await message in messages { message.acknowledge() }
+    }
+
+    /// Starts (or skips) every activity the scheduler says is ready, until none is.
+    private func pump(
+        _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async throws {
+        while state.ending == nil, case .start(let names) = scheduler.decide(state) {
+            for name in names where state.ending == nil {
+                guard let activity = workflow.activity(named: name) else { continue }
+                try await begin(activity, &group, &childGroup, mailbox)
+            }
+        }
+    }
+
+    /// Evaluates an activity's conditions and input, then starts it or skips it.
+    private func begin(
+        _ activity: Activity, _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>,
+        _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async throws {
+        let name = activity.name
+        let scope = expressionScope()
+        do {
+            var taken = Set<String>()
+            for dependency in scheduler.conditionsToEvaluate(for: activity, in: state) {
+                if let when = dependency.when, try await evaluate(when, scope: scope).isTruthy {
+                    taken.insert(dependency.activity)
+                }
+            }
+            guard scheduler.runsAfterEdges(activity, taken: taken) else {
+                return try await commit([event(.activitySkipped, name, ["reason": "no incoming edge was taken"])])
+            }
+            if let when = activity.when, !(try await evaluate(when, scope: scope).isTruthy) {
+                return try await commit([event(.activitySkipped, name, ["reason": "when is false"])])
+            }
+            let input = try await render(activity.with, scope: scope) ?? state.input
+            try engine.validator.check(input, against: activity.inputSchema, what: "the input of '\(name)'")
+            let scheduled = event(.activityScheduled, name, ["input": input])
+            switch activity.body {
+            case .manual(let task):
+                try await commit([scheduled] + taskEvents(activity, task, attempt: 1))
+            case .builtin("sleep"):
+                let until = engine.clock.now + (try Builtins.sleepDuration(input))
+                try await commit([scheduled, event(.activityWaiting, name, attempt: 1, ["until": until.eventValue])])
+            case .workflow(let id):
+                try await commit([scheduled, event(.activityStarted, name, attempt: 1)])
+                launchChild(name, workflow: id, input: input, &childGroup, mailbox)
+            case .lua, .builtin:
+                try await commit([scheduled])
+                launch(activity, input: input, resume: nil, &group, mailbox)
+            }
+        } catch let failure as ActivityFailure {
+            try await commit(failureEvents(name, failure, attempts: state.activities[name]?.attempts ?? 0))
+        }
+    }
+
+    /// Activities a previous drive left in flight (its process died): they run again with their
+    /// attempt count, so the next attempt is n+1; one that was running counts an interruption,
+    /// which the executor does not charge against `max_attempts` (SPEC §5.4, §6).
+    private func resumeInFlight(
+        _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async throws {
+        for record in state.activities.values where record.status.isInFlight {
+            guard let activity = workflow.activity(named: record.name) else { continue }
+            let interrupted = record.status == .running
+            if interrupted { try await commit([event(.activityInterrupted, record.name, attempt: record.attempts)]) }
+            let input = record.input ?? state.input
+            if case .workflow(let id) = activity.body {
+                launchChild(record.name, workflow: id, input: input, &childGroup, mailbox)
+                continue
+            }
+            // `record.attempts` is the last attempt's number, crashed ones included; those do not
+            // use up `max_attempts`, and the next attempt is numbered after all of them.
+            let interruptions = record.interruptions + (interrupted ? 1 : 0)
+            let resume = AttemptState(
+                attemptsUsed: max(0, record.attempts - interruptions), interruptions: interruptions,
+                nextAttemptAt: record.nextAttemptAt, firstStartedAt: record.startedAt)
+            launch(activity, input: input, resume: resume, &group, mailbox)
+        }
+    }
+
+    private func launch(
+        _ activity: Activity, input: Value, resume: AttemptState?, _ group: inout TaskGroup<Void>,
+        _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) {
+        running.insert(activity.name)
+        var effective = activity
+        effective.retry = activity.retry ?? workflow.errorHandling.retry
+        effective.fallback = workflow.fallback(for: activity)
+        let execution = ActivityExecution(
+            engine: engine, workflow: workflow.id, activity: effective, input: input,
+            context: bodyContext(for: activity.name, timeout: activity.timeout, limits: activity.limits),
+            scope: expressionScope(), mailbox: mailbox)
+        group.addTask { await execution.run(resumeFrom: resume) }
+    }
+
+    private func launchChild(
+        _ name: String, workflow childWorkflow: String, input: Value, _ childGroup: inout TaskGroup<Void>,
+        _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) {
+        let childID = "\(state.id)/\(name)"
+        children[name] = childID
+        let parent = ParentLink(runID: state.id, activity: name)
+        childGroup.addTask { [engine] in
+            do {
+                guard let pinned = await engine.catalog?.workflow(id: childWorkflow) else {
+                    throw ActivityFailure(.activityError, "no workflow '\(childWorkflow)' to start as a child run", retryable: false)
+                }
+                _ = try await engine.create(
+                    workflow: pinned.workflow, definitionHash: pinned.hash, input: input, runID: childID, event: nil,
+                    parent: parent)
+                if let child = try await engine.driveChild(childID) {
+                    mailbox.yield(.childSettled(activity: name, child: child))
+                    return
+                }
+                throw EngineError.unknownRun(childID)
+            } catch {
+                let failure = error as? ActivityFailure ?? ActivityFailure(.activityError, "child run: \(error)")
+                mailbox.yield(.finished(activity: name, result: .failed(failure, attempts: 1), outcome: nil))
+            }
+        }
+    }
+
+    /// Folds one report of a running activity into the journal.
+    private func handle(_ message: DriverMessage) async throws {
+        switch message {
+        case .attemptStarted(let name, let attempt, let at, let ack):
+            defer { ack.resume() }
+            try await commit([event(.activityStarted, name, attempt: attempt, at: at)])
+        case .attemptFailed(let name, let attempt, let failure, let nextAttemptAt, let ack):
+            defer { ack.resume() }
+            logger(name, attempt: attempt).warning("attempt failed: \(failure)")
+            if let nextAttemptAt {
+                try await commit([
+                    event(.activityRetrying, name, attempt: attempt, ["error": failure.toValue(), "next_attempt_at": nextAttemptAt.eventValue])
+                ])
+            }
+        case .fallbackStarted(let name, let failure, let notify, let ack):
+            defer { ack.resume() }
+            try await commit([event(.activityFallback, name, ["error": failure.toValue(), "notify": .bool(notify)])])
+        case .finished(let name, let result, let outcome):
+            running.remove(name)
+            children[name] = nil
+            guard !Task.isCancelled else { return }
+            try await settle(name, result, outcome)
+        case .childSettled(let name, let child):
+            children[name] = nil
+            guard !Task.isCancelled else { return }
+            try await settleChild(name, child)
+        case .deadline:
+            if state.ending == nil {
+                try await commit(endingEvents(.timedOut, failure: ActivityFailure(.timeout, "the workflow timeout passed"), activity: nil))
+            }
+        case .stop(let ending):
+            if state.ending == nil || (ending == .terminated && state.ending != .terminated) {
+                try await commit(endingEvents(ending, failure: Self.stopFailure(ending), activity: nil))
+            }
+        }
+    }
+
+    private func settle(_ name: String, _ result: ActivityExecutionResult, _ outcome: ScriptOutcome?) async throws {
+        switch result {
+        case .completed(let output, let attempts):
+            try await commit(completionEvents(name, output: output, attempts: attempts, outcome: outcome, rescued: nil))
+        case .completedViaFallback(let output, let attempts, let failure):
+            try await commit(completionEvents(name, output: output, attempts: attempts, outcome: outcome, rescued: failure))
+        case .skippedByFallback(let attempts, let failure):
+            try await commit([
+                event(.activitySkipped, name, ["reason": "fallback", "error": failure.toValue(), "attempts": .int(Int64(attempts))])
+            ])
+        case .failed(let failure, let attempts):
+            try await commit(failureEvents(name, failure, attempts: attempts))
+        }
+    }
+
+    // MARK: - Completing
+
+    /// The run's output: the `output` template, or the sink's output (several sinks: an object by name).
+    private func completeRun() async throws {
+        let output: Value
+        do {
+            if let template = workflow.output {
+                output = try await render(template, scope: expressionScope()) ?? .null
+            } else {
+                let sinks = workflow.sinks.map { ($0.name, state.activities[$0.name]?.output ?? .null) }
+                output = sinks.count == 1 ? sinks[0].1 : .object(OrderedDictionary(sinks, uniquingKeysWith: { a, _ in a }))
+            }
+        } catch {
+            try await commit(endingEvents(.failed, failure: error, activity: nil))
+            return try await windDown()
+        }
+        try await commit([event(.runCompleted, ["output": output])])
+    }
+
+    /// `activity.completed` with the next `seq`, the context writes and the events the body emitted.
+    func completionEvents(
+        _ name: String, output: Value, attempts: Int, outcome: ScriptOutcome?, rescued: ActivityFailure?
+    ) -> [RunEvent] {
+        var data: OrderedDictionary<String, Value> = [
+            "seq": .int(Int64(state.nextSeq)), "output": output, "attempts": .int(Int64(attempts)),
+        ]
+        if let writes = outcome?.contextWrites, !writes.isEmpty { data["context_writes"] = .object(writes) }
+        if let emitted = outcome?.events, !emitted.isEmpty {
+            data["events"] = .array(emitted.map { ["type": .string($0.type), "payload": $0.payload] })
+        }
+        if let rescued {
+            data["via_fallback"] = true
+            data["error"] = rescued.toValue()
+        }
+        return [event(.activityCompleted, name, .object(data))]
+    }
+
+    /// `activity.failed`, and `run.failing` when this failure ends the run; a cancellation while
+    /// the run winds down is `activity.cancelled`.
+    func failureEvents(_ name: String, _ failure: ActivityFailure, attempts: Int) -> [RunEvent] {
+        let data: Value = ["error": failure.toValue(), "attempts": .int(Int64(attempts))]
+        if state.ending != nil {
+            return [event(failure.type == .cancelled ? .activityCancelled : .activityFailed, name, data)]
+        }
+        return [event(.activityFailed, name, data)] + endingEvents(.failed, failure: failure, activity: name)
+    }
+
+    func endingEvents(_ ending: RunEnding, failure: ActivityFailure, activity: String?) -> [RunEvent] {
+        var data: OrderedDictionary<String, Value> = ["cause": .string(ending.rawValue), "error": failure.toValue()]
+        if let activity { data["activity"] = .string(activity) }
+        return [event(.runFailing, .object(data))]
+    }
+
+    static func stopFailure(_ ending: RunEnding) -> ActivityFailure {
+        ending == .terminated
+            ? ActivityFailure(.cancelled, "terminated by an operator") : ActivityFailure(.cancelled, "cancelled by an operator")
+    }
+
+    // MARK: - Journal
+
+    /// Appends one transition: the events and the state they fold to, in one store write; then
+    /// publishes them, logs them and counts them.
+    func commit(_ events: [RunEvent]) async throws {
+        var next = state
+        for event in events { next.apply(event) }
+        try await engine.store.append(state.id, events: events, newState: next)
+        let previous = state
+        state = next
+        engine.bus.publish(events)
+        for event in events { record(event, previous: previous) }
+        // Events a body emitted are published (for subscribers and triggers) once it completed.
+        let emitted = events.flatMap { completion in
+            (completion.data["events"]?.arrayValue ?? []).compactMap { emitted -> RunEvent? in
+                guard completion.type == .activityCompleted, let type = emitted["type"]?.stringValue else { return nil }
+                var event = completion
+                event.type = EventType(type)
+                event.data = emitted["payload"] ?? .object([:])
+                return event
+            }
+        }
+        engine.bus.publish(emitted)
+    }
+
+    private func record(_ event: RunEvent, previous: RunState) {
+        let log = logger(event.activity, attempt: event.attempt)
+        switch event.type {
+        case .activityFailed, .runFailing, .compensationFailed, .taskExpired:
+            log.warning("\(event.type)", metadata: ["error": .string(ActivityFailure(value: event.data["error"] ?? .null).description)])
+        default:
+            log.info("\(event.type)")
+        }
+        let dimensions = [("workflow", workflow.id)]
+        switch event.type {
+        case .activityStarted:
+            Counter(label: "moonflow_activity_attempts_total", dimensions: dimensions + [("activity", event.activity ?? "")]).increment()
+        case .activityCompleted, .activityFailed:
+            if let name = event.activity, let started = state.activities[name]?.startedAt {
+                Metrics.Timer(label: "moonflow_activity_duration_seconds", dimensions: dimensions + [("activity", name)])
+                    .recordNanoseconds(event.at.nanosecondsSinceEpoch - started.nanosecondsSinceEpoch)
+            }
+        default:
+            if state.status.isTerminal, !previous.status.isTerminal {
+                Counter(label: "moonflow_runs_total", dimensions: dimensions + [("status", state.status.rawValue)]).increment()
+            }
+        }
+    }
+
+    func event(
+        _ type: EventType, _ activity: String? = nil, attempt: Int? = nil, at: Timestamp? = nil, _ data: Value = .object([:])
+    ) -> RunEvent {
+        RunEvent(
+            type: type, runID: state.id, workflow: workflow.id, activity: activity, attempt: attempt,
+            at: at ?? engine.clock.now, data: data)
+    }
+
+    func event(_ type: EventType, _ data: Value) -> RunEvent { event(type, nil, data) }
+
+    func logger(_ activity: String?, attempt: Int? = nil) -> Logger {
+        var logger = engine.logger
+        logger[metadataKey: "run.id"] = .string(state.id)
+        logger[metadataKey: "workflow"] = .string(workflow.id)
+        if let activity { logger[metadataKey: "activity"] = .string(activity) }
+        if let attempt { logger[metadataKey: "attempt"] = .stringConvertible(attempt) }
+        return logger
+    }
+
+    // MARK: - Expressions
+
+    /// The names expressions see (SPEC §3).
+    func expressionScope(_ extra: OrderedDictionary<String, Value> = [:]) -> Value {
+        var scope: OrderedDictionary<String, Value> = [
+            "input": state.input, "workflow": .object(state.context), "steps": state.steps,
+            "event": state.triggerEvent ?? .null, "run": runInfo,
+        ]
+        scope.merge(extra) { _, new in new }
+        return .object(scope)
+    }
+
+    var runInfo: Value {
+        [
+            "id": .string(state.id), "workflow": .string(workflow.id), "version": workflow.version.map(Value.string) ?? .null,
+            "started_at": state.startedAt.map { .string($0.iso8601) } ?? .null,
+        ]
+    }
+
+    func evaluate(_ expression: Expression, scope: Value) async throws(ActivityFailure) -> Value {
+        try await engine.runner.evaluate(.template(Template(parts: [.expression(expression)])), scope: scope)
+    }
+
+    func render(_ template: ValueTemplate?, scope: Value) async throws(ActivityFailure) -> Value? {
+        switch template {
+        case nil: nil
+        case .value(let value): value
+        case let template?: try await engine.runner.evaluate(template, scope: scope)
+        }
+    }
+
+    /// What a body of this run sees besides its input.
+    func bodyContext(for activity: String, timeout: Duration?, limits: LimitOverrides, key suffix: String = "") -> BodyContext {
+        BodyContext(
+            runID: state.id, workflow: workflow.id, version: workflow.version, activity: activity,
+            idempotencyKey: "\(state.id):\(activity)\(suffix)", context: state.context, steps: state.steps,
+            event: state.triggerEvent, timeout: timeout, limits: limits)
+    }
+}

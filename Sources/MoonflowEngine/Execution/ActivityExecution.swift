@@ -1,0 +1,168 @@
+import Logging
+import MoonflowModel
+import OrderedCollections
+import Synchronization
+
+/// What a body sees besides its input (SPEC §4.1).
+struct BodyContext: Sendable {
+    var runID: RunID
+    var workflow: String
+    var version: String?
+    var activity: String
+    var idempotencyKey: String
+    var context: OrderedDictionary<String, Value>
+    var steps: Value
+    var event: Value?
+    var timeout: Duration?
+    var limits: LimitOverrides
+
+    func activityValue(attempt: Int) -> Value {
+        [
+            "name": .string(activity), "attempt": .int(Int64(attempt)), "idempotency_key": .string(idempotencyKey),
+            "run": ["id": .string(runID), "workflow": .string(workflow), "version": version.map(Value.string) ?? .null],
+        ]
+    }
+}
+
+extension Engine {
+    /// Runs one attempt of a Lua or built-in body. Emitting one of the engine's own event types is
+    /// refused: it could fake a transition to subscribers.
+    func runBody(_ body: ActivityBody, input: Value, attempt: Int, context: BodyContext) async throws(ActivityFailure)
+        -> ScriptOutcome
+    {
+        let outcome: ScriptOutcome
+        switch body {
+        case .lua(let chunk):
+            var limits = context.limits.applied(to: .defaults)
+            limits.timeout = context.timeout
+            outcome = try await runner.run(
+                ScriptInvocation(
+                    chunk: chunk, input: input, context: context.context, steps: context.steps,
+                    activity: context.activityValue(attempt: attempt), event: context.event, limits: limits))
+        case .builtin(let name):
+            var logger = logger
+            logger[metadataKey: "run.id"] = .string(context.runID)
+            logger[metadataKey: "workflow"] = .string(context.workflow)
+            logger[metadataKey: "activity"] = .string(context.activity)
+            outcome = try await Builtins.run(name, input: input, clock: clock, logger: logger)
+        case .manual, .workflow:
+            throw ActivityFailure(
+                .activityError, "a \(body.displayName) body can only be an activity's own body", retryable: false)
+        }
+        if let reserved = outcome.events.first(where: { EventType($0.type).isReserved }) {
+            throw ActivityFailure(.sandboxViolation, "event type '\(reserved.type)' is reserved for the engine", retryable: false)
+        }
+        return outcome
+    }
+}
+
+/// The outcome of the attempt that succeeded (its context writes and emitted events are committed
+/// with the completion; a failed attempt's never are), and of the fallback body if it ran.
+private final class OutcomeBox: Sendable {
+    private let outcomes = Mutex<[Int: ScriptOutcome]>([:])
+    /// Where a fallback body's outcome is kept.
+    static let fallback = 0
+
+    func store(_ outcome: ScriptOutcome, attempt: Int) { outcomes.withLock { $0[attempt] = outcome } }
+    func outcome(attempt: Int) -> ScriptOutcome? { outcomes.withLock { $0[attempt] } }
+}
+
+/// One activity (or compensation) executed through the resilience layer in a child task of the
+/// driver; everything it learns goes to the driver's mailbox.
+struct ActivityExecution: Sendable {
+    let engine: Engine
+    let workflow: String
+    /// With the workflow defaults applied (retry, fallback).
+    let activity: Activity
+    let input: Value
+    let context: BodyContext
+    /// The expression scope, for a fallback's `with` and `output` (plus `error`).
+    let scope: Value
+    let mailbox: AsyncStream<DriverMessage>.Continuation
+
+    func run(resumeFrom: AttemptState?) async {
+        let outcomes = OutcomeBox()
+        let (engine, activity, input, context, scope) = (engine, activity, input, context, scope)
+        let body: AttemptBody = { attempt throws(ActivityFailure) in
+            let outcome = try await engine.runBody(activity.body, input: input, attempt: attempt, context: context)
+            try engine.validator.check(outcome.output, against: activity.outputSchema, what: "the output of '\(activity.name)'")
+            outcomes.store(outcome, attempt: attempt)
+            return outcome.output
+        }
+        // The handler comes from the executor: the activity's fallback or its bulkhead's.
+        let fallbackBody: FallbackBody = { handler, failure throws(ActivityFailure) in
+            let outcome = try await engine.runHandler(
+                handler, input: input, failure: failure, scope: scope, context: context, attempt: 1)
+            outcomes.store(outcome, attempt: OutcomeBox.fallback)
+            return outcome.output
+        }
+        let evaluateOutput: FallbackOutputEvaluator = {
+            template, failure throws(ActivityFailure) in
+            try await engine.runner.evaluate(template, scope: scope.adding("error", failure.toValue()))
+        }
+        let result = await engine.executor.execute(
+            activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
+            evaluateOutput: evaluateOutput, observer: MailboxObserver(mailbox: mailbox))
+        let outcome: ScriptOutcome? =
+            switch result {
+            case .completed(_, let attempts): outcomes.outcome(attempt: attempts)
+            case .completedViaFallback: outcomes.outcome(attempt: OutcomeBox.fallback)
+            case .skippedByFallback, .failed: nil
+            }
+        mailbox.yield(.finished(activity: activity.name, result: result, outcome: outcome))
+    }
+}
+
+extension Engine {
+    /// Runs a fallback body once: its input is its `with` (which sees `error`), or the original
+    /// input plus `error` (SPEC §5.6).
+    func runHandler(
+        _ handler: Handler, input: Value, failure: ActivityFailure, scope: Value, context: BodyContext, attempt: Int
+    ) async throws(ActivityFailure) -> ScriptOutcome {
+        let error = failure.toValue()
+        let handlerInput: Value
+        if let with = handler.with {
+            handlerInput = try await runner.evaluate(with, scope: scope.adding("error", error))
+        } else {
+            handlerInput = input.objectValue != nil ? input.adding("error", error) : ["input": input, "error": error]
+        }
+        var context = context
+        context.timeout = handler.timeout ?? context.timeout
+        return try await runBody(handler.body, input: handlerInput, attempt: attempt, context: context)
+    }
+}
+
+/// Reports attempts to the driver and waits until it has committed them, so an attempt is in the
+/// journal before its body runs.
+struct MailboxObserver: ActivityObserver {
+    let mailbox: AsyncStream<DriverMessage>.Continuation
+
+    func attemptStarted(activity: String, attempt: Int, at: Timestamp) async {
+        await send { .attemptStarted(activity: activity, attempt: attempt, at: at, ack: $0) }
+    }
+
+    func attemptFailed(activity: String, attempt: Int, failure: ActivityFailure, at: Timestamp, nextAttemptAt: Timestamp?) async {
+        await send {
+            .attemptFailed(activity: activity, attempt: attempt, failure: failure, nextAttemptAt: nextAttemptAt, ack: $0)
+        }
+    }
+
+    func fallbackStarted(activity: String, fallback: Fallback, failure: ActivityFailure, at: Timestamp) async {
+        await send { .fallbackStarted(activity: activity, failure: failure, notify: fallback.notify, ack: $0) }
+    }
+
+    private func send(_ message: (CheckedContinuation<Void, Never>) -> DriverMessage) async {
+        await withCheckedContinuation { ack in
+            if case .terminated = mailbox.yield(message(ack)) { ack.resume() }
+        }
+    }
+}
+
+extension Value {
+    /// This object with one more member (a non-object is returned unchanged).
+    func adding(_ key: String, _ value: Value) -> Value {
+        guard var object = objectValue else { return self }
+        object[key] = value
+        return .object(object)
+    }
+}

@@ -1,1 +1,0 @@
-// MoonflowEngine: placeholder until its first type lands.

@@ -1,0 +1,75 @@
+import MoonflowModel
+
+/// The pure part of running a workflow's graph (SPEC §2 "Order", §5.1): given the definition and a
+/// run's state, what happens next. No I/O; the engine evaluates conditions and runs bodies, then
+/// feeds the resulting events back through the fold.
+public struct RunScheduler: Sendable {
+    public let workflow: Workflow
+    /// Activities of one run at once (`concurrency.max_activities`); `nil` is unbounded.
+    public let maxActivities: Int?
+
+    public init(workflow: Workflow) {
+        self.workflow = workflow
+        self.maxActivities = workflow.concurrency?.maxActivities
+    }
+
+    /// What the run does next.
+    public enum Decision: Sendable, Hashable {
+        /// Start (or skip, after their conditions are evaluated) these activities, in declaration
+        /// order, as many as `max_activities` leaves room for.
+        case start([String])
+        /// Wait for in-flight activities to finish.
+        case awaitInFlight
+        /// Only activities on a human, a child run or a timer remain: the run waits.
+        case wait
+        /// Every activity finished and let its dependents run: the run completes.
+        case complete
+        /// The run stops scheduling (`run.failing` was recorded): cancel what is in flight, then
+        /// compensate or end.
+        case windDown(RunEnding)
+    }
+
+    public func decide(_ state: RunState) -> Decision {
+        if let ending = state.ending { return .windDown(ending) }
+        let records = state.activities.values
+        let inFlight = records.filter(\.status.isInFlight).count
+        let room = maxActivities.map { max(0, $0 - inFlight) } ?? Int.max
+        let ready = workflow.activities.lazy
+            .filter { state.activities[$0.name]?.status == .pending && self.dependenciesSatisfied($0, in: state) }
+            .map(\.name)
+            .prefix(room)
+        if !ready.isEmpty { return .start(Array(ready)) }
+        if inFlight > 0 { return .awaitInFlight }
+        if records.contains(where: { $0.status == .waiting }) { return .wait }
+        if records.allSatisfy(\.status.satisfiesDependents) { return .complete }
+        // A pending activity whose dependency failed or was cancelled can never run; the failure
+        // itself records `run.failing`, so this is reached only by an inconsistent journal.
+        return .windDown(.failed)
+    }
+
+    /// Every dependency completed (by itself or a fallback) or was skipped.
+    public func dependenciesSatisfied(_ activity: Activity, in state: RunState) -> Bool {
+        activity.dependencies.allSatisfy { state.activities[$0.activity]?.status.satisfiesDependents ?? false }
+    }
+
+    /// Conditional dependencies (edges with `when`) whose condition must be evaluated: those whose
+    /// source completed. A conditional dependency on a skipped activity is not taken.
+    public func conditionsToEvaluate(for activity: Activity, in state: RunState) -> [Dependency] {
+        activity.dependencies.filter { dependency in
+            dependency.when != nil && state.activities[dependency.activity]?.status.isCompletion == true
+        }
+    }
+
+    /// Whether an activity with conditional dependencies runs, given the sources of those whose
+    /// condition held: it is skipped unless some incoming dependency is taken. A dependency without
+    /// `when` is always taken; an activity without conditional dependencies always runs.
+    public func runsAfterEdges(_ activity: Activity, taken: Set<String>) -> Bool {
+        guard activity.dependencies.contains(where: { $0.when != nil }) else { return true }
+        return activity.dependencies.contains { $0.when == nil || taken.contains($0.activity) }
+    }
+}
+
+extension ActivityStatus {
+    /// Completed by itself or by its fallback.
+    var isCompletion: Bool { self == .completed || self == .completedViaFallback }
+}

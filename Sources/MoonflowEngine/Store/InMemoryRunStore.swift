@@ -1,0 +1,72 @@
+import MoonflowModel
+import OrderedCollections
+import Synchronization
+
+/// The reference `RunStore`: everything in memory (`--store memory`, tests). It checks what a
+/// durable store must guarantee: appends are ordered against the journal length, and the state
+/// written is the fold of the journal.
+public final class InMemoryRunStore: RunStore {
+    private struct StoredRun {
+        var state: RunState
+        var journal: [RunEvent]
+        var definition: Workflow
+    }
+
+    private let runs: Mutex<OrderedDictionary<String, StoredRun>> = Mutex([:])
+
+    public init() {}
+
+    public func create(_ state: RunState, definition: Workflow, events: [RunEvent]) async throws -> Bool {
+        guard RunState.folding(events) == state else { throw RunStoreError.stateMismatch(runID: state.id) }
+        return runs.withLock { runs in
+            guard runs[state.id] == nil else { return false }
+            runs[state.id] = StoredRun(state: state, journal: events, definition: definition)
+            return true
+        }
+    }
+
+    public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
+        try runs.withLock { runs in
+            guard var run = runs[runID] else { throw RunStoreError.unknownRun(runID) }
+            let expected = newState.journalLength - events.count
+            guard run.journal.count == expected else {
+                throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: run.journal.count)
+            }
+            var folded = run.state
+            for event in events { folded.apply(event) }
+            guard folded == newState else { throw RunStoreError.stateMismatch(runID: runID) }
+            run.journal += events
+            run.state = newState
+            runs[runID] = run
+        }
+    }
+
+    public func state(of runID: String) async throws -> RunState? { runs.withLock { $0[runID]?.state } }
+
+    public func journal(of runID: String) async throws -> [RunEvent] { runs.withLock { $0[runID]?.journal ?? [] } }
+
+    public func definition(of runID: String) async throws -> Workflow? { runs.withLock { $0[runID]?.definition } }
+
+    public func runs(status: Set<RunStatus>?) async throws -> [RunState] {
+        runs.withLock { runs in runs.values.map(\.state).filter { status?.contains($0.status) ?? true } }
+    }
+
+    public func task(id: String) async throws -> TaskRecord? {
+        runs.withLock { runs in runs.values.lazy.compactMap { $0.state.tasks[id] }.first }
+    }
+
+    public func tasks(status: TaskStatus?) async throws -> [TaskRecord] {
+        runs.withLock { runs in
+            runs.values.flatMap { $0.state.tasks.values }.filter { status == nil || $0.status == status }
+        }
+    }
+
+    public func dueTimers(at now: Timestamp) async throws -> [DueTimer] {
+        runs.withLock { runs in
+            runs.values.flatMap { run in
+                run.state.timers.filter { $0.at <= now }.map { DueTimer(runID: run.state.id, timer: $0) }
+            }
+            .sorted { $0.timer.at < $1.timer.at }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import MoonflowModel
+
+/// Why a store refused an operation.
+public enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    case unknownRun(String)
+    /// The journal moved since the state the caller folded from (another writer): nothing was written.
+    case conflict(runID: String, expectedLength: Int, actualLength: Int)
+    /// The new state is not the fold of the journal plus the new events (a bug in the caller).
+    case stateMismatch(runID: String)
+    case storageFull(String)
+    case storageBusy(String)
+
+    public var description: String {
+        switch self {
+        case .unknownRun(let id): "unknown run '\(id)'"
+        case .conflict(let id, let expected, let actual):
+            "run '\(id)' changed concurrently (journal has \(actual) entries, expected \(expected))"
+        case .stateMismatch(let id): "run '\(id)': the new state is not the fold of its journal"
+        case .storageFull(let message): "StorageFull: \(message)"
+        case .storageBusy(let message): "StorageBusy: \(message)"
+        }
+    }
+}
+
+/// A timer that is due, with its run.
+public struct DueTimer: Sendable, Hashable {
+    public var runID: String
+    public var timer: RunTimer
+}
+
+/// Where runs live (SPEC §6). Every transition is one call to `append`, which a durable store
+/// implements as one transaction: the events and the state they fold to are written together, so
+/// the stored state always equals the fold of the journal. Timers and tasks are part of the state
+/// (`RunState.timers`, `RunState.tasks`); a store may index them in the same transaction.
+public protocol RunStore: Sendable {
+    /// Creates a run with its pinned definition and first events (`run.queued`) in one transaction.
+    /// Returns `false`, writing nothing, when a run with this id exists: starts are idempotent.
+    func create(_ state: RunState, definition: Workflow, events: [RunEvent]) async throws -> Bool
+
+    /// Appends the events of one transition and stores `newState`, their fold, atomically. Refuses
+    /// with `RunStoreError.conflict` when the journal does not have
+    /// `newState.journalLength - events.count` entries (someone else wrote since).
+    func append(_ runID: String, events: [RunEvent], newState: RunState) async throws
+
+    func state(of runID: String) async throws -> RunState?
+    func journal(of runID: String) async throws -> [RunEvent]
+    /// The definition the run was pinned to when it started.
+    func definition(of runID: String) async throws -> Workflow?
+    /// Runs in creation order, optionally only those in the given states.
+    func runs(status: Set<RunStatus>?) async throws -> [RunState]
+    func task(id: String) async throws -> TaskRecord?
+    /// Tasks of every run, in creation order.
+    func tasks(status: TaskStatus?) async throws -> [TaskRecord]
+    /// Timers of unfinished runs due at `now`, earliest first.
+    func dueTimers(at now: Timestamp) async throws -> [DueTimer]
+}

@@ -1,0 +1,146 @@
+import Foundation
+import MoonflowModel
+import OrderedCollections
+
+/// Resolves scripts and schemas on disk for one workflow file, confined to the project directory,
+/// and remembers the text of every file it handed out (the definition pins them).
+final class FileEnvironment: LoadEnvironment {
+    let project: URL
+    let workflowDirectory: URL
+    let checker: (any ScriptChecking)?
+    let loader: ProjectLoader
+    private(set) var usedFiles = OrderedDictionary<String, String>()
+
+    /// Scripts larger than this are refused before parsing (the sandbox's source cap, SPEC §4.2).
+    static let maxScriptSize = 256 << 10
+
+    init(project: URL, workflowDirectory: URL, checker: (any ScriptChecking)?, loader: ProjectLoader) {
+        self.project = project
+        self.workflowDirectory = workflowDirectory
+        self.checker = checker
+        self.loader = loader
+    }
+
+    func scriptExists(named name: String) -> Bool {
+        FileManager.default.fileExists(atPath: project.appendingPathComponent("scripts/\(name).lua").path)
+    }
+
+    func script(_ nameOrPath: String) -> Result<ScriptChunk, LoadEnvironmentError> {
+        let isPath = nameOrPath.contains("/") || nameOrPath.hasSuffix(".lua")
+        let url = isPath ? workflowDirectory.appendingPathComponent(nameOrPath) : project.appendingPathComponent("scripts/\(nameOrPath).lua")
+        switch read(url, what: "script", maxSize: Self.maxScriptSize) {
+        case .success(let (path, text)): return .success(ScriptChunk(source: text, name: path))
+        case .failure(var failure):
+            if !isPath, failure.code == .unknownReference {
+                let known = ((try? FileManager.default.contentsOfDirectory(atPath: project.appendingPathComponent("scripts").path)) ?? [])
+                    .filter { $0.hasSuffix(".lua") }.map { String($0.dropLast(4)) }
+                failure.message = "no script named '\(nameOrPath)' (looked for scripts/\(nameOrPath).lua)"
+                if let s = Suggest.closest(to: nameOrPath, in: known) { failure.message += " — did you mean '\(s)'?" }
+                failure.code = .unknownReference
+                failure.hint = "create scripts/\(nameOrPath).lua, or give a path relative to the workflow file"
+            }
+            return .failure(failure)
+        }
+    }
+
+    func schema(_ reference: String) -> Result<SchemaDefinition, LoadEnvironmentError> {
+        let parts = reference.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
+        let url = workflowDirectory.appendingPathComponent(String(parts[0]))
+        switch loadJSON(url) {
+        case .failure(let f): return .failure(f)
+        case .success(let (path, document)):
+            var schema = document
+            if parts.count == 2, !parts[1].isEmpty {
+                guard let target = Self.resolvePointer(String(parts[1]), in: document) else {
+                    return .failure(LoadEnvironmentError(code: .unknownReference, message: "'\(reference)': \(path) has nothing at #\(parts[1])"))
+                }
+                schema = target
+            }
+            if let problem = loadNestedReferences(in: document, from: url.deletingLastPathComponent()) { return .failure(problem) }
+            return .success(SchemaDefinition(schema: schema, file: path))
+        }
+    }
+
+    /// Files a schema `$ref`s are pinned too; a missing one is a load error now, not a run failure later.
+    private func loadNestedReferences(in value: Value, from directory: URL, depth: Int = 0) -> LoadEnvironmentError? {
+        guard depth < 64 else { return nil }
+        switch value {
+        case .object(let members):
+            if case .string(let ref)? = members["$ref"], !ref.hasPrefix("#"), !ref.contains("://"), !ref.hasPrefix("urn:") {
+                let url = directory.appendingPathComponent(String(ref.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]))
+                if !usedFiles.keys.contains(loader.displayPath(url)) {
+                    switch loadJSON(url) {
+                    case .failure(let f): return f
+                    case .success(let (_, nested)):
+                        if let problem = loadNestedReferences(in: nested, from: url.deletingLastPathComponent(), depth: depth + 1) { return problem }
+                    }
+                }
+            }
+            for member in members.values {
+                if let problem = loadNestedReferences(in: member, from: directory, depth: depth + 1) { return problem }
+            }
+        case .array(let items):
+            for item in items {
+                if let problem = loadNestedReferences(in: item, from: directory, depth: depth + 1) { return problem }
+            }
+        default: break
+        }
+        return nil
+    }
+
+    private func loadJSON(_ url: URL) -> Result<(String, Value), LoadEnvironmentError> {
+        switch read(url, what: "schema", maxSize: 1 << 20) {
+        case .failure(let f): return .failure(f)
+        case .success(let (path, text)):
+            do {
+                return .success((path, try Value(json: text)))
+            } catch {
+                let inner = Diagnostic(.badFile, "invalid JSON: \(error.message)", at: SourceLocation(file: path, line: error.line, column: error.column))
+                return .failure(LoadEnvironmentError(code: .badFile, message: "the schema \(path) is not valid JSON", inner: inner))
+            }
+        }
+    }
+
+    private func read(_ url: URL, what: String, maxSize: Int) -> Result<(String, String), LoadEnvironmentError> {
+        let resolved = url.standardizedFileURL.resolvingSymlinksInPath()
+        let root = project.resolvingSymlinksInPath().path
+        let path = loader.displayPath(url)
+        guard resolved.path.hasPrefix(root.hasSuffix("/") ? root : root + "/") else {
+            return .failure(LoadEnvironmentError(code: .pathEscapes, message: "the \(what) '\(path)' is outside the project directory", hint: "keep scripts in scripts/ and schemas in schemas/"))
+        }
+        if let cached = usedFiles[path] { return .success((path, cached)) }
+        guard FileManager.default.fileExists(atPath: resolved.path) else {
+            return .failure(LoadEnvironmentError(code: .unknownReference, message: "the \(what) '\(path)' does not exist", hint: "check the path; it is relative to the workflow file"))
+        }
+        guard let data = FileManager.default.contents(atPath: resolved.path) else {
+            return .failure(LoadEnvironmentError(code: .badFile, message: "cannot read the \(what) '\(path)'", hint: "check its permissions"))
+        }
+        guard data.count <= maxSize else {
+            return .failure(LoadEnvironmentError(code: .badFile, message: "the \(what) '\(path)' is \(data.count) bytes, over the limit of \(maxSize)"))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(LoadEnvironmentError(code: .badFile, message: "the \(what) '\(path)' is not valid UTF-8"))
+        }
+        usedFiles[path] = text
+        return .success((path, text))
+    }
+
+    /// RFC 6901 JSON Pointer (`/definitions/item`, with `~0`/`~1` escapes).
+    static func resolvePointer(_ pointer: String, in document: Value) -> Value? {
+        guard pointer.hasPrefix("/") else { return nil }
+        var current = document
+        for raw in pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            let token = (raw.removingPercentEncoding ?? String(raw)).replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            switch current {
+            case .object(let members):
+                guard let next = members[token] else { return nil }
+                current = next
+            case .array(let items):
+                guard let index = Int(token), items.indices.contains(index) else { return nil }
+                current = items[index]
+            default: return nil
+            }
+        }
+        return current
+    }
+}

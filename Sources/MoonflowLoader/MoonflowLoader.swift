@@ -1,1 +1,0 @@
-// MoonflowLoader: placeholder until its first type lands.

@@ -1,0 +1,253 @@
+import Crypto
+import Foundation
+import MoonflowModel
+import MoonflowYAML
+import OrderedCollections
+
+/// A workflow as loaded from a project, with everything a run must pin (SPEC §7): the text of the
+/// workflow file and of every script and schema it uses, and a content hash over all of them.
+public struct LoadedWorkflow: Sendable, Hashable {
+    public var workflow: Workflow
+    /// Project-relative path of the workflow file (`workflows/order.yaml`).
+    public var file: String
+    /// Project-relative path → content of every file the definition uses, the workflow file first.
+    public var files: OrderedDictionary<String, String>
+    /// SHA-256 (hex) over the paths and contents of `files`: identical content, identical hash.
+    public var contentHash: String
+}
+
+/// The outcome of loading a project or a set of files: what loaded, and every diagnostic.
+/// Also an `Error`: a failed load is reported with everything it found.
+public struct ProjectLoadResult: Sendable, Error {
+    public var workflows: [LoadedWorkflow]
+    public var diagnostics: [Diagnostic]
+    /// Workflow files read (valid or not).
+    public var files: [String]
+    /// Text of every file with a diagnostic, to render source lines.
+    public var sources: [String: String]
+
+    public var isValid: Bool { diagnostics.isEmpty }
+
+    public func workflow(_ id: String) -> LoadedWorkflow? { workflows.first { $0.workflow.id == id } }
+
+    /// Every diagnostic rendered like a compiler, with source lines and carets.
+    public func renderedDiagnostics() -> String {
+        diagnostics.map { $0.rendered(source: sources[$0.location.file]) }.joined(separator: "\n\n")
+    }
+}
+
+/// Why `ProjectLoader.loadWorkflow` found nothing to run.
+public enum WorkflowLookupError: Error, Sendable, CustomStringConvertible {
+    /// No workflow with that id, and no such file.
+    case notFound(String, known: [String])
+    /// The file (or the project) does not validate.
+    case invalid(ProjectLoadResult)
+
+    public var description: String {
+        switch self {
+        case .notFound(let name, let known):
+            var text = "no workflow '\(name)' in this project"
+            if let s = Suggest.closest(to: name, in: known) { text += " — did you mean '\(s)'?" }
+            if !known.isEmpty { text += " (known: \(known.joined(separator: ", ")))" }
+            return text
+        case .invalid(let result): return result.renderedDiagnostics()
+        }
+    }
+}
+
+/// Loads and validates workflow files of a project directory (SPEC §1, §2, §8).
+public struct ProjectLoader: Sendable {
+    public let projectDirectory: URL
+    public let checker: (any ScriptChecking)?
+    public let limits: YAMLLimits
+
+    public init(projectDirectory: URL, checker: (any ScriptChecking)? = nil, limits: YAMLLimits = .init()) {
+        self.projectDirectory = projectDirectory.standardizedFileURL
+        self.checker = checker
+        self.limits = limits
+    }
+
+    /// Every `workflows/*.yaml` (and `.yml`) of the project, sorted by file name.
+    public func workflowFiles() -> [URL] {
+        let folder = projectDirectory.appendingPathComponent("workflows")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { folder.appendingPathComponent($0) }
+    }
+
+    /// Loads the whole project: every workflow file, then checks across files (unique ids, child workflows).
+    public func loadProject() -> ProjectLoadResult { load(files: workflowFiles()) }
+
+    /// Loads the given workflow files and checks them together.
+    public func load(files: [URL]) -> ProjectLoadResult {
+        var result = ProjectLoadResult(workflows: [], diagnostics: [], files: [], sources: [:])
+        var childReferences: [(String, SourceLocation)] = []
+        var seen: [String: String] = [:]
+        var declared = Set<String>()
+        for url in files {
+            let outcome = loadFile(url)
+            if let id = outcome.declaredID { declared.insert(id) }
+            result.files.append(outcome.file)
+            if let source = outcome.source { result.sources[outcome.file] = source }
+            result.diagnostics += outcome.diagnostics
+            childReferences += outcome.children
+            guard let loaded = outcome.loaded else { continue }
+            if let other = seen[loaded.workflow.id] {
+                result.diagnostics.append(
+                    Diagnostic(.duplicateName, "workflow id '\(loaded.workflow.id)' is also used by \(other)", at: loaded.workflow.location, hint: "each workflow needs its own id"))
+                continue
+            }
+            seen[loaded.workflow.id] = loaded.file
+            result.workflows.append(loaded)
+        }
+        // Child workflows may live in files not given: look them up in the project.
+        let projectIDs = declared.union(childReferences.isEmpty ? [] : projectWorkflowIDs())
+        for (id, location) in childReferences where !projectIDs.contains(id) {
+            var message = "child workflow '\(id)' does not exist in this project"
+            if let s = Suggest.closest(to: id, in: Array(projectIDs)) { message += " — did you mean '\(s)'?" }
+            result.diagnostics.append(Diagnostic(.unknownReference, message, at: location))
+        }
+        for cycle in childCycles(result.workflows) {
+            let first = result.workflows.first { $0.workflow.id == cycle[0] }!
+            let location = childReferences.first { $0.0 == cycle[1] && $0.1.file == first.file }?.1 ?? first.workflow.location
+            result.diagnostics.append(
+                Diagnostic(.cycle, "child workflows call each other in a cycle: \(cycle.map { "'\($0)'" }.joined(separator: " runs "))", at: location, hint: "a run would start children forever"))
+        }
+        result.diagnostics.sort { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
+        return result
+    }
+
+    /// A workflow by id (from `workflows/`) or by path, validated. The project's other files are
+    /// not required to be valid when one is asked for by id.
+    public func loadWorkflow(_ idOrPath: String) throws(WorkflowLookupError) -> LoadedWorkflow {
+        let asPath = URL(fileURLWithPath: idOrPath, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        if idOrPath.hasSuffix(".yaml") || idOrPath.hasSuffix(".yml") || idOrPath.contains("/") {
+            guard FileManager.default.fileExists(atPath: asPath.path) else { throw .notFound(idOrPath, known: []) }
+            let result = load(files: [asPath])
+            guard result.isValid, let loaded = result.workflows.first else { throw .invalid(result) }
+            return loaded
+        }
+        for url in workflowFiles() {
+            let outcome = loadFile(url)
+            guard let loaded = outcome.loaded, loaded.workflow.id == idOrPath else {
+                if outcome.loaded == nil, url.deletingPathExtension().lastPathComponent == idOrPath {
+                    throw .invalid(load(files: [url]))
+                }
+                continue
+            }
+            let result = load(files: [url])
+            guard result.isValid, let checked = result.workflows.first else { throw .invalid(result) }
+            return checked
+        }
+        throw .notFound(idOrPath, known: projectWorkflowIDs().sorted())
+    }
+
+    /// Cycles of `type: workflow` references among loaded workflows, each reported once.
+    private func childCycles(_ workflows: [LoadedWorkflow]) -> [[String]] {
+        var children: [String: [String]] = [:]
+        for loaded in workflows {
+            children[loaded.workflow.id] = loaded.workflow.activities.compactMap { if case .workflow(let id) = $0.body { id } else { nil } }
+        }
+        var cycles: [[String]] = []
+        var reported = Set<String>()
+        for start in workflows.map(\.workflow.id).sorted() where !reported.contains(start) {
+            // Breadth-first search for a path back to `start`.
+            var previous: [String: String] = [:]
+            var queue = children[start] ?? []
+            for child in queue { previous[child] = start }
+            var index = 0
+            while index < queue.count, previous[start] == nil || queue[index] != start {
+                let current = queue[index]
+                index += 1
+                if current == start { break }
+                for next in children[current] ?? [] where previous[next] == nil {
+                    previous[next] = current
+                    queue.append(next)
+                }
+            }
+            guard previous[start] != nil else { continue }
+            var path = [start]
+            var node = previous[start]!
+            while node != start {
+                path.append(node)
+                node = previous[node]!
+            }
+            path.append(start)
+            // `path` walks the cycle backwards from `start`.
+            let cycle = Array(path.reversed())
+            cycles.append(cycle)
+            reported.formUnion(cycle)
+        }
+        return cycles
+    }
+
+    private func projectWorkflowIDs() -> Set<String> {
+        Set(workflowFiles().compactMap { loadFile($0).declaredID })
+    }
+
+    struct FileOutcome {
+        var file: String
+        var source: String?
+        var loaded: LoadedWorkflow?
+        /// The id the file declares, even when the file has other errors.
+        var declaredID: String?
+        var diagnostics: [Diagnostic]
+        var children: [(String, SourceLocation)]
+    }
+
+    func displayPath(_ url: URL) -> String {
+        let path = url.standardizedFileURL.path
+        let root = projectDirectory.path.hasSuffix("/") ? projectDirectory.path : projectDirectory.path + "/"
+        return path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path
+    }
+
+    func loadFile(_ url: URL) -> FileOutcome {
+        let file = displayPath(url)
+        var outcome = FileOutcome(file: file, diagnostics: [], children: [])
+        let start = SourceLocation(file: file, line: 1, column: 1)
+        // Refuse before reading a huge file into memory.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int, size > limits.maxFileSize {
+            outcome.diagnostics = [Diagnostic(DiagnosticCode("FileTooLarge"), "the file is \(size) bytes, over the limit of \(limits.maxFileSize) bytes", at: start, hint: "split the workflow, or move large data into schemas/ or scripts/")]
+            return outcome
+        }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            outcome.diagnostics = [Diagnostic(.badFile, "cannot read the file", at: start, hint: "check that it exists and is readable")]
+            return outcome
+        }
+        let bytes = [UInt8](data)
+        outcome.source = String(decoding: bytes, as: UTF8.self)
+        let root: YAMLNode
+        do {
+            root = try YAMLParser.parse(bytes, file: file, limits: limits)
+        } catch {
+            outcome.diagnostics = error.diagnostics
+            return outcome
+        }
+        let context = FileContext(file: file, source: outcome.source ?? "")
+        let environment = FileEnvironment(project: projectDirectory, workflowDirectory: url.deletingLastPathComponent(), checker: checker, loader: self)
+        let reader = WorkflowReader(context: context, environment: environment, source: outcome.source ?? "")
+        let workflow = reader.read(root)
+        if let workflow { reader.check(workflow) }
+        outcome.declaredID = workflow?.id
+        outcome.diagnostics = context.diagnostics
+        outcome.children = reader.childReferences.map { ($0.0, $0.1.location) }
+        guard let workflow, !context.hasErrors else { return outcome }
+        var files = OrderedDictionary<String, String>()
+        files[file] = outcome.source
+        for (path, text) in environment.usedFiles { files[path] = text }
+        outcome.loaded = LoadedWorkflow(workflow: workflow, file: file, files: files, contentHash: Self.hash(files))
+        return outcome
+    }
+
+    static func hash(_ files: OrderedDictionary<String, String>) -> String {
+        var hasher = SHA256()
+        for (path, text) in files {
+            // Length-prefixed, so no two different file sets can produce the same byte stream.
+            for part in [path, text] {
+                let bytes = Array(part.utf8)
+                hasher.update(data: withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { Array($0) })
+                hasher.update(data: bytes)
+            }
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,34 @@
+internal import CLuaSupport
+
+/// The names a script sees, as registered by the C sandbox: for editor definitions
+/// (`scripts/moonflow.d.lua`) and the test that keeps them in sync.
+public enum LuaBuiltins {
+    /// Globals: allowed base functions, library tables and the invocation's tables.
+    public static var globals: [String] {
+        (0..<mf_global_name_count()).compactMap { mf_global_name($0).map { String(cString: $0) } }
+    }
+
+    /// Host built-ins, qualified (`json.encode`, `uuid`).
+    public static var hostFunctions: [String] {
+        (0..<mf_builtin_count()).map { index in
+            let name = String(cString: mf_builtin_name(index))
+            return mf_builtin_library(index).map { "\(String(cString: $0)).\(name)" } ?? name
+        }
+    }
+}
+
+/// The floor the sandbox is measured against: a plain Lua state (no sandbox, no limits) and one
+/// bare `lua_pcall` of a tiny Lua function. Used by `moonflow bench`.
+public final class LuaFloorProbe {
+    private let L: OpaquePointer
+
+    public init?() {
+        guard let state = mf_floor_open() else { return nil }
+        L = state
+    }
+
+    deinit { lua_close(L) }
+
+    /// Calls `function(n) return n + 1 end` once.
+    public func call(_ argument: Int64) -> Int64 { Int64(mf_floor_call(L, lua_Integer(argument))) }
+}

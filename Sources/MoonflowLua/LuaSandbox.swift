@@ -1,0 +1,336 @@
+internal import CLua
+internal import CLuaSupport
+import MoonflowModel
+import OrderedCollections
+
+/// One sandboxed Lua state, used by one thread at a time (the runner's pool owns one per thread;
+/// tools and benchmarks may own one directly).
+///
+/// Isolation between executions: the state is reused, but every execution gets a fresh
+/// environment whose reads fall through a locked metatable to an allow-listed template; shared
+/// library tables are read-only proxies; the random seed is reset; a state whose limits tripped is
+/// never used again (`isUsable`). See docs/sandbox.md for the measurement behind this choice.
+public final class LuaSandbox {
+    let L: OpaquePointer
+    private let host: LuaHost
+    private var chunks: [String: Int32] = [:]
+    private var expressions: [String: Int32] = [:]
+    /// Compiled functions kept per state before the cache is flushed.
+    private static let cacheCapacity = 256
+
+    /// False once a limit tripped or the sandbox was violated: the state must be discarded.
+    public private(set) var isUsable = true
+
+    public init() throws(ActivityFailure) {
+        let host = LuaHost()
+        guard let state = mf_open(luaHostEntry, Unmanaged.passUnretained(host).toOpaque()) else {
+            throw ActivityFailure(.workerCrashed, "could not create a Lua state")
+        }
+        self.host = host
+        self.L = state
+    }
+
+    deinit { mf_close(L) }
+
+    // MARK: Code actions
+
+    /// Runs a code action synchronously on the calling thread.
+    public func run(_ invocation: ScriptInvocation) throws(ActivityFailure) -> ScriptOutcome {
+        try run(invocation, interrupt: nil, deadline: invocation.limits.timeout.map(LuaClock.deadline(after:)))
+    }
+
+    func run(_ invocation: ScriptInvocation, interrupt: LuaInterrupt?, deadline: UInt64?) throws(ActivityFailure)
+        -> ScriptOutcome
+    {
+        let chunk = invocation.chunk
+        let limits = invocation.limits
+        try checkStart(interrupt: interrupt, deadline: deadline, limits: limits, script: chunk.name)
+        defer { lua_settop(L, 0) }
+        mf_set_limits(L, limits.memory, Int64(limits.instructions), deadline ?? 0, interrupt?.flag)
+        let ref = try compiled(chunk.source, expression: false, limits: limits) { line, message in
+            ActivityFailure(.activityError, "syntax error: \(message)", script: chunk.name, line: line.map { $0 + chunk.firstLine - 1 })
+        }
+
+        let context = Value.object(invocation.context)
+        var blob = LuaValueEncoder(maxDepth: limits.valueDepth, capacity: 128)
+        blob.count(invocation.event == nil ? 4 : 5)
+        try blob.binding("input", invocation.input, readOnly: false, path: "input")
+        try blob.binding("workflow", context, readOnly: false, path: "workflow")
+        try blob.binding("steps", invocation.steps, readOnly: true, path: "steps")
+        try blob.binding("activity", invocation.activity, readOnly: true, path: "activity")
+        if let event = invocation.event { try blob.binding("event", event, readOnly: true, path: "event") }
+        try prepare(blob)
+
+        host.begin(limits: limits)
+        let status = mf_run(L, 1, ref)
+        try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
+        guard status == LUA_OK else {
+            throw failure(status: status, script: chunk.name, firstLine: chunk.firstLine)
+        }
+        var outputReader = LuaValueReader(L, root: "output", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
+        let output = try outputReader.read(-1)
+
+        mf_push_key(L, Int32(MF_KEY_WORKFLOW))
+        lua_rawget(L, 1)
+        guard lua_type(L, -1) == LUA_TTABLE else {
+            throw ActivityFailure(.sandboxViolation, "workflow: must remain a table", script: chunk.name)
+        }
+        var contextReader = LuaValueReader(L, root: "workflow", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
+        let writes = try Self.contextWrites(from: invocation.context, to: contextReader.read(-1))
+        return ScriptOutcome(output: output, contextWrites: writes, logs: host.logs, events: host.events)
+    }
+
+    /// Keys whose value changed (or `null` for removed keys), comparing as Lua sees values.
+    static func contextWrites(from original: OrderedDictionary<String, Value>, to final: Value) -> OrderedDictionary<String, Value> {
+        guard case .object(let members) = final else { return [:] }
+        var writes: OrderedDictionary<String, Value> = [:]
+        for (key, value) in members where !luaEquivalent(original[key] ?? .null, value) { writes[key] = value }
+        for (key, value) in original where members[key] == nil && !value.isNull { writes[key] = .null }
+        return writes
+    }
+
+    /// Equality after a trip through Lua: `null` members vanish and an empty array reads back as `{}`.
+    static func luaEquivalent(_ a: Value, _ b: Value) -> Bool {
+        switch (a, b) {
+        case (.array(let x), .array(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { luaEquivalent($0, $1) }
+        case (.array(let x), .object(let y)), (.object(let y), .array(let x)):
+            return x.isEmpty && y.isEmpty
+        case (.object(let x), .object(let y)):
+            let xs = x.filter { !$0.value.isNull }
+            let ys = y.filter { !$0.value.isNull }
+            return xs.count == ys.count && xs.allSatisfy { key, value in ys[key].map { luaEquivalent(value, $0) } ?? false }
+        default:
+            return a == b
+        }
+    }
+
+    // MARK: Expressions
+
+    /// Evaluates a value template read-only (SPEC §3): a whole-scalar `${ }` keeps its type; inside a
+    /// longer string each value is interpolated as text (`nil` as nothing, tables as compact JSON).
+    public func evaluate(_ template: ValueTemplate, scope: Value, limits: ScriptLimits) throws(ActivityFailure) -> Value {
+        try evaluate(template, scope: scope, limits: limits, interrupt: nil, deadline: limits.timeout.map(LuaClock.deadline(after:)))
+    }
+
+    func evaluate(_ template: ValueTemplate, scope: Value, limits: ScriptLimits, interrupt: LuaInterrupt?, deadline: UInt64?)
+        throws(ActivityFailure) -> Value
+    {
+        if case .value(let value) = template { return value }
+        try checkStart(interrupt: interrupt, deadline: deadline, limits: limits, script: "expression")
+        defer { lua_settop(L, 0) }
+        mf_set_limits(L, limits.memory, Int64(limits.instructions), deadline ?? 0, interrupt?.flag)
+        var blob = LuaValueEncoder(maxDepth: limits.valueDepth, capacity: 128)
+        let members = scope.objectValue ?? [:]
+        blob.count(members.count)
+        for (name, value) in members { try blob.binding(name, value, readOnly: true, path: name) }
+        try prepare(blob)
+        host.begin(limits: limits)
+        return try resolve(template, limits: limits)
+    }
+
+    private func resolve(_ template: ValueTemplate, limits: ScriptLimits) throws(ActivityFailure) -> Value {
+        switch template {
+        case .value(let value): return value
+        case .array(let items):
+            var values: [Value] = []
+            values.reserveCapacity(items.count)
+            for item in items { values.append(try resolve(item, limits: limits)) }
+            return .array(values)
+        case .object(let members):
+            var values: OrderedDictionary<String, Value> = [:]
+            for (key, member) in members { values[key] = try resolve(member, limits: limits) }
+            return .object(values)
+        case .template(let text):
+            if let whole = text.wholeExpression { return try evaluate(whole, limits: limits) }
+            var rendered = ""
+            for part in text.parts {
+                switch part {
+                case .literal(let literal): rendered += literal
+                case .expression(let expression): rendered += Self.interpolation(of: try evaluate(expression, limits: limits))
+                }
+            }
+            return .string(rendered)
+        }
+    }
+
+    /// How a value reads inside a longer string.
+    static func interpolation(of value: Value) -> String {
+        switch value {
+        case .null: ""
+        case .bool(let b): b ? "true" : "false"
+        case .int(let i): String(i)
+        case .double(let d): "\(d)"
+        case .string(let s): s
+        case .array, .object: value.jsonString(sortedKeys: true)
+        }
+    }
+
+    private func evaluate(_ expression: Expression, limits: ScriptLimits) throws(ActivityFailure) -> Value {
+        let location = expression.location
+        let script = location == .unknown ? "${ \(expression.source) }" : location.file
+        let lineOffset = location == .unknown ? nil : location.line
+        let lastLine = expression.source.utf8.reduce(1) { $1 == 10 ? $0 + 1 : $0 }
+        let ref = try compiled(expression.source, expression: true, limits: limits) { line, message in
+            ActivityFailure(.activityError, "syntax error in expression: \(message)", script: script,
+                            line: lineOffset.map { $0 + min(line ?? 1, lastLine) - 1 })
+        }
+        let status = mf_run(L, 1, ref)
+        try checkTrip(limits: limits, script: script, firstLine: lineOffset ?? 1)
+        guard status == LUA_OK else { throw failure(status: status, script: script, firstLine: lineOffset ?? 1) }
+        defer { lua_settop(L, 1) }
+        var reader = LuaValueReader(L, root: "expression", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
+        return try reader.read(-1)
+    }
+
+    // MARK: Steps shared by both
+
+    private func checkStart(interrupt: LuaInterrupt?, deadline: UInt64?, limits: ScriptLimits, script: String) throws(ActivityFailure) {
+        guard isUsable else { throw ActivityFailure(.workerCrashed, "this Lua state was discarded after a tripped limit") }
+        if let interrupt, interrupt.isCancelled { throw ActivityFailure(.cancelled, "cancelled", script: script) }
+        if let deadline, LuaClock.now >= deadline { throw timeoutFailure(limits, script: script, line: nil) }
+    }
+
+    private func prepare(_ blob: LuaValueEncoder) throws(ActivityFailure) {
+        let status = blob.bytes.withUnsafeBufferPointer { mf_prepare(L, $0.baseAddress, $0.count) }
+        guard status == LUA_OK else {
+            isUsable = false
+            throw ActivityFailure(.luaMemoryLimit, "could not build the script's environment")
+        }
+    }
+
+    /// The registry reference of compiled source, from the per-state cache.
+    private func compiled(
+        _ source: String, expression: Bool, limits: ScriptLimits,
+        syntaxError: (_ line: Int?, _ message: String) -> ActivityFailure
+    ) throws(ActivityFailure) -> Int32 {
+        if let ref = expression ? expressions[source] : chunks[source] { return ref }
+        guard source.utf8.count <= limits.sourceSize else {
+            throw ActivityFailure(.sandboxViolation, "source of \(source.utf8.count) bytes exceeds the limit of \(limits.sourceSize) bytes")
+        }
+        var text = source
+        let ref = text.withUTF8 { mf_compile(L, $0.baseAddress, $0.count, expression ? 1 : 0) }
+        guard ref != 0 else {
+            try checkTrip(limits: limits, script: nil, firstLine: 1)
+            let message = lua_type(L, -1) == LUA_TSTRING ? String(decoding: LuaValueReader.bytes(L, -1), as: UTF8.self) : "compilation failed"
+            lua_settop(L, 0)
+            let (line, text) = Self.splitPosition(message)
+            throw syntaxError(line, text)
+        }
+        if chunks.count + expressions.count >= Self.cacheCapacity {
+            for old in chunks.values { mf_unref(L, old) }
+            for old in expressions.values { mf_unref(L, old) }
+            chunks = [:]
+            expressions = [:]
+        }
+        if expression { expressions[source] = ref } else { chunks[source] = ref }
+        return ref
+    }
+
+    /// Splits "chunk:12: message" into the line and the message.
+    static func splitPosition(_ message: Substring) -> (Int?, String) {
+        let prefix = "chunk:"
+        guard message.hasPrefix(prefix) else { return (nil, String(message)) }
+        let rest = message.dropFirst(prefix.count)
+        guard let colon = rest.firstIndex(of: ":"), let line = Int(rest[..<colon]) else { return (nil, String(message)) }
+        return (line, String(rest[rest.index(after: colon)...].drop(while: { $0 == " " })))
+    }
+
+    static func splitPosition(_ message: String) -> (Int?, String) { splitPosition(message[...]) }
+
+    private func timeoutFailure(_ limits: ScriptLimits, script: String?, line: Int?) -> ActivityFailure {
+        let limit = limits.timeout.map { " of \($0)" } ?? ""
+        return ActivityFailure(.timeout, "script exceeded its timeout\(limit)", script: script, line: line)
+    }
+
+    /// Throws the typed failure of a tripped state (and marks it unusable).
+    private func checkTrip(limits: ScriptLimits, script: String?, firstLine: Int) throws(ActivityFailure) {
+        let reason = Int(mf_tripped(L))
+        guard reason != MF_TRIP_NONE else { return }
+        isUsable = false
+        let luaLine = Int(mf_error_line(L))
+        let line = luaLine > 0 ? luaLine + firstLine - 1 : nil
+        lua_settop(L, 0)
+        switch reason {
+        case MF_TRIP_MEMORY:
+            throw ActivityFailure(.luaMemoryLimit, "memory limit of \(Self.bytes(limits.memory)) exceeded", script: script, line: line)
+        case MF_TRIP_INSTRUCTIONS:
+            throw ActivityFailure(.luaInstructionLimit, "instruction limit of \(limits.instructions) exceeded", script: script, line: line)
+        case MF_TRIP_TIMEOUT:
+            throw timeoutFailure(limits, script: script, line: line)
+        case MF_TRIP_CANCELLED:
+            throw ActivityFailure(.cancelled, "cancelled", script: script, line: line)
+        case MF_TRIP_PATTERN:
+            throw ActivityFailure(.luaPatternBudget, String(cString: mf_trip_message(L)), script: script, line: line)
+        default:
+            throw ActivityFailure(.sandboxViolation, String(cString: mf_trip_message(L)), script: script, line: line)
+        }
+    }
+
+    static func bytes(_ count: Int) -> String {
+        count % (1 << 20) == 0 ? "\(count >> 20)MB" : count % 1024 == 0 ? "\(count >> 10)KB" : "\(count) bytes"
+    }
+
+    /// The failure for an error object left by `mf_run`, read with raw access only.
+    private func failure(status: Int32, script: String, firstLine: Int) -> ActivityFailure {
+        let luaLine = Int(mf_error_line(L))
+        var line: Int? = luaLine > 0 ? luaLine + firstLine - 1 : nil
+        if status == LUA_ERRMEM {
+            return ActivityFailure(.luaMemoryLimit, "out of memory", script: script, line: line)
+        }
+        switch lua_type(L, -1) {
+        case LUA_TSTRING:
+            let (position, message) = Self.splitPosition(String(decoding: LuaValueReader.bytes(L, -1), as: UTF8.self))
+            if let position { line = position + firstLine - 1 }
+            return ActivityFailure(.activityError, message, script: script, line: line)
+        case LUA_TTABLE:
+            return errorTable(script: script, line: line)
+        default:
+            let typeName = String(cString: lua_typename(L, lua_type(L, -1)))
+            return ActivityFailure(.activityError, "(error object is a \(typeName) value)", script: script, line: line)
+        }
+    }
+
+    /// `error({type = …, message = …, retryable = …, details = …})`, validated field by field.
+    private func errorTable(script: String, line: Int?) -> ActivityFailure {
+        func field(_ key: Int32) -> Int32 {
+            mf_push_key(L, key)
+            return lua_rawget(L, -2)
+        }
+        var type = ErrorType.activityError
+        var message = "(error object is a table value)"
+        var retryable: Bool?
+        var details: Value?
+        if field(Int32(MF_KEY_TYPE)) == LUA_TSTRING,
+            let text = String(validating: LuaValueReader.bytes(L, -1), as: UTF8.self), Self.isValidErrorType(text)
+        {
+            type = ErrorType(text)
+            message = text
+        }
+        mflua_pop(L, 1)
+        if field(Int32(MF_KEY_MESSAGE)) == LUA_TSTRING {
+            message = String(decoding: LuaValueReader.bytes(L, -1).prefix(4096), as: UTF8.self)
+        }
+        mflua_pop(L, 1)
+        if field(Int32(MF_KEY_RETRYABLE)) == LUA_TBOOLEAN { retryable = lua_toboolean(L, -1) != 0 }
+        mflua_pop(L, 1)
+        if field(Int32(MF_KEY_DETAILS)) != LUA_TNIL {
+            var reader = LuaValueReader(L, root: "details", maxDepth: 16, maxSize: 64 << 10)
+            details = try? reader.read(-1)
+        }
+        mflua_pop(L, 1)
+        return ActivityFailure(type, message, retryable: retryable, details: details, script: script, line: line)
+    }
+
+    /// A type name users may raise: 1–64 characters of letters, digits, `_`, `.`, `-`.
+    static func isValidErrorType(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count)
+            && text.utf8.allSatisfy { $0 == 95 || $0 == 46 || $0 == 45 || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
+    }
+}
+
+/// The C entry of host calls: forwards to the sandbox's `LuaHost` (never raises).
+private let luaHostEntry: mf_host_fn = { host, L, fid, nargs in
+    guard let host, let L else { return Int32(MF_HOST_RAISE_MESSAGE) }
+    return Unmanaged<LuaHost>.fromOpaque(host).takeUnretainedValue().call(L, fid, nargs)
+}

@@ -1,1 +1,0 @@
-// MoonflowLua: placeholder until its first type lands.

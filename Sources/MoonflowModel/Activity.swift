@@ -1,0 +1,287 @@
+import OrderedCollections
+
+/// One activity of a workflow, with every policy resolved (SPEC §2, §5).
+public struct Activity: Sendable, Hashable {
+    public var name: String
+    /// What must finish first. Seed-style lists (no `needs`, no `edges`) get the previous activity.
+    public var dependencies: [Dependency]
+    public var body: ActivityBody
+    /// The activity input; `nil` means the run input.
+    public var with: ValueTemplate?
+    /// When false, the activity is skipped.
+    public var when: Expression?
+    /// One attempt, from bulkhead permit to end.
+    public var timeout: Duration?
+    /// All attempts, backoffs and queue waits.
+    public var totalTimeout: Duration?
+    /// `nil`: one attempt.
+    public var retry: RetryPolicy?
+    public var circuitBreaker: CircuitBreakerPolicy?
+    public var bulkhead: BulkheadPolicy?
+    public var fallback: Fallback?
+    public var compensate: Compensation?
+    /// Compensate this activity even when it failed (SPEC §5.9).
+    public var compensateOnFailure: Bool
+    public var inputSchema: SchemaDefinition?
+    public var outputSchema: SchemaDefinition?
+    /// Queue priority: low = -1, normal = 0, high = 1, or an integer.
+    public var priority: Int
+    public var limits: LimitOverrides
+    public var description: String?
+    @IgnoredInEquality public var location: SourceLocation
+
+    public init(
+        name: String, dependencies: [Dependency] = [], body: ActivityBody, with: ValueTemplate? = nil,
+        when: Expression? = nil, timeout: Duration? = nil, totalTimeout: Duration? = nil, retry: RetryPolicy? = nil,
+        circuitBreaker: CircuitBreakerPolicy? = nil, bulkhead: BulkheadPolicy? = nil, fallback: Fallback? = nil,
+        compensate: Compensation? = nil, compensateOnFailure: Bool = false, inputSchema: SchemaDefinition? = nil,
+        outputSchema: SchemaDefinition? = nil, priority: Int = 0, limits: LimitOverrides = .init(),
+        description: String? = nil, location: SourceLocation = .unknown
+    ) {
+        self.name = name
+        self.dependencies = dependencies
+        self.body = body
+        self.with = with
+        self.when = when
+        self.timeout = timeout
+        self.totalTimeout = totalTimeout
+        self.retry = retry
+        self.circuitBreaker = circuitBreaker
+        self.bulkhead = bulkhead
+        self.fallback = fallback
+        self.compensate = compensate
+        self.compensateOnFailure = compensateOnFailure
+        self.inputSchema = inputSchema
+        self.outputSchema = outputSchema
+        self.priority = priority
+        self.limits = limits
+        self.description = description
+        self.location = location
+    }
+}
+
+/// A dependency on another activity; with `when` (from an edge) it is conditional: if false, the
+/// target is skipped unless another incoming dependency is taken.
+public struct Dependency: Sendable, Hashable {
+    public var activity: String
+    public var when: Expression?
+    public init(_ activity: String, when: Expression? = nil) {
+        self.activity = activity
+        self.when = when
+    }
+}
+
+/// What an activity (or a fallback or compensation) runs.
+public indirect enum ActivityBody: Sendable, Hashable {
+    /// Lua: inline `run:`, a `script:` file, or `scripts/<name>.lua` found by name. The chunk holds
+    /// the loaded source, so a pinned definition carries its code.
+    case lua(ScriptChunk)
+    /// A built-in system function: `noop`, `log`, `emit`, `sleep`, `fail`, `set`.
+    case builtin(String)
+    /// A human task.
+    case manual(ManualTask)
+    /// A child run of another workflow.
+    case workflow(String)
+}
+
+/// `type: manual` (SPEC §5.10).
+public struct ManualTask: Sendable, Hashable {
+    public var users: [String]
+    public var groups: [String]
+    public var form: SchemaDefinition?
+    public var due: Duration?
+    public var remind: [Duration]
+    /// `on_timeout: {fallback: …}`: what happens at expiry besides `ManualTaskTimeout`.
+    public var onTimeout: Fallback?
+
+    public init(
+        users: [String] = [], groups: [String] = [], form: SchemaDefinition? = nil, due: Duration? = nil,
+        remind: [Duration] = [], onTimeout: Fallback? = nil
+    ) {
+        self.users = users
+        self.groups = groups
+        self.form = form
+        self.due = due
+        self.remind = remind
+        self.onTimeout = onTimeout
+    }
+}
+
+/// `retry` (SPEC §5.4).
+public struct RetryPolicy: Sendable, Hashable {
+    public enum Jitter: String, Sendable, Hashable { case none, full }
+    /// Counts the first attempt; ≥ 1.
+    public var maxAttempts: Int
+    public var initial: Duration
+    /// ≥ 1.
+    public var multiplier: Double
+    public var max: Duration?
+    public var jitter: Jitter
+    /// Only these types are retried, when set.
+    public var retryOn: [ErrorType]?
+    public var nonRetryable: [ErrorType]
+    /// Crash interruptions tolerated before the activity fails with `WorkerCrashed`.
+    public var maxInterruptions: Int
+    /// The policy's name under `policies.retry`, when it came from there.
+    public var name: String?
+
+    public init(
+        maxAttempts: Int = 3, initial: Duration = .seconds(1), multiplier: Double = 2, max: Duration? = nil,
+        jitter: Jitter = .none, retryOn: [ErrorType]? = nil, nonRetryable: [ErrorType] = [], maxInterruptions: Int = 3,
+        name: String? = nil
+    ) {
+        self.maxAttempts = maxAttempts
+        self.initial = initial
+        self.multiplier = multiplier
+        self.max = max
+        self.jitter = jitter
+        self.retryOn = retryOn
+        self.nonRetryable = nonRetryable
+        self.maxInterruptions = maxInterruptions
+        self.name = name
+    }
+
+    /// The compensation default: 5 attempts, exponential (SPEC §5.9).
+    public static let compensationDefault = RetryPolicy(maxAttempts: 5)
+}
+
+/// `circuit_breaker` (SPEC §5.7). Shared engine-wide by `name`.
+public struct CircuitBreakerPolicy: Sendable, Hashable {
+    /// The rate form: open when the failure rate over the last `window` calls reaches `failureRate`.
+    public struct Rate: Sendable, Hashable {
+        /// 0…1.
+        public var failureRate: Double
+        public var window: Int
+        public var minimumCalls: Int
+        public init(failureRate: Double, window: Int, minimumCalls: Int) {
+            self.failureRate = failureRate
+            self.window = window
+            self.minimumCalls = minimumCalls
+        }
+    }
+
+    /// A policy name, or `<workflow>/<activity>` for an inline block.
+    public var name: String
+    /// Consecutive failures that open it (count form).
+    public var threshold: Int?
+    public var rate: Rate?
+    /// A call slower than this is aborted and recorded as a failure.
+    public var timeout: Duration?
+    /// How long it stays open.
+    public var reset: Duration
+    public var halfOpenMaxCalls: Int
+    /// Error types not counted as failures.
+    public var ignore: [ErrorType]
+
+    public init(
+        name: String, threshold: Int? = 5, rate: Rate? = nil, timeout: Duration? = nil, reset: Duration = .seconds(60),
+        halfOpenMaxCalls: Int = 1, ignore: [ErrorType] = []
+    ) {
+        self.name = name
+        self.threshold = threshold
+        self.rate = rate
+        self.timeout = timeout
+        self.reset = reset
+        self.halfOpenMaxCalls = halfOpenMaxCalls
+        self.ignore = ignore
+    }
+}
+
+/// `bulkhead` (SPEC §5.8). Shared engine-wide by `name`.
+public struct BulkheadPolicy: Sendable, Hashable {
+    public var name: String
+    public var maxConcurrent: Int
+    public var maxQueueSize: Int
+    /// Longest queue wait (`BulkheadTimeout`).
+    public var timeout: Duration?
+    /// What a rejected caller does instead (seed vocabulary).
+    public var fallback: Fallback?
+
+    public init(name: String, maxConcurrent: Int, maxQueueSize: Int = 0, timeout: Duration? = nil, fallback: Fallback? = nil) {
+        self.name = name
+        self.maxConcurrent = maxConcurrent
+        self.maxQueueSize = maxQueueSize
+        self.timeout = timeout
+        self.fallback = fallback
+    }
+}
+
+/// `fallback` (SPEC §5.6).
+public struct Fallback: Sendable, Hashable {
+    public indirect enum Action: Sendable, Hashable {
+        /// The activity becomes `skipped`; dependents run.
+        case skip
+        /// Runs once; its input is the original input plus `error`.
+        case body(Handler)
+        /// A fixed (templated) output.
+        case output(ValueTemplate)
+    }
+
+    public var action: Action
+    /// Emit an `activity.fallback` event.
+    public var notify: Bool
+
+    public init(_ action: Action, notify: Bool = false) {
+        self.action = action
+        self.notify = notify
+    }
+}
+
+/// A body run on behalf of an activity: a fallback or a compensation.
+public struct Handler: Sendable, Hashable {
+    public var body: ActivityBody
+    public var with: ValueTemplate?
+    public var retry: RetryPolicy?
+    public var timeout: Duration?
+    /// A fallback's own compensation (SPEC §5.9); always `nil` inside a compensation.
+    public var compensate: Compensation?
+    @IgnoredInEquality public var location: SourceLocation
+
+    public init(
+        body: ActivityBody, with: ValueTemplate? = nil, retry: RetryPolicy? = nil, timeout: Duration? = nil,
+        compensate: Compensation? = nil, location: SourceLocation = .unknown
+    ) {
+        self.body = body
+        self.with = with
+        self.retry = retry
+        self.timeout = timeout
+        self.compensate = compensate
+        self.location = location
+    }
+}
+
+/// `compensate` (SPEC §5.9): how to undo an activity. Retry defaults to 5 attempts, exponential.
+public struct Compensation: Sendable, Hashable {
+    // A fallback's handler may carry a compensation, whose handler is a `Handler` again: the
+    // indirection breaks the otherwise infinite size.
+    private indirect enum Storage: Sendable, Hashable { case handler(Handler) }
+    private var storage: Storage
+
+    public var handler: Handler {
+        get { switch storage { case .handler(let h): h } }
+        set { storage = .handler(newValue) }
+    }
+
+    public init(_ handler: Handler) { self.storage = .handler(handler) }
+}
+
+/// Per-activity sandbox limits (`limits:`); unset fields take the engine defaults.
+public struct LimitOverrides: Sendable, Hashable {
+    public var memory: Int?
+    public var instructions: Int?
+    public var outputSize: Int?
+
+    public init(memory: Int? = nil, instructions: Int? = nil, outputSize: Int? = nil) {
+        self.memory = memory
+        self.instructions = instructions
+        self.outputSize = outputSize
+    }
+
+    public func applied(to base: ScriptLimits) -> ScriptLimits {
+        var limits = base
+        if let memory { limits.memory = memory }
+        if let instructions { limits.instructions = instructions }
+        if let outputSize { limits.outputSize = outputSize }
+        return limits
+    }
+}

@@ -1,0 +1,77 @@
+/// The state of a run (SPEC §5.1). Raw values are the snake_case names used in reports, events and the API.
+public enum RunStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Accepted durably, not started yet.
+    case queued
+    case running
+    /// Waiting only on a human (a manual task) or a timer; nothing is held in memory.
+    case waiting
+    case completed
+    case failed
+    /// Undoing completed activities after a failure, a timeout or a cancellation.
+    case compensating
+    case compensated
+    case compensationFailed = "compensation_failed"
+    case timedOut = "timed_out"
+    case cancelled
+    /// Stopped by an operator; never compensates.
+    case terminated
+
+    /// A final state: the run never changes again.
+    public var isTerminal: Bool {
+        switch self {
+        case .queued, .running, .waiting, .compensating: false
+        case .completed, .failed, .compensated, .compensationFailed, .timedOut, .cancelled, .terminated: true
+        }
+    }
+
+    public var description: String { rawValue }
+}
+
+/// The state of one activity of a run (SPEC §5.1).
+public enum ActivityStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case pending
+    /// Its dependencies are satisfied and its input is rendered; an attempt is about to start.
+    case scheduled
+    /// Attempt n runs.
+    case running
+    /// Between attempts, until the stored next-attempt time.
+    case backoff
+    /// On a manual task, a child run or a durable timer.
+    case waiting
+    case completed
+    case completedViaFallback = "completed_via_fallback"
+    case failed
+    case skipped
+    case cancelled
+
+    /// Finished, one way or another.
+    public var isTerminal: Bool {
+        switch self {
+        case .pending, .scheduled, .running, .backoff, .waiting: false
+        case .completed, .completedViaFallback, .failed, .skipped, .cancelled: true
+        }
+    }
+
+    /// Lets dependents start: completed (by itself or a fallback) or skipped.
+    public var satisfiesDependents: Bool {
+        self == .completed || self == .completedViaFallback || self == .skipped
+    }
+
+    /// Running or about to run: what a cancellation must stop and wait for.
+    public var isInFlight: Bool { self == .scheduled || self == .running || self == .backoff }
+
+    public var description: String { rawValue }
+}
+
+/// The state of one compensation (SPEC §5.9, §10): `pending` ones were planned but never ran
+/// (or were interrupted and will run again).
+public enum CompensationStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case pending, completed, failed
+    public var description: String { rawValue }
+}
+
+/// The state of a manual task (SPEC §5.10).
+public enum TaskStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case open, completed, expired, cancelled
+    public var description: String { rawValue }
+}

@@ -1,1 +1,0 @@
-// MoonflowSchema: placeholder until its first type lands.

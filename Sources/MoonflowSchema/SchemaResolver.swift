@@ -1,0 +1,79 @@
+import Foundation
+import MoonflowModel
+
+/// Supplies the schema documents that `$ref`, `$dynamicRef` and `$schema` name by absolute URI.
+///
+/// Called only while a schema compiles, never during validation. Return `nil` when the URI is not
+/// yours (the next source is asked, and in the end an unresolved reference is a compile error);
+/// throw when it is yours but cannot be served (unreadable, invalid JSON, outside the root).
+public protocol SchemaResolver: Sendable {
+    func schema(for uri: URL) throws -> Value?
+}
+
+/// Why a resolver refused or failed to produce a document.
+public struct SchemaResolutionError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var uri: String
+    public var message: String
+
+    public init(uri: String, message: String) {
+        self.uri = uri
+        self.message = message
+    }
+
+    public var description: String { "\(uri): \(message)" }
+}
+
+/// Serves JSON files under one directory (a project's `schemas/`), refusing anything outside it.
+///
+/// `file:` URIs are served when their path, with `..` and symbolic links resolved, lies under
+/// `root`. With `publicBase` (e.g. `https://moonflow.dev/schemas/`), URIs under that prefix map to
+/// the same relative paths under `root`, so schemas can carry stable `https` `$id`s.
+public struct FileSchemaResolver: SchemaResolver {
+    public let root: URL
+    public let publicBase: String?
+
+    public init(root: URL, publicBase: URL? = nil) {
+        self.root = root.standardizedFileURL.resolvingSymlinksInPath()
+        self.publicBase = publicBase?.absoluteString
+    }
+
+    public func schema(for uri: URL) throws -> Value? {
+        let file: URL
+        if uri.isFileURL {
+            file = URL(fileURLWithPath: uri.path)
+        } else if let publicBase, uri.absoluteString.hasPrefix(publicBase) {
+            let relative = String(uri.absoluteString.dropFirst(publicBase.count))
+            guard let decoded = percentDecoded(relative) else {
+                throw SchemaResolutionError(uri: uri.absoluteString, message: "malformed percent-encoding")
+            }
+            file = root.appendingPathComponent(decoded)
+        } else {
+            return nil
+        }
+        let resolved = file.standardizedFileURL.resolvingSymlinksInPath()
+        let rootPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
+        guard resolved.path.hasPrefix(rootPath) else {
+            throw SchemaResolutionError(
+                uri: uri.absoluteString, message: "refused: the file is outside the schema directory \(root.path)")
+        }
+        guard let data = FileManager.default.contents(atPath: resolved.path) else { return nil }
+        do {
+            return try Value(json: [UInt8](data))
+        } catch {
+            throw SchemaResolutionError(uri: uri.absoluteString, message: "\(resolved.path):\(error)")
+        }
+    }
+}
+
+/// Serves documents from memory by absolute URI (fragment ignored): for tests and embedded catalogues.
+public struct InMemorySchemaResolver: SchemaResolver {
+    public var documents: [String: Value]
+
+    public init(_ documents: [String: Value]) {
+        self.documents = documents
+    }
+
+    public func schema(for uri: URL) throws -> Value? {
+        documents[URIReference(uri.absoluteString).withoutFragment]
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// A compiled `pattern` / `patternProperties` regex.
+///
+/// JSON Schema asks for ECMA-262 regexes; this runs them on ICU through `NSRegularExpression`
+/// after rewriting the constructs whose meaning differs (see docs/json-schema.md):
+/// `\d`, `\w` and their negations are ASCII-only in ECMA-262, `\s` is ECMA-262's white space and
+/// line terminators, and `$` matches only at the very end.
+struct Pattern: Sendable {
+    let source: String
+    private let regex: NSRegularExpression
+
+    init(_ source: String) throws {
+        self.source = source
+        regex = try NSRegularExpression(pattern: Pattern.translate(source), options: [])
+    }
+
+    /// ECMA-262 semantics: the pattern may match anywhere in the string (not anchored).
+    func matches(_ text: String) -> Bool {
+        regex.firstMatch(in: text, options: [], range: NSRange(location: 0, length: text.utf16.count)) != nil
+    }
+
+    /// ECMA-262 `WhiteSpace` and `LineTerminator`, as ICU class content.
+    private static let whiteSpace = "\\t\\n\\u000B\\f\\r \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF"
+
+    static func translate(_ source: String) -> String {
+        var out = ""
+        var inClass = false
+        var scalars = source.unicodeScalars.makeIterator()
+        while let c = scalars.next() {
+            switch c {
+            case "\\":
+                guard let next = scalars.next() else { out += "\\"; continue }
+                switch (next, inClass) {
+                case ("d", false): out += "[0-9]"
+                case ("D", false): out += "[^0-9]"
+                case ("w", false): out += "[A-Za-z0-9_]"
+                case ("W", false): out += "[^A-Za-z0-9_]"
+                case ("s", false): out += "[" + whiteSpace + "]"
+                case ("S", false): out += "[^" + whiteSpace + "]"
+                case ("s", true): out += whiteSpace
+                case ("d", true): out += "0-9"
+                case ("w", true): out += "A-Za-z0-9_"
+                default:
+                    out.unicodeScalars.append(c)
+                    out.unicodeScalars.append(next)
+                }
+            case "[" where !inClass:
+                inClass = true
+                out += "["
+            case "]" where inClass:
+                inClass = false
+                out += "]"
+            case "$" where !inClass:
+                out += "\\z"
+            default:
+                out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}

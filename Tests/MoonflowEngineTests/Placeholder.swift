@@ -1,1 +1,0 @@
-// MoonflowEngineTests: placeholder until its first suite lands.

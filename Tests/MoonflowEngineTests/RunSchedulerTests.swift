@@ -1,0 +1,133 @@
+import MoonflowEngine
+import MoonflowModel
+import Testing
+
+/// The pure scheduler, driven as sequences of journal events with no I/O.
+@Suite struct RunSchedulerTests {
+    let diamond = Workflow(
+        id: "diamond", activities: [lua("a"), lua("b", needs: ["a"]), lua("c", needs: ["a"]), lua("d", needs: ["b", "c"])])
+
+    func queued(_ workflow: Workflow) -> RunState {
+        let event = RunEvent(
+            type: .runQueued, runID: "r", workflow: workflow.id, at: Timestamp(nanosecondsSinceEpoch: 0),
+            data: ["activities": .array(workflow.activities.map { .string($0.name) }), "input": [:]])
+        return RunState(queuedBy: event)!
+    }
+
+    func apply(_ state: inout RunState, _ type: EventType, _ activity: String, _ data: Value = [:]) {
+        state.apply(RunEvent(type: type, runID: "r", workflow: "w", activity: activity, at: Timestamp(nanosecondsSinceEpoch: 1), data: data))
+    }
+
+    @Test func diamondStartsTheRootThenBothBranchesThenTheJoin() {
+        let scheduler = RunScheduler(workflow: diamond)
+        var state = queued(diamond)
+        #expect(scheduler.decide(state) == .start(["a"]))
+        apply(&state, .activityScheduled, "a")
+        #expect(scheduler.decide(state) == .awaitInFlight)
+        apply(&state, .activityCompleted, "a", ["seq": 1])
+        #expect(scheduler.decide(state) == .start(["b", "c"]))
+        apply(&state, .activityScheduled, "b")
+        apply(&state, .activityScheduled, "c")
+        apply(&state, .activityCompleted, "c", ["seq": 2])
+        #expect(scheduler.decide(state) == .awaitInFlight)
+        apply(&state, .activitySkipped, "b")
+        #expect(scheduler.decide(state) == .start(["d"]))
+        apply(&state, .activityScheduled, "d")
+        apply(&state, .activityCompleted, "d", ["seq": 3])
+        #expect(scheduler.decide(state) == .complete)
+        #expect(state.nextSeq == 4)
+    }
+
+    @Test func maxActivitiesCapsWhatStartsAtOnce() {
+        var workflow = Workflow(id: "fan", activities: (1...5).map { lua("s\($0)") })
+        workflow.concurrency = ConcurrencyLimits(maxActivities: 2)
+        let scheduler = RunScheduler(workflow: workflow)
+        var state = queued(workflow)
+        #expect(scheduler.decide(state) == .start(["s1", "s2"]))
+        apply(&state, .activityScheduled, "s1")
+        #expect(scheduler.decide(state) == .start(["s2"]))
+        apply(&state, .activityScheduled, "s2")
+        #expect(scheduler.decide(state) == .awaitInFlight)
+        apply(&state, .activityCompleted, "s1", ["seq": 1])
+        #expect(scheduler.decide(state) == .start(["s3"]))
+    }
+
+    @Test func seedStyleRunsInOrder() {
+        let workflow = Workflow(id: "seq", activities: sequential([lua("one"), lua("two"), lua("three")]))
+        let scheduler = RunScheduler(workflow: workflow)
+        var state = queued(workflow)
+        for name in ["one", "two", "three"] {
+            #expect(scheduler.decide(state) == .start([name]))
+            apply(&state, .activityScheduled, name)
+            apply(&state, .activityCompleted, name)
+        }
+        #expect(scheduler.decide(state) == .complete)
+    }
+
+    @Test func waitingAndFailingRuns() {
+        let scheduler = RunScheduler(workflow: diamond)
+        var state = queued(diamond)
+        apply(&state, .activityWaiting, "a", ["task": "t"])
+        #expect(scheduler.decide(state) == .wait)
+        state.apply(RunEvent(type: .runFailing, runID: "r", workflow: "w", at: Timestamp(nanosecondsSinceEpoch: 2), data: ["cause": "cancelled"]))
+        #expect(scheduler.decide(state) == .windDown(.cancelled))
+    }
+
+    @Test func edgesSkipTheTargetUnlessAnIncomingDependencyIsTaken() {
+        let onlyEdge = Activity(name: "t", dependencies: [Dependency("a", when: Expression("x"))], body: .builtin("noop"))
+        let edgeAndNeed = Activity(
+            name: "t", dependencies: [Dependency("a", when: Expression("x")), Dependency("b")], body: .builtin("noop"))
+        let twoEdges = Activity(
+            name: "t", dependencies: [Dependency("a", when: Expression("x")), Dependency("b", when: Expression("y"))],
+            body: .builtin("noop"))
+        let scheduler = RunScheduler(workflow: diamond)
+        #expect(!scheduler.runsAfterEdges(onlyEdge, taken: []))
+        #expect(scheduler.runsAfterEdges(onlyEdge, taken: ["a"]))
+        #expect(scheduler.runsAfterEdges(edgeAndNeed, taken: []))
+        #expect(scheduler.runsAfterEdges(twoEdges, taken: ["b"]))
+        #expect(!scheduler.runsAfterEdges(twoEdges, taken: []))
+        #expect(scheduler.runsAfterEdges(lua("plain", needs: ["a"]), taken: []))
+    }
+
+    @Test func conditionsOfSkippedSourcesAreNotEvaluated() {
+        let workflow = Workflow(
+            id: "w",
+            activities: [
+                lua("a"), lua("b"),
+                Activity(
+                    name: "t", dependencies: [Dependency("a", when: Expression("x")), Dependency("b", when: Expression("y"))],
+                    body: .builtin("noop")),
+            ])
+        let scheduler = RunScheduler(workflow: workflow)
+        var state = queued(workflow)
+        apply(&state, .activityCompleted, "a")
+        apply(&state, .activitySkipped, "b")
+        #expect(scheduler.conditionsToEvaluate(for: workflow.activities[2], in: state).map(\.activity) == ["a"])
+    }
+}
+
+/// Which activities a failed run undoes, and in which order.
+@Suite struct CompensationPlannerTests {
+    @Test func reverseCompletionOrderNotDeclarationOrder() {
+        let workflow = Workflow(
+            id: "w",
+            activities: [
+                lua("a", compensate: "undo_a"), lua("b", compensate: "undo_b"), lua("c", compensate: "undo_c"),
+                lua("d", compensate: "undo_d", compensateOnFailure: true), lua("e"),
+            ])
+        var state = RunState(
+            queuedBy: RunEvent(
+                type: .runQueued, runID: "r", workflow: "w", at: Timestamp(nanosecondsSinceEpoch: 0),
+                data: ["activities": ["a", "b", "c", "d", "e"]]))!
+        for (name, seq) in [("a", 1), ("c", 2), ("b", 3), ("e", 4)] {
+            state.apply(RunEvent(type: .activityCompleted, runID: "r", workflow: "w", activity: name, at: .init(nanosecondsSinceEpoch: 1), data: ["seq": .int(Int64(seq))]))
+        }
+        state.apply(RunEvent(type: .activityFailed, runID: "r", workflow: "w", activity: "d", at: .init(nanosecondsSinceEpoch: 2)))
+        #expect(CompensationPlanner.plan(workflow, state: state).map(\.activity) == ["d", "b", "c", "a"])
+        #expect(CompensationPlanner.plan(workflow, state: state).map(\.handlerName) == ["undo_d", "undo_b", "undo_c", "undo_a"])
+        #expect(CompensationPlanner.compensates(workflow))
+        var failOnly = workflow
+        failOnly.errorHandling.strategy = .fail
+        #expect(!CompensationPlanner.compensates(failOnly))
+    }
+}

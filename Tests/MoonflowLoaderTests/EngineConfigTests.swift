@@ -1,0 +1,85 @@
+import Foundation
+import MoonflowLoader
+import MoonflowModel
+import Testing
+
+/// `moonflow.yaml` (SPEC §2.1): same strictness as workflow files.
+@Suite struct EngineConfigTests {
+    func load(_ yaml: String, environment: [String: String] = [:]) throws -> Result<EngineConfig, ProjectLoadResult> {
+        let project = try TemporaryProject(files: ["moonflow.yaml": yaml])
+        return EngineConfigLoader.load(project.url.appendingPathComponent("moonflow.yaml"), environment: environment)
+    }
+
+    @Test func aMissingOptionalFileMeansTheDefaults() throws {
+        let project = try TemporaryProject(files: [:])
+        let result = EngineConfigLoader.load(project.url.appendingPathComponent("moonflow.yaml"))
+        #expect(try result.get() == EngineConfig())
+        #expect(EngineConfig().store == .sqlite(path: ".moonflow/state.db", synchronous: .full))
+        guard case .failure = EngineConfigLoader.load(project.url.appendingPathComponent("moonflow.yaml"), required: true) else {
+            Issue.record("a missing --config file must be an error")
+            return
+        }
+    }
+
+    @Test func everySectionInTheSeedVocabulary() throws {
+        let config = try load(
+            """
+            concurrency: {max_workflows: 50, max_activities: 8, queuing: {strategy: priority, timeout: 30s}}
+            resources: {memory: {limit: 64Mi}, instructions: 1000000}
+            logging: {level: debug, format: json}
+            tracing: {enabled: true, sampling_rate: 0.25}
+            monitoring: {metrics: true}
+            store: {sqlite: {path: data/runs.db, synchronous: normal}}
+            server: {host: 0.0.0.0, port: 9090}
+            auth:
+              tokens:
+                - {token: an-admin-token-long-enough, role: admin}
+                - {token_env: ALICE_TOKEN, role: user, user: alice, groups: [tier2]}
+            secrets: {file: secrets.env, env_prefix: MOONFLOW_SECRET_}
+            """, environment: ["ALICE_TOKEN": "alice-secret-token-123"]
+        ).get()
+        #expect(config.concurrency == ConcurrencyLimits(maxWorkflows: 50, maxActivities: 8, strategy: .priority, queueTimeout: .seconds(30)))
+        #expect(config.resources.memory == 64 << 20)
+        #expect(config.resources.instructions == 1_000_000)
+        #expect(config.logLevel == .debug && config.logFormat == .json)
+        #expect(config.tracingEnabled && config.tracingSamplingRate == 0.25)
+        #expect(config.store == .sqlite(path: "data/runs.db", synchronous: .normal))
+        #expect(config.host == "0.0.0.0" && config.port == 9090)
+        #expect(config.tokens.map(\.role) == [.admin, .user])
+        #expect(config.tokens[1].user == "alice" && config.tokens[1].groups == ["tier2"])
+        // Tokens are kept only as digests.
+        #expect(config.tokens[0].sha256 == "9b7bae3617d046959052dc917eefde9442a380bd7f071178a759060666412401")
+        #expect(!config.tokens.contains { $0.sha256.contains("admin") })
+        #expect(config.secretsFile == "secrets.env" && config.secretsEnvironmentPrefix == "MOONFLOW_SECRET_")
+    }
+
+    @Test func mistakesAreReportedTogetherWithPositions() throws {
+        guard
+            case .failure(let problems) = try load(
+                """
+                logging: {level: verbose}
+                server: {port: 70000, hots: x}
+                store: {sqlite: {synchronous: off}}
+                auth:
+                  tokens:
+                    - {token: short, role: admin}
+                    - {token_env: NOT_SET, role: user}
+                    - {token_sha256: abc, token: also-a-long-enough-token, role: root}
+                """)
+        else {
+            Issue.record("the configuration should be refused")
+            return
+        }
+        #expect(
+            problems.diagnostics.map(\.description) == [
+                "moonflow.yaml:1:18: error[InvalidValue]: 'level' must be one of trace, debug, info, notice, warning, error, critical, not 'verbose'",
+                "moonflow.yaml:2:16: error[OutOfRange]: 'port' must be between 0 and 65535, not 70000",
+                "moonflow.yaml:2:23: error[UnknownKey]: unknown key 'hots' in 'server' — did you mean 'host'?",
+                "moonflow.yaml:3:31: error[InvalidValue]: 'synchronous' must be one of full, normal, not 'off'",
+                "moonflow.yaml:6:15: error[InvalidValue]: a token must be at least 16 characters long",
+                "moonflow.yaml:7:7: error[MissingKey]: a token with role 'user' needs a 'user' id (tasks are assigned to users)",
+                "moonflow.yaml:7:19: error[InvalidValue]: the environment variable NOT_SET is not set or shorter than 16 characters",
+                "moonflow.yaml:8:7: error[ConflictingKeys]: a token needs exactly one of 'token', 'token_env' or 'token_sha256'",
+            ])
+    }
+}

@@ -1,0 +1,1 @@
+return {charged = input.amount}

@@ -1,0 +1,1 @@
+return {refunded = input.payment_id}

@@ -1,0 +1,1 @@
+return {reservation = "R1"}

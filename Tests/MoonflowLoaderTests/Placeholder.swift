@@ -1,1 +1,0 @@
-// MoonflowLoaderTests: placeholder until its first suite lands.

@@ -1,1 +1,0 @@
-// MoonflowLuaTests: placeholder until its first suite lands.

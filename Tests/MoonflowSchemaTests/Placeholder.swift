@@ -1,1 +1,0 @@
-// MoonflowSchemaTests: placeholder until its first suite lands.
