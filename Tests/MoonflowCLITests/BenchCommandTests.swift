@@ -25,11 +25,20 @@ struct BenchCommandTests {
         }
         func figure(_ metric: String) -> Value? { figures.first { $0["metric"]?.stringValue == metric } }
         #expect(figure("run of 40 Lua steps")?["checked"] == "output 40")
-        #expect(figure("run of 40 Lua steps")?["runs_per_second"]?.doubleValue != nil)
-        #expect(figure("run of 40 Lua steps")?["us_per_step"]?.doubleValue != nil)
+        #expect(figure("run of 40 Lua steps")?["runs_per_second"]?.numberValue != nil)
+        #expect(figure("run of 40 Lua steps")?["us_per_step"]?.numberValue != nil)
         #expect(figure("engine overhead (step − script)")?["target_met"]?.boolValue != nil)
         #expect(figure("engine overhead (call: noop)")?["checked"] == "40 noop steps completed")
         #expect(figure("run of 10 parallel steps + join")?["checked"] == "output 10")
+    }
+
+    @Test func sandboxScenarioReportsEveryFigure() throws {
+        let result = try CLIRunner.run(["bench", "--scenario", "sandbox", "--repetitions", "1", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try Value(json: result.stdout)
+        #expect(report["floors"]?.arrayValue?.first?["name"] == "bare lua_pcall")
+        let metrics = (report["scenarios"]?.arrayValue ?? []).compactMap { $0["metric"]?.stringValue }
+        #expect(metrics == ["sandboxed run (sync)", "sandboxed run (async pool)", "expression (sync)", "fresh state per run (sync)"])
     }
 
     @Test func unknownScenarioIsAUsageError() throws {
