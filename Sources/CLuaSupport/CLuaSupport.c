@@ -32,6 +32,8 @@
 #define MF_ALLOC_BYTES_PER_INSTRUCTION 64
 /// Bytes scanned by a C function charged as one instruction.
 #define MF_SCAN_BYTES_PER_INSTRUCTION 4
+/// Names one environment blob may bind (a script's five, an expression scope's seven).
+#define MF_MAX_BINDINGS 8
 
 // MARK: - Flags and clock
 
@@ -59,6 +61,15 @@ uint64_t mf_now_ns(void) {
 
 // MARK: - Per-state context
 
+/// One name of the running execution's environment blob, turned into a Lua value only when the
+/// script first reads or assigns it (`materialize`).
+typedef struct mf_binding {
+    const char *name;
+    size_t name_len;
+    const unsigned char *value, *value_end;  // encoded value, inside the caller's blob
+    int read_only;
+} mf_binding;
+
 typedef struct mf_ctx {
     size_t used;           // bytes held by the state
     size_t limit;          // absolute cap while enforcing
@@ -74,6 +85,10 @@ typedef struct mf_ctx {
     unsigned ticks;        // polls of the clock are spaced out
     int error_line;
     uint64_t seed;         // host PRNG for per-execution math.random seeds
+    int seeded;            // math.random was seeded in this execution (lazily, on first use)
+    mf_binding bindings[MF_MAX_BINDINGS];
+    int binding_count;     // 0 outside mf_prepare ... mf_finish
+    unsigned materialized; // bit i: bindings[i] was read or assigned in this environment
     mf_host_fn host;
     void *host_ud;
     unsigned char *out;
@@ -189,7 +204,8 @@ static int mf_panic(lua_State *L) {
 // MARK: - Registry keys
 
 static char k_ro_mt;       // metatable of read-only proxies
-static char k_env_mt;      // metatable of environments: {__index = globals template}
+static char k_env_mt;      // metatable of environments: {__index = globals template, __newindex}
+static char k_env;         // the environment being executed (bindings materialize into it)
 static char k_randomseed;  // math.randomseed
 static char k_keys;        // anchored key strings (MF_KEY_*)
 
@@ -255,10 +271,13 @@ static int ro_len(lua_State *L) {
     return 1;
 }
 
+static void materialize_all(lua_State *L, int idx);
+
 /// `next` over a proxy walks its target (wrapping tables); over other tables it is the raw `next`.
 static int mf_next(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
+    if (lua_isnil(L, 2)) materialize_all(L, 1);
     if (!mf_proxy_target(L, 1)) {
         if (lua_next(L, 1)) return 2;
         lua_pushnil(L);
@@ -399,6 +418,28 @@ static int call_original(lua_State *L) {
     lua_rotate(L, 1, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     return lua_gettop(L);
+}
+
+/// `math.random`, seeded from the host's generator at its first use in an execution (seeding every
+/// execution up front would cost every script a call it rarely needs).
+static int mf_random(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    if (!c->seeded) {
+        c->seeded = 1;
+        c->seed ^= c->seed << 13;
+        c->seed ^= c->seed >> 7;
+        c->seed ^= c->seed << 17;
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &k_randomseed);
+        lua_pushinteger(L, (lua_Integer)(c->seed >> 1));
+        lua_call(L, 1, 0);
+    }
+    return call_original(L);
+}
+
+/// `math.randomseed`: a script's own seed is not overridden by the lazy one.
+static int mf_randomseed(lua_State *L) {
+    ctx_of(L)->seeded = 1;
+    return call_original(L);
 }
 
 /// Functions that scan their string argument without allocating: charged by its length.
@@ -1092,6 +1133,97 @@ void mf_out_append(lua_State *L, const void *bytes, size_t length) {
     c->out_len += length;
 }
 
+// MARK: - Lazy environment bindings
+//
+// An environment starts empty: the invocation's names (`input`, `workflow`, `steps`, …) stay
+// encoded in the caller's blob until the script first reads one (a miss in the globals template
+// reaches `template_index`), assigns one (`env_newindex`) or iterates the environment (`mf_next`).
+// A script that never touches `steps` or `workflow` builds neither, and the host then knows that
+// `workflow` is unchanged without reading it back.
+
+/// Index of the current binding named by the string at `idx`, or -1.
+static int binding_index(lua_State *L, mf_ctx *c, int idx) {
+    if (lua_type(L, idx) != LUA_TSTRING) return -1;
+    size_t len;
+    const char *key = lua_tolstring(L, idx, &len);
+    for (int i = 0; i < c->binding_count; i++)
+        if (c->bindings[i].name_len == len && memcmp(c->bindings[i].name, key, len) == 0) return i;
+    return -1;
+}
+
+/// Decodes one binding (light userdata 1) into the environment (2); read-only tables as proxies.
+static int decode_binding(lua_State *L) {
+    const mf_binding *b = lua_touserdata(L, 1);
+    reader r = {b->value, b->value_end};
+    lua_pushlstring(L, b->name, b->name_len);
+    push_encoded(L, &r, 0);
+    if (b->read_only && lua_type(L, -1) == LUA_TTABLE) {
+        ro_wrap(L, -1);
+        lua_remove(L, -2);
+    }
+    lua_rawset(L, 2);
+    return 0;
+}
+
+/// Builds binding `i` into the environment at `env`. Building it is the host's setup, not the
+/// script's work, as if it had been built before the run: not charged, not counted against the
+/// memory limit (the baseline moves up by what it holds). Protected, so the limits are back on
+/// whatever happens; a failure (real memory exhaustion) trips the execution.
+static void materialize(lua_State *L, mf_ctx *c, int env, int i) {
+    env = lua_absindex(L, env);
+    c->materialized |= 1u << i;
+    luaL_checkstack(L, 3, "environment");
+    lua_pushcfunction(L, decode_binding);
+    lua_pushlightuserdata(L, &c->bindings[i]);
+    lua_pushvalue(L, env);
+    int enforcing = c->enforcing;
+    size_t before = c->used;
+    c->enforcing = 0;
+    int status = lua_pcall(L, 2, 0, 0);
+    c->enforcing = enforcing;
+    if (status != LUA_OK) trip(L, MF_TRIP_MEMORY, "could not build the script's environment");
+    if (c->used > before) {
+        c->baseline += c->used - before;
+        c->limit += c->used - before;
+    }
+}
+
+static int is_current_env(lua_State *L, int idx) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env);
+    int current = lua_rawequal(L, -1, idx);
+    lua_pop(L, 1);
+    return current;
+}
+
+static void materialize_all(lua_State *L, int idx) {
+    mf_ctx *c = ctx_of(L);
+    if (c->materialized == (1u << c->binding_count) - 1 || !is_current_env(L, idx)) return;
+    for (int i = 0; i < c->binding_count; i++)
+        if (!(c->materialized & (1u << i))) materialize(L, c, idx, i);
+}
+
+/// `__index` of the globals template: a name it lacks may be a binding not built yet.
+static int template_index(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    int i = binding_index(L, c, 2);
+    if (i < 0 || (c->materialized & (1u << i))) return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env);
+    materialize(L, c, -1, i);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+/// `__newindex` of environments: assigning a binding that was never read replaces it.
+static int env_newindex(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    int i = binding_index(L, c, 2);
+    if (i >= 0) c->materialized |= 1u << i;
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
 // MARK: - Host trampoline
 
 static int host_call(lua_State *L) {
@@ -1247,9 +1379,12 @@ static int setup(lua_State *L) {
     lua_pop(L, 1);
 
     luaL_requiref(L, "math", luaopen_math, 0);
-    lua_getfield(L, -1, "randomseed");
+    int math = lua_gettop(L);
+    lua_getfield(L, math, "randomseed");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &k_randomseed);
-    ro_wrap(L, -1);
+    wrap_field(L, math, "random", mf_random, 0, 0);
+    wrap_field(L, math, "randomseed", mf_randomseed, 0, 0);
+    ro_wrap(L, math);
     lua_setfield(L, globals, "math");
     lua_pop(L, 1);
 
@@ -1299,13 +1434,20 @@ static int setup(lua_State *L) {
         lua_pop(L, 1);
     }
 
-    // Environments read the template through a locked metatable.
-    lua_createtable(L, 0, 2);
+    // Environments read the template through a locked metatable; the template's misses reach the
+    // lazy bindings.
+    lua_createtable(L, 0, 3);
     lua_pushvalue(L, globals);
     lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, env_newindex);
+    lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &k_env_mt);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, template_index);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, globals);
 
     // Nothing of the opened libraries stays reachable: an empty global table, no loaded modules.
     lua_createtable(L, 0, 0);
@@ -1429,30 +1571,26 @@ static int prepare_protected(lua_State *L) {
     prepare_args *a = lua_touserdata(L, 1);
     mf_ctx *c = ctx_of(L);
     reader r = {a->blob, a->blob + a->length};
+    c->binding_count = 0;
     uint32_t n = read_u32(L, &r);
+    if (n > MF_MAX_BINDINGS) luaL_error(L, "too many bindings");
+    for (uint32_t i = 0; i < n; i++) {
+        mf_binding *b = &c->bindings[i];
+        if (r.p >= r.end) luaL_error(L, "corrupt value encoding");
+        b->read_only = *r.p++;
+        b->name = read_bytes(L, &r, &b->name_len);
+        size_t len;
+        b->value = (const unsigned char *)read_bytes(L, &r, &len);
+        b->value_end = b->value + len;
+    }
+    c->binding_count = (int)n;
+    c->materialized = 0;
+    c->seeded = 0;
     lua_createtable(L, 0, (int)n + 4);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env_mt);
     lua_setmetatable(L, -2);
-    for (uint32_t i = 0; i < n; i++) {
-        if (r.p >= r.end) luaL_error(L, "corrupt value encoding");
-        int read_only = *r.p++;
-        size_t len;
-        const char *key = read_bytes(L, &r, &len);
-        lua_pushlstring(L, key, len);
-        push_encoded(L, &r, 0);
-        if (read_only && lua_type(L, -1) == LUA_TTABLE) {
-            ro_wrap(L, -1);
-            lua_remove(L, -2);
-        }
-        lua_rawset(L, -3);
-    }
-    // A fresh random sequence per execution, from the host's generator.
-    c->seed ^= c->seed << 13;
-    c->seed ^= c->seed >> 7;
-    c->seed ^= c->seed << 17;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_randomseed);
-    lua_pushinteger(L, (lua_Integer)(c->seed >> 1));
-    lua_call(L, 1, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &k_env);
     return 1;
 }
 
@@ -1475,6 +1613,22 @@ static int message_handler(lua_State *L) {
         }
     }
     return 1;
+}
+
+void mf_finish(lua_State *L) { ctx_of(L)->binding_count = 0; }
+
+int mf_push_workflow(lua_State *L, int env) {
+    mf_ctx *c = ctx_of(L);
+    env = lua_absindex(L, env);
+    if (!lua_checkstack(L, 3)) return -1;
+    mf_push_key(L, MF_KEY_WORKFLOW);
+    if (lua_rawget(L, env) != LUA_TNIL) return 1;
+    for (int i = 0; i < c->binding_count; i++) {
+        const mf_binding *b = &c->bindings[i];
+        if (b->name_len == 8 && memcmp(b->name, "workflow", 8) == 0 && (c->materialized & (1u << i))) return 1;
+    }
+    lua_pop(L, 1);
+    return 0;
 }
 
 int mf_run(lua_State *L, int env, int ref) {

@@ -15,6 +15,8 @@ public final class LuaSandbox {
     private let host: LuaHost
     private var chunks: [String: Int32] = [:]
     private var expressions: [String: Int32] = [:]
+    /// The bindings blob of the current execution (its storage is reused from one to the next).
+    private var blob = LuaValueEncoder(maxDepth: ScriptLimits.defaults.valueDepth, capacity: 256)
     /// Compiled functions kept per state before the cache is flushed.
     private static let cacheCapacity = 256
 
@@ -51,33 +53,40 @@ public final class LuaSandbox {
             ActivityFailure(.activityError, "syntax error: \(message)", script: chunk.name, line: line.map { $0 + chunk.firstLine - 1 })
         }
 
-        let context = Value.object(invocation.context)
-        var blob = LuaValueEncoder(maxDepth: limits.valueDepth, capacity: 128)
+        blob.reset(maxDepth: limits.valueDepth)
         blob.count(invocation.event == nil ? 4 : 5)
         try blob.binding("input", invocation.input, readOnly: false, path: "input")
-        try blob.binding("workflow", context, readOnly: false, path: "workflow")
+        try blob.binding("workflow", .object(invocation.context), readOnly: false, path: "workflow")
         try blob.binding("steps", invocation.steps, readOnly: true, path: "steps")
         try blob.binding("activity", invocation.activity, readOnly: true, path: "activity")
         if let event = invocation.event { try blob.binding("event", event, readOnly: true, path: "event") }
-        try prepare(blob)
 
-        host.begin(limits: limits)
-        let status = mf_run(L, 1, ref)
-        try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
-        guard status == LUA_OK else {
-            throw failure(status: status, script: chunk.name, firstLine: chunk.firstLine)
+        return try withEnvironment { () throws(ActivityFailure) -> ScriptOutcome in
+            host.begin(limits: limits)
+            let status = mf_run(L, 1, ref)
+            try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
+            guard status == LUA_OK else {
+                throw failure(status: status, script: chunk.name, firstLine: chunk.firstLine)
+            }
+            var outputReader = LuaValueReader(L, root: "output", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
+            let output = try outputReader.read(-1)
+            return ScriptOutcome(output: output, contextWrites: try contextWrites(invocation, script: chunk.name), logs: host.logs, events: host.events)
         }
-        var outputReader = LuaValueReader(L, root: "output", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
-        let output = try outputReader.read(-1)
+    }
 
-        mf_push_key(L, Int32(MF_KEY_WORKFLOW))
-        lua_rawget(L, 1)
+    /// The context writes of a successful run; none without reading back when the script never
+    /// touched `workflow`.
+    private func contextWrites(_ invocation: ScriptInvocation, script: String) throws(ActivityFailure) -> OrderedDictionary<String, Value> {
+        switch mf_push_workflow(L, 1) {
+        case 0: return [:]
+        case 1: break
+        default: throw ActivityFailure(.workerCrashed, "the Lua stack cannot grow", script: script)
+        }
         guard lua_type(L, -1) == LUA_TTABLE else {
-            throw ActivityFailure(.sandboxViolation, "workflow: must remain a table", script: chunk.name)
+            throw ActivityFailure(.sandboxViolation, "workflow: must remain a table", script: script)
         }
-        var contextReader = LuaValueReader(L, root: "workflow", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
-        let writes = try Self.contextWrites(from: invocation.context, to: contextReader.read(-1))
-        return ScriptOutcome(output: output, contextWrites: writes, logs: host.logs, events: host.events)
+        var reader = LuaValueReader(L, root: "workflow", maxDepth: invocation.limits.valueDepth, maxSize: invocation.limits.outputSize)
+        return Self.contextWrites(from: invocation.context, to: try reader.read(-1))
     }
 
     /// Keys whose value changed (or `null` for removed keys), comparing as Lua sees values.
@@ -120,13 +129,14 @@ public final class LuaSandbox {
         try checkStart(interrupt: interrupt, deadline: deadline, limits: limits, script: "expression")
         defer { lua_settop(L, 0) }
         mf_set_limits(L, limits.memory, Int64(limits.instructions), deadline ?? 0, interrupt?.flag)
-        var blob = LuaValueEncoder(maxDepth: limits.valueDepth, capacity: 128)
+        blob.reset(maxDepth: limits.valueDepth)
         let members = scope.objectValue ?? [:]
         blob.count(members.count)
         for (name, value) in members { try blob.binding(name, value, readOnly: true, path: name) }
-        try prepare(blob)
-        host.begin(limits: limits)
-        return try resolve(template, limits: limits)
+        return try withEnvironment { () throws(ActivityFailure) -> Value in
+            host.begin(limits: limits)
+            return try resolve(template, limits: limits)
+        }
     }
 
     private func resolve(_ template: ValueTemplate, limits: ScriptLimits) throws(ActivityFailure) -> Value {
@@ -191,12 +201,19 @@ public final class LuaSandbox {
         if let deadline, LuaClock.now >= deadline { throw timeoutFailure(limits, script: script, line: nil) }
     }
 
-    private func prepare(_ blob: LuaValueEncoder) throws(ActivityFailure) {
-        let status = blob.bytes.withUnsafeBufferPointer { mf_prepare(L, $0.baseAddress, $0.count) }
-        guard status == LUA_OK else {
-            isUsable = false
-            throw ActivityFailure(.luaMemoryLimit, "could not build the script's environment")
+    /// Runs `body` with a fresh environment for `blob` at stack index 1; the blob stays in place
+    /// until the body returns, since C builds each binding when the script first uses it.
+    private func withEnvironment<T>(_ body: () throws(ActivityFailure) -> T) throws(ActivityFailure) -> T {
+        let result = blob.bytes.withUnsafeBufferPointer { bytes -> Result<T, ActivityFailure> in
+            let status = mf_prepare(L, bytes.baseAddress, bytes.count)
+            defer { mf_finish(L) }
+            guard status == LUA_OK else {
+                isUsable = false
+                return .failure(ActivityFailure(.luaMemoryLimit, "could not build the script's environment"))
+            }
+            do throws(ActivityFailure) { return .success(try body()) } catch { return .failure(error) }
         }
+        return try result.get()
     }
 
     /// The registry reference of compiled source, from the per-state cache.

@@ -6,7 +6,7 @@ import MoonflowModel
 struct LuaValueEncoder {
     private(set) var bytes: [UInt8] = []
     /// Deepest nesting accepted (`ScriptLimits.valueDepth`).
-    let maxDepth: Int
+    private(set) var maxDepth: Int
 
     init(maxDepth: Int, capacity: Int = 64) {
         self.maxDepth = maxDepth
@@ -27,11 +27,23 @@ struct LuaValueEncoder {
         text.withUTF8 { raw($0) }
     }
 
-    /// One binding of an environment blob: read-only flag, name, value.
+    /// One binding of an environment blob: read-only flag, name, then the value prefixed with its
+    /// length (C builds a binding only when the script first uses it, so it must find each one).
     mutating func binding(_ name: String, _ value: Value, readOnly: Bool, path: String) throws(ActivityFailure) {
         bytes.append(readOnly ? 1 : 0)
         key(name)
+        let lengthAt = bytes.count
+        count(0)
         try self.value(value, depth: 0, path: path)
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: bytes.count - lengthAt - 4).littleEndian) { length in
+            bytes.withUnsafeMutableBytes { $0[lengthAt..<(lengthAt + 4)].copyBytes(from: length) }
+        }
+    }
+
+    /// Starts a new blob, keeping the storage of the previous one.
+    mutating func reset(maxDepth: Int) {
+        self.maxDepth = maxDepth
+        bytes.removeAll(keepingCapacity: true)
     }
 
     mutating func rawString(_ data: some Collection<UInt8>) {

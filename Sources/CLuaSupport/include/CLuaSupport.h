@@ -110,9 +110,17 @@ size_t mf_memory_used(lua_State *L);
 int mf_compile(lua_State *L, const char *source, size_t length, int expression);
 void mf_unref(lua_State *L, int ref);
 
-/// Builds a fresh environment from an encoded globals blob (count, then flags, key, value) in a
-/// protected call; pushes it. Returns a Lua status (the message is pushed on failure).
+/// Pushes a fresh environment for an encoded bindings blob (count, then per binding: read-only
+/// flag, name, length-prefixed encoded value), in a protected call. The bindings are built lazily,
+/// when the script first uses them, so the blob must stay valid until `mf_finish`. Returns a Lua
+/// status (the message is pushed on failure).
 int mf_prepare(lua_State *L, const unsigned char *blob, size_t length);
+/// Ends the use of the blob given to `mf_prepare`.
+void mf_finish(lua_State *L);
+/// Pushes `workflow` of the environment at `env` as the script left it and returns 1; returns 0
+/// (nothing pushed) when the script neither read nor assigned it, so it is unchanged; -1 when the
+/// stack cannot grow. Call before `mf_finish`.
+int mf_push_workflow(lua_State *L, int env);
 /// Runs the compiled function `ref` with `_ENV` set to the table at `env` under the limits and
 /// the hook. Pushes one result or the error object; returns the Lua status.
 int mf_run(lua_State *L, int env, int ref);
