@@ -91,6 +91,7 @@ typedef struct mf_ctx {
     unsigned materialized; // bit i: bindings[i] was read or assigned in this environment
     mf_host_fn host;
     void *host_ud;
+    int test_seams;        // register the test-only built-ins (`test.ledger`)
     unsigned char *out;
     size_t out_len, out_cap;
     char trip_message[256];
@@ -1257,6 +1258,7 @@ typedef struct builtin {
     const char *library;  // NULL for a global function
     const char *name;
     int id;
+    int test_only;        // registered only in states opened with test seams
 } builtin;
 
 static const builtin builtins[] = {
@@ -1269,6 +1271,7 @@ static const builtin builtins[] = {
     {"hex", "encode", MF_HOST_HEX_ENCODE},   {"hex", "decode", MF_HOST_HEX_DECODE},
     {"hash", "sha256", MF_HOST_HASH_SHA256}, {"hmac", "sha256", MF_HOST_HMAC_SHA256},
     {NULL, "emit", MF_HOST_EMIT},            {NULL, "fail", MF_HOST_FAIL},
+    {"test", "ledger", MF_HOST_TEST_LEDGER, 1},
 };
 #define BUILTIN_COUNT ((int)(sizeof builtins / sizeof builtins[0]))
 
@@ -1303,6 +1306,7 @@ const char *mf_global_name(int index) {
 }
 
 int mf_builtin_count(void) { return BUILTIN_COUNT; }
+int mf_builtin_test_only(int index) { return builtins[index].test_only; }
 const char *mf_builtin_library(int index) { return builtins[index].library; }
 const char *mf_builtin_name(int index) { return builtins[index].name; }
 
@@ -1408,7 +1412,9 @@ static int setup(lua_State *L) {
     lua_setfield(L, globals, "os");
     lua_pop(L, 2);
 
+    int test_seams = ctx_of(L)->test_seams;
     for (int i = 0; i < BUILTIN_COUNT; i++) {
+        if (builtins[i].test_only && !test_seams) continue;
         lua_pushinteger(L, builtins[i].id);
         lua_pushcclosure(L, host_call, 1);
         if (!builtins[i].library) {
@@ -1426,7 +1432,8 @@ static int setup(lua_State *L) {
         lua_pop(L, 1);
     }
     for (int i = 0; i < BUILTIN_COUNT; i++) {
-        if (!builtins[i].library || (i > 0 && builtins[i - 1].library && !strcmp(builtins[i - 1].library, builtins[i].library)))
+        if (!builtins[i].library || (builtins[i].test_only && !test_seams)
+            || (i > 0 && builtins[i - 1].library && !strcmp(builtins[i - 1].library, builtins[i].library)))
             continue;
         lua_getfield(L, globals, builtins[i].library);
         ro_wrap(L, -1);
@@ -1457,11 +1464,12 @@ static int setup(lua_State *L) {
     return 0;
 }
 
-lua_State *mf_open(mf_host_fn host, void *host_ud) {
+lua_State *mf_open(mf_host_fn host, void *host_ud, int test_seams) {
     mf_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->host = host;
     c->host_ud = host_ud;
+    c->test_seams = test_seams;
     if (getrandom(&c->seed, sizeof c->seed, 0) != (ssize_t)sizeof c->seed) c->seed = mf_now_ns();
     c->seed |= 1;
     lua_State *L = lua_newstate(mf_alloc, c);
@@ -1656,7 +1664,7 @@ void mf_push_key(lua_State *L, int key) {
 // MARK: - Syntax check
 
 int mf_check_syntax(const char *source, size_t length, int expression, char *message, size_t capacity) {
-    lua_State *L = mf_open(NULL, NULL);
+    lua_State *L = mf_open(NULL, NULL, 0);
     if (!L) {
         snprintf(message, capacity, "could not create a Lua state");
         return -1;

@@ -23,9 +23,11 @@ public final class LuaSandbox {
     /// False once a limit tripped or the sandbox was violated: the state must be discarded.
     public private(set) var isUsable = true
 
-    public init() throws(ActivityFailure) {
-        let host = LuaHost()
-        guard let state = mf_open(luaHostEntry, Unmanaged.passUnretained(host).toOpaque()) else {
+    /// - Parameter testLedger: registers the test-only `test.ledger(tag)` (crash tests); `test` is
+    ///   `nil` without it.
+    public init(testLedger: LuaTestLedger? = nil) throws(ActivityFailure) {
+        let host = LuaHost(testLedger: testLedger)
+        guard let state = mf_open(luaHostEntry, Unmanaged.passUnretained(host).toOpaque(), testLedger == nil ? 0 : 1) else {
             throw ActivityFailure(.workerCrashed, "could not create a Lua state")
         }
         self.host = host
@@ -62,7 +64,7 @@ public final class LuaSandbox {
         if let event = invocation.event { try blob.binding("event", event, readOnly: true, path: "event") }
 
         return try withEnvironment { () throws(ActivityFailure) -> ScriptOutcome in
-            host.begin(limits: limits)
+            host.begin(limits: limits, activity: invocation.activity)
             let status = mf_run(L, 1, ref)
             try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
             guard status == LUA_OK else {
@@ -134,7 +136,7 @@ public final class LuaSandbox {
         blob.count(members.count)
         for (name, value) in members { try blob.binding(name, value, readOnly: true, path: name) }
         return try withEnvironment { () throws(ActivityFailure) -> Value in
-            host.begin(limits: limits)
+            host.begin(limits: limits, activity: nil)
             return try resolve(template, limits: limits)
         }
     }

@@ -41,6 +41,7 @@ enum {
     MF_HOST_HMAC_SHA256,
     MF_HOST_EMIT,
     MF_HOST_FAIL,
+    MF_HOST_TEST_LEDGER,
 };
 
 /// What a Swift host function asks C to do with the bytes it appended to the out buffer.
@@ -91,8 +92,9 @@ uint64_t mf_now_ns(void);
 typedef int (*mf_host_fn)(void *host, lua_State *L, int fid, int nargs);
 
 /// A sandboxed state (allow-listed globals template, read-only library proxies, bounded
-/// functions). NULL when the state could not be built.
-lua_State *mf_open(mf_host_fn host, void *host_ud);
+/// functions); `test_seams` also registers the test-only built-ins. NULL when the state could not
+/// be built.
+lua_State *mf_open(mf_host_fn host, void *host_ud, int test_seams);
 void mf_close(lua_State *L);
 
 /// Limits applied by the next `mf_compile`/`mf_run` (memory relative to what the state holds).
@@ -144,6 +146,8 @@ const char *mf_global_name(int index);
 int mf_builtin_count(void);
 const char *mf_builtin_library(int index);
 const char *mf_builtin_name(int index);
+/// 1 when the built-in exists only in states opened with test seams.
+int mf_builtin_test_only(int index);
 
 /// Bench floor: a plain state (no sandbox) holding a tiny function, and one bare `lua_pcall` of it.
 lua_State *mf_floor_open(void);
