@@ -55,7 +55,7 @@ public final class LuaSandbox {
             ActivityFailure(.activityError, "syntax error: \(message)", script: chunk.name, line: line.map { $0 + chunk.firstLine - 1 })
         }
 
-        blob.reset(maxDepth: limits.valueDepth)
+        var blob = takeBlob(maxDepth: limits.valueDepth)
         blob.count(invocation.event == nil ? 4 : 5)
         try blob.binding("input", invocation.input, readOnly: false, path: "input")
         try blob.binding("workflow", .object(invocation.context), readOnly: false, path: "workflow")
@@ -63,7 +63,7 @@ public final class LuaSandbox {
         try blob.binding("activity", invocation.activity, readOnly: true, path: "activity")
         if let event = invocation.event { try blob.binding("event", event, readOnly: true, path: "event") }
 
-        return try withEnvironment { () throws(ActivityFailure) -> ScriptOutcome in
+        return try withEnvironment(blob) { () throws(ActivityFailure) -> ScriptOutcome in
             host.begin(limits: limits, activity: invocation.activity)
             let status = mf_run(L, 1, ref)
             try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
@@ -131,11 +131,11 @@ public final class LuaSandbox {
         try checkStart(interrupt: interrupt, deadline: deadline, limits: limits, script: "expression")
         defer { lua_settop(L, 0) }
         mf_set_limits(L, limits.memory, Int64(limits.instructions), deadline ?? 0, interrupt?.flag)
-        blob.reset(maxDepth: limits.valueDepth)
+        var blob = takeBlob(maxDepth: limits.valueDepth)
         let members = scope.objectValue ?? [:]
         blob.count(members.count)
         for (name, value) in members { try blob.binding(name, value, readOnly: true, path: name) }
-        return try withEnvironment { () throws(ActivityFailure) -> Value in
+        return try withEnvironment(blob) { () throws(ActivityFailure) -> Value in
             host.begin(limits: limits, activity: nil)
             return try resolve(template, limits: limits)
         }
@@ -203,9 +203,20 @@ public final class LuaSandbox {
         if let deadline, LuaClock.now >= deadline { throw timeoutFailure(limits, script: script, line: nil) }
     }
 
-    /// Runs `body` with a fresh environment for `blob` at stack index 1; the blob stays in place
-    /// until the body returns, since C builds each binding when the script first uses it.
-    private func withEnvironment<T>(_ body: () throws(ActivityFailure) -> T) throws(ActivityFailure) -> T {
+    /// The reusable blob, moved out of the sandbox (so it is uniquely referenced and no access to
+    /// a stored property is checked while it is filled) and emptied.
+    private func takeBlob(maxDepth: Int) -> LuaValueEncoder {
+        var taken = LuaValueEncoder(maxDepth: maxDepth, capacity: 0)
+        swap(&taken, &blob)
+        taken.reset(maxDepth: maxDepth)
+        return taken
+    }
+
+    /// Runs `body` with a fresh environment for `blob` at stack index 1, then gives the blob's
+    /// storage back for the next execution. The blob stays in place until the body returns, since
+    /// C builds each binding when the script first uses it.
+    private func withEnvironment<T>(_ blob: LuaValueEncoder, _ body: () throws(ActivityFailure) -> T) throws(ActivityFailure) -> T {
+        defer { self.blob = blob }
         let result = blob.bytes.withUnsafeBufferPointer { bytes -> Result<T, ActivityFailure> in
             let status = mf_prepare(L, bytes.baseAddress, bytes.count)
             defer { mf_finish(L) }
