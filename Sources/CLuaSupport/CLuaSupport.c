@@ -209,6 +209,7 @@ static char k_env_mt;      // metatable of environments: {__index = globals temp
 static char k_env;         // the environment being executed (bindings materialize into it)
 static char k_randomseed;  // math.randomseed
 static char k_keys;        // anchored key strings (MF_KEY_*)
+static char k_captured;    // marks a metatable copy made by setmetatable (its __metatable is ours)
 
 // MARK: - Read-only proxies
 //
@@ -361,25 +362,64 @@ static int mf_rawset(lua_State *L) {
     return 1;
 }
 
+/// `setmetatable` for tables, installing a private copy of the metamethods (`__*` string keys) of
+/// the table given. Lua reads `__mode` at every collection and `__close` when a variable is
+/// closed, so a metatable the script still holds could gain them after this check (a weak
+/// ephemeron chain makes one atomic GC step run for minutes, out of the hook's reach); the copy is
+/// unreachable, so it never can. `getmetatable` still answers the table given (the copy's
+/// `__metatable`, marked as ours so the metatable stays replaceable); later changes to that
+/// table's metamethods do not apply.
 static int mf_setmetatable(lua_State *L) {
     static const char *const forbidden[] = {"__gc", "__close", "__mode", NULL};
     int t = lua_type(L, 2);
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
-    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) return violation(L, "cannot change a protected metatable");
-    if (t == LUA_TTABLE) {
-        for (int i = 0; forbidden[i]; i++) {
-            lua_pushstring(L, forbidden[i]);
-            if (lua_rawget(L, 2) != LUA_TNIL) {
-                char message[80];
-                snprintf(message, sizeof message, "setmetatable: '%s' is not allowed", forbidden[i]);
-                return violation(L, message);
+    lua_settop(L, 2);
+    if (lua_getmetatable(L, 1)) {
+        int ours = lua_rawgetp(L, 3, &k_captured) != LUA_TNIL;
+        lua_pushliteral(L, "__metatable");
+        int is_protected = lua_rawget(L, 3) != LUA_TNIL;
+        if (is_protected && !ours) return violation(L, "cannot change a protected metatable");
+        lua_settop(L, 2);
+    }
+    if (t == LUA_TNIL) {
+        lua_setmetatable(L, 1);
+        return 1;
+    }
+    lua_createtable(L, 0, 4);  // 3: the copy
+    long long visited = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        visited++;
+        size_t len;
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        if (key && len > 2 && key[0] == '_' && key[1] == '_') {
+            for (int i = 0; forbidden[i]; i++) {
+                if (strcmp(key, forbidden[i]) == 0) {
+                    char message[80];
+                    snprintf(message, sizeof message, "setmetatable: '%s' is not allowed", forbidden[i]);
+                    return violation(L, message);
+                }
             }
+            lua_pushvalue(L, -2);
+            lua_rotate(L, -2, 1);
+            lua_rawset(L, 3);
+        } else {
             lua_pop(L, 1);
         }
     }
-    lua_settop(L, 2);
+    charge(L, visited);
+    lua_pushliteral(L, "__metatable");
+    if (lua_rawget(L, 3) == LUA_TNIL) {
+        lua_pushliteral(L, "__metatable");
+        lua_pushvalue(L, 2);
+        lua_rawset(L, 3);
+        lua_pushboolean(L, 1);
+        lua_rawsetp(L, 3, &k_captured);
+    }
+    lua_settop(L, 3);
     lua_setmetatable(L, 1);
+    lua_settop(L, 1);
     return 1;
 }
 
@@ -1262,15 +1302,15 @@ typedef struct builtin {
 } builtin;
 
 static const builtin builtins[] = {
-    {"json", "encode", MF_HOST_JSON_ENCODE}, {"json", "decode", MF_HOST_JSON_DECODE},
-    {"log", "debug", MF_HOST_LOG_DEBUG},     {"log", "info", MF_HOST_LOG_INFO},
-    {"log", "warn", MF_HOST_LOG_WARN},       {"log", "error", MF_HOST_LOG_ERROR},
-    {"time", "now", MF_HOST_TIME_NOW},       {"time", "unix", MF_HOST_TIME_UNIX},
-    {"time", "parse", MF_HOST_TIME_PARSE},   {NULL, "uuid", MF_HOST_UUID},
-    {"base64", "encode", MF_HOST_BASE64_ENCODE}, {"base64", "decode", MF_HOST_BASE64_DECODE},
-    {"hex", "encode", MF_HOST_HEX_ENCODE},   {"hex", "decode", MF_HOST_HEX_DECODE},
-    {"hash", "sha256", MF_HOST_HASH_SHA256}, {"hmac", "sha256", MF_HOST_HMAC_SHA256},
-    {NULL, "emit", MF_HOST_EMIT},            {NULL, "fail", MF_HOST_FAIL},
+    {"json", "encode", MF_HOST_JSON_ENCODE, 0}, {"json", "decode", MF_HOST_JSON_DECODE, 0},
+    {"log", "debug", MF_HOST_LOG_DEBUG, 0},     {"log", "info", MF_HOST_LOG_INFO, 0},
+    {"log", "warn", MF_HOST_LOG_WARN, 0},       {"log", "error", MF_HOST_LOG_ERROR, 0},
+    {"time", "now", MF_HOST_TIME_NOW, 0},       {"time", "unix", MF_HOST_TIME_UNIX, 0},
+    {"time", "parse", MF_HOST_TIME_PARSE, 0},   {NULL, "uuid", MF_HOST_UUID, 0},
+    {"base64", "encode", MF_HOST_BASE64_ENCODE, 0}, {"base64", "decode", MF_HOST_BASE64_DECODE, 0},
+    {"hex", "encode", MF_HOST_HEX_ENCODE, 0},   {"hex", "decode", MF_HOST_HEX_DECODE, 0},
+    {"hash", "sha256", MF_HOST_HASH_SHA256, 0}, {"hmac", "sha256", MF_HOST_HMAC_SHA256, 0},
+    {NULL, "emit", MF_HOST_EMIT, 0},            {NULL, "fail", MF_HOST_FAIL, 0},
     {"test", "ledger", MF_HOST_TEST_LEDGER, 1},
 };
 #define BUILTIN_COUNT ((int)(sizeof builtins / sizeof builtins[0]))
