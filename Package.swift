@@ -33,13 +33,14 @@ let package = Package(
             name: "MoonflowModel",
             dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]
         ),
-        .target(name: "MoonflowYAML", dependencies: ["CYAML", "MoonflowModel"]),
-        .target(name: "MoonflowSchema", dependencies: ["MoonflowModel"]),
+        .target(name: "MoonflowYAML", dependencies: ["CYAML", "MoonflowModel", .product(name: "OrderedCollections", package: "swift-collections")]),
+        .target(name: "MoonflowSchema", dependencies: ["MoonflowModel", .product(name: "OrderedCollections", package: "swift-collections")]),
         .target(
             name: "MoonflowLoader",
             dependencies: [
                 "MoonflowModel", "MoonflowYAML", "MoonflowSchema",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
         .target(
@@ -47,6 +48,7 @@ let package = Package(
             dependencies: [
                 "MoonflowModel", "CLua", "CLuaSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
         .target(
@@ -54,6 +56,7 @@ let package = Package(
             dependencies: [
                 "MoonflowModel", "MoonflowSchema",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
@@ -71,7 +74,7 @@ let package = Package(
         .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MoonflowLoaderTests",
-            dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua"],
+            dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua", "MoonflowSchema"],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "MoonflowLuaTests", dependencies: ["MoonflowLua", "MoonflowModel"]),

@@ -94,6 +94,8 @@ final class LibYAMLEventReader {
             return YAMLSyntaxMessage(
                 problem: problem, context: context, location: location(of: state.problem_mark), source: source
             ).diagnostic
+        case YAML_MEMORY_ERROR:
+            return Diagnostic(.yamlSyntax, "libyaml ran out of memory reading the file", at: source.location(line: 1, column: 1))
         default:
             return Diagnostic(.yamlSyntax, "libyaml failed: \(problem)", at: source.location(line: 1, column: 1))
         }

@@ -56,7 +56,7 @@ struct YAMLComposer {
             switch event {
             case .scalar(let scalar, let scalarAnchor, let tag):
                 if let tag, case .failure(let mismatch) = YAMLNode.resolve(scalar, tag: tag) {
-                    diagnostics.append(Diagnostic(.yamlBadTaggedValue, mismatch.message, at: location))
+                    diagnostics.append(Diagnostic(.yamlBadTaggedValue, mismatch.message, at: location, hint: Self.badTagHint))
                 }
                 finished = ComposedNode(node: YAMLNode(.scalar(scalar), tag: tag, location: location), size: 1, height: 0)
                 anchor = scalarAnchor
@@ -238,8 +238,10 @@ struct YAMLComposer {
         let expected = YAMLNode.coreTag(isMapping ? "map" : "seq")
         guard tag != expected else { return }
         let kind = isMapping ? "a mapping" : "a list"
-        diagnostics.append(Diagnostic(.yamlBadTaggedValue, "`\(YAMLNode.shortTag(tag))` cannot tag \(kind)", at: location))
+        diagnostics.append(Diagnostic(.yamlBadTaggedValue, "`\(YAMLNode.shortTag(tag))` cannot tag \(kind)", at: location, hint: Self.badTagHint))
     }
+
+    private static let badTagHint = "fix the value, or remove the tag and let the field's type decide"
 
     private static func describeKey(_ key: YAMLNode) -> String {
         key.scalar.map { "'\($0.text)'" } ?? "(\(key.kindDescription))"

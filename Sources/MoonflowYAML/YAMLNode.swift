@@ -14,6 +14,8 @@ public struct YAMLNode: Sendable, Hashable {
     public var content: Content
     /// The explicit tag, in full form (`tag:yaml.org,2002:str`), or `nil` when none was written.
     public var tag: String?
+    /// Where the node starts. An expanded alias is located at its `*name`; the nodes inside it
+    /// (and pairs brought in by `<<`) keep the locations where the anchored node wrote them.
     @IgnoredInEquality public var location: SourceLocation
 
     public init(_ content: Content, tag: String? = nil, location: SourceLocation) {

@@ -27,14 +27,22 @@ struct YAMLSyntaxMessage {
     }
 
     /// `{id: ${ x }}`: inside a flow collection a plain scalar ends at `{`, so an unquoted
-    /// template breaks the collection (SPEC §2, "Templates in flow style").
+    /// template breaks the collection (SPEC §2, "Templates in flow style"). The hint quotes the
+    /// template libyaml stopped at: the last `${` before the problem on its line, else one on a
+    /// line of the collection before it.
     private var templateHint: String? {
         guard context?.text.contains("flow") == true || problem.contains("flow") else { return nil }
         let firstLine = context?.location.line ?? location.line
-        for number in firstLine...max(firstLine, location.line) {
-            guard let line = source.lineText(number), let start = line.firstRange(of: "${") else { continue }
-            let template = line[start.lowerBound...].firstIndex(of: "}").map { String(line[start.lowerBound...$0]) } ?? "${ … }"
-            return "inside `{…}` or `[…]` a template must be quoted: quote the template (`\"\(template)\"`) or use block style"
+        for number in stride(from: location.line, through: min(firstLine, location.line), by: -1) {
+            guard let line = source.lineText(number) else { continue }
+            let scalars = Array(line.unicodeScalars)
+            // On the problem line only templates that start before the problem count.
+            let limit = number == location.line ? min(location.column, scalars.count) : scalars.count
+            guard let start = (0..<max(0, limit - 1)).last(where: { scalars[$0] == "$" && scalars[$0 + 1] == "{" }) else { continue }
+            let end = scalars[start...].firstIndex(of: "}") ?? scalars.count - 1
+            var template = String.UnicodeScalarView()
+            template.append(contentsOf: scalars[start...end])
+            return "inside `{…}` or `[…]` a template must be quoted: quote the template (`\"\(String(template))\"`) or use block style"
         }
         return nil
     }

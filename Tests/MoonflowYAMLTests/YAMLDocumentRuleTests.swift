@@ -77,6 +77,12 @@ import Testing
 
         let inList = try #require(onlyDiagnostic("needs: [${ x }]\n"))
         #expect(inList.hint == "inside `{…}` or `[…]` a template must be quoted: quote the template (`\"${ x }\"`) or use block style")
+        // The hint names the template libyaml stopped at, not an earlier, quoted one.
+        let second = try #require(onlyDiagnostic("with: {x: \"${ x }\", y: ${y}}\n"))
+        #expect(second.hint == "inside `{…}` or `[…]` a template must be quoted: quote the template (`\"${y}\"`) or use block style")
+        let multiLine = try #require(onlyDiagnostic("with: {\n  a: 1,\n  b: ${ input.b }\n}\n"))
+        #expect(multiLine.description.hasPrefix("w.yaml:3:7: error[YAMLSyntax]"))
+        #expect(multiLine.hint == "inside `{…}` or `[…]` a template must be quoted: quote the template (`\"${ input.b }\"`) or use block style")
         // The same template in block style is fine, and a quoted one in flow style too.
         #expect(try value("with:\n  id: ${ input.id }\n") == ["with": ["id": "${ input.id }"]])
         #expect(try value("with: {id: \"${ input.id }\"}\n") == ["with": ["id": "${ input.id }"]])
@@ -88,5 +94,7 @@ import Testing
         #expect(diagnostic.hint == "YAML indents with spaces only: replace the tab characters at the start of this line with spaces")
         // Other syntax errors get no tab hint.
         #expect(onlyDiagnostic("a: 1\n b: 2\n")?.hint == nil)
+        // A tab inside a block scalar's indentation gets it too.
+        #expect(onlyDiagnostic("run: |\n  x = 1\n\t y = 2\n")?.hint == "YAML indents with spaces only: replace the tab characters at the start of this line with spaces")
     }
 }
