@@ -121,3 +121,15 @@ function emit(type, payload) end
 ---@param message? string
 ---@param details? any
 function fail(type, message, details) end
+
+-- ============================================================================================
+-- TEST-ONLY. Present only when the runner was started with MOONFLOW_TEST_LEDGER=/path set (crash
+-- tests); in every other run `test` is nil. Never use it in a real workflow.
+-- ============================================================================================
+
+test = {}
+
+---Appends one JSON line `{"run": …, "activity": …, "attempt": …, "tag": …, "unix_ns": …}` (from this
+---activity's `run.id`, `name` and `attempt`) to the ledger file and fsyncs it before returning.
+---@param tag string
+function test.ledger(tag) end

@@ -32,6 +32,8 @@
 #define MF_ALLOC_BYTES_PER_INSTRUCTION 64
 /// Bytes scanned by a C function charged as one instruction.
 #define MF_SCAN_BYTES_PER_INSTRUCTION 4
+/// Names one environment blob may bind (a script's five, an expression scope's seven).
+#define MF_MAX_BINDINGS 8
 
 // MARK: - Flags and clock
 
@@ -59,6 +61,15 @@ uint64_t mf_now_ns(void) {
 
 // MARK: - Per-state context
 
+/// One name of the running execution's environment blob, turned into a Lua value only when the
+/// script first reads or assigns it (`materialize`).
+typedef struct mf_binding {
+    const char *name;
+    size_t name_len;
+    const unsigned char *value, *value_end;  // encoded value, inside the caller's blob
+    int read_only;
+} mf_binding;
+
 typedef struct mf_ctx {
     size_t used;           // bytes held by the state
     size_t limit;          // absolute cap while enforcing
@@ -74,8 +85,13 @@ typedef struct mf_ctx {
     unsigned ticks;        // polls of the clock are spaced out
     int error_line;
     uint64_t seed;         // host PRNG for per-execution math.random seeds
+    int seeded;            // math.random was seeded in this execution (lazily, on first use)
+    mf_binding bindings[MF_MAX_BINDINGS];
+    int binding_count;     // 0 outside mf_prepare ... mf_finish
+    unsigned materialized; // bit i: bindings[i] was read or assigned in this environment
     mf_host_fn host;
     void *host_ud;
+    int test_seams;        // register the test-only built-ins (`test.ledger`)
     unsigned char *out;
     size_t out_len, out_cap;
     char trip_message[256];
@@ -189,9 +205,11 @@ static int mf_panic(lua_State *L) {
 // MARK: - Registry keys
 
 static char k_ro_mt;       // metatable of read-only proxies
-static char k_env_mt;      // metatable of environments: {__index = globals template}
+static char k_env_mt;      // metatable of environments: {__index = globals template, __newindex}
+static char k_env;         // the environment being executed (bindings materialize into it)
 static char k_randomseed;  // math.randomseed
 static char k_keys;        // anchored key strings (MF_KEY_*)
+static char k_captured;    // marks a metatable copy made by setmetatable (its __metatable is ours)
 
 // MARK: - Read-only proxies
 //
@@ -255,10 +273,13 @@ static int ro_len(lua_State *L) {
     return 1;
 }
 
+static void materialize_all(lua_State *L, int idx);
+
 /// `next` over a proxy walks its target (wrapping tables); over other tables it is the raw `next`.
 static int mf_next(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
+    if (lua_isnil(L, 2)) materialize_all(L, 1);
     if (!mf_proxy_target(L, 1)) {
         if (lua_next(L, 1)) return 2;
         lua_pushnil(L);
@@ -341,25 +362,64 @@ static int mf_rawset(lua_State *L) {
     return 1;
 }
 
+/// `setmetatable` for tables, installing a private copy of the metamethods (`__*` string keys) of
+/// the table given. Lua reads `__mode` at every collection and `__close` when a variable is
+/// closed, so a metatable the script still holds could gain them after this check (a weak
+/// ephemeron chain makes one atomic GC step run for minutes, out of the hook's reach); the copy is
+/// unreachable, so it never can. `getmetatable` still answers the table given (the copy's
+/// `__metatable`, marked as ours so the metatable stays replaceable); later changes to that
+/// table's metamethods do not apply.
 static int mf_setmetatable(lua_State *L) {
     static const char *const forbidden[] = {"__gc", "__close", "__mode", NULL};
     int t = lua_type(L, 2);
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
-    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) return violation(L, "cannot change a protected metatable");
-    if (t == LUA_TTABLE) {
-        for (int i = 0; forbidden[i]; i++) {
-            lua_pushstring(L, forbidden[i]);
-            if (lua_rawget(L, 2) != LUA_TNIL) {
-                char message[80];
-                snprintf(message, sizeof message, "setmetatable: '%s' is not allowed", forbidden[i]);
-                return violation(L, message);
+    lua_settop(L, 2);
+    if (lua_getmetatable(L, 1)) {
+        int ours = lua_rawgetp(L, 3, &k_captured) != LUA_TNIL;
+        lua_pushliteral(L, "__metatable");
+        int is_protected = lua_rawget(L, 3) != LUA_TNIL;
+        if (is_protected && !ours) return violation(L, "cannot change a protected metatable");
+        lua_settop(L, 2);
+    }
+    if (t == LUA_TNIL) {
+        lua_setmetatable(L, 1);
+        return 1;
+    }
+    lua_createtable(L, 0, 4);  // 3: the copy
+    long long visited = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        visited++;
+        size_t len;
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        if (key && len > 2 && key[0] == '_' && key[1] == '_') {
+            for (int i = 0; forbidden[i]; i++) {
+                if (strcmp(key, forbidden[i]) == 0) {
+                    char message[80];
+                    snprintf(message, sizeof message, "setmetatable: '%s' is not allowed", forbidden[i]);
+                    return violation(L, message);
+                }
             }
+            lua_pushvalue(L, -2);
+            lua_rotate(L, -2, 1);
+            lua_rawset(L, 3);
+        } else {
             lua_pop(L, 1);
         }
     }
-    lua_settop(L, 2);
+    charge(L, visited);
+    lua_pushliteral(L, "__metatable");
+    if (lua_rawget(L, 3) == LUA_TNIL) {
+        lua_pushliteral(L, "__metatable");
+        lua_pushvalue(L, 2);
+        lua_rawset(L, 3);
+        lua_pushboolean(L, 1);
+        lua_rawsetp(L, 3, &k_captured);
+    }
+    lua_settop(L, 3);
     lua_setmetatable(L, 1);
+    lua_settop(L, 1);
     return 1;
 }
 
@@ -399,6 +459,28 @@ static int call_original(lua_State *L) {
     lua_rotate(L, 1, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     return lua_gettop(L);
+}
+
+/// `math.random`, seeded from the host's generator at its first use in an execution (seeding every
+/// execution up front would cost every script a call it rarely needs).
+static int mf_random(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    if (!c->seeded) {
+        c->seeded = 1;
+        c->seed ^= c->seed << 13;
+        c->seed ^= c->seed >> 7;
+        c->seed ^= c->seed << 17;
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &k_randomseed);
+        lua_pushinteger(L, (lua_Integer)(c->seed >> 1));
+        lua_call(L, 1, 0);
+    }
+    return call_original(L);
+}
+
+/// `math.randomseed`: a script's own seed is not overridden by the lazy one.
+static int mf_randomseed(lua_State *L) {
+    ctx_of(L)->seeded = 1;
+    return call_original(L);
 }
 
 /// Functions that scan their string argument without allocating: charged by its length.
@@ -1092,6 +1174,97 @@ void mf_out_append(lua_State *L, const void *bytes, size_t length) {
     c->out_len += length;
 }
 
+// MARK: - Lazy environment bindings
+//
+// An environment starts empty: the invocation's names (`input`, `workflow`, `steps`, …) stay
+// encoded in the caller's blob until the script first reads one (a miss in the globals template
+// reaches `template_index`), assigns one (`env_newindex`) or iterates the environment (`mf_next`).
+// A script that never touches `steps` or `workflow` builds neither, and the host then knows that
+// `workflow` is unchanged without reading it back.
+
+/// Index of the current binding named by the string at `idx`, or -1.
+static int binding_index(lua_State *L, mf_ctx *c, int idx) {
+    if (lua_type(L, idx) != LUA_TSTRING) return -1;
+    size_t len;
+    const char *key = lua_tolstring(L, idx, &len);
+    for (int i = 0; i < c->binding_count; i++)
+        if (c->bindings[i].name_len == len && memcmp(c->bindings[i].name, key, len) == 0) return i;
+    return -1;
+}
+
+/// Decodes one binding (light userdata 1) into the environment (2); read-only tables as proxies.
+static int decode_binding(lua_State *L) {
+    const mf_binding *b = lua_touserdata(L, 1);
+    reader r = {b->value, b->value_end};
+    lua_pushlstring(L, b->name, b->name_len);
+    push_encoded(L, &r, 0);
+    if (b->read_only && lua_type(L, -1) == LUA_TTABLE) {
+        ro_wrap(L, -1);
+        lua_remove(L, -2);
+    }
+    lua_rawset(L, 2);
+    return 0;
+}
+
+/// Builds binding `i` into the environment at `env`. Building it is the host's setup, not the
+/// script's work, as if it had been built before the run: not charged, not counted against the
+/// memory limit (the baseline moves up by what it holds). Protected, so the limits are back on
+/// whatever happens; a failure (real memory exhaustion) trips the execution.
+static void materialize(lua_State *L, mf_ctx *c, int env, int i) {
+    env = lua_absindex(L, env);
+    c->materialized |= 1u << i;
+    luaL_checkstack(L, 3, "environment");
+    lua_pushcfunction(L, decode_binding);
+    lua_pushlightuserdata(L, &c->bindings[i]);
+    lua_pushvalue(L, env);
+    int enforcing = c->enforcing;
+    size_t before = c->used;
+    c->enforcing = 0;
+    int status = lua_pcall(L, 2, 0, 0);
+    c->enforcing = enforcing;
+    if (status != LUA_OK) trip(L, MF_TRIP_MEMORY, "could not build the script's environment");
+    if (c->used > before) {
+        c->baseline += c->used - before;
+        c->limit += c->used - before;
+    }
+}
+
+static int is_current_env(lua_State *L, int idx) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env);
+    int current = lua_rawequal(L, -1, idx);
+    lua_pop(L, 1);
+    return current;
+}
+
+static void materialize_all(lua_State *L, int idx) {
+    mf_ctx *c = ctx_of(L);
+    if (c->materialized == (1u << c->binding_count) - 1 || !is_current_env(L, idx)) return;
+    for (int i = 0; i < c->binding_count; i++)
+        if (!(c->materialized & (1u << i))) materialize(L, c, idx, i);
+}
+
+/// `__index` of the globals template: a name it lacks may be a binding not built yet.
+static int template_index(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    int i = binding_index(L, c, 2);
+    if (i < 0 || (c->materialized & (1u << i))) return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env);
+    materialize(L, c, -1, i);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+/// `__newindex` of environments: assigning a binding that was never read replaces it.
+static int env_newindex(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    int i = binding_index(L, c, 2);
+    if (i >= 0) c->materialized |= 1u << i;
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
 // MARK: - Host trampoline
 
 static int host_call(lua_State *L) {
@@ -1125,18 +1298,20 @@ typedef struct builtin {
     const char *library;  // NULL for a global function
     const char *name;
     int id;
+    int test_only;        // registered only in states opened with test seams
 } builtin;
 
 static const builtin builtins[] = {
-    {"json", "encode", MF_HOST_JSON_ENCODE}, {"json", "decode", MF_HOST_JSON_DECODE},
-    {"log", "debug", MF_HOST_LOG_DEBUG},     {"log", "info", MF_HOST_LOG_INFO},
-    {"log", "warn", MF_HOST_LOG_WARN},       {"log", "error", MF_HOST_LOG_ERROR},
-    {"time", "now", MF_HOST_TIME_NOW},       {"time", "unix", MF_HOST_TIME_UNIX},
-    {"time", "parse", MF_HOST_TIME_PARSE},   {NULL, "uuid", MF_HOST_UUID},
-    {"base64", "encode", MF_HOST_BASE64_ENCODE}, {"base64", "decode", MF_HOST_BASE64_DECODE},
-    {"hex", "encode", MF_HOST_HEX_ENCODE},   {"hex", "decode", MF_HOST_HEX_DECODE},
-    {"hash", "sha256", MF_HOST_HASH_SHA256}, {"hmac", "sha256", MF_HOST_HMAC_SHA256},
-    {NULL, "emit", MF_HOST_EMIT},            {NULL, "fail", MF_HOST_FAIL},
+    {"json", "encode", MF_HOST_JSON_ENCODE, 0}, {"json", "decode", MF_HOST_JSON_DECODE, 0},
+    {"log", "debug", MF_HOST_LOG_DEBUG, 0},     {"log", "info", MF_HOST_LOG_INFO, 0},
+    {"log", "warn", MF_HOST_LOG_WARN, 0},       {"log", "error", MF_HOST_LOG_ERROR, 0},
+    {"time", "now", MF_HOST_TIME_NOW, 0},       {"time", "unix", MF_HOST_TIME_UNIX, 0},
+    {"time", "parse", MF_HOST_TIME_PARSE, 0},   {NULL, "uuid", MF_HOST_UUID, 0},
+    {"base64", "encode", MF_HOST_BASE64_ENCODE, 0}, {"base64", "decode", MF_HOST_BASE64_DECODE, 0},
+    {"hex", "encode", MF_HOST_HEX_ENCODE, 0},   {"hex", "decode", MF_HOST_HEX_DECODE, 0},
+    {"hash", "sha256", MF_HOST_HASH_SHA256, 0}, {"hmac", "sha256", MF_HOST_HMAC_SHA256, 0},
+    {NULL, "emit", MF_HOST_EMIT, 0},            {NULL, "fail", MF_HOST_FAIL, 0},
+    {"test", "ledger", MF_HOST_TEST_LEDGER, 1},
 };
 #define BUILTIN_COUNT ((int)(sizeof builtins / sizeof builtins[0]))
 
@@ -1171,6 +1346,7 @@ const char *mf_global_name(int index) {
 }
 
 int mf_builtin_count(void) { return BUILTIN_COUNT; }
+int mf_builtin_test_only(int index) { return builtins[index].test_only; }
 const char *mf_builtin_library(int index) { return builtins[index].library; }
 const char *mf_builtin_name(int index) { return builtins[index].name; }
 
@@ -1247,9 +1423,12 @@ static int setup(lua_State *L) {
     lua_pop(L, 1);
 
     luaL_requiref(L, "math", luaopen_math, 0);
-    lua_getfield(L, -1, "randomseed");
+    int math = lua_gettop(L);
+    lua_getfield(L, math, "randomseed");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &k_randomseed);
-    ro_wrap(L, -1);
+    wrap_field(L, math, "random", mf_random, 0, 0);
+    wrap_field(L, math, "randomseed", mf_randomseed, 0, 0);
+    ro_wrap(L, math);
     lua_setfield(L, globals, "math");
     lua_pop(L, 1);
 
@@ -1273,7 +1452,9 @@ static int setup(lua_State *L) {
     lua_setfield(L, globals, "os");
     lua_pop(L, 2);
 
+    int test_seams = ctx_of(L)->test_seams;
     for (int i = 0; i < BUILTIN_COUNT; i++) {
+        if (builtins[i].test_only && !test_seams) continue;
         lua_pushinteger(L, builtins[i].id);
         lua_pushcclosure(L, host_call, 1);
         if (!builtins[i].library) {
@@ -1291,7 +1472,8 @@ static int setup(lua_State *L) {
         lua_pop(L, 1);
     }
     for (int i = 0; i < BUILTIN_COUNT; i++) {
-        if (!builtins[i].library || (i > 0 && builtins[i - 1].library && !strcmp(builtins[i - 1].library, builtins[i].library)))
+        if (!builtins[i].library || (builtins[i].test_only && !test_seams)
+            || (i > 0 && builtins[i - 1].library && !strcmp(builtins[i - 1].library, builtins[i].library)))
             continue;
         lua_getfield(L, globals, builtins[i].library);
         ro_wrap(L, -1);
@@ -1299,13 +1481,20 @@ static int setup(lua_State *L) {
         lua_pop(L, 1);
     }
 
-    // Environments read the template through a locked metatable.
-    lua_createtable(L, 0, 2);
+    // Environments read the template through a locked metatable; the template's misses reach the
+    // lazy bindings.
+    lua_createtable(L, 0, 3);
     lua_pushvalue(L, globals);
     lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, env_newindex);
+    lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &k_env_mt);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, template_index);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, globals);
 
     // Nothing of the opened libraries stays reachable: an empty global table, no loaded modules.
     lua_createtable(L, 0, 0);
@@ -1315,11 +1504,12 @@ static int setup(lua_State *L) {
     return 0;
 }
 
-lua_State *mf_open(mf_host_fn host, void *host_ud) {
+lua_State *mf_open(mf_host_fn host, void *host_ud, int test_seams) {
     mf_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->host = host;
     c->host_ud = host_ud;
+    c->test_seams = test_seams;
     if (getrandom(&c->seed, sizeof c->seed, 0) != (ssize_t)sizeof c->seed) c->seed = mf_now_ns();
     c->seed |= 1;
     lua_State *L = lua_newstate(mf_alloc, c);
@@ -1429,30 +1619,26 @@ static int prepare_protected(lua_State *L) {
     prepare_args *a = lua_touserdata(L, 1);
     mf_ctx *c = ctx_of(L);
     reader r = {a->blob, a->blob + a->length};
+    c->binding_count = 0;
     uint32_t n = read_u32(L, &r);
+    if (n > MF_MAX_BINDINGS) luaL_error(L, "too many bindings");
+    for (uint32_t i = 0; i < n; i++) {
+        mf_binding *b = &c->bindings[i];
+        if (r.p >= r.end) luaL_error(L, "corrupt value encoding");
+        b->read_only = *r.p++;
+        b->name = read_bytes(L, &r, &b->name_len);
+        size_t len;
+        b->value = (const unsigned char *)read_bytes(L, &r, &len);
+        b->value_end = b->value + len;
+    }
+    c->binding_count = (int)n;
+    c->materialized = 0;
+    c->seeded = 0;
     lua_createtable(L, 0, (int)n + 4);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env_mt);
     lua_setmetatable(L, -2);
-    for (uint32_t i = 0; i < n; i++) {
-        if (r.p >= r.end) luaL_error(L, "corrupt value encoding");
-        int read_only = *r.p++;
-        size_t len;
-        const char *key = read_bytes(L, &r, &len);
-        lua_pushlstring(L, key, len);
-        push_encoded(L, &r, 0);
-        if (read_only && lua_type(L, -1) == LUA_TTABLE) {
-            ro_wrap(L, -1);
-            lua_remove(L, -2);
-        }
-        lua_rawset(L, -3);
-    }
-    // A fresh random sequence per execution, from the host's generator.
-    c->seed ^= c->seed << 13;
-    c->seed ^= c->seed >> 7;
-    c->seed ^= c->seed << 17;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_randomseed);
-    lua_pushinteger(L, (lua_Integer)(c->seed >> 1));
-    lua_call(L, 1, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &k_env);
     return 1;
 }
 
@@ -1475,6 +1661,22 @@ static int message_handler(lua_State *L) {
         }
     }
     return 1;
+}
+
+void mf_finish(lua_State *L) { ctx_of(L)->binding_count = 0; }
+
+int mf_push_workflow(lua_State *L, int env) {
+    mf_ctx *c = ctx_of(L);
+    env = lua_absindex(L, env);
+    if (!lua_checkstack(L, 3)) return -1;
+    mf_push_key(L, MF_KEY_WORKFLOW);
+    if (lua_rawget(L, env) != LUA_TNIL) return 1;
+    for (int i = 0; i < c->binding_count; i++) {
+        const mf_binding *b = &c->bindings[i];
+        if (b->name_len == 8 && memcmp(b->name, "workflow", 8) == 0 && (c->materialized & (1u << i))) return 1;
+    }
+    lua_pop(L, 1);
+    return 0;
 }
 
 int mf_run(lua_State *L, int env, int ref) {
@@ -1507,7 +1709,7 @@ void mf_push_key(lua_State *L, int key) {
 static _Thread_local lua_State *mf_checker_state = NULL;
 
 int mf_check_syntax(const char *source, size_t length, int expression, char *message, size_t capacity) {
-    if (!mf_checker_state) mf_checker_state = mf_open(NULL, NULL);
+    if (!mf_checker_state) mf_checker_state = mf_open(NULL, NULL, 0);
     lua_State *L = mf_checker_state;
     if (!L) {
         snprintf(message, capacity, "could not create a Lua state");

@@ -9,8 +9,13 @@ public enum LuaBuiltins {
     }
 
     /// Host built-ins, qualified (`json.encode`, `uuid`).
-    public static var hostFunctions: [String] {
-        (0..<mf_builtin_count()).map { index in
+    public static var hostFunctions: [String] { qualifiedBuiltins(testOnly: false) }
+
+    /// Test-only host built-ins (`test.ledger`), registered only with a `LuaTestLedger`.
+    public static var testFunctions: [String] { qualifiedBuiltins(testOnly: true) }
+
+    private static func qualifiedBuiltins(testOnly: Bool) -> [String] {
+        (0..<mf_builtin_count()).filter { (mf_builtin_test_only($0) != 0) == testOnly }.map { index in
             let name = String(cString: mf_builtin_name(index))
             return mf_builtin_library(index).map { "\(String(cString: $0)).\(name)" } ?? name
         }

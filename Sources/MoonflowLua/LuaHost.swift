@@ -13,14 +13,22 @@ final class LuaHost {
     private(set) var events: [EmittedEvent] = []
     private var logBytes = 0
     private var limits = ScriptLimits.defaults
+    /// The running code action's `activity` (`nil` for expressions).
+    private var activity: Value?
+    private let testLedger: LuaTestLedger?
+
+    init(testLedger: LuaTestLedger?) {
+        self.testLedger = testLedger
+    }
 
     /// Most log entries and events one execution may produce.
     static let maxLogEntries = 1000
     static let maxLogBytes = 1 << 20
     static let maxEvents = 1000
 
-    func begin(limits: ScriptLimits) {
+    func begin(limits: ScriptLimits, activity: Value?) {
         self.limits = limits
+        self.activity = activity
         if !logs.isEmpty { logs = [] }
         if !events.isEmpty { events = [] }
         logBytes = 0
@@ -119,6 +127,11 @@ final class LuaHost {
                 if nargs >= 2, !arguments.isNil(2) { error["message"] = .string(try arguments.text(2, "fail")) }
                 if nargs >= 3, !arguments.isNil(3) { error["details"] = try arguments.value(3, root: "fail details") }
                 return .raise(.object(error))
+            case MF_HOST_TEST_LEDGER:
+                let tag = try arguments.text(1, "test.ledger")
+                guard let testLedger, let activity else { return .message("test.ledger: only code actions run with a test ledger") }
+                if let problem = testLedger.append(tag: tag, activity: activity) { return .message("test.ledger: \(problem)") }
+                return .values([])
             default:
                 return .message("unknown built-in")
             }

@@ -18,11 +18,14 @@ public final class LuaRunner: ScriptRunning {
     /// - Parameters:
     ///   - threads: pool size; defaults to the number of active cores.
     ///   - stackSize: stack of each pool thread (Lua needs well over the 512KB default of secondary threads).
+    ///   - testLedger: the test-only `test.ledger` seam; by default on exactly when
+    ///     `MOONFLOW_TEST_LEDGER` is set when the runner is built.
     public init(
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, stackSize: Int = 8 << 20,
-        expressionLimits: ScriptLimits = LuaRunner.defaultExpressionLimits
+        expressionLimits: ScriptLimits = LuaRunner.defaultExpressionLimits,
+        testLedger: LuaTestLedger? = LuaTestLedger.fromEnvironment()
     ) {
-        pool = LuaThreadPool(threads: threads, stackSize: max(stackSize, 1 << 20))
+        pool = LuaThreadPool(threads: threads, stackSize: max(stackSize, 1 << 20), testLedger: testLedger)
         self.expressionLimits = expressionLimits
     }
 

@@ -15,15 +15,19 @@ public final class LuaSandbox {
     private let host: LuaHost
     private var chunks: [String: Int32] = [:]
     private var expressions: [String: Int32] = [:]
+    /// The bindings blob of the current execution (its storage is reused from one to the next).
+    private var blob = LuaValueEncoder(maxDepth: ScriptLimits.defaults.valueDepth, capacity: 256)
     /// Compiled functions kept per state before the cache is flushed.
     private static let cacheCapacity = 256
 
     /// False once a limit tripped or the sandbox was violated: the state must be discarded.
     public private(set) var isUsable = true
 
-    public init() throws(ActivityFailure) {
-        let host = LuaHost()
-        guard let state = mf_open(luaHostEntry, Unmanaged.passUnretained(host).toOpaque()) else {
+    /// - Parameter testLedger: registers the test-only `test.ledger(tag)` (crash tests); `test` is
+    ///   `nil` without it.
+    public init(testLedger: LuaTestLedger? = nil) throws(ActivityFailure) {
+        let host = LuaHost(testLedger: testLedger)
+        guard let state = mf_open(luaHostEntry, Unmanaged.passUnretained(host).toOpaque(), testLedger == nil ? 0 : 1) else {
             throw ActivityFailure(.workerCrashed, "could not create a Lua state")
         }
         self.host = host
@@ -51,33 +55,40 @@ public final class LuaSandbox {
             ActivityFailure(.activityError, "syntax error: \(message)", script: chunk.name, line: line.map { $0 + chunk.firstLine - 1 })
         }
 
-        let context = Value.object(invocation.context)
-        var blob = LuaValueEncoder(maxDepth: limits.valueDepth, capacity: 128)
+        var blob = takeBlob(maxDepth: limits.valueDepth)
         blob.count(invocation.event == nil ? 4 : 5)
         try blob.binding("input", invocation.input, readOnly: false, path: "input")
-        try blob.binding("workflow", context, readOnly: false, path: "workflow")
+        try blob.binding("workflow", .object(invocation.context), readOnly: false, path: "workflow")
         try blob.binding("steps", invocation.steps, readOnly: true, path: "steps")
         try blob.binding("activity", invocation.activity, readOnly: true, path: "activity")
         if let event = invocation.event { try blob.binding("event", event, readOnly: true, path: "event") }
-        try prepare(blob)
 
-        host.begin(limits: limits)
-        let status = mf_run(L, 1, ref)
-        try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
-        guard status == LUA_OK else {
-            throw failure(status: status, script: chunk.name, firstLine: chunk.firstLine)
+        return try withEnvironment(blob) { () throws(ActivityFailure) -> ScriptOutcome in
+            host.begin(limits: limits, activity: invocation.activity)
+            let status = mf_run(L, 1, ref)
+            try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
+            guard status == LUA_OK else {
+                throw failure(status: status, script: chunk.name, firstLine: chunk.firstLine)
+            }
+            var outputReader = LuaValueReader(L, root: "output", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
+            let output = try outputReader.read(-1)
+            return ScriptOutcome(output: output, contextWrites: try contextWrites(invocation, script: chunk.name), logs: host.logs, events: host.events)
         }
-        var outputReader = LuaValueReader(L, root: "output", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
-        let output = try outputReader.read(-1)
+    }
 
-        mf_push_key(L, Int32(MF_KEY_WORKFLOW))
-        lua_rawget(L, 1)
+    /// The context writes of a successful run; none without reading back when the script never
+    /// touched `workflow`.
+    private func contextWrites(_ invocation: ScriptInvocation, script: String) throws(ActivityFailure) -> OrderedDictionary<String, Value> {
+        switch mf_push_workflow(L, 1) {
+        case 0: return [:]
+        case 1: break
+        default: throw ActivityFailure(.workerCrashed, "the Lua stack cannot grow", script: script)
+        }
         guard lua_type(L, -1) == LUA_TTABLE else {
-            throw ActivityFailure(.sandboxViolation, "workflow: must remain a table", script: chunk.name)
+            throw ActivityFailure(.sandboxViolation, "workflow: must remain a table", script: script)
         }
-        var contextReader = LuaValueReader(L, root: "workflow", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
-        let writes = try Self.contextWrites(from: invocation.context, to: contextReader.read(-1))
-        return ScriptOutcome(output: output, contextWrites: writes, logs: host.logs, events: host.events)
+        var reader = LuaValueReader(L, root: "workflow", maxDepth: invocation.limits.valueDepth, maxSize: invocation.limits.outputSize)
+        return Self.contextWrites(from: invocation.context, to: try reader.read(-1))
     }
 
     /// Keys whose value changed (or `null` for removed keys), comparing as Lua sees values.
@@ -120,13 +131,14 @@ public final class LuaSandbox {
         try checkStart(interrupt: interrupt, deadline: deadline, limits: limits, script: "expression")
         defer { lua_settop(L, 0) }
         mf_set_limits(L, limits.memory, Int64(limits.instructions), deadline ?? 0, interrupt?.flag)
-        var blob = LuaValueEncoder(maxDepth: limits.valueDepth, capacity: 128)
+        var blob = takeBlob(maxDepth: limits.valueDepth)
         let members = scope.objectValue ?? [:]
         blob.count(members.count)
         for (name, value) in members { try blob.binding(name, value, readOnly: true, path: name) }
-        try prepare(blob)
-        host.begin(limits: limits)
-        return try resolve(template, limits: limits)
+        return try withEnvironment(blob) { () throws(ActivityFailure) -> Value in
+            host.begin(limits: limits, activity: nil)
+            return try resolve(template, limits: limits)
+        }
     }
 
     private func resolve(_ template: ValueTemplate, limits: ScriptLimits) throws(ActivityFailure) -> Value {
@@ -191,12 +203,30 @@ public final class LuaSandbox {
         if let deadline, LuaClock.now >= deadline { throw timeoutFailure(limits, script: script, line: nil) }
     }
 
-    private func prepare(_ blob: LuaValueEncoder) throws(ActivityFailure) {
-        let status = blob.bytes.withUnsafeBufferPointer { mf_prepare(L, $0.baseAddress, $0.count) }
-        guard status == LUA_OK else {
-            isUsable = false
-            throw ActivityFailure(.luaMemoryLimit, "could not build the script's environment")
+    /// The reusable blob, moved out of the sandbox (so it is uniquely referenced and no access to
+    /// a stored property is checked while it is filled) and emptied.
+    private func takeBlob(maxDepth: Int) -> LuaValueEncoder {
+        var taken = LuaValueEncoder(maxDepth: maxDepth, capacity: 0)
+        swap(&taken, &blob)
+        taken.reset(maxDepth: maxDepth)
+        return taken
+    }
+
+    /// Runs `body` with a fresh environment for `blob` at stack index 1, then gives the blob's
+    /// storage back for the next execution. The blob stays in place until the body returns, since
+    /// C builds each binding when the script first uses it.
+    private func withEnvironment<T>(_ blob: LuaValueEncoder, _ body: () throws(ActivityFailure) -> T) throws(ActivityFailure) -> T {
+        defer { self.blob = blob }
+        let result = blob.bytes.withUnsafeBufferPointer { bytes -> Result<T, ActivityFailure> in
+            let status = mf_prepare(L, bytes.baseAddress, bytes.count)
+            defer { mf_finish(L) }
+            guard status == LUA_OK else {
+                isUsable = false
+                return .failure(ActivityFailure(.luaMemoryLimit, "could not build the script's environment"))
+            }
+            do throws(ActivityFailure) { return .success(try body()) } catch { return .failure(error) }
         }
+        return try result.get()
     }
 
     /// The registry reference of compiled source, from the per-state cache.

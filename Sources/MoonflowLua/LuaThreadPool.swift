@@ -6,6 +6,11 @@ import Synchronization
 /// The thread a pool job runs on, with the sandbox it owns (created lazily, replaced after a trip).
 final class LuaWorker {
     private var sandbox: LuaSandbox?
+    private let testLedger: LuaTestLedger?
+
+    init(testLedger: LuaTestLedger?) {
+        self.testLedger = testLedger
+    }
 
     /// Runs `body` with this thread's sandbox; a sandbox left unusable is dropped.
     func perform<T>(_ body: (LuaSandbox) throws(ActivityFailure) -> T) -> Result<T, ActivityFailure> {
@@ -14,7 +19,7 @@ final class LuaWorker {
             if let sandbox {
                 current = sandbox
             } else {
-                current = try LuaSandbox()
+                current = try LuaSandbox(testLedger: testLedger)
                 sandbox = current
             }
             defer { if !current.isUsable { sandbox = nil } }
@@ -53,11 +58,11 @@ final class LuaThreadPool: Sendable {
     private let queue = Queue()
     let threadCount: Int
 
-    init(threads: Int, stackSize: Int) {
+    init(threads: Int, stackSize: Int, testLedger: LuaTestLedger?) {
         threadCount = max(1, threads)
         for index in 0..<threadCount {
             let thread = Thread { [queue] in
-                let worker = LuaWorker()
+                let worker = LuaWorker(testLedger: testLedger)
                 while let job = queue.pop() { job(worker) }
             }
             thread.stackSize = stackSize

@@ -6,15 +6,29 @@ import MoonflowModel
 struct LuaValueEncoder {
     private(set) var bytes: [UInt8] = []
     /// Deepest nesting accepted (`ScriptLimits.valueDepth`).
-    let maxDepth: Int
+    private(set) var maxDepth: Int
 
     init(maxDepth: Int, capacity: Int = 64) {
         self.maxDepth = maxDepth
         bytes.reserveCapacity(capacity)
     }
 
+    /// Starts a new blob, keeping the storage of the previous one.
+    mutating func reset(maxDepth: Int) {
+        self.maxDepth = maxDepth
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     mutating func count(_ n: Int) {
-        withUnsafeBytes(of: UInt32(truncatingIfNeeded: n).littleEndian) { bytes.append(contentsOf: $0) }
+        let v = UInt32(truncatingIfNeeded: n)
+        bytes.append(UInt8(truncatingIfNeeded: v))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 24))
+    }
+
+    private mutating func word(_ v: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
     }
 
     mutating func raw(_ data: some Collection<UInt8>) {
@@ -22,16 +36,16 @@ struct LuaValueEncoder {
         bytes.append(contentsOf: data)
     }
 
-    mutating func key(_ text: String) {
-        var text = text
-        text.withUTF8 { raw($0) }
-    }
-
-    /// One binding of an environment blob: read-only flag, name, value.
+    /// One binding of an environment blob: read-only flag, name, then the value prefixed with its
+    /// length (C builds a binding only when the script first uses it, so it must find each one).
     mutating func binding(_ name: String, _ value: Value, readOnly: Bool, path: String) throws(ActivityFailure) {
         bytes.append(readOnly ? 1 : 0)
-        key(name)
-        try self.value(value, depth: 0, path: path)
+        raw(name.utf8)
+        let lengthAt = bytes.count
+        count(0)
+        try self.value(value, path: path)
+        let length = UInt32(truncatingIfNeeded: bytes.count - lengthAt - 4)
+        for offset in 0..<4 { bytes[lengthAt + offset] = UInt8(truncatingIfNeeded: length >> UInt32(offset * 8)) }
     }
 
     mutating func rawString(_ data: some Collection<UInt8>) {
@@ -39,38 +53,41 @@ struct LuaValueEncoder {
         raw(data)
     }
 
-    mutating func value(_ value: Value, depth: Int = 0, path: String) throws(ActivityFailure) {
+    /// Encodes `value`; `path` names it in the error when it nests deeper than `maxDepth`.
+    mutating func value(_ value: Value, path: @autoclosure () -> String) throws(ActivityFailure) {
+        guard encode(value, depth: 0) else {
+            throw ActivityFailure(.sandboxViolation, "\(path()): nesting deeper than \(maxDepth) levels")
+        }
+    }
+
+    /// False when the value nests deeper than `maxDepth`.
+    private mutating func encode(_ value: Value, depth: Int) -> Bool {
         switch value {
         case .null: bytes.append(UInt8(MF_TAG_NIL))
         case .bool(let b): bytes.append(UInt8(b ? MF_TAG_TRUE : MF_TAG_FALSE))
         case .int(let i):
             bytes.append(UInt8(MF_TAG_INT))
-            withUnsafeBytes(of: i.littleEndian) { bytes.append(contentsOf: $0) }
+            word(UInt64(bitPattern: i))
         case .double(let d):
             bytes.append(UInt8(MF_TAG_DOUBLE))
-            withUnsafeBytes(of: d.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-        case .string(var s):
+            word(d.bitPattern)
+        case .string(let s):
             bytes.append(UInt8(MF_TAG_STRING))
-            s.withUTF8 { raw($0) }
+            raw(s.utf8)
         case .array(let items):
-            try checkDepth(depth, path)
+            guard depth < maxDepth else { return false }
             bytes.append(UInt8(MF_TAG_ARRAY))
             count(items.count)
-            for item in items { try self.value(item, depth: depth + 1, path: path) }
+            for item in items where !encode(item, depth: depth + 1) { return false }
         case .object(let members):
-            try checkDepth(depth, path)
+            guard depth < maxDepth else { return false }
             bytes.append(UInt8(MF_TAG_OBJECT))
             count(members.count)
             for (name, member) in members {
-                key(name)
-                try self.value(member, depth: depth + 1, path: path)
+                raw(name.utf8)
+                guard encode(member, depth: depth + 1) else { return false }
             }
         }
-    }
-
-    private func checkDepth(_ depth: Int, _ path: String) throws(ActivityFailure) {
-        if depth >= maxDepth {
-            throw ActivityFailure(.sandboxViolation, "\(path): nesting deeper than \(maxDepth) levels")
-        }
+        return true
     }
 }

@@ -41,6 +41,7 @@ enum {
     MF_HOST_HMAC_SHA256,
     MF_HOST_EMIT,
     MF_HOST_FAIL,
+    MF_HOST_TEST_LEDGER,
 };
 
 /// What a Swift host function asks C to do with the bytes it appended to the out buffer.
@@ -91,8 +92,9 @@ uint64_t mf_now_ns(void);
 typedef int (*mf_host_fn)(void *host, lua_State *L, int fid, int nargs);
 
 /// A sandboxed state (allow-listed globals template, read-only library proxies, bounded
-/// functions). NULL when the state could not be built.
-lua_State *mf_open(mf_host_fn host, void *host_ud);
+/// functions); `test_seams` also registers the test-only built-ins. NULL when the state could not
+/// be built.
+lua_State *mf_open(mf_host_fn host, void *host_ud, int test_seams);
 void mf_close(lua_State *L);
 
 /// Limits applied by the next `mf_compile`/`mf_run` (memory relative to what the state holds).
@@ -110,9 +112,17 @@ size_t mf_memory_used(lua_State *L);
 int mf_compile(lua_State *L, const char *source, size_t length, int expression);
 void mf_unref(lua_State *L, int ref);
 
-/// Builds a fresh environment from an encoded globals blob (count, then flags, key, value) in a
-/// protected call; pushes it. Returns a Lua status (the message is pushed on failure).
+/// Pushes a fresh environment for an encoded bindings blob (count, then per binding: read-only
+/// flag, name, length-prefixed encoded value), in a protected call. The bindings are built lazily,
+/// when the script first uses them, so the blob must stay valid until `mf_finish`. Returns a Lua
+/// status (the message is pushed on failure).
 int mf_prepare(lua_State *L, const unsigned char *blob, size_t length);
+/// Ends the use of the blob given to `mf_prepare`.
+void mf_finish(lua_State *L);
+/// Pushes `workflow` of the environment at `env` as the script left it and returns 1; returns 0
+/// (nothing pushed) when the script neither read nor assigned it, so it is unchanged; -1 when the
+/// stack cannot grow. Call before `mf_finish`.
+int mf_push_workflow(lua_State *L, int env);
 /// Runs the compiled function `ref` with `_ENV` set to the table at `env` under the limits and
 /// the hook. Pushes one result or the error object; returns the Lua status.
 int mf_run(lua_State *L, int env, int ref);
@@ -136,6 +146,8 @@ const char *mf_global_name(int index);
 int mf_builtin_count(void);
 const char *mf_builtin_library(int index);
 const char *mf_builtin_name(int index);
+/// 1 when the built-in exists only in states opened with test seams.
+int mf_builtin_test_only(int index);
 
 /// Bench floor: a plain state (no sandbox) holding a tiny function, and one bare `lua_pcall` of it.
 lua_State *mf_floor_open(void);

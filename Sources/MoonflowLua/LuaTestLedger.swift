@@ -1,0 +1,48 @@
+import Foundation
+import MoonflowModel
+
+/// The file behind the test-only built-in `test.ledger(tag)`: crash tests read it to learn which
+/// activity attempts ran up to which point, even when the process was killed right after.
+///
+/// Registered only when `MOONFLOW_TEST_LEDGER` names a file when the runner is built. Each call
+/// appends one JSON line `{"run":…,"activity":…,"attempt":…,"tag":…,"unix_ns":…}` with a single
+/// `write` on a descriptor opened with `O_APPEND` (so lines of concurrent writers never
+/// interleave) and `fsync`s it before the script continues.
+public struct LuaTestLedger: Sendable {
+    /// The environment variable that turns the seam on.
+    public static let environmentVariable = "MOONFLOW_TEST_LEDGER"
+
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The ledger the environment asks for, if any.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> LuaTestLedger? {
+        guard let path = environment[environmentVariable], !path.isEmpty else { return nil }
+        return LuaTestLedger(path: path)
+    }
+
+    /// Appends the line of one `test.ledger(tag)` call made by the activity `activity`
+    /// (`{name, attempt, run: {id}}`); returns an error message or `nil`.
+    func append(tag: String, activity: Value) -> String? {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let line: Value = [
+            "run": activity["run"]?["id"] ?? .null,
+            "activity": activity["name"] ?? .null,
+            "attempt": activity["attempt"] ?? .null,
+            "tag": .string(tag),
+            "unix_ns": .int(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)),
+        ]
+        let bytes = Array((line.jsonString() + "\n").utf8)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return "cannot open \(path): \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { return "cannot append to \(path): \(String(cString: strerror(errno)))" }
+        guard fsync(fd) == 0 else { return "cannot sync \(path): \(String(cString: strerror(errno)))" }
+        return nil
+    }
+}
