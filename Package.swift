@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MoonflowLoaderTests",
-            dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua"],
+            dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua", "MoonflowSchema"],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "MoonflowLuaTests", dependencies: ["MoonflowLua", "MoonflowModel"]),

@@ -67,11 +67,13 @@ public struct ProjectLoader: Sendable {
         self.limits = limits
     }
 
-    /// Every `workflows/*.yaml` (and `.yml`) of the project, sorted by file name.
+    /// Every `workflows/*.yaml` (and `.yml`) of the project, sorted by file name; `*.test.yaml`
+    /// files hold `moonflow test` cases, not workflows.
     public func workflowFiles() -> [URL] {
         let folder = projectDirectory.appendingPathComponent("workflows")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { folder.appendingPathComponent($0) }
+        return names.filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasSuffix(".test.yaml") }.sorted()
+            .map { folder.appendingPathComponent($0) }
     }
 
     /// Loads the whole project: every workflow file, then checks across files (unique ids, child workflows).
