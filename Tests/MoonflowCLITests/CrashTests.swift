@@ -191,7 +191,11 @@ final class CrashProject: Sendable {
                   - {name: nap, call: sleep, with: {duration: 60s}}
                 """,
             "workflows/chaos.yaml": "workflow: chaos\nactivities:\n"
-                + (1...10).map { "  - name: s\($0)\n    run: |\n      local x = 0\n      for i = 1, 2000000 do x = x + i end\n      return x\n" }
+                + (1...10).map {
+                    // Up to 20 kills may land on one activity: allow them (the default, 3, fails it with WorkerCrashed).
+                    "  - name: s\($0)\n    retry: {max_attempts: 1, max_interruptions: 25}\n"
+                        + "    run: |\n      local x = 0\n      for i = 1, 2000000 do x = x + i end\n      return x\n"
+                }
                 .joined(),
         ]
         for (path, text) in files {
