@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries from the system (Debian: libyaml-dev, liblua5.4-dev).
@@ -60,10 +61,16 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The SQLite store (GRDB over the system SQLite, libsqlite3-dev).
+        .target(
+            name: "MoonflowStore",
+            dependencies: ["MoonflowModel", "MoonflowEngine", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .executableTarget(
             name: "MoonflowCLI",
             dependencies: [
                 "MoonflowModel", "MoonflowYAML", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine",
+                "MoonflowStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,10 +86,17 @@ let package = Package(
         ),
         .testTarget(name: "MoonflowLuaTests", dependencies: ["MoonflowLua", "MoonflowModel"]),
         .testTarget(name: "MoonflowEngineTests", dependencies: ["MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowLua"]),
+        .testTarget(
+            name: "MoonflowStoreTests",
+            dependencies: ["MoonflowStore", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowLua"]
+        ),
         // The bench tests reach a scenario registry of their own through `@testable import MoonflowCLI`.
         .testTarget(
             name: "MoonflowCLITests",
-            dependencies: ["MoonflowCLI", "MoonflowModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "MoonflowCLI", "MoonflowModel", "MoonflowEngine", "MoonflowStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

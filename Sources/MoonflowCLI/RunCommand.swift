@@ -5,6 +5,7 @@ import MoonflowEngine
 import MoonflowLoader
 import MoonflowLua
 import MoonflowModel
+import MoonflowStore
 
 /// `moonflow run WORKFLOW`: starts a run and drives it in this process until it ends or waits,
 /// then prints its execution report (SPEC §9, §10).
@@ -12,10 +13,12 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Start a run, drive it until it ends or waits, and print its report.",
         discussion: """
-            Any workflow can be started this way, whatever its triggers. A `sleep` timer is waited for \
-            in this process; a manual task is not. Exit status: 0 completed, 1 the run did not complete \
-            (failed, compensated, timed out…) or the files are invalid, 2 usage error, unknown workflow \
-            or an input that does not match the workflow's schema, 3 the run waits on a human.
+            Any workflow can be started this way, whatever its triggers. The run is kept in the store \
+            (.moonflow/state.db by default). A `sleep` timer is waited for in this process; a manual \
+            task is not: `moonflow tasks complete` continues the run. Exit status: 0 completed, 1 the \
+            run did not complete (failed, compensated, timed out…), the files are invalid or the store \
+            cannot be opened, 2 usage error, unknown workflow or an input that does not match the \
+            workflow's schema, 3 the run waits on a human and was left in the store.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -32,45 +35,35 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("run-id"), help: "The run's id (a start with an existing id changes nothing).")
     var runID: String?
 
-    @Option(name: .long, help: "Where runs are kept: memory (the durable SQLite store comes later).")
-    var store: String = "memory"
+    @OptionGroup var storage: StoreOptions
 
     func validate() throws {
         if input != nil, inputFile != nil { throw ValidationError("--input and --input-file cannot be used together") }
-        if store != "memory" { throw ValidationError("--store: only 'memory' is available in this build") }
     }
 
     func run() async throws {
         let loaded = try Composition.loadWorkflow(workflow, project: global.projectURL)
         let runInput = try readInput()
-        let engine = Composition.engine(project: global.projectURL, store: InMemoryRunStore())
+        let (engine, store) = try Composition.engine(global, storage)
         let id: RunID
         do {
-            id = try await engine.start(
-                workflow: loaded.workflow, definitionHash: loaded.contentHash, input: runInput, runID: runID)
+            id = try await engine.start(PinnedWorkflow(loaded), input: runInput, runID: runID)
         } catch let failure as ActivityFailure {
             printError("error: \(failure)")
             throw MoonflowExit.usage
         }
-        var status = try await engine.drive(id)
-        var report = try await engine.report(id)
-        // Durable timers (`sleep`) are waited for here; a human task is left waiting.
-        while status == .waiting, !report.tasks.contains(where: { $0.status == .open }),
-            let next = try await engine.nextTimer(of: id)
-        {
-            try await engine.clock.sleep(until: next)
-            try await engine.fireDueTimers()
-            report = try await engine.report(id)
-            status = report.status
-        }
+        let report = try await Composition.driveUntilSettled(engine, id)
         switch global.format {
         case .json: print(report.toValue().jsonString(pretty: true))
         case .text: print(report.renderText())
         }
-        switch status {
+        switch report.status {
         case .completed: return
         case .waiting:
-            printError("the run waits on a manual task; with --store memory it is not kept after this process")
+            printError(
+                store is InMemoryRunStore
+                    ? "the run waits on a manual task; with --store memory it is not kept after this process"
+                    : "the run waits on a manual task; it is kept in the store: `moonflow tasks list`, then `moonflow tasks complete`")
             throw MoonflowExit.waiting
         default: throw MoonflowExit.failure
         }
@@ -104,19 +97,112 @@ struct ProjectCatalog: WorkflowCatalog {
 
     func workflow(id: String) async -> PinnedWorkflow? {
         guard let loaded = try? loader.loadWorkflow(id) else { return nil }
-        return PinnedWorkflow(workflow: loaded.workflow, hash: loaded.contentHash)
+        return PinnedWorkflow(loaded)
     }
 }
 
+extension PinnedWorkflow {
+    /// A loaded workflow with the texts it pins: its file and every script and schema it uses.
+    init(_ loaded: LoadedWorkflow) {
+        self.init(
+            workflow: loaded.workflow,
+            definition: PinnedDefinition(
+                workflowID: loaded.workflow.id, hash: loaded.contentHash, workflowFile: loaded.file, files: loaded.files))
+    }
+}
+
+/// Rebuilds a run's workflow from the texts it pinned, never from the files on disk (SPEC §7).
+struct PinnedDefinitionLoader: DefinitionResolver {
+    let loader: ProjectLoader
+
+    func workflow(for definition: PinnedDefinition) async throws -> Workflow {
+        do {
+            return try loader.loadPinned(files: definition.files, workflowFile: definition.workflowFile).workflow
+        } catch {
+            throw DefinitionUnavailable(hash: definition.hash, reason: error.renderedDiagnostics())
+        }
+    }
+}
+
+/// `--store PATH|memory`, shared by every command that reads or drives runs.
+struct StoreOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: "Where runs are kept: a SQLite file, or memory (default: moonflow.yaml's store, else .moonflow/state.db).")
+    var store: String?
+}
+
 extension Composition {
-    /// The engine over a store, with the Lua sandbox, the system clock and logs on standard error
-    /// (standard output is for the report).
+    /// The engine over the store the options and `moonflow.yaml` select, with the Lua sandbox,
+    /// the system clock, logs on standard error (standard output is for the report), pinned
+    /// definitions rebuilt by the loader, and `MOONFLOW_FAILPOINTS` (docs/testing.md).
+    static func engine(_ global: GlobalOptions, _ storage: StoreOptions) throws -> (Engine, any RunStore) {
+        let project = global.projectURL
+        let config = try engineConfig(project: project)
+        let store = try openStore(storage.store, project: project, config: config)
+        return (engine(project: project, store: store), store)
+    }
+
+    /// The engine over a given store, as every command (and the benchmark) composes it.
     static func engine(project: URL, store: any RunStore) -> Engine {
         var logger = Logger(label: "moonflow", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = .warning
         return Engine(
             store: store, runner: LuaRunner(), clock: SystemClock(), random: SystemRandomSource(), logger: logger,
-            validator: schemaValidator(project: project), catalog: ProjectCatalog(loader: loader(project: project)))
+            validator: schemaValidator(project: project), catalog: ProjectCatalog(loader: loader(project: project)),
+            resolver: PinnedDefinitionLoader(loader: loader(project: project)),
+            failpoints: Failpoints(ProcessInfo.processInfo.environment["MOONFLOW_FAILPOINTS"] ?? ""))
+    }
+
+    /// `moonflow.yaml` of the project (defaults without it); an invalid file exits 1.
+    static func engineConfig(project: URL) throws -> EngineConfig {
+        switch EngineConfigLoader.load(project.appendingPathComponent("moonflow.yaml"), displayName: "moonflow.yaml") {
+        case .success(let config): return config
+        case .failure(let problems):
+            printError(problems.renderedDiagnostics())
+            throw MoonflowExit.failure
+        }
+    }
+
+    /// `--store memory`, `--store PATH`, or the configuration's store (a relative path is under
+    /// the project). A store another process holds, or a corrupt file, exits 1 with the reason.
+    static func openStore(_ option: String?, project: URL, config: EngineConfig) throws -> any RunStore {
+        var options = SQLiteStoreOptions()
+        let configured: String
+        switch config.store {
+        case .memory: configured = "memory"
+        case .sqlite(let path, let synchronous):
+            configured = path
+            options.synchronous = synchronous
+        }
+        let path = option ?? configured
+        if path == "memory" { return InMemoryRunStore() }
+        let absolute = URL(fileURLWithPath: path, relativeTo: path.hasPrefix("/") ? nil : project).standardizedFileURL.path
+        do {
+            return try SQLiteRunStore(path: absolute, options: options)
+        } catch {
+            printError("error: \(error)")
+            throw MoonflowExit.failure
+        }
+    }
+
+    /// Drives a run until it ends or waits on a human; durable timers (`sleep`) are waited for here.
+    static func driveUntilSettled(_ engine: Engine, _ id: RunID) async throws -> ExecutionReport {
+        _ = try await engine.drive(id)
+        return try await waitForTimers(engine, id)
+    }
+
+    /// While the run waits only on a timer, sleeps until it and fires it.
+    static func waitForTimers(_ engine: Engine, _ id: RunID) async throws -> ExecutionReport {
+        var report = try await engine.report(id)
+        while report.status == .waiting, !report.tasks.contains(where: { $0.status == .open }),
+            let next = try await engine.nextTimer(of: id)
+        {
+            try await engine.clock.sleep(until: next)
+            try await engine.fireDueTimers()
+            report = try await engine.report(id)
+        }
+        return report
     }
 
     /// Validates with JSON Schema 2020-12 over the project's `schemas/` (the files `$ref`s reach).

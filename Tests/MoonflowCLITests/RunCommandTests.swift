@@ -5,7 +5,7 @@ import Testing
 /// `moonflow run` on the example workflows, through the built binary (SPEC §9, §10).
 @Suite struct RunCommandTests {
     func run(_ arguments: [String]) throws -> (status: Int32, report: Value?, stderr: String) {
-        let result = try CLIRunner.run(["run"] + arguments)
+        let result = try CLIRunner.run(["run", "--store", "memory"] + arguments)
         return (result.status, try? Value(json: result.stdout), result.stderr)
     }
 

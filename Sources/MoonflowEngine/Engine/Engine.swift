@@ -6,13 +6,20 @@ import OrderedCollections
 /// A run's identifier.
 public typealias RunID = String
 
-/// A workflow definition with its content hash, as a run is pinned to it.
+/// A workflow definition with what it is pinned to (content hash and file texts), as a run starts.
 public struct PinnedWorkflow: Sendable, Hashable {
     public var workflow: Workflow
-    public var hash: String
-    public init(workflow: Workflow, hash: String) {
+    public var definition: PinnedDefinition
+    public var hash: String { definition.hash }
+
+    public init(workflow: Workflow, definition: PinnedDefinition) {
         self.workflow = workflow
-        self.hash = hash
+        self.definition = definition
+    }
+
+    /// A definition built in code, without file texts: only this process can drive its runs.
+    public init(workflow: Workflow, hash: String) {
+        self.init(workflow: workflow, definition: PinnedDefinition(workflowID: workflow.id, hash: hash))
     }
 }
 
@@ -23,9 +30,13 @@ public protocol WorkflowCatalog: Sendable {
 
 public enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownRun(RunID)
+    /// `resumeCompensation` of a run that is not `compensation_failed`.
+    case notCompensationFailed(RunID, RunStatus)
     public var description: String {
         switch self {
         case .unknownRun(let id): "unknown run '\(id)'"
+        case .notCompensationFailed(let id, let status):
+            "run '\(id)' is \(status.rawValue); only a compensation_failed run can resume its compensation"
         }
     }
 }
@@ -45,6 +56,8 @@ public final class Engine: Sendable {
     let logger: Logger
     let validator: any SchemaValidating
     let catalog: (any WorkflowCatalog)?
+    let definitions: DefinitionCache
+    let failpoints: Failpoints
     let executor: ActivityExecutor
     /// Breakers and bulkheads are shared by name by every run in the process (SPEC §5.7, §5.8);
     /// a server passes the same registries to the engine it builds after a reload.
@@ -58,7 +71,8 @@ public final class Engine: Sendable {
         store: any RunStore, runner: any ScriptRunning, clock: any EngineClock = SystemClock(),
         random: any RandomSource = SystemRandomSource(), logger: Logger,
         validator: any SchemaValidating = AcceptingValidator(), catalog: (any WorkflowCatalog)? = nil,
-        breakers: CircuitBreakerRegistry? = nil, bulkheads: BulkheadRegistry? = nil
+        breakers: CircuitBreakerRegistry? = nil, bulkheads: BulkheadRegistry? = nil,
+        resolver: (any DefinitionResolver)? = nil, failpoints: Failpoints = .none
     ) {
         self.store = store
         self.runner = runner
@@ -67,6 +81,8 @@ public final class Engine: Sendable {
         self.logger = logger
         self.validator = validator
         self.catalog = catalog
+        self.definitions = DefinitionCache(resolver: resolver)
+        self.failpoints = failpoints
         let breakers = breakers ?? CircuitBreakerRegistry(clock: clock, onTransition: Engine.circuitTransitionRecorder(logger: logger))
         let bulkheads = bulkheads ?? BulkheadRegistry(clock: clock)
         self.breakers = breakers
@@ -77,22 +93,27 @@ public final class Engine: Sendable {
     /// Events from now on (SPEC §5.11).
     public func events() -> AsyncStream<RunEvent> { bus.subscribe() }
 
-    /// Accepts a run durably (`queued`) and returns its id; `drive` runs it. The input is validated
-    /// against `workflow.input` first (`SchemaInvalid`, nothing stored). With a `runID` that exists
-    /// already, nothing changes and that id is returned: starts are idempotent.
+    /// Accepts a run durably (`queued`, committed with its pinned definition) and returns its id;
+    /// `drive` runs it. The input is validated against `workflow.input` first (`SchemaInvalid`,
+    /// nothing stored). With a `runID` that exists already, nothing changes and that id is
+    /// returned: starts are idempotent.
+    public func start(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil) async throws -> RunID {
+        try await create(pinned, input: input, runID: runID, event: event, parent: nil)
+    }
+
+    /// `start` for a definition built in code (no file texts to pin).
     public func start(
         workflow: Workflow, definitionHash: String, input: Value, runID: RunID? = nil, event: Value? = nil
     ) async throws -> RunID {
-        try await create(workflow: workflow, definitionHash: definitionHash, input: input, runID: runID, event: event, parent: nil)
+        try await start(PinnedWorkflow(workflow: workflow, hash: definitionHash), input: input, runID: runID, event: event)
     }
 
-    func create(
-        workflow: Workflow, definitionHash: String, input: Value, runID: RunID?, event: Value?, parent: ParentLink?
-    ) async throws -> RunID {
+    func create(_ pinned: PinnedWorkflow, input: Value, runID: RunID?, event: Value?, parent: ParentLink?) async throws -> RunID {
+        let workflow = pinned.workflow
         try validator.check(input, against: workflow.input, what: "the run input")
         let id = runID ?? UUID().uuidString.lowercased()
         var data: OrderedDictionary<String, Value> = [
-            "version": workflow.version.map(Value.string) ?? .null, "definition_hash": .string(definitionHash),
+            "version": workflow.version.map(Value.string) ?? .null, "definition_hash": .string(pinned.hash),
             "input": input, "context": .object(workflow.context),
             "activities": .array(workflow.activities.map { .string($0.name) }), "event": event ?? .null,
         ]
@@ -104,7 +125,12 @@ public final class Engine: Sendable {
             type: .runQueued, runID: id, workflow: workflow.id, at: clock.now,
             data: .object(data))
         guard let state = RunState(queuedBy: queued) else { return id }
-        if try await store.create(state, definition: workflow, events: [queued]) { bus.publish([queued]) }
+        definitions.remember(pinned)
+        failpoints.reach(.beforeCommit, of: [queued])
+        if try await store.create(state, definition: pinned.definition, events: [queued]) {
+            failpoints.reach(.afterCommit, of: [queued])
+            bus.publish([queued])
+        }
         return id
     }
 
@@ -171,19 +197,23 @@ public final class Engine: Sendable {
     }
 
     /// Runs `body` with a driver for the run, under the run's lease; a finished run is returned as is.
-    private func withDriver(_ runID: RunID, _ body: (RunDriver) async throws -> RunStatus) async throws -> RunStatus {
+    func withDriver(_ runID: RunID, _ body: (RunDriver) async throws -> RunStatus) async throws -> RunStatus {
         try await leases.withLease(runID) {
-            guard let state = try await store.state(of: runID), let workflow = try await store.definition(of: runID) else {
-                throw EngineError.unknownRun(runID)
-            }
+            guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
             if state.status.isTerminal { return state.status }
-            return try await body(RunDriver(engine: self, workflow: workflow, state: state))
+            return try await body(RunDriver(engine: self, workflow: try await workflow(of: runID), state: state))
         }
+    }
+
+    /// The workflow a run is pinned to, rebuilt from its stored definition (cached by hash).
+    func workflow(of runID: RunID) async throws -> Workflow {
+        guard let definition = try await store.definition(of: runID) else { throw EngineError.unknownRun(runID) }
+        return try await definitions.workflow(for: definition)
     }
 
     /// A child run that ended outside its parent's drive (a task completed, a timer fired) lets
     /// the parent settle the activity that started it.
-    private func resumeParent(of runID: RunID, status: RunStatus) async throws {
+    func resumeParent(of runID: RunID, status: RunStatus) async throws {
         guard status.isTerminal, let parent = try await store.state(of: runID)?.parent else { return }
         _ = try await drive(parent.runID)
     }

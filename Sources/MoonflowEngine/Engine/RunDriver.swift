@@ -45,6 +45,12 @@ final class RunDriver {
         return try await drive()
     }
 
+    /// Reopens the failed compensations of a `compensation_failed` run and compensates again.
+    func resumeCompensation() async throws -> RunStatus {
+        try await commit([event(.runCompensationResumed)])
+        return try await drive()
+    }
+
     func completeTask(_ task: TaskRecord, data: Value, user: String) async throws {
         try await commit(
             [event(.taskCompleted, task.activity, attempt: task.attempt, ["id": .string(task.id), "data": data, "user": .string(user)])]
@@ -224,9 +230,7 @@ final class RunDriver {
                 guard let pinned = await engine.catalog?.workflow(id: childWorkflow) else {
                     throw ActivityFailure(.activityError, "no workflow '\(childWorkflow)' to start as a child run", retryable: false)
                 }
-                _ = try await engine.create(
-                    workflow: pinned.workflow, definitionHash: pinned.hash, input: input, runID: childID, event: nil,
-                    parent: parent)
+                _ = try await engine.create(pinned, input: input, runID: childID, event: nil, parent: parent)
                 if let child = try await engine.driveChild(childID) {
                     mailbox.yield(.childSettled(activity: name, child: child))
                     return
@@ -356,7 +360,9 @@ final class RunDriver {
     func commit(_ events: [RunEvent]) async throws {
         var next = state
         for event in events { next.apply(event) }
+        engine.failpoints.reach(.beforeCommit, of: events)
         try await engine.store.append(state.id, events: events, newState: next)
+        engine.failpoints.reach(.afterCommit, of: events)
         let previous = state
         state = next
         engine.bus.publish(events)

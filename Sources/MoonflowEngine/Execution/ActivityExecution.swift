@@ -16,6 +16,9 @@ struct BodyContext: Sendable {
     var timeout: Duration?
     var limits: LimitOverrides
 
+    /// A compensation's key ends in `:compensate` (`RunDriver.bodyContext`).
+    var isCompensation: Bool { idempotencyKey.hasSuffix(":compensate") }
+
     func activityValue(attempt: Int) -> Value {
         [
             "name": .string(activity), "attempt": .int(Int64(attempt)), "idempotency_key": .string(idempotencyKey),
@@ -30,6 +33,7 @@ extension Engine {
     func runBody(_ body: ActivityBody, input: Value, attempt: Int, context: BodyContext) async throws(ActivityFailure)
         -> ScriptOutcome
     {
+        failpoints.reach(.during, context.isCompensation ? "compensation_body" : "activity_body", activity: context.activity)
         let outcome: ScriptOutcome
         switch body {
         case .lua(let chunk):

@@ -24,6 +24,9 @@ public struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let runTerminated: EventType = "run.terminated"
     public static let runCompensated: EventType = "run.compensated"
     public static let runCompensationFailed: EventType = "run.compensation_failed"
+    /// An operator continues a `compensation_failed` run: failed compensations run again with a
+    /// fresh retry budget, then the pending ones (`moonflow runs resume-compensation`).
+    public static let runCompensationResumed: EventType = "run.compensation_resumed"
 
     public static let activityScheduled: EventType = "activity.scheduled"
     public static let activityStarted: EventType = "activity.started"

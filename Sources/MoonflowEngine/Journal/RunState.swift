@@ -60,6 +60,27 @@ public struct TaskRecord: Sendable, Hashable {
     public var status: TaskStatus = .open
     public var completedBy: String?
     public var data: Value?
+
+    public init(
+        id: String, token: String, runID: String, activity: String, attempt: Int, users: [String], groups: [String],
+        form: Value?, createdAt: Timestamp, due: Timestamp?, reminders: [Timestamp], status: TaskStatus = .open,
+        completedBy: String? = nil, data: Value? = nil
+    ) {
+        self.id = id
+        self.token = token
+        self.runID = runID
+        self.activity = activity
+        self.attempt = attempt
+        self.users = users
+        self.groups = groups
+        self.form = form
+        self.createdAt = createdAt
+        self.due = due
+        self.reminders = reminders
+        self.status = status
+        self.completedBy = completedBy
+        self.data = data
+    }
 }
 
 /// One planned compensation (SPEC §5.9).
@@ -86,6 +107,10 @@ public struct RunTimer: Sendable, Hashable {
 
     public var kind: Kind
     public var at: Timestamp
+    public init(kind: Kind, at: Timestamp) {
+        self.kind = kind
+        self.at = at
+    }
 }
 
 /// Who started a child run.
@@ -227,6 +252,15 @@ extension RunState {
         case .runTerminated: finish(.terminated, at: event.at)
         case .runCompensated: finish(.compensated, at: event.at)
         case .runCompensationFailed: finish(.compensationFailed, at: event.at)
+        case .runCompensationResumed:
+            status = .compensating
+            finishedAt = nil
+            for index in compensations.indices where compensations[index].status == .failed {
+                compensations[index].status = .pending
+                compensations[index].attempts = 0
+                compensations[index].error = nil
+                compensations[index].finishedAt = nil
+            }
 
         case .activityScheduled:
             updateActivity(event) { record in

@@ -9,14 +9,14 @@ public final class InMemoryRunStore: RunStore {
     private struct StoredRun {
         var state: RunState
         var journal: [RunEvent]
-        var definition: Workflow
+        var definition: PinnedDefinition
     }
 
     private let runs: Mutex<OrderedDictionary<String, StoredRun>> = Mutex([:])
 
     public init() {}
 
-    public func create(_ state: RunState, definition: Workflow, events: [RunEvent]) async throws -> Bool {
+    public func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool {
         guard RunState.folding(events) == state else { throw RunStoreError.stateMismatch(runID: state.id) }
         return runs.withLock { runs in
             guard runs[state.id] == nil else { return false }
@@ -46,7 +46,7 @@ public final class InMemoryRunStore: RunStore {
 
     public func journal(of runID: String) async throws -> [RunEvent] { runs.withLock { $0[runID]?.journal ?? [] } }
 
-    public func definition(of runID: String) async throws -> Workflow? { runs.withLock { $0[runID]?.definition } }
+    public func definition(of runID: String) async throws -> PinnedDefinition? { runs.withLock { $0[runID]?.definition } }
 
     public func runs(status: Set<RunStatus>?) async throws -> [RunState] {
         runs.withLock { runs in runs.values.map(\.state).filter { status?.contains($0.status) ?? true } }

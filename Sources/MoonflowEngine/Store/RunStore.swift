@@ -26,6 +26,10 @@ public enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
 public struct DueTimer: Sendable, Hashable {
     public var runID: String
     public var timer: RunTimer
+    public init(runID: String, timer: RunTimer) {
+        self.runID = runID
+        self.timer = timer
+    }
 }
 
 /// Where runs live (SPEC §6). Every transition is one call to `append`, which a durable store
@@ -33,9 +37,10 @@ public struct DueTimer: Sendable, Hashable {
 /// the stored state always equals the fold of the journal. Timers and tasks are part of the state
 /// (`RunState.timers`, `RunState.tasks`); a store may index them in the same transaction.
 public protocol RunStore: Sendable {
-    /// Creates a run with its pinned definition and first events (`run.queued`) in one transaction.
-    /// Returns `false`, writing nothing, when a run with this id exists: starts are idempotent.
-    func create(_ state: RunState, definition: Workflow, events: [RunEvent]) async throws -> Bool
+    /// Creates a run with its pinned definition and first events (`run.queued`) in one transaction;
+    /// a definition whose hash is stored already is not stored again. Returns `false`, writing
+    /// nothing, when a run with this id exists: starts are idempotent.
+    func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool
 
     /// Appends the events of one transition and stores `newState`, their fold, atomically. Refuses
     /// with `RunStoreError.conflict` when the journal does not have
@@ -45,7 +50,7 @@ public protocol RunStore: Sendable {
     func state(of runID: String) async throws -> RunState?
     func journal(of runID: String) async throws -> [RunEvent]
     /// The definition the run was pinned to when it started.
-    func definition(of runID: String) async throws -> Workflow?
+    func definition(of runID: String) async throws -> PinnedDefinition?
     /// Runs in creation order, optionally only those in the given states.
     func runs(status: Set<RunStatus>?) async throws -> [RunState]
     func task(id: String) async throws -> TaskRecord?

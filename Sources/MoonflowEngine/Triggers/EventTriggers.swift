@@ -1,21 +1,23 @@
 import MoonflowModel
 import OrderedCollections
-import Synchronization
 
 /// A run an event starts: the workflow, the input its trigger built, and the trigger's dedupe key.
 public struct TriggerMatch: Sendable, Hashable {
     public var workflow: PinnedWorkflow
     public var input: Value
     public var dedupeKey: String?
+
+    /// The id of the run a dedupe key names (`<workflow>~<key>`); `nil` without a key (a fresh id).
+    public var runID: RunID? { dedupeKey.map { "\(workflow.workflow.id)~\($0)" } }
 }
 
 /// Matches events against the `trigger: event:` blocks of a set of workflows (SPEC §2, §5.11):
 /// the type must be equal, every field of `conditions` must match the payload (a list value = any
 /// of), `when` must be true; `input` builds the run input (default: the payload); a `dedupe` key
-/// seen before (in this process) starts nothing.
+/// names the run (`TriggerMatch.runID`), so the store makes a second start with the same key
+/// return the existing run, across restarts too.
 public final class EventTriggers: Sendable {
     public let workflows: [PinnedWorkflow]
-    private let seen = Mutex<Set<String>>([])
 
     public init(workflows: [PinnedWorkflow]) { self.workflows = workflows }
 
@@ -40,9 +42,7 @@ public final class EventTriggers: Sendable {
                     var key: String?
                     if let dedupe = trigger.dedupe {
                         let value = try await evaluator.evaluate(.template(dedupe), scope: scope)
-                        let dedupeKey = value.stringValue ?? value.jsonString()
-                        guard seen.withLock({ $0.insert("\(pinned.workflow.id)\u{0}\(dedupeKey)").inserted }) else { continue }
-                        key = dedupeKey
+                        key = value.stringValue ?? value.jsonString()
                     }
                     matches.append(TriggerMatch(workflow: pinned, input: input, dedupeKey: key))
                     break
@@ -73,14 +73,13 @@ extension Optional {
 
 extension Engine {
     /// Starts the runs an event triggers (an event posted through the API, or one a script
-    /// emitted) and returns their ids; the caller drives them.
+    /// emitted) and returns their ids; the caller drives them. A dedupe key seen before returns
+    /// the run it started.
     public func post(type: String, payload: Value, to triggers: EventTriggers) async throws -> [RunID] {
         var started: [RunID] = []
         for match in await triggers.match(type: type, payload: payload, evaluator: runner) {
             started.append(
-                try await start(
-                    workflow: match.workflow.workflow, definitionHash: match.workflow.hash, input: match.input,
-                    event: payload))
+                try await start(match.workflow, input: match.input, runID: match.runID, event: payload))
         }
         return started
     }

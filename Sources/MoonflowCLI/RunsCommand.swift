@@ -1,0 +1,237 @@
+import ArgumentParser
+import Foundation
+import MoonflowEngine
+import MoonflowModel
+import MoonflowStore
+import OrderedCollections
+
+/// `moonflow runs …`: the runs kept in the store (SPEC §9).
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List, inspect, stop and resume the runs kept in the store.",
+        subcommands: [List.self, Show.self, History.self, Cancel.self, Terminate.self, Resume.self, ResumeCompensation.self])
+
+    /// `runs list [--status S] [--workflow W]`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List runs, oldest first.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Option(help: "Only runs in this state (queued, running, waiting, completed, failed, …).") var status: String?
+        @Option(help: "Only runs of this workflow.") var workflow: String?
+
+        func validate() throws {
+            if let status, RunStatus(rawValue: status) == nil {
+                throw ValidationError("--status: unknown state '\(status)' (\(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
+
+        func run() async throws {
+            let (_, store) = try Composition.engine(global, storage)
+            let wanted = status.flatMap(RunStatus.init(rawValue:))
+            let runs = try await store.runs(status: wanted.map { [$0] }).filter { workflow == nil || $0.workflow == workflow }
+            switch global.format {
+            case .json:
+                let list: [Value] = runs.map { run in
+                    [
+                        "run_id": .string(run.id), "workflow": .string(run.workflow), "status": .string(run.status.rawValue),
+                        "queued_at": .string(run.queuedAt.iso8601), "finished_at": run.finishedAt.map { .string($0.iso8601) } ?? .null,
+                        "next_timer": run.timers.first.map { .string($0.at.iso8601) } ?? .null,
+                        "parent_run": run.parent.map { .string($0.runID) } ?? .null,
+                    ]
+                }
+                print(Value.array(list).jsonString(pretty: true))
+            case .text:
+                let width = runs.map(\.id.count).max() ?? 0
+                for run in runs {
+                    let id = run.id.padding(toLength: width, withPad: " ", startingAt: 0)
+                    print("\(id)  \(run.workflow)  \(run.status.rawValue)  \(run.queuedAt.iso8601)")
+                }
+            }
+        }
+    }
+
+    /// `runs show ID`: the execution report (SPEC §10).
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a run's execution report.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The run id.") var id: String
+
+        func run() async throws {
+            let (engine, _) = try Composition.engine(global, storage)
+            let report = try await Composition.known(id) { try await engine.report(id) }
+            Composition.print(report, global.format)
+        }
+    }
+
+    /// `runs history ID`: every journal entry, with the context before and after it.
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a run's journal: time, type, activity, attempt and the context change of each entry.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The run id.") var id: String
+
+        func run() async throws {
+            let (_, store) = try Composition.engine(global, storage)
+            let journal = try await store.journal(of: id)
+            guard var state = journal.first.flatMap(RunState.init(queuedBy:)) else {
+                printError("error: unknown run '\(id)'")
+                throw MoonflowExit.usage
+            }
+            var entries: [Value] = []
+            for (index, event) in journal.enumerated() {
+                let before = state.context
+                if index > 0 { state.apply(event) }
+                var entry: OrderedDictionary<String, Value> = [
+                    "seq": .int(Int64(index + 1)), "at": .string(event.at.iso8601), "type": .string(event.type.rawValue),
+                    "activity": event.activity.map(Value.string) ?? .null, "attempt": event.attempt.map { .int(Int64($0)) } ?? .null,
+                    "status": .string(state.status.rawValue), "data": event.data,
+                ]
+                entry["context_before"] = .object(before)
+                entry["context_after"] = .object(state.context)
+                entries.append(.object(entry))
+            }
+            switch global.format {
+            case .json: print(Value.array(entries).jsonString(pretty: true))
+            case .text:
+                for entry in entries {
+                    var line = "\(entry["seq"]!.jsonString())  \(entry["at"]!.stringValue!)  \(entry["type"]!.stringValue!)"
+                    if let activity = entry["activity"]?.stringValue { line += "  \(activity)" }
+                    if let attempt = entry["attempt"]?.intValue { line += "  attempt \(attempt)" }
+                    if let error = entry["data"]?["error"], let type = error["type"]?.stringValue {
+                        line += "  \(type): \(error["message"]?.stringValue ?? "")"
+                    }
+                    print(line)
+                    if entry["context_before"] != entry["context_after"] {
+                        print("    context: \(entry["context_before"]!.jsonString()) -> \(entry["context_after"]!.jsonString())")
+                    }
+                }
+            }
+        }
+    }
+
+    /// `runs cancel ID`.
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a run: what is in flight is cancelled, then completed activities are compensated.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The run id.") var id: String
+
+        func run() async throws {
+            let (engine, _) = try Composition.engine(global, storage)
+            _ = try await Composition.known(id) { try await engine.cancel(id) }
+            Composition.print(try await engine.report(id), global.format)
+        }
+    }
+
+    /// `runs terminate ID`.
+    struct Terminate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop a run at once, without compensation.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The run id.") var id: String
+
+        func run() async throws {
+            let (engine, _) = try Composition.engine(global, storage)
+            _ = try await Composition.known(id) { try await engine.terminate(id) }
+            Composition.print(try await engine.report(id), global.format)
+        }
+    }
+
+    /// `runs resume [ID]`: what a restart does.
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Drive every unfinished run (or one) in this process, as a restart does.",
+            discussion: """
+                Attempts that were running when the engine stopped run again (same idempotency key); \
+                backoffs, sleeps and task expiry fire at their stored times; queued runs start in queue \
+                order; compensations continue with the pending ones. Runs are driven at most \
+                concurrency.max_workflows at a time (moonflow.yaml; default 1). Exit status: 0 every run \
+                completed (or none was unfinished), 3 some wait on a human, 1 otherwise.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "Only this run.") var id: String?
+
+        func run() async throws {
+            let (engine, store) = try Composition.engine(global, storage)
+            var results: [(RunID, Result<RunStatus, any Error>)]
+            if let id {
+                results = [(id, .success(try await Composition.known(id) { try await engine.drive(id) }))]
+            } else {
+                let limit = try Composition.engineConfig(project: global.projectURL).concurrency?.maxWorkflows ?? 1
+                results = try await engine.resumeAll(concurrency: limit).map { ($0.runID, $0.outcome) }
+            }
+            var lines: [Value] = []
+            var statuses: [RunStatus] = []
+            for index in results.indices {
+                let (runID, outcome) = results[index]
+                switch outcome {
+                case .success:
+                    let status = try await Composition.waitForTimers(engine, runID).status
+                    statuses.append(status)
+                    lines.append(["run_id": .string(runID), "status": .string(status.rawValue)])
+                case .failure(let error):
+                    statuses.append(.failed)
+                    if let store = store as? SQLiteRunStore {
+                        try await store.recordDeadLetter(runID: runID, reason: "\(error)", at: engine.clock.now)
+                    }
+                    lines.append(["run_id": .string(runID), "error": .string("\(error)")])
+                }
+            }
+            switch global.format {
+            case .json: print(Value.array(lines).jsonString(pretty: true))
+            case .text:
+                for line in lines {
+                    print("\(line["run_id"]!.stringValue!)  \(line["status"]?.stringValue ?? "error: \(line["error"]!.stringValue!)")")
+                }
+            }
+            if statuses.allSatisfy({ $0 == .completed }) { return }
+            throw statuses.allSatisfy({ $0 == .completed || $0 == .waiting }) ? MoonflowExit.waiting : MoonflowExit.failure
+        }
+    }
+
+    /// `runs resume-compensation ID`.
+    struct ResumeCompensation: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "resume-compensation",
+            abstract: "Continue a compensation_failed run from its failed compensation (completed ones never re-run).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The run id.") var id: String
+
+        func run() async throws {
+            let (engine, _) = try Composition.engine(global, storage)
+            let status: RunStatus
+            do {
+                status = try await Composition.known(id) { try await engine.resumeCompensation(id) }
+            } catch let error as EngineError {
+                printError("error: \(error)")
+                throw MoonflowExit.usage
+            }
+            Composition.print(try await engine.report(id), global.format)
+            if status != .compensated { throw MoonflowExit.failure }
+        }
+    }
+}
+
+extension Composition {
+    /// Runs `body`; an unknown run is a usage error (exit 2).
+    static func known<T>(_ id: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch EngineError.unknownRun {
+            printError("error: unknown run '\(id)'")
+            throw MoonflowExit.usage
+        }
+    }
+
+    static func print(_ report: ExecutionReport, _ format: OutputFormat) {
+        switch format {
+        case .json: Swift.print(report.toValue().jsonString(pretty: true))
+        case .text: Swift.print(report.renderText())
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import MoonflowEngine
+import MoonflowModel
+import OrderedCollections
+
+/// `moonflow tasks …`: manual tasks kept in the store (SPEC §5.10, §9).
+struct TasksCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tasks", abstract: "List, show and complete manual tasks.",
+        subcommands: [List.self, Show.self, Complete.self])
+
+    /// `tasks list [--user U] [--status S]`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tasks, oldest first.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Option(help: "Only tasks this user may complete (listed, or a task open to anyone).") var user: String?
+        @Option(help: "Only tasks in this state: open, completed, expired, cancelled.") var status: String?
+
+        func validate() throws {
+            if let status, TaskStatus(rawValue: status) == nil {
+                throw ValidationError("--status: unknown task state '\(status)' (open, completed, expired, cancelled)")
+            }
+        }
+
+        func run() async throws {
+            let (_, store) = try Composition.engine(global, storage)
+            let tasks = try await store.tasks(status: status.flatMap(TaskStatus.init(rawValue:))).filter { task in
+                user.map { task.users.contains($0) || (task.users.isEmpty && task.groups.isEmpty) } ?? true
+            }
+            switch global.format {
+            case .json: Swift.print(Value.array(tasks.map { $0.listValue }).jsonString(pretty: true))
+            case .text:
+                for task in tasks {
+                    let due = task.due.map { "  due \($0.iso8601)" } ?? ""
+                    Swift.print("\(task.id)  \(task.status.rawValue)  run \(task.runID)  \(task.activity)  users \(task.users.joined(separator: ","))\(due)")
+                }
+            }
+        }
+    }
+
+    /// `tasks show ID`.
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a task: assignees, form, due, token, submitted data.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The task id.") var id: String
+
+        func run() async throws {
+            let (_, store) = try Composition.engine(global, storage)
+            guard let task = try await store.task(id: id) else {
+                printError("error: no task '\(id)'")
+                throw MoonflowExit.usage
+            }
+            var value = task.listValue.objectValue ?? [:]
+            value["token"] = .string(task.token)
+            value["form"] = task.form ?? .null
+            value["reminders"] = .array(task.reminders.map { .string($0.iso8601) })
+            value["completed_by"] = task.completedBy.map(Value.string) ?? .null
+            value["data"] = task.data ?? .null
+            switch global.format {
+            case .json: Swift.print(Value.object(value).jsonString(pretty: true))
+            case .text:
+                for (key, field) in value { Swift.print("\(key): \(field.stringValue ?? field.jsonString())") }
+            }
+        }
+    }
+
+    /// `tasks complete ID --data JSON --user U`.
+    struct Complete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Complete a task with the submitted data (validated against its form), then continue its run.",
+            discussion: """
+                Only an assignee may complete a task (a task without assignees is open to anyone). The first \
+                completion wins; a later one is told already_completed and changes nothing (exit 0). Exit status: \
+                0 completed, 1 refused (invalid data, not an assignee, expired), 2 unknown task or usage error.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The task id.") var id: String
+        @Option(help: "The submitted data, as JSON.") var data: String
+        @Option(help: "Who completes it (default: $USER).") var user: String?
+        @Option(name: .customLong("group"), help: "A group the user belongs to (repeatable).") var groups: [String] = []
+
+        func run() async throws {
+            let submitted = try CLIScriptSupport.json(data, flag: "--data")
+            let (engine, store) = try Composition.engine(global, storage)
+            let name = user ?? ProcessInfo.processInfo.environment["USER"] ?? ""
+            let status: RunStatus
+            do {
+                status = try await engine.completeTask(id, data: submitted, user: TaskUser(name, groups: groups))
+            } catch let error as TaskCompletionError {
+                let document: Value = ["error": ["code": .string(error.code), "message": .string(error.description)]]
+                switch global.format {
+                case .json: Swift.print(document.jsonString(pretty: true))
+                case .text: printError("error[\(error.code)]: \(error)")
+                }
+                switch error {
+                case .alreadyCompleted: return
+                case .notFound: throw MoonflowExit.usage
+                case .notOpen, .notAssignee, .invalid: throw MoonflowExit.failure
+                }
+            }
+            guard let task = try await store.task(id: id) else { return }
+            let document: Value = ["task": .string(id), "status": "completed", "run_id": .string(task.runID), "run_status": .string(status.rawValue)]
+            switch global.format {
+            case .json: Swift.print(document.jsonString(pretty: true))
+            case .text: Swift.print("task \(id) completed; run \(task.runID) is \(status.rawValue)")
+            }
+        }
+    }
+}
+
+extension TaskRecord {
+    fileprivate var listValue: Value {
+        [
+            "id": .string(id), "run_id": .string(runID), "activity": .string(activity), "attempt": .int(Int64(attempt)),
+            "status": .string(status.rawValue), "users": .array(users.map(Value.string)), "groups": .array(groups.map(Value.string)),
+            "created_at": .string(createdAt.iso8601), "due": due.map { .string($0.iso8601) } ?? .null,
+        ]
+    }
+}

@@ -1,0 +1,28 @@
+import MoonflowModel
+import Synchronization
+
+/// The workflows of pinned definitions, by workflow id and hash: those this process started runs
+/// with, and those rebuilt from stored texts by the `DefinitionResolver` (after a restart).
+final class DefinitionCache: Sendable {
+    private let resolver: (any DefinitionResolver)?
+    private let workflows = Mutex<[String: Workflow]>([:])
+
+    init(resolver: (any DefinitionResolver)?) { self.resolver = resolver }
+
+    private static func key(_ definition: PinnedDefinition) -> String { "\(definition.workflowID)\u{0}\(definition.hash)" }
+
+    func remember(_ pinned: PinnedWorkflow) {
+        workflows.withLock { $0[Self.key(pinned.definition)] = pinned.workflow }
+    }
+
+    func workflow(for definition: PinnedDefinition) async throws -> Workflow {
+        let key = Self.key(definition)
+        if let cached = workflows.withLock({ $0[key] }) { return cached }
+        guard let resolver, !definition.files.isEmpty else {
+            throw DefinitionUnavailable(hash: definition.hash, reason: "it was built in code by another process, without file texts")
+        }
+        let workflow = try await resolver.workflow(for: definition)
+        workflows.withLock { $0[key] = workflow }
+        return workflow
+    }
+}

@@ -1,0 +1,54 @@
+import MoonflowModel
+
+/// How one run came out of `resumeAll`.
+public struct RecoveredRun: Sendable {
+    public var runID: RunID
+    public var outcome: Result<RunStatus, any Error>
+}
+
+extension Engine {
+    /// What a restart does (SPEC §6): drives every unfinished run in this process. Runs that were
+    /// running, compensating or waiting come first (creation order), then queued runs in queue
+    /// order, at most `concurrency` at a time. Inside a drive, an attempt left running becomes an
+    /// interruption and runs again at once with the same idempotency key, a backoff waits until
+    /// its stored time, due timers fire, and compensation continues with the pending ones. A run
+    /// that cannot be driven (its definition cannot be rebuilt) reports its error; the others go on.
+    public func resumeAll(concurrency: Int = 1) async throws -> [RecoveredRun] {
+        let unfinished = try await store.runs(status: RunStatus.unfinished)
+        let order = unfinished.filter { $0.status != .queued } + unfinished.filter { $0.status == .queued }
+        var results: [RunID: Result<RunStatus, any Error>] = [:]
+        await withTaskGroup(of: (RunID, Result<RunStatus, any Error>).self) { group in
+            var active = 0
+            for state in order {
+                if active >= max(1, concurrency), let (id, result) = await group.next() {
+                    results[id] = result
+                    active -= 1
+                }
+                group.addTask { [self] in
+                    do { return (state.id, .success(try await drive(state.id))) } catch { return (state.id, .failure(error)) }
+                }
+                active += 1
+            }
+            for await (id, result) in group { results[id] = result }
+        }
+        return order.compactMap { state in results[state.id].map { RecoveredRun(runID: state.id, outcome: $0) } }
+    }
+
+    /// Continues a `compensation_failed` run (SPEC §5.9): the failed compensations run again with
+    /// a fresh retry budget, then the pending ones, in plan order; completed ones never re-run.
+    public func resumeCompensation(_ runID: RunID) async throws -> RunStatus {
+        let status = try await leases.withLease(runID) {
+            guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
+            guard state.status == .compensationFailed else { throw EngineError.notCompensationFailed(runID, state.status) }
+            let driver = RunDriver(engine: self, workflow: try await workflow(of: runID), state: state)
+            return try await driver.resumeCompensation()
+        }
+        try await resumeParent(of: runID, status: status)
+        return status
+    }
+}
+
+extension RunStatus {
+    /// States a restart drives on.
+    public static let unfinished: Set<RunStatus> = [.queued, .running, .waiting, .compensating]
+}

@@ -1,0 +1,353 @@
+import Foundation
+import GRDB
+import MoonflowEngine
+import MoonflowModel
+import OrderedCollections
+
+/// How the store writes (SPEC §6).
+public struct SQLiteStoreOptions: Sendable, Hashable {
+    /// `full` (default): a commit is on disk before it is acknowledged. `normal`: may lose the
+    /// last commits on power loss (never on a process crash), never corrupts.
+    public var synchronous: EngineConfig.Synchronous
+    /// How long a write waits for a lock held by another connection before failing `StorageBusy`.
+    public var busyTimeout: Duration
+
+    public init(synchronous: EngineConfig.Synchronous = .full, busyTimeout: Duration = .seconds(5)) {
+        self.synchronous = synchronous
+        self.busyTimeout = busyTimeout
+    }
+}
+
+/// Why a store file was not opened. Nothing was written to it.
+public enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Another engine process owns the file (SPEC §6: one writer).
+    case inUse(path: String)
+    /// The file is not a SQLite database, or fails `PRAGMA quick_check`.
+    case corrupt(path: String, detail: String)
+    case cannotOpen(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .inUse(let path):
+            "\(path) is in use by another Moonflow process (one engine per store); stop it or use another --store"
+        case .corrupt(let path, let detail):
+            "\(path) is not a valid Moonflow store (\(detail)); it was left untouched — restore a backup or move it away"
+        case .cannotOpen(let path, let detail): "cannot open \(path): \(detail)"
+        }
+    }
+}
+
+/// The durable `RunStore` (SPEC §6): SQLite through GRDB, WAL, `synchronous=FULL` by default,
+/// `BEGIN IMMEDIATE` writes through one writer that batches concurrent transitions (group commit).
+/// One transition is one transaction: its journal rows, the run's summary row, its activities,
+/// timers, tasks and queue entry. A run's state is the fold of its journal rows (`state(of:)`);
+/// the summary tables are what queries and recovery read.
+///
+/// One process owns a store: an exclusive `flock` on `<path>.lock` is held while the store is
+/// open (the kernel drops it when the process dies, so a crash never leaves a stale lock).
+public final class SQLiteRunStore: RunStore {
+    public let path: String
+    let pool: DatabasePool
+    private let committer: GroupCommitter
+    private let lock: OwnerLock
+
+    /// Opens (or creates) the store at `path`. A file that is not a SQLite database or fails
+    /// `PRAGMA quick_check` is refused untouched; a store another process holds is refused.
+    public init(path: String, options: SQLiteStoreOptions = SQLiteStoreOptions()) throws {
+        self.path = path
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreOpenError.cannotOpen(path: path, detail: "\(error)")
+        }
+        lock = try OwnerLock(path: path + ".lock", storePath: path)
+        try StoreFileCheck.check(path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds) + Double(options.busyTimeout.components.attoseconds) / 1e18)
+        configuration.label = "moonflow.store"
+        let synchronous = options.synchronous == .full ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try StoreSchema.migrator.migrate(pool)
+        } catch {
+            throw StoreOpenError.cannotOpen(path: path, detail: "\(error)")
+        }
+        committer = GroupCommitter(pool: pool, mapError: Self.storageError)
+    }
+
+    /// SQLite's full and busy results become the engine's `StorageFull` and `StorageBusy`.
+    static func storageError(_ error: any Error) -> any Error {
+        guard let error = error as? DatabaseError else { return error }
+        switch error.resultCode {
+        case .SQLITE_FULL: return RunStoreError.storageFull(error.message ?? "database or disk is full")
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return RunStoreError.storageBusy(error.message ?? "database is locked")
+        default: return error
+        }
+    }
+
+    /// Transactions committed and writes they held so far (mean batch size = writes / transactions).
+    public var commitStatistics: (transactions: Int, writes: Int) { committer.statistics }
+
+    // MARK: - Writes
+
+    public func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool {
+        guard RunState.folding(events) == state else { throw RunStoreError.stateMismatch(runID: state.id) }
+        return try await committer.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [state.id]) == true { return false }
+            try Self.insertDefinition(definition, at: events.first?.at ?? state.queuedAt, db)
+            try db.execute(
+                sql: """
+                    INSERT INTO runs (id, position, workflow, definition_hash, status, parent_run, created_at, updated_at, journal_length)
+                    VALUES (?, (SELECT IFNULL(MAX(position), 0) + 1 FROM runs), ?, ?, ?, ?, ?, ?, 0)
+                    """,
+                arguments: [
+                    state.id, state.workflow, definition.hash, state.status.rawValue, state.parent?.runID,
+                    state.queuedAt.nanosecondsSinceEpoch, state.queuedAt.nanosecondsSinceEpoch,
+                ])
+            try Self.insertJournal(state.id, events, from: 0, db)
+            try Self.writeSummary(of: state, after: events, isNew: true, db)
+            return true
+        }
+    }
+
+    public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
+        _ = try await committer.write { db in
+            guard let length = try Int.fetchOne(db, sql: "SELECT journal_length FROM runs WHERE id = ?", arguments: [runID]) else {
+                throw RunStoreError.unknownRun(runID)
+            }
+            let expected = newState.journalLength - events.count
+            guard length == expected else { throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: length) }
+            try Self.insertJournal(runID, events, from: length, db)
+            try Self.writeSummary(of: newState, after: events, isNew: false, db)
+            return true
+        }
+    }
+
+    /// Notes a run recovery could not drive.
+    public func recordDeadLetter(runID: String, reason: String, at: Timestamp) async throws {
+        _ = try await committer.write { db in
+            try db.execute(
+                sql: "INSERT INTO dead_letters (run_id, at, reason) VALUES (?, ?, ?)",
+                arguments: [runID, at.nanosecondsSinceEpoch, reason])
+            return true
+        }
+    }
+
+    public func deadLetters() async throws -> [DeadLetter] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT run_id, at, reason FROM dead_letters ORDER BY id").map { row in
+                DeadLetter(runID: row["run_id"], at: Timestamp(nanosecondsSinceEpoch: row["at"]), reason: row["reason"])
+            }
+        }
+    }
+
+    private static func insertDefinition(_ definition: PinnedDefinition, at: Timestamp, _ db: Database) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM definitions WHERE hash = ?", arguments: [definition.hash]) != true else {
+            return
+        }
+        let files = Value.object(definition.files.mapValues(Value.string)).jsonString()
+        try db.execute(
+            sql: """
+                INSERT INTO definitions (hash, workflow, version, workflow_file, files, created_at)
+                VALUES (?, ?, (SELECT IFNULL(MAX(version), 0) + 1 FROM definitions WHERE workflow = ?), ?, ?, ?)
+                """,
+            arguments: [
+                definition.hash, definition.workflowID, definition.workflowID, definition.workflowFile, files,
+                at.nanosecondsSinceEpoch,
+            ])
+    }
+
+    private static func insertJournal(_ runID: String, _ events: [RunEvent], from length: Int, _ db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO journal (run_id, seq, type, activity, attempt, at, event) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        for (offset, event) in events.enumerated() {
+            try statement.execute(arguments: [
+                runID, length + offset + 1, event.type.rawValue, event.activity, event.attempt, event.at.nanosecondsSinceEpoch,
+                event.toValue().jsonString(),
+            ])
+        }
+    }
+
+    // MARK: - Reads
+
+    public func state(of runID: String) async throws -> RunState? {
+        try await pool.read { db in try Self.fold(runID, db) }
+    }
+
+    public func journal(of runID: String) async throws -> [RunEvent] {
+        try await pool.read { db in try Self.journal(runID, db) }
+    }
+
+    public func definition(of runID: String) async throws -> PinnedDefinition? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT d.hash, d.workflow, d.workflow_file, d.files FROM runs r
+                        JOIN definitions d ON d.hash = r.definition_hash WHERE r.id = ?
+                        """, arguments: [runID])
+            else { return nil }
+            return try Self.definition(row)
+        }
+    }
+
+    /// Every stored definition version of a workflow, oldest first: `(version, hash)`.
+    public func definitionVersions(of workflow: String) async throws -> [(version: Int, hash: String)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT version, hash FROM definitions WHERE workflow = ? ORDER BY version", arguments: [workflow])
+                .map { (version: $0["version"], hash: $0["hash"]) }
+        }
+    }
+
+    public func runs(status: Set<RunStatus>?) async throws -> [RunState] {
+        try await pool.read { db in
+            var sql = "SELECT id FROM runs"
+            var arguments: StatementArguments = []
+            if let status {
+                sql += " WHERE status IN (\(status.map { _ in "?" }.joined(separator: ", ")))"
+                arguments = StatementArguments(status.map(\.rawValue))
+            }
+            return try String.fetchAll(db, sql: sql + " ORDER BY position", arguments: arguments).compactMap { try Self.fold($0, db) }
+        }
+    }
+
+    /// One line per run for listings, without folding journals.
+    public func summaries(status: RunStatus?, workflow: String?) async throws -> [RunSummary] {
+        try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let status {
+                conditions.append("status = ?")
+                arguments += [status.rawValue]
+            }
+            if let workflow {
+                conditions.append("workflow = ?")
+                arguments += [workflow]
+            }
+            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT id, workflow, status, created_at, updated_at, next_timer_at, parent_run, journal_length FROM runs\(filter) ORDER BY position",
+                arguments: arguments
+            ).map(RunSummary.init(row:))
+        }
+    }
+
+    public func task(id: String) async throws -> TaskRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM tasks WHERE id = ?", arguments: [id]).map(Self.task)
+        }
+    }
+
+    public func tasks(status: TaskStatus?) async throws -> [TaskRecord] {
+        try await pool.read { db in
+            let rows =
+                if let status {
+                    try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE status = ? ORDER BY position", arguments: [status.rawValue])
+                } else {
+                    try Row.fetchAll(db, sql: "SELECT * FROM tasks ORDER BY position")
+                }
+            return try rows.map(Self.task)
+        }
+    }
+
+    public func dueTimers(at now: Timestamp) async throws -> [DueTimer] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT run_id, kind, ref, at FROM timers WHERE at <= ? ORDER BY at, run_id",
+                arguments: [now.nanosecondsSinceEpoch]
+            ).compactMap { row -> DueTimer? in
+                guard let kind = TimerKind.runTimerKind(row["kind"], ref: row["ref"]) else { return nil }
+                return DueTimer(runID: row["run_id"], timer: RunTimer(kind: kind, at: Timestamp(nanosecondsSinceEpoch: row["at"])))
+            }
+        }
+    }
+
+    /// Runs waiting to start, in queue order (SPEC §5.8): what `RunAdmissionMachine` is rebuilt from.
+    public func queuedRuns() async throws -> [RunQueueEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM run_queue ORDER BY sequence").map { row in
+                RunQueueEntry(
+                    runID: row["run_id"], workflow: row["workflow"], priority: row["priority"], sequence: row["sequence"],
+                    enqueuedAt: Timestamp(nanosecondsSinceEpoch: row["enqueued_at"]),
+                    deadline: (row["deadline"] as Int64?).map(Timestamp.init(nanosecondsSinceEpoch:)))
+            }
+        }
+    }
+
+    /// `PRAGMA integrity_check`: `["ok"]` for a sound file.
+    public func integrityCheck() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    static func journal(_ runID: String, _ db: Database) throws -> [RunEvent] {
+        try String.fetchAll(db, sql: "SELECT event FROM journal WHERE run_id = ? ORDER BY seq", arguments: [runID]).map { text in
+            guard let event = RunEvent(value: try Value(json: text)) else { throw StoreDataError.badJournalEntry(runID: runID) }
+            return event
+        }
+    }
+
+    static func fold(_ runID: String, _ db: Database) throws -> RunState? {
+        RunState.folding(try journal(runID, db))
+    }
+
+    static func definition(_ row: Row) throws -> PinnedDefinition {
+        let files = try Value(json: row["files"] as String).objectValue ?? [:]
+        return PinnedDefinition(
+            workflowID: row["workflow"], hash: row["hash"], workflowFile: row["workflow_file"],
+            files: files.compactMapValues(\.stringValue))
+    }
+}
+
+/// A stored row that does not read back (written by another program, or damaged).
+public enum StoreDataError: Error, Sendable, Hashable, CustomStringConvertible {
+    case badJournalEntry(runID: String)
+    public var description: String {
+        switch self {
+        case .badJournalEntry(let id): "run '\(id)': a journal entry does not decode"
+        }
+    }
+}
+
+/// A run recovery could not drive, and why.
+public struct DeadLetter: Sendable, Hashable {
+    public var runID: String
+    public var at: Timestamp
+    public var reason: String
+}
+
+/// What `runs list` shows of a run, from the summary row.
+public struct RunSummary: Sendable, Hashable {
+    public var id: String
+    public var workflow: String
+    public var status: RunStatus
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+    public var nextTimerAt: Timestamp?
+    public var parentRun: String?
+    public var events: Int
+
+    init(row: Row) {
+        id = row["id"]
+        workflow = row["workflow"]
+        status = RunStatus(rawValue: row["status"]) ?? .failed
+        createdAt = Timestamp(nanosecondsSinceEpoch: row["created_at"])
+        updatedAt = Timestamp(nanosecondsSinceEpoch: row["updated_at"])
+        nextTimerAt = (row["next_timer_at"] as Int64?).map(Timestamp.init(nanosecondsSinceEpoch:))
+        parentRun = row["parent_run"]
+        events = row["journal_length"]
+    }
+}
+
+extension SQLiteRunStore {
+    /// Caps the file at `pages` pages on the writer connection (`PRAGMA max_page_count`): how
+    /// tests make the disk full.
+    func setMaximumPageCount(_ pages: Int) async throws {
+        try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = \(pages)") }
+    }
+}

@@ -1,0 +1,274 @@
+import Foundation
+import MoonflowEngine
+import MoonflowModel
+import MoonflowStore
+import Testing
+
+/// Crash recovery (SPEC §6) with real processes: the built `moonflow` is killed — by `kill -9`, or
+/// by a failpoint that `_exit(137)`s at a chosen moment — and `moonflow runs resume` restarts it on
+/// the same store. What happened is read back from the store's journal.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct CrashTests {
+    @Test func aLinearRunKilledWhileBRunsRerunsOnlyBWithTheSameIdempotencyKey() async throws {
+        let project = try CrashProject()
+        let killed = try project.moonflow(["run", "linear", "--run-id", "r1"], failpoints: "during:activity_body:b")
+        #expect(killed.status == 137)
+        #expect(try project.moonflow(["runs", "resume"]).status == 0)
+        let journal = try await project.journal("r1")
+        #expect(journal.attempts(of: "a") == [1])
+        #expect(journal.attempts(of: "b") == [1, 2])
+        #expect(journal.attempts(of: "c") == [1])
+        #expect(journal.filter { $0.type == .activityInterrupted }.map(\.activity) == ["b"])
+        let state = try await project.state("r1")
+        #expect(state.status == .completed)
+        #expect(state.activities["b"]?.output == ["key": "r1:b", "attempt": 2])
+        try await project.expectConsistent()
+    }
+
+    @Test func aCompletionCommittedBeforeTheKillNeverRunsAgain() async throws {
+        let project = try CrashProject()
+        #expect(try project.moonflow(["run", "linear", "--run-id", "r1"], failpoints: "after_commit:activity_completed:a").status == 137)
+        #expect(try project.moonflow(["runs", "resume", "r1"]).status == 0)
+        #expect(try await project.journal("r1").attempts(of: "a") == [1])
+        // Killed before the completion committed: not acknowledged, so the attempt runs again.
+        #expect(try project.moonflow(["run", "linear", "--run-id", "r2"], failpoints: "before_commit:activity_completed:a").status == 137)
+        #expect(try project.moonflow(["runs", "resume"]).status == 0)
+        #expect(try await project.journal("r2").attempts(of: "a") == [1, 2])
+        #expect(try await project.state("r2").status == .completed)
+        try await project.expectConsistent()
+    }
+
+    @Test func aKillDuringBackoffWaitsUntilTheStoredTimeAndKeepsTheCount() async throws {
+        let project = try CrashProject()
+        #expect(try project.moonflow(["run", "flaky", "--run-id", "f1"], failpoints: "after_commit:activity_retrying:b").status == 137)
+        let stored = try #require(try await project.journal("f1").last { $0.type == .activityRetrying })
+        let nextAttemptAt = try #require(stored.data["next_attempt_at"]?.intValue)
+        #expect(try project.moonflow(["runs", "resume"]).status == 0)
+        let journal = try await project.journal("f1")
+        #expect(journal.attempts(of: "b") == [1, 2])
+        let second = try #require(journal.last { $0.type == .activityStarted && $0.activity == "b" })
+        #expect(second.at.nanosecondsSinceEpoch >= nextAttemptAt)
+        #expect(try await project.state("f1").activities["b"]?.attempts == 2)
+        try await project.expectConsistent()
+    }
+
+    @Test func aKillDuringCompensationContinuesWithThePendingOnesInOrder() async throws {
+        let project = try CrashProject()
+        let killed = try project.moonflow(["run", "saga", "--run-id", "s1"], failpoints: "after_commit:compensation_completed:c")
+        #expect(killed.status == 137)
+        #expect(try await project.state("s1").status == .compensating)
+        #expect(try project.moonflow(["runs", "resume"]).status == 1)
+        let journal = try await project.journal("s1")
+        #expect(journal.filter { $0.type == .compensationStarted }.compactMap(\.activity) == ["c", "b", "a"])
+        #expect(journal.filter { $0.type == .compensationCompleted }.compactMap(\.activity) == ["c", "b", "a"])
+        #expect(try await project.state("s1").status == .compensated)
+        try await project.expectConsistent()
+    }
+
+    @Test func aWaitingTaskKeepsItsTokenAcrossAKill() async throws {
+        let project = try CrashProject()
+        #expect(try project.moonflow(["run", "approval", "--run-id", "t1"]).status == 3)
+        let before = try Value(json: try project.moonflow(["tasks", "show", "t1.ask.1", "--format", "json"]).stdout)
+        let background = try project.start(["runs", "resume"])
+        try await Task.sleep(for: .milliseconds(150))
+        background.kill()
+        let after = try Value(json: try project.moonflow(["tasks", "show", "t1.ask.1", "--format", "json"]).stdout)
+        #expect(after["token"] == before["token"])
+        #expect(after["status"] == "open")
+        let done = try project.moonflow(["tasks", "complete", "t1.ask.1", "--user", "alice", "--data", #"{"ok": true}"#])
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(try await project.state("t1").status == .completed)
+        try await project.expectConsistent()
+    }
+
+    @Test func queuedRunsStartInTheirOrderAfterARestart() async throws {
+        let project = try CrashProject()
+        for id in ["q1", "q2", "q3"] {
+            #expect(try project.moonflow(["run", "linear", "--run-id", id], failpoints: "after_commit:run_queued").status == 137)
+        }
+        #expect(try await project.states().map(\.status) == [.queued, .queued, .queued])
+        #expect(try project.moonflow(["runs", "resume"]).status == 0)
+        let states = try await project.states()
+        #expect(states.map(\.status) == [.completed, .completed, .completed])
+        for (earlier, later) in zip(states, states.dropFirst()) {
+            #expect(try #require(earlier.finishedAt) <= (try #require(later.startedAt)))
+        }
+        try await project.expectConsistent()
+    }
+
+    @Test func twentyRandomKillsEndWithEveryActivityCompletedOnce() async throws {
+        let project = try CrashProject()
+        var generator = SystemRandomNumberGenerator()
+        #expect(try project.moonflow(["run", "chaos", "--run-id", "x1"], failpoints: "after_commit:run_queued").status == 137)
+        var hits = 0
+        for _ in 0..<20 {
+            let process = try project.start(["runs", "resume"])
+            try await Task.sleep(for: .milliseconds(Int.random(in: 30...400, using: &generator)))
+            if process.kill() { hits += 1 }
+        }
+        print("chaos: \(hits) of 20 kills hit a running engine")
+        let final = try project.moonflow(["runs", "resume"])
+        #expect(final.status == 0, "\(final.stderr)")
+        let journal = try await project.journal("x1")
+        for index in 1...10 {
+            #expect(journal.filter { $0.type == .activityCompleted && $0.activity == "s\(index)" }.count == 1)
+        }
+        #expect(try await project.state("x1").status == .completed)
+        try await project.expectConsistent()
+    }
+
+    @Test func aSecondEngineOnTheSameStoreIsRefused() async throws {
+        let project = try CrashProject()
+        let first = try project.start(["run", "sleeper", "--run-id", "z1"])
+        defer { first.kill() }
+        // Wait until the first engine holds the store (it waits on a 60s timer), probing the lock
+        // file without opening the store.
+        let lockPath = project.directory.appendingPathComponent(".moonflow/state.db.lock").path
+        var held = false
+        for _ in 0..<200 where !held {
+            try await Task.sleep(for: .milliseconds(50))
+            let descriptor = open(lockPath, O_RDONLY)
+            guard descriptor >= 0 else { continue }
+            held = flock(descriptor, LOCK_SH | LOCK_NB) != 0
+            close(descriptor)
+        }
+        #expect(held)
+        let refused = try project.moonflow(["runs", "list"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("is in use by another Moonflow process"))
+        first.kill()
+        let after = try project.moonflow(["runs", "list"])
+        #expect(after.status == 0)
+    }
+}
+
+// MARK: - Support
+
+/// A project with the crash-test workflows and its own store, in a temporary folder.
+final class CrashProject: Sendable {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-crash-\(UUID().uuidString)")
+        let files: [String: String] = [
+            "moonflow.yaml": "concurrency: {max_workflows: 1}\n",
+            "workflows/linear.yaml": """
+                workflow: linear
+                activities:
+                  - {name: a, run: "return 1"}
+                  - {name: b, run: "return {key = activity.idempotency_key, attempt = activity.attempt}"}
+                  - {name: c, run: "return 3"}
+                """,
+            "workflows/flaky.yaml": """
+                workflow: flaky
+                activities:
+                  - {name: a, run: "return 1"}
+                  - name: b
+                    retry: {max_attempts: 3, backoff: {initial: 1s}}
+                    run: |
+                      if activity.attempt == 1 then error("first attempt fails") end
+                      return 2
+                """,
+            "workflows/saga.yaml": """
+                workflow: saga
+                activities:
+                  - {name: a, run: "return 1", compensate: {run: "return 1"}}
+                  - {name: b, run: "return 2", compensate: {run: "return 2"}}
+                  - {name: c, run: "return 3", compensate: {run: "return 3"}}
+                  - {name: d, run: "error('boom')"}
+                """,
+            "workflows/approval.yaml": """
+                workflow: approval
+                activities:
+                  - name: ask
+                    type: manual
+                    assign: {users: [alice]}
+                    form: {type: object, required: [ok], properties: {ok: {type: boolean}}}
+                  - {name: after, run: "return steps.ask.output"}
+                """,
+            "workflows/sleeper.yaml": """
+                workflow: sleeper
+                activities:
+                  - {name: nap, call: sleep, with: {duration: 60s}}
+                """,
+            "workflows/chaos.yaml": "workflow: chaos\nactivities:\n"
+                + (1...10).map {
+                    // Up to 20 kills may land on one activity: allow them (the default, 3, fails it with WorkerCrashed).
+                    "  - name: s\($0)\n    retry: {max_attempts: 1, max_interruptions: 25}\n"
+                        + "    run: |\n      local x = 0\n      for i = 1, 2000000 do x = x + i end\n      return x\n"
+                }
+                .joined(),
+        ]
+        for (path, text) in files {
+            let url = directory.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    func moonflow(_ arguments: [String], failpoints: String? = nil) throws -> CLIResult {
+        try CLIRunner.run(
+            arguments + ["--project", directory.path], in: directory,
+            environment: failpoints.map { ["MOONFLOW_FAILPOINTS": $0] } ?? [:])
+    }
+
+    func start(_ arguments: [String]) throws -> BackgroundProcess {
+        try BackgroundProcess(arguments + ["--project", directory.path], in: directory)
+    }
+
+    /// The store, opened once the engine process is gone.
+    func withStore<T>(_ body: (SQLiteRunStore) async throws -> T) async throws -> T {
+        let store = try SQLiteRunStore(path: directory.appendingPathComponent(".moonflow/state.db").path)
+        return try await body(store)
+    }
+
+    func journal(_ runID: String) async throws -> [RunEvent] { try await withStore { try await $0.journal(of: runID) } }
+
+    func state(_ runID: String) async throws -> RunState {
+        try await withStore { store in try #require(try await store.state(of: runID)) }
+    }
+
+    func states() async throws -> [RunState] { try await withStore { try await $0.runs(status: nil) } }
+
+    /// Stored state equals the fold of every journal, and SQLite finds the file sound.
+    func expectConsistent(sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+        try await withStore { store in
+            let problems = try await store.verify()
+            #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
+            #expect(try await store.integrityCheck() == ["ok"], sourceLocation: sourceLocation)
+        }
+    }
+}
+
+/// The `moonflow` binary running in the background, to be killed with SIGKILL.
+final class BackgroundProcess {
+    private let process: Process
+
+    init(_ arguments: [String], in directory: URL) throws {
+        let process = Process()
+        process.executableURL = CLIRunner.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+    }
+
+    /// `kill -9`, then waits for the process; `true` when it was still running (the kill hit it).
+    @discardableResult
+    func kill() -> Bool {
+        let running = process.isRunning
+        if running { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return running && process.terminationReason == .uncaughtSignal
+    }
+}
+
+extension [RunEvent] {
+    /// The attempt numbers of an activity's `activity.started` entries, in order.
+    func attempts(of activity: String) -> [Int] {
+        filter { $0.type == .activityStarted && $0.activity == activity }.compactMap(\.attempt)
+    }
+}

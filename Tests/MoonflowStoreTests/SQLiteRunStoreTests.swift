@@ -1,0 +1,139 @@
+import Foundation
+import GRDB
+import MoonflowEngine
+import MoonflowModel
+import MoonflowStore
+import Testing
+
+/// The SQLite store: runs, pinned definitions, idempotent starts, reopening (SPEC §6, §7).
+@Suite(.timeLimit(.minutes(1))) struct SQLiteRunStoreTests {
+    @Test func aRunIsDrivenDurablyAndReadBackAfterReopening() async throws {
+        let fixture = try StoreFixture(workflows: ["three": threeSteps])
+        do {
+            let store = try fixture.open()
+            let engine = fixture.engine(store)
+            let id = try await engine.start(try fixture.pinned("three"), input: [:], runID: "r1")
+            #expect(try await engine.drive(id) == .completed)
+            try await expectConsistent(store)
+        }
+        let store = try fixture.open()
+        let state = try #require(try await store.state(of: "r1"))
+        #expect(state.status == .completed)
+        #expect(state.context["count"] == 2)
+        #expect(state.output?["n"] == 3)
+        #expect(state.output?["key"] == "r1:c")
+        let report = try await fixture.engine(store).report("r1")
+        #expect(report.activities.map(\.seq) == [1, 2, 3])
+        #expect(try await store.summaries(status: .completed, workflow: "three").map(\.id) == ["r1"])
+        try await expectConsistent(store)
+    }
+
+    @Test func startsWithAnExistingRunIDReturnTheExistingRun() async throws {
+        let fixture = try StoreFixture(workflows: ["three": threeSteps])
+        let store = try fixture.open()
+        let engine = fixture.engine(store)
+        let pinned = try fixture.pinned("three")
+        #expect(try await engine.start(pinned, input: ["x": 1], runID: "same") == "same")
+        #expect(try await engine.start(pinned, input: ["x": 2], runID: "same") == "same")
+        #expect(try await store.journal(of: "same").count == 1)
+        #expect(try await store.state(of: "same")?.input == ["x": 1])
+        try await expectConsistent(store)
+    }
+
+    @Test func eachDefinitionVersionIsStoredOnce() async throws {
+        let fixture = try StoreFixture(workflows: ["three": threeSteps])
+        let store = try fixture.open()
+        let engine = fixture.engine(store)
+        _ = try await engine.start(try fixture.pinned("three"), input: [:], runID: "v1a")
+        _ = try await engine.start(try fixture.pinned("three"), input: [:], runID: "v1b")
+        try fixture.write("workflows/three.yaml", threeSteps.replacingOccurrences(of: "n = 1", with: "n = 10"))
+        let changed = try fixture.pinned("three")
+        _ = try await engine.start(changed, input: [:], runID: "v2")
+        let versions = try await store.definitionVersions(of: "three")
+        #expect(versions.map(\.version) == [1, 2])
+        #expect(versions.last?.hash == changed.hash)
+        #expect(try await store.definition(of: "v2")?.files == changed.definition.files)
+        try await expectConsistent(store)
+    }
+
+    @Test func aRunContinuesWithItsPinnedDefinitionAfterTheFilesChange() async throws {
+        let fixture = try StoreFixture(workflows: ["approval": approval])
+        do {
+            let store = try fixture.open()
+            let engine = fixture.engine(store)
+            let id = try await engine.start(try fixture.pinned("approval"), input: [:], runID: "p1")
+            #expect(try await engine.drive(id) == .waiting)
+        }
+        try fixture.write("workflows/approval.yaml", approval.replacingOccurrences(of: "version = 1", with: "version = 2"))
+        let store = try fixture.open()
+        let engine = fixture.engine(store)
+        let task = try #require(try await store.tasks(status: .open).first)
+        await #expect(throws: TaskCompletionError.self) {
+            _ = try await engine.completeTask(task.id, data: ["ok": "yes"], user: TaskUser("alice"))
+        }
+        await #expect(throws: TaskCompletionError.self) {
+            _ = try await engine.completeTask(task.id, data: ["ok": true], user: TaskUser("mallory"))
+        }
+        #expect(try await engine.completeTask(task.id, data: ["ok": true], user: TaskUser("alice")) == .completed)
+        #expect(try await store.state(of: "p1")?.output == ["version": 1, "ok": true])
+        #expect(try await store.task(id: task.id)?.status == .completed)
+        #expect(try await store.task(id: task.id)?.token == task.token)
+        do {
+            _ = try await engine.completeTask(task.id, data: ["ok": false], user: TaskUser("alice"))
+            Issue.record("a second completion must be refused")
+        } catch let error as TaskCompletionError {
+            #expect(error.code == "already_completed")
+        }
+        try await expectConsistent(store)
+    }
+
+    @Test func anAppendAgainstAStaleJournalIsRefused() async throws {
+        let fixture = try StoreFixture(workflows: ["three": threeSteps])
+        let store = try fixture.open()
+        let engine = fixture.engine(store)
+        _ = try await engine.start(try fixture.pinned("three"), input: [:], runID: "c1")
+        var state = try #require(try await store.state(of: "c1"))
+        let started = RunEvent(type: .runStarted, runID: "c1", workflow: "three", at: state.queuedAt)
+        state.apply(started)
+        try await store.append("c1", events: [started], newState: state)
+        await #expect(throws: RunStoreError.conflict(runID: "c1", expectedLength: 1, actualLength: 2)) {
+            try await store.append("c1", events: [started], newState: state)
+        }
+        try await expectConsistent(store)
+    }
+
+    @Test func resumeCompensationRerunsOnlyTheFailedCompensation() async throws {
+        let saga = """
+            workflow: saga
+            compensation: {on_error: continue}
+            activities:
+              - name: a
+                run: return 1
+                compensate: {run: "return 1"}
+              - name: b
+                needs: [a]
+                run: return 2
+                compensate:
+                  run: error({type = "Down", message = "still down"})
+                  retry: {max_attempts: 1}
+              - name: c
+                needs: [b]
+                run: error("boom")
+            """
+        let fixture = try StoreFixture(workflows: ["saga": saga])
+        let store = try fixture.open()
+        let engine = fixture.engine(store)
+        let id = try await engine.start(try fixture.pinned("saga"), input: [:], runID: "s1")
+        #expect(try await engine.drive(id) == .compensationFailed)
+        #expect(try await store.state(of: id)?.compensations.map(\.status) == [.failed, .completed])
+        #expect(try await engine.resumeCompensation(id) == .compensationFailed)
+        let journal = try await store.journal(of: id)
+        let starts = journal.filter { $0.type == .compensationStarted }.map { $0.activity ?? "" }
+        #expect(starts == ["b", "a", "b"])
+        #expect(journal.filter { $0.type == .runCompensationResumed }.count == 1)
+        await #expect(throws: EngineError.self) { _ = try await engine.resumeCompensation("nope") }
+        _ = try await engine.start(try fixture.pinned("saga"), input: [:], runID: "s2")
+        await #expect(throws: EngineError.notCompensationFailed("s2", .queued)) { _ = try await engine.resumeCompensation("s2") }
+        try await expectConsistent(store)
+    }
+}

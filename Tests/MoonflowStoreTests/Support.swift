@@ -1,0 +1,96 @@
+import Foundation
+import GRDB
+import Logging
+import MoonflowEngine
+import MoonflowLoader
+import MoonflowLua
+import MoonflowModel
+import MoonflowStore
+import Testing
+
+/// A temporary project (workflows/, scripts/) with a store file in it, and an engine over it that
+/// rebuilds pinned definitions with the project loader, as the CLI does.
+final class StoreFixture: Sendable {
+    let directory: URL
+    let runner = LuaRunner(threads: 1)
+
+    init(workflows: [String: String] = [:]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("workflows"), withIntermediateDirectories: true)
+        for (id, text) in workflows { try write("workflows/\(id).yaml", text) }
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    var storePath: String { directory.appendingPathComponent(".moonflow/state.db").path }
+
+    func write(_ path: String, _ text: String) throws {
+        let url = directory.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    var loader: ProjectLoader { ProjectLoader(projectDirectory: directory, checker: LuaSyntaxChecker()) }
+
+    func open(_ options: SQLiteStoreOptions = SQLiteStoreOptions()) throws -> SQLiteRunStore {
+        try SQLiteRunStore(path: storePath, options: options)
+    }
+
+    func engine(_ store: any RunStore) -> Engine {
+        Engine(
+            store: store, runner: runner, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            validator: JSONSchemaValidator(schemaFiles: [:]), resolver: LoaderResolver(loader: loader))
+    }
+
+    func pinned(_ id: String) throws -> PinnedWorkflow {
+        let loaded = try loader.loadWorkflow(id)
+        return PinnedWorkflow(
+            workflow: loaded.workflow,
+            definition: PinnedDefinition(workflowID: id, hash: loaded.contentHash, workflowFile: loaded.file, files: loaded.files))
+    }
+}
+
+struct LoaderResolver: DefinitionResolver {
+    let loader: ProjectLoader
+    func workflow(for definition: PinnedDefinition) async throws -> Workflow {
+        try loader.loadPinned(files: definition.files, workflowFile: definition.workflowFile).workflow
+    }
+}
+
+/// The stored state of every run equals the fold of its journal (SPEC §6).
+func expectConsistent(_ store: SQLiteRunStore, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    let problems = try await store.verify()
+    #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    #expect(try await store.integrityCheck() == ["ok"], sourceLocation: sourceLocation)
+}
+
+let threeSteps = """
+    workflow: three
+    context: {count: 0}
+    activities:
+      - name: a
+        run: |
+          workflow.count = workflow.count + 1
+          return {n = 1}
+      - name: b
+        run: |
+          workflow.count = workflow.count + 1
+          return {n = steps.a.output.n + 1}
+      - name: c
+        run: return {n = steps.b.output.n + 1, key = activity.idempotency_key}
+    """
+
+let approval = """
+    workflow: approval
+    activities:
+      - name: ask
+        type: manual
+        assign: {users: [alice]}
+        due: 1h
+        form:
+          type: object
+          required: [ok]
+          properties: {ok: {type: boolean}}
+      - name: after
+        run: return {version = 1, ok = steps.ask.output.ok}
+    """
