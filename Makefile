@@ -22,11 +22,16 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product moonflow
 
-# The main job: validate the example project and show its graphs.
+# The main job: validate the example project, run its workflows (one of them compensates),
+# and run their test cases.
 demo: build
 	$(BIN) validate
-	$(BIN) graph order_processing --format mermaid
 	$(BIN) graph high_priority_ticket --format mermaid
+	$(BIN) run hello --input '{"name": "Ada"}'
+	$(BIN) run order_processing --input '{"order_id": "ORD-1", "customer": {"email": "ada@example.com"}, "items": [{"sku": "A-1", "quantity": 2, "price": 12.5}]}'
+	$(BIN) run high_priority_ticket --input '{"ticket_id": "T-7", "priority": "high", "tier": "pro", "fail_sla": true}' || test $$? -eq 1
+	$(BIN) test order_processing
+	$(BIN) test high_priority_ticket
 
 test: deps
 	$(SWIFT) build --build-tests

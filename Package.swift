@@ -37,13 +37,14 @@ let package = Package(
             name: "MoonflowModel",
             dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]
         ),
-        .target(name: "MoonflowYAML", dependencies: ["CYAML", "MoonflowModel"]),
-        .target(name: "MoonflowSchema", dependencies: ["MoonflowModel"]),
+        .target(name: "MoonflowYAML", dependencies: ["CYAML", "MoonflowModel", .product(name: "OrderedCollections", package: "swift-collections")]),
+        .target(name: "MoonflowSchema", dependencies: ["MoonflowModel", .product(name: "OrderedCollections", package: "swift-collections")]),
         .target(
             name: "MoonflowLoader",
             dependencies: [
                 "MoonflowModel", "MoonflowYAML", "MoonflowSchema",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
         .target(
@@ -51,6 +52,7 @@ let package = Package(
             dependencies: [
                 "MoonflowModel", "CLua", "CLuaSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
         .target(
@@ -58,6 +60,7 @@ let package = Package(
             dependencies: [
                 "MoonflowModel", "MoonflowSchema",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
@@ -91,12 +94,16 @@ let package = Package(
         .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MoonflowLoaderTests",
-            dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua"],
+            dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua", "MoonflowSchema"],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "MoonflowLuaTests", dependencies: ["MoonflowLua", "MoonflowModel"]),
         .testTarget(name: "MoonflowEngineTests", dependencies: ["MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowLua"]),
-        .testTarget(name: "MoonflowCLITests", dependencies: ["MoonflowModel"]),
+        // The bench tests reach a scenario registry of their own through `@testable import MoonflowCLI`.
+        .testTarget(
+            name: "MoonflowCLITests",
+            dependencies: ["MoonflowCLI", "MoonflowModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(
             name: "MoonflowServerTests",
             dependencies: [

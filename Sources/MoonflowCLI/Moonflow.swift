@@ -8,7 +8,7 @@ struct Moonflow: AsyncParsableCommand {
         abstract: "Workflows in YAML, code actions in Lua, every activity run reliably and visibly.",
         subcommands: [
             ValidateCommand.self, GraphCommand.self, RunCommand.self, ScriptCommand.self, EvalCommand.self,
-            SchemaCommand.self, BenchCommand.self, ServeCommand.self,
+            SchemaCommand.self, TestCommand.self, BenchCommand.self, ServeCommand.self,
         ]
     )
 

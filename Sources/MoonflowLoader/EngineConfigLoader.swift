@@ -27,8 +27,7 @@ public enum EngineConfigLoader {
         let context = FileContext(file: name, source: source)
         let config = read(root, context: context, environment: environment)
         guard !context.hasErrors else {
-            let sorted = context.diagnostics.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
-            return .failure(ProjectLoadResult(workflows: [], diagnostics: sorted, files: [name], sources: [name: source]))
+            return .failure(ProjectLoadResult(workflows: [], diagnostics: context.sortedDiagnostics, files: [name], sources: [name: source]))
         }
         return .success(config)
     }

@@ -19,6 +19,11 @@ final class FileContext {
 
     var hasErrors: Bool { !diagnostics.isEmpty }
 
+    /// The diagnostics in file order (readers find them section by section).
+    var sortedDiagnostics: [Diagnostic] {
+        diagnostics.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
+    }
+
     func error(_ code: DiagnosticCode, _ message: String, at location: SourceLocation, hint: String? = nil) {
         diagnostics.append(Diagnostic(code, message, at: location, hint: hint))
     }

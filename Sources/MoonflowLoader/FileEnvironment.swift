@@ -2,27 +2,61 @@ import Foundation
 import MoonflowModel
 import OrderedCollections
 
-/// Resolves scripts and schemas on disk for one workflow file, confined to the project directory,
-/// and remembers the text of every file it handed out (the definition pins them).
+/// Where a project's files come from: the disk, or the texts a run pinned when it started
+/// (SPEC §7: a run recovers and compensates with its own version even after the files changed).
+enum ProjectFiles: Sendable {
+    case disk
+    /// Project-relative path → text.
+    case pinned([String: String])
+
+    func data(_ path: String, at url: URL) -> Data? {
+        switch self {
+        case .disk: FileManager.default.contents(atPath: url.path)
+        case .pinned(let files): files[path].map { Data($0.utf8) }
+        }
+    }
+
+    func exists(_ path: String, at url: URL) -> Bool {
+        switch self {
+        case .disk: FileManager.default.fileExists(atPath: url.path)
+        case .pinned(let files): files[path] != nil
+        }
+    }
+
+    /// File names directly in a project folder.
+    func names(in folder: String, at url: URL) -> [String] {
+        switch self {
+        case .disk: (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        case .pinned(let files):
+            files.keys.filter { $0.hasPrefix(folder + "/") && !$0.dropFirst(folder.count + 1).contains("/") }
+                .map { String($0.dropFirst(folder.count + 1)) }
+        }
+    }
+}
+
+/// Resolves scripts and schemas for one workflow file, confined to the project directory, and
+/// remembers the text of every file it handed out (the definition pins them).
 final class FileEnvironment: LoadEnvironment {
     let project: URL
     let workflowDirectory: URL
     let checker: (any ScriptChecking)?
     let loader: ProjectLoader
+    let files: ProjectFiles
     private(set) var usedFiles = OrderedDictionary<String, String>()
 
     /// Scripts larger than this are refused before parsing (the sandbox's source cap, SPEC §4.2).
     static let maxScriptSize = 256 << 10
 
-    init(project: URL, workflowDirectory: URL, checker: (any ScriptChecking)?, loader: ProjectLoader) {
+    init(project: URL, workflowDirectory: URL, checker: (any ScriptChecking)?, loader: ProjectLoader, files: ProjectFiles) {
         self.project = project
         self.workflowDirectory = workflowDirectory
         self.checker = checker
         self.loader = loader
+        self.files = files
     }
 
     func scriptExists(named name: String) -> Bool {
-        FileManager.default.fileExists(atPath: project.appendingPathComponent("scripts/\(name).lua").path)
+        files.exists("scripts/\(name).lua", at: project.appendingPathComponent("scripts/\(name).lua"))
     }
 
     func script(_ nameOrPath: String) -> Result<ScriptChunk, LoadEnvironmentError> {
@@ -32,7 +66,7 @@ final class FileEnvironment: LoadEnvironment {
         case .success(let (path, text)): return .success(ScriptChunk(source: text, name: path))
         case .failure(var failure):
             if !isPath, failure.code == .unknownReference {
-                let known = ((try? FileManager.default.contentsOfDirectory(atPath: project.appendingPathComponent("scripts").path)) ?? [])
+                let known = files.names(in: "scripts", at: project.appendingPathComponent("scripts"))
                     .filter { $0.hasSuffix(".lua") }.map { String($0.dropLast(4)) }
                 failure.message = "no script named '\(nameOrPath)' (looked for scripts/\(nameOrPath).lua)"
                 if let s = Suggest.closest(to: nameOrPath, in: known) { failure.message += " — did you mean '\(s)'?" }
@@ -109,10 +143,10 @@ final class FileEnvironment: LoadEnvironment {
             return .failure(LoadEnvironmentError(code: .pathEscapes, message: "the \(what) '\(path)' is outside the project directory", hint: "keep scripts in scripts/ and schemas in schemas/"))
         }
         if let cached = usedFiles[path] { return .success((path, cached)) }
-        guard FileManager.default.fileExists(atPath: resolved.path) else {
+        guard files.exists(path, at: resolved) else {
             return .failure(LoadEnvironmentError(code: .unknownReference, message: "the \(what) '\(path)' does not exist", hint: "check the path; it is relative to the workflow file"))
         }
-        guard let data = FileManager.default.contents(atPath: resolved.path) else {
+        guard let data = files.data(path, at: resolved) else {
             return .failure(LoadEnvironmentError(code: .badFile, message: "cannot read the \(what) '\(path)'", hint: "check its permissions"))
         }
         guard data.count <= maxSize else {

@@ -67,11 +67,13 @@ public struct ProjectLoader: Sendable {
         self.limits = limits
     }
 
-    /// Every `workflows/*.yaml` (and `.yml`) of the project, sorted by file name.
+    /// Every `workflows/*.yaml` (and `.yml`) of the project, sorted by file name; `*.test.yaml`
+    /// files hold `moonflow test` cases, not workflows.
     public func workflowFiles() -> [URL] {
         let folder = projectDirectory.appendingPathComponent("workflows")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { folder.appendingPathComponent($0) }
+        return names.filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasSuffix(".test.yaml") }.sorted()
+            .map { folder.appendingPathComponent($0) }
     }
 
     /// Loads the whole project: every workflow file, then checks across files (unique ids, child workflows).
@@ -180,6 +182,24 @@ public struct ProjectLoader: Sendable {
         return cycles
     }
 
+    /// Rebuilds a definition from the texts a run pinned (`LoadedWorkflow.files`), without reading
+    /// the disk: recovery and compensation use the version the run started with (SPEC §6, §7).
+    /// The result has the same content hash as when it was pinned. Child workflows are not checked
+    /// here: a child run pins its own definition when it starts.
+    public func loadPinned(files: OrderedDictionary<String, String>, workflowFile: String) throws(ProjectLoadResult) -> LoadedWorkflow {
+        guard let text = files[workflowFile] else {
+            let missing = Diagnostic(.badFile, "the pinned definition has no file '\(workflowFile)'", at: SourceLocation(file: workflowFile, line: 1, column: 1))
+            throw ProjectLoadResult(workflows: [], diagnostics: [missing], files: [workflowFile], sources: [:])
+        }
+        let workflowDirectory = projectDirectory.appendingPathComponent(workflowFile).deletingLastPathComponent()
+        let outcome = loadSource(
+            Array(text.utf8), file: workflowFile, workflowDirectory: workflowDirectory, files: .pinned(Dictionary(uniqueKeysWithValues: files.map { ($0.key, $0.value) })))
+        guard let loaded = outcome.loaded else {
+            throw ProjectLoadResult(workflows: [], diagnostics: outcome.diagnostics, files: [workflowFile], sources: [workflowFile: text])
+        }
+        return loaded
+    }
+
     private func projectWorkflowIDs() -> Set<String> {
         Set(workflowFiles().compactMap { loadFile($0).declaredID })
     }
@@ -202,19 +222,28 @@ public struct ProjectLoader: Sendable {
 
     func loadFile(_ url: URL) -> FileOutcome {
         let file = displayPath(url)
-        var outcome = FileOutcome(file: file, diagnostics: [], children: [])
         let start = SourceLocation(file: file, line: 1, column: 1)
         // Refuse before reading a huge file into memory.
         if let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int, size > limits.maxFileSize {
-            outcome.diagnostics = [Diagnostic(DiagnosticCode("FileTooLarge"), "the file is \(size) bytes, over the limit of \(limits.maxFileSize) bytes", at: start, hint: "split the workflow, or move large data into schemas/ or scripts/")]
-            return outcome
+            let tooLarge = Diagnostic(
+                DiagnosticCode("FileTooLarge"), "the file is \(size) bytes, over the limit of \(limits.maxFileSize) bytes", at: start,
+                hint: "split the workflow, or move large data into schemas/ or scripts/")
+            return FileOutcome(file: file, diagnostics: [tooLarge], children: [])
         }
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            outcome.diagnostics = [Diagnostic(.badFile, "cannot read the file", at: start, hint: "check that it exists and is readable")]
-            return outcome
+            let unreadable = Diagnostic(.badFile, "cannot read the file", at: start, hint: "check that it exists and is readable")
+            return FileOutcome(file: file, diagnostics: [unreadable], children: [])
         }
-        let bytes = [UInt8](data)
-        outcome.source = String(decoding: bytes, as: UTF8.self)
+        return loadSource([UInt8](data), file: file, workflowDirectory: url.deletingLastPathComponent(), files: .disk)
+    }
+
+    /// Reads one workflow's text; scripts and schemas come from `files` (the disk or pinned texts).
+    func loadSource(_ bytes: [UInt8], file: String, workflowDirectory: URL, files: ProjectFiles) -> FileOutcome {
+        var outcome = FileOutcome(file: file, diagnostics: [], children: [])
+        // The parser accepts a UTF-8 byte order mark; the text shown under errors and pinned must not
+        // carry it, or carets on line 1 would sit one column off.
+        let text = String(decoding: bytes, as: UTF8.self)
+        outcome.source = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         let root: YAMLNode
         do {
             root = try YAMLParser.parse(bytes, file: file, limits: limits)
@@ -223,7 +252,7 @@ public struct ProjectLoader: Sendable {
             return outcome
         }
         let context = FileContext(file: file, source: outcome.source ?? "")
-        let environment = FileEnvironment(project: projectDirectory, workflowDirectory: url.deletingLastPathComponent(), checker: checker, loader: self)
+        let environment = FileEnvironment(project: projectDirectory, workflowDirectory: workflowDirectory, checker: checker, loader: self, files: files)
         let reader = WorkflowReader(context: context, environment: environment, source: outcome.source ?? "")
         let workflow = reader.read(root)
         if let workflow { reader.check(workflow) }
@@ -231,10 +260,10 @@ public struct ProjectLoader: Sendable {
         outcome.diagnostics = context.diagnostics
         outcome.children = reader.childReferences.map { ($0.0, $0.1.location) }
         guard let workflow, !context.hasErrors else { return outcome }
-        var files = OrderedDictionary<String, String>()
-        files[file] = outcome.source
-        for (path, text) in environment.usedFiles { files[path] = text }
-        outcome.loaded = LoadedWorkflow(workflow: workflow, file: file, files: files, contentHash: Self.hash(files))
+        var used = OrderedDictionary<String, String>()
+        used[file] = outcome.source
+        for (path, text) in environment.usedFiles { used[path] = text }
+        outcome.loaded = LoadedWorkflow(workflow: workflow, file: file, files: used, contentHash: Self.hash(used))
         return outcome
     }
 

@@ -75,18 +75,3 @@ import Testing
         #expect(result.stdout.hasPrefix(#"{"error":{"type":"ActivityError","message":"syntax error:"#))
     }
 }
-
-@Suite struct BenchCommandTests {
-    @Test func sandboxScenarioReportsEveryFigure() throws {
-        let result = try CLIRunner.run(["bench", "--scenario", "sandbox", "--repetitions", "1", "--format", "json"])
-        #expect(result.status == 0, "\(result.stderr)")
-        for metric in ["bare lua_pcall", "sandboxed run (sync)", "sandboxed run (async pool)", "expression (sync)", "fresh state per run (sync)"] {
-            #expect(result.stdout.contains(#""metric": "\#(metric)""#))
-        }
-    }
-
-    @Test func unknownScenarioIsAUsageError() throws {
-        let result = try CLIRunner.run(["bench", "--scenario", "nope"])
-        #expect(result.status == 2)
-    }
-}

@@ -71,3 +71,13 @@ import Testing
         #expect(result.workflow("long")?.workflow.activities.last?.dependencies == [Dependency("a9998")])
     }
 }
+
+@Suite struct ByteOrderMarkTests {
+    @Test func aByteOrderMarkDoesNotShiftTheCaret() throws {
+        let project = try TemporaryProject(files: ["workflows/w.yaml": "\u{FEFF}workflow: W\nactivities: [{name: a, call: noop}]\n"])
+        let result = ProjectLoader(projectDirectory: project.url).loadProject()
+        let rendered = try #require(result.diagnostics.first).rendered(source: result.sources["workflows/w.yaml"])
+        #expect(rendered.hasPrefix("workflows/w.yaml:1:11: error[InvalidValue]: 'W' is not a valid workflow id"))
+        #expect(rendered.contains("1 | workflow: W\n  |           ^"))
+    }
+}

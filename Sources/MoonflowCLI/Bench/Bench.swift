@@ -1,4 +1,5 @@
 import Foundation
+import MoonflowModel
 
 /// One figure of a benchmark scenario: a median time per operation, the answer the scenario
 /// checked, and the ratio to a floor measured in the same run (so figures compare across machines).
@@ -7,17 +8,60 @@ struct BenchFigure: Sendable {
     var metric: String
     /// Median nanoseconds per operation over the repetitions.
     var nanosPerOp: Double
+    /// What one operation is: `step`, `run`, `file`, `call`, `validation`.
+    var unit: String = "op"
     /// What the scenario computed and verified (a benchmark that computes the wrong answer fails).
     var checked: String
-    /// The floor this figure is divided by, when it has one.
-    var floor: String?
-    var ratio: Double?
+    /// The floor this figure is divided by, when it has one, and its median nanoseconds.
+    var floor: BenchFloor?
+    /// Runs per second, for figures that measure whole runs.
+    var runsPerSecond: Double?
+    /// The SPEC §13 target this figure is held to, when it has one.
+    var target: BenchTarget?
+
+    var ratio: Double? { floor.map { nanosPerOp / $0.nanos } }
+}
+
+/// A floor measured in the same run: the cheapest thing the machine can do for the same work.
+struct BenchFloor: Sendable {
+    var name: String
+    var nanos: Double
+}
+
+/// A target of SPEC §13 and whether the figure meets it.
+struct BenchTarget: Sendable {
+    var text: String
+    var met: Bool
+
+    /// Met when the figure is at most `limit`.
+    static func atMost(_ value: Double, _ limit: Double, _ text: String) -> BenchTarget {
+        BenchTarget(text: text, met: value <= limit)
+    }
+}
+
+/// Where the engine scenarios keep their runs.
+enum BenchStore: Sendable, Hashable, CustomStringConvertible {
+    case memory
+
+    var description: String {
+        switch self {
+        case .memory: "memory"
+        }
+    }
+}
+
+/// What every scenario of one `moonflow bench` invocation shares.
+struct BenchContext: Sendable {
+    var repetitions: Int
+    var store: BenchStore
+    /// A bare `lua_pcall` of a tiny function, measured once at the start of the run.
+    var luaFloor: BenchFloor
 }
 
 /// A scenario of `moonflow bench`. Scenarios throw `BenchError` when their checked result is wrong.
 protocol BenchScenario: Sendable {
     var name: String { get }
-    func run(repetitions: Int) async throws -> [BenchFigure]
+    func run(_ context: BenchContext) async throws -> [BenchFigure]
 }
 
 struct BenchError: Error, CustomStringConvertible {
@@ -25,6 +69,13 @@ struct BenchError: Error, CustomStringConvertible {
 }
 
 enum Bench {
+    /// Throws when a scenario computed something else than it should: a fast wrong answer is a failure.
+    static func check(_ actual: Value?, equals expected: Value, _ what: String) throws {
+        guard actual == expected else {
+            throw BenchError(description: "\(what): expected \(expected.jsonString()), got \(actual?.jsonString() ?? "nothing")")
+        }
+    }
+
     /// Times `body` (which performs `operations` operations) `repetitions` times and returns the
     /// median nanoseconds per operation.
     static func medianNanos(repetitions: Int, operations: Int, _ body: () throws -> Void) rethrows -> Double {

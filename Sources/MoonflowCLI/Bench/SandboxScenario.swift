@@ -1,22 +1,15 @@
 import MoonflowLua
 import MoonflowModel
 
-/// The cost of the sandbox against a bare `lua_pcall`, measured in one run: one sandboxed
+/// The cost of the sandbox against a bare `lua_pcall` (the run's Lua floor): one sandboxed
 /// execution of a tiny script (fresh environment, the engine's path) synchronously on this thread
 /// and through the async pool, one expression evaluation, and, for the isolation choice, a fresh
 /// state per execution.
 struct SandboxScenario: BenchScenario {
     let name = "sandbox"
 
-    func run(repetitions: Int) async throws -> [BenchFigure] {
-        let floorName = "bare lua_pcall"
-        guard let probe = LuaFloorProbe() else { throw BenchError(description: "could not open a Lua state") }
-        var sum: Int64 = 0
-        let floor = Bench.medianNanos(repetitions: repetitions, operations: 20_000) {
-            for i in 0..<20_000 { sum &+= probe.call(Int64(i)) }
-        }
-        guard sum > 0 else { throw BenchError(description: "floor computed \(sum)") }
-
+    func run(_ context: BenchContext) async throws -> [BenchFigure] {
+        let repetitions = context.repetitions
         let invocation = ScriptInvocation(chunk: ScriptChunk(source: "return input.n + 1", name: "bench.lua"), input: ["n": 41])
         let sandbox = try LuaSandbox()
         func check(_ outcome: ScriptOutcome) throws {
@@ -44,12 +37,14 @@ struct SandboxScenario: BenchScenario {
             for _ in 0..<50 { try check(try LuaSandbox().run(invocation)) }
         }
 
-        func figure(_ metric: String, _ nanos: Double, _ checked: String) -> BenchFigure {
-            BenchFigure(scenario: name, metric: metric, nanosPerOp: nanos, checked: checked, floor: floorName, ratio: nanos / floor)
+        func figure(_ metric: String, _ nanos: Double, _ checked: String, target: Bool = false) -> BenchFigure {
+            let ratio = nanos / context.luaFloor.nanos
+            return BenchFigure(
+                scenario: name, metric: metric, nanosPerOp: nanos, unit: "call", checked: checked, floor: context.luaFloor,
+                target: target ? .atMost(ratio, 20, "≤ 20× bare lua_pcall (the sandbox's own target)") : nil)
         }
         return [
-            BenchFigure(scenario: name, metric: floorName, nanosPerOp: floor, checked: "n + 1"),
-            figure("sandboxed run (sync)", sync, "output 42"),
+            figure("sandboxed run (sync)", sync, "output 42", target: true),
             figure("sandboxed run (async pool)", async, "output 42"),
             figure("expression (sync)", expression, "value 42"),
             figure("fresh state per run (sync)", freshState, "output 42"),

@@ -80,7 +80,8 @@ struct SchemaScenario: BenchScenario {
             """#
     }()
 
-    func run(repetitions: Int) async throws -> [BenchFigure] {
+    func run(_ context: BenchContext) async throws -> [BenchFigure] {
+        let repetitions = context.repetitions
         let schema = try JSONSchema(Self.schema, options: .init(assertFormats: true))
         let document = try Value(json: Self.document)
         guard schema.isValid(document), schema.validate(document).isEmpty else {
@@ -108,10 +109,10 @@ struct SchemaScenario: BenchScenario {
         }
         guard sink != 0 else { throw BenchError(description: "schema: nothing was measured") }
         let checked = "valid order accepted; broken order rejected at /email, /total"
-        let floor = "Value(json:) parse of the same document (\(Int(parse)) ns)"
+        let floor = BenchFloor(name: "Value(json:) parse of the same document", nanos: parse)
         return [
-            BenchFigure(scenario: name, metric: "isValid ns/validation", nanosPerOp: isValid, checked: checked, floor: floor, ratio: isValid / parse),
-            BenchFigure(scenario: name, metric: "validate ns/validation", nanosPerOp: validate, checked: checked, floor: floor, ratio: validate / parse),
+            BenchFigure(scenario: name, metric: "isValid", nanosPerOp: isValid, unit: "validation", checked: checked, floor: floor),
+            BenchFigure(scenario: name, metric: "validate", nanosPerOp: validate, unit: "validation", checked: checked, floor: floor),
         ]
     }
 }

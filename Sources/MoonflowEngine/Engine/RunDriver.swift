@@ -134,7 +134,9 @@ final class RunDriver {
         _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) async throws {
         let name = activity.name
-        let scope = expressionScope()
+        // The scope is built only for an activity that evaluates something: it copies every step's output.
+        let evaluates = activity.when != nil || activity.with != nil || activity.dependencies.contains { $0.when != nil }
+        let scope = evaluates ? expressionScope() : .null
         do {
             var taken = Set<String>()
             for dependency in scheduler.conditionsToEvaluate(for: activity, in: state) {
@@ -205,7 +207,8 @@ final class RunDriver {
         let execution = ActivityExecution(
             engine: engine, workflow: workflow.id, activity: effective, input: input,
             context: bodyContext(for: activity.name, timeout: activity.timeout, limits: activity.limits),
-            scope: expressionScope(), mailbox: mailbox)
+            // Only a fallback evaluates in this scope (its `with` or `output`).
+            scope: effective.fallback != nil || activity.bulkhead?.fallback != nil ? expressionScope() : .null, mailbox: mailbox)
         group.addTask { await execution.run(resumeFrom: resume) }
     }
 
@@ -372,12 +375,16 @@ final class RunDriver {
     }
 
     private func record(_ event: RunEvent, previous: RunState) {
-        let log = logger(event.activity, attempt: event.attempt)
+        // The logger with the run's metadata is built only when the line is logged: setting
+        // metadata on a stream handler re-renders it, which cost more than the rest of a step.
         switch event.type {
         case .activityFailed, .runFailing, .compensationFailed, .taskExpired:
-            log.warning("\(event.type)", metadata: ["error": .string(ActivityFailure(value: event.data["error"] ?? .null).description)])
+            if engine.logger.logLevel <= .warning {
+                logger(event.activity, attempt: event.attempt).warning(
+                    "\(event.type)", metadata: ["error": .string(ActivityFailure(value: event.data["error"] ?? .null).description)])
+            }
         default:
-            log.info("\(event.type)")
+            if engine.logger.logLevel <= .info { logger(event.activity, attempt: event.attempt).info("\(event.type)") }
         }
         let dimensions = [("workflow", workflow.id)]
         switch event.type {

@@ -171,15 +171,17 @@ private func bounded(
     clock: any EngineClock, limit: (deadline: Timestamp, failure: ActivityFailure)?,
     _ work: @escaping @Sendable () async throws(ActivityFailure) -> Value
 ) async -> Result<Value, ActivityFailure> {
-    await withTaskGroup(of: Result<Value, ActivityFailure>?.self) { group in
+    // Without a deadline there is nothing to race: run in this task (cancellation reaches it the same way).
+    guard let limit else {
+        do throws(ActivityFailure) { return .success(try await work()) } catch { return .failure(error) }
+    }
+    return await withTaskGroup(of: Result<Value, ActivityFailure>?.self) { group in
         group.addTask {
             do throws(ActivityFailure) { return .success(try await work()) } catch { return .failure(error) }
         }
-        if let limit {
-            group.addTask {
-                do { try await clock.sleep(until: limit.deadline) } catch { return nil }
-                return .failure(limit.failure)
-            }
+        group.addTask {
+            do { try await clock.sleep(until: limit.deadline) } catch { return nil }
+            return .failure(limit.failure)
         }
         var first: Result<Value, ActivityFailure>?
         for await end in group {

@@ -31,17 +31,30 @@ public struct RunScheduler: Sendable {
 
     public func decide(_ state: RunState) -> Decision {
         if let ending = state.ending { return .windDown(ending) }
+        // One pass over the records and one over the definition, reading statuses in place: this
+        // runs after every transition, so it must not copy records or activities.
+        var inFlight = 0
+        var waiting = false
+        var allSatisfied = true
         let records = state.activities.values
-        let inFlight = records.filter(\.status.isInFlight).count
+        for index in records.indices {
+            let status = records[index].status
+            if status.isInFlight { inFlight += 1 }
+            if status == .waiting { waiting = true }
+            if !status.satisfiesDependents { allSatisfied = false }
+        }
         let room = maxActivities.map { max(0, $0 - inFlight) } ?? Int.max
-        let ready = workflow.activities.lazy
-            .filter { state.activities[$0.name]?.status == .pending && self.dependenciesSatisfied($0, in: state) }
-            .map(\.name)
-            .prefix(room)
-        if !ready.isEmpty { return .start(Array(ready)) }
+        var ready: [String] = []
+        let activities = workflow.activities
+        for index in activities.indices where ready.count < room {
+            if state.activities[activities[index].name]?.status == .pending, dependenciesSatisfied(activities[index], in: state) {
+                ready.append(activities[index].name)
+            }
+        }
+        if !ready.isEmpty { return .start(ready) }
         if inFlight > 0 { return .awaitInFlight }
-        if records.contains(where: { $0.status == .waiting }) { return .wait }
-        if records.allSatisfy(\.status.satisfiesDependents) { return .complete }
+        if waiting { return .wait }
+        if allSatisfied { return .complete }
         // A pending activity whose dependency failed or was cancelled can never run; the failure
         // itself records `run.failing`, so this is reached only by an inconsistent journal.
         return .windDown(.failed)

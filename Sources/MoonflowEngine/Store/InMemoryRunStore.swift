@@ -27,17 +27,18 @@ public final class InMemoryRunStore: RunStore {
 
     public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
         try runs.withLock { runs in
-            guard var run = runs[runID] else { throw RunStoreError.unknownRun(runID) }
+            guard let index = runs.index(forKey: runID) else { throw RunStoreError.unknownRun(runID) }
             let expected = newState.journalLength - events.count
-            guard run.journal.count == expected else {
-                throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: run.journal.count)
+            let length = runs.values[index].journal.count
+            guard length == expected else {
+                throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: length)
             }
-            var folded = run.state
+            var folded = runs.values[index].state
             for event in events { folded.apply(event) }
             guard folded == newState else { throw RunStoreError.stateMismatch(runID: runID) }
-            run.journal += events
-            run.state = newState
-            runs[runID] = run
+            // In place: a copy of the stored run would copy its whole journal on every append.
+            runs.values[index].journal += events
+            runs.values[index].state = newState
         }
     }
 

@@ -1,0 +1,88 @@
+import Foundation
+import MoonflowEngine
+import MoonflowLoader
+import MoonflowModel
+
+/// A throw-away Moonflow project holding the generated workflows of the engine scenarios. They are
+/// written as YAML and read back through the real loader (with the Lua checker), so a scenario runs
+/// exactly what a user's file would.
+struct BenchProject {
+    let directory: URL
+
+    /// Writes `files` (name → YAML text) under `workflows/` of a new temporary project.
+    init(files: [String: String]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-bench-\(UUID().uuidString)")
+        let workflows = directory.appendingPathComponent("workflows")
+        try FileManager.default.createDirectory(at: workflows, withIntermediateDirectories: true)
+        for (name, text) in files {
+            try Data(text.utf8).write(to: workflows.appendingPathComponent(name))
+        }
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+
+    /// Loads and validates every workflow of the project, as `moonflow validate` does.
+    func load() -> ProjectLoadResult { Composition.loader(project: directory).loadProject() }
+
+    /// The loaded workflows by id; throws with the diagnostics when a generated file is invalid.
+    func loadValid() throws -> [String: LoadedWorkflow] {
+        let result = load()
+        guard result.isValid else { throw BenchError(description: "generated workflows are invalid:\n\(result.renderedDiagnostics())") }
+        return Dictionary(uniqueKeysWithValues: result.workflows.map { ($0.workflow.id, $0) })
+    }
+
+    /// An engine composed as `moonflow run` composes it, over the store the bench was asked for.
+    func engine(_ store: BenchStore) -> Engine {
+        switch store {
+        case .memory: Composition.engine(project: directory, store: InMemoryRunStore())
+        }
+    }
+}
+
+/// The generated workflows of the engine scenarios.
+enum BenchWorkflows {
+    /// `count` Lua steps in list order (seed style): each adds 1 to `workflow.n` and returns it,
+    /// so the run's output (the sink's) is `count`.
+    static func sequential(id: String, count: Int) -> String {
+        var text = "workflow: \(id)\ncontext: {n: 0}\nactivities:\n"
+        for i in 1...count {
+            text += "  - name: s\(i)\n    run: |\n      workflow.n = workflow.n + 1\n      return workflow.n\n"
+        }
+        return text
+    }
+
+    /// `count` steps of the built-in `noop` in list order: the engine's own cost per step.
+    static func noop(id: String, count: Int) -> String {
+        var text = "workflow: \(id)\nactivities:\n"
+        for i in 1...count { text += "  - name: s\(i)\n    call: noop\n" }
+        return text
+    }
+
+    /// `width` independent Lua steps returning 1, then a join that sums their outputs: output `width`.
+    static func parallel(id: String, width: Int) -> String {
+        let names = (1...width).map { "p\($0)" }
+        var text = "workflow: \(id)\nactivities:\n"
+        for name in names { text += "  - name: \(name)\n    run: return 1\n" }
+        text += "  - name: join\n    needs: [\(names.joined(separator: ", "))]\n    run: |\n"
+        text += "      return " + names.map { "steps.\($0).output" }.joined(separator: " + ") + "\n"
+        return text
+    }
+}
+
+extension Engine {
+    /// Starts one run of `loaded` with an empty input and drives it to its end.
+    func benchRun(_ loaded: LoadedWorkflow) async throws -> RunID {
+        let id = try await start(workflow: loaded.workflow, definitionHash: loaded.contentHash, input: .object([:]))
+        _ = try await drive(id)
+        return id
+    }
+
+    /// Throws unless the run completed with `output`.
+    func benchCheck(_ id: RunID, output: Value) async throws {
+        let report = try await report(id)
+        guard report.status == .completed else {
+            throw BenchError(description: "run of \(report.workflow) ended \(report.status.rawValue): \(report.error.map { "\($0.type): \($0.message)" } ?? "")")
+        }
+        try Bench.check(report.output, equals: output, "output of \(report.workflow)")
+    }
+}

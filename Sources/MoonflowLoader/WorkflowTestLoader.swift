@@ -1,0 +1,140 @@
+import Foundation
+import MoonflowModel
+import MoonflowYAML
+
+/// Reads `workflows/<id>.test.yaml` (the cases `moonflow test` runs) with the strictness of
+/// workflow files:
+///
+/// ```yaml
+/// tests:
+///   - name: declined card compensates nothing
+///     input: {order_id: ORD-1, decline_payment: true}
+///     mocks:
+///       reserve_inventory:
+///         - error: {type: WarehouseDown, message: try later}
+///         - output: {reservation_id: R1}
+///           delay: 2s
+///     tasks:
+///       approve: {data: {approved: true}, user: alice}
+///     expect:
+///       status: completed
+///       path: [charge_payment, reserve_inventory]
+///       attempts: {reserve_inventory: 2}
+/// ```
+public enum WorkflowTestLoader {
+    /// The test file of a workflow file: `workflows/order.yaml` → `workflows/order.test.yaml`.
+    public static func testFile(for workflowFile: URL) -> URL {
+        workflowFile.deletingPathExtension().appendingPathExtension("test.yaml")
+    }
+
+    public static func load(_ url: URL, displayName: String) -> Result<[WorkflowTestCase], ProjectLoadResult> {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            let missing = Diagnostic(.badFile, "cannot read the test file", at: SourceLocation(file: displayName, line: 1, column: 1), hint: "create it next to the workflow: \(url.lastPathComponent)")
+            return .failure(ProjectLoadResult(workflows: [], diagnostics: [missing], files: [displayName], sources: [:]))
+        }
+        let source = String(decoding: data, as: UTF8.self)
+        let root: YAMLNode
+        do {
+            root = try YAMLParser.parse([UInt8](data), file: displayName)
+        } catch {
+            return .failure(ProjectLoadResult(workflows: [], diagnostics: error.diagnostics, files: [displayName], sources: [displayName: source]))
+        }
+        let context = FileContext(file: displayName, source: source)
+        var cases: [WorkflowTestCase] = []
+        if let map = MappingReader(root, context, what: "the test file", allowed: ["tests"]) {
+            if let list = map["tests"], let items = list.sequence {
+                cases = items.compactMap { readCase($0, context) }
+                if items.isEmpty { context.error(.missingKey, "'tests' is empty", at: list) }
+            } else {
+                context.error(.missingKey, "the test file needs a 'tests' list", at: root)
+            }
+        }
+        guard !context.hasErrors else {
+            return .failure(ProjectLoadResult(workflows: [], diagnostics: context.sortedDiagnostics, files: [displayName], sources: [displayName: source]))
+        }
+        return .success(cases)
+    }
+
+    private static func readCase(_ node: YAMLNode, _ context: FileContext) -> WorkflowTestCase? {
+        guard let map = MappingReader(node, context, what: "a test", allowed: ["name", "input", "mocks", "tasks", "expect"]) else { return nil }
+        guard let nameNode = map["name"], let name = context.string(nameNode, "name") else {
+            if !map.has("name") { context.error(.missingKey, "a test needs a 'name'", at: node) }
+            return nil
+        }
+        var test = WorkflowTestCase(name: name, location: node.location)
+        if let i = map["input"] { test.input = context.value(i) ?? test.input }
+        if let m = map["mocks"] {
+            guard let pairs = m.mapping else {
+                context.error(.typeMismatch, "'mocks' must map activity names to lists of outcomes, not \(m.kindDescription)", at: m)
+                return nil
+            }
+            for pair in pairs {
+                guard let activity = context.string(pair.key, "activity name") else { continue }
+                let outcomes = (pair.value.sequence ?? [pair.value]).compactMap { readOutcome($0, context) }
+                test.mocks[activity] = outcomes
+            }
+        }
+        if let t = map["tasks"], let pairs = t.mapping {
+            for pair in pairs {
+                guard let activity = context.string(pair.key, "activity name"),
+                    let tm = MappingReader(pair.value, context, what: "a task completion", allowed: ["data", "user"])
+                else { continue }
+                guard let dataNode = tm["data"], let data = context.value(dataNode) else {
+                    context.error(.missingKey, "a task completion needs 'data'", at: pair.value)
+                    continue
+                }
+                test.tasks[activity] = .init(data: data, user: tm["user"].flatMap { context.string($0, "user") })
+            }
+        } else if let t = map["tasks"] {
+            context.error(.typeMismatch, "'tasks' must map manual activities to completions, not \(t.kindDescription)", at: t)
+        }
+        if let e = map["expect"] { test.expect = readExpectations(e, context) }
+        return test
+    }
+
+    private static func readOutcome(_ node: YAMLNode, _ context: FileContext) -> WorkflowTestCase.MockOutcome? {
+        guard let map = MappingReader(node, context, what: "a mocked outcome", allowed: ["output", "error", "delay"]) else { return nil }
+        if map.has("output") == map.has("error") {
+            context.error(.conflictingKeys, "a mocked outcome gives exactly one of 'output' or 'error'", at: node)
+            return nil
+        }
+        var outcome = WorkflowTestCase.MockOutcome()
+        if let o = map["output"] { outcome.output = context.value(o) }
+        if let e = map["error"] {
+            if let text = e.scalar?.text {
+                outcome.error = ActivityFailure(ErrorType(text), "mocked \(text)")
+            } else if let em = MappingReader(e, context, what: "a mocked error", allowed: ["type", "message", "retryable"]) {
+                let type = em["type"].flatMap { context.string($0, "type") } ?? "ActivityError"
+                let message = em["message"].flatMap { context.string($0, "message") } ?? "mocked \(type)"
+                outcome.error = ActivityFailure(ErrorType(type), message, retryable: em["retryable"].flatMap { context.bool($0, "retryable") })
+            }
+        }
+        if let d = map["delay"] { outcome.delay = context.duration(d, "delay", allowZero: true) }
+        return outcome
+    }
+
+    private static func readExpectations(_ node: YAMLNode, _ context: FileContext) -> WorkflowTestCase.Expectations {
+        var expect = WorkflowTestCase.Expectations()
+        let keys = ["status", "path", "attempts", "statuses", "compensations", "output", "context", "error"]
+        guard let map = MappingReader(node, context, what: "'expect'", allowed: keys) else { return expect }
+        let runStatuses = ["completed", "failed", "compensated", "compensation_failed", "timed_out", "cancelled", "terminated", "waiting"]
+        if let s = map["status"] { expect.status = context.choice(s, "status", runStatuses) }
+        if let p = map["path"] { expect.path = context.stringList(p, "path").map(\.0) }
+        if let a = map["attempts"], let pairs = a.mapping {
+            for pair in pairs {
+                if let name = context.string(pair.key, "activity name"), let n = context.int(pair.value, "attempts", 0...100_000) { expect.attempts[name] = n }
+            }
+        }
+        if let s = map["statuses"], let pairs = s.mapping {
+            let activityStatuses = ["pending", "scheduled", "running", "completed", "completed_via_fallback", "failed", "skipped", "cancelled", "backoff", "waiting"]
+            for pair in pairs {
+                if let name = context.string(pair.key, "activity name"), let v = context.choice(pair.value, "status", activityStatuses) { expect.statuses[name] = v }
+            }
+        }
+        if let c = map["compensations"] { expect.compensations = context.stringList(c, "compensations").map(\.0) }
+        if let o = map["output"] { expect.output = context.value(o) }
+        if let c = map["context"] { expect.context = context.value(c) }
+        if let e = map["error"] { expect.errorType = context.string(e, "error") }
+        return expect
+    }
+}

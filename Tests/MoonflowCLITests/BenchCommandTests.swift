@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+@testable import MoonflowCLI
+import MoonflowModel
+import Testing
+
+/// `moonflow bench`: the JSON it prints and the answers its scenarios check. Timings are never
+/// asserted here (SPEC §13: performance is measured by the benchmark, not by unit tests).
+@Suite("moonflow bench")
+struct BenchCommandTests {
+    @Test func seq40AndPar10PrintCheckedFiguresAsJSON() throws {
+        let result = try CLIRunner.run(["bench", "--scenario", "seq40", "--scenario", "par10", "--repetitions", "1", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try Value(json: result.stdout)
+        #expect(report["store"] == "memory")
+        #expect(report["repetitions"] == 1)
+        #expect(report["machine"]?["cpus"]?.intValue ?? 0 >= 1)
+        #expect(report["floors"]?.arrayValue?.first?["name"] == "bare lua_pcall")
+        let figures = report["scenarios"]?.arrayValue ?? []
+        #expect(Set(figures.compactMap { $0["scenario"]?.stringValue }) == ["seq40", "par10"])
+        for figure in figures {
+            for key in ["metric", "checked", "unit", "median_ns", "floor", "floor_ns", "ratio"] {
+                #expect(figure[key] != nil, "\(figure["metric"] ?? .null) has no \(key)")
+            }
+        }
+        func figure(_ metric: String) -> Value? { figures.first { $0["metric"]?.stringValue == metric } }
+        #expect(figure("run of 40 Lua steps")?["checked"] == "output 40")
+        #expect(figure("run of 40 Lua steps")?["runs_per_second"]?.numberValue != nil)
+        #expect(figure("run of 40 Lua steps")?["us_per_step"]?.numberValue != nil)
+        #expect(figure("engine overhead (step − script)")?["target_met"]?.boolValue != nil)
+        #expect(figure("engine overhead (call: noop)")?["checked"] == "40 noop steps completed")
+        #expect(figure("run of 10 parallel steps + join")?["checked"] == "output 10")
+    }
+
+    @Test func sandboxScenarioReportsEveryFigure() throws {
+        let result = try CLIRunner.run(["bench", "--scenario", "sandbox", "--repetitions", "1", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try Value(json: result.stdout)
+        #expect(report["floors"]?.arrayValue?.first?["name"] == "bare lua_pcall")
+        let metrics = (report["scenarios"]?.arrayValue ?? []).compactMap { $0["metric"]?.stringValue }
+        #expect(metrics == ["sandboxed run (sync)", "sandboxed run (async pool)", "expression (sync)", "fresh state per run (sync)"])
+    }
+
+    @Test func unknownScenarioIsAUsageError() throws {
+        let result = try CLIRunner.run(["bench", "--scenario", "nope"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("unknown scenario 'nope'"))
+    }
+
+    /// A scenario that computes the wrong answer fails the command with exit status 1, however fast it was.
+    @Test func aWrongAnswerFailsTheBench() async throws {
+        struct WrongAnswer: BenchScenario {
+            let name = "wrong"
+            func run(_ context: BenchContext) async throws -> [BenchFigure] {
+                try Bench.check(.int(1 + 1), equals: 3, "deliberately wrong expectation")
+                return [BenchFigure(scenario: name, metric: "never", nanosPerOp: 1, checked: "never")]
+            }
+        }
+        await #expect(throws: ExitCode(1)) {
+            _ = try await BenchCommand.measure([WrongAnswer()], repetitions: 1, store: .memory)
+        }
+    }
+
+    @Test func checkComparesValues() throws {
+        try Bench.check(40, equals: 40, "same")
+        #expect(throws: BenchError.self) { try Bench.check(39, equals: 40, "off by one") }
+        #expect(throws: BenchError.self) { try Bench.check(nil, equals: 40, "missing") }
+    }
+}
