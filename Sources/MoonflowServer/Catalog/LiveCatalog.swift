@@ -34,7 +34,6 @@ public final class LiveCatalog: WorkflowCatalog {
         var triggers = EventTriggers(workflows: [])
         var versions: [String: [WorkflowVersion]] = [:]
         var diagnostics: [Diagnostic] = []
-        var generation = 0
     }
 
     private let loader: ProjectLoader
@@ -80,7 +79,6 @@ public final class LiveCatalog: WorkflowCatalog {
                 outcome.removed = current.workflows.keys.filter { next.workflows[$0] == nil }.sorted()
                 if !outcome.added.isEmpty || !outcome.changed.isEmpty || !outcome.removed.isEmpty {
                     outcome.status = .reloaded
-                    next.generation += 1
                     next.triggers = EventTriggers(workflows: result.workflows.map(\.pinned))
                     validator.replace(with: Self.schemaValidator(result.workflows))
                 }
@@ -106,9 +104,6 @@ public final class LiveCatalog: WorkflowCatalog {
 
     /// The event triggers of the current definitions.
     public var triggers: EventTriggers { snapshot.withLock { $0.triggers } }
-
-    /// Grows by one whenever the definitions served change.
-    public var generation: Int { snapshot.withLock { $0.generation } }
 
     /// A validator over every schema file the definitions pin (`schemas/*.json`).
     private static func schemaValidator(_ workflows: [LoadedWorkflow]) -> JSONSchemaValidator {
