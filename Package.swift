@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries from the system (Debian: libyaml-dev, liblua5.4-dev).
@@ -66,11 +70,27 @@ let package = Package(
             name: "MoonflowStore",
             dependencies: ["MoonflowModel", "MoonflowEngine", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // `moonflow serve`: HTTP API, auth, triggers, timers and hot reload as services of one ServiceGroup.
+        .target(
+            name: "MoonflowServer",
+            dependencies: [
+                "MoonflowModel", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
         .executableTarget(
             name: "MoonflowCLI",
             dependencies: [
                 "MoonflowModel", "MoonflowYAML", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine",
                 "MoonflowStore",
+                "MoonflowServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -96,6 +116,14 @@ let package = Package(
             dependencies: [
                 "MoonflowCLI", "MoonflowModel", "MoonflowEngine", "MoonflowStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "MoonflowServerTests",
+            dependencies: [
+                "MoonflowServer", "MoonflowEngine", "MoonflowModel", "MoonflowLoader",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

@@ -5,6 +5,7 @@ import MoonflowEngine
 import MoonflowLoader
 import MoonflowLua
 import MoonflowModel
+import MoonflowServer
 import MoonflowStore
 
 /// `moonflow run WORKFLOW`: starts a run and drives it in this process until it ends or waits,
@@ -47,7 +48,7 @@ struct RunCommand: AsyncParsableCommand {
         let (engine, store) = try Composition.engine(global, storage)
         let id: RunID
         do {
-            id = try await engine.start(PinnedWorkflow(loaded), input: runInput, runID: runID)
+            id = try await engine.start(loaded.pinned, input: runInput, runID: runID)
         } catch let failure as ActivityFailure {
             printError("error: \(failure)")
             throw MoonflowExit.usage
@@ -97,30 +98,7 @@ struct ProjectCatalog: WorkflowCatalog {
 
     func workflow(id: String) async -> PinnedWorkflow? {
         guard let loaded = try? loader.loadWorkflow(id) else { return nil }
-        return PinnedWorkflow(loaded)
-    }
-}
-
-extension PinnedWorkflow {
-    /// A loaded workflow with the texts it pins: its file and every script and schema it uses.
-    init(_ loaded: LoadedWorkflow) {
-        self.init(
-            workflow: loaded.workflow,
-            definition: PinnedDefinition(
-                workflowID: loaded.workflow.id, hash: loaded.contentHash, workflowFile: loaded.file, files: loaded.files))
-    }
-}
-
-/// Rebuilds a run's workflow from the texts it pinned, never from the files on disk (SPEC §7).
-struct PinnedDefinitionLoader: DefinitionResolver {
-    let loader: ProjectLoader
-
-    func workflow(for definition: PinnedDefinition) async throws -> Workflow {
-        do {
-            return try loader.loadPinned(files: definition.files, workflowFile: definition.workflowFile).workflow
-        } catch {
-            throw DefinitionUnavailable(hash: definition.hash, reason: error.renderedDiagnostics())
-        }
+        return loaded.pinned
     }
 }
 

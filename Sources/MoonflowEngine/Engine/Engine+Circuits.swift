@@ -13,13 +13,7 @@ extension Engine {
                     "breaker": .string(transition.breaker), "from": .string(transition.from.rawValue),
                     "to": .string(transition.to.rawValue), "at": .string(transition.at.iso8601),
                 ])
-            let level: Double =
-                switch transition.to {
-                case .closed: 0
-                case .halfOpen: 1
-                case .open: 2
-                }
-            Gauge(label: "moonflow_circuit_state", dimensions: [("breaker", transition.breaker)]).record(level)
+            Gauge(label: "moonflow_circuit_state", dimensions: [("breaker", transition.breaker)]).record(transition.to.gaugeLevel)
         }
     }
 }

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MoonflowEngine
+import MoonflowLoader
+import MoonflowModel
+import MoonflowServer
+
+/// `moonflow serve`: the engine as a service (SPEC §9, §11): HTTP API, triggers, timers, hot
+/// reload, metrics and the web page, in one service group that shuts down gracefully on SIGTERM
+/// and SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the engine as a service: HTTP API, triggers, timers, hot reload, metrics, web page.",
+        discussion: """
+            Tokens come from auth.tokens in moonflow.yaml (see docs/api.md). The project's workflows/, scripts/ and \
+            schemas/ are watched and reloaded when they change (docs/reload.md); SIGHUP and POST /v1/reload reload \
+            on demand. On SIGTERM or SIGINT the server stops accepting requests, lets running activities finish \
+            within --grace-period, and exits 0; what did not finish runs again at the next start.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var storage: StoreOptions
+
+    @Option(name: .long, help: "The address to bind (default: server.host of moonflow.yaml, else 127.0.0.1).")
+    var host: String?
+
+    @Option(name: .long, help: "The port (default: server.port of moonflow.yaml, else 8080; 0 picks a free one).")
+    var port: Int?
+
+    @Option(name: .long, help: "The engine configuration (default: moonflow.yaml in the project).")
+    var config: String?
+
+    @Flag(name: .customLong("insecure-no-auth"), help: "No tokens: anyone who can connect is an admin. Loopback addresses only.")
+    var insecureNoAuth = false
+
+    @Option(name: .customLong("grace-period"), help: "Seconds running work may take to finish on shutdown.")
+    var gracePeriod: Int = 30
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be from 0 to 65535") }
+        if gracePeriod < 0 { throw ValidationError("--grace-period cannot be negative") }
+    }
+
+    func run() async throws {
+        let project = global.projectURL
+        let configFile = config.map { URL(fileURLWithPath: $0) } ?? project.appendingPathComponent("moonflow.yaml")
+        let engineConfig: EngineConfig
+        switch EngineConfigLoader.load(configFile, displayName: config ?? "moonflow.yaml", required: config != nil) {
+        case .success(let loaded): engineConfig = loaded
+        case .failure(let result):
+            printError(result.renderedDiagnostics())
+            throw MoonflowExit.failure
+        }
+        var configuredLogger = Logger(label: "moonflow", factory: { StreamLogHandler.standardError(label: $0) })
+        configuredLogger.logLevel = Logger.Level(rawValue: engineConfig.logLevel.rawValue) ?? .info
+        let logger = configuredLogger
+        let host = host ?? engineConfig.host
+        let options = ServerOptions(
+            project: project, host: host, port: port ?? engineConfig.port, config: engineConfig, insecureNoAuth: insecureNoAuth,
+            store: try Composition.openStore(storage.store, project: project, config: engineConfig), logger: logger)
+        do {
+            try await MoonflowServer.serve(options, gracePeriod: .seconds(gracePeriod)) { port in
+                logger.notice("moonflow serves http://\(host):\(port)/ (project \(project.path))")
+            }
+        } catch let error as ServerSetupError {
+            printError("error: \(error)")
+            throw MoonflowExit.usage
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import MoonflowEngine
+import MoonflowLoader
+import MoonflowModel
+import Synchronization
+
+/// One version of a workflow the server has served.
+public struct WorkflowVersion: Sendable, Hashable {
+    public var hash: String
+    /// The `version:` label of the file, when it has one.
+    public var label: String?
+    public var loadedAt: Timestamp
+}
+
+/// What a reload did (SPEC §7).
+public struct ReloadOutcome: Sendable {
+    public enum Status: String, Sendable { case reloaded, unchanged, invalid }
+    public var status: Status
+    public var added: [String] = []
+    public var changed: [String] = []
+    public var removed: [String] = []
+    /// Every problem of the project when it does not validate (the old definitions keep serving).
+    public var diagnostics: [Diagnostic] = []
+}
+
+/// The definitions the server serves: the last valid load of the project, swapped atomically by
+/// a reload, with every version seen and the errors of the last invalid load (SPEC §7).
+///
+/// A failed load keeps the previous definitions; identical content keeps the version it had. The
+/// catalog is also the engine's `WorkflowCatalog`, so child runs start the current definition.
+public final class LiveCatalog: WorkflowCatalog {
+    struct Snapshot {
+        var workflows: [String: LoadedWorkflow] = [:]
+        var triggers = EventTriggers(workflows: [])
+        var versions: [String: [WorkflowVersion]] = [:]
+        var diagnostics: [Diagnostic] = []
+    }
+
+    private let loader: ProjectLoader
+    private let clock: any EngineClock
+    private let snapshot = Mutex(Snapshot())
+    /// Serialises reloads (the watcher, SIGHUP and the API may ask at once) without holding the
+    /// snapshot lock while the project loads.
+    private let reloading = Mutex(())
+    /// Validates with the schema files of the current definitions; swapped with them.
+    public let validator = SwappableValidator()
+
+    public init(loader: ProjectLoader, clock: any EngineClock) {
+        self.loader = loader
+        self.clock = clock
+    }
+
+    /// Loads and validates the whole project; swaps it in when valid.
+    @discardableResult
+    public func reload() -> ReloadOutcome {
+        reloading.withLock { _ in
+            let result = loader.loadProject()
+            guard result.isValid else {
+                snapshot.withLock { $0.diagnostics = result.diagnostics }
+                return ReloadOutcome(status: .invalid, diagnostics: result.diagnostics)
+            }
+            let now = clock.now
+            return snapshot.withLock { current in
+                var outcome = ReloadOutcome(status: .unchanged)
+                var next = current
+                next.diagnostics = []
+                next.workflows = Dictionary(uniqueKeysWithValues: result.workflows.map { ($0.workflow.id, $0) })
+                for loaded in result.workflows {
+                    let id = loaded.workflow.id
+                    switch current.workflows[id]?.contentHash {
+                    case nil: outcome.added.append(id)
+                    case loaded.contentHash: continue
+                    default: outcome.changed.append(id)
+                    }
+                    if next.versions[id]?.last?.hash != loaded.contentHash {
+                        next.versions[id, default: []].append(WorkflowVersion(hash: loaded.contentHash, label: loaded.workflow.version, loadedAt: now))
+                    }
+                }
+                outcome.removed = current.workflows.keys.filter { next.workflows[$0] == nil }.sorted()
+                if !outcome.added.isEmpty || !outcome.changed.isEmpty || !outcome.removed.isEmpty {
+                    outcome.status = .reloaded
+                    next.triggers = EventTriggers(workflows: result.workflows.map(\.pinned))
+                    validator.replace(with: Self.schemaValidator(result.workflows))
+                }
+                current = next
+                return outcome
+            }
+        }
+    }
+
+    /// The current definition of a workflow; `nil` when unknown or deleted.
+    public func current(_ id: String) -> LoadedWorkflow? { snapshot.withLock { $0.workflows[id] } }
+
+    public func workflow(id: String) async -> PinnedWorkflow? { current(id)?.pinned }
+
+    /// Current definitions, by id.
+    public var workflows: [LoadedWorkflow] { snapshot.withLock { $0.workflows.values.sorted { $0.workflow.id < $1.workflow.id } } }
+
+    /// Every version of a workflow, oldest first (also for one deleted since).
+    public func versions(of id: String) -> [WorkflowVersion] { snapshot.withLock { $0.versions[id] ?? [] } }
+
+    /// Errors of the last load when it failed; empty when the project served is the last one read.
+    public var diagnostics: [Diagnostic] { snapshot.withLock { $0.diagnostics } }
+
+    /// The event triggers of the current definitions.
+    public var triggers: EventTriggers { snapshot.withLock { $0.triggers } }
+
+    /// A validator over every schema file the definitions pin (`schemas/*.json`).
+    private static func schemaValidator(_ workflows: [LoadedWorkflow]) -> JSONSchemaValidator {
+        var files: [String: Value] = [:]
+        for loaded in workflows {
+            for (path, text) in loaded.files where path.hasSuffix(".json") {
+                if let document = try? Value(json: text) { files[path] = document }
+            }
+        }
+        return JSONSchemaValidator(schemaFiles: files)
+    }
+}
+
+extension LoadedWorkflow {
+    /// The definition with the texts it pins: its file and every script and schema it uses, so
+    /// a run recovers and compensates with this version whatever happens to the files (SPEC §7).
+    public var pinned: PinnedWorkflow {
+        PinnedWorkflow(
+            workflow: workflow,
+            definition: PinnedDefinition(workflowID: workflow.id, hash: contentHash, workflowFile: file, files: files))
+    }
+}
+
+/// Rebuilds a run's workflow from the texts it pinned, never from the files on disk (SPEC §7).
+public struct PinnedDefinitionLoader: DefinitionResolver {
+    let loader: ProjectLoader
+
+    public init(loader: ProjectLoader) { self.loader = loader }
+
+    public func workflow(for definition: PinnedDefinition) async throws -> Workflow {
+        do {
+            return try loader.loadPinned(files: definition.files, workflowFile: definition.workflowFile).workflow
+        } catch {
+            throw DefinitionUnavailable(hash: definition.hash, reason: error.renderedDiagnostics())
+        }
+    }
+}
+
+/// A `SchemaValidating` whose validator a reload replaces, so the engine built once validates
+/// with the schema files of the definitions currently served.
+public final class SwappableValidator: SchemaValidating {
+    private let current = Mutex(JSONSchemaValidator(schemaFiles: [:]))
+
+    func replace(with validator: JSONSchemaValidator) { current.withLock { $0 = validator } }
+
+    public func validate(_ value: Value, against schema: Value) -> [String] {
+        current.withLock { $0 }.validate(value, against: schema)
+    }
+}

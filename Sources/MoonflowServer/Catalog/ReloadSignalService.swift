@@ -1,0 +1,13 @@
+import ServiceLifecycle
+import UnixSignals
+
+/// Reloads the project on SIGHUP (SPEC §7).
+struct ReloadSignalService: Service {
+    let core: ServerCore
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            core.reload(reason: "SIGHUP")
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Hummingbird
+import MoonflowEngine
+import MoonflowModel
+import OrderedCollections
+
+/// An error as the API answers it: a status and `{error: {type, message, details}}` (SPEC §11).
+/// Engine and loader errors become these only here, at the edge.
+public struct APIError: HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    /// A stable code clients switch on (`BadRequest`, `NotFound`, `SchemaInvalid`, …).
+    public var type: String
+    public var message: String
+    public var details: Value?
+
+    public init(_ status: HTTPResponse.Status, _ type: String, _ message: String, details: Value? = nil) {
+        self.status = status
+        self.type = type
+        self.message = message
+        self.details = details
+    }
+
+    /// A body that cannot be used, with the JSON path of the field at fault.
+    static func badBody(_ message: String, path: String, _ more: OrderedDictionary<String, Value> = [:]) -> APIError {
+        let details = OrderedDictionary(uniqueKeysWithValues: [("path", Value.string(path))]).merging(more) { first, _ in first }
+        return APIError(.badRequest, "BadRequest", "\(path): \(message)", details: .object(details))
+    }
+
+    static func notFound(_ message: String) -> APIError { APIError(.notFound, "NotFound", message) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var error: OrderedDictionary<String, Value> = ["type": .string(type), "message": .string(message)]
+        if let details { error["details"] = details }
+        var response = JSONResponse.make(["error": .object(error)], status: status)
+        if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
+        return response
+    }
+}
+
+extension APIError {
+    /// The API's view of the errors engine calls throw.
+    init(_ error: any Error) {
+        switch error {
+        case let error as APIError:
+            self = error
+        case let failure as ActivityFailure:
+            self.init(.badRequest, failure.type.rawValue, failure.message, details: failure.details)
+        case let failure as TaskCompletionError:
+            let status: HTTPResponse.Status =
+                switch failure {
+                case .notFound: .notFound
+                case .alreadyCompleted, .notOpen: .conflict
+                case .notAssignee: .forbidden
+                case .invalid: .badRequest
+                }
+            var details: OrderedDictionary<String, Value> = ["code": .string(failure.code)]
+            if case .invalid(_, let errors) = failure { details["errors"] = .array(errors.map(Value.string)) }
+            self.init(status, failure.code == "invalid" ? "SchemaInvalid" : failure.code, failure.description, details: .object(details))
+        case EngineError.unknownRun(let id):
+            self = .notFound("no run '\(id)'")
+        case let failure as RunStoreError:
+            switch failure {
+            case .storageBusy, .storageFull: self.init(.serviceUnavailable, "StorageUnavailable", failure.description)
+            default: self.init(.internalServerError, "InternalError", failure.description)
+            }
+        case let failure as HTTPError:
+            self.init(failure.status, failure.status.reasonPhrase.replacingOccurrences(of: " ", with: ""), failure.body ?? failure.status.reasonPhrase)
+        default:
+            self.init(.internalServerError, "InternalError", "\(error)")
+        }
+    }
+}
+
+/// Turns every error a handler or the router throws into the JSON error shape, so no client ever
+/// sees an empty body or an HTML page; unexpected errors are logged.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let apiError = APIError(error)
+            if apiError.status == .internalServerError {
+                context.logger.error("request failed", metadata: ["error": .string("\(error)"), "path": .string(request.uri.path)])
+            }
+            return try apiError.response(from: request, context: context)
+        }
+    }
+}
+
+enum JSONResponse {
+    static func make(_ value: Value, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: value.jsonString())))
+    }
+}

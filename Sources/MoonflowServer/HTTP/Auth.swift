@@ -1,0 +1,143 @@
+import Crypto
+import Hummingbird
+import MoonflowEngine
+import MoonflowModel
+
+/// Who is calling, as their bearer token says (SPEC §14).
+public struct Principal: Sendable, Hashable {
+    public var role: EngineConfig.Role
+    /// The user id tasks are assigned to; tokens of operators and admins may have one too.
+    public var user: String?
+    public var groups: [String]
+    /// `--insecure-no-auth` on loopback: every caller is an admin who may complete any task.
+    public var isUnauthenticatedLocal: Bool = false
+
+    /// Sees every task; a `user` sees only the tasks assigned to them or their groups.
+    var seesAllTasks: Bool { role != .user }
+
+    func isAssignee(of task: TaskRecord) -> Bool {
+        if isUnauthenticatedLocal || (task.users.isEmpty && task.groups.isEmpty) { return true }
+        return user.map(task.users.contains) == true || groups.contains(where: task.groups.contains)
+    }
+
+    /// The identity a task completion is made under; the engine checks it against the assignees.
+    func taskUser(for task: TaskRecord) -> TaskUser {
+        if isUnauthenticatedLocal { return TaskUser(task.users.first ?? "local", groups: task.groups) }
+        return TaskUser(user ?? "", groups: groups)
+    }
+}
+
+/// What a route needs; `Principal.allows` is the authorisation matrix of `docs/api.md`.
+enum Permission: String, Sendable {
+    /// Workflows, runs, reports, histories, monitoring, the event stream.
+    case read
+    /// Start runs and post events.
+    case start
+    /// Tasks assigned to the caller (list, show, complete).
+    case tasks
+    /// Cancel and terminate runs.
+    case operate
+    /// Reload the project.
+    case reload
+    /// Scrape `/metrics`.
+    case metrics
+}
+
+extension Principal {
+    func allows(_ permission: Permission) -> Bool {
+        switch (role, permission) {
+        case (.admin, _): true
+        case (.operator, _): true
+        case (.user, .read), (.user, .start), (.user, .tasks): true
+        case (.user, .operate), (.user, .reload), (.user, .metrics): false
+        }
+    }
+}
+
+/// Checks bearer tokens against the SHA-256 digests of `moonflow.yaml` (`auth.tokens`). The
+/// presented token is hashed, and the digest compared with every configured one in constant time,
+/// so neither the time taken nor the order of tokens tells anything about a token.
+public struct Authenticator: Sendable {
+    struct Entry: Sendable {
+        var digest: [UInt8]
+        var principal: Principal
+    }
+
+    let entries: [Entry]
+    /// `--insecure-no-auth`: no token is needed.
+    let disabled: Bool
+
+    public init(tokens: [EngineConfig.Token], disabled: Bool = false) {
+        entries = tokens.map { token in
+            Entry(
+                digest: Self.bytes(hex: token.sha256),
+                principal: Principal(role: token.role, user: token.user, groups: token.groups))
+        }
+        self.disabled = disabled
+    }
+
+    /// The principal of an `Authorization: Bearer …` header, or `nil` when it is missing or unknown.
+    func principal(authorization: String?) -> Principal? {
+        if disabled { return Principal(role: .admin, user: nil, groups: [], isUnauthenticatedLocal: true) }
+        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
+        let presented = Array(SHA256.hash(data: Array(authorization.dropFirst(7).utf8)))
+        var found: Principal?
+        for entry in entries where Self.constantTimeEqual(entry.digest, presented) && found == nil {
+            found = entry.principal
+        }
+        return found
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+
+    private static func bytes(hex: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex), index != hex.endIndex {
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return bytes
+    }
+}
+
+/// The request context of the API: the caller, once authenticated.
+public struct APIContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    var principal: Principal?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// The caller, when allowed to do `permission`: 401 without a valid token, 403 without the role.
+    func require(_ permission: Permission) throws -> Principal {
+        guard let principal else { throw APIError(.unauthorized, "Unauthorized", "a valid bearer token is required") }
+        guard principal.allows(permission) else {
+            throw APIError(.forbidden, "Forbidden", "the role '\(principal.role.rawValue)' may not \(permission.rawValue)")
+        }
+        return principal
+    }
+}
+
+/// Authenticates every request (SPEC §14): without a valid token only `/health` and the web page
+/// (static, it holds no data) answer; everything else is 401 here, before any route runs. Routes
+/// then `require` the permission they need (403).
+struct AuthMiddleware: RouterMiddleware {
+    let authenticator: Authenticator
+    static let publicPaths: Set<String> = ["/", "/health"]
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
+        var context = context
+        context.principal = authenticator.principal(authorization: request.headers[.authorization])
+        if context.principal == nil, !Self.publicPaths.contains(request.uri.path) {
+            throw APIError(.unauthorized, "Unauthorized", "a valid bearer token is required")
+        }
+        return try await next(request, context)
+    }
+}

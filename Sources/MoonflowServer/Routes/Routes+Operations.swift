@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+import Metrics
+import MoonflowEngine
+import MoonflowModel
+import OrderedCollections
+import Prometheus
+
+/// Reload, monitoring, metrics, health and the web page.
+enum OperationRoutes {
+    static func add(to router: Router<APIContext>, core: ServerCore, metrics: PrometheusCollectorRegistry) {
+        router.post("/v1/reload") { _, context in
+            _ = try context.require(.reload)
+            let outcome = core.reload(reason: "POST /v1/reload")
+            guard outcome.status != .invalid else {
+                throw APIError(
+                    .unprocessableContent, "InvalidProject", "the project does not validate; the previous definitions keep serving",
+                    details: ["errors": .array(outcome.diagnostics.map(\.apiValue))])
+            }
+            return JSONResponse.make([
+                "status": .string(outcome.status.rawValue), "added": .array(outcome.added.map(Value.string)),
+                "changed": .array(outcome.changed.map(Value.string)), "removed": .array(outcome.removed.map(Value.string)),
+            ])
+        }
+        router.get("/v1/monitoring") { _, context in
+            _ = try context.require(.read)
+            return JSONResponse.make(try await monitoring(core).apiValue)
+        }
+        router.get("/metrics") { _, context in
+            _ = try context.require(.metrics)
+            recordGauges(try await monitoring(core))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        }
+        router.get("/health") { _, _ in
+            JSONResponse.make(["status": "ok"])
+        }
+        router.get("/") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.html)))
+        }
+    }
+
+    /// "Today" is the current UTC day.
+    static func monitoring(_ core: ServerCore) async throws -> MonitoringSnapshot {
+        let now = core.engine.clock.now
+        let day: Int64 = 86_400_000_000_000
+        let dayStart = Timestamp(nanosecondsSinceEpoch: now.nanosecondsSinceEpoch - now.nanosecondsSinceEpoch % day)
+        return try await core.engine.monitoring(dayStart: dayStart)
+    }
+
+    /// Gauges read from the live registries at scrape time (SPEC §12); the engine records the
+    /// counters and the histogram as runs progress.
+    static func recordGauges(_ snapshot: MonitoringSnapshot) {
+        for breaker in snapshot.breakers {
+            Gauge(label: "moonflow_circuit_state", dimensions: [("breaker", breaker.name)]).record(breaker.state.gaugeLevel)
+        }
+        for bulkhead in snapshot.bulkheads {
+            Gauge(label: "moonflow_bulkhead_in_use", dimensions: [("bulkhead", bulkhead.name)]).record(bulkhead.inUse)
+            Gauge(label: "moonflow_bulkhead_queue_depth", dimensions: [("bulkhead", bulkhead.name)]).record(bulkhead.queued)
+        }
+        Gauge(label: "moonflow_queue_depth").record(snapshot.queueDepth)
+        for status in [RunStatus.queued, .running, .waiting, .compensating] {
+            Gauge(label: "moonflow_runs_active", dimensions: [("status", status.rawValue)]).record(snapshot.activeRuns[status] ?? 0)
+        }
+    }
+}
+
+extension MonitoringSnapshot {
+    var apiValue: Value {
+        [
+            "active_runs": .object(OrderedDictionary(uniqueKeysWithValues: activeRuns.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key.rawValue, Value.int(Int64($0.value))) })),
+            "active_total": .int(Int64(activeRuns.values.reduce(0, +))),
+            "completed_today": .int(Int64(completedToday)), "failed_today": .int(Int64(failedToday)),
+            "average_duration_ms": averageDurationMs.map(Value.double) ?? .null,
+            "queue_depth": .int(Int64(queueDepth)),
+            "breakers": .array(
+                breakers.map { breaker in
+                    [
+                        "name": .string(breaker.name), "state": .string(breaker.state.rawValue),
+                        "consecutive_failures": .int(Int64(breaker.consecutiveFailures)),
+                        "opened_at": breaker.openedAt.map { .string($0.iso8601) } ?? .null,
+                    ]
+                }),
+            "bulkheads": .array(
+                bulkheads.map { bulkhead in
+                    [
+                        "name": .string(bulkhead.name), "in_use": .int(Int64(bulkhead.inUse)), "queued": .int(Int64(bulkhead.queued)),
+                        "max_concurrent": .int(Int64(bulkhead.maxConcurrent)), "max_queue_size": .int(Int64(bulkhead.maxQueueSize)),
+                    ]
+                }),
+        ]
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+@Suite("moonflow serve")
+struct ServeCommandTests {
+    @Test func insecureModeIsRefusedOffLoopback() throws {
+        let result = try CLIRunner.run(["serve", "--host", "0.0.0.0", "--insecure-no-auth"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("only allowed on a loopback address"))
+    }
+
+    @Test func noTokensAndNoFlagIsRefused() throws {
+        let result = try CLIRunner.run(["serve", "--port", "0"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("no API tokens are configured"))
+    }
+
+    @Test func servesTheExampleProjectAndStopsOnSIGTERM() async throws {
+        let port = 20_000 + Int(ProcessInfo.processInfo.processIdentifier % 20_000)
+        let process = Process()
+        process.executableURL = CLIRunner.binary
+        // Its own store: other tests run `moonflow` in the repository at the same time, and a store
+        // file has a single owner.
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString).db").path
+        process.arguments = ["serve", "--insecure-no-auth", "--port", "\(port)", "--store", store]
+        process.currentDirectoryURL = CLIRunner.repositoryRoot
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        var health: String?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while health == nil, ContinuousClock.now < deadline {
+            if let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health")!) {
+                health = String(decoding: data, as: UTF8.self)
+            } else {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(health == #"{"status":"ok"}"#)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+}
