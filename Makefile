@@ -22,8 +22,8 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product moonflow
 
-# The main job: validate the example project, run its workflows (one of them compensates),
-# and run their test cases.
+# The main job: validate the example project, run its workflows (one of them compensates), run
+# their test cases, then serve them over HTTP on loopback (runs are kept in .moonflow/state.db).
 demo: build
 	$(BIN) validate
 	$(BIN) graph high_priority_ticket --format mermaid
@@ -32,6 +32,8 @@ demo: build
 	$(BIN) run high_priority_ticket --input '{"ticket_id": "T-7", "priority": "high", "tier": "pro", "fail_sla": true}' || test $$? -eq 1
 	$(BIN) test order_processing
 	$(BIN) test high_priority_ticket
+	@echo "Serving the examples on http://127.0.0.1:8080/ (API: docs/api.md; Ctrl-C stops)"
+	$(BIN) serve --insecure-no-auth
 
 test: deps
 	$(SWIFT) build --build-tests
