@@ -42,10 +42,13 @@ struct BenchTarget: Sendable {
 /// Where the engine scenarios keep their runs.
 enum BenchStore: Sendable, Hashable, CustomStringConvertible {
     case memory
+    /// A fresh SQLite store file per engine, WAL, with this synchronous level.
+    case sqlite(EngineConfig.Synchronous)
 
     var description: String {
         switch self {
         case .memory: "memory"
+        case .sqlite(let synchronous): "sqlite (synchronous=\(synchronous.rawValue))"
         }
     }
 }
@@ -56,6 +59,8 @@ struct BenchContext: Sendable {
     var store: BenchStore
     /// A bare `lua_pcall` of a tiny function, measured once at the start of the run.
     var luaFloor: BenchFloor
+    /// A bare one-row SQLite commit with the store's journal mode and synchronous level, with `--store sqlite`.
+    var commitFloor: BenchFloor?
 }
 
 /// A scenario of `moonflow bench`. Scenarios throw `BenchError` when their checked result is wrong.

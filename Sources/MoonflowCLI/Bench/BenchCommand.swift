@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MoonflowLua
 import MoonflowModel
+import MoonflowStore
 import OrderedCollections
 
 /// `moonflow bench`: runs the registered scenarios and prints each figure with its ratio to the
@@ -26,7 +27,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Run only this scenario (repeatable): \(Self.scenarios.map(\.name).joined(separator: ", ")).")
     var scenario: [String] = []
 
-    @Option(name: .long, help: "Where the engine scenarios keep runs: memory (the SQLite store is not in this build yet).")
+    @Option(name: .long, help: "Where the engine scenarios keep runs: memory or sqlite (a fresh file per engine).")
     var store: String = "memory"
 
     @Option(name: .long, help: "SQLite synchronous level with --store sqlite: full or normal.")
@@ -40,14 +41,15 @@ struct BenchCommand: AsyncParsableCommand {
         if let unknown = scenario.first(where: { !known.contains($0) }) {
             throw ValidationError("--scenario: unknown scenario '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
-        guard store == "memory" else { throw ValidationError("--store: only 'memory' is available in this build") }
+        guard ["memory", "sqlite"].contains(store) else { throw ValidationError("--store: memory or sqlite") }
         guard ["full", "normal"].contains(sync) else { throw ValidationError("--sync: full or normal") }
         guard repetitions >= 1 else { throw ValidationError("--repetitions: at least 1") }
     }
 
     func run() async throws {
         let selected = Self.scenarios.filter { scenario.isEmpty || scenario.contains($0.name) }
-        let report = try await Self.measure(selected, repetitions: repetitions, store: .memory)
+        let report = try await Self.measure(
+            selected, repetitions: repetitions, store: store == "sqlite" ? .sqlite(sync == "normal" ? .normal : .full) : .memory)
         switch global.format {
         case .json: print(report.json.jsonString(pretty: true))
         case .text: print(report.text)
@@ -64,7 +66,13 @@ struct BenchCommand: AsyncParsableCommand {
             printError("error: floor: \(error)")
             throw MoonflowExit.failure
         }
-        let context = BenchContext(repetitions: repetitions, store: store, luaFloor: luaFloor)
+        var commitFloor: BenchFloor?
+        if case .sqlite(let synchronous) = store {
+            commitFloor = BenchFloor(
+                name: "bare SQLite commit (WAL, synchronous=\(synchronous.rawValue))",
+                nanos: try SQLiteCommitFloor.measure(synchronous: synchronous, repetitions: repetitions))
+        }
+        let context = BenchContext(repetitions: repetitions, store: store, luaFloor: luaFloor, commitFloor: commitFloor)
         var figures: [BenchFigure] = []
         for candidate in scenarios {
             do {
@@ -74,7 +82,8 @@ struct BenchCommand: AsyncParsableCommand {
                 throw MoonflowExit.failure
             }
         }
-        return BenchReport(machine: .current, store: store, repetitions: repetitions, floors: [luaFloor], figures: figures)
+        return BenchReport(
+            machine: .current, store: store, repetitions: repetitions, floors: [luaFloor] + (commitFloor.map { [$0] } ?? []), figures: figures)
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import MoonflowEngine
 import MoonflowLoader
 import MoonflowModel
+import MoonflowStore
 
 /// A throw-away Moonflow project holding the generated workflows of the engine scenarios. They are
 /// written as YAML and read back through the real loader (with the Lua checker), so a scenario runs
@@ -32,9 +33,16 @@ struct BenchProject {
     }
 
     /// An engine composed as `moonflow run` composes it, over the store the bench was asked for.
-    func engine(_ store: BenchStore) -> Engine {
+    func engine(_ store: BenchStore) throws -> Engine {
         switch store {
         case .memory: Composition.engine(project: directory, store: InMemoryRunStore())
+        case .sqlite(let synchronous):
+            // A fresh file per engine; `remove()` deletes it with the project.
+            Composition.engine(
+                project: directory,
+                store: try SQLiteRunStore(
+                    path: directory.appendingPathComponent(".moonflow/state-\(UUID().uuidString).db").path,
+                    options: SQLiteStoreOptions(synchronous: synchronous)))
         }
     }
 }

@@ -60,7 +60,7 @@ struct Seq40Scenario: BenchScenario {
         defer { project.remove() }
         let workflows = try project.loadValid()
         guard let lua = workflows["seq40"], let noop = workflows["seq40_noop"] else { throw BenchError(description: "seq40: not loaded") }
-        let engine = project.engine(context.store)
+        let engine = try project.engine(context.store)
         let (runs, reps) = (Self.runsPerRepetition, context.repetitions)
 
         let perRun = try await EngineBench.nanosPerRun(engine, lua, runs: runs, output: .int(Int64(Self.steps)), repetitions: reps)
@@ -113,7 +113,7 @@ struct Par10Scenario: BenchScenario {
         let project = try BenchProject(files: ["par10.yaml": BenchWorkflows.parallel(id: "par10", width: 10)])
         defer { project.remove() }
         guard let loaded = try project.loadValid()["par10"] else { throw BenchError(description: "par10: not loaded") }
-        let engine = project.engine(context.store)
+        let engine = try project.engine(context.store)
         let perRun = try await EngineBench.nanosPerRun(engine, loaded, runs: 20, output: 10, repetitions: context.repetitions)
         return [
             EngineBench.figure(name, "run of 10 parallel steps + join", nanosPerRun: perRun, steps: 11, checked: "output 10", floor: context.luaFloor)
@@ -129,7 +129,7 @@ struct Runs3Scenario: BenchScenario {
         let project = try BenchProject(files: ["runs3.yaml": BenchWorkflows.sequential(id: "runs3", count: 3)])
         defer { project.remove() }
         guard let loaded = try project.loadValid()["runs3"] else { throw BenchError(description: "runs3: not loaded") }
-        let engine = project.engine(context.store)
+        let engine = try project.engine(context.store)
         let perRun = try await EngineBench.nanosPerRun(engine, loaded, runs: 1_000, output: 3, repetitions: context.repetitions)
         return [
             EngineBench.figure(name, "1,000 runs of 3 steps", nanosPerRun: perRun, steps: 3, checked: "1,000 outputs 3", floor: context.luaFloor)
@@ -147,12 +147,22 @@ struct ConcurrentScenario: BenchScenario {
         let project = try BenchProject(files: ["seq40.yaml": BenchWorkflows.sequential(id: "seq40", count: Seq40Scenario.steps)])
         defer { project.remove() }
         guard let loaded = try project.loadValid()["seq40"] else { throw BenchError(description: "concurrent: not loaded") }
-        let engine = project.engine(context.store)
+        let engine = try project.engine(context.store)
         let perRun = try await EngineBench.nanosPerRun(
             engine, loaded, runs: 100, concurrently: true, output: .int(Int64(Seq40Scenario.steps)), repetitions: context.repetitions)
-        return [
+        var figures = [
             EngineBench.figure(
                 name, "100 × seq40 at once", nanosPerRun: perRun, steps: Seq40Scenario.steps, checked: "100 outputs 40", floor: context.luaFloor)
         ]
+        // The durable target: the time per step against one bare commit (group commit must make a
+        // step cost no more than 1.5 commits although each step is several transitions).
+        if let commitFloor = context.commitFloor {
+            let perStep = perRun / Double(Seq40Scenario.steps)
+            figures.append(
+                BenchFigure(
+                    scenario: name, metric: "durable step vs one commit", nanosPerOp: perStep, unit: "step", checked: "100 outputs 40",
+                    floor: commitFloor, target: .atMost(perStep / commitFloor.nanos, 1.5, "≤ 1.5 × a bare commit per step")))
+        }
+        return figures
     }
 }
