@@ -21,6 +21,12 @@ import Testing
         let state = try await project.state("r1")
         #expect(state.status == .completed)
         #expect(state.activities["b"]?.output == ["key": "r1:b", "attempt": 2])
+        // The independent witness: a and c ran once; b's killed attempt never reached its body's
+        // end or did, but its second attempt ran once and completed.
+        #expect(try project.ledgerAttempts(run: "r1", activity: "a") == [1])
+        #expect(try project.ledgerAttempts(run: "r1", activity: "c") == [1])
+        #expect(try project.ledgerAttempts(run: "r1", activity: "b").last == 2)
+        #expect(try project.ledgerAttempts(run: "r1", activity: "b").filter { $0 == 2 }.count == 1)
         try await project.expectConsistent()
     }
 
@@ -33,6 +39,9 @@ import Testing
         #expect(try project.moonflow(["run", "linear", "--run-id", "r2"], failpoints: "before_commit:activity_completed:a").status == 137)
         #expect(try project.moonflow(["runs", "resume"]).status == 0)
         #expect(try await project.journal("r2").attempts(of: "a") == [1, 2])
+        // The ledger agrees: committed once means ran once; killed before the commit means ran twice.
+        #expect(try project.ledgerAttempts(run: "r1", activity: "a") == [1])
+        #expect(try project.ledgerAttempts(run: "r2", activity: "a") == [1, 2])
         #expect(try await project.state("r2").status == .completed)
         try await project.expectConsistent()
     }
@@ -154,9 +163,9 @@ final class CrashProject: Sendable {
             "workflows/linear.yaml": """
                 workflow: linear
                 activities:
-                  - {name: a, run: "return 1"}
-                  - {name: b, run: "return {key = activity.idempotency_key, attempt = activity.attempt}"}
-                  - {name: c, run: "return 3"}
+                  - {name: a, run: "test.ledger('ran') return 1"}
+                  - {name: b, run: "test.ledger('ran') return {key = activity.idempotency_key, attempt = activity.attempt}"}
+                  - {name: c, run: "test.ledger('ran') return 3"}
                 """,
             "workflows/flaky.yaml": """
                 workflow: flaky
@@ -207,14 +216,26 @@ final class CrashProject: Sendable {
 
     deinit { try? FileManager.default.removeItem(at: directory) }
 
+    /// Every body that calls `test.ledger` appends a line here and fsyncs it: a witness of how
+    /// often a body really ran, independent of the store (docs/testing.md).
+    var ledger: URL { directory.appendingPathComponent("ledger.jsonl") }
+
     func moonflow(_ arguments: [String], failpoints: String? = nil) throws -> CLIResult {
-        try CLIRunner.run(
-            arguments + ["--project", directory.path], in: directory,
-            environment: failpoints.map { ["MOONFLOW_FAILPOINTS": $0] } ?? [:])
+        var environment = ["MOONFLOW_TEST_LEDGER": ledger.path]
+        if let failpoints { environment["MOONFLOW_FAILPOINTS"] = failpoints }
+        return try CLIRunner.run(arguments + ["--project", directory.path], in: directory, environment: environment)
     }
 
     func start(_ arguments: [String]) throws -> BackgroundProcess {
-        try BackgroundProcess(arguments + ["--project", directory.path], in: directory)
+        try BackgroundProcess(arguments + ["--project", directory.path], in: directory, environment: ["MOONFLOW_TEST_LEDGER": ledger.path])
+    }
+
+    /// The attempts the ledger saw of one activity of one run, in the order they ran.
+    func ledgerAttempts(run: String, activity: String) throws -> [Int64] {
+        guard let data = FileManager.default.contents(atPath: ledger.path) else { return [] }
+        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map { try Value(json: String($0)) }
+            .filter { $0["run"] == .string(run) && $0["activity"] == .string(activity) }
+            .compactMap { $0["attempt"]?.intValue }
     }
 
     /// The store, opened once the engine process is gone.
@@ -245,11 +266,12 @@ final class CrashProject: Sendable {
 final class BackgroundProcess {
     private let process: Process
 
-    init(_ arguments: [String], in directory: URL) throws {
+    init(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = CLIRunner.binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
