@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MoonflowLua
 import MoonflowModel
 
@@ -10,8 +11,18 @@ struct EvalCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The expression, e.g. 'input.total * 2'.")
-    var expression: String
+    @Argument(help: "The expression, e.g. 'input.total * 2' (or '${ input.total * 2 }' as written in a workflow).")
+    var text: String
+
+    /// The Lua source: a whole `${ … }` as copied from a workflow is unwrapped.
+    var expression: String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.hasPrefix("${"), trimmed.hasSuffix("}") else { return text }
+        let inner = trimmed.dropFirst(2).dropLast()
+        // `${ a } .. ${ b }` is two templates, not one: leave it for the syntax check to refuse.
+        guard !inner.contains("${") else { return text }
+        return inner.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     @Option(help: "The run input visible as `input`, as JSON.")
     var input: String = "{}"

@@ -69,6 +69,12 @@ import Testing
         #expect(result.stdout.contains(#""type":"SandboxViolation""#))
     }
 
+    @Test func evalAcceptsATemplateAsWrittenInAWorkflow() throws {
+        let result = try CLIRunner.run(["eval", "${ input.a * 2 }", "--input", #"{"a": 21}"#])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "42")
+    }
+
     @Test func syntaxErrorIsReported() throws {
         let result = try CLIRunner.run(["eval", "1 +"])
         #expect(result.status == 1)
