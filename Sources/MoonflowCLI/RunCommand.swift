@@ -132,9 +132,11 @@ extension Composition {
             failpoints: Failpoints(ProcessInfo.processInfo.environment["MOONFLOW_FAILPOINTS"] ?? ""))
     }
 
-    /// `moonflow.yaml` of the project (defaults without it); an invalid file exits 1.
-    static func engineConfig(project: URL) throws -> EngineConfig {
-        switch EngineConfigLoader.load(project.appendingPathComponent("moonflow.yaml"), displayName: "moonflow.yaml") {
+    /// `moonflow.yaml` of the project (defaults without it), or the `--config` file given (which
+    /// must exist); an invalid file exits 1.
+    static func engineConfig(project: URL, file: String? = nil) throws -> EngineConfig {
+        let url = file.map { URL(fileURLWithPath: $0) } ?? project.appendingPathComponent("moonflow.yaml")
+        switch EngineConfigLoader.load(url, displayName: file ?? "moonflow.yaml", required: file != nil) {
         case .success(let config): return config
         case .failure(let problems):
             printError(problems.renderedDiagnostics())
@@ -184,17 +186,13 @@ extension Composition {
     }
 
     /// Validates with JSON Schema 2020-12 over the project's `schemas/` (the files `$ref`s reach).
-    /// A file that is not JSON is left out here; `validate` reports it where a workflow uses it.
     static func schemaValidator(project: URL) -> JSONSchemaValidator {
         let folder = project.appendingPathComponent("schemas")
-        var files: [String: Value] = [:]
-        for name in (try? FileManager.default.subpathsOfDirectory(atPath: folder.path)) ?? [] where name.hasSuffix(".json") {
-            if let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path),
-                let document = try? Value(json: [UInt8](data))
-            {
-                files["schemas/" + name] = document
-            }
-        }
-        return JSONSchemaValidator(schemaFiles: files)
+        let names = (try? FileManager.default.subpathsOfDirectory(atPath: folder.path)) ?? []
+        return JSONSchemaValidator(
+            schemaTexts: names.compactMap { name in
+                FileManager.default.contents(atPath: folder.appendingPathComponent(name).path)
+                    .map { (key: "schemas/" + name, value: String(decoding: $0, as: UTF8.self)) }
+            })
     }
 }

@@ -44,28 +44,22 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let project = global.projectURL
-        let configFile = config.map { URL(fileURLWithPath: $0) } ?? project.appendingPathComponent("moonflow.yaml")
-        let engineConfig: EngineConfig
-        switch EngineConfigLoader.load(configFile, displayName: config ?? "moonflow.yaml", required: config != nil) {
-        case .success(let loaded): engineConfig = loaded
-        case .failure(let result):
-            printError(result.renderedDiagnostics())
-            throw MoonflowExit.failure
-        }
+        let engineConfig = try Composition.engineConfig(project: project, file: config)
         var configuredLogger = Logger(label: "moonflow", factory: { StreamLogHandler.standardError(label: $0) })
         configuredLogger.logLevel = Logger.Level(rawValue: engineConfig.logLevel.rawValue) ?? .info
         let logger = configuredLogger
         let host = host ?? engineConfig.host
+        do {
+            try MoonflowServer.checkAccess(host: host, insecureNoAuth: insecureNoAuth, tokens: engineConfig.tokens)
+        } catch {
+            printError("error: \(error)")
+            throw MoonflowExit.usage
+        }
         let options = ServerOptions(
             project: project, host: host, port: port ?? engineConfig.port, config: engineConfig, insecureNoAuth: insecureNoAuth,
             store: try Composition.openStore(storage.store, project: project, config: engineConfig), logger: logger)
-        do {
-            try await MoonflowServer.serve(options, gracePeriod: .seconds(gracePeriod)) { port in
-                logger.notice("moonflow serves http://\(host):\(port)/ (project \(project.path))")
-            }
-        } catch let error as ServerSetupError {
-            printError("error: \(error)")
-            throw MoonflowExit.usage
+        try await MoonflowServer.serve(options, gracePeriod: .seconds(gracePeriod)) { port in
+            logger.notice("moonflow serves http://\(host):\(port)/ (project \(project.path))")
         }
     }
 }

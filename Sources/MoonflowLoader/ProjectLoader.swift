@@ -80,13 +80,15 @@ public struct ProjectLoader: Sendable {
     public func loadProject() -> ProjectLoadResult { load(files: workflowFiles()) }
 
     /// Loads the given workflow files and checks them together.
-    public func load(files: [URL]) -> ProjectLoadResult {
+    public func load(files: [URL]) -> ProjectLoadResult { combine(files.map(loadFile)) }
+
+    /// The checks across files (unique ids, child workflows) over files already read.
+    private func combine(_ outcomes: [FileOutcome]) -> ProjectLoadResult {
         var result = ProjectLoadResult(workflows: [], diagnostics: [], files: [], sources: [:])
         var childReferences: [(String, SourceLocation)] = []
         var seen: [String: String] = [:]
         var declared = Set<String>()
-        for url in files {
-            let outcome = loadFile(url)
+        for outcome in outcomes {
             if let id = outcome.declaredID { declared.insert(id) }
             result.files.append(outcome.file)
             if let source = outcome.source { result.sources[outcome.file] = source }
@@ -129,14 +131,11 @@ public struct ProjectLoader: Sendable {
             return loaded
         }
         for url in workflowFiles() {
+            // Each file is read once: the matching one's outcome goes straight to the cross-file checks.
             let outcome = loadFile(url)
-            guard let loaded = outcome.loaded, loaded.workflow.id == idOrPath else {
-                if outcome.loaded == nil, url.deletingPathExtension().lastPathComponent == idOrPath {
-                    throw .invalid(load(files: [url]))
-                }
-                continue
-            }
-            let result = load(files: [url])
+            let named = outcome.declaredID == idOrPath || (outcome.declaredID == nil && url.deletingPathExtension().lastPathComponent == idOrPath)
+            guard named else { continue }
+            let result = combine([outcome])
             guard result.isValid, let checked = result.workflows.first else { throw .invalid(result) }
             return checked
         }

@@ -66,6 +66,16 @@ public enum MoonflowServer {
         return registry
     }()
 
+    /// Refuses a server nobody could use safely: `--insecure-no-auth` off loopback, or no tokens.
+    /// Callers check it before opening anything (a refused `serve` never takes the store's lock).
+    public static func checkAccess(host: String, insecureNoAuth: Bool, tokens: [EngineConfig.Token]) throws(ServerSetupError) {
+        if insecureNoAuth {
+            guard isLoopback(host) else { throw .insecureNotOnLoopback(host: host) }
+        } else if tokens.isEmpty {
+            throw .noTokens
+        }
+    }
+
     public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
@@ -76,11 +86,9 @@ public enum MoonflowServer {
     public static func makeApplication(
         _ options: ServerOptions, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
+        try checkAccess(host: options.host, insecureNoAuth: options.insecureNoAuth, tokens: options.config.tokens)
         if options.insecureNoAuth {
-            guard isLoopback(options.host) else { throw ServerSetupError.insecureNotOnLoopback(host: options.host) }
             options.logger.warning("authentication is off (--insecure-no-auth): anyone on this machine can use the API")
-        } else if options.config.tokens.isEmpty {
-            throw ServerSetupError.noTokens
         }
         let core = makeCore(options)
         let logger = options.logger

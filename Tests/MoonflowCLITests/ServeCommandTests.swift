@@ -23,8 +23,8 @@ struct ServeCommandTests {
         let port = 20_000 + Int(ProcessInfo.processInfo.processIdentifier % 20_000)
         let process = Process()
         process.executableURL = CLIRunner.binary
-        // Its own store: other tests run `moonflow` in the repository at the same time, and a store
-        // file has a single owner.
+        // Its own store: this server stays up while other tests run `moonflow` in the repository,
+        // and a store file has a single owner.
         let store = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString).db").path
         process.arguments = ["serve", "--insecure-no-auth", "--port", "\(port)", "--store", store]
         process.currentDirectoryURL = CLIRunner.repositoryRoot

@@ -32,6 +32,19 @@ struct BenchProject {
         return Dictionary(uniqueKeysWithValues: result.workflows.map { ($0.workflow.id, $0) })
     }
 
+    /// A project of one generated workflow, loaded, and an engine over it: what most engine
+    /// scenarios start from. The caller removes the project.
+    static func single(id: String, yaml: String, store: BenchStore) throws -> (BenchProject, LoadedWorkflow, Engine) {
+        let project = try BenchProject(files: ["\(id).yaml": yaml])
+        do {
+            guard let loaded = try project.loadValid()[id] else { throw BenchError(description: "\(id): not loaded") }
+            return (project, loaded, try project.engine(store))
+        } catch {
+            project.remove()
+            throw error
+        }
+    }
+
     /// An engine composed as `moonflow run` composes it, over the store the bench was asked for.
     func engine(_ store: BenchStore) throws -> Engine {
         switch store {

@@ -110,10 +110,8 @@ struct Par10Scenario: BenchScenario {
     let name = "par10"
 
     func run(_ context: BenchContext) async throws -> [BenchFigure] {
-        let project = try BenchProject(files: ["par10.yaml": BenchWorkflows.parallel(id: "par10", width: 10)])
+        let (project, loaded, engine) = try BenchProject.single(id: "par10", yaml: BenchWorkflows.parallel(id: "par10", width: 10), store: context.store)
         defer { project.remove() }
-        guard let loaded = try project.loadValid()["par10"] else { throw BenchError(description: "par10: not loaded") }
-        let engine = try project.engine(context.store)
         let perRun = try await EngineBench.nanosPerRun(engine, loaded, runs: 20, output: 10, repetitions: context.repetitions)
         return [
             EngineBench.figure(name, "run of 10 parallel steps + join", nanosPerRun: perRun, steps: 11, checked: "output 10", floor: context.luaFloor)
@@ -126,10 +124,8 @@ struct Runs3Scenario: BenchScenario {
     let name = "runs3"
 
     func run(_ context: BenchContext) async throws -> [BenchFigure] {
-        let project = try BenchProject(files: ["runs3.yaml": BenchWorkflows.sequential(id: "runs3", count: 3)])
+        let (project, loaded, engine) = try BenchProject.single(id: "runs3", yaml: BenchWorkflows.sequential(id: "runs3", count: 3), store: context.store)
         defer { project.remove() }
-        guard let loaded = try project.loadValid()["runs3"] else { throw BenchError(description: "runs3: not loaded") }
-        let engine = try project.engine(context.store)
         let perRun = try await EngineBench.nanosPerRun(engine, loaded, runs: 1_000, output: 3, repetitions: context.repetitions)
         return [
             EngineBench.figure(name, "1,000 runs of 3 steps", nanosPerRun: perRun, steps: 3, checked: "1,000 outputs 3", floor: context.luaFloor)
@@ -144,10 +140,8 @@ struct ConcurrentScenario: BenchScenario {
     let name = "concurrent"
 
     func run(_ context: BenchContext) async throws -> [BenchFigure] {
-        let project = try BenchProject(files: ["seq40.yaml": BenchWorkflows.sequential(id: "seq40", count: Seq40Scenario.steps)])
+        let (project, loaded, engine) = try BenchProject.single(id: "seq40", yaml: BenchWorkflows.sequential(id: "seq40", count: Seq40Scenario.steps), store: context.store)
         defer { project.remove() }
-        guard let loaded = try project.loadValid()["seq40"] else { throw BenchError(description: "concurrent: not loaded") }
-        let engine = try project.engine(context.store)
         let perRun = try await EngineBench.nanosPerRun(
             engine, loaded, runs: 100, concurrently: true, output: .int(Int64(Seq40Scenario.steps)), repetitions: context.repetitions)
         var figures = [

@@ -31,6 +31,16 @@ public final class JSONSchemaValidator: SchemaValidating {
         options = JSONSchema.Options(assertFormats: assertFormats)
     }
 
+    /// From file texts (project-relative path → text): the `.json` ones that parse. A file that is
+    /// not JSON is left out here; the loader reports it where a workflow uses it.
+    public convenience init<Files: Sequence>(schemaTexts: Files) where Files.Element == (key: String, value: String) {
+        var documents: [String: Value] = [:]
+        for (path, text) in schemaTexts where path.hasSuffix(".json") {
+            if let document = try? Value(json: text) { documents[path] = document }
+        }
+        self.init(schemaFiles: documents)
+    }
+
     public func validate(_ value: Value, against schema: Value) -> [String] {
         switch compiled(schema) {
         case .success(let compiled): return compiled.validate(value).map { $0.line() }

@@ -107,13 +107,7 @@ public final class LiveCatalog: WorkflowCatalog {
 
     /// A validator over every schema file the definitions pin (`schemas/*.json`).
     private static func schemaValidator(_ workflows: [LoadedWorkflow]) -> JSONSchemaValidator {
-        var files: [String: Value] = [:]
-        for loaded in workflows {
-            for (path, text) in loaded.files where path.hasSuffix(".json") {
-                if let document = try? Value(json: text) { files[path] = document }
-            }
-        }
-        return JSONSchemaValidator(schemaFiles: files)
+        JSONSchemaValidator(schemaTexts: workflows.flatMap { $0.files.map { (key: $0.key, value: $0.value) } })
     }
 }
 
