@@ -19,7 +19,8 @@ struct RunCommand: AsyncParsableCommand {
             task is not: `moonflow tasks complete` continues the run. Exit status: 0 completed, 1 the \
             run did not complete (failed, compensated, timed out…), the files are invalid or the store \
             cannot be opened, 2 usage error, unknown workflow or an input that does not match the \
-            workflow's schema, 3 the run waits on a human and was left in the store.
+            workflow's schema, 3 the run waits on a human, or is queued behind max_workflows, and \
+            was left in the store.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -36,6 +37,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("run-id"), help: "The run's id (a start with an existing id changes nothing).")
     var runID: String?
 
+    @Option(
+        name: .long,
+        help: "The run's place among queued runs under `strategy: priority`: low, normal, high, or an integer in -1000...1000.",
+        transform: { text in
+            guard let level = Priority.parse(text) else {
+                throw ValidationError("--priority must be low, normal, high or an integer in -1000...1000, not '\(text)'")
+            }
+            return level
+        })
+    var priority: Int = 0
+
     @OptionGroup var storage: StoreOptions
 
     func validate() throws {
@@ -48,7 +60,7 @@ struct RunCommand: AsyncParsableCommand {
         let (engine, store) = try Composition.engine(global, storage)
         let id: RunID
         do {
-            id = try await engine.start(loaded.pinned, input: runInput, runID: runID)
+            id = try await engine.start(loaded.pinned, input: runInput, runID: runID, priority: priority)
         } catch let failure as ActivityFailure {
             printError("error: \(failure)")
             throw MoonflowExit.usage
@@ -65,6 +77,11 @@ struct RunCommand: AsyncParsableCommand {
                 store is InMemoryRunStore
                     ? "the run waits on a manual task; with --store memory it is not kept after this process"
                     : "the run waits on a manual task; it is kept in the store: `moonflow tasks list`, then `moonflow tasks complete`")
+            throw MoonflowExit.waiting
+        case .queued:
+            printError(
+                "the run is queued: the runs of '\(report.workflow)' already hold every concurrency.max_workflows slot; "
+                    + "it is kept in the store and starts when one frees (`moonflow runs resume`)")
             throw MoonflowExit.waiting
         default: throw MoonflowExit.failure
         }
@@ -118,18 +135,19 @@ extension Composition {
         let project = global.projectURL
         let config = try engineConfig(project: project)
         let store = try openStore(storage.store, project: project, config: config)
-        return (engine(project: project, store: store), store)
+        return (engine(project: project, store: store, limits: config.concurrency), store)
     }
 
-    /// The engine over a given store, as every command (and the benchmark) composes it.
-    static func engine(project: URL, store: any RunStore) -> Engine {
+    /// The engine over a given store, as every command (and the benchmark) composes it; `limits`
+    /// is moonflow.yaml's engine-wide `concurrency`.
+    static func engine(project: URL, store: any RunStore, limits: ConcurrencyLimits? = nil) -> Engine {
         var logger = Logger(label: "moonflow", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = .warning
         return Engine(
             store: store, runner: LuaRunner(), clock: SystemClock(), random: SystemRandomSource(), logger: logger,
             validator: schemaValidator(project: project), catalog: ProjectCatalog(loader: loader(project: project)),
             resolver: PinnedDefinitionLoader(loader: loader(project: project)),
-            failpoints: Failpoints(ProcessInfo.processInfo.environment["MOONFLOW_FAILPOINTS"] ?? ""))
+            failpoints: Failpoints(ProcessInfo.processInfo.environment["MOONFLOW_FAILPOINTS"] ?? ""), limits: limits)
     }
 
     /// `moonflow.yaml` of the project (defaults without it), or the `--config` file given (which

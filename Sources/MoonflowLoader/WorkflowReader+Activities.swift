@@ -67,10 +67,9 @@ extension WorkflowReader {
         if let n = map["output_schema"] { activity.outputSchema = readSchema(n, "output_schema") }
         if let n = map["priority"] {
             if case .string(let word) = n.resolvedScalar, !word.allSatisfy(\.isNumber) {
-                let levels = ["low": -1, "normal": 0, "high": 1]
-                if let v = context.choice(n, "priority", Array(levels.keys).sorted()) { activity.priority = levels[v]! }
+                if let v = context.choice(n, "priority", Priority.levels.keys.sorted()) { activity.priority = Priority.levels[v]! }
             } else {
-                activity.priority = context.int(n, "priority", -1000...1000) ?? 0
+                activity.priority = context.int(n, "priority", Priority.range) ?? 0
             }
         }
         if let n = map["limits"], let lm = MappingReader(n, context, what: "'limits'", allowed: ["memory", "instructions", "output_size"]) {

@@ -285,3 +285,17 @@ public struct LimitOverrides: Sendable, Hashable {
         return limits
     }
 }
+
+/// Queue priorities (SPEC §2, §5.8): `low`, `normal`, `high`, or an integer in `range`; higher
+/// goes first under `strategy: priority`.
+public enum Priority {
+    public static let levels: [String: Int] = ["low": -1, "normal": 0, "high": 1]
+    public static let range = -1000...1000
+
+    /// A level name or an integer in range; `nil` otherwise.
+    public static func parse(_ text: String) -> Int? {
+        if let level = levels[text] { return level }
+        guard let number = Int(text), range.contains(number) else { return nil }
+        return number
+    }
+}

@@ -133,8 +133,12 @@ public enum MoonflowServer {
         let runner = LuaRunner()
         let engine = Engine(
             store: options.store, runner: runner, clock: options.clock, logger: logger, validator: catalog.validator, catalog: catalog,
-            resolver: PinnedDefinitionLoader(loader: loader))
+            resolver: PinnedDefinitionLoader(loader: loader), limits: options.config.concurrency)
         let dispatcher = RunDispatcher(engine: engine, logger: logger)
+        engine.onAdmission { dispatcher.submit($0) }
+        catalog.onReload { workflows in
+            for workflow in workflows { engine.updateConcurrency(workflow: workflow.id, limits: workflow.concurrency) }
+        }
         return ServerCore(engine: engine, store: options.store, catalog: catalog, dispatcher: dispatcher, runner: runner, logger: logger)
     }
 

@@ -34,7 +34,7 @@ final class ServerCore: Sendable {
 
     /// Starts a run of the current definition of `workflowID`. Idempotent with `runID`: an existing
     /// run of the same workflow is returned as is; one of another workflow is a conflict.
-    func startRun(_ workflowID: String, input: Value, runID: RunID?, event: Value? = nil) async throws -> StartedRun {
+    func startRun(_ workflowID: String, input: Value, runID: RunID?, event: Value? = nil, priority: Int = 0) async throws -> StartedRun {
         guard let loaded = catalog.current(workflowID) else {
             throw APIError.notFound("no workflow '\(workflowID)' is served (unknown, deleted, or never valid)")
         }
@@ -44,7 +44,7 @@ final class ServerCore: Sendable {
             }
             return StartedRun(runID: runID, workflow: workflowID, created: false)
         }
-        let id = try await engine.start(loaded.pinned, input: input, runID: runID, event: event)
+        let id = try await engine.start(loaded.pinned, input: input, runID: runID, event: event, priority: priority)
         dispatcher.submit(id)
         return StartedRun(runID: id, workflow: workflowID, created: true)
     }

@@ -33,12 +33,16 @@ extension SQLiteRunStore {
         for task in state.tasks.values where touched.contains(task.activity) {
             try writeTask(task, db)
         }
-        if isNew, state.status == .queued {
+        if isNew, state.status == .queued, let place = state.queuePlace {
             try db.execute(
                 sql: """
                     INSERT INTO run_queue (run_id, workflow, priority, sequence, enqueued_at, deadline)
-                    SELECT id, workflow, 0, position, created_at, NULL FROM runs WHERE id = ?
-                    """, arguments: [state.id])
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    state.id, state.workflow, state.priority, place.sequence, state.queuedAt.nanosecondsSinceEpoch,
+                    place.deadline?.nanosecondsSinceEpoch,
+                ])
         } else if state.status != .queued, events.contains(where: { $0.type == .runStarted }) || state.status.isTerminal {
             try db.execute(sql: "DELETE FROM run_queue WHERE run_id = ?", arguments: [state.id])
         }
@@ -82,6 +86,7 @@ enum TimerKind: String {
     case runDeadline = "run_deadline"
     case taskReminder = "task_reminder"
     case taskDue = "task_due"
+    case queueTimeout = "queue_timeout"
 
     struct Row {
         var kind: TimerKind
@@ -97,6 +102,7 @@ enum TimerKind: String {
             case .taskDue(let id): Row(kind: .taskDue, ref: id, at: timer.at)
             case .sleep(let activity): Row(kind: .sleep, ref: activity, at: timer.at)
             case .runDeadline: Row(kind: .runDeadline, ref: "", at: timer.at)
+            case .queueTimeout: Row(kind: .queueTimeout, ref: "", at: timer.at)
             }
         }
         for record in state.activities.values where record.status == .backoff {
@@ -112,6 +118,7 @@ enum TimerKind: String {
         case .taskDue: .taskDue(taskID: ref)
         case .sleep: .sleep(activity: ref)
         case .runDeadline: .runDeadline
+        case .queueTimeout: .queueTimeout
         case .backoff, nil: nil
         }
     }

@@ -42,7 +42,7 @@ extension SQLiteRunStore {
                 let storedTasks = try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE run_id = ? ORDER BY position", arguments: [id]).map(Self.task)
                 expect("tasks", "\(storedTasks)", "\(Array(state.tasks.values))")
                 let queued = try Bool.fetchOne(db, sql: "SELECT 1 FROM run_queue WHERE run_id = ?", arguments: [id]) == true
-                expect("queue entry", "\(queued)", "\(state.status == .queued)")
+                expect("queue entry", "\(queued)", "\(state.status == .queued && state.queuePlace != nil)")
             }
             return problems
         }

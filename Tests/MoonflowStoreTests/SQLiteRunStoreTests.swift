@@ -40,6 +40,41 @@ import Testing
         try await expectConsistent(store)
     }
 
+    @Test func theRunQueueSurvivesARestartInItsPriorityOrder() async throws {
+        let gated = """
+            workflow: gated
+            concurrency:
+              max_workflows: 1
+              queuing: {strategy: priority, timeout: 1h}
+            activities:
+              - {name: a, run: return 1}
+            """
+        let fixture = try StoreFixture(workflows: ["gated": gated])
+        do {
+            let store = try fixture.open()
+            let engine = fixture.engine(store)
+            let pinned = try fixture.pinned("gated")
+            // Admitted (it holds the only slot) but not started when the process stops.
+            _ = try await engine.start(pinned, input: [:], runID: "holder")
+            for (id, priority) in [("low", -1), ("high", 1), ("normal", 0), ("high2", 1)] {
+                _ = try await engine.start(pinned, input: [:], runID: id, priority: priority)
+            }
+            let queued = try await store.queuedRuns()
+            #expect(queued.map(\.runID) == ["low", "high", "normal", "high2"])
+            #expect(queued.map(\.priority) == [-1, 1, 0, 1])
+            #expect(queued.allSatisfy { $0.deadline == $0.enqueuedAt + .seconds(3600) })
+            let last = try #require(queued.compactMap(\.deadline).max())
+            #expect(try await store.dueTimers(at: last).map(\.runID).sorted() == queued.map(\.runID).sorted())
+            try await expectConsistent(store)
+        }
+        let store = try fixture.open()
+        let recovered = try await fixture.engine(store).resumeAll()
+        #expect(recovered.map(\.runID) == ["holder", "high", "high2", "normal", "low"])
+        #expect(try await store.runs(status: nil).allSatisfy { $0.status == .completed })
+        #expect(try await store.queuedRuns().isEmpty)
+        try await expectConsistent(store)
+    }
+
     @Test func eachDefinitionVersionIsStoredOnce() async throws {
         let fixture = try StoreFixture(workflows: ["three": threeSteps])
         let store = try fixture.open()

@@ -9,29 +9,40 @@ public struct RecoveredRun: Sendable {
 extension Engine {
     /// What a restart does (SPEC §6): drives every unfinished run in this process. Runs that were
     /// running, compensating or waiting come first (creation order), then queued runs in queue
-    /// order, at most `concurrency` at a time. Inside a drive, an attempt left running becomes an
-    /// interruption and runs again at once with the same idempotency key, a backoff waits until
-    /// its stored time, due timers fire, and compensation continues with the pending ones. A run
-    /// that cannot be driven (its definition cannot be rebuilt) reports its error; the others go on.
+    /// order, at most `concurrency` at a time; runs still waiting for a slot (`max_workflows`) are
+    /// driven as soon as admission gives them one, and stay `queued` when nothing frees a slot.
+    /// Inside a drive, an attempt left running becomes an interruption and runs again at once with
+    /// the same idempotency key, a backoff waits until its stored time, due timers fire, and
+    /// compensation continues with the pending ones. A run that cannot be driven (its definition
+    /// cannot be rebuilt) reports its error; the others go on.
     public func resumeAll(concurrency: Int = 1) async throws -> [RecoveredRun] {
-        let unfinished = try await store.runs(status: RunStatus.unfinished)
-        let order = unfinished.filter { $0.status != .queued } + unfinished.filter { $0.status == .queued }
+        let admission = try await admission()
         var results: [RunID: Result<RunStatus, any Error>] = [:]
-        await withTaskGroup(of: (RunID, Result<RunStatus, any Error>).self) { group in
-            var active = 0
-            for state in order {
-                if active >= max(1, concurrency), let (id, result) = await group.next() {
-                    results[id] = result
-                    active -= 1
-                }
-                group.addTask { [self] in
-                    do { return (state.id, .success(try await drive(state.id))) } catch { return (state.id, .failure(error)) }
-                }
-                active += 1
+        var order: [RunID] = []
+        while true {
+            let unfinished = try await store.runs(status: RunStatus.unfinished).filter { state in
+                results[state.id] == nil && !(state.status == .queued && state.ending == nil && admission.isWaiting(state.id))
             }
-            for await (id, result) in group { results[id] = result }
+            guard !unfinished.isEmpty else { break }
+            let queued = unfinished.filter { $0.status == .queued }.sorted { ($0.queuePlace?.sequence ?? 0) < ($1.queuePlace?.sequence ?? 0) }
+            let batch = unfinished.filter { $0.status != .queued } + queued
+            order += batch.map(\.id)
+            await withTaskGroup(of: (RunID, Result<RunStatus, any Error>).self) { group in
+                var active = 0
+                for state in batch {
+                    if active >= max(1, concurrency), let (id, result) = await group.next() {
+                        results[id] = result
+                        active -= 1
+                    }
+                    group.addTask { [self] in
+                        do { return (state.id, .success(try await drive(state.id))) } catch { return (state.id, .failure(error)) }
+                    }
+                    active += 1
+                }
+                for await (id, result) in group { results[id] = result }
+            }
         }
-        return order.compactMap { state in results[state.id].map { RecoveredRun(runID: state.id, outcome: $0) } }
+        return order.compactMap { id in results[id].map { RecoveredRun(runID: id, outcome: $0) } }
     }
 
     /// Continues a `compensation_failed` run (SPEC §5.9): the failed compensations run again with

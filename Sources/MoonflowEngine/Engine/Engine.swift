@@ -64,6 +64,9 @@ public final class Engine: Sendable {
     public let breakers: CircuitBreakerRegistry
     public let bulkheads: BulkheadRegistry
     let leases = RunLeases()
+    let admissionState: AdmissionState
+    /// The engine-wide `concurrency.max_activities` (moonflow.yaml): activities of every run at once.
+    let activityGate: Bulkhead?
     /// Every event of every run, as it is committed, plus events scripts emit.
     public let bus = EventBus()
 
@@ -72,7 +75,7 @@ public final class Engine: Sendable {
         random: any RandomSource = SystemRandomSource(), logger: Logger,
         validator: any SchemaValidating = AcceptingValidator(), catalog: (any WorkflowCatalog)? = nil,
         breakers: CircuitBreakerRegistry? = nil, bulkheads: BulkheadRegistry? = nil,
-        resolver: (any DefinitionResolver)? = nil, failpoints: Failpoints = .none
+        resolver: (any DefinitionResolver)? = nil, failpoints: Failpoints = .none, limits: ConcurrencyLimits? = nil
     ) {
         self.store = store
         self.runner = runner
@@ -88,48 +91,80 @@ public final class Engine: Sendable {
         self.breakers = breakers
         self.bulkheads = bulkheads
         self.executor = ActivityExecutor(clock: clock, random: random, breakers: breakers, bulkheads: bulkheads, logger: logger)
+        self.admissionState = AdmissionState(limits: limits)
+        self.activityGate = limits?.maxActivities.map { Bulkhead.activityGate(maxActivities: $0, clock: clock) }
     }
 
     /// Events from now on (SPEC §5.11).
     public func events() -> AsyncStream<RunEvent> { bus.subscribe() }
 
-    /// Accepts a run durably (`queued`, committed with its pinned definition) and returns its id;
-    /// `drive` runs it. The input is validated against `workflow.input` first (`SchemaInvalid`,
-    /// nothing stored). With a `runID` that exists already, nothing changes and that id is
-    /// returned: starts are idempotent.
-    public func start(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil) async throws -> RunID {
-        try await create(pinned, input: input, runID: runID, event: event, parent: nil)
+    /// Accepts a run durably (committed with its pinned definition) and returns its id; `drive`
+    /// runs it. The input is validated against `workflow.input` first (`SchemaInvalid`, nothing
+    /// stored). With a `runID` that exists already, nothing changes and that id is returned: starts
+    /// are idempotent. Beyond `concurrency.max_workflows` (the workflow's or the engine's) the run
+    /// stays `queued` in its place (`priority` orders it under `strategy: priority`) until a slot
+    /// frees; past `max_size` it ends `failed` with `QueueFull` at once (SPEC §5.8).
+    public func start(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
+        async throws -> RunID
+    {
+        try await create(pinned, input: input, runID: runID, event: event, parent: nil, priority: priority)
     }
 
     /// `start` for a definition built in code (no file texts to pin).
     public func start(
-        workflow: Workflow, definitionHash: String, input: Value, runID: RunID? = nil, event: Value? = nil
+        workflow: Workflow, definitionHash: String, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0
     ) async throws -> RunID {
-        try await start(PinnedWorkflow(workflow: workflow, hash: definitionHash), input: input, runID: runID, event: event)
+        try await start(PinnedWorkflow(workflow: workflow, hash: definitionHash), input: input, runID: runID, event: event, priority: priority)
     }
 
-    func create(_ pinned: PinnedWorkflow, input: Value, runID: RunID?, event: Value?, parent: ParentLink?) async throws -> RunID {
+    func create(_ pinned: PinnedWorkflow, input: Value, runID: RunID?, event: Value?, parent: ParentLink?, priority: Int = 0)
+        async throws -> RunID
+    {
         let workflow = pinned.workflow
         try validator.check(input, against: workflow.input, what: "the run input")
         let id = runID ?? UUID().uuidString.lowercased()
+        let admission = try await admission()
+        let now = clock.now
+        let decision = admission.submit(runID: id, workflow: workflow.id, limits: workflow.concurrency, priority: priority, now: now)
+        if decision == .duplicate { return id }
         var data: OrderedDictionary<String, Value> = [
             "version": workflow.version.map(Value.string) ?? .null, "definition_hash": .string(pinned.hash),
             "input": input, "context": .object(workflow.context),
             "activities": .array(workflow.activities.map { .string($0.name) }), "event": event ?? .null,
+            "priority": .int(Int64(priority)),
         ]
         if let parent {
             data["parent_run"] = .string(parent.runID)
             data["parent_activity"] = .string(parent.activity)
         }
-        let queued = RunEvent(
-            type: .runQueued, runID: id, workflow: workflow.id, at: clock.now,
-            data: .object(data))
-        guard let state = RunState(queuedBy: queued) else { return id }
+        if case .queued(let entry) = decision {
+            data["queue"] = ["sequence": .int(Int64(entry.sequence)), "deadline": entry.deadline?.eventValue ?? .null]
+        }
+        var events = [RunEvent(type: .runQueued, runID: id, workflow: workflow.id, at: now, data: .object(data))]
+        if case .rejected(let failure) = decision {
+            events.append(
+                RunEvent(type: .runFailing, runID: id, workflow: workflow.id, at: now, data: ["cause": "failed", "error": failure.toValue()]))
+            events.append(RunEvent(type: .runFailed, runID: id, workflow: workflow.id, at: now))
+        }
+        guard let state = RunState.folding(events) else { return id }
         definitions.remember(pinned)
-        failpoints.reach(.beforeCommit, of: [queued])
-        if try await store.create(state, definition: pinned.definition, events: [queued]) {
-            failpoints.reach(.afterCommit, of: [queued])
-            bus.publish([queued])
+        failpoints.reach(.beforeCommit, of: events)
+        let created: Bool
+        do {
+            created = try await store.create(state, definition: pinned.definition, events: events)
+        } catch {
+            try await releaseSlot(of: id)
+            throw error
+        }
+        guard created else {
+            // The run existed already (and held no slot in this process): give back what `submit` took.
+            try await releaseSlot(of: id)
+            return id
+        }
+        failpoints.reach(.afterCommit, of: events)
+        bus.publish(events)
+        if case .rejected(let failure) = decision {
+            logger.warning("run refused: \(failure.message)", metadata: ["run.id": .string(id), "workflow": .string(workflow.id)])
         }
         return id
     }
@@ -197,12 +232,15 @@ public final class Engine: Sendable {
     }
 
     /// Runs `body` with a driver for the run, under the run's lease; a finished run is returned as is.
+    /// A run that ends gives its admission slot to the next queued run.
     func withDriver(_ runID: RunID, _ body: (RunDriver) async throws -> RunStatus) async throws -> RunStatus {
-        try await leases.withLease(runID) {
+        let status = try await leases.withLease(runID) {
             guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
             if state.status.isTerminal { return state.status }
             return try await body(RunDriver(engine: self, workflow: try await workflow(of: runID), state: state))
         }
+        if status.isTerminal { try await releaseSlot(of: runID) }
+        return status
     }
 
     /// The workflow a run is pinned to, rebuilt from its stored definition (cached by hash).

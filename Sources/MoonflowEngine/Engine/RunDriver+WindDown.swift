@@ -32,13 +32,18 @@ extension RunDriver {
                 return try await commit([event(final)])
             }
             let steps: [Value] = plan.map { ["activity": .string($0.activity), "handler": .string($0.handlerName)] }
-            try await commit([event(.runCompensating, ["plan": .array(steps)])])
+            try await commit([event(.runCompensating, ["plan": .array(steps), "deadline": compensationDeadline()?.eventValue ?? .null])])
         }
         try await compensate()
     }
 
+    /// `compensation.timeout` from now, as the deadline of the compensation phase about to start.
+    func compensationDeadline() -> Timestamp? { workflow.compensation.timeout.map { engine.clock.now + $0 } }
+
     /// Runs the pending compensations: one at a time in plan order (`reverse`), or all at once
     /// (`parallel`); with `on_error: halt` the first failure stops the rest, which stay pending.
+    /// At the `compensation.timeout` deadline, what still runs is cancelled and recorded as failed
+    /// with `Timeout`, nothing more starts, and the run ends `compensation_failed` (resumable).
     private func compensate() async throws {
         let handlers = Dictionary(
             CompensationPlanner.plan(workflow, state: state).map { ($0.activity, $0.handler) }, uniquingKeysWith: { a, _ in a })
@@ -47,13 +52,23 @@ extension RunDriver {
         let halt = workflow.compensation.onError == .halt
         let (messages, mailbox) = AsyncStream<DriverMessage>.makeStream()
         var failure: (any Error)?
+        let deadline = state.compensationDeadline
+        var timedOut = deadline.map { engine.clock.now >= $0 } ?? false
         await withTaskGroup(of: Void.self) { group in
+            if let deadline, !timedOut {
+                group.addTask { [clock = engine.clock] in
+                    do {
+                        try await clock.sleep(until: deadline)
+                        mailbox.yield(.deadline)
+                    } catch {}
+                }
+            }
             do {
                 var active = 0
                 var halted = false
                 var iterator = messages.makeAsyncIterator()
                 repeat {
-                    while !halted, active == 0 || parallel, let name = queue.popFirst() {
+                    while !halted, !timedOut, active == 0 || parallel, let name = queue.popFirst() {
                         if try await launchCompensation(name, handlers[name], &group, mailbox) { active += 1 }
                         halted = halt && state.compensations.contains { $0.status == .failed }
                     }
@@ -68,10 +83,15 @@ extension RunDriver {
                     case .finished(let name, let result, let outcome):
                         active -= 1
                         guard !Task.isCancelled else { break }
-                        try await commit([compensationResult(name, result, outcome)])
+                        let cut = timedOut ? result.cutByCompensationTimeout(workflow.compensation.timeout) : result
+                        try await commit([compensationResult(name, cut, outcome)])
                         halted = halted || (halt && state.compensations.contains { $0.status == .failed })
+                    case .deadline:
+                        timedOut = true
+                        logger(nil).warning("compensation.timeout passed: stopping the compensations still running")
+                        group.cancelAll()
                     case .fallbackStarted(_, _, _, let ack): ack.resume()
-                    case .childSettled, .deadline, .stop: break
+                    case .childSettled, .stop: break
                     }
                 } while true
             } catch {
@@ -134,5 +154,14 @@ extension RunDriver {
         case .failed(let failure, let attempts):
             return event(.compensationFailed, name, ["error": failure.toValue(), "attempts": .int(Int64(attempts))])
         }
+    }
+}
+
+extension ActivityExecutionResult {
+    /// A compensation the `compensation.timeout` cancelled failed with `Timeout`, not `Cancelled`.
+    func cutByCompensationTimeout(_ timeout: Duration?) -> ActivityExecutionResult {
+        guard case .failed(let failure, let attempts) = self, failure.type == .cancelled else { return self }
+        let limit = timeout.map { " (\($0))" } ?? ""
+        return .failed(ActivityFailure(.timeout, "stopped: compensation.timeout\(limit) passed"), attempts: attempts)
     }
 }

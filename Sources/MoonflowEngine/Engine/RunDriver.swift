@@ -28,7 +28,9 @@ final class RunDriver {
     /// Runs until the run ends or waits.
     func drive() async throws -> RunStatus {
         try await processDue()
-        if state.status == .queued {
+        if state.status == .queued, state.ending == nil {
+            // Still in the run queue (SPEC §5.8): it starts when admission gives it a slot.
+            if try await engine.admission().isWaiting(state.id) { return state.status }
             let deadline = workflow.timeout.map { engine.clock.now + $0 }
             try await commit([event(.runStarted, ["deadline": deadline?.eventValue ?? .null])])
         }
@@ -47,7 +49,7 @@ final class RunDriver {
 
     /// Reopens the failed compensations of a `compensation_failed` run and compensates again.
     func resumeCompensation() async throws -> RunStatus {
-        try await commit([event(.runCompensationResumed)])
+        try await commit([event(.runCompensationResumed, ["deadline": compensationDeadline()?.eventValue ?? .null])])
         return try await drive()
     }
 
@@ -63,6 +65,7 @@ final class RunDriver {
     private func forward() async throws {
         if state.status == .waiting, scheduler.decide(state) != .wait {
             try await commit([event(.runResumed)])
+            try await engine.admission().resume(runID: state.id, workflow: workflow.id)
         }
         guard state.status == .running else { return }
         let (messages, mailbox) = AsyncStream<DriverMessage>.makeStream()
@@ -107,7 +110,12 @@ final class RunDriver {
         guard !Task.isCancelled, state.ending == nil else { return }
         switch scheduler.decide(state) {
         case .complete: try await completeRun()
-        case .wait: if state.status != .waiting { try await commit([event(.runWaiting)]) }
+        case .wait:
+            if state.status != .waiting {
+                try await commit([event(.runWaiting)])
+                // A run waiting on a human, a timer or a child does not hold a max_workflows slot.
+                try await engine.releaseSlot(of: state.id)
+            }
         case .start, .awaitInFlight, .windDown: break
         }
     }

@@ -104,9 +104,22 @@ struct ActivityExecution: Sendable {
             template, failure throws(ActivityFailure) in
             try await engine.runner.evaluate(template, scope: scope.adding("error", failure.toValue()))
         }
-        let result = await engine.executor.execute(
-            activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
-            evaluateOutput: evaluateOutput, observer: MailboxObserver(mailbox: mailbox))
+        let execute = { [workflow, mailbox] in
+            await engine.executor.execute(
+                activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
+                evaluateOutput: evaluateOutput, observer: MailboxObserver(mailbox: mailbox))
+        }
+        let result: ActivityExecutionResult
+        if let gate = engine.activityGate {
+            // The engine-wide max_activities: the activity waits its turn (FIFO) before its first attempt.
+            do {
+                result = try await gate.withPermit { _ in await execute() }
+            } catch {
+                result = .failed(error, attempts: resumeFrom?.attemptsUsed ?? 0)
+            }
+        } else {
+            result = await execute()
+        }
         let outcome: ScriptOutcome? =
             switch result {
             case .completed(_, let attempts): outcomes.outcome(attempt: attempts)

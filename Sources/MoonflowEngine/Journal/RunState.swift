@@ -103,6 +103,8 @@ public struct RunTimer: Sendable, Hashable {
         case taskDue(taskID: String)
         case sleep(activity: String)
         case runDeadline
+        /// A queued run not admitted by then fails with `QueueTimeout` (SPEC §5.8).
+        case queueTimeout
     }
 
     public var kind: Kind
@@ -110,6 +112,16 @@ public struct RunTimer: Sendable, Hashable {
     public init(kind: Kind, at: Timestamp) {
         self.kind = kind
         self.at = at
+    }
+}
+
+/// Where a queued run waits: its enqueue order and its `QueueTimeout` instant.
+public struct QueuePlace: Sendable, Hashable {
+    public var sequence: UInt64
+    public var deadline: Timestamp?
+    public init(sequence: UInt64, deadline: Timestamp?) {
+        self.sequence = sequence
+        self.deadline = deadline
     }
 }
 
@@ -142,6 +154,11 @@ public struct RunState: Sendable, Hashable {
     /// Set once the run stops scheduling; says which final state it heads for.
     public var ending: RunEnding?
     public var queuedAt: Timestamp
+    /// The run's priority among queued runs (`strategy: priority`; default 0).
+    public var priority: Int = 0
+    /// Its place in the run queue when admission queued it (SPEC §5.8): what a restart rebuilds
+    /// the queue from.
+    public var queuePlace: QueuePlace?
     public var startedAt: Timestamp?
     public var finishedAt: Timestamp?
     /// The workflow `timeout` as an absolute time.
@@ -153,6 +170,9 @@ public struct RunState: Sendable, Hashable {
     public var nextSeq: Int = 1
     /// In plan order (the order they run).
     public var compensations: [CompensationRecord] = []
+    /// `compensation.timeout` as an absolute time: compensations still running then are stopped
+    /// (`Timeout`), the rest stay pending, and the run ends `compensation_failed`.
+    public var compensationDeadline: Timestamp?
     public var tasks: OrderedDictionary<String, TaskRecord> = [:]
     /// How many journal entries have been folded: the version stores check appends against.
     public var journalLength: Int = 0
@@ -171,6 +191,9 @@ public struct RunState: Sendable, Hashable {
             }
         }
         if let deadline, ending == nil { timers.append(RunTimer(kind: .runDeadline, at: deadline)) }
+        if status == .queued, ending == nil, let deadline = queuePlace?.deadline {
+            timers.append(RunTimer(kind: .queueTimeout, at: deadline))
+        }
         return timers.sorted { $0.at < $1.at }
     }
 
@@ -206,6 +229,10 @@ extension RunState {
         triggerEvent = data["event"].flatMap { $0.isNull ? nil : $0 }
         context = data["context"]?.objectValue ?? [:]
         queuedAt = event.at
+        priority = data["priority"]?.intValue.map(Int.init) ?? 0
+        if let place = data["queue"], let sequence = place["sequence"]?.intValue {
+            queuePlace = QueuePlace(sequence: UInt64(sequence), deadline: Timestamp(eventValue: place["deadline"]))
+        }
         if let parentRun = data["parent_run"]?.stringValue, let parentActivity = data["parent_activity"]?.stringValue {
             parent = ParentLink(runID: parentRun, activity: parentActivity)
         }
@@ -238,6 +265,7 @@ extension RunState {
             }
         case .runCompensating:
             status = .compensating
+            compensationDeadline = Timestamp(eventValue: data["deadline"])
             guard compensations.isEmpty else { return }
             compensations = (data["plan"]?.arrayValue ?? []).compactMap { step in
                 guard let activity = step["activity"]?.stringValue else { return nil }
@@ -255,6 +283,7 @@ extension RunState {
         case .runCompensationResumed:
             status = .compensating
             finishedAt = nil
+            compensationDeadline = Timestamp(eventValue: data["deadline"])
             for index in compensations.indices where compensations[index].status == .failed {
                 compensations[index].status = .pending
                 compensations[index].attempts = 0

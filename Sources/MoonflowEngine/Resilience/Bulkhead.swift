@@ -51,10 +51,11 @@ public final class Bulkhead: Sendable {
         self.clock = clock
     }
 
-    /// The `max_activities` gate of one run (SPEC §5.8): the same FIFO permits, an unbounded queue, no wait limit.
-    public static func activityGate(run: String, maxActivities: Int, clock: any EngineClock) -> Bulkhead {
+    /// The engine-wide `max_activities` gate (SPEC §5.8): the same FIFO permits, an unbounded
+    /// queue, no wait limit.
+    public static func activityGate(maxActivities: Int, clock: any EngineClock) -> Bulkhead {
         Bulkhead(
-            policy: BulkheadPolicy(name: "\(run)/max_activities", maxConcurrent: maxActivities, maxQueueSize: .max),
+            policy: BulkheadPolicy(name: "engine/max_activities", maxConcurrent: maxActivities, maxQueueSize: .max),
             clock: clock)
     }
 

@@ -2,9 +2,8 @@ import MoonflowModel
 import Synchronization
 
 /// Run admission shared by the whole engine: `RunAdmissionMachine` behind a lock, reading the engine
-/// clock. Nothing here waits: a queued run lives in the store, and the run layer starts the entries
-/// this returns. Its timer sleeps until `nextDeadline` and calls `expireDue()` to fail runs with
-/// `QueueTimeout`.
+/// clock. Nothing here waits: a queued run lives in the store (its entry is part of its `run.queued`
+/// event, its `QueueTimeout` a durable timer), and the engine drives the runs this admits.
 public final class RunAdmission: Sendable {
     private let machine: Mutex<RunAdmissionMachine>
     private let clock: any EngineClock
@@ -14,36 +13,29 @@ public final class RunAdmission: Sendable {
         self.clock = clock
     }
 
-    public func submit(runID: String, workflow: String, limits: ConcurrencyLimits?, priority: Int)
+    /// A new run asks to start at `now` (by default the clock's): the instant its queue deadline counts from.
+    public func submit(runID: String, workflow: String, limits: ConcurrencyLimits?, priority: Int, now: Timestamp? = nil)
         -> RunAdmissionMachine.Decision
     {
-        let now = clock.now
+        let now = now ?? clock.now
         return machine.withLock { $0.submit(runID: runID, workflow: workflow, limits: limits, priority: priority, now: now) }
     }
 
-    /// A run stopped holding its slot; returns the queued runs to start now.
-    public func finished(workflow: String) -> [RunQueueEntry] { machine.withLock { $0.finished(workflow: workflow) } }
+    /// The run ended or left the queue; returns the queued runs to start now.
+    public func finished(runID: String) -> [RunQueueEntry] { machine.withLock { $0.finished(runID: runID) } }
 
-    /// Starts whatever fits (after a rebuild, or when limits changed).
+    /// A run that waited resumes: it holds a slot again at once.
+    public func resume(runID: String, workflow: String) { machine.withLock { $0.resume(runID: runID, workflow: workflow) } }
+
+    public func isWaiting(_ runID: String) -> Bool { machine.withLock { $0.isWaiting(runID) } }
+
+    /// Starts whatever fits (after a rebuild).
     public func admitWaiting() -> [RunQueueEntry] { machine.withLock { $0.admitWaiting() } }
 
-    /// The engine configuration was reloaded: new global limits, and whatever now fits starts.
-    public func update(engineLimits: ConcurrencyLimits?) -> [RunQueueEntry] {
-        machine.withLock { m in
-            m.engineLimits = engineLimits
-            return m.admitWaiting()
-        }
+    /// A workflow's limits changed (a reload): whatever now fits starts.
+    public func update(workflow: String, limits: ConcurrencyLimits?) -> [RunQueueEntry] {
+        machine.withLock { $0.update(workflow: workflow, limits: limits) }
     }
-
-    /// Removes and returns the runs whose queue deadline has come (`QueueTimeout`).
-    public func expireDue() -> [RunQueueEntry] {
-        let now = clock.now
-        return machine.withLock { $0.expire(now: now) }
-    }
-
-    public func withdraw(runID: String) -> RunQueueEntry? { machine.withLock { $0.withdraw(runID: runID) } }
-
-    public var nextDeadline: Timestamp? { machine.withLock { $0.nextDeadline } }
 
     public func snapshot() -> RunQueueSnapshot { machine.withLock { $0.snapshot } }
 }

@@ -37,7 +37,10 @@ public struct RunQueueSnapshot: Sendable, Hashable {
 }
 
 /// Run admission (SPEC §5.8) as a pure state machine: `max_workflows` per workflow and engine-wide,
-/// and the queue of runs beyond them.
+/// and the queue of runs beyond them. A run holds a slot while it runs or compensates; a run
+/// waiting on a human, a timer or a child run gives it back, and takes one again at once when it
+/// resumes, even over the limit (an answer is never queued behind new runs; new runs wait until
+/// the count is back under it). Slots are tracked by run id, so ending twice frees once.
 ///
 /// Ordering: among the runs of one workflow, that workflow's `strategy` decides (fifo: by
 /// sequence; priority: higher first, ties by sequence). Across workflows, the engine's strategy
@@ -45,60 +48,65 @@ public struct RunQueueSnapshot: Sendable, Hashable {
 /// another workflow that cannot start because its own workflow is full.
 public struct RunAdmissionMachine: Sendable {
     public enum Decision: Sendable, Hashable {
-        /// Start it now (it is counted as running).
+        /// Start it now (it holds a slot).
         case start
         /// Accepted as `queued`; store the entry.
         case queued(RunQueueEntry)
         /// `QueueFull`.
         case rejected(ActivityFailure)
+        /// The run is known already (a concurrent start with the same id): nothing changed.
+        case duplicate
     }
 
     public var engineLimits: ConcurrencyLimits?
     private var workflowLimits: [String: ConcurrencyLimits] = [:]
+    /// Run id → workflow, for every run holding a slot.
+    private var holders: [String: String] = [:]
     private var running: [String: Int] = [:]
-    private var totalRunning = 0
     private var waiting: [RunQueueEntry] = []
     private var nextSequence: UInt64 = 1
 
     public init(engineLimits: ConcurrencyLimits?) { self.engineLimits = engineLimits }
 
-    /// The state after a restart: the stored queue entries (any order), the runs already running
-    /// per workflow, and the limits of the workflows involved. Call `admitWaiting()` next: limits
-    /// may have been raised while the engine was down.
+    /// The state after a restart: the stored queue entries (any order), the runs holding a slot
+    /// (run id → workflow), and the limits of the workflows involved. Call `admitWaiting()` next:
+    /// limits may have been raised while the engine was down.
     public init(
-        engineLimits: ConcurrencyLimits?, workflowLimits: [String: ConcurrencyLimits], running: [String: Int],
+        engineLimits: ConcurrencyLimits?, workflowLimits: [String: ConcurrencyLimits], holders: [String: String],
         queued: [RunQueueEntry]
     ) {
         self.engineLimits = engineLimits
         self.workflowLimits = workflowLimits
-        self.running = running.filter { $0.value > 0 }
-        self.totalRunning = running.values.reduce(0, +)
+        self.holders = holders
+        for workflow in holders.values { running[workflow, default: 0] += 1 }
         self.waiting = queued
         self.nextSequence = (queued.map(\.sequence).max() ?? 0) + 1
     }
 
     public var snapshot: RunQueueSnapshot {
-        RunQueueSnapshot(running: running, totalRunning: totalRunning, queued: waiting.sorted(by: engineOrder))
+        RunQueueSnapshot(running: running, totalRunning: holders.count, queued: waiting.sorted(by: engineOrder))
     }
 
-    /// The earliest `QueueTimeout` deadline, for the engine's timer.
-    public var nextDeadline: Timestamp? { waiting.compactMap(\.deadline).min() }
+    /// Whether the run waits in the queue (accepted, not admitted).
+    public func isWaiting(_ runID: String) -> Bool { waiting.contains { $0.runID == runID } }
 
-    /// A new run of `workflow` (whose pinned definition has `limits`) asks to start at `now`.
+    /// A new run of `workflow` (whose definition has `limits`) asks to start at `now`.
     public mutating func submit(runID: String, workflow: String, limits: ConcurrencyLimits?, priority: Int, now: Timestamp)
         -> Decision
     {
+        if holders[runID] != nil || isWaiting(runID) { return .duplicate }
         workflowLimits[workflow] = limits
         if hasRoom(workflow) {
-            markRunning(workflow)
+            hold(runID, workflow)
             return .start
         }
         let ownQueued = waiting.count { $0.workflow == workflow }
         if let max = limits?.queueMaxSize, ownQueued >= max {
-            return .rejected(ActivityFailure(.queueFull, "run queue of workflow '\(workflow)' is full (\(max))"))
+            return .rejected(
+                ActivityFailure(.queueFull, "the run queue of workflow '\(workflow)' is full (\(max) runs; concurrency.queuing.max_size)"))
         }
         if let max = engineLimits?.queueMaxSize, waiting.count >= max {
-            return .rejected(ActivityFailure(.queueFull, "engine run queue is full (\(max))"))
+            return .rejected(ActivityFailure(.queueFull, "the engine's run queue is full (\(max) runs; moonflow.yaml concurrency.queuing.max_size)"))
         }
         let deadline = [limits?.queueTimeout, engineLimits?.queueTimeout].compactMap { $0.map { now + $0 } }.min()
         let entry = RunQueueEntry(
@@ -109,14 +117,21 @@ public struct RunAdmissionMachine: Sendable {
         return .queued(entry)
     }
 
-    /// A running run of `workflow` ended (or stopped holding its slot). Returns the queued runs
-    /// to start now, in order; they are counted as running.
-    public mutating func finished(workflow: String) -> [RunQueueEntry] {
-        if let count = running[workflow], count > 0 {
-            running[workflow] = count > 1 ? count - 1 : nil
-            totalRunning -= 1
+    /// The run ended (or left the queue): its slot, or its place in the queue, is given back.
+    /// Returns the queued runs to start now, in order; they hold their slots. Idempotent.
+    public mutating func finished(runID: String) -> [RunQueueEntry] {
+        if let workflow = holders.removeValue(forKey: runID) {
+            running[workflow] = running[workflow].flatMap { $0 > 1 ? $0 - 1 : nil }
+        } else {
+            waiting.removeAll { $0.runID == runID }
         }
         return admitWaiting()
+    }
+
+    /// A run that waited resumes: it holds a slot again, without queueing.
+    public mutating func resume(runID: String, workflow: String) {
+        guard holders[runID] == nil else { return }
+        hold(runID, workflow)
     }
 
     /// Starts every queued run that fits, best first (after a restart or a change of limits).
@@ -124,35 +139,27 @@ public struct RunAdmissionMachine: Sendable {
         var started: [RunQueueEntry] = []
         while let next = bestStartable() {
             waiting.removeAll { $0.runID == next.runID }
-            markRunning(next.workflow)
+            hold(next.runID, next.workflow)
             started.append(next)
         }
         return started
     }
 
-    /// Removes the queued runs whose deadline has come: they fail with `QueueTimeout`.
-    public mutating func expire(now: Timestamp) -> [RunQueueEntry] {
-        let isDue = { (entry: RunQueueEntry) in entry.deadline.map { $0 <= now } ?? false }
-        let expired = waiting.filter(isDue).sorted(by: engineOrder)
-        waiting.removeAll(where: isDue)
-        return expired
-    }
-
-    /// A queued run was cancelled: it leaves the queue. Returns its entry, if it was queued.
-    public mutating func withdraw(runID: String) -> RunQueueEntry? {
-        guard let index = waiting.firstIndex(where: { $0.runID == runID }) else { return nil }
-        return waiting.remove(at: index)
+    /// A workflow's limits changed (a reload): whatever now fits starts.
+    public mutating func update(workflow: String, limits: ConcurrencyLimits?) -> [RunQueueEntry] {
+        workflowLimits[workflow] = limits
+        return admitWaiting()
     }
 
     private func hasRoom(_ workflow: String) -> Bool {
-        if let max = engineLimits?.maxWorkflows, totalRunning >= max { return false }
+        if let max = engineLimits?.maxWorkflows, holders.count >= max { return false }
         if let max = workflowLimits[workflow]?.maxWorkflows, running[workflow, default: 0] >= max { return false }
         return true
     }
 
-    private mutating func markRunning(_ workflow: String) {
+    private mutating func hold(_ runID: String, _ workflow: String) {
+        holders[runID] = workflow
         running[workflow, default: 0] += 1
-        totalRunning += 1
     }
 
     private func bestStartable() -> RunQueueEntry? {

@@ -44,6 +44,10 @@ public final class LiveCatalog: WorkflowCatalog {
     private let reloading = Mutex(())
     /// Validates with the schema files of the current definitions; swapped with them.
     public let validator = SwappableValidator()
+    /// Told of the definitions a reload added or changed (the engine takes their new `concurrency`).
+    private let reloadHandler = Mutex<(@Sendable ([Workflow]) -> Void)?>(nil)
+
+    public func onReload(_ handler: @escaping @Sendable ([Workflow]) -> Void) { reloadHandler.withLock { $0 = handler } }
 
     public init(loader: ProjectLoader, clock: any EngineClock) {
         self.loader = loader
@@ -60,7 +64,7 @@ public final class LiveCatalog: WorkflowCatalog {
                 return ReloadOutcome(status: .invalid, diagnostics: result.diagnostics)
             }
             let now = clock.now
-            return snapshot.withLock { current in
+            let outcome = snapshot.withLock { current in
                 var outcome = ReloadOutcome(status: .unchanged)
                 var next = current
                 next.diagnostics = []
@@ -85,6 +89,11 @@ public final class LiveCatalog: WorkflowCatalog {
                 current = next
                 return outcome
             }
+            let touched = Set(outcome.added + outcome.changed)
+            if !touched.isEmpty, let handler = reloadHandler.withLock({ $0 }) {
+                handler(result.workflows.map(\.workflow).filter { touched.contains($0.id) })
+            }
+            return outcome
         }
     }
 

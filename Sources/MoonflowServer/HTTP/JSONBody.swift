@@ -54,4 +54,19 @@ struct JSONBody {
         guard case .object = value else { throw APIError.badBody("expected an object, not \(value.typeName)", path: "$.\(key)") }
         return value
     }
+
+    /// A queue priority (`low`, `normal`, `high`, or an integer in -1000...1000); absent gives 0.
+    func priority(_ key: String) throws(APIError) -> Int {
+        guard let value = fields[key], !value.isNull else { return 0 }
+        let level: Int? =
+            switch value {
+            case .string(let text): Priority.levels[text]
+            case .int(let number): Priority.range.contains(Int(number)) ? Int(number) : nil
+            default: nil
+            }
+        guard let level else {
+            throw APIError.badBody("expected low, normal, high or an integer in -1000...1000, not \(value.jsonString())", path: "$.\(key)")
+        }
+        return level
+    }
 }

@@ -12,9 +12,10 @@ enum RunRoutes {
     static func add(to router: Router<APIContext>, core: ServerCore) {
         router.post("/v1/runs") { request, context in
             _ = try context.require(.start)
-            let body = try await JSONBody(request, allowed: ["workflow", "input", "run_id"])
+            let body = try await JSONBody(request, allowed: ["workflow", "input", "run_id", "priority"])
             let started = try await core.startRun(
-                try body.requiredString("workflow"), input: try body.object("input"), runID: try body.string("run_id"))
+                try body.requiredString("workflow"), input: try body.object("input"), runID: try body.string("run_id"),
+                priority: try body.priority("priority"))
             let status = try await core.store.state(of: started.runID)?.status ?? .queued
             return JSONResponse.make(
                 ["run_id": .string(started.runID), "workflow": .string(started.workflow), "status": .string(status.rawValue), "created": .bool(started.created)],

@@ -218,7 +218,7 @@ struct BulkheadTests {
     @Test("the max_activities gate queues without limit and never times out")
     func activityGate() async throws {
         let clock = ManualClock()
-        let gate = Bulkhead.activityGate(run: "run-1", maxActivities: 1, clock: clock)
+        let gate = Bulkhead.activityGate(maxActivities: 1, clock: clock)
         let permit = try await gate.acquire()
         let waiters = (0..<50).map { _ in Task { try await gate.acquire() } }
         await waitUntil("all queued") { gate.snapshot().queued == 50 }

@@ -12,12 +12,13 @@ struct Harness {
 
     init(
         _ scripts: [String: ScriptBody] = [:], validator: any SchemaValidating = AcceptingValidator(),
-        catalog: (any WorkflowCatalog)? = nil
+        catalog: (any WorkflowCatalog)? = nil, limits: ConcurrencyLimits? = nil
     ) {
         runner = ScriptedRunner(scripts)
         engine = Engine(
             store: store, runner: runner, clock: clock, random: SeededRandomSource(seed: 7),
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog)
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog,
+            limits: limits)
     }
 
     /// Starts and drives a run; then checks every journal of the store folds to its stored state.
