@@ -76,6 +76,40 @@ struct RunAPITests {
         }
     }
 
+    @Test func runsBeyondMaxWorkflowsWaitTheirTurnAndTheDispatcherDrivesThem() async throws {
+        let files = [
+            "workflows/one_at_a_time.yaml": """
+                workflow: one_at_a_time
+                concurrency: {max_workflows: 1, queuing: {strategy: priority}}
+                activities:
+                  - name: work
+                    run: |
+                      local n = 0
+                      for i = 1, 200000 do n = n + i end
+                      return {n = n}
+                """
+        ]
+        try await TestServer.run(files) { client in
+            #expect(try await client.post("/v1/runs", ["workflow": "one_at_a_time", "priority": "urgent"]).status == 400)
+            var ids: [String] = []
+            for (index, priority) in [Value.string("normal"), .int(-5), .string("high")].enumerated() {
+                let answer = try await client.post("/v1/runs", ["workflow": "one_at_a_time", "run_id": .string("q\(index)"), "priority": priority])
+                #expect(answer.status == 201)
+                ids.append(try #require(answer.json["run_id"]?.stringValue))
+            }
+            var spans: [(start: Int64, end: Int64)] = []
+            for id in ids {
+                _ = try await client.waitForStatus(id, ["completed"])
+                let events = try await client.get("/v1/runs/\(id)/history").json["events"]?.arrayValue ?? []
+                let at = { (type: String) in events.first { $0["type"]?.stringValue == type }?["at"]?.intValue }
+                spans.append((try #require(at("run.started")), try #require(at("run.completed"))))
+            }
+            // Never two at once: sorted by start, each starts after the previous one completed.
+            let ordered = spans.sorted { $0.start < $1.start }
+            for (earlier, later) in zip(ordered, ordered.dropFirst()) { #expect(earlier.end <= later.start) }
+        }
+    }
+
     @Test func unknownWorkflowAndInvalidInput() async throws {
         try await TestServer.run(Fixtures.project) { client in
             let unknown = try await client.post("/v1/runs", ["workflow": "nope"])

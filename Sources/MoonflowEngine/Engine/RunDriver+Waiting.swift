@@ -22,8 +22,9 @@ extension RunDriver {
                 guard state.ending == nil else { continue }
                 try await commit(endingEvents(.timedOut, failure: ActivityFailure(.timeout, "the workflow timeout passed"), activity: nil))
             case .queueTimeout:
-                // Admitted meanwhile: it starts instead. Else it leaves the queue and fails.
-                guard state.ending == nil, try await engine.admission().isWaiting(state.id) else { continue }
+                // Not started by its deadline (even if a slot freed just now, unseen while no timer
+                // fired): it leaves the queue and fails; a slot it was given goes to the next run.
+                guard state.ending == nil else { continue }
                 let waited = timer.at - state.queuedAt
                 try await commit(
                     endingEvents(.failed, failure: ActivityFailure(.queueTimeout, "the run waited \(waited) in the run queue without a free slot (concurrency.queuing.timeout)"), activity: nil))

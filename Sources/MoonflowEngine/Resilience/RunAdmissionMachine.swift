@@ -103,10 +103,10 @@ public struct RunAdmissionMachine: Sendable {
         let ownQueued = waiting.count { $0.workflow == workflow }
         if let max = limits?.queueMaxSize, ownQueued >= max {
             return .rejected(
-                ActivityFailure(.queueFull, "the run queue of workflow '\(workflow)' is full (\(max) runs; concurrency.queuing.max_size)"))
+                ActivityFailure(.queueFull, "the run queue of workflow '\(workflow)' is full (concurrency.queuing.max_size: \(max))"))
         }
         if let max = engineLimits?.queueMaxSize, waiting.count >= max {
-            return .rejected(ActivityFailure(.queueFull, "the engine's run queue is full (\(max) runs; moonflow.yaml concurrency.queuing.max_size)"))
+            return .rejected(ActivityFailure(.queueFull, "the engine's run queue is full (moonflow.yaml concurrency.queuing.max_size: \(max))"))
         }
         let deadline = [limits?.queueTimeout, engineLimits?.queueTimeout].compactMap { $0.map { now + $0 } }.min()
         let entry = RunQueueEntry(
