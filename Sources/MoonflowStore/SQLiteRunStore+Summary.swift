@@ -5,12 +5,13 @@ import MoonflowModel
 /// The summary tables, written in the transaction of the journal rows they follow from.
 extension SQLiteRunStore {
     /// Writes what `state` (the fold after `events`) says of the run: its row, the activities and
-    /// tasks the events touched, its timers and its queue entry.
-    static func writeSummary(of state: RunState, after events: [RunEvent], isNew: Bool, _ db: Database) throws {
+    /// tasks the events touched, its timers and its queue entry. `hadTimers` says whether the run
+    /// had timer rows before (its `next_timer_at` was set): without them before or after, there is
+    /// nothing to replace. Every statement of a transition is prepared once per connection.
+    static func writeSummary(of state: RunState, after events: [RunEvent], isNew: Bool, hadTimers: Bool, _ db: Database) throws {
         let timers = TimerKind.rows(of: state)
-        try db.execute(
-            sql: "UPDATE runs SET status = ?, updated_at = ?, next_timer_at = ?, journal_length = ? WHERE id = ?",
-            arguments: [
+        try db.cachedStatement(sql: "UPDATE runs SET status = ?, updated_at = ?, next_timer_at = ?, journal_length = ? WHERE id = ?")
+            .execute(arguments: [
                 state.status.rawValue, (events.last?.at ?? state.queuedAt).nanosecondsSinceEpoch,
                 timers.map(\.at).min()?.nanosecondsSinceEpoch, state.journalLength, state.id,
             ])
@@ -27,9 +28,11 @@ extension SQLiteRunStore {
                 record.nextAttemptAt?.nanosecondsSinceEpoch, record.seq,
             ])
         }
-        try db.execute(sql: "DELETE FROM timers WHERE run_id = ?", arguments: [state.id])
-        let timer = try db.cachedStatement(sql: "INSERT OR IGNORE INTO timers (run_id, kind, ref, at) VALUES (?, ?, ?, ?)")
-        for row in timers { try timer.execute(arguments: [state.id, row.kind.rawValue, row.ref, row.at.nanosecondsSinceEpoch]) }
+        if hadTimers || !timers.isEmpty {
+            try db.cachedStatement(sql: "DELETE FROM timers WHERE run_id = ?").execute(arguments: [state.id])
+            let timer = try db.cachedStatement(sql: "INSERT OR IGNORE INTO timers (run_id, kind, ref, at) VALUES (?, ?, ?, ?)")
+            for row in timers { try timer.execute(arguments: [state.id, row.kind.rawValue, row.ref, row.at.nanosecondsSinceEpoch]) }
+        }
         for task in state.tasks.values where touched.contains(task.activity) {
             try writeTask(task, db)
         }
@@ -44,7 +47,7 @@ extension SQLiteRunStore {
                     place.deadline?.nanosecondsSinceEpoch,
                 ])
         } else if state.status != .queued, events.contains(where: { $0.type == .runStarted }) || state.status.isTerminal {
-            try db.execute(sql: "DELETE FROM run_queue WHERE run_id = ?", arguments: [state.id])
+            try db.cachedStatement(sql: "DELETE FROM run_queue WHERE run_id = ?").execute(arguments: [state.id])
         }
     }
 

@@ -109,20 +109,20 @@ public final class SQLiteRunStore: RunStore {
                     state.queuedAt.nanosecondsSinceEpoch, state.queuedAt.nanosecondsSinceEpoch,
                 ])
             try Self.insertJournal(state.id, events, from: 0, db)
-            try Self.writeSummary(of: state, after: events, isNew: true, db)
+            try Self.writeSummary(of: state, after: events, isNew: true, hadTimers: false, db)
             return true
         }
     }
 
     public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
         _ = try await committer.write { db in
-            guard let length = try Int.fetchOne(db, sql: "SELECT journal_length FROM runs WHERE id = ?", arguments: [runID]) else {
-                throw RunStoreError.unknownRun(runID)
-            }
+            let current = try db.cachedStatement(sql: "SELECT journal_length, next_timer_at IS NOT NULL FROM runs WHERE id = ?")
+            guard let row = try Row.fetchOne(current, arguments: [runID]) else { throw RunStoreError.unknownRun(runID) }
+            let length: Int = row[0]
             let expected = newState.journalLength - events.count
             guard length == expected else { throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: length) }
             try Self.insertJournal(runID, events, from: length, db)
-            try Self.writeSummary(of: newState, after: events, isNew: false, db)
+            try Self.writeSummary(of: newState, after: events, isNew: false, hadTimers: row[1], db)
             return true
         }
     }

@@ -41,6 +41,25 @@ struct BenchCommandTests {
         #expect(metrics == ["sandboxed run (sync)", "sandboxed run (async pool)", "expression (sync)", "fresh state per run (sync)"])
     }
 
+    /// The real server over a temporary project: each save must be served and checked (hash and a
+    /// run of the new version) before it counts.
+    @Test func reloadScenarioServesEverySaveAndReportsIt() throws {
+        let result = try CLIRunner.run(["bench", "--scenario", "reload", "--repetitions", "2", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try Value(json: result.stdout)
+        let figures = report["scenarios"]?.arrayValue ?? []
+        #expect(figures.compactMap { $0["metric"]?.stringValue } == ["save → new version serving", "load + validate the project once"])
+        let reload = try #require(figures.first)
+        #expect(reload["scenario"] == "reload")
+        #expect(reload["unit"] == "reload")
+        #expect(reload["median_ns"]?.numberValue ?? 0 > 0)
+        #expect(reload["floor"]?.stringValue?.hasPrefix("watcher wait by design") == true)
+        #expect(reload["floor_ns"]?.numberValue == 125e6)
+        #expect(reload["ratio"]?.numberValue != nil)
+        #expect(reload["target_met"]?.boolValue != nil)
+        #expect(reload["checked"]?.stringValue?.contains("new hash") == true)
+    }
+
     @Test func unknownScenarioIsAUsageError() throws {
         let result = try CLIRunner.run(["bench", "--scenario", "nope"])
         #expect(result.status == 2)

@@ -20,6 +20,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let scenarios: [any BenchScenario] = [
         Seq40Scenario(), Par10Scenario(), Runs3Scenario(), ConcurrentScenario(), LoadScenario(), SandboxScenario(),
         SchemaScenario(),
+        // Last: it starts the server, which bootstraps the process's metrics backend for what follows.
+        ReloadScenario(),
     ]
 
     @OptionGroup var global: GlobalOptions

@@ -22,6 +22,22 @@ struct BenchProject {
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
 
+    /// Writes `text` at `path` (relative to the project), creating its folder.
+    func write(_ path: String, _ text: String) throws {
+        let url = directory.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    /// Saves `text` over `path` as editors do: a hidden temporary file (which `serve` ignores)
+    /// renamed over the original, so a watcher never reads it half-written.
+    func save(_ path: String, _ text: String) throws {
+        let url = directory.appendingPathComponent(path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).swp")
+        try Data(text.utf8).write(to: temporary)
+        guard rename(temporary.path, url.path) == 0 else { throw BenchError(description: "cannot rename over \(path): errno \(errno)") }
+    }
+
     /// Loads and validates every workflow of the project, as `moonflow validate` does.
     func load() -> ProjectLoadResult { Composition.loader(project: directory).loadProject() }
 

@@ -5,9 +5,10 @@ import MoonflowModel
 /// The built-in system functions usable as `call:` bodies (SPEC §4.4), except `sleep` as an
 /// activity body, which the driver turns into a durable timer.
 enum Builtins {
-    /// Runs a built-in with its rendered input (`with:`).
+    /// Runs a built-in with its rendered input (`with:`). Only `log` needs the logger, which is
+    /// built on demand: setting metadata on a stream handler renders it, which cost more than a `noop`.
     static func run(
-        _ name: String, input: Value, clock: any EngineClock, logger: Logger
+        _ name: String, input: Value, clock: any EngineClock, logger: () -> Logger
     ) async throws(ActivityFailure) -> ScriptOutcome {
         switch name {
         case "noop":
@@ -15,7 +16,7 @@ enum Builtins {
         case "log":
             let level = input["level"]?.stringValue.flatMap(Logger.Level.init(rawValue:)) ?? .info
             let message = input["message"]?.stringValue ?? input.jsonString()
-            logger.log(level: level, "\(message)", metadata: input["fields"].map { ["fields": .string($0.jsonString())] })
+            logger().log(level: level, "\(message)", metadata: input["fields"].map { ["fields": .string($0.jsonString())] })
             return ScriptOutcome(output: .null)
         case "emit":
             guard let type = input["type"]?.stringValue else {

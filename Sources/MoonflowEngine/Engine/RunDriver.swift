@@ -15,6 +15,12 @@ final class RunDriver {
     private var running: Set<String> = []
     /// Child runs driven in this drive: activity name → child run id.
     private var children: [String: RunID] = [:]
+    /// Events folded into `state` but not written yet (`stage`): a step's completion and the start
+    /// of the steps it lets run go to the store as one transition, just before a body runs or the
+    /// driver waits (`flush`), instead of one write each.
+    private var staged: [RunEvent] = []
+    /// Whether the run had ended before the staged events.
+    private var stagedFromTerminal = false
 
     init(engine: Engine, workflow: Workflow, state: RunState) {
         self.engine = engine
@@ -89,7 +95,10 @@ final class RunDriver {
                     try await pump(&group, &childGroup, mailbox)
                     var cancelling = state.ending != nil
                     var iterator = messages.makeAsyncIterator()
-                    while !running.isEmpty || !children.isEmpty, let message = await iterator.next() {
+                    while !running.isEmpty || !children.isEmpty {
+                        // Nothing waits on a transition that is not written.
+                        try await flush()
+                        guard let message = await iterator.next() else { break }
                         try await handle(message)
                         if state.ending == nil {
                             try await pump(&group, &childGroup, mailbox)
@@ -107,6 +116,7 @@ final class RunDriver {
             }
         }
         if let failure { throw failure }
+        try await flush()
         guard !Task.isCancelled, state.ending == nil else { return }
         switch scheduler.decide(state) {
         case .complete: try await completeRun()
@@ -130,23 +140,33 @@ final class RunDriver {
         for await message in messages { message.acknowledge() }
     }
 
-    /// Starts (or skips) every activity the scheduler says is ready, until none is.
+    /// Starts (or skips) every activity the scheduler says is ready, until none is. The starts of
+    /// script and built-in bodies are written together, then those bodies run.
     private func pump(
         _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) async throws {
+        var starting: [(Activity, Value, Bool)] = []
         while state.ending == nil, case .start(let names) = scheduler.decide(state) {
             for name in names where state.ending == nil {
                 guard let activity = workflow.activity(named: name) else { continue }
-                try await begin(activity, &group, &childGroup, mailbox)
+                if let (input, started) = try await begin(activity, &childGroup, mailbox) { starting.append((activity, input, started)) }
             }
+        }
+        guard !starting.isEmpty else { return }
+        try await flush()
+        for (activity, input, started) in starting {
+            launch(activity, input: input, resume: nil, firstAttemptJournaled: started, &group, mailbox)
         }
     }
 
-    /// Evaluates an activity's conditions and input, then starts it or skips it.
+    /// Evaluates an activity's conditions and input, then starts it or skips it. A script or
+    /// built-in body is staged as scheduled and its input returned: the caller runs it once that is
+    /// written. Its attempt 1 is staged as started with it (`started`) when nothing can hold the
+    /// attempt back (no bulkhead, no engine-wide activity gate), so `started_at` stays the instant
+    /// the body really starts; otherwise the executor reports the start when the permit is granted.
     private func begin(
-        _ activity: Activity, _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>,
-        _ mailbox: AsyncStream<DriverMessage>.Continuation
-    ) async throws {
+        _ activity: Activity, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async throws -> (input: Value, started: Bool)? {
         let name = activity.name
         // The scope is built only for an activity that evaluates something: it copies every step's output.
         let evaluates = activity.when != nil || activity.with != nil || activity.dependencies.contains { $0.when != nil }
@@ -159,10 +179,12 @@ final class RunDriver {
                 }
             }
             guard scheduler.runsAfterEdges(activity, taken: taken) else {
-                return try await commit([event(.activitySkipped, name, ["reason": "no incoming edge was taken"])])
+                try await commit([event(.activitySkipped, name, ["reason": "no incoming edge was taken"])])
+                return nil
             }
             if let when = activity.when, !(try await evaluate(when, scope: scope).isTruthy) {
-                return try await commit([event(.activitySkipped, name, ["reason": "when is false"])])
+                try await commit([event(.activitySkipped, name, ["reason": "when is false"])])
+                return nil
             }
             let input = try await render(activity.with, scope: scope) ?? state.input
             try engine.validator.check(input, against: activity.inputSchema, what: "the input of '\(name)'")
@@ -177,12 +199,14 @@ final class RunDriver {
                 try await commit([scheduled, event(.activityStarted, name, attempt: 1)])
                 launchChild(name, workflow: id, input: input, &childGroup, mailbox)
             case .lua, .builtin:
-                try await commit([scheduled])
-                launch(activity, input: input, resume: nil, &group, mailbox)
+                let startsAtOnce = activity.bulkhead == nil && engine.activityGate == nil
+                stage(startsAtOnce ? [scheduled, event(.activityStarted, name, attempt: 1)] : [scheduled])
+                return (input, startsAtOnce)
             }
         } catch let failure as ActivityFailure {
             try await commit(failureEvents(name, failure, attempts: state.activities[name]?.attempts ?? 0))
         }
+        return nil
     }
 
     /// Activities a previous drive left in flight (its process died): they run again with their
@@ -206,12 +230,12 @@ final class RunDriver {
             let resume = AttemptState(
                 attemptsUsed: max(0, record.attempts - interruptions), interruptions: interruptions,
                 nextAttemptAt: record.nextAttemptAt, firstStartedAt: record.startedAt)
-            launch(activity, input: input, resume: resume, &group, mailbox)
+            launch(activity, input: input, resume: resume, firstAttemptJournaled: false, &group, mailbox)
         }
     }
 
     private func launch(
-        _ activity: Activity, input: Value, resume: AttemptState?, _ group: inout TaskGroup<Void>,
+        _ activity: Activity, input: Value, resume: AttemptState?, firstAttemptJournaled: Bool, _ group: inout TaskGroup<Void>,
         _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) {
         running.insert(activity.name)
@@ -222,7 +246,8 @@ final class RunDriver {
             engine: engine, workflow: workflow.id, activity: effective, input: input,
             context: bodyContext(for: activity.name, timeout: activity.timeout, limits: activity.limits),
             // Only a fallback evaluates in this scope (its `with` or `output`).
-            scope: effective.fallback != nil || activity.bulkhead?.fallback != nil ? expressionScope() : .null, mailbox: mailbox)
+            scope: effective.fallback != nil || activity.bulkhead?.fallback != nil ? expressionScope() : .null, mailbox: mailbox,
+            firstAttemptJournaled: firstAttemptJournaled)
         group.addTask { await execution.run(resumeFrom: resume) }
     }
 
@@ -272,7 +297,7 @@ final class RunDriver {
             running.remove(name)
             children[name] = nil
             guard !Task.isCancelled else { return }
-            try await settle(name, result, outcome)
+            settle(name, result, outcome)
         case .childSettled(let name, let child):
             children[name] = nil
             guard !Task.isCancelled else { return }
@@ -288,18 +313,19 @@ final class RunDriver {
         }
     }
 
-    private func settle(_ name: String, _ result: ActivityExecutionResult, _ outcome: ScriptOutcome?) async throws {
+    /// Stages how an activity ended: it is written with whatever the driver does next.
+    private func settle(_ name: String, _ result: ActivityExecutionResult, _ outcome: ScriptOutcome?) {
         switch result {
         case .completed(let output, let attempts):
-            try await commit(completionEvents(name, output: output, attempts: attempts, outcome: outcome, rescued: nil))
+            stage(completionEvents(name, output: output, attempts: attempts, outcome: outcome, rescued: nil))
         case .completedViaFallback(let output, let attempts, let failure):
-            try await commit(completionEvents(name, output: output, attempts: attempts, outcome: outcome, rescued: failure))
+            stage(completionEvents(name, output: output, attempts: attempts, outcome: outcome, rescued: failure))
         case .skippedByFallback(let attempts, let failure):
-            try await commit([
-                event(.activitySkipped, name, ["reason": "fallback", "error": failure.toValue(), "attempts": .int(Int64(attempts))])
-            ])
+            stage([event(.activitySkipped, name, ["reason": "fallback", "error": failure.toValue(), "attempts": .int(Int64(attempts))])])
         case .failed(let failure, let attempts):
-            try await commit(failureEvents(name, failure, attempts: attempts))
+            // Cancelled before its first report, an activity whose attempt 1 was journaled with
+            // its start still counts that attempt.
+            stage(failureEvents(name, failure, attempts: max(attempts, state.activities[name]?.attempts ?? 0)))
         }
     }
 
@@ -363,22 +389,44 @@ final class RunDriver {
 
     // MARK: - Journal
 
-    /// Appends one transition: the events and the state they fold to, in one store write; then
-    /// publishes them, logs them and counts them.
+    /// Appends one transition: the events staged so far and these, and the state they fold to, in
+    /// one store write; then publishes them, logs them and counts them.
     func commit(_ events: [RunEvent]) async throws {
-        var next = state
-        for event in events { next.apply(event) }
+        stage(events)
+        try await flush()
+    }
+
+    /// Folds events into the state without writing them yet; `flush` (or the next `commit`)
+    /// writes them, before anything depends on them being durable. The state is folded in place:
+    /// folding into a copy copied every activity record on every transition.
+    func stage(_ events: [RunEvent]) {
+        if staged.isEmpty { stagedFromTerminal = state.status.isTerminal }
+        for event in events { state.apply(event) }
+        staged += events
+    }
+
+    /// Writes the staged events as one transition. A write the store refuses ends the drive; the
+    /// driver then holds the store's state again (as it was before these events) for whatever its
+    /// callers read before it is dropped.
+    func flush() async throws {
+        guard !staged.isEmpty else { return }
+        let events = staged
+        staged = []
         engine.failpoints.reach(.beforeCommit, of: events)
-        try await engine.store.append(state.id, events: events, newState: next)
+        do {
+            try await engine.store.append(state.id, events: events, newState: state)
+        } catch {
+            if let stored = try? await engine.store.state(of: state.id) { state = stored }
+            throw error
+        }
         engine.failpoints.reach(.afterCommit, of: events)
-        let previous = state
-        state = next
         engine.bus.publish(events)
-        for event in events { record(event, previous: previous) }
+        for event in events { record(event, wasTerminal: stagedFromTerminal) }
         // Events a body emitted are published (for subscribers and triggers) once it completed.
         let emitted = events.flatMap { completion in
-            (completion.data["events"]?.arrayValue ?? []).compactMap { emitted -> RunEvent? in
-                guard completion.type == .activityCompleted, let type = emitted["type"]?.stringValue else { return nil }
+            guard completion.type == .activityCompleted, let emitted = completion.data["events"]?.arrayValue else { return [RunEvent]() }
+            return emitted.compactMap { emitted -> RunEvent? in
+                guard let type = emitted["type"]?.stringValue else { return nil }
                 var event = completion
                 event.type = EventType(type)
                 event.data = emitted["payload"] ?? .object([:])
@@ -388,7 +436,7 @@ final class RunDriver {
         engine.bus.publish(emitted)
     }
 
-    private func record(_ event: RunEvent, previous: RunState) {
+    private func record(_ event: RunEvent, wasTerminal: Bool) {
         // The logger with the run's metadata is built only when the line is logged: setting
         // metadata on a stream handler re-renders it, which cost more than the rest of a step.
         switch event.type {
@@ -410,7 +458,7 @@ final class RunDriver {
                     .recordNanoseconds(event.at.nanosecondsSinceEpoch - started.nanosecondsSinceEpoch)
             }
         default:
-            if state.status.isTerminal, !previous.status.isTerminal {
+            if state.status.isTerminal, !wasTerminal {
                 Counter(label: "moonflow_runs_total", dimensions: dimensions + [("status", state.status.rawValue)]).increment()
             }
         }

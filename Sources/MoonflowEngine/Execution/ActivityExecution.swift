@@ -44,11 +44,13 @@ extension Engine {
                     chunk: chunk, input: input, context: context.context, steps: context.steps,
                     activity: context.activityValue(attempt: attempt), event: context.event, limits: limits))
         case .builtin(let name):
-            var logger = logger
-            logger[metadataKey: "run.id"] = .string(context.runID)
-            logger[metadataKey: "workflow"] = .string(context.workflow)
-            logger[metadataKey: "activity"] = .string(context.activity)
-            outcome = try await Builtins.run(name, input: input, clock: clock, logger: logger)
+            outcome = try await Builtins.run(name, input: input, clock: clock) { [logger] in
+                var logger = logger
+                logger[metadataKey: "run.id"] = .string(context.runID)
+                logger[metadataKey: "workflow"] = .string(context.workflow)
+                logger[metadataKey: "activity"] = .string(context.activity)
+                return logger
+            }
         case .manual, .workflow:
             throw ActivityFailure(
                 .activityError, "a \(body.displayName) body can only be an activity's own body", retryable: false)
@@ -83,6 +85,9 @@ struct ActivityExecution: Sendable {
     /// The expression scope, for a fallback's `with` and `output` (plus `error`).
     let scope: Value
     let mailbox: AsyncStream<DriverMessage>.Continuation
+    /// The driver committed `activity.started` of attempt 1 with `activity.scheduled`: the
+    /// executor's report of it needs no round trip through the mailbox.
+    var firstAttemptJournaled = false
 
     func run(resumeFrom: AttemptState?) async {
         let outcomes = OutcomeBox()
@@ -104,10 +109,11 @@ struct ActivityExecution: Sendable {
             template, failure throws(ActivityFailure) in
             try await engine.runner.evaluate(template, scope: scope.adding("error", failure.toValue()))
         }
-        let execute = { [workflow, mailbox] in
+        let execute = { [workflow, mailbox, firstAttemptJournaled] in
             await engine.executor.execute(
                 activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
-                evaluateOutput: evaluateOutput, observer: MailboxObserver(mailbox: mailbox))
+                evaluateOutput: evaluateOutput,
+                observer: MailboxObserver(mailbox: mailbox, firstAttemptJournaled: firstAttemptJournaled))
         }
         let result: ActivityExecutionResult
         if let gate = engine.activityGate {
@@ -153,8 +159,10 @@ extension Engine {
 /// journal before its body runs.
 struct MailboxObserver: ActivityObserver {
     let mailbox: AsyncStream<DriverMessage>.Continuation
+    var firstAttemptJournaled = false
 
     func attemptStarted(activity: String, attempt: Int, at: Timestamp) async {
+        if attempt == 1, firstAttemptJournaled { return }
         await send { .attemptStarted(activity: activity, attempt: attempt, at: at, ack: $0) }
     }
 

@@ -199,12 +199,18 @@ public struct RunState: Sendable, Hashable {
 
     /// `steps` as expressions and scripts see it: `{name: {output, status}}` for every activity that finished.
     public var steps: Value {
-        var steps: OrderedDictionary<String, Value> = [:]
-        for record in activities.values where record.status.isTerminal {
-            steps[record.name] = ["output": record.output ?? .null, "status": .string(record.status.rawValue)]
+        // Built for every body: keys known unique, so no literal merging and no hashing twice.
+        var names: [String] = []
+        var values: [Value] = []
+        for (name, record) in zip(activities.keys, activities.values) where record.status.isTerminal {
+            names.append(name)
+            values.append(
+                .object(OrderedDictionary(uncheckedUniqueKeys: Self.stepKeys, values: [record.output ?? .null, .string(record.status.rawValue)])))
         }
-        return .object(steps)
+        return .object(OrderedDictionary(uncheckedUniqueKeys: names, values: values))
     }
+
+    private static let stepKeys = ["output", "status"]
 }
 
 // MARK: - The fold

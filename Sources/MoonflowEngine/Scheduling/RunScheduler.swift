@@ -7,10 +7,19 @@ public struct RunScheduler: Sendable {
     public let workflow: Workflow
     /// Activities of one run at once (`concurrency.max_activities`); `nil` is unbounded.
     public let maxActivities: Int?
+    /// For each activity (declaration order), the positions of its dependencies in
+    /// `workflow.activities` (`nil` for a name it does not declare): `decide` runs after every
+    /// transition, and reads statuses by position instead of hashing names.
+    private let dependencyPositions: [[Int?]]
 
     public init(workflow: Workflow) {
         self.workflow = workflow
         self.maxActivities = workflow.concurrency?.maxActivities
+        var positions: [String: Int] = [:]
+        for (position, activity) in workflow.activities.enumerated() where positions[activity.name] == nil {
+            positions[activity.name] = position
+        }
+        self.dependencyPositions = workflow.activities.map { activity in activity.dependencies.map { positions[$0.activity] } }
     }
 
     /// What the run does next.
@@ -31,8 +40,7 @@ public struct RunScheduler: Sendable {
 
     public func decide(_ state: RunState) -> Decision {
         if let ending = state.ending { return .windDown(ending) }
-        // One pass over the records and one over the definition, reading statuses in place: this
-        // runs after every transition, so it must not copy records or activities.
+        // One pass over the records, one over the definition, no copies of records or activities.
         var inFlight = 0
         var waiting = false
         var allSatisfied = true
@@ -43,13 +51,14 @@ public struct RunScheduler: Sendable {
             if status == .waiting { waiting = true }
             if !status.satisfiesDependents { allSatisfied = false }
         }
+        let statuses = declaredStatuses(state)
         let room = maxActivities.map { max(0, $0 - inFlight) } ?? Int.max
         var ready: [String] = []
-        let activities = workflow.activities
-        for index in activities.indices where ready.count < room {
-            if state.activities[activities[index].name]?.status == .pending, dependenciesSatisfied(activities[index], in: state) {
-                ready.append(activities[index].name)
+        for position in statuses.indices where ready.count < room && statuses[position] == .pending {
+            let satisfied = dependencyPositions[position].allSatisfy { dependency in
+                dependency.flatMap { statuses[$0] }?.satisfiesDependents ?? false
             }
+            if satisfied { ready.append(workflow.activities[position].name) }
         }
         if !ready.isEmpty { return .start(ready) }
         if inFlight > 0 { return .awaitInFlight }
@@ -58,6 +67,25 @@ public struct RunScheduler: Sendable {
         // A pending activity whose dependency failed or was cancelled can never run; the failure
         // itself records `run.failing`, so this is reached only by an inconsistent journal.
         return .windDown(.failed)
+    }
+
+    /// The status of each declared activity, by position. A run's records are in declaration order
+    /// (`run.queued` lists the activities), so each is read in place; a name is looked up only
+    /// where the records do not line up with the definition.
+    private func declaredStatuses(_ state: RunState) -> [ActivityStatus?] {
+        let activities = workflow.activities
+        let names = state.activities.keys
+        let records = state.activities.values
+        var statuses: [ActivityStatus?] = []
+        statuses.reserveCapacity(activities.count)
+        for position in activities.indices {
+            if position < names.count, names[position] == activities[position].name {
+                statuses.append(records[position].status)
+            } else {
+                statuses.append(state.activities[activities[position].name]?.status)
+            }
+        }
+        return statuses
     }
 
     /// Every dependency completed (by itself or a fallback) or was skipped.
