@@ -52,6 +52,26 @@ import Testing
         #expect(scheduler.decide(state) == .start(["s3"]))
     }
 
+    @Test func priorityStrategyGivesTheMaxActivitiesRoomToHigherPriorityFirst() {
+        var activities = (1...5).map { lua("s\($0)") }
+        for (index, priority) in [0, -1, 1, 0, 1].enumerated() { activities[index].priority = priority }
+        var workflow = Workflow(id: "fan", activities: activities)
+        workflow.concurrency = ConcurrencyLimits(maxActivities: 2, strategy: .priority)
+        let scheduler = RunScheduler(workflow: workflow)
+        var state = queued(workflow)
+        #expect(scheduler.decide(state) == .start(["s3", "s5"]))
+        apply(&state, .activityScheduled, "s3")
+        apply(&state, .activityScheduled, "s5")
+        apply(&state, .activityCompleted, "s5", ["seq": 1])
+        #expect(scheduler.decide(state) == .start(["s1"]), "ties go in declaration order")
+        apply(&state, .activityScheduled, "s1")
+        apply(&state, .activityCompleted, "s3", ["seq": 2])
+        #expect(scheduler.decide(state) == .start(["s4"]))
+        // FIFO (the default) keeps declaration order whatever the priorities.
+        workflow.concurrency = ConcurrencyLimits(maxActivities: 2)
+        #expect(RunScheduler(workflow: workflow).decide(queued(workflow)) == .start(["s1", "s2"]))
+    }
+
     @Test func seedStyleRunsInOrder() {
         let workflow = Workflow(id: "seq", activities: sequential([lua("one"), lua("two"), lua("three")]))
         let scheduler = RunScheduler(workflow: workflow)

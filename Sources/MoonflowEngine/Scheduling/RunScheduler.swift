@@ -11,6 +11,9 @@ public struct RunScheduler: Sendable {
     /// `workflow.activities` (`nil` for a name it does not declare): `decide` runs after every
     /// transition, and reads statuses by position instead of hashing names.
     private let dependencyPositions: [[Int?]]
+    /// The order ready activities take the `max_activities` room in: declaration order, or with
+    /// `queuing.strategy: priority` higher `priority` first (ties in declaration order).
+    private let startOrder: [Int]
 
     public init(workflow: Workflow) {
         self.workflow = workflow
@@ -20,12 +23,16 @@ public struct RunScheduler: Sendable {
             positions[activity.name] = position
         }
         self.dependencyPositions = workflow.activities.map { activity in activity.dependencies.map { positions[$0.activity] } }
+        let declared = Array(workflow.activities.indices)
+        self.startOrder =
+            workflow.concurrency?.strategy == .priority
+            ? declared.sorted { (workflow.activities[$1].priority, $0) < (workflow.activities[$0].priority, $1) } : declared
     }
 
     /// What the run does next.
     public enum Decision: Sendable, Hashable {
         /// Start (or skip, after their conditions are evaluated) these activities, in declaration
-        /// order, as many as `max_activities` leaves room for.
+        /// order (or by `priority` under `strategy: priority`), as many as `max_activities` leaves room for.
         case start([String])
         /// Wait for in-flight activities to finish.
         case awaitInFlight
@@ -54,7 +61,7 @@ public struct RunScheduler: Sendable {
         let statuses = declaredStatuses(state)
         let room = maxActivities.map { max(0, $0 - inFlight) } ?? Int.max
         var ready: [String] = []
-        for position in statuses.indices where ready.count < room && statuses[position] == .pending {
+        for position in startOrder where ready.count < room && statuses[position] == .pending {
             let satisfied = dependencyPositions[position].allSatisfy { dependency in
                 dependency.flatMap { statuses[$0] }?.satisfiesDependents ?? false
             }
