@@ -22,12 +22,15 @@ public struct ServerOptions: Sendable {
     public var clock: any EngineClock
     public var watchInterval: Duration
     public var debounce: Duration
+    /// How often an idle event stream sends a comment, so proxies and clients keep it open.
+    public var keepAlive: Duration
     public var logger: Logger
 
     public init(
         project: URL, host: String = "127.0.0.1", port: Int = 8080, config: EngineConfig = EngineConfig(),
         insecureNoAuth: Bool = false, store: any RunStore = InMemoryRunStore(), clock: any EngineClock = SystemClock(),
-        watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100), logger: Logger
+        watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100), keepAlive: Duration = .seconds(15),
+        logger: Logger
     ) {
         self.project = project
         self.host = host
@@ -38,6 +41,7 @@ public struct ServerOptions: Sendable {
         self.clock = clock
         self.watchInterval = watchInterval
         self.debounce = debounce
+        self.keepAlive = keepAlive
         self.logger = logger
     }
 }
@@ -92,7 +96,9 @@ public enum MoonflowServer {
         }
         let core = makeCore(options)
         let logger = options.logger
-        let router = makeRouter(core: core, authenticator: Authenticator(tokens: options.config.tokens, disabled: options.insecureNoAuth))
+        let router = makeRouter(
+            core: core, authenticator: Authenticator(tokens: options.config.tokens, disabled: options.insecureNoAuth),
+            keepAlive: options.keepAlive)
         let services: [any Service] = [
             core.dispatcher,
             TimerService(engine: core.engine, logger: logger),
@@ -143,14 +149,14 @@ public enum MoonflowServer {
     }
 
     /// Every route of the API; `schemas/openapi.yaml` documents exactly these (a test checks it).
-    static func makeRouter(core: ServerCore, authenticator: Authenticator) -> Router<APIContext> {
+    static func makeRouter(core: ServerCore, authenticator: Authenticator, keepAlive: Duration = .seconds(15)) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(authenticator: authenticator))
         WorkflowRoutes.add(to: router, core: core)
         RunRoutes.add(to: router, core: core)
         TaskRoutes.add(to: router, core: core)
-        EventRoutes.add(to: router, core: core)
+        EventRoutes.add(to: router, core: core, keepAlive: keepAlive)
         OperationRoutes.add(to: router, core: core, metrics: metrics)
         return router
     }

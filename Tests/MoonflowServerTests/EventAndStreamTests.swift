@@ -55,4 +55,20 @@ struct EventAndStreamTests {
             #expect(!text.contains("activity."))
         }
     }
+
+    @Test func anIdleStreamSendsKeepAliveComments() async throws {
+        try await TestServer.run(Fixtures.project) { client in
+            var request = HTTPClientRequest(url: client.base + "/v1/events/stream")
+            request.headers.add(name: "Authorization", value: "Bearer \(Tokens.alice)")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            var chunks = response.body.makeAsyncIterator()
+            var text = ""
+            while !text.contains(": keep-alive\n\n") {
+                guard let chunk = try await chunks.next() else { break }
+                text += String(buffer: chunk)
+            }
+            #expect(text.hasPrefix(": moonflow event stream\n\n"))
+            #expect(text.contains(": keep-alive\n\n"))
+        }
+    }
 }

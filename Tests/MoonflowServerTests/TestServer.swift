@@ -103,7 +103,8 @@ enum TestServer {
     ) async throws {
         var logger = Logger(label: "moonflow-test")
         logger.logLevel = .warning
-        let options = ServerOptions(project: project, port: 0, config: Tokens.config, insecureNoAuth: insecure, logger: logger)
+        let options = ServerOptions(
+            project: project, port: 0, config: Tokens.config, insecureNoAuth: insecure, keepAlive: .milliseconds(200), logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let application = try MoonflowServer.makeApplication(options) { port in continuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))

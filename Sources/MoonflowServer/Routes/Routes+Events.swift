@@ -4,9 +4,16 @@ import MoonflowModel
 import ServiceLifecycle
 
 /// `POST /v1/events` (matched against event triggers) and `GET /v1/events/stream` (Server-Sent
-/// Events of every lifecycle event, SPEC §5.11).
+/// Events of every lifecycle event, SPEC §5.11). An idle stream sends a `: keep-alive` comment
+/// every `keepAlive`, so proxies and clients do not close it.
 enum EventRoutes {
-    static func add(to router: Router<APIContext>, core: ServerCore) {
+    /// What the stream writes next.
+    private enum Item: Sendable {
+        case event(RunEvent)
+        case keepAlive
+    }
+
+    static func add(to router: Router<APIContext>, core: ServerCore, keepAlive: Duration) {
         router.post("/v1/events") { request, context in
             _ = try context.require(.start)
             let body = try await JSONBody(request, allowed: ["type", "payload", "id"])
@@ -28,10 +35,27 @@ enum EventRoutes {
             let events = core.engine.events()
             let body = ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: ": moonflow event stream\n\n"))
-                for await event in events.cancelOnGracefulShutdown() {
-                    if let runFilter, event.runID != runFilter { continue }
-                    if let typePrefix, !event.type.rawValue.hasPrefix(typePrefix) { continue }
-                    try await writer.write(ByteBuffer(string: "event: \(event.type.rawValue)\ndata: \(event.apiValue.jsonString())\n\n"))
+                let (items, sink) = AsyncStream<Item>.makeStream()
+                let forward = Task {
+                    for await event in events { sink.yield(.event(event)) }
+                    sink.finish()
+                }
+                let ticker = Task {
+                    while (try? await Task.sleep(for: keepAlive)) != nil { sink.yield(.keepAlive) }
+                }
+                defer {
+                    forward.cancel()
+                    ticker.cancel()
+                }
+                for await item in items.cancelOnGracefulShutdown() {
+                    switch item {
+                    case .keepAlive:
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    case .event(let event):
+                        if let runFilter, event.runID != runFilter { continue }
+                        if let typePrefix, !event.type.rawValue.hasPrefix(typePrefix) { continue }
+                        try await writer.write(ByteBuffer(string: "event: \(event.type.rawValue)\ndata: \(event.apiValue.jsonString())\n\n"))
+                    }
                 }
                 try await writer.finish(nil)
             }
