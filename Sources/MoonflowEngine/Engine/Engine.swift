@@ -69,6 +69,7 @@ public final class Engine: Sendable {
     let activityGate: Bulkhead?
     /// Every event of every run, as it is committed, plus events scripts emit.
     public let bus = EventBus()
+    let metrics = EngineMetrics()
 
     public init(
         store: any RunStore, runner: any ScriptRunning, clock: any EngineClock = SystemClock(),

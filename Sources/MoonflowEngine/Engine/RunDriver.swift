@@ -1,5 +1,4 @@
 import Logging
-import Metrics
 import MoonflowModel
 import OrderedCollections
 
@@ -448,18 +447,17 @@ final class RunDriver {
         default:
             if engine.logger.logLevel <= .info { logger(event.activity, attempt: event.attempt).info("\(event.type)") }
         }
-        let dimensions = [("workflow", workflow.id)]
         switch event.type {
         case .activityStarted:
-            Counter(label: "moonflow_activity_attempts_total", dimensions: dimensions + [("activity", event.activity ?? "")]).increment()
+            engine.metrics.attempts(workflow: workflow.id, activity: event.activity ?? "").increment()
         case .activityCompleted, .activityFailed:
             if let name = event.activity, let started = state.activities[name]?.startedAt {
-                Metrics.Timer(label: "moonflow_activity_duration_seconds", dimensions: dimensions + [("activity", name)])
+                engine.metrics.duration(workflow: workflow.id, activity: name)
                     .recordNanoseconds(event.at.nanosecondsSinceEpoch - started.nanosecondsSinceEpoch)
             }
         default:
             if state.status.isTerminal, !wasTerminal {
-                Counter(label: "moonflow_runs_total", dimensions: dimensions + [("status", state.status.rawValue)]).increment()
+                engine.metrics.runs(workflow: workflow.id, status: state.status).increment()
             }
         }
     }
