@@ -32,43 +32,51 @@ extension Value {
     }
 
     /// Serialises as JSON. Non-finite doubles (which `Value` producers refuse) are written as `null`.
+    /// The text is built as UTF-8 bytes: appending to a `String` scalar by scalar cost more than
+    /// the rest of a durable write.
     public func jsonString(pretty: Bool = false, sortedKeys: Bool = false) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
         writeJSON(into: &out, pretty: pretty, sortedKeys: sortedKeys, indent: 0)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func writeJSON(into out: inout String, pretty: Bool, sortedKeys: Bool, indent: Int) {
+    private func writeJSON(into out: inout [UInt8], pretty: Bool, sortedKeys: Bool, indent: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d): out += Value.formatDouble(d)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: b ? "true".utf8 : "false".utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d): out.append(contentsOf: Value.formatDouble(d).utf8)
         case .string(let s): Value.writeJSONString(s, into: &out)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
-            out += "["
+            if items.isEmpty { out.append(contentsOf: "[]".utf8); return }
+            out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { Value.writeNewline(indent: indent + 1, into: &out) }
                 item.writeJSON(into: &out, pretty: pretty, sortedKeys: sortedKeys, indent: indent + 1)
             }
-            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
-            out += "]"
+            if pretty { Value.writeNewline(indent: indent, into: &out) }
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
-            out += "{"
+            if members.isEmpty { out.append(contentsOf: "{}".utf8); return }
+            out.append(UInt8(ascii: "{"))
             let keys = sortedKeys ? members.keys.sorted() : Array(members.keys)
             for (index, key) in keys.enumerated() {
-                if index > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { Value.writeNewline(indent: indent + 1, into: &out) }
                 Value.writeJSONString(key, into: &out)
-                out += pretty ? ": " : ":"
+                out.append(contentsOf: pretty ? ": ".utf8 : ":".utf8)
                 members[key]!.writeJSON(into: &out, pretty: pretty, sortedKeys: sortedKeys, indent: indent + 1)
             }
-            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
-            out += "}"
+            if pretty { Value.writeNewline(indent: indent, into: &out) }
+            out.append(UInt8(ascii: "}"))
         }
+    }
+
+    private static func writeNewline(indent: Int, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * indent))
     }
 
     /// Shortest round-tripping form; always marks a double with `.` or an exponent so it reads back as a double.
@@ -79,27 +87,42 @@ extension Value {
         return text
     }
 
-    static func writeJSONString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
+    /// A JSON string literal: runs of bytes that need no escape are copied whole.
+    static func writeJSONString(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { bytes in
+            out.append(UInt8(ascii: "\""))
+            var runStart = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                let escape: String
+                var length = 1
+                switch byte {
+                case UInt8(ascii: "\""): escape = "\\\""
+                case UInt8(ascii: "\\"): escape = "\\\\"
+                case UInt8(ascii: "\n"): escape = "\\n"
+                case UInt8(ascii: "\r"): escape = "\\r"
+                case UInt8(ascii: "\t"): escape = "\\t"
+                case 0x08: escape = "\\b"
+                case 0x0C: escape = "\\f"
+                case ..<0x20: escape = "\\u00" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16)
+                // U+2028 and U+2029 (E2 80 A8, E2 80 A9) are escaped too: JavaScript reads them as line ends.
+                case 0xE2 where index + 2 < bytes.count && bytes[index + 1] == 0x80 && (bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9):
+                    escape = bytes[index + 2] == 0xA8 ? "\\u2028" : "\\u2029"
+                    length = 3
+                default:
+                    index += 1
+                    continue
                 }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                out.append(contentsOf: escape.utf8)
+                index += length
+                runStart = index
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+            out.append(UInt8(ascii: "\""))
         }
-        out += "\""
     }
 }
 

@@ -96,6 +96,7 @@ public final class SQLiteRunStore: RunStore {
 
     public func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool {
         guard RunState.folding(events) == state else { throw RunStoreError.stateMismatch(runID: state.id) }
+        let texts = Self.journalTexts(events)
         return try await committer.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [state.id]) == true { return false }
             try Self.insertDefinition(definition, at: events.first?.at ?? state.queuedAt, db)
@@ -108,20 +109,21 @@ public final class SQLiteRunStore: RunStore {
                     state.id, state.workflow, definition.hash, state.status.rawValue, state.parent?.runID,
                     state.queuedAt.nanosecondsSinceEpoch, state.queuedAt.nanosecondsSinceEpoch,
                 ])
-            try Self.insertJournal(state.id, events, from: 0, db)
+            try Self.insertJournal(state.id, events, texts, from: 0, db)
             try Self.writeSummary(of: state, after: events, isNew: true, hadTimers: false, db)
             return true
         }
     }
 
     public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
+        let texts = Self.journalTexts(events)
         _ = try await committer.write { db in
             let current = try db.cachedStatement(sql: "SELECT journal_length, next_timer_at IS NOT NULL FROM runs WHERE id = ?")
             guard let row = try Row.fetchOne(current, arguments: [runID]) else { throw RunStoreError.unknownRun(runID) }
             let length: Int = row[0]
             let expected = newState.journalLength - events.count
             guard length == expected else { throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: length) }
-            try Self.insertJournal(runID, events, from: length, db)
+            try Self.insertJournal(runID, events, texts, from: length, db)
             try Self.writeSummary(of: newState, after: events, isNew: false, hadTimers: row[1], db)
             return true
         }
@@ -161,13 +163,18 @@ public final class SQLiteRunStore: RunStore {
             ])
     }
 
-    private static func insertJournal(_ runID: String, _ events: [RunEvent], from length: Int, _ db: Database) throws {
+    /// The JSON text of each event, encoded by the caller before its write is queued: the writer
+    /// is one serial queue that every run's commit waits on, so it does only the SQL.
+    private static func journalTexts(_ events: [RunEvent]) -> [String] {
+        events.map { $0.toValue().jsonString() }
+    }
+
+    private static func insertJournal(_ runID: String, _ events: [RunEvent], _ texts: [String], from length: Int, _ db: Database) throws {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO journal (run_id, seq, type, activity, attempt, at, event) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        for (offset, event) in events.enumerated() {
+        for (offset, (event, text)) in zip(events, texts).enumerated() {
             try statement.execute(arguments: [
-                runID, length + offset + 1, event.type.rawValue, event.activity, event.attempt, event.at.nanosecondsSinceEpoch,
-                event.toValue().jsonString(),
+                runID, length + offset + 1, event.type.rawValue, event.activity, event.attempt, event.at.nanosecondsSinceEpoch, text,
             ])
         }
     }

@@ -69,6 +69,7 @@ public final class Engine: Sendable {
     let activityGate: Bulkhead?
     /// Every event of every run, as it is committed, plus events scripts emit.
     public let bus = EventBus()
+    let metrics = EngineMetrics()
 
     public init(
         store: any RunStore, runner: any ScriptRunning, clock: any EngineClock = SystemClock(),
@@ -173,9 +174,7 @@ public final class Engine: Sendable {
     /// returns its status. Due timers of the run fire first. A child run that ends lets its parent
     /// continue.
     public func drive(_ runID: RunID) async throws -> RunStatus {
-        let status = try await withDriver(runID) { driver in try await driver.drive() }
-        try await resumeParent(of: runID, status: status)
-        return status
+        try await withDriverResumingParent(runID) { driver in try await driver.drive() }
     }
 
     /// Cancels a run: what is in flight is cancelled and waited for, then completed activities are
@@ -187,9 +186,7 @@ public final class Engine: Sendable {
 
     func stop(_ runID: RunID, _ ending: RunEnding) async throws -> RunStatus {
         leases.send(runID, .stop(ending))
-        let status = try await withDriver(runID) { driver in try await driver.stop(ending) }
-        try await resumeParent(of: runID, status: status)
-        return status
+        return try await withDriverResumingParent(runID) { driver in try await driver.stop(ending) }
     }
 
     /// Completes a manual task (SPEC §5.10) with the data a human submitted, then drives its run.
@@ -199,7 +196,7 @@ public final class Engine: Sendable {
         guard let task = try await store.task(id: taskID) else { throw TaskCompletionError.notFound(taskID) }
         // A task of a finished run is closed: this check also covers runs `withDriver` leaves alone.
         try task.checkOpen()
-        let status = try await withDriver(task.runID) { driver in
+        return try await withDriverResumingParent(task.runID) { driver in
             try await driver.processDue()
             guard let current = driver.state.tasks[taskID] else { throw TaskCompletionError.notFound(taskID) }
             try current.checkOpen()
@@ -211,8 +208,6 @@ public final class Engine: Sendable {
             try await driver.completeTask(current, data: data, user: user.name)
             return try await driver.drive()
         }
-        try await resumeParent(of: task.runID, status: status)
-        return status
     }
 
     /// Fires every durable timer that is due (reminders, task expiry, `sleep`, run deadlines) and
@@ -249,10 +244,25 @@ public final class Engine: Sendable {
         return try await definitions.workflow(for: definition)
     }
 
+    /// `withDriver`, then `resumeParent` with the driver's state: reading the run back from the
+    /// store would refold its journal.
+    func withDriverResumingParent(_ runID: RunID, _ body: (RunDriver) async throws -> RunStatus) async throws -> RunStatus {
+        var driven: RunState?
+        let status = try await withDriver(runID) { driver in
+            defer { driven = driver.state }
+            return try await body(driver)
+        }
+        try await resumeParent(of: runID, status: status, known: driven)
+        return status
+    }
+
     /// A child run that ended outside its parent's drive (a task completed, a timer fired) lets
-    /// the parent settle the activity that started it.
-    func resumeParent(of runID: RunID, status: RunStatus) async throws {
-        guard status.isTerminal, let parent = try await store.state(of: runID)?.parent else { return }
+    /// the parent settle the activity that started it. `known` is the run's state when the caller
+    /// holds it; otherwise (no driver ran: the run had ended already) it is read from the store.
+    func resumeParent(of runID: RunID, status: RunStatus, known: RunState? = nil) async throws {
+        guard status.isTerminal else { return }
+        let state = if let known { known } else { try await store.state(of: runID) }
+        guard let parent = state?.parent else { return }
         _ = try await drive(parent.runID)
     }
 

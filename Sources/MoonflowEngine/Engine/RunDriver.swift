@@ -1,5 +1,4 @@
 import Logging
-import Metrics
 import MoonflowModel
 import OrderedCollections
 
@@ -93,21 +92,22 @@ final class RunDriver {
                 do {
                     try await resumeInFlight(&group, &childGroup, mailbox)
                     try await pump(&group, &childGroup, mailbox)
-                    var cancelling = state.ending != nil
+                    var cancelling = false
                     var iterator = messages.makeAsyncIterator()
-                    while !running.isEmpty || !children.isEmpty {
-                        // Nothing waits on a transition that is not written.
-                        try await flush()
-                        guard let message = await iterator.next() else { break }
-                        try await handle(message)
-                        if state.ending == nil {
-                            try await pump(&group, &childGroup, mailbox)
-                        } else if !cancelling {
+                    while true {
+                        // The run began to end (a report, or an inline body in `pump`): stop what runs.
+                        if state.ending != nil, !cancelling {
                             cancelling = true
                             group.cancelAll()
                             let childEnding: RunEnding = state.ending == .terminated ? .terminated : .cancelled
                             for child in children.values { engine.leases.send(child, .stop(childEnding)) }
                         }
+                        guard !running.isEmpty || !children.isEmpty else { break }
+                        // Nothing waits on a transition that is not written.
+                        try await flush()
+                        guard let message = await iterator.next() else { break }
+                        try await handle(message)
+                        if state.ending == nil { try await pump(&group, &childGroup, mailbox) }
                     }
                 } catch {
                     failure = error
@@ -141,21 +141,74 @@ final class RunDriver {
     }
 
     /// Starts (or skips) every activity the scheduler says is ready, until none is. The starts of
-    /// script and built-in bodies are written together, then those bodies run.
+    /// script and built-in bodies are written together, then those bodies run: in child tasks, or
+    /// in this task for built-ins that run inline (`runsInline`), after which the activities those
+    /// unlocked start in turn.
     private func pump(
         _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) async throws {
-        var starting: [(Activity, Value, Bool)] = []
-        while state.ending == nil, case .start(let names) = scheduler.decide(state) {
-            for name in names where state.ending == nil {
-                guard let activity = workflow.activity(named: name) else { continue }
-                if let (input, started) = try await begin(activity, &childGroup, mailbox) { starting.append((activity, input, started)) }
+        var ranInline = false
+        repeat {
+            var starting: [(Activity, Value, Bool)] = []
+            while state.ending == nil, case .start(let names) = scheduler.decide(state) {
+                for name in names where state.ending == nil {
+                    guard let activity = workflow.activity(named: name) else { continue }
+                    if let (input, started) = try await begin(activity, &childGroup, mailbox) { starting.append((activity, input, started)) }
+                }
             }
+            guard !starting.isEmpty else { return }
+            try await flush()
+            var inline: [(Activity, Value)] = []
+            for (activity, input, started) in starting {
+                if started, runsInline(activity) {
+                    inline.append((activity, input))
+                } else {
+                    launch(activity, input: input, resume: nil, firstAttemptJournaled: started, &group, mailbox)
+                }
+            }
+            ranInline = !inline.isEmpty
+            for (activity, input) in inline {
+                // Cancelled (the engine stops): nothing is settled, as for a child task's late report;
+                // the activity stays running in the journal and runs again after a restart.
+                guard !Task.isCancelled else { return }
+                await runInline(activity, input: input)
+            }
+        } while ranInline && state.ending == nil
+    }
+
+    /// Whether a built-in body runs in the driver's task instead of a child task reporting through
+    /// the mailbox (two task hand-offs, most of a trivial step's wall time). Only `noop`, `set`,
+    /// `log` and `emit`, which never wait and never fail with `WorkerCrashed`, and only without any
+    /// policy: no retry (the workflow's included), fallback, timeout, breaker, bulkhead or
+    /// engine-wide activity gate. For such an activity the executor makes one attempt, whose start
+    /// the driver journaled, and reports nothing but a failure's warning (`runInline`).
+    private func runsInline(_ activity: Activity) -> Bool {
+        guard case .builtin(let name) = activity.body, ["noop", "set", "log", "emit"].contains(name) else { return false }
+        return activity.retry == nil && workflow.errorHandling.retry == nil && workflow.fallback(for: activity) == nil
+            && activity.timeout == nil && activity.totalTimeout == nil && activity.circuitBreaker == nil
+            && activity.bulkhead == nil && engine.activityGate == nil
+    }
+
+    /// Runs attempt 1 of an inline built-in (`runsInline`) and stages how it ended. An activity
+    /// whose run began to end before its turn is cancelled without running, as the cancellation of
+    /// the phase would have cancelled its child task.
+    private func runInline(_ activity: Activity, input: Value) async {
+        let name = activity.name
+        guard state.ending == nil else {
+            settle(name, .failed(ActivityFailure(.cancelled, "cancelled"), attempts: 1), nil)
+            return
         }
-        guard !starting.isEmpty else { return }
-        try await flush()
-        for (activity, input, started) in starting {
-            launch(activity, input: input, resume: nil, firstAttemptJournaled: started, &group, mailbox)
+        // A built-in sees only its input: the run's context and `steps` are not copied for it.
+        let context = BodyContext(
+            runID: state.id, workflow: workflow.id, version: workflow.version, activity: name,
+            idempotencyKey: "\(state.id):\(name)", context: [:], steps: .null, event: nil, timeout: nil, limits: activity.limits)
+        do throws(ActivityFailure) {
+            let outcome = try await engine.runBody(activity.body, input: input, attempt: 1, context: context)
+            try engine.validator.check(outcome.output, against: activity.outputSchema, what: "the output of '\(name)'")
+            settle(name, .completed(output: outcome.output, attempts: 1), outcome)
+        } catch {
+            logger(name, attempt: 1).warning("attempt failed: \(error)")
+            settle(name, .failed(error, attempts: 1), nil)
         }
     }
 
@@ -448,18 +501,17 @@ final class RunDriver {
         default:
             if engine.logger.logLevel <= .info { logger(event.activity, attempt: event.attempt).info("\(event.type)") }
         }
-        let dimensions = [("workflow", workflow.id)]
         switch event.type {
         case .activityStarted:
-            Counter(label: "moonflow_activity_attempts_total", dimensions: dimensions + [("activity", event.activity ?? "")]).increment()
+            engine.metrics.attempts(workflow: workflow.id, activity: event.activity ?? "").increment()
         case .activityCompleted, .activityFailed:
             if let name = event.activity, let started = state.activities[name]?.startedAt {
-                Metrics.Timer(label: "moonflow_activity_duration_seconds", dimensions: dimensions + [("activity", name)])
+                engine.metrics.duration(workflow: workflow.id, activity: name)
                     .recordNanoseconds(event.at.nanosecondsSinceEpoch - started.nanosecondsSinceEpoch)
             }
         default:
             if state.status.isTerminal, !wasTerminal {
-                Counter(label: "moonflow_runs_total", dimensions: dimensions + [("status", state.status.rawValue)]).increment()
+                engine.metrics.runs(workflow: workflow.id, status: state.status).increment()
             }
         }
     }
