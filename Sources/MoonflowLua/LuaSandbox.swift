@@ -15,8 +15,19 @@ public final class LuaSandbox {
     private let host: LuaHost
     private var chunks: [String: Int32] = [:]
     private var expressions: [String: Int32] = [:]
+    /// The last chunk and expression looked up, checked before the dictionaries: the engine runs
+    /// the same definition's source (the same string storage) again and again, and comparing a
+    /// string with itself is a pointer check where hashing reads every byte. Keyed by the source
+    /// like the dictionaries, so a changed source never finds a stale function.
+    private var lastChunk: CachedFunction?
+    private var lastExpression: CachedFunction?
     /// The bindings blob of the current execution (its storage is reused from one to the next).
     private var blob = LuaValueEncoder(maxDepth: ScriptLimits.defaults.valueDepth, capacity: 256)
+
+    private struct CachedFunction {
+        var source: String
+        var ref: Int32
+    }
     /// Compiled functions kept per state before the cache is flushed.
     private static let cacheCapacity = 256
 
@@ -227,6 +238,17 @@ public final class LuaSandbox {
         _ source: String, expression: Bool, limits: ScriptLimits,
         syntaxError: (_ line: Int?, _ message: String) -> ActivityFailure
     ) throws(ActivityFailure) -> Int32 {
+        if let last = expression ? lastExpression : lastChunk, last.source == source { return last.ref }
+        let ref = try lookUpOrCompile(source, expression: expression, limits: limits, syntaxError: syntaxError)
+        let cached = CachedFunction(source: source, ref: ref)
+        if expression { lastExpression = cached } else { lastChunk = cached }
+        return ref
+    }
+
+    private func lookUpOrCompile(
+        _ source: String, expression: Bool, limits: ScriptLimits,
+        syntaxError: (_ line: Int?, _ message: String) -> ActivityFailure
+    ) throws(ActivityFailure) -> Int32 {
         if let ref = expression ? expressions[source] : chunks[source] { return ref }
         guard source.utf8.count <= limits.sourceSize else {
             throw ActivityFailure(.sandboxViolation, "source of \(source.utf8.count) bytes exceeds the limit of \(limits.sourceSize) bytes")
@@ -245,6 +267,8 @@ public final class LuaSandbox {
             for old in expressions.values { mf_unref(L, old) }
             chunks = [:]
             expressions = [:]
+            lastChunk = nil
+            lastExpression = nil
         }
         if expression { expressions[source] = ref } else { chunks[source] = ref }
         return ref

@@ -3,9 +3,9 @@ import MoonflowModel
 import OrderedCollections
 import Testing
 
-/// What one state keeps from one execution to the next for speed — the encoding buffers, the
-/// environment built inside the run's protected call — must never show up in another execution's
-/// results.
+/// What one state keeps from one execution to the next for speed — compiled functions (a
+/// dictionary behind a last-used entry), the encoding buffers, the environment built inside the
+/// run's protected call — must never show up in another execution's results.
 @Suite struct ReuseTests {
     func run(_ sandbox: LuaSandbox, _ source: String, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:])
         throws(ActivityFailure) -> ScriptOutcome
@@ -15,6 +15,30 @@ import Testing
 
     func evaluate(_ sandbox: LuaSandbox, _ source: String, scope: Value = .object([:])) throws(ActivityFailure) -> Value {
         try sandbox.evaluate(.template(Template(parts: [.expression(Expression(source))])), scope: scope, limits: LuaRunner.defaultExpressionLimits)
+    }
+
+    @Test func changedSourceNeverRunsTheLastFunction() throws {
+        let sandbox = try LuaSandbox()
+        #expect(try run(sandbox, "return 1").output == 1)
+        #expect(try run(sandbox, "return 2").output == 2)
+        #expect(try run(sandbox, "return 1").output == 1)
+        // Equal text in other storage finds the same function; a chunk and an expression of the same
+        // text are different functions.
+        #expect(try run(sandbox, String("return 1".reversed().reversed())).output == 1)
+        #expect(try evaluate(sandbox, "type(1)") == "number")
+        #expect(try run(sandbox, "type(1)").output == .null)
+    }
+
+    /// Flushing the cache frees every reference; Lua hands freed references out again, so a
+    /// last-used entry kept across the flush would run another function.
+    @Test func flushedCacheForgetsTheLastUsedFunctions() throws {
+        let sandbox = try LuaSandbox()
+        #expect(try evaluate(sandbox, "40 + 2") == 42)
+        for i in 0..<300 { #expect(try run(sandbox, "return \(i)").output == .int(Int64(i))) }
+        #expect(try run(sandbox, "return 'other'").output == "other")
+        #expect(try evaluate(sandbox, "40 + 2") == 42)
+        #expect(try run(sandbox, "return 299").output == 299)
+        #expect(try run(sandbox, "return 0").output == 0)
     }
 
     @Test func buffersGrowAndShrinkBetweenExecutions() throws {
