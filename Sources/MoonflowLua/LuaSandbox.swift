@@ -66,9 +66,7 @@ public final class LuaSandbox {
             ActivityFailure(.activityError, "syntax error: \(message)", script: chunk.name, line: line.map { $0 + chunk.firstLine - 1 })
         }
 
-        blob.reset(maxDepth: limits.valueDepth)
-        try Self.encodeBindings(of: invocation, into: &blob)
-        try prepare()
+        try prepare(maxDepth: limits.valueDepth) { blob throws(ActivityFailure) in try Self.encodeBindings(of: invocation, into: &blob) }
         defer { mf_finish(L) }
         host.begin(valueDepth: limits.valueDepth, activity: invocation.activity)
         let status = mf_run(L, ref)
@@ -87,7 +85,7 @@ public final class LuaSandbox {
     private static func encodeBindings(of invocation: ScriptInvocation, into blob: inout LuaValueEncoder) throws(ActivityFailure) {
         blob.count(invocation.event == nil ? 4 : 5)
         try blob.binding("input", invocation.input, flags: MF_BINDING_EAGER, path: "input")
-        try blob.binding("workflow", .object(invocation.context), flags: 0, path: "workflow")
+        try blob.binding("workflow", object: invocation.context, flags: 0, path: "workflow")
         try blob.binding("steps", invocation.steps, flags: MF_BINDING_READ_ONLY, path: "steps")
         try blob.binding("activity", invocation.activity, flags: MF_BINDING_READ_ONLY, path: "activity")
         if let event = invocation.event { try blob.binding("event", event, flags: MF_BINDING_READ_ONLY, path: "event") }
@@ -148,9 +146,7 @@ public final class LuaSandbox {
         try checkStart(interrupt: interrupt, deadline: deadline, limits: limits, script: "expression")
         defer { lua_settop(L, 0) }
         mf_set_limits(L, limits.memory, Int64(limits.instructions), deadline ?? 0, interrupt?.flag)
-        blob.reset(maxDepth: limits.valueDepth)
-        try Self.encodeScope(scope, into: &blob)
-        try prepare()
+        try prepare(maxDepth: limits.valueDepth) { blob throws(ActivityFailure) in try Self.encodeScope(scope, into: &blob) }
         defer { mf_finish(L) }
         host.begin(valueDepth: limits.valueDepth, activity: nil)
         return try resolve(template, limits: limits)
@@ -226,11 +222,21 @@ public final class LuaSandbox {
         if let deadline, LuaClock.now >= deadline { throw timeoutFailure(limits, script: script, line: nil) }
     }
 
-    /// Hands the encoded blob to C for the next `mf_run`. The blob must not change until
-    /// `mf_finish`: C builds each lazy binding from it when the script first uses it.
-    private func prepare() throws(ActivityFailure) {
-        let prepared = blob.withBytes { bytes, count in mf_prepare(L, bytes, count) }
-        guard prepared != 0 else { throw ActivityFailure(.workerCrashed, "malformed environment encoding") }
+    /// Encodes the environment's bindings into the reused blob (one access to it) and hands it
+    /// to C for the next `mf_run`. The blob must not change until `mf_finish`: C builds each lazy
+    /// binding from it when the script first uses it.
+    private func prepare(maxDepth: Int, _ encode: (inout LuaValueEncoder) throws(ActivityFailure) -> Void) throws(ActivityFailure) {
+        try Self.prepare(L, &blob, maxDepth: maxDepth, encode)
+    }
+
+    private static func prepare(
+        _ L: OpaquePointer, _ blob: inout LuaValueEncoder, maxDepth: Int, _ encode: (inout LuaValueEncoder) throws(ActivityFailure) -> Void
+    ) throws(ActivityFailure) {
+        blob.reset(maxDepth: maxDepth)
+        try encode(&blob)
+        guard blob.withBytes({ bytes, count in mf_prepare(L, bytes, count) }) != 0 else {
+            throw ActivityFailure(.workerCrashed, "malformed environment encoding")
+        }
     }
 
     /// The registry reference of compiled source, from the per-state cache.

@@ -1,5 +1,6 @@
 internal import CLuaSupport
 import MoonflowModel
+import OrderedCollections
 
 /// Encodes values into the flat byte format that C decodes into Lua values (`push_encoded`):
 /// Lua tables are built by C inside a protected call, so no allocation error can unwind Swift.
@@ -93,6 +94,15 @@ struct LuaValueEncoder: ~Copyable {
         try lengthPrefixed(value, path: path)
     }
 
+    /// A binding whose value is an object (`workflow`), without wrapping the members in a `Value`.
+    mutating func binding(_ name: StaticString, object members: OrderedDictionary<String, Value>, flags: Int, path: String) throws(ActivityFailure) {
+        tag(flags)
+        raw(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        let lengthAt = beginLength()
+        guard object(members, depth: 0) else { throw nestingError(path) }
+        endLength(at: lengthAt)
+    }
+
     mutating func binding(named name: String, _ value: Value, flags: Int, path: String) throws(ActivityFailure) {
         tag(flags)
         raw(name)
@@ -100,11 +110,25 @@ struct LuaValueEncoder: ~Copyable {
     }
 
     private mutating func lengthPrefixed(_ value: Value, path: String) throws(ActivityFailure) {
-        reserve(4)
-        let lengthAt = count
-        count += 4
+        let lengthAt = beginLength()
         try self.value(value, path: path)
-        storage.storeBytes(of: UInt32(truncatingIfNeeded: count - lengthAt - 4).littleEndian, toByteOffset: lengthAt, as: UInt32.self)
+        endLength(at: lengthAt)
+    }
+
+    /// Leaves room for a length and returns where it goes.
+    private mutating func beginLength() -> Int {
+        reserve(4)
+        count += 4
+        return count - 4
+    }
+
+    /// Stores the length of what was written since `beginLength`.
+    private mutating func endLength(at offset: Int) {
+        storage.storeBytes(of: UInt32(truncatingIfNeeded: count - offset - 4).littleEndian, toByteOffset: offset, as: UInt32.self)
+    }
+
+    private func nestingError(_ path: String) -> ActivityFailure {
+        ActivityFailure(.sandboxViolation, "\(path): nesting deeper than \(maxDepth) levels")
     }
 
     mutating func rawString(_ data: [UInt8]) {
@@ -114,9 +138,7 @@ struct LuaValueEncoder: ~Copyable {
 
     /// Encodes `value`; `path` names it in the error when it nests deeper than `maxDepth`.
     mutating func value(_ value: Value, path: @autoclosure () -> String) throws(ActivityFailure) {
-        guard encode(value, depth: 0) else {
-            throw ActivityFailure(.sandboxViolation, "\(path()): nesting deeper than \(maxDepth) levels")
-        }
+        guard encode(value, depth: 0) else { throw nestingError(path()) }
     }
 
     /// False when the value nests deeper than `maxDepth`.
@@ -142,14 +164,21 @@ struct LuaValueEncoder: ~Copyable {
             put(UInt32(truncatingIfNeeded: items.count))
             for item in items where !encode(item, depth: depth + 1) { return false }
         case .object(let members):
-            guard depth < maxDepth else { return false }
-            reserve(5)
-            put(UInt8(MF_TAG_OBJECT))
-            put(UInt32(truncatingIfNeeded: members.count))
-            for (name, member) in members {
-                raw(name)
-                guard encode(member, depth: depth + 1) else { return false }
-            }
+            return object(members, depth: depth)
+        }
+        return true
+    }
+
+    private mutating func object(_ members: OrderedDictionary<String, Value>, depth: Int) -> Bool {
+        guard depth < maxDepth else { return false }
+        reserve(5)
+        put(UInt8(MF_TAG_OBJECT))
+        put(UInt32(truncatingIfNeeded: members.count))
+        let keys = members.keys
+        let values = members.values
+        for index in keys.indices {
+            raw(keys[index])
+            guard encode(values[index], depth: depth + 1) else { return false }
         }
         return true
     }
