@@ -174,12 +174,15 @@ struct LuaValueEncoder: ~Copyable {
         reserve(5)
         put(UInt8(MF_TAG_OBJECT))
         put(UInt32(truncatingIfNeeded: members.count))
-        let keys = members.keys
-        let values = members.values
-        for index in keys.indices {
-            raw(keys[index])
-            guard encode(values[index], depth: depth + 1) else { return false }
+        // Through buffers: the members are read in place, not retained one by one.
+        return members.keys.elements.withUnsafeBufferPointer { keys in
+            members.values.withUnsafeBufferPointer { values in
+                for index in keys.indices {
+                    raw(keys[index])
+                    guard encode(values[index], depth: depth + 1) else { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 }
