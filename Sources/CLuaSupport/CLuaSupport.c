@@ -89,6 +89,7 @@ typedef struct mf_ctx {
     mf_binding bindings[MF_MAX_BINDINGS];
     int binding_count;     // 0 outside mf_prepare ... mf_finish
     int env_pending;       // mf_prepare recorded bindings whose environment mf_run has not built yet
+    int env_live;          // the anchored environment belongs to the current mf_prepare ... mf_finish
     int building;          // the environment is being built (a failure there trips the state)
     unsigned materialized; // bit i: bindings[i] was read or assigned in this environment
     mf_host_fn host;
@@ -1680,6 +1681,7 @@ static void build_env(lua_State *L, mf_ctx *c) {
         c->materialized |= 1u << i;
     }
     c->env_pending = 0;
+    c->env_live = 1;
     c->building = 0;
 }
 
@@ -1690,8 +1692,10 @@ static int run_protected(lua_State *L) {
     int ref = (int)lua_tointeger(L, 1);
     if (c->env_pending)
         build_env(L, c);
-    else
+    else if (c->env_live)
         lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env);
+    else
+        return luaL_error(L, "no environment prepared");  // never an earlier execution's
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_rotate(L, -2, 1);
     lua_setupvalue(L, -2, 1);
@@ -1717,6 +1721,7 @@ void mf_finish(lua_State *L) {
     mf_ctx *c = ctx_of(L);
     c->binding_count = 0;
     c->env_pending = 0;
+    c->env_live = 0;
 }
 
 int mf_push_workflow(lua_State *L) {

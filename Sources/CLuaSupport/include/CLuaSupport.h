@@ -126,7 +126,8 @@ enum {
 /// builds each lazy binding when the script first uses it, so the blob must stay valid until
 /// `mf_finish`. Never raises; returns 0 when the blob is malformed.
 int mf_prepare(lua_State *L, const unsigned char *blob, size_t length);
-/// Ends the use of the blob given to `mf_prepare`.
+/// Ends the use of the blob given to `mf_prepare`; `mf_run` refuses to run again before the next
+/// `mf_prepare` (an environment is never reused by another execution).
 void mf_finish(lua_State *L);
 /// Pushes `workflow` of the current environment as the script left it and returns 1; returns 0
 /// (nothing pushed) when the script neither read nor assigned it, so it is unchanged; -1 when the
