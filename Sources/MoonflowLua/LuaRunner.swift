@@ -51,20 +51,15 @@ public final class LuaRunner: ScriptRunning {
         _ body: @escaping @Sendable (LuaSandbox, LuaInterrupt) throws(ActivityFailure) -> T
     ) async throws(ActivityFailure) -> T {
         let interrupt = LuaInterrupt()
-        let handoff = LuaHandoff<Result<T, ActivityFailure>>()
         let result: Result<T, ActivityFailure> = await withTaskCancellationHandler {
-            let startsNow = pool.submit { worker in
-                handoff.complete(worker.perform { sandbox throws(ActivityFailure) in try body(sandbox, interrupt) })
+            await withCheckedContinuation { continuation in
+                pool.submit { worker in
+                    continuation.resume(returning: worker.perform { sandbox throws(ActivityFailure) in try body(sandbox, interrupt) })
+                }
             }
-            // A job queued behind others would keep this thread polling while the pool needs the cores.
-            return await handoff.value(pollNanos: startsNow ? Self.pollNanos : 0)
         } onCancel: {
             interrupt.cancel()
         }
         return try result.get()
     }
-
-    /// How long a caller polls for its result before suspending: about what a short script takes
-    /// on the pool, so that the common case costs no wake-up on the way back.
-    static let pollNanos: UInt64 = 20_000
 }

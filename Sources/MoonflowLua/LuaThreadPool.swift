@@ -39,47 +39,21 @@ final class LuaThreadPool: Sendable {
     private final class Queue: Sendable {
         let jobs = Mutex<[Job?]>([])
         let available = DispatchSemaphore(value: 0)
-        /// Jobs queued and not yet taken, read without the lock by spinning threads.
-        let pending = Atomic<Int>(0)
-        /// Threads waiting for a job (polling or asleep).
-        let idle = Atomic<Int>(0)
 
-        /// Queues `job`; true when a waiting thread can take it at once (nothing queued before it).
-        func push(_ job: Job?) -> Bool {
+        func push(_ job: Job?) {
             jobs.withLock { $0.append(job) }
-            let queued = pending.add(1, ordering: .releasing).newValue
             available.signal()
-            return queued <= idle.load(ordering: .relaxed)
         }
 
         /// Blocks until a job is queued; `nil` means exit.
         func pop() -> Job? {
-            idle.add(1, ordering: .relaxed)
-            defer { idle.subtract(1, ordering: .relaxed) }
             while true {
-                awaitJob()
                 available.wait()
                 let next: Job?? = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
-                if let next {
-                    pending.subtract(1, ordering: .relaxed)
-                    return next
-                }
+                if let next { return next }
             }
         }
-
-        /// Polls for a job for a short while (yielding the core to any thread that wants it)
-        /// before `available.wait()` puts the thread to sleep: the next step of a run is usually
-        /// submitted right after the previous one finished, and then starts without a wake-up,
-        /// which on a loaded machine costs tens of microseconds.
-        private func awaitJob() {
-            guard pending.load(ordering: .acquiring) == 0 else { return }
-            let deadline = LuaClock.now &+ LuaThreadPool.spinNanos
-            while pending.load(ordering: .acquiring) == 0, LuaClock.now < deadline { sched_yield() }
-        }
     }
-
-    /// How long an idle thread polls before it sleeps.
-    static let spinNanos: UInt64 = 50_000
 
     private let queue = Queue()
     let threadCount: Int
@@ -97,11 +71,10 @@ final class LuaThreadPool: Sendable {
         }
     }
 
-    /// Queues `job`; true when an idle thread takes it at once, false when it waits behind others.
-    func submit(_ job: @escaping Job) -> Bool { queue.push(job) }
+    func submit(_ job: @escaping Job) { queue.push(job) }
 
     /// Lets every thread finish its current job and exit.
     func shutdown() {
-        for _ in 0..<threadCount { _ = queue.push(nil) }
+        for _ in 0..<threadCount { queue.push(nil) }
     }
 }
