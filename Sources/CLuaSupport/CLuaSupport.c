@@ -67,7 +67,7 @@ typedef struct mf_binding {
     const char *name;
     size_t name_len;
     const unsigned char *value, *value_end;  // encoded value, inside the caller's blob
-    int read_only;
+    int flags;                                // MF_BINDING_*
 } mf_binding;
 
 typedef struct mf_ctx {
@@ -88,6 +88,9 @@ typedef struct mf_ctx {
     int seeded;            // math.random was seeded in this execution (lazily, on first use)
     mf_binding bindings[MF_MAX_BINDINGS];
     int binding_count;     // 0 outside mf_prepare ... mf_finish
+    int env_pending;       // mf_prepare recorded bindings whose environment mf_run has not built yet
+    int env_live;          // the anchored environment belongs to the current mf_prepare ... mf_finish
+    int building;          // the environment is being built (a failure there trips the state)
     unsigned materialized; // bit i: bindings[i] was read or assigned in this environment
     mf_host_fn host;
     void *host_ud;
@@ -274,6 +277,7 @@ static int ro_len(lua_State *L) {
 }
 
 static void materialize_all(lua_State *L, int idx);
+static void note_raw_write(lua_State *L, int table, int key);
 
 /// `next` over a proxy walks its target (wrapping tables); over other tables it is the raw `next`.
 static int mf_next(lua_State *L) {
@@ -357,6 +361,7 @@ static int mf_rawset(lua_State *L) {
         if (lua_rawequal(L, -1, -2)) return violation(L, "rawset on a read-only table");
         lua_pop(L, 2);
     }
+    note_raw_write(L, 1, 2);
     lua_settop(L, 3);
     lua_rawset(L, 1);
     return 1;
@@ -1081,19 +1086,32 @@ typedef struct reader {
     const unsigned char *p, *end;
 } reader;
 
-static uint32_t read_u32(lua_State *L, reader *r) {
-    if (r->end - r->p < 4) luaL_error(L, "corrupt value encoding");
-    uint32_t v;
-    memcpy(&v, r->p, 4);
+/// Non-raising reads (0 when the encoding is cut short), for parsing outside a protected call.
+static int take_u32(reader *r, uint32_t *v) {
+    if (r->end - r->p < 4) return 0;
+    memcpy(v, r->p, 4);
     r->p += 4;
+    return 1;
+}
+
+static int take_bytes(reader *r, const char **bytes, size_t *len) {
+    uint32_t n;
+    if (!take_u32(r, &n) || (size_t)(r->end - r->p) < n) return 0;
+    *bytes = (const char *)r->p;
+    *len = n;
+    r->p += n;
+    return 1;
+}
+
+static uint32_t read_u32(lua_State *L, reader *r) {
+    uint32_t v;
+    if (!take_u32(r, &v)) luaL_error(L, "corrupt value encoding");
     return v;
 }
 
 static const char *read_bytes(lua_State *L, reader *r, size_t *len) {
-    *len = read_u32(L, r);
-    if ((size_t)(r->end - r->p) < *len) luaL_error(L, "corrupt value encoding");
-    const char *bytes = (const char *)r->p;
-    r->p += *len;
+    const char *bytes;
+    if (!take_bytes(r, &bytes, len)) luaL_error(L, "corrupt value encoding");
     return bytes;
 }
 
@@ -1192,17 +1210,22 @@ static int binding_index(lua_State *L, mf_ctx *c, int idx) {
     return -1;
 }
 
-/// Decodes one binding (light userdata 1) into the environment (2); read-only tables as proxies.
-static int decode_binding(lua_State *L) {
-    const mf_binding *b = lua_touserdata(L, 1);
+/// Decodes binding `b` into the environment at `env`; read-only tables as proxies.
+static void decode_into(lua_State *L, const mf_binding *b, int env) {
     reader r = {b->value, b->value_end};
+    luaL_checkstack(L, 3, "environment");
     lua_pushlstring(L, b->name, b->name_len);
     push_encoded(L, &r, 0);
-    if (b->read_only && lua_type(L, -1) == LUA_TTABLE) {
+    if ((b->flags & MF_BINDING_READ_ONLY) && lua_type(L, -1) == LUA_TTABLE) {
         ro_wrap(L, -1);
         lua_remove(L, -2);
     }
-    lua_rawset(L, 2);
+    lua_rawset(L, env);
+}
+
+/// `decode_into` as a protected call: the binding (light userdata 1) into the environment (2).
+static int decode_binding(lua_State *L) {
+    decode_into(L, lua_touserdata(L, 1), 2);
     return 0;
 }
 
@@ -1253,6 +1276,14 @@ static int template_index(lua_State *L) {
     lua_pushvalue(L, 2);
     lua_rawget(L, -2);
     return 1;
+}
+
+/// A raw write into the current environment (`rawset(_ENV, name, v)`) replaces a binding like an
+/// assignment does: `workflow` is then read back, and iterating `_ENV` does not rebuild it.
+static void note_raw_write(lua_State *L, int table, int key) {
+    mf_ctx *c = ctx_of(L);
+    int i = binding_index(L, c, key);
+    if (i >= 0 && is_current_env(L, table)) c->materialized |= 1u << i;
 }
 
 /// `__newindex` of environments: assigning a binding that was never read replaces it.
@@ -1610,44 +1641,67 @@ int mf_compile(lua_State *L, const char *source, size_t length, int expression) 
 
 void mf_unref(lua_State *L, int ref) { luaL_unref(L, LUA_REGISTRYINDEX, ref); }
 
-typedef struct prepare_args {
-    const unsigned char *blob;
-    size_t length;
-} prepare_args;
-
-static int prepare_protected(lua_State *L) {
-    prepare_args *a = lua_touserdata(L, 1);
+int mf_prepare(lua_State *L, const unsigned char *blob, size_t length) {
     mf_ctx *c = ctx_of(L);
-    reader r = {a->blob, a->blob + a->length};
+    reader r = {blob, blob + length};
+    uint32_t n;
     c->binding_count = 0;
-    uint32_t n = read_u32(L, &r);
-    if (n > MF_MAX_BINDINGS) luaL_error(L, "too many bindings");
+    if (!take_u32(&r, &n) || n > MF_MAX_BINDINGS) return 0;
     for (uint32_t i = 0; i < n; i++) {
         mf_binding *b = &c->bindings[i];
-        if (r.p >= r.end) luaL_error(L, "corrupt value encoding");
-        b->read_only = *r.p++;
-        b->name = read_bytes(L, &r, &b->name_len);
+        const char *value;
         size_t len;
-        b->value = (const unsigned char *)read_bytes(L, &r, &len);
+        if (r.p >= r.end) return 0;
+        b->flags = *r.p++;
+        if (!take_bytes(&r, &b->name, &b->name_len) || !take_bytes(&r, &value, &len)) return 0;
+        b->value = (const unsigned char *)value;
         b->value_end = b->value + len;
     }
+    if (r.p != r.end) return 0;
     c->binding_count = (int)n;
+    c->env_pending = 1;
     c->materialized = 0;
     c->seeded = 0;
-    lua_createtable(L, 0, (int)n + 4);
+    return 1;
+}
+
+/// Builds the environment of the prepared bindings (the host's setup, limits off), anchors it as
+/// the current one and leaves it on the stack; eager bindings are decoded into it now.
+static void build_env(lua_State *L, mf_ctx *c) {
+    c->building = 1;
+    lua_createtable(L, 0, c->binding_count);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env_mt);
     lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &k_env);
-    return 1;
+    int env = lua_gettop(L);
+    for (int i = 0; i < c->binding_count; i++) {
+        if (!(c->bindings[i].flags & MF_BINDING_EAGER)) continue;
+        decode_into(L, &c->bindings[i], env);
+        c->materialized |= 1u << i;
+    }
+    c->env_pending = 0;
+    c->env_live = 1;
+    c->building = 0;
 }
 
-int mf_prepare(lua_State *L, const unsigned char *blob, size_t length) {
-    prepare_args a = {blob, length};
-    if (!lua_checkstack(L, 4)) return LUA_ERRMEM;
-    lua_pushcfunction(L, prepare_protected);
-    lua_pushlightuserdata(L, &a);
-    return lua_pcall(L, 1, 1, 0);
+/// The body of `mf_run`: the environment (built on the first run after `mf_prepare`), the chunk
+/// (registry reference 1) with `_ENV` set to it, called under the limits.
+static int run_protected(lua_State *L) {
+    mf_ctx *c = ctx_of(L);
+    int ref = (int)lua_tointeger(L, 1);
+    if (c->env_pending)
+        build_env(L, c);
+    else if (c->env_live)
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env);
+    else
+        return luaL_error(L, "no environment prepared");  // never an earlier execution's
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_rotate(L, -2, 1);
+    lua_setupvalue(L, -2, 1);
+    arm(L, c);
+    lua_call(L, 0, 1);
+    return 1;
 }
 
 /// Message handler of the outermost call: records the line of the innermost Lua frame.
@@ -1663,34 +1717,42 @@ static int message_handler(lua_State *L) {
     return 1;
 }
 
-void mf_finish(lua_State *L) { ctx_of(L)->binding_count = 0; }
-
-int mf_push_workflow(lua_State *L, int env) {
+void mf_finish(lua_State *L) {
     mf_ctx *c = ctx_of(L);
-    env = lua_absindex(L, env);
-    if (!lua_checkstack(L, 3)) return -1;
-    mf_push_key(L, MF_KEY_WORKFLOW);
-    if (lua_rawget(L, env) != LUA_TNIL) return 1;
-    for (int i = 0; i < c->binding_count; i++) {
-        const mf_binding *b = &c->bindings[i];
-        if (b->name_len == 8 && memcmp(b->name, "workflow", 8) == 0 && (c->materialized & (1u << i))) return 1;
-    }
-    lua_pop(L, 1);
-    return 0;
+    c->binding_count = 0;
+    c->env_pending = 0;
+    c->env_live = 0;
 }
 
-int mf_run(lua_State *L, int env, int ref) {
+int mf_push_workflow(lua_State *L) {
     mf_ctx *c = ctx_of(L);
-    env = lua_absindex(L, env);
+    int i = 0;
+    while (i < c->binding_count && !(c->bindings[i].name_len == 8 && memcmp(c->bindings[i].name, "workflow", 8) == 0)) i++;
+    // Every way a script can replace `workflow` (reading it first, assigning it, rawset into the
+    // environment, iterating it) marks the binding, so an unmarked one is the host's original.
+    if (i == c->binding_count || !(c->materialized & (1u << i))) return 0;
+    if (!lua_checkstack(L, 4)) return -1;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env);
+    mf_push_key(L, MF_KEY_WORKFLOW);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    return 1;
+}
+
+int mf_run(lua_State *L, int ref) {
+    mf_ctx *c = ctx_of(L);
     if (!lua_checkstack(L, 4)) return LUA_ERRMEM;
+    int handler = lua_gettop(L) + 1;
     lua_pushcfunction(L, message_handler);
-    int handler = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    lua_pushvalue(L, env);
-    lua_setupvalue(L, -2, 1);
-    arm(L, c);
-    int status = lua_pcall(L, 0, 1, handler);
+    lua_pushcfunction(L, run_protected);
+    lua_pushinteger(L, ref);
+    c->error_line = 0;
+    int status = lua_pcall(L, 1, 1, handler);
     disarm(L, c);
+    if (c->building) {
+        c->building = 0;
+        trip_quietly(L, c, MF_TRIP_MEMORY, "could not build the script's environment");
+    }
     lua_remove(L, handler);
     return status;
 }

@@ -9,13 +9,20 @@ import OrderedCollections
 /// reads arguments with non-raising calls and answers with a status and encoded values that C
 /// pushes (or raises), so no Lua error ever unwinds a Swift frame.
 final class LuaHost {
-    private(set) var logs: [ScriptLogEntry] = []
-    private(set) var events: [EmittedEvent] = []
-    private var logBytes = 0
-    private var limits = ScriptLimits.defaults
-    /// The running code action's `activity` (`nil` for expressions).
-    private var activity: Value?
+    /// What the current execution may use and has produced, replaced as a whole by `begin`.
+    private struct Execution {
+        var valueDepth: Int
+        /// The running code action's `activity` (`nil` for expressions).
+        var activity: Value?
+        var logs: [ScriptLogEntry] = []
+        var events: [EmittedEvent] = []
+        var logBytes = 0
+    }
+
+    private var execution = Execution(valueDepth: ScriptLimits.defaults.valueDepth)
     private let testLedger: LuaTestLedger?
+    /// The answer of the current call (its storage is reused from one call to the next).
+    private var answer = LuaValueEncoder(maxDepth: ScriptLimits.defaults.valueDepth)
 
     init(testLedger: LuaTestLedger?) {
         self.testLedger = testLedger
@@ -26,13 +33,12 @@ final class LuaHost {
     static let maxLogBytes = 1 << 20
     static let maxEvents = 1000
 
-    func begin(limits: ScriptLimits, activity: Value?) {
-        self.limits = limits
-        self.activity = activity
-        if !logs.isEmpty { logs = [] }
-        if !events.isEmpty { events = [] }
-        logBytes = 0
+    func begin(valueDepth: Int, activity: Value?) {
+        execution = Execution(valueDepth: valueDepth, activity: activity)
     }
+
+    var logs: [ScriptLogEntry] { execution.logs }
+    var events: [EmittedEvent] { execution.events }
 
     private enum Answer {
         case values([Value])
@@ -43,23 +49,23 @@ final class LuaHost {
     }
 
     func call(_ L: OpaquePointer, _ fid: Int32, _ nargs: Int32) -> Int32 {
-        let answer = dispatch(L, Int(fid), Int(nargs))
-        var encoder = LuaValueEncoder(maxDepth: limits.valueDepth)
-        do {
-            switch answer {
+        let result = dispatch(L, Int(fid), Int(nargs))
+        answer.reset(maxDepth: execution.valueDepth)
+        do throws(ActivityFailure) {
+            switch result {
             case .values(let values):
-                encoder.count(values.count)
-                for value in values { try encoder.value(value, path: "result") }
+                answer.count(values.count)
+                for value in values { try answer.value(value, path: "result") }
             case .string(let bytes):
-                encoder.count(1)
-                encoder.rawString(bytes)
+                answer.count(1)
+                answer.rawString(bytes)
             case .raise(let value):
-                encoder.count(1)
-                try encoder.value(value, path: "error")
+                answer.count(1)
+                try answer.value(value, path: "error")
             case .message(let text), .violation(let text):
                 var text = text
                 text.withUTF8 { mf_out_append(L, $0.baseAddress, $0.count) }
-                if case .violation = answer { return Int32(MF_HOST_VIOLATION) }
+                if case .violation = result { return Int32(MF_HOST_VIOLATION) }
                 return Int32(MF_HOST_RAISE_MESSAGE)
             }
         } catch {
@@ -67,13 +73,13 @@ final class LuaHost {
             text.withUTF8 { mf_out_append(L, $0.baseAddress, $0.count) }
             return Int32(MF_HOST_RAISE_MESSAGE)
         }
-        encoder.bytes.withUnsafeBufferPointer { mf_out_append(L, $0.baseAddress, $0.count) }
-        if case .raise = answer { return Int32(MF_HOST_RAISE_VALUE) }
+        answer.withBytes { bytes, count in mf_out_append(L, bytes, count) }
+        if case .raise = result { return Int32(MF_HOST_RAISE_VALUE) }
         return Int32(MF_HOST_RETURN)
     }
 
     private func dispatch(_ L: OpaquePointer, _ fid: Int, _ nargs: Int) -> Answer {
-        let arguments = Arguments(L: L, count: nargs, depth: limits.valueDepth)
+        let arguments = Arguments(L: L, count: nargs, depth: execution.valueDepth)
         do {
             switch fid {
             case MF_HOST_JSON_ENCODE:
@@ -82,7 +88,7 @@ final class LuaHost {
             case MF_HOST_JSON_DECODE:
                 let bytes = try arguments.bytes(1, "json.decode")
                 do {
-                    return .values([try Value(json: bytes, maxDepth: limits.valueDepth)])
+                    return .values([try Value(json: bytes, maxDepth: execution.valueDepth)])
                 } catch {
                     return .message("json.decode: \(error.description)")
                 }
@@ -117,8 +123,8 @@ final class LuaHost {
                 let type = try arguments.text(1, "emit")
                 guard LuaSandbox.isValidErrorType(type) else { return .message("emit: invalid event type '\(type.prefix(64))'") }
                 let payload = nargs >= 2 ? try arguments.value(2, root: "emit payload") : .object([:])
-                guard events.count < Self.maxEvents else { return .violation("emit: more than \(Self.maxEvents) events") }
-                events.append(EmittedEvent(type: type, payload: payload))
+                guard execution.events.count < Self.maxEvents else { return .violation("emit: more than \(Self.maxEvents) events") }
+                execution.events.append(EmittedEvent(type: type, payload: payload))
                 return .values([])
             case MF_HOST_FAIL:
                 let type = try arguments.text(1, "fail")
@@ -129,7 +135,7 @@ final class LuaHost {
                 return .raise(.object(error))
             case MF_HOST_TEST_LEDGER:
                 let tag = try arguments.text(1, "test.ledger")
-                guard let testLedger, let activity else { return .message("test.ledger: only code actions run with a test ledger") }
+                guard let testLedger, let activity = execution.activity else { return .message("test.ledger: only code actions run with a test ledger") }
                 if let problem = testLedger.append(tag: tag, activity: activity) { return .message("test.ledger: \(problem)") }
                 return .values([])
             default:
@@ -143,12 +149,12 @@ final class LuaHost {
     private func log(_ level: String, _ arguments: Arguments) throws(ActivityFailure) -> Answer {
         let message = arguments.display(1)
         let fields = arguments.count >= 2 && !arguments.isNil(2) ? try arguments.value(2, root: "log fields") : .object([:])
-        guard logs.count < Self.maxLogEntries, logBytes < Self.maxLogBytes else { return .values([]) }
-        logBytes += message.utf8.count + fields.jsonString().utf8.count
-        if logs.count == Self.maxLogEntries - 1 || logBytes >= Self.maxLogBytes {
-            logs.append(ScriptLogEntry(level: "warn", message: "log limit reached; later entries dropped"))
+        guard execution.logs.count < Self.maxLogEntries, execution.logBytes < Self.maxLogBytes else { return .values([]) }
+        execution.logBytes += message.utf8.count + fields.jsonString().utf8.count
+        if execution.logs.count == Self.maxLogEntries - 1 || execution.logBytes >= Self.maxLogBytes {
+            execution.logs.append(ScriptLogEntry(level: "warn", message: "log limit reached; later entries dropped"))
         } else {
-            logs.append(ScriptLogEntry(level: level, message: message, fields: fields))
+            execution.logs.append(ScriptLogEntry(level: level, message: message, fields: fields))
         }
         return .values([])
     }

@@ -15,8 +15,19 @@ public final class LuaSandbox {
     private let host: LuaHost
     private var chunks: [String: Int32] = [:]
     private var expressions: [String: Int32] = [:]
+    /// The last chunk and expression looked up, checked before the dictionaries: the engine runs
+    /// the same definition's source (the same string storage) again and again, and comparing a
+    /// string with itself is a pointer check where hashing reads every byte. Keyed by the source
+    /// like the dictionaries, so a changed source never finds a stale function.
+    private var lastChunk: CachedFunction?
+    private var lastExpression: CachedFunction?
     /// The bindings blob of the current execution (its storage is reused from one to the next).
     private var blob = LuaValueEncoder(maxDepth: ScriptLimits.defaults.valueDepth, capacity: 256)
+
+    private struct CachedFunction {
+        var source: String
+        var ref: Int32
+    }
     /// Compiled functions kept per state before the cache is flushed.
     private static let cacheCapacity = 256
 
@@ -55,31 +66,35 @@ public final class LuaSandbox {
             ActivityFailure(.activityError, "syntax error: \(message)", script: chunk.name, line: line.map { $0 + chunk.firstLine - 1 })
         }
 
-        var blob = takeBlob(maxDepth: limits.valueDepth)
-        blob.count(invocation.event == nil ? 4 : 5)
-        try blob.binding("input", invocation.input, readOnly: false, path: "input")
-        try blob.binding("workflow", .object(invocation.context), readOnly: false, path: "workflow")
-        try blob.binding("steps", invocation.steps, readOnly: true, path: "steps")
-        try blob.binding("activity", invocation.activity, readOnly: true, path: "activity")
-        if let event = invocation.event { try blob.binding("event", event, readOnly: true, path: "event") }
-
-        return try withEnvironment(blob) { () throws(ActivityFailure) -> ScriptOutcome in
-            host.begin(limits: limits, activity: invocation.activity)
-            let status = mf_run(L, 1, ref)
-            try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
-            guard status == LUA_OK else {
-                throw failure(status: status, script: chunk.name, firstLine: chunk.firstLine)
-            }
-            var outputReader = LuaValueReader(L, root: "output", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
-            let output = try outputReader.read(-1)
-            return ScriptOutcome(output: output, contextWrites: try contextWrites(invocation, script: chunk.name), logs: host.logs, events: host.events)
+        try prepare(maxDepth: limits.valueDepth) { blob throws(ActivityFailure) in try Self.encodeBindings(of: invocation, into: &blob) }
+        defer { mf_finish(L) }
+        host.begin(valueDepth: limits.valueDepth, activity: invocation.activity)
+        let status = mf_run(L, ref)
+        try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
+        guard status == LUA_OK else {
+            throw failure(status: status, script: chunk.name, firstLine: chunk.firstLine)
         }
+        var outputReader = LuaValueReader(L, root: "output", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
+        let output = try outputReader.read(-1)
+        return ScriptOutcome(output: output, contextWrites: try contextWrites(invocation, script: chunk.name), logs: host.logs, events: host.events)
+    }
+
+    /// The invocation's names (SPEC §4.1). `input` is built with the environment: nearly every
+    /// script reads it, and building it at first use costs a metamethod miss and a protected call.
+    /// The others are built at first use; an untouched `workflow` is known unchanged.
+    private static func encodeBindings(of invocation: ScriptInvocation, into blob: inout LuaValueEncoder) throws(ActivityFailure) {
+        blob.count(invocation.event == nil ? 4 : 5)
+        try blob.binding("input", invocation.input, flags: MF_BINDING_EAGER, path: "input")
+        try blob.binding("workflow", object: invocation.context, flags: 0, path: "workflow")
+        try blob.binding("steps", invocation.steps, flags: MF_BINDING_READ_ONLY, path: "steps")
+        try blob.binding("activity", invocation.activity, flags: MF_BINDING_READ_ONLY, path: "activity")
+        if let event = invocation.event { try blob.binding("event", event, flags: MF_BINDING_READ_ONLY, path: "event") }
     }
 
     /// The context writes of a successful run; none without reading back when the script never
     /// touched `workflow`.
     private func contextWrites(_ invocation: ScriptInvocation, script: String) throws(ActivityFailure) -> OrderedDictionary<String, Value> {
-        switch mf_push_workflow(L, 1) {
+        switch mf_push_workflow(L) {
         case 0: return [:]
         case 1: break
         default: throw ActivityFailure(.workerCrashed, "the Lua stack cannot grow", script: script)
@@ -131,14 +146,17 @@ public final class LuaSandbox {
         try checkStart(interrupt: interrupt, deadline: deadline, limits: limits, script: "expression")
         defer { lua_settop(L, 0) }
         mf_set_limits(L, limits.memory, Int64(limits.instructions), deadline ?? 0, interrupt?.flag)
-        var blob = takeBlob(maxDepth: limits.valueDepth)
+        try prepare(maxDepth: limits.valueDepth) { blob throws(ActivityFailure) in try Self.encodeScope(scope, into: &blob) }
+        defer { mf_finish(L) }
+        host.begin(valueDepth: limits.valueDepth, activity: nil)
+        return try resolve(template, limits: limits)
+    }
+
+    /// The names visible to expressions, all read-only.
+    private static func encodeScope(_ scope: Value, into blob: inout LuaValueEncoder) throws(ActivityFailure) {
         let members = scope.objectValue ?? [:]
         blob.count(members.count)
-        for (name, value) in members { try blob.binding(name, value, readOnly: true, path: name) }
-        return try withEnvironment(blob) { () throws(ActivityFailure) -> Value in
-            host.begin(limits: limits, activity: nil)
-            return try resolve(template, limits: limits)
-        }
+        for (name, value) in members { try blob.binding(named: name, value, flags: MF_BINDING_READ_ONLY, path: name) }
     }
 
     private func resolve(_ template: ValueTemplate, limits: ScriptLimits) throws(ActivityFailure) -> Value {
@@ -180,17 +198,18 @@ public final class LuaSandbox {
 
     private func evaluate(_ expression: Expression, limits: ScriptLimits) throws(ActivityFailure) -> Value {
         let location = expression.location
-        let script = location == .unknown ? "${ \(expression.source) }" : location.file
+        // What errors name; built only when one is reported.
+        var script: String { location == .unknown ? "${ \(expression.source) }" : location.file }
         let lineOffset = location == .unknown ? nil : location.line
-        let lastLine = expression.source.utf8.reduce(1) { $1 == 10 ? $0 + 1 : $0 }
         let ref = try compiled(expression.source, expression: true, limits: limits) { line, message in
-            ActivityFailure(.activityError, "syntax error in expression: \(message)", script: script,
-                            line: lineOffset.map { $0 + min(line ?? 1, lastLine) - 1 })
+            let lastLine = expression.source.utf8.reduce(1) { $1 == 10 ? $0 + 1 : $0 }
+            return ActivityFailure(.activityError, "syntax error in expression: \(message)", script: script,
+                                   line: lineOffset.map { $0 + min(line ?? 1, lastLine) - 1 })
         }
-        let status = mf_run(L, 1, ref)
+        let status = mf_run(L, ref)
         try checkTrip(limits: limits, script: script, firstLine: lineOffset ?? 1)
         guard status == LUA_OK else { throw failure(status: status, script: script, firstLine: lineOffset ?? 1) }
-        defer { lua_settop(L, 1) }
+        defer { lua_settop(L, 0) }
         var reader = LuaValueReader(L, root: "expression", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
         return try reader.read(-1)
     }
@@ -203,34 +222,36 @@ public final class LuaSandbox {
         if let deadline, LuaClock.now >= deadline { throw timeoutFailure(limits, script: script, line: nil) }
     }
 
-    /// The reusable blob, moved out of the sandbox (so it is uniquely referenced and no access to
-    /// a stored property is checked while it is filled) and emptied.
-    private func takeBlob(maxDepth: Int) -> LuaValueEncoder {
-        var taken = LuaValueEncoder(maxDepth: maxDepth, capacity: 0)
-        swap(&taken, &blob)
-        taken.reset(maxDepth: maxDepth)
-        return taken
+    /// Encodes the environment's bindings into the reused blob (one access to it) and hands it
+    /// to C for the next `mf_run`. The blob must not change until `mf_finish`: C builds each lazy
+    /// binding from it when the script first uses it.
+    private func prepare(maxDepth: Int, _ encode: (inout LuaValueEncoder) throws(ActivityFailure) -> Void) throws(ActivityFailure) {
+        try Self.prepare(L, &blob, maxDepth: maxDepth, encode)
     }
 
-    /// Runs `body` with a fresh environment for `blob` at stack index 1, then gives the blob's
-    /// storage back for the next execution. The blob stays in place until the body returns, since
-    /// C builds each binding when the script first uses it.
-    private func withEnvironment<T>(_ blob: LuaValueEncoder, _ body: () throws(ActivityFailure) -> T) throws(ActivityFailure) -> T {
-        defer { self.blob = blob }
-        let result = blob.bytes.withUnsafeBufferPointer { bytes -> Result<T, ActivityFailure> in
-            let status = mf_prepare(L, bytes.baseAddress, bytes.count)
-            defer { mf_finish(L) }
-            guard status == LUA_OK else {
-                isUsable = false
-                return .failure(ActivityFailure(.luaMemoryLimit, "could not build the script's environment"))
-            }
-            do throws(ActivityFailure) { return .success(try body()) } catch { return .failure(error) }
+    private static func prepare(
+        _ L: OpaquePointer, _ blob: inout LuaValueEncoder, maxDepth: Int, _ encode: (inout LuaValueEncoder) throws(ActivityFailure) -> Void
+    ) throws(ActivityFailure) {
+        blob.reset(maxDepth: maxDepth)
+        try encode(&blob)
+        guard blob.withBytes({ bytes, count in mf_prepare(L, bytes, count) }) != 0 else {
+            throw ActivityFailure(.workerCrashed, "malformed environment encoding")
         }
-        return try result.get()
     }
 
     /// The registry reference of compiled source, from the per-state cache.
     private func compiled(
+        _ source: String, expression: Bool, limits: ScriptLimits,
+        syntaxError: (_ line: Int?, _ message: String) -> ActivityFailure
+    ) throws(ActivityFailure) -> Int32 {
+        if let last = expression ? lastExpression : lastChunk, last.source == source { return last.ref }
+        let ref = try lookUpOrCompile(source, expression: expression, limits: limits, syntaxError: syntaxError)
+        let cached = CachedFunction(source: source, ref: ref)
+        if expression { lastExpression = cached } else { lastChunk = cached }
+        return ref
+    }
+
+    private func lookUpOrCompile(
         _ source: String, expression: Bool, limits: ScriptLimits,
         syntaxError: (_ line: Int?, _ message: String) -> ActivityFailure
     ) throws(ActivityFailure) -> Int32 {
@@ -252,6 +273,8 @@ public final class LuaSandbox {
             for old in expressions.values { mf_unref(L, old) }
             chunks = [:]
             expressions = [:]
+            lastChunk = nil
+            lastExpression = nil
         }
         if expression { expressions[source] = ref } else { chunks[source] = ref }
         return ref
@@ -274,13 +297,14 @@ public final class LuaSandbox {
     }
 
     /// Throws the typed failure of a tripped state (and marks it unusable).
-    private func checkTrip(limits: ScriptLimits, script: String?, firstLine: Int) throws(ActivityFailure) {
+    private func checkTrip(limits: ScriptLimits, script: @autoclosure () -> String?, firstLine: Int) throws(ActivityFailure) {
         let reason = Int(mf_tripped(L))
         guard reason != MF_TRIP_NONE else { return }
         isUsable = false
         let luaLine = Int(mf_error_line(L))
         let line = luaLine > 0 ? luaLine + firstLine - 1 : nil
         lua_settop(L, 0)
+        let script = script()
         switch reason {
         case MF_TRIP_MEMORY:
             throw ActivityFailure(.luaMemoryLimit, "memory limit of \(Self.bytes(limits.memory)) exceeded", script: script, line: line)

@@ -112,20 +112,32 @@ size_t mf_memory_used(lua_State *L);
 int mf_compile(lua_State *L, const char *source, size_t length, int expression);
 void mf_unref(lua_State *L, int ref);
 
-/// Pushes a fresh environment for an encoded bindings blob (count, then per binding: read-only
-/// flag, name, length-prefixed encoded value), in a protected call. The bindings are built lazily,
-/// when the script first uses them, so the blob must stay valid until `mf_finish`. Returns a Lua
-/// status (the message is pushed on failure).
+/// Flags of one binding in an environment blob.
+enum {
+    /// Tables reach the script as read-only proxies.
+    MF_BINDING_READ_ONLY = 1,
+    /// Built with the environment rather than at the script's first use (a name nearly every
+    /// script reads: the lazy path costs more than building it).
+    MF_BINDING_EAGER = 2,
+};
+
+/// Records the encoded bindings blob (count, then per binding: `MF_BINDING_*` flags, name,
+/// length-prefixed encoded value) of the next environment; the next `mf_run` builds it, and
+/// builds each lazy binding when the script first uses it, so the blob must stay valid until
+/// `mf_finish`. Never raises; returns 0 when the blob is malformed.
 int mf_prepare(lua_State *L, const unsigned char *blob, size_t length);
-/// Ends the use of the blob given to `mf_prepare`.
+/// Ends the use of the blob given to `mf_prepare`; `mf_run` refuses to run again before the next
+/// `mf_prepare` (an environment is never reused by another execution).
 void mf_finish(lua_State *L);
-/// Pushes `workflow` of the environment at `env` as the script left it and returns 1; returns 0
+/// Pushes `workflow` of the current environment as the script left it and returns 1; returns 0
 /// (nothing pushed) when the script neither read nor assigned it, so it is unchanged; -1 when the
 /// stack cannot grow. Call before `mf_finish`.
-int mf_push_workflow(lua_State *L, int env);
-/// Runs the compiled function `ref` with `_ENV` set to the table at `env` under the limits and
-/// the hook. Pushes one result or the error object; returns the Lua status.
-int mf_run(lua_State *L, int env, int ref);
+int mf_push_workflow(lua_State *L);
+/// Runs the compiled function `ref` under the limits and the hook, with `_ENV` set to the
+/// environment of the prepared blob, built by the first run after `mf_prepare` inside the same
+/// protected call (later runs, the expressions of one template, share it). Pushes one result or
+/// the error object; returns the Lua status. A failure to build the environment trips the state.
+int mf_run(lua_State *L, int ref);
 
 /// Host out buffer.
 void mf_out_append(lua_State *L, const void *bytes, size_t length);
