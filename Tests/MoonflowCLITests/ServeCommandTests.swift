@@ -44,7 +44,9 @@ struct ServeCommandTests {
         }
         #expect(health == #"{"status":"ok"}"#)
         kill(process.processIdentifier, SIGTERM)
+        let watchdog = Watchdog(pid: process.processIdentifier, after: 60)
         process.waitUntilExit()
+        #expect(!watchdog.stop(), "serve did not stop within 60 s of SIGTERM")
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
     }
