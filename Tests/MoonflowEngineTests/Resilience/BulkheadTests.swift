@@ -220,11 +220,14 @@ struct BulkheadTests {
         let clock = ManualClock()
         let gate = Bulkhead.activityGate(maxActivities: 1, clock: clock)
         let permit = try await gate.acquire()
-        let waiters = (0..<50).map { _ in Task { try await gate.acquire() } }
+        // Each waiter gives its permit back as soon as it has it: they queue in the order their
+        // tasks happen to run, not in array order, so releasing in array order could deadlock.
+        let waiters = (0..<50).map { _ in Task { gate.release(try await gate.acquire()) } }
         await waitUntil("all queued") { gate.snapshot().queued == 50 }
         #expect(clock.sleeperCount == 0)
         gate.release(permit)
-        for waiter in waiters { gate.release(try await waiter.value) }
+        for waiter in waiters { try await waiter.value }
         #expect(gate.snapshot().inUse == 0)
+        #expect(gate.snapshot().queued == 0)
     }
 }
