@@ -4,7 +4,7 @@ import MoonflowModel
 import NIOCore
 import Testing
 
-@Suite("Events: triggers, dedupe, the live stream")
+@Suite("Events: triggers, dedupe, the live stream", .timeLimit(.minutes(1)))
 struct EventAndStreamTests {
     @Test func eventsStartRunsWhenConditionsAndWhenHold() async throws {
         try await TestServer.run(Fixtures.project) { client in
@@ -37,19 +37,13 @@ struct EventAndStreamTests {
 
     @Test func theStreamCarriesLifecycleEvents() async throws {
         try await TestServer.run(Fixtures.project) { client in
-            var request = HTTPClientRequest(url: client.base + "/v1/events/stream?type=run.")
-            request.headers.add(name: "Authorization", value: "Bearer \(Tokens.alice)")
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let response = try await Self.openStream(client, "?type=run.")
             #expect(response.status.code == 200)
             #expect(response.headers.first(name: "content-type") == "text/event-stream")
             var chunks = response.body.makeAsyncIterator()
             _ = try await chunks.next()  // the opening comment: the subscription is in place
             let id = try #require(try await client.post("/v1/runs", ["workflow": "hello"]).json["run_id"]?.stringValue)
-            var text = ""
-            while !text.contains("event: run.completed") {
-                guard let chunk = try await chunks.next() else { break }
-                text += String(buffer: chunk)
-            }
+            let text = try await Self.read(&chunks, until: "event: run.completed")
             #expect(text.contains("event: run.started"))
             #expect(text.contains("event: run.completed\ndata: {\"type\":\"run.completed\",\"run_id\":\"\(id)\""))
             #expect(!text.contains("activity."))
@@ -58,17 +52,24 @@ struct EventAndStreamTests {
 
     @Test func anIdleStreamSendsKeepAliveComments() async throws {
         try await TestServer.run(Fixtures.project) { client in
-            var request = HTTPClientRequest(url: client.base + "/v1/events/stream")
-            request.headers.add(name: "Authorization", value: "Bearer \(Tokens.alice)")
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-            var chunks = response.body.makeAsyncIterator()
-            var text = ""
-            while !text.contains(": keep-alive\n\n") {
-                guard let chunk = try await chunks.next() else { break }
-                text += String(buffer: chunk)
-            }
+            var chunks = try await Self.openStream(client).body.makeAsyncIterator()
+            let text = try await Self.read(&chunks, until: ": keep-alive\n\n")
             #expect(text.hasPrefix(": moonflow event stream\n\n"))
             #expect(text.contains(": keep-alive\n\n"))
         }
+    }
+
+    /// Opens `GET /v1/events/stream` (with `query`) as alice.
+    static func openStream(_ client: Client, _ query: String = "") async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: client.base + "/v1/events/stream" + query)
+        request.headers.add(name: "Authorization", value: "Bearer \(Tokens.alice)")
+        return try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    }
+
+    /// The stream's text up to the chunk that contains `marker` (or its end).
+    static func read(_ chunks: inout HTTPClientResponse.Body.AsyncIterator, until marker: String) async throws -> String {
+        var text = ""
+        while !text.contains(marker), let chunk = try await chunks.next() { text += String(buffer: chunk) }
+        return text
     }
 }
