@@ -458,7 +458,8 @@ final class RunDriver {
         staged += events
     }
 
-    /// Writes the staged events as one transition. A write the store refuses ends the drive; the
+    /// Writes the staged events as one transition; a storage fault is waited out (`StorageRetryPolicy`).
+    /// A write the store refuses otherwise (or past the retries) ends the drive; the
     /// driver then holds the store's state again (as it was before these events) for whatever its
     /// callers read before it is dropped.
     func flush() async throws {
@@ -467,7 +468,7 @@ final class RunDriver {
         staged = []
         engine.failpoints.reach(.beforeCommit, of: events)
         do {
-            try await engine.store.append(state.id, events: events, newState: state)
+            try await engine.appendRetryingStorageFaults(state.id, events: events, newState: state) { logger(nil) }
         } catch {
             if let stored = try? await engine.store.state(of: state.id) { state = stored }
             throw error
