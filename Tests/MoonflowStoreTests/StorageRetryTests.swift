@@ -75,4 +75,30 @@ import Testing
         #expect(try await engine.drive("stuck") == .completed)
         try await expectConsistent(store)
     }
+
+    @Test func aTaskCompletionRefusedByAFullDiskFailsAtOnceAndStoresNothing() async throws {
+        let fixture = try StoreFixture(workflows: ["approval": approval])
+        let store = try fixture.open()
+        let engine = fixture.engine(store)
+        engine.storageRetry.policy = StorageRetryPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(1), maximumRetries: 1000)
+        _ = try await engine.start(try fixture.pinned("approval"), input: [:], runID: "t1")
+        #expect(try await engine.drive("t1") == .waiting)
+        let task = try #require(try await store.tasks(status: .open).first)
+        let journal = try await store.journal(of: "t1")
+        try await Self.fill(store)
+        // The caller waits on this transition: it is told at once, not after the retries.
+        let started = ContinuousClock.now
+        do {
+            _ = try await engine.completeTask(task.id, data: ["ok": true, "note": Self.blob], user: TaskUser("alice"))
+            Issue.record("the completion must fail while the disk is full")
+        } catch let error as RunStoreError {
+            guard case .storageFull = error else { throw error }
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(engine.storageRetry.count == 0)
+        #expect(try await store.journal(of: "t1") == journal)
+        try await store.setMaximumPageCount(1 << 30)
+        #expect(try await engine.completeTask(task.id, data: ["ok": true, "note": Self.blob], user: TaskUser("alice")) == .completed)
+        try await expectConsistent(store)
+    }
 }

@@ -12,7 +12,9 @@ import Synchronization
 /// re-run and no attempt is counted, and once the disk has room again (or the lock is released)
 /// the drive goes on as if nothing happened. Only when the retries are spent does the drive end
 /// with the storage error, leaving the run as its last stored transition for `runs resume` or the
-/// next start. A run's start (`Engine.start`) is not retried: it fails at once, acknowledging nothing.
+/// next start. What a caller waits on is not retried but fails at once, storing nothing: a start
+/// (`Engine.start`), and the first transition of a task completion, a cancel or terminate, and a
+/// resumed compensation; the drive that follows an acknowledged one is retried.
 public struct StorageRetryPolicy: Sendable, Hashable {
     public var initialDelay: Duration
     public var maximumDelay: Duration
@@ -69,13 +71,16 @@ extension RunStoreError {
 }
 
 extension Engine {
-    /// `store.append`, written again after a backoff while the store refuses it with a storage
-    /// fault (`StorageRetryPolicy`); each retry is logged and counted. Sleeps on the engine clock.
-    /// `logger` is built only when something is logged (the run's metadata costs on every write).
-    func appendRetryingStorageFaults(_ runID: RunID, events: [RunEvent], newState: RunState, logger: () -> Logger) async throws {
+    /// `store.append`; with `retryingStorageFaults`, written again after a backoff while the store
+    /// refuses it with a storage fault (`StorageRetryPolicy`), each retry logged and counted.
+    /// Sleeps on the engine clock. `logger` is built only when something is logged (the run's
+    /// metadata costs on every write).
+    func append(
+        _ runID: RunID, events: [RunEvent], newState: RunState, retryingStorageFaults: Bool, logger: () -> Logger
+    ) async throws {
         do {
             return try await store.append(runID, events: events, newState: newState)
-        } catch let error as RunStoreError where error.isStorageFault {
+        } catch let error as RunStoreError where error.isStorageFault && retryingStorageFaults {
             let policy = storageRetry.policy
             var last = error
             for retry in 1...max(1, policy.maximumRetries) where policy.maximumRetries > 0 && !Task.isCancelled {
