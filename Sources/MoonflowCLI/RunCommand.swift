@@ -125,6 +125,11 @@ struct StoreOptions: ParsableArguments {
         name: .long,
         help: "Where runs are kept: a SQLite file, or memory (default: moonflow.yaml's store, else .moonflow/state.db).")
     var store: String?
+
+    @Flag(
+        name: .customLong("accept-wal-loss"),
+        help: "Open a store whose WAL is damaged, keeping the transactions before the damage and dropping those after it (back the files up first; docs/durability.md).")
+    var acceptWALLoss = false
 }
 
 extension Composition {
@@ -134,7 +139,7 @@ extension Composition {
     static func engine(_ global: GlobalOptions, _ storage: StoreOptions) throws -> (Engine, any RunStore) {
         let project = global.projectURL
         let config = try engineConfig(project: project)
-        let store = try openStore(storage.store, project: project, config: config)
+        let store = try openStore(storage.store, project: project, config: config, acceptWALLoss: storage.acceptWALLoss)
         return (engine(project: project, store: store, limits: config.concurrency), store)
     }
 
@@ -164,8 +169,8 @@ extension Composition {
 
     /// `--store memory`, `--store PATH`, or the configuration's store (a relative path is under
     /// the project). A store another process holds, or a corrupt file, exits 1 with the reason.
-    static func openStore(_ option: String?, project: URL, config: EngineConfig) throws -> any RunStore {
-        var options = SQLiteStoreOptions()
+    static func openStore(_ option: String?, project: URL, config: EngineConfig, acceptWALLoss: Bool = false) throws -> any RunStore {
+        var options = SQLiteStoreOptions(acceptWALLoss: acceptWALLoss)
         let configured: String
         switch config.store {
         case .memory: configured = "memory"

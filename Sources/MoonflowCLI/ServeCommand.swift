@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let options = ServerOptions(
             project: project, host: host, port: port ?? engineConfig.port, config: engineConfig, insecureNoAuth: insecureNoAuth,
-            store: try Composition.openStore(storage.store, project: project, config: engineConfig), logger: logger)
+            store: try Composition.openStore(storage.store, project: project, config: engineConfig, acceptWALLoss: storage.acceptWALLoss), logger: logger)
         try await MoonflowServer.serve(options, gracePeriod: .seconds(gracePeriod)) { port in
             logger.notice("moonflow serves http://\(host):\(port)/ (project \(project.path))")
         }

@@ -11,10 +11,15 @@ public struct SQLiteStoreOptions: Sendable, Hashable {
     public var synchronous: EngineConfig.Synchronous
     /// How long a write waits for a lock held by another connection before failing `StorageBusy`.
     public var busyTimeout: Duration
+    /// Opens a store whose WAL is damaged (`StoreOpenError.corruptWAL`) as SQLite would: keeping
+    /// the transactions before the damage, dropping those after it for good. Off by default; an
+    /// operator turns it on (`--accept-wal-loss`) after backing the files up.
+    public var acceptWALLoss: Bool
 
-    public init(synchronous: EngineConfig.Synchronous = .full, busyTimeout: Duration = .seconds(5)) {
+    public init(synchronous: EngineConfig.Synchronous = .full, busyTimeout: Duration = .seconds(5), acceptWALLoss: Bool = false) {
         self.synchronous = synchronous
         self.busyTimeout = busyTimeout
+        self.acceptWALLoss = acceptWALLoss
     }
 }
 
@@ -24,6 +29,9 @@ public enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
     case inUse(path: String)
     /// The file is not a SQLite database, or fails `PRAGMA quick_check`.
     case corrupt(path: String, detail: String)
+    /// The write-ahead log (`<path>-wal`) holds committed transactions SQLite would drop on
+    /// opening, because a frame before them is damaged (`WALScan`).
+    case corruptWAL(path: String, detail: String)
     case cannotOpen(path: String, detail: String)
 
     public var description: String {
@@ -32,6 +40,13 @@ public enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
             "\(path) is in use by another Moonflow process (one engine per store); stop it or use another --store"
         case .corrupt(let path, let detail):
             "\(path) is not a valid Moonflow store (\(detail)); it was left untouched — restore a backup or move it away"
+        case .corruptWAL(let path, let detail):
+            """
+            \(path)-wal is damaged: \(detail). The store was not opened and nothing was written to it. To recover: \
+            stop every process using it, copy \(path), \(path)-wal and \(path)-shm somewhere safe, then restore a \
+            backup, or open the store once with --accept-wal-loss to keep what SQLite can read (the transactions \
+            after the damage are dropped for good)
+            """
         case .cannotOpen(let path, let detail): "cannot open \(path): \(detail)"
         }
     }
@@ -52,7 +67,8 @@ public final class SQLiteRunStore: RunStore {
     private let lock: OwnerLock
 
     /// Opens (or creates) the store at `path`. A file that is not a SQLite database or fails
-    /// `PRAGMA quick_check` is refused untouched; a store another process holds is refused.
+    /// `PRAGMA quick_check`, or whose WAL holds committed transactions SQLite would drop, is
+    /// refused untouched; a store another process holds is refused.
     public init(path: String, options: SQLiteStoreOptions = SQLiteStoreOptions()) throws {
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -62,6 +78,8 @@ public final class SQLiteRunStore: RunStore {
             throw StoreOpenError.cannotOpen(path: path, detail: "\(error)")
         }
         lock = try OwnerLock(path: path + ".lock", storePath: path)
+        // The WAL first: the quick_check connection would already replay only its valid prefix.
+        if !options.acceptWALLoss { try StoreFileCheck.checkWAL(path) }
         try StoreFileCheck.check(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds) + Double(options.busyTimeout.components.attoseconds) / 1e18)
@@ -69,6 +87,10 @@ public final class SQLiteRunStore: RunStore {
         let synchronous = options.synchronous == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // A transaction's frames reach the WAL once, at commit, never spilled early and
+            // rewritten in place: so a crash never leaves a frame that fails its checksum before
+            // an intact commit frame, and `WALScan` can call that damage.
+            try db.execute(sql: "PRAGMA cache_spill = OFF")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)

@@ -70,6 +70,8 @@ public final class Engine: Sendable {
     /// Every event of every run, as it is committed, plus events scripts emit.
     public let bus = EventBus()
     let metrics = EngineMetrics()
+    /// How long a run's writes wait out a full disk or a locked database (`StorageRetryPolicy`).
+    public let storageRetry = StorageRetry()
 
     public init(
         store: any RunStore, runner: any ScriptRunning, clock: any EngineClock = SystemClock(),

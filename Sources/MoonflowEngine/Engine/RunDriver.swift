@@ -20,6 +20,8 @@ final class RunDriver {
     private var staged: [RunEvent] = []
     /// Whether the run had ended before the staged events.
     private var stagedFromTerminal = false
+    /// Whether a write refused for a storage fault is waited out (`commitFailingFast` turns it off).
+    var retriesStorageFaults = true
 
     init(engine: Engine, workflow: Workflow, state: RunState) {
         self.engine = engine
@@ -47,19 +49,19 @@ final class RunDriver {
     /// Cancels or terminates a run no driver is running (the running driver got the message).
     func stop(_ ending: RunEnding) async throws -> RunStatus {
         if state.ending == nil || (ending == .terminated && state.ending != .terminated) {
-            try await commit(endingEvents(ending, failure: Self.stopFailure(ending), activity: nil))
+            try await commitFailingFast(endingEvents(ending, failure: Self.stopFailure(ending), activity: nil))
         }
         return try await drive()
     }
 
     /// Reopens the failed compensations of a `compensation_failed` run and compensates again.
     func resumeCompensation() async throws -> RunStatus {
-        try await commit([event(.runCompensationResumed, ["deadline": compensationDeadline()?.eventValue ?? .null])])
+        try await commitFailingFast([event(.runCompensationResumed, ["deadline": compensationDeadline()?.eventValue ?? .null])])
         return try await drive()
     }
 
     func completeTask(_ task: TaskRecord, data: Value, user: String) async throws {
-        try await commit(
+        try await commitFailingFast(
             [event(.taskCompleted, task.activity, attempt: task.attempt, ["id": .string(task.id), "data": data, "user": .string(user)])]
                 + completionEvents(task.activity, output: data, attempts: task.attempt, outcome: nil, rescued: nil))
     }
@@ -458,7 +460,8 @@ final class RunDriver {
         staged += events
     }
 
-    /// Writes the staged events as one transition. A write the store refuses ends the drive; the
+    /// Writes the staged events as one transition; a storage fault is waited out (`StorageRetryPolicy`).
+    /// A write the store refuses otherwise (or past the retries) ends the drive; the
     /// driver then holds the store's state again (as it was before these events) for whatever its
     /// callers read before it is dropped.
     func flush() async throws {
@@ -467,7 +470,7 @@ final class RunDriver {
         staged = []
         engine.failpoints.reach(.beforeCommit, of: events)
         do {
-            try await engine.store.append(state.id, events: events, newState: state)
+            try await engine.append(state.id, events: events, newState: state, retryingStorageFaults: retriesStorageFaults) { logger(nil) }
         } catch {
             if let stored = try? await engine.store.state(of: state.id) { state = stored }
             throw error
