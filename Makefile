@@ -35,9 +35,13 @@ demo: build
 	@echo "Serving the examples on http://127.0.0.1:8080/ (API: docs/api.md; Ctrl-C stops)"
 	$(BIN) serve --insecure-no-auth
 
+# Every test on the debug build, then the command-line suite again against the release binary users
+# run (MOONFLOW_TEST_BINARY): a crash only the optimiser exposes has escaped debug-only runs before.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(SWIFT) build -c release --product moonflow
+	MOONFLOW_TEST_BINARY="$(CURDIR)/$(BIN)" $(SWIFT) test --skip-build --filter MoonflowCLITests
 
 # Fails when our own sources compile with warnings (dependencies are not ours to fix).
 check-warnings: deps

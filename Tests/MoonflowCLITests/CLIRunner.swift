@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// Runs the built `moonflow` binary (next to the test bundle in `.build/<config>/`) and captures its output.
+/// Runs the built `moonflow` binary (next to the test bundle in `.build/<config>/`, or `MOONFLOW_TEST_BINARY`) and captures its output.
 struct CLIResult {
     var status: Int32
     var stdout: String
@@ -9,7 +9,12 @@ struct CLIResult {
 }
 
 enum CLIRunner {
+    /// `MOONFLOW_TEST_BINARY` names another binary to test (`make test` also runs this suite against
+    /// the release build, which is what users run: the optimiser has hidden crashes from debug builds).
     static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["MOONFLOW_TEST_BINARY"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
         let testExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         return testExecutable.deletingLastPathComponent().appendingPathComponent("moonflow")
     }

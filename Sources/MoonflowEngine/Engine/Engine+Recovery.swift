@@ -27,22 +27,28 @@ extension Engine {
             let queued = unfinished.filter { $0.status == .queued }.sorted { ($0.queuePlace?.sequence ?? 0) < ($1.queuePlace?.sequence ?? 0) }
             let batch = unfinished.filter { $0.status != .queued } + queued
             order += batch.map(\.id)
-            await withTaskGroup(of: (RunID, Result<RunStatus, any Error>).self) { group in
+            await withTaskGroup(of: RecoveredRun.self) { group in
                 var active = 0
                 for state in batch {
-                    if active >= max(1, concurrency), let (id, result) = await group.next() {
-                        results[id] = result
+                    if active >= max(1, concurrency), let recovered = await group.next() {
+                        results[recovered.runID] = recovered.outcome
                         active -= 1
                     }
-                    group.addTask { [self] in
-                        do { return (state.id, .success(try await drive(state.id))) } catch { return (state.id, .failure(error)) }
-                    }
+                    let runID = state.id
+                    group.addTask { [self] in await recover(runID) }
                     active += 1
                 }
-                for await (id, result) in group { results[id] = result }
+                while let recovered = await group.next() { results[recovered.runID] = recovered.outcome }
             }
         }
         return order.compactMap { id in results[id].map { RecoveredRun(runID: id, outcome: $0) } }
+    }
+
+    /// Drives one run for `resumeAll`, its error kept as the outcome.
+    private func recover(_ runID: RunID) async -> RecoveredRun {
+        do { return RecoveredRun(runID: runID, outcome: .success(try await drive(runID))) } catch {
+            return RecoveredRun(runID: runID, outcome: .failure(error))
+        }
     }
 
     /// Continues a `compensation_failed` run (SPEC §5.9): the failed compensations run again with
