@@ -60,6 +60,7 @@ let package = Package(
             name: "MoonflowEngine",
             dependencies: [
                 "MoonflowModel", "MoonflowSchema",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -34,7 +34,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("input-file"), help: "A file holding the run input, as JSON.")
     var inputFile: String?
 
-    @Option(name: .customLong("run-id"), help: "The run's id (a start with an existing id changes nothing).")
+    @Option(
+        name: .customLong("run-id"),
+        help: """
+            The run's id: a letter or digit, then up to 199 letters, digits and . _ : ~ - \
+            (a start repeating an existing id with the same workflow and input changes nothing).
+            """)
     var runID: String?
 
     @Option(
@@ -52,6 +57,9 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if input != nil, inputFile != nil { throw ValidationError("--input and --input-file cannot be used together") }
+        if let runID, let problem = RunIDRule.problem(with: runID) {
+            throw ValidationError("--run-id '\(SafeText.display(runID))': \(problem); the rule is \(RunIDRule.pattern)")
+        }
     }
 
     func run() async throws {
@@ -63,6 +71,10 @@ struct RunCommand: AsyncParsableCommand {
             id = try await engine.start(loaded.pinned, input: runInput, runID: runID, priority: priority)
         } catch let failure as ActivityFailure {
             printError("error: \(failure)")
+            throw MoonflowExit.usage
+        } catch let conflict as EngineError {
+            guard case .runIDConflict = conflict else { throw conflict }
+            printError("error: \(conflict)")
             throw MoonflowExit.usage
         }
         let report = try await Composition.driveUntilSettled(engine, id)
@@ -146,8 +158,7 @@ extension Composition {
     /// The engine over a given store, as every command (and the benchmark) composes it; `limits`
     /// is moonflow.yaml's engine-wide `concurrency`.
     static func engine(project: URL, store: any RunStore, limits: ConcurrencyLimits? = nil) -> Engine {
-        var logger = Logger(label: "moonflow", factory: { StreamLogHandler.standardError(label: $0) })
-        logger.logLevel = .warning
+        let logger = Logger.escapedStandardError(label: "moonflow", level: .warning)
         return Engine(
             store: store, runner: LuaRunner(), clock: SystemClock(), random: SystemRandomSource(), logger: logger,
             validator: schemaValidator(project: project), catalog: ProjectCatalog(loader: loader(project: project)),

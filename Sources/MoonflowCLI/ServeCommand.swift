@@ -45,9 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let project = global.projectURL
         let engineConfig = try Composition.engineConfig(project: project, file: config)
-        var configuredLogger = Logger(label: "moonflow", factory: { StreamLogHandler.standardError(label: $0) })
-        configuredLogger.logLevel = Logger.Level(rawValue: engineConfig.logLevel.rawValue) ?? .info
-        let logger = configuredLogger
+        let logger = Logger.escapedStandardError(label: "moonflow", level: Logger.Level(rawValue: engineConfig.logLevel.rawValue) ?? .info)
         let host = host ?? engineConfig.host
         do {
             try MoonflowServer.checkAccess(host: host, insecureNoAuth: insecureNoAuth, tokens: engineConfig.tokens)

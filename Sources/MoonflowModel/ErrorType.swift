@@ -34,26 +34,52 @@ public struct ErrorType: RawRepresentable, Sendable, Hashable, Codable, CustomSt
 }
 
 /// A typed failure of an activity, a script, an expression or a run.
+///
+/// Its message is always in `SafeText.errorMessage` form (control characters escaped, at most
+/// 8 KB, marked when cut), whoever builds or changes it: a failure is stored in the journal,
+/// logged, put in reports and returned by the API, and a script decides what its message holds.
+/// The type and script name get the same treatment with tighter caps.
 public struct ActivityFailure: Error, Sendable, Hashable, CustomStringConvertible {
-    public var type: ErrorType
-    public var message: String
+    public var type: ErrorType {
+        get { storedType }
+        set { storedType = Self.safeType(newValue) }
+    }
+    public var message: String {
+        get { storedMessage }
+        set { storedMessage = SafeText.errorMessage(newValue) }
+    }
     /// `false` when the raiser said `retryable = false`; `nil` leaves the decision to the policy.
     public var retryable: Bool?
     public var details: Value?
     /// Where it was raised: script name (or file) and line, when known.
-    public var script: String?
+    public var script: String? {
+        get { storedScript }
+        set { storedScript = newValue.map { SafeText.errorMessage($0, limit: Self.nameLimit) } }
+    }
     public var line: Int?
+
+    private var storedType: ErrorType
+    private var storedMessage: String
+    private var storedScript: String?
+
+    /// The most UTF-8 bytes of a type or a script name.
+    static let nameLimit = 256
 
     public init(
         _ type: ErrorType, _ message: String, retryable: Bool? = nil, details: Value? = nil,
         script: String? = nil, line: Int? = nil
     ) {
-        self.type = type
-        self.message = message
+        self.storedType = Self.safeType(type)
+        self.storedMessage = SafeText.errorMessage(message)
         self.retryable = retryable
         self.details = details
-        self.script = script
+        self.storedScript = script.map { SafeText.errorMessage($0, limit: Self.nameLimit) }
         self.line = line
+    }
+
+    private static func safeType(_ type: ErrorType) -> ErrorType {
+        let safe = SafeText.errorMessage(type.rawValue, limit: nameLimit)
+        return safe == type.rawValue ? type : ErrorType(safe)
     }
 
     public var description: String {

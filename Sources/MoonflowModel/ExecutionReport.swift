@@ -11,9 +11,10 @@ public struct ExecutionReport: Sendable, Hashable {
         public var activity: String?
         public var details: Value?
 
+        /// `message` is stored in `SafeText.errorMessage` form, as `ActivityFailure` keeps it.
         public init(type: String, message: String, activity: String? = nil, details: Value? = nil) {
             self.type = type
-            self.message = message
+            self.message = SafeText.errorMessage(message)
             self.activity = activity
             self.details = details
         }

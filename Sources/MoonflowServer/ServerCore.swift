@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Logging
 import MoonflowEngine
@@ -32,40 +31,37 @@ final class ServerCore: Sendable {
         self.logger = logger
     }
 
-    /// Starts a run of the current definition of `workflowID`. Idempotent with `runID`: an existing
-    /// run of the same workflow is returned as is; one of another workflow is a conflict.
-    func startRun(_ workflowID: String, input: Value, runID: RunID?, event: Value? = nil, priority: Int = 0) async throws -> StartedRun {
+    /// Starts a run of the current definition of `workflowID`. Idempotent with `runID` (which
+    /// must follow `RunIDRule`): a run started with the same workflow and input is returned as is;
+    /// any other start under an existing id is a 409 conflict, and nothing changes.
+    func startRun(_ workflowID: String, input: Value, runID: RunID?, priority: Int = 0) async throws -> StartedRun {
         guard let loaded = catalog.current(workflowID) else {
             throw APIError.notFound("no workflow '\(workflowID)' is served (unknown, deleted, or never valid)")
         }
-        if let runID, let existing = try await store.state(of: runID) {
-            guard existing.workflow == workflowID else {
-                throw APIError(.conflict, "Conflict", "run '\(runID)' exists and belongs to workflow '\(existing.workflow)'")
-            }
-            return StartedRun(runID: runID, workflow: workflowID, created: false)
+        let started: RunStart
+        do {
+            started = try await engine.startRun(loaded.pinned, input: input, runID: runID, priority: priority)
+        } catch let error as RunIDError {
+            throw APIError.badBody(error.reason, path: "$.run_id", ["pattern": .string(RunIDRule.pattern)])
+        } catch EngineError.runIDConflict(let id, let reason) {
+            throw APIError(.conflict, "Conflict", EngineError.runIDConflict(id, reason: reason).description)
         }
-        let id = try await engine.start(loaded.pinned, input: input, runID: runID, event: event, priority: priority)
-        dispatcher.submit(id)
-        return StartedRun(runID: id, workflow: workflowID, created: true)
+        if started.created { dispatcher.submit(started.runID) }
+        return StartedRun(runID: started.runID, workflow: workflowID, created: started.created)
     }
 
     /// Starts the runs an event triggers (SPEC §5.11): the current definitions' event triggers
     /// decide (`conditions`, `when`, `input`, `dedupe`). A run started for a `dedupe` key (or an
-    /// event `id`) gets an id derived from it, so the store's idempotent start refuses a second
-    /// run for it, across reloads and restarts too.
+    /// event `id`) gets an engine-made id derived from it (`EngineRunID.event`), so a second event
+    /// with the key returns that run, across reloads and restarts too, and no caller can have
+    /// created a run under that id beforehand.
     func postEvent(type: String, payload: Value, eventID: String?) async throws -> [StartedRun] {
         var started: [StartedRun] = []
         for match in await catalog.triggers.match(type: type, payload: payload, evaluator: runner) {
-            let workflowID = match.workflow.workflow.id
             let key = match.dedupeKey.map { "dedupe\u{0}\($0)" } ?? eventID.map { "event\u{0}\($0)" }
-            let runID = key.map { Self.derivedRunID(workflow: workflowID, key: $0) }
-            if let runID, try await store.state(of: runID) != nil {
-                started.append(StartedRun(runID: runID, workflow: workflowID, created: false))
-                continue
-            }
-            let id = try await engine.start(match.workflow, input: match.input, runID: runID, event: payload)
-            dispatcher.submit(id)
-            started.append(StartedRun(runID: id, workflow: workflowID, created: true))
+            let run = try await engine.startTriggered(match.workflow, input: match.input, key: key, event: payload)
+            if run.created { dispatcher.submit(run.runID) }
+            started.append(StartedRun(runID: run.runID, workflow: match.workflow.workflow.id, created: run.created))
         }
         return started
     }
@@ -76,11 +72,5 @@ final class ServerCore: Sendable {
         let outcome = catalog.reload()
         ProjectWatcher.log(outcome, logger: logger, reason: reason)
         return outcome
-    }
-
-    /// A stable run id for a workflow and a key: `evt-` and 32 hexadecimal digits.
-    static func derivedRunID(workflow: String, key: String) -> RunID {
-        let digest = SHA256.hash(data: Array("\(workflow)\u{0}\(key)".utf8))
-        return "evt-" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -34,7 +34,9 @@ import Testing
         let engine = fixture.engine(store)
         let pinned = try fixture.pinned("three")
         #expect(try await engine.start(pinned, input: ["x": 1], runID: "same") == "same")
-        #expect(try await engine.start(pinned, input: ["x": 2], runID: "same") == "same")
+        #expect(try await engine.start(pinned, input: ["x": 1], runID: "same") == "same")
+        // Another input under the id is a conflict (issue 12 item 4), and writes nothing.
+        await #expect(throws: EngineError.self) { try await engine.start(pinned, input: ["x": 2], runID: "same") }
         #expect(try await store.journal(of: "same").count == 1)
         #expect(try await store.state(of: "same")?.input == ["x": 1])
         try await expectConsistent(store)

@@ -32,12 +32,28 @@ public enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownRun(RunID)
     /// `resumeCompensation` of a run that is not `compensation_failed`.
     case notCompensationFailed(RunID, RunStatus)
+    /// A start named a run that exists and was started by another request: another workflow,
+    /// another input, or another origin (the API answers 409).
+    case runIDConflict(RunID, reason: String)
     public var description: String {
         switch self {
-        case .unknownRun(let id): "unknown run '\(id)'"
+        case .unknownRun(let id): "unknown run '\(SafeText.display(id, limit: 256))'"
         case .notCompensationFailed(let id, let status):
             "run '\(id)' is \(status.rawValue); only a compensation_failed run can resume its compensation"
+        case .runIDConflict(let id, let reason):
+            "run '\(id)' exists and \(reason); a start with an existing run id must repeat the same workflow and input"
         }
+    }
+}
+
+/// What a start did: the run's id, and whether this start created it (`false`: an idempotent
+/// repeat returned the existing run).
+public struct RunStart: Sendable, Hashable {
+    public var runID: RunID
+    public var created: Bool
+    public init(runID: RunID, created: Bool) {
+        self.runID = runID
+        self.created = created
     }
 }
 
@@ -103,14 +119,25 @@ public final class Engine: Sendable {
 
     /// Accepts a run durably (committed with its pinned definition) and returns its id; `drive`
     /// runs it. The input is validated against `workflow.input` first (`SchemaInvalid`, nothing
-    /// stored). With a `runID` that exists already, nothing changes and that id is returned: starts
-    /// are idempotent. Beyond `concurrency.max_workflows` (the workflow's or the engine's) the run
-    /// stays `queued` in its place (`priority` orders it under `strategy: priority`) until a slot
-    /// frees; past `max_size` it ends `failed` with `QueueFull` at once (SPEC §5.8).
+    /// stored). A caller-given `runID` must follow `RunIDRule` (`RunIDError` otherwise). Starts are
+    /// idempotent: with a `runID` that exists already and was started with the same workflow and
+    /// input (`StartHash`), nothing changes and that id is returned; any other start under that id
+    /// throws `EngineError.runIDConflict`. Beyond `concurrency.max_workflows` (the workflow's or
+    /// the engine's) the run stays `queued` in its place (`priority` orders it under
+    /// `strategy: priority`) until a slot frees; past `max_size` it ends `failed` with `QueueFull`
+    /// at once (SPEC §5.8).
     public func start(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
         async throws -> RunID
     {
-        try await create(pinned, input: input, runID: runID, event: event, parent: nil, priority: priority)
+        try await startRun(pinned, input: input, runID: runID, event: event, priority: priority).runID
+    }
+
+    /// `start`, saying whether this call created the run.
+    public func startRun(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
+        async throws -> RunStart
+    {
+        if let runID { try RunIDRule.check(runID) }
+        return try await create(pinned, input: input, runID: runID, event: event, parent: nil, origin: .request, priority: priority)
     }
 
     /// `start` for a definition built in code (no file texts to pin).
@@ -120,22 +147,50 @@ public final class Engine: Sendable {
         try await start(PinnedWorkflow(workflow: workflow, hash: definitionHash), input: input, runID: runID, event: event, priority: priority)
     }
 
-    func create(_ pinned: PinnedWorkflow, input: Value, runID: RunID?, event: Value?, parent: ParentLink?, priority: Int = 0)
-        async throws -> RunID
-    {
+    /// Starts the run of one schedule tick, under the tick's engine-made id
+    /// (`EngineRunID.scheduleTick`): a tick fired twice (a restart between the start and the
+    /// schedule's next look) starts one run. The tick is stored with the run (`RunOrigin.schedule`).
+    public func startScheduled(_ pinned: PinnedWorkflow, tick: Timestamp, event: Value?) async throws -> RunStart {
+        try await create(
+            pinned, input: .object([:]), runID: EngineRunID.scheduleTick(workflow: pinned.workflow.id, tick: tick), event: event,
+            parent: nil, origin: .schedule(tick: tick))
+    }
+
+    /// Starts the run an event triggers. With a `key` (the trigger's dedupe key, or the event's
+    /// id) the run gets the engine-made id `EngineRunID.event`, and a second event with the key
+    /// returns that run whatever its payload; without one, a fresh id.
+    public func startTriggered(_ pinned: PinnedWorkflow, input: Value, key: String?, event: Value?) async throws -> RunStart {
+        let runID = key.map { EngineRunID.event(workflow: pinned.workflow.id, key: $0) }
+        return try await create(pinned, input: input, runID: runID, event: event, parent: nil, origin: key == nil ? .request : .event)
+    }
+
+    func create(
+        _ pinned: PinnedWorkflow, input: Value, runID: RunID?, event: Value?, parent: ParentLink?, origin: RunOrigin, priority: Int = 0
+    ) async throws -> RunStart {
         let workflow = pinned.workflow
         try validator.check(input, against: workflow.input, what: "the run input")
         let id = runID ?? UUID().uuidString.lowercased()
+        let startHash = StartHash.of(workflow: workflow.id, input: input)
+        let request = StartRequest(workflow: workflow.id, startHash: startHash, parent: parent, origin: origin)
+        // A repeated start returns the run it names without taking an admission slot.
+        if runID != nil, let existing = try await store.state(of: id) { return try request.adopt(existing) }
         let admission = try await admission()
         let now = clock.now
         let decision = admission.submit(runID: id, workflow: workflow.id, limits: workflow.concurrency, priority: priority, now: now)
-        if decision == .duplicate { return id }
+        if decision == .duplicate {
+            // Another start of this id is in flight in this process (it holds the admission entry).
+            guard let existing = try await store.state(of: id) else {
+                throw EngineError.runIDConflict(id, reason: "is being started by another request")
+            }
+            return try request.adopt(existing)
+        }
         var data: OrderedDictionary<String, Value> = [
             "version": workflow.version.map(Value.string) ?? .null, "definition_hash": .string(pinned.hash),
             "input": input, "context": .object(workflow.context),
             "activities": .array(workflow.activities.map { .string($0.name) }), "event": event ?? .null,
-            "priority": .int(Int64(priority)),
+            "priority": .int(Int64(priority)), "start_hash": .string(startHash),
         ]
+        origin.store(in: &data)
         if let parent {
             data["parent_run"] = .string(parent.runID)
             data["parent_activity"] = .string(parent.activity)
@@ -149,7 +204,7 @@ public final class Engine: Sendable {
                 RunEvent(type: .runFailing, runID: id, workflow: workflow.id, at: now, data: ["cause": "failed", "error": failure.toValue()]))
             events.append(RunEvent(type: .runFailed, runID: id, workflow: workflow.id, at: now))
         }
-        guard let state = RunState.folding(events) else { return id }
+        guard let state = RunState.folding(events) else { return RunStart(runID: id, created: false) }
         definitions.remember(pinned)
         failpoints.reach(.beforeCommit, of: events)
         let created: Bool
@@ -162,14 +217,15 @@ public final class Engine: Sendable {
         guard created else {
             // The run existed already (and held no slot in this process): give back what `submit` took.
             try await releaseSlot(of: id)
-            return id
+            guard let existing = try await store.state(of: id) else { throw EngineError.unknownRun(id) }
+            return try request.adopt(existing)
         }
         failpoints.reach(.afterCommit, of: events)
         bus.publish(events)
         if case .rejected(let failure) = decision {
             logger.warning("run refused: \(failure.message)", metadata: ["run.id": .string(id), "workflow": .string(workflow.id)])
         }
-        return id
+        return RunStart(runID: id, created: true)
     }
 
     /// Runs the run until it ends or waits (on a manual task, a child run or a durable timer) and

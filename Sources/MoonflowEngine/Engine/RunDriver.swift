@@ -310,7 +310,7 @@ final class RunDriver {
         _ name: String, workflow childWorkflow: String, input: Value, _ childGroup: inout TaskGroup<Void>,
         _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) {
-        let childID = "\(state.id)/\(name)"
+        let childID = EngineRunID.child(of: state.id, activity: name)
         children[name] = childID
         let parent = ParentLink(runID: state.id, activity: name)
         childGroup.addTask { [engine] in
@@ -318,14 +318,18 @@ final class RunDriver {
                 guard let pinned = await engine.catalog?.workflow(id: childWorkflow) else {
                     throw ActivityFailure(.activityError, "no workflow '\(childWorkflow)' to start as a child run", retryable: false)
                 }
-                _ = try await engine.create(pinned, input: input, runID: childID, event: nil, parent: parent)
+                // Never adopts a run it did not start: one under this id with another parent,
+                // workflow or input fails the activity (`runIDConflict`).
+                _ = try await engine.create(pinned, input: input, runID: childID, event: nil, parent: parent, origin: .child)
                 if let child = try await engine.driveChild(childID) {
                     mailbox.yield(.childSettled(activity: name, child: child))
                     return
                 }
                 throw EngineError.unknownRun(childID)
             } catch {
-                let failure = error as? ActivityFailure ?? ActivityFailure(.activityError, "child run: \(error)")
+                let failure =
+                    error as? ActivityFailure
+                    ?? ActivityFailure(.activityError, "child run: \(error)", retryable: error is EngineError ? false : nil)
                 mailbox.yield(.finished(activity: name, result: .failed(failure, attempts: 1), outcome: nil))
             }
         }

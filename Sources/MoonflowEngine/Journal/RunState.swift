@@ -164,6 +164,10 @@ public struct RunState: Sendable, Hashable {
     /// The workflow `timeout` as an absolute time.
     public var deadline: Timestamp?
     public var parent: ParentLink?
+    /// Who asked for the run (`run.queued`): what an idempotent repeat of its start must match.
+    public var origin: RunOrigin = .request
+    /// `StartHash` of the start request (`nil` for runs stored before it was recorded).
+    public var startHash: String?
     /// In declaration order.
     public var activities: OrderedDictionary<String, ActivityRecord>
     /// The `seq` the next completion gets.
@@ -242,6 +246,8 @@ extension RunState {
         if let parentRun = data["parent_run"]?.stringValue, let parentActivity = data["parent_activity"]?.stringValue {
             parent = ParentLink(runID: parentRun, activity: parentActivity)
         }
+        origin = RunOrigin(data: data, hasParent: parent != nil)
+        startHash = data["start_hash"]?.stringValue
         activities = [:]
         for name in data["activities"]?.arrayValue ?? [] {
             if let name = name.stringValue { activities[name] = ActivityRecord(name: name) }

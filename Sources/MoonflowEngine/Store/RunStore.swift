@@ -12,7 +12,7 @@ public enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unknownRun(let id): "unknown run '\(id)'"
+        case .unknownRun(let id): "unknown run '\(SafeText.display(id, limit: 256))'"
         case .conflict(let id, let expected, let actual):
             "run '\(id)' changed concurrently (journal has \(actual) entries, expected \(expected))"
         case .stateMismatch(let id): "run '\(id)': the new state is not the fold of its journal"

@@ -7,8 +7,9 @@ public struct TriggerMatch: Sendable, Hashable {
     public var input: Value
     public var dedupeKey: String?
 
-    /// The id of the run a dedupe key names (`<workflow>~<key>`); `nil` without a key (a fresh id).
-    public var runID: RunID? { dedupeKey.map { "\(workflow.workflow.id)~\($0)" } }
+    /// The id of the run a dedupe key names (`EngineRunID.event`, out of callers' reach); `nil`
+    /// without a key (a fresh id).
+    public var runID: RunID? { dedupeKey.map { EngineRunID.event(workflow: workflow.workflow.id, key: $0) } }
 }
 
 /// Matches events against the `trigger: event:` blocks of a set of workflows (SPEC §2, §5.11):
@@ -79,7 +80,7 @@ extension Engine {
         var started: [RunID] = []
         for match in await triggers.match(type: type, payload: payload, evaluator: runner) {
             started.append(
-                try await start(match.workflow, input: match.input, runID: match.runID, event: payload))
+                try await startTriggered(match.workflow, input: match.input, key: match.dedupeKey, event: payload).runID)
         }
         return started
     }

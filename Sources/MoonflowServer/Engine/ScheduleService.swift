@@ -5,9 +5,11 @@ import MoonflowModel
 import ServiceLifecycle
 
 /// Starts the runs of `schedule:` triggers (SPEC §2) at their cron times, as durable timers: each
-/// tick's run has the id `sched-<workflow>-<unix seconds of the tick>`, so a tick starts at most
-/// one run (the store's idempotent start), and the last tick fired is read back from the store
-/// at start.
+/// tick's run has the engine-made id `@schedule:<workflow>:<unix seconds of the tick>`
+/// (`EngineRunID.scheduleTick`, which no caller can create), so a tick starts at most one run.
+/// The tick is stored with its run (`RunOrigin.schedule`); the last tick fired is read back from
+/// there at start, never from run ids, and a stored tick later than the present (a clock that
+/// went back) counts as the present, so it cannot hold the schedule back.
 ///
 /// Missed ticks: when the server was down over one or more ticks of a schedule that had fired
 /// before, it fires once at start (for the first tick missed), never once per tick missed; then
@@ -22,11 +24,9 @@ public struct ScheduleService: Service {
         self.horizon = horizon
     }
 
-    static func runID(workflow: String, tick: Date) -> RunID { "sched-\(workflow)-\(Int64(tick.timeIntervalSince1970))" }
-
     public func run() async throws {
-        var lastFired = try await firedTicks()
         let started = core.engine.clock.now.date
+        var lastFired = try await firedTicks().mapValues { min($0, started) }
         while !Task.isShuttingDownGracefully {
             let now = core.engine.clock.now.date
             var nextWake = now.addingTimeInterval(Double(horizon.nanoseconds) / 1e9)
@@ -54,19 +54,22 @@ public struct ScheduleService: Service {
     private func fire(_ workflow: String, tick: Date) async {
         let event: Value = ["type": "schedule", "scheduled_at": .string(Timestamp(tick).iso8601)]
         do {
-            let started = try await core.startRun(workflow, input: .object([:]), runID: Self.runID(workflow: workflow, tick: tick), event: event)
+            guard let loaded = core.catalog.current(workflow) else { return }
+            let started = try await core.engine.startScheduled(loaded.pinned, tick: Timestamp(tick), event: event)
+            if started.created { core.dispatcher.submit(started.runID) }
             core.logger.info("schedule fired", metadata: ["workflow": .string(workflow), "run.id": .string(started.runID)])
         } catch {
             core.logger.error("schedule could not start a run", metadata: ["workflow": .string(workflow), "error": .string("\(error)")])
         }
     }
 
-    /// The latest tick each workflow fired, from the runs in the store.
+    /// The latest tick each workflow fired, from the ticks stored with schedule runs (only the
+    /// schedule service starts those: callers cannot set a run's origin).
     private func firedTicks() async throws -> [String: Date] {
         var ticks: [String: Date] = [:]
-        for run in try await core.store.runs(status: nil) where run.id.hasPrefix("sched-\(run.workflow)-") {
-            guard let seconds = Int64(run.id.dropFirst("sched-\(run.workflow)-".count)) else { continue }
-            let tick = Date(timeIntervalSince1970: Double(seconds))
+        for run in try await core.store.runs(status: nil) {
+            guard case .schedule(let stored) = run.origin else { continue }
+            let tick = stored.date
             ticks[run.workflow] = max(ticks[run.workflow] ?? tick, tick)
         }
         return ticks

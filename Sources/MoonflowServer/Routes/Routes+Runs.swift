@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import MoonflowEngine
 import MoonflowModel
@@ -13,9 +14,12 @@ enum RunRoutes {
         router.post("/v1/runs") { request, context in
             _ = try context.require(.start)
             let body = try await JSONBody(request, allowed: ["workflow", "input", "run_id", "priority"])
+            let runID = try body.string("run_id")
+            if let runID, let problem = RunIDRule.problem(with: runID) {
+                throw APIError.badBody(problem, path: "$.run_id", ["pattern": .string(RunIDRule.pattern)])
+            }
             let started = try await core.startRun(
-                try body.requiredString("workflow"), input: try body.object("input"), runID: try body.string("run_id"),
-                priority: try body.priority("priority"))
+                try body.requiredString("workflow"), input: try body.object("input"), runID: runID, priority: try body.priority("priority"))
             let status = try await core.store.state(of: started.runID)?.status ?? .queued
             return JSONResponse.make(
                 ["run_id": .string(started.runID), "workflow": .string(started.workflow), "status": .string(status.rawValue), "created": .bool(started.created)],
@@ -57,7 +61,7 @@ enum RunRoutes {
         }
         router.get("/v1/runs/{id}/report") { _, context in
             _ = try context.require(.read)
-            return JSONResponse.make(try await core.engine.report(try context.parameters.require("id")).toValue())
+            return JSONResponse.make(try await core.engine.report(try runID(context)).toValue())
         }
         router.get("/v1/runs/{id}/history") { _, context in
             _ = try context.require(.read)
@@ -78,8 +82,15 @@ enum RunRoutes {
         }
     }
 
+    /// The `{id}` of the path, percent-decoded: engine-made ids (`parent/child`, `@schedule:…`)
+    /// are named as `parent%2Fchild`.
+    private static func runID(_ context: APIContext) throws -> String {
+        let raw = try context.parameters.require("id")
+        return raw.removingPercentEncoding ?? raw
+    }
+
     private static func state(_ context: APIContext, _ core: ServerCore) async throws -> RunState {
-        let id = try context.parameters.require("id")
+        let id = try runID(context)
         guard let state = try await core.store.state(of: id) else { throw APIError.notFound("no run '\(id)'") }
         return state
     }

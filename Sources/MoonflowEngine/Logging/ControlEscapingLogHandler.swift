@@ -1,0 +1,75 @@
+import Logging
+import MoonflowModel
+
+/// Wraps a text log handler so that no logged field can forge a line or a terminal sequence: the
+/// message, every metadata key and value (nested ones, `stringConvertible` ones rendered first,
+/// and those of the metadata provider) have their control characters escaped
+/// (`SafeText.escapingControls`) before the wrapped handler sees them. Run ids, workflow names,
+/// script errors and event payloads all reach logs; with this in front of a `StreamLogHandler`,
+/// a `\n` in any of them prints as `\n`, an ESC as `\u{1B}`.
+///
+/// The composition roots (the CLI commands, `moonflow serve`) install it around the text handler;
+/// a structured (JSON) handler escapes by its own format and would be installed without it.
+public struct ControlEscapingLogHandler<Wrapped: LogHandler>: LogHandler {
+    public private(set) var wrapped: Wrapped
+    /// Kept here, not in `wrapped`, so that what it provides is escaped too.
+    public var metadataProvider: Logger.MetadataProvider?
+
+    public init(_ wrapped: Wrapped) {
+        var wrapped = wrapped
+        metadataProvider = wrapped.metadataProvider
+        // (A handler without provider support logs a warning when one is set, even to nil.)
+        if metadataProvider != nil { wrapped.metadataProvider = nil }
+        self.wrapped = wrapped
+    }
+
+    public var logLevel: Logger.Level {
+        get { wrapped.logLevel }
+        set { wrapped.logLevel = newValue }
+    }
+
+    public var metadata: Logger.Metadata {
+        get { wrapped.metadata }
+        set { wrapped.metadata = Self.escape(newValue) }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { wrapped[metadataKey: SafeText.escapingControls(key)] }
+        set { wrapped[metadataKey: SafeText.escapingControls(key)] = newValue.map(Self.escape) }
+    }
+
+    public func log(event: LogEvent) {
+        var event = event
+        event.message = Logger.Message(stringLiteral: SafeText.escapingControls(event.message.description))
+        var metadata = metadataProvider?.get() ?? [:]
+        if let explicit = event.metadata { metadata.merge(explicit) { _, explicit in explicit } }
+        event.metadata = metadata.isEmpty ? nil : Self.escape(metadata)
+        wrapped.log(event: event)
+    }
+
+    static func escape(_ metadata: Logger.Metadata) -> Logger.Metadata {
+        var escaped: Logger.Metadata = [:]
+        for (key, value) in metadata { escaped[SafeText.escapingControls(key)] = escape(value) }
+        return escaped
+    }
+
+    static func escape(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value {
+        switch value {
+        case .string(let text): .string(SafeText.escapingControls(text))
+        case .stringConvertible(let item): .string(SafeText.escapingControls(item.description))
+        case .dictionary(let metadata): .dictionary(escape(metadata))
+        case .array(let values): .array(values.map(escape))
+        @unknown default: .string(SafeText.escapingControls(value.description))
+        }
+    }
+}
+
+extension Logger {
+    /// The text logger every composition root uses: `StreamLogHandler` on standard error behind
+    /// `ControlEscapingLogHandler`.
+    public static func escapedStandardError(label: String, level: Logger.Level) -> Logger {
+        var logger = Logger(label: label, factory: { ControlEscapingLogHandler(StreamLogHandler.standardError(label: $0)) })
+        logger.logLevel = level
+        return logger
+    }
+}
