@@ -43,7 +43,9 @@ struct LuaValueReader {
         for component in path {
             switch component {
             case .index(let i): text += "[\(i)]"
-            case .key(let k):
+            case .key(let whole):
+                // A key is as long as the script likes: an error names at most 64 bytes of it.
+                let k = whole.utf8.count > 64 ? String(decoding: whole.utf8.prefix(61), as: UTF8.self) + "…" : whole
                 if let first = k.utf8.first, !(48...57).contains(first),
                     k.utf8.allSatisfy({ $0 == 95 || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) })
                 {

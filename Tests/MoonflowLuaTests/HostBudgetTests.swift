@@ -73,6 +73,10 @@ enum ResidentMemory {
         #expect(typed.type == "Declined")
         #expect(typed.message.utf8.count <= 16 << 10)
         #expect(typed.details == nil)
+        // A path in an error names at most 64 bytes of a key.
+        let path = try #require(await run("return {[('k'):rep(1 << 20)] = {f = type}}", limits: limits).failure)
+        #expect(path.type == .sandboxViolation)
+        #expect(path.message.utf8.count < 200, "\(path.message.utf8.count) bytes")
     }
 
     /// Built-ins that copy refuse results beyond what remains of the budget, before the work.
