@@ -505,6 +505,7 @@ static int table_guard(lua_State *L) {
         lua_Integer n = luaL_len(L, 1);
         check_range(L, 1, n, MF_MAX_RANGE, "table.sort");
         if (n > 1) charge(L, (long long)(n * (lua_Integer)log2((double)n)));
+        mf_sort_poll_install(L, n);
         break;
     }
     }

@@ -72,6 +72,9 @@ uint64_t mf_coarse_now_ns(void);
 void mf_note_string(mf_ctx *c, size_t size);
 /// The hook count for the largest string of the execution.
 int mf_hook_pace(size_t max_string);
+/// For `table.sort(t, f)` over `n` elements (stack: t, f): replaces `f` by a comparison that polls
+/// the deadline when `n` is large.
+void mf_sort_poll_install(lua_State *L, lua_Integer n);
 
 // Random.c
 /// Replaces `math.random`/`math.randomseed` of the math table at `math` by seeded wrappers.

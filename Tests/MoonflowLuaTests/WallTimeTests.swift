@@ -65,6 +65,15 @@ import Testing
         #expect(seconds < 0.5 * 1.1 + 0.05 + 0.15, "took \(seconds)s")
     }
 
+    /// `table.sort` runs its whole loop in C: a sort of 2M numbers ran 1s past the deadline.
+    @Test func deadlineHoldsInLongSorts() throws {
+        let limits = ScriptLimits(instructions: .max, timeout: .milliseconds(400))
+        let (result, seconds) = try runTimed("local t = {} for i = 1, 2e6 do t[i] = (i * 7919) % 1000003 end table.sort(t) return 1", limits: limits)
+        #expect(result.failure?.type == .timeout, "\(String(describing: result))")
+        #expect(seconds < 0.4 * 1.1 + 0.05 + 0.15, "took \(seconds)s")
+        #expect(try runTimed("local t = {} for i = 1, 1e5 do t[i] = -i end table.sort(t, function(a, b) return a > b end) table.sort(t) return t[1] .. ',' .. t[#t]", limits: ScriptLimits()).0.value?.output == "-100000,-1")
+    }
+
     /// `hash.sha256` of 30MB used to cost one instruction: now its bytes are charged.
     @Test func hostBuiltinsAreChargedByBytes() async throws {
         let limits = ScriptLimits(memory: 64 << 20, instructions: 100_000_000, timeout: .seconds(20))
