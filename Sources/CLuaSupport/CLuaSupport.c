@@ -1283,9 +1283,8 @@ static int host_call(lua_State *L) {
     luaL_checkstack(L, 16, "host call");
     int action = c->host(c->host_ud, L, fid, nargs);
     if (action == MF_HOST_BUDGET) {
-        lua_pushlstring(L, (const char *)c->out, c->out_len < 200 ? c->out_len : 200);
-        char message[256];
-        snprintf(message, sizeof message, "%s", lua_tostring(L, -1));
+        char message[256];  // not a Lua string: the state may have no memory left
+        snprintf(message, sizeof message, "%.*s", (int)(c->out_len < 200 ? c->out_len : 200), (const char *)c->out);
         return trip(L, MF_TRIP_HOST_MEMORY, message);
     }
     charge(L, (c->host_bytes + (long long)c->out_len) / MF_HOST_BYTES_PER_INSTRUCTION);
