@@ -3,7 +3,7 @@
 // matcher written from the Lua 5.4 reference manual) and the host trampoline. This file is the
 // only place that raises Lua errors.
 #define _GNU_SOURCE  // memmem
-#include "CLuaSupport.h"
+#include "Internal.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -11,13 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 // MARK: - Tunables
 
-/// The count hook fires every this many VM instructions.
-#define MF_HOOK_COUNT 100
 /// Pattern steps one call of find/match/gmatch/gsub may take (LuaPatternBudget beyond).
 #define MF_PATTERN_STEPS 10000000L
 /// Recursion depth of the matcher (captures, quantifiers) before "pattern too complex".
@@ -32,8 +29,8 @@
 #define MF_ALLOC_BYTES_PER_INSTRUCTION 64
 /// Bytes scanned by a C function charged as one instruction.
 #define MF_SCAN_BYTES_PER_INSTRUCTION 4
-/// Names one environment blob may bind (a script's five, an expression scope's seven).
-#define MF_MAX_BINDINGS 8
+/// Bytes of string arguments and results of a host built-in charged as one instruction.
+#define MF_HOST_BYTES_PER_INSTRUCTION 4
 
 // MARK: - Flags and clock
 
@@ -61,46 +58,7 @@ uint64_t mf_now_ns(void) {
 
 // MARK: - Per-state context
 
-/// One name of the running execution's environment blob, turned into a Lua value only when the
-/// script first reads or assigns it (`materialize`).
-typedef struct mf_binding {
-    const char *name;
-    size_t name_len;
-    const unsigned char *value, *value_end;  // encoded value, inside the caller's blob
-    int flags;                                // MF_BINDING_*
-} mf_binding;
-
-typedef struct mf_ctx {
-    size_t used;           // bytes held by the state
-    size_t limit;          // absolute cap while enforcing
-    size_t baseline;       // bytes held when the execution started
-    size_t memory;         // configured cap (relative)
-    int enforcing;         // limits apply (user code or user source is being processed)
-    int tripped;           // MF_TRIP_*, sticky
-    long long instr_used;  // instructions (and charged C work) of this execution
-    long long instr_limit;
-    uint64_t deadline;     // mf_now_ns() deadline, 0 for none
-    const mf_flag *interrupt;
-    lua_State *L;          // the state this context belongs to (to re-arm the hook)
-    unsigned ticks;        // polls of the clock are spaced out
-    int error_line;
-    uint64_t seed;         // host PRNG for per-execution math.random seeds
-    int seeded;            // math.random was seeded in this execution (lazily, on first use)
-    mf_binding bindings[MF_MAX_BINDINGS];
-    int binding_count;     // 0 outside mf_prepare ... mf_finish
-    int env_pending;       // mf_prepare recorded bindings whose environment mf_run has not built yet
-    int env_live;          // the anchored environment belongs to the current mf_prepare ... mf_finish
-    int building;          // the environment is being built (a failure there trips the state)
-    unsigned materialized; // bit i: bindings[i] was read or assigned in this environment
-    mf_host_fn host;
-    void *host_ud;
-    int test_seams;        // register the test-only built-ins (`test.ledger`)
-    unsigned char *out;
-    size_t out_len, out_cap;
-    char trip_message[256];
-} mf_ctx;
-
-static mf_ctx *ctx_of(lua_State *L) { return *(mf_ctx **)lua_getextraspace(L); }
+static mf_ctx *ctx_of(lua_State *L) { return mf_ctx_of(L); }
 
 static const char *trip_text(int reason) {
     switch (reason) {
@@ -109,6 +67,7 @@ static const char *trip_text(int reason) {
     case MF_TRIP_TIMEOUT: return "timeout";
     case MF_TRIP_CANCELLED: return "cancelled";
     case MF_TRIP_PATTERN: return "pattern matching budget exceeded";
+    case MF_TRIP_HOST_MEMORY: return "host memory budget exceeded";
     default: return "sandbox violation";
     }
 }
@@ -117,54 +76,77 @@ static void mf_hook(lua_State *L, lua_Debug *ar);
 
 /// Marks the execution as failed and re-arms the hook to raise at every instruction, so no
 /// `pcall` can swallow the failure. Does not raise (callable from the allocator).
-static void trip_quietly(lua_State *L, mf_ctx *c, int reason, const char *message) {
+void mf_trip_quietly(lua_State *L, mf_ctx *c, int reason, const char *message) {
     if (c->tripped) return;
     c->tripped = reason;
     snprintf(c->trip_message, sizeof c->trip_message, "%s", message ? message : trip_text(reason));
+    c->hook_count = 1;
     lua_sethook(L, mf_hook, LUA_MASKCOUNT, 1);
 }
 
-static int trip(lua_State *L, int reason, const char *message) {
+int mf_trip(lua_State *L, int reason, const char *message) {
     mf_ctx *c = ctx_of(L);
-    trip_quietly(L, c, reason, message);
+    mf_trip_quietly(L, c, reason, message);
     return luaL_error(L, "%s", c->trip_message);
 }
 
+static void trip_quietly(lua_State *L, mf_ctx *c, int reason, const char *message) { mf_trip_quietly(L, c, reason, message); }
+static int trip(lua_State *L, int reason, const char *message) { return mf_trip(L, reason, message); }
+
 static int violation(lua_State *L, const char *message) { return trip(L, MF_TRIP_VIOLATION, message); }
 
-/// Interrupt and deadline, read by the hook, the allocator and long C loops.
-static int poll_reason(mf_ctx *c, int check_clock) {
+/// Interrupt and deadline, read by the hook (every call: the coarse clock costs a few ns), the
+/// allocator and long C loops.
+int mf_poll_reason(mf_ctx *c) {
     if (c->interrupt) {
         int reason = mf_flag_get(c->interrupt);
         if (reason) return reason;
     }
-    if (check_clock && c->deadline && mf_now_ns() >= c->deadline) return MF_TRIP_TIMEOUT;
+    if (c->deadline && mf_coarse_now_ns() >= c->deadline) return MF_TRIP_TIMEOUT;
     return MF_TRIP_NONE;
 }
 
 /// Charges C work to the instruction budget.
-static void charge(lua_State *L, long long amount) {
+void mf_charge(lua_State *L, long long amount) {
     mf_ctx *c = ctx_of(L);
     if (!c->enforcing) return;
     c->instr_used += amount;
     if (c->instr_used > c->instr_limit) trip(L, MF_TRIP_INSTRUCTIONS, NULL);
-    int reason = poll_reason(c, amount > 4096);
+    int reason = mf_poll_reason(c);
     if (reason) trip(L, reason, NULL);
 }
 
+static void charge(lua_State *L, long long amount) { mf_charge(L, amount); }
+
+/// The count hook. It fires every `hook_count` instructions (100, fewer once the execution holds
+/// long strings: comparing or converting one is a single instruction that scans it) and polls
+/// the interrupt flag and the deadline at every call, so a deadline holds within the time of
+/// `hook_count` instructions.
 static void mf_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     mf_ctx *c = ctx_of(L);
     if (!c->tripped) {
-        c->instr_used += MF_HOOK_COUNT;
+        c->instr_used += c->hook_count;
         if (c->instr_used > c->instr_limit) {
             trip_quietly(L, c, MF_TRIP_INSTRUCTIONS, NULL);
         } else {
-            int reason = poll_reason(c, (++c->ticks & 7) == 0);
+            int reason = mf_poll_reason(c);
             if (reason) trip_quietly(L, c, reason, NULL);
         }
     }
     if (c->tripped) luaL_error(L, "%s", c->trip_message);
+}
+
+/// Installs the count hook at the pace the execution's largest string asks for.
+static void pace_hook(lua_State *L, mf_ctx *c) {
+    c->hook_count = mf_hook_pace(c->max_string);
+    lua_sethook(L, mf_hook, LUA_MASKCOUNT, c->hook_count);
+}
+
+void mf_note_string(mf_ctx *c, size_t size) {
+    if (size <= c->max_string) return;
+    c->max_string = size;
+    if (c->hook_armed && !c->tripped && mf_hook_pace(size) < c->hook_count) pace_hook(c->L, c);
 }
 
 // MARK: - Allocator
@@ -177,6 +159,7 @@ static void *mf_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         c->used -= old;
         return NULL;
     }
+    if (ptr == NULL && osize == LUA_TSTRING && nsize > c->max_string) mf_note_string(c, nsize);
     if (nsize > old && c->enforcing) {
         size_t grow = nsize - old;
         if (c->tripped) return NULL;
@@ -186,8 +169,8 @@ static void *mf_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             reason = MF_TRIP_MEMORY;
         else if (c->instr_used > c->instr_limit)
             reason = MF_TRIP_INSTRUCTIONS;
-        else
-            reason = poll_reason(c, (++c->ticks & 63) == 0 || grow > 65536);
+        else if ((++c->ticks & 7) == 0 || grow > 65536)
+            reason = mf_poll_reason(c);
         if (reason) {
             trip_quietly(c->L, c, reason, NULL);
             return NULL;
@@ -210,7 +193,7 @@ static int mf_panic(lua_State *L) {
 static char k_ro_mt;       // metatable of read-only proxies
 static char k_env_mt;      // metatable of environments: {__index = globals template, __newindex}
 static char k_env;         // the environment being executed (bindings materialize into it)
-static char k_randomseed;  // math.randomseed
+static char k_chunk_strings;  // registry reference of a compiled function -> its largest string
 static char k_keys;        // anchored key strings (MF_KEY_*)
 static char k_captured;    // marks a metatable copy made by setmetatable (its __metatable is ours)
 
@@ -406,6 +389,11 @@ static int mf_setmetatable(lua_State *L) {
                     return violation(L, message);
                 }
             }
+            // A callable that is not a function makes Lua resolve `__call` again, shifting the
+            // arguments each time, with no instruction run: `t` as its own `__call` looped for
+            // minutes. A function ends the chain at one step.
+            if (strcmp(key, "__call") == 0 && lua_type(L, -1) != LUA_TFUNCTION)
+                return violation(L, "setmetatable: '__call' must be a function");
             lua_pushvalue(L, -2);
             lua_rotate(L, -2, 1);
             lua_rawset(L, 3);
@@ -459,34 +447,14 @@ static int mf_xpcall(lua_State *L) {
 }
 
 /// Calls the original function (upvalue 1) with all arguments.
-static int call_original(lua_State *L) {
+int mf_call_original(lua_State *L) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_rotate(L, 1, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     return lua_gettop(L);
 }
 
-/// `math.random`, seeded from the host's generator at its first use in an execution (seeding every
-/// execution up front would cost every script a call it rarely needs).
-static int mf_random(lua_State *L) {
-    mf_ctx *c = ctx_of(L);
-    if (!c->seeded) {
-        c->seeded = 1;
-        c->seed ^= c->seed << 13;
-        c->seed ^= c->seed >> 7;
-        c->seed ^= c->seed << 17;
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &k_randomseed);
-        lua_pushinteger(L, (lua_Integer)(c->seed >> 1));
-        lua_call(L, 1, 0);
-    }
-    return call_original(L);
-}
-
-/// `math.randomseed`: a script's own seed is not overridden by the lazy one.
-static int mf_randomseed(lua_State *L) {
-    ctx_of(L)->seeded = 1;
-    return call_original(L);
-}
+static int call_original(lua_State *L) { return mf_call_original(L); }
 
 /// Functions that scan their string argument without allocating: charged by its length.
 static int charged_by_length(lua_State *L) {
@@ -537,6 +505,7 @@ static int table_guard(lua_State *L) {
         lua_Integer n = luaL_len(L, 1);
         check_range(L, 1, n, MF_MAX_RANGE, "table.sort");
         if (n > 1) charge(L, (long long)(n * (lua_Integer)log2((double)n)));
+        mf_sort_poll_install(L, n);
         break;
     }
     }
@@ -619,7 +588,7 @@ typedef struct matcher {
 static void step(matcher *m) {
     if (--m->budget < 0) trip(m->L, MF_TRIP_PATTERN, NULL);
     if ((m->budget & 0xFFFF) == 0) {
-        int reason = poll_reason(ctx_of(m->L), 1);
+        int reason = mf_poll_reason(ctx_of(m->L));
         if (reason) trip(m->L, reason, NULL);
     }
 }
@@ -1298,12 +1267,27 @@ static int env_newindex(lua_State *L) {
 
 // MARK: - Host trampoline
 
+/// Calls a Swift built-in. Its work is charged by bytes (string arguments before it runs, what it
+/// reported reading and what it answers after), so a built-in over a big string costs what
+/// scanning it costs, and the deadline is polled on both sides.
 static int host_call(lua_State *L) {
     mf_ctx *c = ctx_of(L);
     int fid = (int)lua_tointeger(L, lua_upvalueindex(1));
+    int nargs = lua_gettop(L);
+    size_t bytes = 0;
+    for (int i = 1; i <= nargs; i++)
+        if (lua_type(L, i) == LUA_TSTRING) bytes += lua_rawlen(L, i);
+    charge(L, 1 + (long long)(bytes / MF_HOST_BYTES_PER_INSTRUCTION));
     c->out_len = 0;
+    c->host_bytes = 0;
     luaL_checkstack(L, 16, "host call");
-    int action = c->host(c->host_ud, L, fid, lua_gettop(L));
+    int action = c->host(c->host_ud, L, fid, nargs);
+    if (action == MF_HOST_BUDGET) {
+        char message[256];  // not a Lua string: the state may have no memory left
+        snprintf(message, sizeof message, "%.*s", (int)(c->out_len < 200 ? c->out_len : 200), (const char *)c->out);
+        return trip(L, MF_TRIP_HOST_MEMORY, message);
+    }
+    charge(L, (c->host_bytes + (long long)c->out_len) / MF_HOST_BYTES_PER_INSTRUCTION);
     switch (action) {
     case MF_HOST_RETURN: return push_out_values(L);
     case MF_HOST_RAISE_VALUE:
@@ -1412,6 +1396,8 @@ static int setup(lua_State *L) {
         lua_rawseti(L, -2, i + 1);
     }
     lua_rawsetp(L, LUA_REGISTRYINDEX, &k_keys);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &k_chunk_strings);
 
     lua_createtable(L, 0, 48);  // the globals template
     int globals = lua_gettop(L);
@@ -1455,10 +1441,7 @@ static int setup(lua_State *L) {
 
     luaL_requiref(L, "math", luaopen_math, 0);
     int math = lua_gettop(L);
-    lua_getfield(L, math, "randomseed");
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &k_randomseed);
-    wrap_field(L, math, "random", mf_random, 0, 0);
-    wrap_field(L, math, "randomseed", mf_randomseed, 0, 0);
+    mf_random_install(L, math);
     ro_wrap(L, math);
     lua_setfield(L, globals, "math");
     lua_pop(L, 1);
@@ -1541,8 +1524,6 @@ lua_State *mf_open(mf_host_fn host, void *host_ud, int test_seams) {
     c->host = host;
     c->host_ud = host_ud;
     c->test_seams = test_seams;
-    if (getrandom(&c->seed, sizeof c->seed, 0) != (ssize_t)sizeof c->seed) c->seed = mf_now_ns();
-    c->seed |= 1;
     lua_State *L = lua_newstate(mf_alloc, c);
     if (!L) {
         free(c);
@@ -1589,11 +1570,13 @@ static void arm(lua_State *L, mf_ctx *c) {
     c->ticks = 0;
     c->error_line = 0;
     c->enforcing = 1;
-    lua_sethook(L, mf_hook, LUA_MASKCOUNT, MF_HOOK_COUNT);
+    c->hook_armed = 1;
+    pace_hook(L, c);
 }
 
 static void disarm(lua_State *L, mf_ctx *c) {
     c->enforcing = 0;
+    c->hook_armed = 0;
     lua_sethook(L, NULL, 0, 0);
 }
 
@@ -1615,31 +1598,49 @@ static int compile_protected(lua_State *L) {
         luaL_pushresult(&b);
         size_t len;
         const char *text = lua_tolstring(L, -1, &len);
-        status = luaL_loadbufferx(L, text, len, "=chunk", "t");
+        status = mf_load_bounded(L, text, len, "=chunk");
     } else {
-        status = luaL_loadbufferx(L, a->source, a->length, "=chunk", "t");
+        status = mf_load_bounded(L, a->source, a->length, "=chunk");
     }
     if (status != LUA_OK) return lua_error(L);
-    lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    // The chunk's constants live as long as the function: remember its largest string, which
+    // every execution of it holds (`run_protected` paces the hook by it).
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_chunk_strings);
+    lua_pushinteger(L, (lua_Integer)ctx_of(L)->max_string);
+    lua_rawseti(L, -2, ref);
+    lua_pushinteger(L, ref);
     return 1;
 }
 
 int mf_compile(lua_State *L, const char *source, size_t length, int expression) {
     mf_ctx *c = ctx_of(L);
     compile_args a = {source, length, expression};
+    size_t held = c->max_string;
+    c->max_string = 0;
     lua_pushcfunction(L, compile_protected);
     lua_pushlightuserdata(L, &a);
     arm(L, c);
-    lua_sethook(L, NULL, 0, 0);  // the parser runs no VM code; the allocator keeps watch
+    c->hook_armed = 0;
+    lua_sethook(L, NULL, 0, 0);  // the parser runs no VM code: the reader and the allocator keep watch
+    c->compile_deadline = mf_now_ns() + MF_COMPILE_BUDGET_NS;
     int status = lua_pcall(L, 1, 1, 0);
+    c->compile_deadline = 0;
     disarm(L, c);
+    if (c->max_string < held) c->max_string = held;
     if (status != LUA_OK) return 0;
     int ref = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
     return ref;
 }
 
-void mf_unref(lua_State *L, int ref) { luaL_unref(L, LUA_REGISTRYINDEX, ref); }
+void mf_unref(lua_State *L, int ref) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_chunk_strings);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, ref);
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+}
 
 int mf_prepare(lua_State *L, const unsigned char *blob, size_t length) {
     mf_ctx *c = ctx_of(L);
@@ -1662,6 +1663,7 @@ int mf_prepare(lua_State *L, const unsigned char *blob, size_t length) {
     c->env_pending = 1;
     c->materialized = 0;
     c->seeded = 0;
+    c->max_string = 0;
     return 1;
 }
 
@@ -1696,6 +1698,11 @@ static int run_protected(lua_State *L) {
         lua_rawgetp(L, LUA_REGISTRYINDEX, &k_env);
     else
         return luaL_error(L, "no environment prepared");  // never an earlier execution's
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &k_chunk_strings);
+    lua_rawgeti(L, -1, ref);
+    size_t chunk_strings = (size_t)lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    if (chunk_strings > c->max_string) c->max_string = chunk_strings;
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_rotate(L, -2, 1);
     lua_setupvalue(L, -2, 1);
@@ -1761,48 +1768,6 @@ void mf_push_key(lua_State *L, int key) {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &k_keys);
     lua_rawgeti(L, -1, key);
     lua_remove(L, -2);
-}
-
-// MARK: - Syntax check
-
-// Compiling runs no code and changes no globals, so each thread keeps one state for syntax checks
-// instead of building a sandbox per check (8 checks per typical workflow file). A state whose
-// parser tripped a limit is closed and replaced, like an execution state.
-static _Thread_local lua_State *mf_checker_state = NULL;
-
-int mf_check_syntax(const char *source, size_t length, int expression, char *message, size_t capacity) {
-    if (!mf_checker_state) mf_checker_state = mf_open(NULL, NULL, 0);
-    lua_State *L = mf_checker_state;
-    if (!L) {
-        snprintf(message, capacity, "could not create a Lua state");
-        return -1;
-    }
-    lua_settop(L, 0);
-    mf_set_limits(L, 64u << 20, 1LL << 60, mf_now_ns() + 5000000000ull, NULL);
-    int line = 0;
-    if (!mf_compile(L, source, length, expression)) {
-        const char *text = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "source too complex";
-        const char *rest = text;
-        line = -1;
-        if (strncmp(text, "chunk:", 6) == 0) {
-            char *end;
-            long parsed = strtol(text + 6, &end, 10);
-            if (end != text + 6 && *end == ':') {
-                line = (int)parsed;
-                rest = end + 1;
-                while (*rest == ' ') rest++;
-            }
-        }
-        if (mf_tripped(L)) rest = "source too complex (parser limits exceeded)";
-        snprintf(message, capacity, "%s", rest);
-    }
-    if (mf_tripped(L)) {
-        mf_close(L);
-        mf_checker_state = NULL;
-    } else {
-        lua_settop(L, 0);
-    }
-    return line;
 }
 
 // MARK: - Bench floor

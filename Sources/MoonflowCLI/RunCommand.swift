@@ -152,18 +152,19 @@ extension Composition {
         let project = global.projectURL
         let config = try engineConfig(project: project)
         let store = try openStore(storage.store, project: project, config: config, acceptWALLoss: storage.acceptWALLoss)
-        return (engine(project: project, store: store, limits: config.concurrency), store)
+        return (engine(project: project, store: store, limits: config.concurrency, resources: config.resources), store)
     }
 
     /// The engine over a given store, as every command (and the benchmark) composes it; `limits`
-    /// is moonflow.yaml's engine-wide `concurrency`.
-    static func engine(project: URL, store: any RunStore, limits: ConcurrencyLimits? = nil) -> Engine {
+    /// is moonflow.yaml's engine-wide `concurrency`, `resources` its sandbox limits.
+    static func engine(project: URL, store: any RunStore, limits: ConcurrencyLimits? = nil, resources: ScriptLimits = .defaults) -> Engine {
         let logger = Logger.escapedStandardError(label: "moonflow", level: .warning)
         return Engine(
             store: store, runner: LuaRunner(), clock: SystemClock(), random: SystemRandomSource(), logger: logger,
             validator: schemaValidator(project: project), catalog: ProjectCatalog(loader: loader(project: project)),
             resolver: PinnedDefinitionLoader(loader: loader(project: project)),
-            failpoints: Failpoints(ProcessInfo.processInfo.environment["MOONFLOW_FAILPOINTS"] ?? ""), limits: limits)
+            failpoints: Failpoints(ProcessInfo.processInfo.environment["MOONFLOW_FAILPOINTS"] ?? ""), limits: limits,
+            resources: resources)
     }
 
     /// `moonflow.yaml` of the project (defaults without it), or the `--config` file given (which

@@ -38,7 +38,7 @@ public enum EngineConfigLoader {
         var config = EngineConfig()
         guard let map = MappingReader(root, context, what: "the configuration", allowed: keys) else { return config }
         if let n = map["concurrency"] { config.concurrency = context.concurrency(n) }
-        if let n = map["resources"], let m = MappingReader(n, context, what: "'resources'", allowed: ["memory", "instructions", "timeout", "output_size"]) {
+        if let n = map["resources"], let m = MappingReader(n, context, what: "'resources'", allowed: ["memory", "instructions", "timeout", "output_size", "host_memory"]) {
             // Seed form `memory: {limit: 64Mi}` and plain `memory: 64MB` both work.
             if let mem = m["memory"] {
                 if mem.mapping != nil, let mm = MappingReader(mem, context, what: "'resources.memory'", allowed: ["limit"]) {
@@ -50,6 +50,7 @@ public enum EngineConfigLoader {
             if let i = m["instructions"] { config.resources.instructions = context.int(i, "instructions", 1000...Int.max) ?? config.resources.instructions }
             if let t = m["timeout"] { config.resources.timeout = context.duration(t, "timeout") }
             if let o = m["output_size"] { config.resources.outputSize = context.size(o, "output_size") ?? config.resources.outputSize }
+            if let h = m["host_memory"] { config.resources.hostMemory = context.size(h, "host_memory") ?? config.resources.hostMemory }
         }
         if let n = map["logging"], let m = MappingReader(n, context, what: "'logging'", allowed: ["level", "format"]) {
             if let l = m["level"], let v = context.choice(l, "level", EngineConfig.LogLevel.allCases.map(\.rawValue)) { config.logLevel = .init(rawValue: v)! }

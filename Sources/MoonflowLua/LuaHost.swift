@@ -17,9 +17,13 @@ final class LuaHost {
         var logs: [ScriptLogEntry] = []
         var events: [EmittedEvent] = []
         var logBytes = 0
+        var logsFull = false
+        /// `ScriptLimits.hostMemory`, and the bytes of copies kept for the execution so far.
+        var hostBudget: Int
+        var hostHeld = 0
     }
 
-    private var execution = Execution(valueDepth: ScriptLimits.defaults.valueDepth)
+    private var execution = Execution(valueDepth: ScriptLimits.defaults.valueDepth, hostBudget: ScriptLimits.defaults.hostMemory)
     private let testLedger: LuaTestLedger?
     /// The answer of the current call (its storage is reused from one call to the next).
     private var answer = LuaValueEncoder(maxDepth: ScriptLimits.defaults.valueDepth)
@@ -32,13 +36,29 @@ final class LuaHost {
     static let maxLogEntries = 1000
     static let maxLogBytes = 1 << 20
     static let maxEvents = 1000
+    /// Bytes of an error text (or `fail` message) copied out of Lua; the rest is cut before the copy.
+    static let maxErrorText = 8 << 10
+    /// Bytes hashed between two polls of the deadline.
+    static let hashPiece = 1 << 20
 
-    func begin(valueDepth: Int, activity: Value?) {
-        execution = Execution(valueDepth: valueDepth, activity: activity)
+    func begin(valueDepth: Int, activity: Value?, hostBudget: Int) {
+        execution = Execution(valueDepth: valueDepth, activity: activity, hostBudget: hostBudget)
+    }
+
+    /// Releases buffers an execution grew beyond `keep` bytes (answers are bounded by the budget,
+    /// but one big answer must not stay allocated for the life of the state).
+    func trim(_ L: OpaquePointer, keep: Int) {
+        answer.trim(keep: keep)
+        mf_out_trim(L, keep)
     }
 
     var logs: [ScriptLogEntry] { execution.logs }
     var events: [EmittedEvent] { execution.events }
+
+    /// What remains of the host budget.
+    var hostRemaining: Int { max(0, execution.hostBudget - execution.hostHeld) }
+    /// Records a copy kept for the execution (the reader already refused one beyond the budget).
+    func hold(_ bytes: Int) { execution.hostHeld += bytes }
 
     private enum Answer {
         case values([Value])
@@ -46,6 +66,8 @@ final class LuaHost {
         case message(String)
         case raise(Value)
         case violation(String)
+        /// The host budget would be exceeded: the execution fails with `LuaMemoryLimit`.
+        case budget(String)
     }
 
     func call(_ L: OpaquePointer, _ fid: Int32, _ nargs: Int32) -> Int32 {
@@ -62,10 +84,11 @@ final class LuaHost {
             case .raise(let value):
                 answer.count(1)
                 try answer.value(value, path: "error")
-            case .message(let text), .violation(let text):
+            case .message(let text), .violation(let text), .budget(let text):
                 var text = text
                 text.withUTF8 { mf_out_append(L, $0.baseAddress, $0.count) }
                 if case .violation = result { return Int32(MF_HOST_VIOLATION) }
+                if case .budget = result { return Int32(MF_HOST_BUDGET) }
                 return Int32(MF_HOST_RAISE_MESSAGE)
             }
         } catch {
@@ -78,17 +101,25 @@ final class LuaHost {
         return Int32(MF_HOST_RETURN)
     }
 
+    /// `.budget` when a temporary copy of `bytes` would not fit in what remains of the budget.
+    private func transient(_ bytes: Int, _ function: String) -> Answer? {
+        bytes <= hostRemaining ? nil : .budget("\(function): a result of \(bytes) bytes exceeds the host memory budget (\(hostRemaining) bytes left)")
+    }
+
     private func dispatch(_ L: OpaquePointer, _ fid: Int, _ nargs: Int) -> Answer {
         let arguments = Arguments(L: L, count: nargs, depth: execution.valueDepth)
         do {
             switch fid {
             case MF_HOST_JSON_ENCODE:
-                let value = try arguments.value(1, root: "json.encode")
-                return .values([.string(value.jsonString(sortedKeys: true))])
+                let value = try arguments.value(1, root: "json.encode", budget: hostRemaining)
+                let text = value.jsonString(sortedKeys: true)
+                if let refused = transient(text.utf8.count, "json.encode") { return refused }
+                return .values([.string(text)])
             case MF_HOST_JSON_DECODE:
-                let bytes = try arguments.bytes(1, "json.decode")
+                let bytes = try arguments.buffer(1, "json.decode")
+                if let refused = transient(bytes.count, "json.decode") { return refused }
                 do {
-                    return .values([try Value(json: bytes, maxDepth: execution.valueDepth)])
+                    return .values([try Value(json: Array(bytes), maxDepth: execution.valueDepth)])
                 } catch {
                     return .message("json.decode: \(error.description)")
                 }
@@ -99,39 +130,62 @@ final class LuaHost {
             case MF_HOST_TIME_NOW: return .values([.string(ISOTime.format(Date()))])
             case MF_HOST_TIME_UNIX: return .values([.int(Int64(Date().timeIntervalSince1970.rounded(.down)))])
             case MF_HOST_TIME_PARSE:
-                let text = String(decoding: try arguments.bytes(1, "time.parse"), as: UTF8.self)
-                guard let seconds = ISOTime.parse(text) else { return .message("time.parse: not an ISO 8601 time: '\(text.prefix(64))'") }
+                let text = String(decoding: try arguments.buffer(1, "time.parse").prefix(64), as: UTF8.self)
+                guard let seconds = ISOTime.parse(text) else { return .message("time.parse: not an ISO 8601 time: '\(text)'") }
                 return .values([seconds.rounded() == seconds && abs(seconds) < 9e15 ? .int(Int64(seconds)) : .double(seconds)])
             case MF_HOST_UUID: return .values([.string(UUID().uuidString.lowercased())])
             case MF_HOST_BASE64_ENCODE:
-                return .values([.string(Data(try arguments.bytes(1, "base64.encode")).base64EncodedString())])
+                let bytes = try arguments.buffer(1, "base64.encode")
+                if let refused = transient((bytes.count + 2) / 3 * 4, "base64.encode") { return refused }
+                return .values([.string(Data(buffer: bytes).base64EncodedString())])
             case MF_HOST_BASE64_DECODE:
-                let text = String(decoding: try arguments.bytes(1, "base64.decode"), as: UTF8.self)
-                guard let data = Data(base64Encoded: text) else { return .message("base64.decode: invalid base64") }
+                let bytes = try arguments.buffer(1, "base64.decode")
+                if let refused = transient(bytes.count, "base64.decode") { return refused }
+                guard let data = Data(base64Encoded: String(decoding: bytes, as: UTF8.self)) else { return .message("base64.decode: invalid base64") }
                 return .string(Array(data))
-            case MF_HOST_HEX_ENCODE: return .values([.string(Hex.encode(try arguments.bytes(1, "hex.encode")))])
+            case MF_HOST_HEX_ENCODE:
+                let bytes = try arguments.buffer(1, "hex.encode")
+                if let refused = transient(bytes.count * 2, "hex.encode") { return refused }
+                return .values([.string(Hex.encode(bytes))])
             case MF_HOST_HEX_DECODE:
-                guard let bytes = Hex.decode(try arguments.bytes(1, "hex.decode")) else { return .message("hex.decode: invalid hexadecimal") }
-                return .string(bytes)
+                let bytes = try arguments.buffer(1, "hex.decode")
+                if let refused = transient(bytes.count / 2, "hex.decode") { return refused }
+                guard let decoded = Hex.decode(bytes) else { return .message("hex.decode: invalid hexadecimal") }
+                return .string(decoded)
             case MF_HOST_HASH_SHA256:
-                return .values([.string(Hex.encode(Array(SHA256.hash(data: try arguments.bytes(1, "hash.sha256")))))])
+                var hasher = SHA256()
+                guard feed(try arguments.buffer(1, "hash.sha256"), L, into: { hasher.update(bufferPointer: $0) }) else { return .message("interrupted") }
+                return .values([.string(Hex.encode(Array(hasher.finalize())))])
             case MF_HOST_HMAC_SHA256:
-                let key = SymmetricKey(data: try arguments.bytes(1, "hmac.sha256"))
-                let code = HMAC<SHA256>.authenticationCode(for: try arguments.bytes(2, "hmac.sha256"), using: key)
-                return .values([.string(Hex.encode(Array(code)))])
+                let key = try arguments.buffer(1, "hmac.sha256")
+                if let refused = transient(key.count, "hmac.sha256") { return refused }
+                var mac = HMAC<SHA256>(key: SymmetricKey(data: Array(key)))
+                guard feed(try arguments.buffer(2, "hmac.sha256"), L, into: { mac.update(data: $0) }) else { return .message("interrupted") }
+                return .values([.string(Hex.encode(Array(mac.finalize())))])
             case MF_HOST_EMIT:
-                let type = try arguments.text(1, "emit")
-                guard LuaSandbox.isValidErrorType(type) else { return .message("emit: invalid event type '\(type.prefix(64))'") }
-                let payload = nargs >= 2 ? try arguments.value(2, root: "emit payload") : .object([:])
+                let type = try arguments.name(1, "emit")
+                guard LuaSandbox.isValidErrorType(type) else { return .message("emit: invalid event type '\(type)'") }
                 guard execution.events.count < Self.maxEvents else { return .violation("emit: more than \(Self.maxEvents) events") }
+                var payload: Value = .object([:])
+                if nargs >= 2 {
+                    let (value, size) = try arguments.measuredValue(2, root: "emit payload", budget: hostRemaining - type.utf8.count)
+                    payload = value
+                    hold(size + type.utf8.count)
+                }
                 execution.events.append(EmittedEvent(type: type, payload: payload))
                 return .values([])
             case MF_HOST_FAIL:
-                let type = try arguments.text(1, "fail")
-                guard LuaSandbox.isValidErrorType(type) else { return .message("fail: invalid error type '\(type.prefix(64))'") }
+                let type = try arguments.name(1, "fail")
+                guard LuaSandbox.isValidErrorType(type) else { return .message("fail: invalid error type '\(type)'") }
+                if ReservedErrorTypes.contains(type) { return .violation("fail: error type '\(type)' is reserved for the engine") }
                 var error: OrderedDictionary<String, Value> = ["type": .string(type)]
-                if nargs >= 2, !arguments.isNil(2) { error["message"] = .string(try arguments.text(2, "fail")) }
-                if nargs >= 3, !arguments.isNil(3) { error["details"] = try arguments.value(3, root: "fail details") }
+                if nargs >= 2, !arguments.isNil(2) {
+                    error["message"] = .string(String(decoding: try arguments.buffer(2, "fail").prefix(Self.maxErrorText), as: UTF8.self))
+                }
+                if nargs >= 3, !arguments.isNil(3) {
+                    // What the failure keeps of them (`LuaSandbox.errorTable`): bigger details are dropped there.
+                    error["details"] = try? arguments.value(3, root: "fail details", budget: min(hostRemaining, LuaSandbox.maxErrorDetails))
+                }
                 return .raise(.object(error))
             case MF_HOST_TEST_LEDGER:
                 let tag = try arguments.text(1, "test.ledger")
@@ -142,20 +196,50 @@ final class LuaHost {
                 return .message("unknown built-in")
             }
         } catch {
+            if error.type == .luaMemoryLimit { return .budget(error.message) }
             return .message(error.message)
         }
     }
 
+    /// Hands `bytes` to `update` in pieces, polling the deadline between them; false when the
+    /// execution must stop (C then trips it).
+    private func feed(_ bytes: UnsafeBufferPointer<UInt8>, _ L: OpaquePointer, into update: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        var offset = 0
+        repeat {
+            let piece = UnsafeBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + Self.hashPiece)])
+            update(UnsafeRawBufferPointer(piece))
+            offset += piece.count
+            if offset < bytes.count, mf_host_poll(L) != 0 { return false }
+        } while offset < bytes.count
+        return true
+    }
+
+    /// A log entry, kept while the log's own share (`maxLogBytes`, `maxLogEntries`) and the host
+    /// budget have room; then one warning, and later entries are dropped without reading them.
     private func log(_ level: String, _ arguments: Arguments) throws(ActivityFailure) -> Answer {
+        guard !execution.logsFull else { return .values([]) }
         let message = arguments.display(1)
-        let fields = arguments.count >= 2 && !arguments.isNil(2) ? try arguments.value(2, root: "log fields") : .object([:])
-        guard execution.logs.count < Self.maxLogEntries, execution.logBytes < Self.maxLogBytes else { return .values([]) }
-        execution.logBytes += message.utf8.count + fields.jsonString().utf8.count
-        if execution.logs.count == Self.maxLogEntries - 1 || execution.logBytes >= Self.maxLogBytes {
-            execution.logs.append(ScriptLogEntry(level: "warn", message: "log limit reached; later entries dropped"))
-        } else {
-            execution.logs.append(ScriptLogEntry(level: level, message: message, fields: fields))
+        let room = min(Self.maxLogBytes - execution.logBytes, hostRemaining)
+        var size = message.utf8.count
+        var fields: Value = .object([:])
+        if size <= room, arguments.count >= 2, !arguments.isNil(2) {
+            do {
+                let (value, fieldSize) = try arguments.measuredValue(2, root: "log fields", budget: room - size)
+                fields = value
+                size += fieldSize
+            } catch where error.type == .luaMemoryLimit {
+                size = .max
+            }
         }
+        guard size <= room, execution.logs.count < Self.maxLogEntries - 1 else {
+            execution.logsFull = true
+            execution.logs.append(ScriptLogEntry(level: "warn", message: "log limit reached; later entries dropped"))
+            hold(64)
+            return .values([])
+        }
+        execution.logBytes += size
+        hold(size)
+        execution.logs.append(ScriptLogEntry(level: level, message: message, fields: fields))
         return .values([])
     }
 }
@@ -168,22 +252,39 @@ private struct Arguments {
 
     func isNil(_ index: Int) -> Bool { index > count || lua_type(L, Int32(index)) == LUA_TNIL }
 
-    func bytes(_ index: Int, _ function: String) throws(ActivityFailure) -> [UInt8] {
+    /// The bytes of a string argument, in place (valid while the call runs: the argument stays on
+    /// the stack), so nothing is copied before the built-in decides it may.
+    func buffer(_ index: Int, _ function: String) throws(ActivityFailure) -> UnsafeBufferPointer<UInt8> {
         guard index <= count, lua_type(L, Int32(index)) == LUA_TSTRING else {
             let got = index <= count ? String(cString: lua_typename(L, lua_type(L, Int32(index)))) : "no value"
             throw ActivityFailure(.activityError, "bad argument #\(index) to '\(function)' (string expected, got \(got))")
         }
-        return Array(LuaValueReader.bytes(L, Int32(index)))
+        return LuaValueReader.bytes(L, Int32(index))
     }
 
     func text(_ index: Int, _ function: String) throws(ActivityFailure) -> String {
-        String(decoding: try bytes(index, function), as: UTF8.self)
+        String(decoding: try buffer(index, function), as: UTF8.self)
     }
 
-    func value(_ index: Int, root: String) throws(ActivityFailure) -> Value {
-        var reader = LuaValueReader(L, root: root, maxDepth: depth, maxSize: 16 << 20)
+    /// A type name (events, errors): at most 64 bytes are copied; longer is reported cut.
+    func name(_ index: Int, _ function: String) throws(ActivityFailure) -> String {
+        let bytes = try buffer(index, function)
+        return String(decoding: bytes.prefix(65), as: UTF8.self)
+    }
+
+    func value(_ index: Int, root: String, budget: Int) throws(ActivityFailure) -> Value {
+        try measuredValue(index, root: root, budget: budget).0
+    }
+
+    /// A value and the bytes it was accounted (charged to the instruction budget too); a value
+    /// beyond `budget` throws `LuaMemoryLimit` before it is copied.
+    func measuredValue(_ index: Int, root: String, budget: Int) throws(ActivityFailure) -> (Value, Int) {
+        var reader = LuaValueReader(L, root: root, maxDepth: depth, budget: max(0, budget))
+        defer { mf_host_charge(L, reader.size) }
         do {
-            return try reader.read(Int32(index))
+            return (try reader.read(Int32(index)), reader.size)
+        } catch where error.type == .luaMemoryLimit {
+            throw error
         } catch {
             throw ActivityFailure(.activityError, error.message)
         }
@@ -208,6 +309,7 @@ enum Hex {
 
     static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 15)])
@@ -215,7 +317,7 @@ enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func decode(_ text: [UInt8]) -> [UInt8]? {
+    static func decode(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard text.count % 2 == 0 else { return nil }
         func nibble(_ c: UInt8) -> UInt8? {
             switch c {

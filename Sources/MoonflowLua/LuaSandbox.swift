@@ -30,6 +30,10 @@ public final class LuaSandbox {
     }
     /// Compiled functions kept per state before the cache is flushed.
     private static let cacheCapacity = 256
+    /// Host buffers an execution grew beyond this are released when it ends.
+    private static let keptBuffer = 1 << 20
+    /// Bytes of an error's `details` kept (bigger details are dropped).
+    static let maxErrorDetails = 64 << 10
 
     /// False once a limit tripped or the sandbox was violated: the state must be discarded.
     public private(set) var isUsable = true
@@ -49,9 +53,13 @@ public final class LuaSandbox {
 
     // MARK: Code actions
 
-    /// Runs a code action synchronously on the calling thread.
+    /// Runs a code action synchronously on the calling thread (without a timeout of its own, under
+    /// `LuaRunner.defaultTimeout`).
     public func run(_ invocation: ScriptInvocation) throws(ActivityFailure) -> ScriptOutcome {
-        try run(invocation, interrupt: nil, deadline: invocation.limits.timeout.map(LuaClock.deadline(after:)))
+        var invocation = invocation
+        let timeout = invocation.limits.timeout ?? LuaRunner.defaultTimeout
+        invocation.limits.timeout = timeout
+        return try run(invocation, interrupt: nil, deadline: LuaClock.deadline(after: timeout))
     }
 
     func run(_ invocation: ScriptInvocation, interrupt: LuaInterrupt?, deadline: UInt64?) throws(ActivityFailure)
@@ -68,14 +76,16 @@ public final class LuaSandbox {
 
         try prepare(maxDepth: limits.valueDepth) { blob throws(ActivityFailure) in try Self.encodeBindings(of: invocation, into: &blob) }
         defer { mf_finish(L) }
-        host.begin(valueDepth: limits.valueDepth, activity: invocation.activity)
+        host.begin(valueDepth: limits.valueDepth, activity: invocation.activity, hostBudget: limits.hostMemory)
+        defer { host.trim(L, keep: Self.keptBuffer) }
         let status = mf_run(L, ref)
         try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
         guard status == LUA_OK else {
             throw failure(status: status, script: chunk.name, firstLine: chunk.firstLine)
         }
-        var outputReader = LuaValueReader(L, root: "output", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
+        var outputReader = LuaValueReader(L, root: "output", maxDepth: limits.valueDepth, maxSize: limits.outputSize, budget: host.hostRemaining)
         let output = try outputReader.read(-1)
+        host.hold(outputReader.size)
         return ScriptOutcome(output: output, contextWrites: try contextWrites(invocation, script: chunk.name), logs: host.logs, events: host.events)
     }
 
@@ -102,8 +112,11 @@ public final class LuaSandbox {
         guard lua_type(L, -1) == LUA_TTABLE else {
             throw ActivityFailure(.sandboxViolation, "workflow: must remain a table", script: script)
         }
-        var reader = LuaValueReader(L, root: "workflow", maxDepth: invocation.limits.valueDepth, maxSize: invocation.limits.outputSize)
-        return Self.contextWrites(from: invocation.context, to: try reader.read(-1))
+        var reader = LuaValueReader(
+            L, root: "workflow", maxDepth: invocation.limits.valueDepth, maxSize: invocation.limits.outputSize, budget: host.hostRemaining)
+        let final = try reader.read(-1)
+        host.hold(reader.size)
+        return Self.contextWrites(from: invocation.context, to: final)
     }
 
     /// Keys whose value changed (or `null` for removed keys), comparing as Lua sees values.
@@ -136,7 +149,10 @@ public final class LuaSandbox {
     /// Evaluates a value template read-only (SPEC §3): a whole-scalar `${ }` keeps its type; inside a
     /// longer string each value is interpolated as text (`nil` as nothing, tables as compact JSON).
     public func evaluate(_ template: ValueTemplate, scope: Value, limits: ScriptLimits) throws(ActivityFailure) -> Value {
-        try evaluate(template, scope: scope, limits: limits, interrupt: nil, deadline: limits.timeout.map(LuaClock.deadline(after:)))
+        var limits = limits
+        let timeout = limits.timeout ?? LuaRunner.defaultExpressionLimits.timeout ?? .seconds(1)
+        limits.timeout = timeout
+        return try evaluate(template, scope: scope, limits: limits, interrupt: nil, deadline: LuaClock.deadline(after: timeout))
     }
 
     func evaluate(_ template: ValueTemplate, scope: Value, limits: ScriptLimits, interrupt: LuaInterrupt?, deadline: UInt64?)
@@ -148,7 +164,8 @@ public final class LuaSandbox {
         mf_set_limits(L, limits.memory, Int64(limits.instructions), deadline ?? 0, interrupt?.flag)
         try prepare(maxDepth: limits.valueDepth) { blob throws(ActivityFailure) in try Self.encodeScope(scope, into: &blob) }
         defer { mf_finish(L) }
-        host.begin(valueDepth: limits.valueDepth, activity: nil)
+        host.begin(valueDepth: limits.valueDepth, activity: nil, hostBudget: limits.hostMemory)
+        defer { host.trim(L, keep: Self.keptBuffer) }
         return try resolve(template, limits: limits)
     }
 
@@ -210,8 +227,10 @@ public final class LuaSandbox {
         try checkTrip(limits: limits, script: script, firstLine: lineOffset ?? 1)
         guard status == LUA_OK else { throw failure(status: status, script: script, firstLine: lineOffset ?? 1) }
         defer { lua_settop(L, 0) }
-        var reader = LuaValueReader(L, root: "expression", maxDepth: limits.valueDepth, maxSize: limits.outputSize)
-        return try reader.read(-1)
+        var reader = LuaValueReader(L, root: "expression", maxDepth: limits.valueDepth, maxSize: limits.outputSize, budget: host.hostRemaining)
+        let value = try reader.read(-1)
+        host.hold(reader.size)
+        return value
     }
 
     // MARK: Steps shared by both
@@ -316,6 +335,8 @@ public final class LuaSandbox {
             throw ActivityFailure(.cancelled, "cancelled", script: script, line: line)
         case MF_TRIP_PATTERN:
             throw ActivityFailure(.luaPatternBudget, String(cString: mf_trip_message(L)), script: script, line: line)
+        case MF_TRIP_HOST_MEMORY:
+            throw ActivityFailure(.luaMemoryLimit, String(cString: mf_trip_message(L)), script: script, line: line)
         default:
             throw ActivityFailure(.sandboxViolation, String(cString: mf_trip_message(L)), script: script, line: line)
         }
@@ -334,7 +355,12 @@ public final class LuaSandbox {
         }
         switch lua_type(L, -1) {
         case LUA_TSTRING:
-            let (position, message) = Self.splitPosition(String(decoding: LuaValueReader.bytes(L, -1), as: UTF8.self))
+            // Cut before the copy: an error text can be as long as the memory limit allows.
+            let bytes = LuaValueReader.bytes(L, -1)
+            var text = String(decoding: bytes.prefix(min(LuaHost.maxErrorText, max(256, host.hostRemaining))), as: UTF8.self)
+            if bytes.count > LuaHost.maxErrorText { text += "… (\(bytes.count) bytes)" }
+            host.hold(min(bytes.count, LuaHost.maxErrorText))
+            let (position, message) = Self.splitPosition(text)
             if let position { line = position + firstLine - 1 }
             return ActivityFailure(.activityError, message, script: script, line: line)
         case LUA_TTABLE:
@@ -355,9 +381,13 @@ public final class LuaSandbox {
         var message = "(error object is a table value)"
         var retryable: Bool?
         var details: Value?
-        if field(Int32(MF_KEY_TYPE)) == LUA_TSTRING,
+        if field(Int32(MF_KEY_TYPE)) == LUA_TSTRING, LuaValueReader.bytes(L, -1).count <= 64,
             let text = String(validating: LuaValueReader.bytes(L, -1), as: UTF8.self), Self.isValidErrorType(text)
         {
+            if ReservedErrorTypes.contains(text) {
+                mflua_pop(L, 1)
+                return ActivityFailure(.sandboxViolation, "error type '\(text)' is reserved for the engine", script: script, line: line)
+            }
             type = ErrorType(text)
             message = text
         }
@@ -369,8 +399,9 @@ public final class LuaSandbox {
         if field(Int32(MF_KEY_RETRYABLE)) == LUA_TBOOLEAN { retryable = lua_toboolean(L, -1) != 0 }
         mflua_pop(L, 1)
         if field(Int32(MF_KEY_DETAILS)) != LUA_TNIL {
-            var reader = LuaValueReader(L, root: "details", maxDepth: 16, maxSize: 64 << 10)
+            var reader = LuaValueReader(L, root: "details", maxDepth: 16, maxSize: Self.maxErrorDetails, budget: host.hostRemaining)
             details = try? reader.read(-1)
+            host.hold(reader.size)
         }
         mflua_pop(L, 1)
         return ActivityFailure(type, message, retryable: retryable, details: details, script: script, line: line)

@@ -58,7 +58,7 @@ final class LuaThreadPool: Sendable {
     private let queue = Queue()
     let threadCount: Int
 
-    init(threads: Int, stackSize: Int, testLedger: LuaTestLedger?) {
+    init(threads: Int, stackSize: Int, testLedger: LuaTestLedger?, name: String) {
         threadCount = max(1, threads)
         for index in 0..<threadCount {
             let thread = Thread { [queue] in
@@ -66,7 +66,7 @@ final class LuaThreadPool: Sendable {
                 while let job = queue.pop() { job(worker) }
             }
             thread.stackSize = stackSize
-            thread.name = "moonflow-lua-\(index)"
+            thread.name = "\(name)-\(index)"
             thread.start()
         }
     }

@@ -30,6 +30,15 @@ struct LuaValueEncoder: ~Copyable {
         count = 0
     }
 
+    /// Gives back storage grown beyond `keep` bytes (and forgets what was written).
+    mutating func trim(keep: Int) {
+        guard capacity > keep else { return }
+        storage.deallocate()
+        capacity = 256
+        storage = .allocate(byteCount: capacity, alignment: 8)
+        count = 0
+    }
+
     /// The bytes written so far, valid only inside `body`.
     func withBytes<R>(_ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
         body(UnsafePointer(storage.assumingMemoryBound(to: UInt8.self)), count)

@@ -15,7 +15,11 @@ struct LuaValueReader {
     let maxDepth: Int
     /// Bytes of JSON the value may take (`ScriptLimits.outputSize`).
     let maxSize: Int
-    private var size = 0
+    /// What remains of the execution's host budget (`ScriptLimits.hostMemory`): the copy stops,
+    /// with `LuaMemoryLimit`, before it holds more.
+    let budget: Int
+    /// Bytes accounted so far (JSON-like size: strings count their bytes, checked before copying).
+    private(set) var size = 0
     private var visiting: Set<UnsafeRawPointer> = []
     private var path: [PathComponent] = []
     private let root: String
@@ -25,11 +29,12 @@ struct LuaValueReader {
         case index(Int64)
     }
 
-    init(_ L: OpaquePointer, root: String, maxDepth: Int, maxSize: Int = .max) {
+    init(_ L: OpaquePointer, root: String, maxDepth: Int, maxSize: Int = .max, budget: Int = .max) {
         self.L = L
         self.root = root
         self.maxDepth = maxDepth
         self.maxSize = maxSize
+        self.budget = budget
     }
 
     /// The path being read, as a Lua-like accessor (`output.items[3].f`).
@@ -38,7 +43,9 @@ struct LuaValueReader {
         for component in path {
             switch component {
             case .index(let i): text += "[\(i)]"
-            case .key(let k):
+            case .key(let whole):
+                // A key is as long as the script likes: an error names at most 64 bytes of it.
+                let k = whole.utf8.count > 64 ? String(decoding: whole.utf8.prefix(61), as: UTF8.self) + "…" : whole
                 if let first = k.utf8.first, !(48...57).contains(first),
                     k.utf8.allSatisfy({ $0 == 95 || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) })
                 {
@@ -58,6 +65,9 @@ struct LuaValueReader {
     private mutating func account(_ bytes: Int) throws(ActivityFailure) {
         size += bytes
         if size > maxSize { throw refuse("value larger than the limit of \(maxSize) bytes") }
+        if size > budget {
+            throw ActivityFailure(.luaMemoryLimit, "\(renderedPath): host memory budget exceeded (\(budget) bytes were left)")
+        }
     }
 
     /// Reads the value at `index` (absolute or relative).
@@ -127,12 +137,13 @@ struct LuaValueReader {
             case LUA_TSTRING:
                 guard items.isEmpty else { mflua_pop(L, 2); throw refuse("tables mixing integer and string keys cannot leave the sandbox") }
                 let bytes = Self.bytes(L, -2)
+                // Accounted before the copy: a key can be as long as a value.
+                do { try account(bytes.count + 3) } catch { mflua_pop(L, 2); throw error }
                 guard let key = String(validating: bytes, as: UTF8.self) else {
                     mflua_pop(L, 2)
                     throw refuse("keys must be valid UTF-8")
                 }
                 path.append(.key(key))
-                do { try account(bytes.count + 3) } catch { mflua_pop(L, 2); throw error }
                 let value: Value
                 do { value = try read(-1) } catch { mflua_pop(L, 2); throw error }
                 path.removeLast()

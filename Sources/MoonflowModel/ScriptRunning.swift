@@ -7,7 +7,8 @@ public struct ScriptLimits: Sendable, Hashable {
     public var memory: Int
     /// VM instructions, checked by a count hook (`LuaInstructionLimit`).
     public var instructions: Int
-    /// Wall time of the attempt (`Timeout`); `nil` means no deadline of its own.
+    /// Wall time of the attempt (`Timeout`); `nil` means the runner's default (60s for code
+    /// actions, 1s for expressions): no execution runs without one.
     public var timeout: Duration?
     /// Bytes of the encoded output (`SandboxViolation` when exceeded).
     public var outputSize: Int
@@ -15,10 +16,14 @@ public struct ScriptLimits: Sendable, Hashable {
     public var sourceSize: Int
     /// Nesting depth of values crossing the boundary, both ways.
     public var valueDepth: Int
+    /// Bytes of copies the host may hold for one execution outside the Lua allocator (emitted
+    /// events, logs, error texts and details, the output, context writes; a built-in's temporary
+    /// copy must fit in what remains): `LuaMemoryLimit` beyond.
+    public var hostMemory: Int
 
     public init(
         memory: Int = 64 << 20, instructions: Int = 100_000_000, timeout: Duration? = nil,
-        outputSize: Int = 1 << 20, sourceSize: Int = 256 << 10, valueDepth: Int = 64
+        outputSize: Int = 1 << 20, sourceSize: Int = 256 << 10, valueDepth: Int = 64, hostMemory: Int = 16 << 20
     ) {
         self.memory = memory
         self.instructions = instructions
@@ -26,6 +31,7 @@ public struct ScriptLimits: Sendable, Hashable {
         self.outputSize = outputSize
         self.sourceSize = sourceSize
         self.valueDepth = valueDepth
+        self.hostMemory = hostMemory
     }
 
     public static let defaults = ScriptLimits()

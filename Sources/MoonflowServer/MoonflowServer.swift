@@ -139,7 +139,8 @@ public enum MoonflowServer {
         let runner = LuaRunner()
         let engine = Engine(
             store: options.store, runner: runner, clock: options.clock, logger: logger, validator: catalog.validator, catalog: catalog,
-            resolver: PinnedDefinitionLoader(loader: loader), limits: options.config.concurrency)
+            resolver: PinnedDefinitionLoader(loader: loader), limits: options.config.concurrency,
+            resources: options.config.resources)
         let dispatcher = RunDispatcher(engine: engine, logger: logger)
         engine.onAdmission { dispatcher.submit($0) }
         catalog.onReload { workflows in

@@ -18,7 +18,12 @@ enum {
     MF_TRIP_CANCELLED = 4,
     MF_TRIP_PATTERN = 5,
     MF_TRIP_VIOLATION = 6,
+    /// The host budget (copies the host holds for the execution) is spent: `LuaMemoryLimit`.
+    MF_TRIP_HOST_MEMORY = 7,
 };
+
+/// Wall time one compilation may take (the parser runs no VM code; see Compile.c).
+#define MF_COMPILE_BUDGET_NS 500000000ull
 
 // MARK: - Host function identifiers (the built-ins implemented in Swift)
 
@@ -54,6 +59,8 @@ enum {
     MF_HOST_RAISE_VALUE = 2,
     /// The out buffer holds a message; C trips the state with a sandbox violation.
     MF_HOST_VIOLATION = 3,
+    /// The out buffer holds a message; C trips the state: the host budget is spent.
+    MF_HOST_BUDGET = 4,
 };
 
 /// Encoded value tags (Swift encodes, C decodes; see `mf_push_encoded`).
@@ -141,6 +148,14 @@ int mf_run(lua_State *L, int ref);
 
 /// Host out buffer.
 void mf_out_append(lua_State *L, const void *bytes, size_t length);
+/// Releases the out buffer when an execution left it larger than `keep` bytes.
+void mf_out_trim(lua_State *L, size_t keep);
+/// A host function reports bytes it read or produced besides its string arguments and answer
+/// (tables read, digests computed); `host_call` charges them when it returns. Never raises.
+void mf_host_charge(lua_State *L, size_t bytes);
+/// Nonzero (an `MF_TRIP_*`) when the execution should stop now (interrupt or deadline): long
+/// host work polls it between pieces. Never raises.
+int mf_host_poll(lua_State *L);
 
 /// Pushes an anchored key string (`MF_KEY_*`) without allocating.
 void mf_push_key(lua_State *L, int key);

@@ -85,6 +85,9 @@ public final class Engine: Sendable {
     let activityGate: Bulkhead?
     /// Every event of every run, as it is committed, plus events scripts emit.
     public let bus = EventBus()
+    /// moonflow.yaml's `resources`: the sandbox limits of every code action, under its `limits:`
+    /// and its `timeout` (none there: the runner's default wall time).
+    let scriptLimits: ScriptLimits
     let metrics = EngineMetrics()
     /// How long a run's writes wait out a full disk or a locked database (`StorageRetryPolicy`).
     public let storageRetry = StorageRetry()
@@ -94,8 +97,10 @@ public final class Engine: Sendable {
         random: any RandomSource = SystemRandomSource(), logger: Logger,
         validator: any SchemaValidating = AcceptingValidator(), catalog: (any WorkflowCatalog)? = nil,
         breakers: CircuitBreakerRegistry? = nil, bulkheads: BulkheadRegistry? = nil,
-        resolver: (any DefinitionResolver)? = nil, failpoints: Failpoints = .none, limits: ConcurrencyLimits? = nil
+        resolver: (any DefinitionResolver)? = nil, failpoints: Failpoints = .none, limits: ConcurrencyLimits? = nil,
+        resources: ScriptLimits = .defaults
     ) {
+        self.scriptLimits = resources
         self.store = store
         self.runner = runner
         self.clock = clock

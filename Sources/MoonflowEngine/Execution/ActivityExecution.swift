@@ -37,8 +37,8 @@ extension Engine {
         let outcome: ScriptOutcome
         switch body {
         case .lua(let chunk):
-            var limits = context.limits.applied(to: .defaults)
-            limits.timeout = context.timeout
+            var limits = context.limits.applied(to: scriptLimits)
+            limits.timeout = context.timeout ?? scriptLimits.timeout
             outcome = try await runner.run(
                 ScriptInvocation(
                     chunk: chunk, input: input, context: context.context, steps: context.steps,
