@@ -178,7 +178,7 @@ struct RunsCommand: AsyncParsableCommand {
                     if let store = store as? SQLiteRunStore {
                         try await store.recordDeadLetter(runID: runID, reason: "\(error)", at: engine.clock.now)
                     }
-                    lines.append(["run_id": .string(runID), "error": .string("\(error)")])
+                    lines.append(["run_id": .string(runID), "error": .string(SafeText.errorMessage("\(error)"))])
                 }
             }
             switch global.format {

@@ -151,12 +151,12 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Notes a run recovery could not drive.
+    /// Notes a run recovery could not drive; the reason is kept as every error text is (`SafeText.errorMessage`).
     public func recordDeadLetter(runID: String, reason: String, at: Timestamp) async throws {
         _ = try await committer.write { db in
             try db.execute(
                 sql: "INSERT INTO dead_letters (run_id, at, reason) VALUES (?, ?, ?)",
-                arguments: [runID, at.nanosecondsSinceEpoch, reason])
+                arguments: [runID, at.nanosecondsSinceEpoch, SafeText.errorMessage(reason)])
             return true
         }
     }
