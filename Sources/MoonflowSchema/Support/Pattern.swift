@@ -6,6 +6,11 @@ import Foundation
 /// after rewriting the constructs whose meaning differs (see docs/json-schema.md):
 /// `\d`, `\w` and their negations are ASCII-only in ECMA-262, `\s` is ECMA-262's white space and
 /// line terminators, and `$` matches only at the very end.
+///
+/// Matching is bounded (SPEC §14): ICU calls back every few thousand backtracking steps and at
+/// every start position when `reportProgress` is asked for, and the callback stops the match once
+/// the `RegexBudget` of the validation is spent. The match stops on the thread that runs it, so
+/// the bound is on CPU time, not only on waiting.
 struct Pattern: Sendable {
     let source: String
     private let regex: NSRegularExpression
@@ -16,8 +21,35 @@ struct Pattern: Sendable {
     }
 
     /// ECMA-262 semantics: the pattern may match anywhere in the string (not anchored).
-    func matches(_ text: String) -> Bool {
-        regex.firstMatch(in: text, options: [], range: NSRange(location: 0, length: text.utf16.count)) != nil
+    /// `nil` when the budget ran out before the answer was known (the budget is then exhausted).
+    func matches(_ text: String, budget: inout RegexBudget) -> Bool? {
+        guard !budget.isExhausted else { return nil }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start.advanced(by: budget.remaining)
+        var found = false
+        var stopped = false
+        var callbacks = 0
+        regex.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(location: 0, length: text.utf16.count)) { result, _, stop in
+            if result != nil {
+                found = true
+                stop.pointee = true
+                return
+            }
+            // Called every few thousand steps of one match, or once per start position of a
+            // search: reading the clock every fourth call keeps both cheap and bounded.
+            callbacks &+= 1
+            if callbacks & 3 == 0, clock.now >= deadline {
+                stopped = true
+                stop.pointee = true
+            }
+        }
+        budget.spend(clock.now - start)
+        if stopped {
+            budget.isExhausted = true
+            return nil
+        }
+        return found
     }
 
     /// ECMA-262 `WhiteSpace` and `LineTerminator`, as ICU class content.
@@ -58,5 +90,18 @@ struct Pattern: Sendable {
             }
         }
         return out
+    }
+}
+
+/// The time one validation may spend matching regexes, shared by all its patterns.
+struct RegexBudget {
+    private(set) var remaining: Duration
+    var isExhausted = false
+
+    init(_ limit: Duration) { remaining = limit }
+
+    mutating func spend(_ elapsed: Duration) {
+        remaining = max(.zero, remaining - elapsed)
+        if remaining == .zero { isExhausted = true }
     }
 }
