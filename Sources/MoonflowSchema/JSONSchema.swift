@@ -21,8 +21,8 @@ public struct JSONSchema: Sendable {
         /// How long one validation may spend matching `pattern` and `patternProperties` regexes,
         /// all of them together. Past it the match is stopped and the instance is invalid, with an
         /// error at the field whose pattern was running: a catastrophic pattern (`^(a+)+$`) costs
-        /// a caller at most this much CPU time, whatever the input. Wall time is measured, so a
-        /// busy machine reaches the limit sooner, never later.
+        /// a caller at most this much CPU time, whatever the input. It is the CPU time of the
+        /// thread that validates, so a busy machine does not make a legitimate pattern fail.
         public var patternTimeLimit: Duration
 
         public init(assertFormats: Bool = false, maxErrors: Int = 100, maxDepth: Int = 512, patternTimeLimit: Duration = .milliseconds(25)) {

@@ -55,7 +55,7 @@ import Testing
     @Test func ordinaryPatternsOnLargeInputsStayWithinTheBudget() throws {
         let big = String(repeating: "abc-", count: 50_000) + "x"
         #expect(try JSONSchema(["pattern": "^([a-z]+-)*[a-z]+$"]).validate(.string(big)).isEmpty)
-        #expect(try JSONSchema(["pattern": "[0-9]{3}"]).validate(.string(String(repeating: "a", count: 200_000) + "123")).isEmpty)
+        #expect(try JSONSchema(["pattern": "[0-9]{3}"]).validate(.string(String(repeating: "a", count: 100_000) + "123")).isEmpty)
     }
 }
 

@@ -25,8 +25,9 @@ struct Pattern: Sendable {
     func matches(_ text: String, budget: inout RegexBudget) -> Bool? {
         guard !budget.isExhausted else { return nil }
         let clock = ContinuousClock()
-        let start = clock.now
-        let deadline = start.advanced(by: budget.remaining)
+        let cpuStart = threadCPUTime()
+        let remaining = budget.remaining
+        var deadline = clock.now.advanced(by: remaining)
         var found = false
         var stopped = false
         var callbacks = 0
@@ -37,14 +38,22 @@ struct Pattern: Sendable {
                 return
             }
             // Called every few thousand steps of one match, or once per start position of a
-            // search: reading the clock every fourth call keeps both cheap and bounded.
+            // search: the wall clock, read every fourth call, is cheap; only when it passes the
+            // deadline is the thread's CPU time read, and a thread that was waiting for a core
+            // gets the rest of its budget (the bound is on CPU time, not on a busy machine).
             callbacks &+= 1
-            if callbacks & 3 == 0, clock.now >= deadline {
+            guard callbacks & 3 == 0 else { return }
+            let now = clock.now
+            guard now >= deadline else { return }
+            let used = threadCPUTime() - cpuStart
+            if used >= remaining {
                 stopped = true
                 stop.pointee = true
+            } else {
+                deadline = now.advanced(by: remaining - used)
             }
         }
-        budget.spend(clock.now - start)
+        budget.spend(threadCPUTime() - cpuStart)
         if stopped {
             budget.isExhausted = true
             return nil
@@ -93,7 +102,14 @@ struct Pattern: Sendable {
     }
 }
 
-/// The time one validation may spend matching regexes, shared by all its patterns.
+/// The CPU time the calling thread has used.
+func threadCPUTime() -> Duration {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
+}
+
+/// The CPU time one validation may spend matching regexes, shared by all its patterns.
 struct RegexBudget {
     private(set) var remaining: Duration
     var isExhausted = false
