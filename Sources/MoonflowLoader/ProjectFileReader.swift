@@ -75,6 +75,8 @@ public struct ProjectFileReader: Sendable {
     /// climbs out of the root. Lexical resolution is sound here because no link is ever followed
     /// below the root.
     public func relativePath(of url: URL) -> String? {
+        // A NUL would cut the name short when it is handed to the system: refused outright.
+        guard !url.path.utf8.contains(0) else { return nil }
         let path = Self.lexicallyNormalized(url.path)
         return Self.relative(path, to: root.path) ?? realRoot().flatMap { Self.relative(path, to: $0) }
     }

@@ -28,11 +28,12 @@ public enum WorkflowTestLoader {
     }
 
     /// Reads a test file under the project's confinement rule (`ProjectFileReader`, from the
-    /// test file's folder, `workflows/`): a regular file, no symbolic link, within the size limit.
+    /// project directory, the folder above `workflows/`): a regular file, no symbolic link on the
+    /// way (`workflows/` included), within the size limit.
     public static func load(_ url: URL, displayName: String) -> Result<[WorkflowTestCase], ProjectLoadResult> {
         let start = SourceLocation(file: displayName, line: 1, column: 1)
         let data: [UInt8]
-        switch ProjectFileReader(root: url.deletingLastPathComponent()).read(url, maxSize: YAMLLimits().maxFileSize) {
+        switch ProjectFileReader(root: url.deletingLastPathComponent().deletingLastPathComponent()).read(url, maxSize: YAMLLimits().maxFileSize) {
         case .success(let bytes): data = bytes
         case .failure(let failure):
             let problem =
