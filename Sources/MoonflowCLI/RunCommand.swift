@@ -222,12 +222,7 @@ extension Composition {
 
     /// Validates with JSON Schema 2020-12 over the project's `schemas/` (the files `$ref`s reach).
     static func schemaValidator(project: URL) -> JSONSchemaValidator {
-        let folder = project.appendingPathComponent("schemas")
-        let names = (try? FileManager.default.subpathsOfDirectory(atPath: folder.path)) ?? []
-        return JSONSchemaValidator(
-            schemaTexts: names.compactMap { name in
-                FileManager.default.contents(atPath: folder.appendingPathComponent(name).path)
-                    .map { (key: "schemas/" + name, value: String(decoding: $0, as: UTF8.self)) }
-            })
+        // Read under the project's confinement rule, like every other project file.
+        JSONSchemaValidator(schemaTexts: loader(project: project).schemaTexts())
     }
 }

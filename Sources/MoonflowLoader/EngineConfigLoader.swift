@@ -8,19 +8,35 @@ import MoonflowYAML
 public enum EngineConfigLoader {
     /// The configuration in `file`, or every problem found in it. A missing file is not an error
     /// only when `required` is false (the default project file is optional; `--config` is not).
+    ///
+    /// The project's own file (`required` false) is read under the project's confinement rule
+    /// (`ProjectFileReader`: a regular file, no symbolic link, the size limit on what is read). A
+    /// file the operator names (`--config`, `required` true) may be reached through links (a
+    /// mounted configuration often is one) but must still be a regular file within the limit.
     public static func load(
         _ file: URL, displayName: String? = nil, required: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> Result<EngineConfig, ProjectLoadResult> {
         let name = displayName ?? file.lastPathComponent
-        guard let data = FileManager.default.contents(atPath: file.path) else {
-            if !required && !FileManager.default.fileExists(atPath: file.path) { return .success(EngineConfig()) }
-            let d = Diagnostic(.badFile, "cannot read the configuration file", at: SourceLocation(file: name, line: 1, column: 1))
+        let standardized = URL(fileURLWithPath: ProjectFileReader.lexicallyNormalized(file.path))
+        var target = standardized
+        if required, let resolved = realpath(standardized.path, nil) {
+            target = URL(fileURLWithPath: String(cString: resolved))
+            free(resolved)
+        }
+        let reader = ProjectFileReader(root: target.deletingLastPathComponent())
+        let data: [UInt8]
+        switch reader.read(target, maxSize: YAMLLimits().maxFileSize) {
+        case .success(let bytes): data = bytes
+        case .failure(.missing) where !required: return .success(EngineConfig())
+        case .failure(let failure):
+            let message = failure == .missing ? "cannot read the configuration file" : "the configuration file \(failure.predicate)"
+            let d = Diagnostic(failure.isSymbolicLink ? .pathEscapes : .badFile, message, at: SourceLocation(file: name, line: 1, column: 1))
             return .failure(ProjectLoadResult(workflows: [], diagnostics: [d], files: [name], sources: [:]))
         }
         let source = String(decoding: data, as: UTF8.self)
         let root: YAMLNode
         do {
-            root = try YAMLParser.parse([UInt8](data), file: name)
+            root = try YAMLParser.parse(data, file: name)
         } catch {
             return .failure(ProjectLoadResult(workflows: [], diagnostics: error.diagnostics, files: [name], sources: [name: source]))
         }

@@ -5,20 +5,24 @@ import OrderedCollections
 /// Where a project's files come from: the disk, or the texts a run pinned when it started
 /// (SPEC §7: a run recovers and compensates with its own version even after the files changed).
 enum ProjectFiles: Sendable {
-    case disk
+    /// The project directory, read under the confinement rule of `ProjectFileReader`.
+    case disk(ProjectFileReader)
     /// Project-relative path → text.
     case pinned([String: String])
 
-    func data(_ path: String, at url: URL) -> Data? {
+    func read(_ path: String, at url: URL, maxSize: Int) -> Result<[UInt8], ProjectFileReader.Failure> {
         switch self {
-        case .disk: FileManager.default.contents(atPath: url.path)
-        case .pinned(let files): files[path].map { Data($0.utf8) }
+        case .disk(let reader): return reader.read(url, maxSize: maxSize)
+        case .pinned(let files):
+            guard let text = files[path] else { return .failure(.missing) }
+            let bytes = Array(text.utf8)
+            return bytes.count <= maxSize ? .success(bytes) : .failure(.tooLarge(size: bytes.count, limit: maxSize))
         }
     }
 
     func exists(_ path: String, at url: URL) -> Bool {
         switch self {
-        case .disk: FileManager.default.fileExists(atPath: url.path)
+        case .disk(let reader): reader.entryExists(url)
         case .pinned(let files): files[path] != nil
         }
     }
@@ -26,7 +30,7 @@ enum ProjectFiles: Sendable {
     /// File names directly in a project folder.
     func names(in folder: String, at url: URL) -> [String] {
         switch self {
-        case .disk: (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        case .disk(let reader): (try? reader.names(in: url).get()) ?? []
         case .pinned(let files):
             files.keys.filter { $0.hasPrefix(folder + "/") && !$0.dropFirst(folder.count + 1).contains("/") }
                 .map { String($0.dropFirst(folder.count + 1)) }
@@ -54,6 +58,8 @@ final class FileEnvironment: LoadEnvironment {
         self.loader = loader
         self.files = files
     }
+
+    var checksPatternShapes: Bool { if case .disk = files { true } else { false } }
 
     func scriptExists(named name: String) -> Bool {
         files.exists("scripts/\(name).lua", at: project.appendingPathComponent("scripts/\(name).lua"))
@@ -127,7 +133,16 @@ final class FileEnvironment: LoadEnvironment {
         case .failure(let f): return .failure(f)
         case .success(let (path, text)):
             do {
-                return .success((path, try Value(json: text)))
+                let document = try Value(json: text)
+                if checksPatternShapes, let finding = SchemaPatternCheck.findings(in: document).first {
+                    let inner = SchemaPatternCheck.location(of: finding.pattern, in: text, file: path)
+                        .map { Diagnostic(.invalidValue, finding.message, at: $0, hint: SchemaPatternCheck.Finding.hint) }
+                    return .failure(
+                        LoadEnvironmentError(
+                            code: .invalidValue, message: "the schema \(path) has a pattern with a nested repetition at #\(SchemaPatternCheck.pointer(finding.path))",
+                            hint: inner == nil ? SchemaPatternCheck.Finding.hint : nil, inner: inner))
+                }
+                return .success((path, document))
             } catch {
                 let inner = Diagnostic(.badFile, "invalid JSON: \(error.message)", at: SourceLocation(file: path, line: error.line, column: error.column))
                 return .failure(LoadEnvironmentError(code: .badFile, message: "the schema \(path) is not valid JSON", inner: inner))
@@ -135,28 +150,37 @@ final class FileEnvironment: LoadEnvironment {
         }
     }
 
+    /// Every script and schema goes through the project's confinement rule (`ProjectFileReader`):
+    /// a file that fails it is named, never quoted.
     private func read(_ url: URL, what: String, maxSize: Int) -> Result<(String, String), LoadEnvironmentError> {
-        let resolved = url.standardizedFileURL.resolvingSymlinksInPath()
-        let root = project.resolvingSymlinksInPath().path
         let path = loader.displayPath(url)
-        guard resolved.path.hasPrefix(root.hasSuffix("/") ? root : root + "/") else {
-            return .failure(LoadEnvironmentError(code: .pathEscapes, message: "the \(what) '\(path)' is outside the project directory", hint: "keep scripts in scripts/ and schemas in schemas/"))
-        }
         if let cached = usedFiles[path] { return .success((path, cached)) }
-        guard files.exists(path, at: resolved) else {
+        let bytes: [UInt8]
+        switch files.read(path, at: url, maxSize: maxSize) {
+        case .success(let read): bytes = read
+        case .failure(.outside):
+            return .failure(LoadEnvironmentError(code: .pathEscapes, message: "the \(what) '\(path)' is outside the project directory", hint: "keep scripts in scripts/ and schemas in schemas/"))
+        case .failure(.missing):
             return .failure(LoadEnvironmentError(code: .unknownReference, message: "the \(what) '\(path)' does not exist", hint: "check the path; it is relative to the workflow file"))
+        case .failure(let failure):
+            return .failure(Self.refusal(failure, what: what, path: path))
         }
-        guard let data = files.data(path, at: resolved) else {
-            return .failure(LoadEnvironmentError(code: .badFile, message: "cannot read the \(what) '\(path)'", hint: "check its permissions"))
-        }
-        guard data.count <= maxSize else {
-            return .failure(LoadEnvironmentError(code: .badFile, message: "the \(what) '\(path)' is \(data.count) bytes, over the limit of \(maxSize)"))
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             return .failure(LoadEnvironmentError(code: .badFile, message: "the \(what) '\(path)' is not valid UTF-8"))
         }
         usedFiles[path] = text
         return .success((path, text))
+    }
+
+    static func refusal(_ failure: ProjectFileReader.Failure, what: String, path: String) -> LoadEnvironmentError {
+        switch failure {
+        case .symbolicLink:
+            LoadEnvironmentError(code: .pathEscapes, message: "the \(what) '\(path)' \(failure.predicate)", hint: "replace the link with the file itself")
+        case .unreadable:
+            LoadEnvironmentError(code: .badFile, message: "the \(what) '\(path)' \(failure.predicate)", hint: "check its permissions")
+        default:
+            LoadEnvironmentError(code: .badFile, message: "the \(what) '\(path)' \(failure.predicate)")
+        }
     }
 
     /// RFC 6901 JSON Pointer (`/definitions/item`, with `~0`/`~1` escapes).

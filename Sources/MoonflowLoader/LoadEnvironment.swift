@@ -11,6 +11,9 @@ protocol LoadEnvironment {
     /// Loads a JSON Schema file referenced with `$ref` relative to the workflow file.
     func schema(_ reference: String) -> Result<SchemaDefinition, LoadEnvironmentError>
     var checker: (any ScriptChecking)? { get }
+    /// Whether schemas are checked for catastrophic patterns (`SchemaPatternCheck`): for files
+    /// read from the project, not for the texts a run pinned before.
+    var checksPatternShapes: Bool { get }
 }
 
 struct LoadEnvironmentError: Error {

@@ -62,22 +62,59 @@ public struct ProjectLoader: Sendable {
     public let limits: YAMLLimits
 
     public init(projectDirectory: URL, checker: (any ScriptChecking)? = nil, limits: YAMLLimits = .init()) {
-        self.projectDirectory = projectDirectory.standardizedFileURL
+        self.projectDirectory = URL(fileURLWithPath: ProjectFileReader.lexicallyNormalized(projectDirectory.path))
         self.checker = checker
         self.limits = limits
     }
 
     /// Every `workflows/*.yaml` (and `.yml`) of the project, sorted by file name; `*.test.yaml`
-    /// files hold `moonflow test` cases, not workflows.
-    public func workflowFiles() -> [URL] {
+    /// files hold `moonflow test` cases, not workflows. A `workflows/` that is a symbolic link is
+    /// not listed (`loadProject` reports it).
+    public func workflowFiles() -> [URL] { (try? listWorkflowFiles().get()) ?? [] }
+
+    /// Reads project files under the confinement rule (SPEC §14, `ProjectFileReader`).
+    public var files: ProjectFileReader { ProjectFileReader(root: projectDirectory) }
+
+    private func listWorkflowFiles() -> Result<[URL], Diagnostic> {
         let folder = projectDirectory.appendingPathComponent("workflows")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        return names.filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasSuffix(".test.yaml") }.sorted()
-            .map { folder.appendingPathComponent($0) }
+        switch files.names(in: folder) {
+        case .failure(.missing): return .success([])
+        case .failure(let failure):
+            return .failure(Diagnostic(.badFile, "the folder workflows \(failure.predicate)", at: SourceLocation(file: "workflows", line: 1, column: 1)))
+        case .success(let names):
+            return .success(
+                names.filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasSuffix(".test.yaml") }.sorted()
+                    .map { folder.appendingPathComponent($0) })
+        }
+    }
+
+    /// The text of every `schemas/**/*.json`, read under the confinement rule (links and files
+    /// that are not regular are left out), for a validator that serves `$ref`s from memory.
+    public func schemaTexts() -> [(key: String, value: String)] {
+        var texts: [(key: String, value: String)] = []
+        func walk(_ folder: String, depth: Int) {
+            guard depth < 16, case .success(let names) = files.names(in: projectDirectory.appendingPathComponent(folder)) else { return }
+            for name in names.sorted() where !name.hasPrefix(".") {
+                let path = folder + "/" + name
+                switch files.read(projectDirectory.appendingPathComponent(path), maxSize: 1 << 20) {
+                case .success(let bytes) where name.hasSuffix(".json"):
+                    if let text = String(validating: bytes, as: UTF8.self) { texts.append((key: path, value: text)) }
+                case .failure(.notRegular("a directory")): walk(path, depth: depth + 1)
+                default: continue
+                }
+            }
+        }
+        walk("schemas", depth: 0)
+        return texts
     }
 
     /// Loads the whole project: every workflow file, then checks across files (unique ids, child workflows).
-    public func loadProject() -> ProjectLoadResult { load(files: workflowFiles()) }
+    public func loadProject() -> ProjectLoadResult {
+        switch listWorkflowFiles() {
+        case .success(let urls): return load(files: urls)
+        case .failure(let problem): return ProjectLoadResult(workflows: [], diagnostics: [problem], files: [], sources: [:])
+        }
+    }
 
     /// Loads the given workflow files and checks them together.
     public func load(files: [URL]) -> ProjectLoadResult { combine(files.map(loadFile)) }
@@ -214,7 +251,8 @@ public struct ProjectLoader: Sendable {
     }
 
     func displayPath(_ url: URL) -> String {
-        let path = url.standardizedFileURL.path
+        // Lexical: `standardizedFileURL` would follow links at a `..` and name the link's target.
+        let path = ProjectFileReader.lexicallyNormalized(url.path)
         let root = projectDirectory.path.hasSuffix("/") ? projectDirectory.path : projectDirectory.path + "/"
         return path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path
     }
@@ -222,18 +260,27 @@ public struct ProjectLoader: Sendable {
     func loadFile(_ url: URL) -> FileOutcome {
         let file = displayPath(url)
         let start = SourceLocation(file: file, line: 1, column: 1)
-        // Refuse before reading a huge file into memory.
-        if let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int, size > limits.maxFileSize {
+        // A file of the project is read under the confinement rule; a file named outside the
+        // project (`moonflow validate /elsewhere/flow.yaml`) under the same rule from its own folder.
+        var reader = files
+        if reader.relativePath(of: url) == nil { reader = ProjectFileReader(root: url.deletingLastPathComponent()) }
+        let bytes: [UInt8]
+        switch reader.read(url, maxSize: limits.maxFileSize) {
+        case .success(let read): bytes = read
+        case .failure(.tooLarge(let size, let limit)):
             let tooLarge = Diagnostic(
-                DiagnosticCode("FileTooLarge"), "the file is \(size) bytes, over the limit of \(limits.maxFileSize) bytes", at: start,
+                DiagnosticCode("FileTooLarge"), "the file is \(size) bytes, over the limit of \(limit) bytes", at: start,
                 hint: "split the workflow, or move large data into schemas/ or scripts/")
             return FileOutcome(file: file, diagnostics: [tooLarge], children: [])
-        }
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            let unreadable = Diagnostic(.badFile, "cannot read the file", at: start, hint: "check that it exists and is readable")
+        case .failure(let failure) where failure.isSymbolicLink:
+            // Never read, never quoted: the diagnostic names the file only.
+            let refused = Diagnostic(.pathEscapes, "the file \(failure.predicate)", at: start, hint: "replace the link with the file itself")
+            return FileOutcome(file: file, diagnostics: [refused], children: [])
+        case .failure(let failure):
+            let unreadable = Diagnostic(.badFile, "the file \(failure.predicate)", at: start, hint: "check that it exists and is readable")
             return FileOutcome(file: file, diagnostics: [unreadable], children: [])
         }
-        return loadSource([UInt8](data), file: file, workflowDirectory: url.deletingLastPathComponent(), files: .disk)
+        return loadSource(bytes, file: file, workflowDirectory: url.deletingLastPathComponent(), files: .disk(files))
     }
 
     /// Reads one workflow's text; scripts and schemas come from `files` (the disk or pinned texts).

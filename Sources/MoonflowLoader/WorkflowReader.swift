@@ -187,6 +187,12 @@ final class WorkflowReader {
                 return nil
             }
         }
+        if environment.checksPatternShapes {
+            for finding in SchemaPatternCheck.findings(in: value) {
+                let isKey = finding.path.dropLast().last == "patternProperties"
+                context.error(.invalidValue, finding.message, at: SchemaPatternCheck.node(at: finding.path, in: node, key: isKey), hint: SchemaPatternCheck.Finding.hint)
+            }
+        }
         return SchemaDefinition(schema: value, location: node.location)
     }
 
@@ -258,7 +264,13 @@ final class WorkflowReader {
             if let problem = CronCheck.problem(in: cron) {
                 context.error(.invalidValue, "'cron': \(problem)", at: cronNode, hint: "five fields: minute hour day-of-month month day-of-week, e.g. \"0 9 * * MON-FRI\"")
             }
-            trigger.kind = .schedule(cron: cron, timezone: zoneNode.flatMap { context.string($0, "timezone") })
+            let zone = zoneNode.flatMap { context.string($0, "timezone") }
+            if let zone, let zoneNode, !CronCheck.isTimeZoneName(zone) {
+                context.error(
+                    .invalidValue, "'timezone': '\(zone)' is not an IANA time zone name such as Europe/Paris or UTC", at: zoneNode,
+                    hint: "see the tz database names, e.g. America/New_York")
+            }
+            trigger.kind = .schedule(cron: cron, timezone: zone)
         default:
             if let m = map["manual"], m.mapping == nil, m.resolvedScalar != .null, m.resolvedScalar != .bool(true) {
                 context.error(.typeMismatch, "'manual' takes an empty mapping ({}), not \(m.kindDescription)", at: m)

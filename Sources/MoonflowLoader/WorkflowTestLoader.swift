@@ -27,15 +27,25 @@ public enum WorkflowTestLoader {
         workflowFile.deletingPathExtension().appendingPathExtension("test.yaml")
     }
 
+    /// Reads a test file under the project's confinement rule (`ProjectFileReader`, from the
+    /// project directory, the folder above `workflows/`): a regular file, no symbolic link on the
+    /// way (`workflows/` included), within the size limit.
     public static func load(_ url: URL, displayName: String) -> Result<[WorkflowTestCase], ProjectLoadResult> {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            let missing = Diagnostic(.badFile, "cannot read the test file", at: SourceLocation(file: displayName, line: 1, column: 1), hint: "create it next to the workflow: \(url.lastPathComponent)")
-            return .failure(ProjectLoadResult(workflows: [], diagnostics: [missing], files: [displayName], sources: [:]))
+        let start = SourceLocation(file: displayName, line: 1, column: 1)
+        let data: [UInt8]
+        switch ProjectFileReader(root: url.deletingLastPathComponent().deletingLastPathComponent()).read(url, maxSize: YAMLLimits().maxFileSize) {
+        case .success(let bytes): data = bytes
+        case .failure(let failure):
+            let problem =
+                failure == .missing
+                ? Diagnostic(.badFile, "cannot read the test file", at: start, hint: "create it next to the workflow: \(url.lastPathComponent)")
+                : Diagnostic(failure.isSymbolicLink ? .pathEscapes : .badFile, "the test file \(failure.predicate)", at: start)
+            return .failure(ProjectLoadResult(workflows: [], diagnostics: [problem], files: [displayName], sources: [:]))
         }
         let source = String(decoding: data, as: UTF8.self)
         let root: YAMLNode
         do {
-            root = try YAMLParser.parse([UInt8](data), file: displayName)
+            root = try YAMLParser.parse(data, file: displayName)
         } catch {
             return .failure(ProjectLoadResult(workflows: [], diagnostics: error.diagnostics, files: [displayName], sources: [displayName: source]))
         }

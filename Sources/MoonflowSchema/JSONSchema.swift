@@ -18,11 +18,18 @@ public struct JSONSchema: Sendable {
         /// included); deeper instances fail with an error instead of exhausting the stack, and a
         /// reference cycle that never consumes the instance ends the same way.
         public var maxDepth: Int
+        /// How long one validation may spend matching `pattern` and `patternProperties` regexes,
+        /// all of them together. Past it the match is stopped and the instance is invalid, with an
+        /// error at the field whose pattern was running: a catastrophic pattern (`^(a+)+$`) costs
+        /// a caller at most this much CPU time, whatever the input. It is the CPU time of the
+        /// thread that validates, so a busy machine does not make a legitimate pattern fail.
+        public var patternTimeLimit: Duration
 
-        public init(assertFormats: Bool = false, maxErrors: Int = 100, maxDepth: Int = 512) {
+        public init(assertFormats: Bool = false, maxErrors: Int = 100, maxDepth: Int = 512, patternTimeLimit: Duration = .milliseconds(25)) {
             self.assertFormats = assertFormats
             self.maxErrors = maxErrors
             self.maxDepth = maxDepth
+            self.patternTimeLimit = patternTimeLimit
         }
     }
 
@@ -46,14 +53,17 @@ public struct JSONSchema: Sendable {
 
     /// Every failure (up to `options.maxErrors`), in schema order; empty when `instance` is valid.
     public func validate(_ instance: Value) -> [SchemaError] {
-        var evaluator = Evaluator(program: program, reporting: true, maxErrors: options.maxErrors, maxDepth: options.maxDepth)
+        var evaluator = Evaluator(
+            program: program, reporting: true, maxErrors: options.maxErrors, maxDepth: options.maxDepth, patternTimeLimit: options.patternTimeLimit)
         _ = evaluator.run(instance)
-        return evaluator.errors
+        // A pattern that ran out of time invalidates the instance whatever surrounds it (`not`, `anyOf`).
+        guard let exhausted = evaluator.budgetError else { return evaluator.errors }
+        return [exhausted] + evaluator.errors.prefix(max(0, options.maxErrors - 1))
     }
 
     /// Whether `instance` is valid: stops at the first failure and records nothing.
     public func isValid(_ instance: Value) -> Bool {
-        var evaluator = Evaluator(program: program, reporting: false, maxErrors: 0, maxDepth: options.maxDepth)
-        return evaluator.run(instance)
+        var evaluator = Evaluator(program: program, reporting: false, maxErrors: 0, maxDepth: options.maxDepth, patternTimeLimit: options.patternTimeLimit)
+        return evaluator.run(instance) && evaluator.budgetError == nil
     }
 }

@@ -31,6 +31,8 @@ public struct SchemaResolutionError: Error, Sendable, Equatable, CustomStringCon
 public struct FileSchemaResolver: SchemaResolver {
     public let root: URL
     public let publicBase: String?
+    /// The largest schema file served.
+    public static let maxFileSize = 1 << 20
 
     public init(root: URL, publicBase: URL? = nil) {
         self.root = root.standardizedFileURL.resolvingSymlinksInPath()
@@ -55,6 +57,16 @@ public struct FileSchemaResolver: SchemaResolver {
         guard resolved.path.hasPrefix(rootPath) else {
             throw SchemaResolutionError(
                 uri: uri.absoluteString, message: "refused: the file is outside the schema directory \(root.path)")
+        }
+        // Only regular files, within a size limit: a FIFO or a device under the root would block
+        // or never end. (The project loader reads schemas with its stricter `ProjectFileReader`;
+        // this resolver serves `moonflow schema check`, whose files the operator names.)
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: resolved.path) else { return nil }
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw SchemaResolutionError(uri: uri.absoluteString, message: "refused: \(resolved.path) is not a regular file")
+        }
+        guard (attributes[.size] as? Int ?? 0) <= Self.maxFileSize else {
+            throw SchemaResolutionError(uri: uri.absoluteString, message: "refused: \(resolved.path) is larger than \(Self.maxFileSize) bytes")
         }
         guard let data = FileManager.default.contents(atPath: resolved.path) else { return nil }
         do {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import MoonflowModel
 import Testing
 
@@ -42,6 +43,55 @@ struct BadBodyTests {
         try await TestServer.run(Fixtures.project) { client in
             let answer = try await client.send(.POST, "/v1/runs", body: "{\n  \"workflow\": hello\n}")
             #expect(answer.json["error"]?["details"]?["line"] == 2)
+        }
+    }
+}
+
+/// Security issue 12, item 8: request bodies whose validation would backtrack forever are refused
+/// within a bound, naming the field, and never stall other requests. The pattern is one the
+/// loader's nested-repetition check lets through (`^(a+)+$` is refused at load): overlapping
+/// alternatives backtrack just as badly, and only the time budget stops them.
+@Suite struct RegexBudgetTests {
+    @Test func catastrophicPatternsNeverStallOtherRequests() async throws {
+        let files = [
+            "workflows/greet.yaml": """
+                workflow: greet
+                input:
+                  type: object
+                  properties:
+                    name: {type: string, pattern: "^(a|a)+$"}
+                activities: [{name: a, call: noop}]
+                """
+        ]
+        try await TestServer.run(files) { client in
+            let evil: Value = ["workflow": "greet", "input": ["name": .string(String(repeating: "a", count: 31) + "!")]]
+            let health = try await withThrowingTaskGroup(of: (Answer, Duration)?.self) { group in
+                for _ in 0..<30 {
+                    group.addTask {
+                        let answer = try await client.post("/v1/runs", evil)
+                        #expect(answer.status == 400)
+                        #expect(answer.json["error"]?["type"] == "SchemaInvalid")
+                        #expect(answer.text.contains("name: took too long"), "\(answer.text)")
+                        return nil
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(100))
+                    // Its own connection: the shared client's pool would queue it behind the others.
+                    let own = HTTPClient(eventLoopGroupProvider: .singleton)
+                    let start = ContinuousClock.now
+                    let response = try? await own.execute(HTTPClientRequest(url: client.base + "/health"), timeout: .seconds(60))
+                    let elapsed = ContinuousClock.now - start
+                    try await own.shutdown()
+                    return (Answer(status: Int(response?.status.code ?? 0), text: ""), elapsed)
+                }
+                var health: (Answer, Duration)?
+                for try await result in group where result != nil { health = result }
+                return health
+            }
+            let (answer, elapsed) = try #require(health)
+            #expect(answer.status == 200)
+            #expect(elapsed < .seconds(2), "GET /health took \(elapsed) while 30 bad bodies were validated")
         }
     }
 }

@@ -34,9 +34,37 @@ struct CronScheduleTests {
         #expect(schedule.next(after: first) == Self.date("2025-11-03T06:30:00Z"))
     }
 
-    @Test func impossibleDatesNeverFire() throws {
-        #expect(try CronSchedule("0 0 30 2 *").next(after: Self.date("2025-01-01T00:00:00Z")) == nil)
+    @Test func impossibleDatesAreRefused() throws {
+        // Security issue 12, item 17: a schedule that can never fire is an error, not a scan.
+        for cron in ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 30,31 feb *", "0 0 31 2-2 */2"] {
+            #expect(throws: CronSchedule.ParseError.self, "\(cron)") { try CronSchedule(cron) }
+        }
+        #expect(try CronSchedule("0 0 29 2 *").next(after: Self.date("2025-03-01T00:00:00Z")) == Self.date("2028-02-29T00:00:00Z"))
+        #expect(try CronSchedule("0 0 31 2,3 *").next(after: Self.date("2025-01-01T00:00:00Z")) == Self.date("2025-03-31T00:00:00Z"))
         #expect(throws: CronSchedule.ParseError.self) { try CronSchedule("61 * * * *") }
         #expect(throws: CronSchedule.ParseError.self) { try CronSchedule("* * * *") }
+    }
+
+    @Test func timeZonesAreIANANamesNotPaths() throws {
+        for zone in ["../../etc/passwd", "/usr/share/zoneinfo/UTC", "../zoneinfo/UTC", "Europe/../UTC", "Nowhere/Special", ""] {
+            #expect(throws: CronSchedule.ParseError.self, "\(zone)") { try CronSchedule("0 0 * * *", timeZone: zone) }
+        }
+        for zone in ["UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"] {
+            #expect(throws: Never.self, "\(zone)") { try CronSchedule("0 0 * * *", timeZone: zone) }
+        }
+    }
+
+    @Test func theNextFireTimeIsCheap() throws {
+        // A rare schedule (29 February, a Sunday when both day fields are restricted the
+        // `*/7` way) is found without scanning day by day; 1000 look-ups stay well under a second.
+        let leap = try CronSchedule("0 0 29 2 *")
+        let rare = try CronSchedule("0 0 29 2 */7")
+        let start = ContinuousClock.now
+        for _ in 0..<1000 {
+            _ = leap.next(after: Self.date("2025-03-01T00:00:00Z"))
+            _ = rare.next(after: Self.date("2025-03-01T00:00:00Z"))
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(rare.next(after: Self.date("2025-03-01T00:00:00Z")) == Self.date("2032-02-29T00:00:00Z"))
     }
 }

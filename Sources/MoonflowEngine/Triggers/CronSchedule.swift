@@ -26,12 +26,13 @@ public struct CronSchedule: Sendable, Hashable {
     private static let monthNames = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
     private static let dayNames = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 
-    /// `timeZone`: an IANA identifier (`Europe/Paris`); `nil` means UTC.
+    /// `timeZone`: an IANA identifier (`Europe/Paris`); `nil` means UTC. A schedule that can never
+    /// fire (`0 0 30 2 *`) and a time zone that is not an IANA name (`../../etc/passwd`) throw.
     public init(_ expression: String, timeZone identifier: String? = nil) throws(ParseError) {
         let fields = expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard fields.count == 5 else { throw ParseError(description: "expected 5 fields in '\(expression)'") }
-        guard let zone = identifier.map({ TimeZone(identifier: $0) }) ?? TimeZone(identifier: "UTC") else {
-            throw ParseError(description: "unknown time zone '\(identifier ?? "")'")
+        guard let zone = Self.zone(named: identifier ?? "UTC") else {
+            throw ParseError(description: "'\(identifier ?? "")' is not an IANA time zone name such as Europe/Paris or UTC")
         }
         self.expression = expression
         self.timeZone = zone
@@ -41,28 +42,76 @@ public struct CronSchedule: Sendable, Hashable {
         months = try Self.values(fields[3], 1...12, names: Self.monthNames)
         daysOfWeek = Set(try Self.values(fields[4], 0...7, names: Self.dayNames).map { $0 % 7 })
         dayFieldsAreAlternatives = !fields[2].hasPrefix("*") && !fields[4].hasPrefix("*")
+        if !dayFieldsAreAlternatives, !months.contains(where: { month in daysOfMonth.contains { $0 <= Self.longestMonth[month - 1] } }) {
+            throw ParseError(description: "'\(expression)' can never fire: no month it allows has day \(daysOfMonth.sorted().map(String.init).joined(separator: " or "))")
+        }
     }
 
-    /// The first fire time strictly after `instant`, or `nil` when none comes within five years
-    /// (`0 0 30 2 *` never fires).
+    /// The most days each month ever has (29 for February, in leap years).
+    static let longestMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+    /// A time zone by IANA name: letters, digits, `_`, `+` and `-` in `/`-separated parts, never a
+    /// path (`..`, a leading `/`), and known to the time zone database.
+    public static func zone(named name: String) -> TimeZone? {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard name.utf8.count <= 64, !parts.isEmpty,
+            parts.allSatisfy({ part in
+                guard let first = part.unicodeScalars.first, ("A"..."Z").contains(first) || ("a"..."z").contains(first) else { return false }
+                return part.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_+-".unicodeScalars.contains($0)) }
+            })
+        else { return nil }
+        return TimeZone(identifier: name)
+    }
+
+    /// How far ahead `next(after:)` looks. Every schedule the initialiser accepts fires within it:
+    /// the rarest, 29 February on one weekday, recurs within 40 years.
+    static let horizonYears = 50
+
+    /// The first fire time strictly after `instant`, or `nil` when none comes within
+    /// `horizonYears`. Months the schedule excludes are skipped whole and weekdays are computed,
+    /// so the cost is a few calendar conversions per matching day looked at, never a day-by-day scan.
     public func next(after instant: Date) -> Date? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        let firstDay = calendar.startOfDay(for: instant)
-        for offset in 0..<(366 * 5) {
-            guard let day = calendar.date(byAdding: .day, value: offset, to: firstDay) else { return nil }
-            let parts = calendar.dateComponents([.year, .month, .day, .weekday], from: day)
-            guard let year = parts.year, let month = parts.month, let dayOfMonth = parts.day, let weekday = parts.weekday,
-                months.contains(month), matchesDay(dayOfMonth, weekday: weekday - 1)
-            else { continue }
-            for hour in hours {
-                for minute in minutes {
-                    let wall = DateComponents(year: year, month: month, day: dayOfMonth, hour: hour, minute: minute)
-                    if let candidate = calendar.date(from: wall), candidate > instant { return candidate }
+        let start = calendar.dateComponents([.year, .month, .day, .hour], from: instant)
+        guard var year = start.year, var month = start.month, let firstDay = start.day, let firstHour = start.hour else { return nil }
+        var day = firstDay
+        for _ in 0..<(12 * Self.horizonYears + 1) {
+            if months.contains(month) {
+                let length = Self.days(in: month, of: year)
+                if day <= length {
+                    for dayOfMonth in day...length where matchesDay(dayOfMonth, weekday: Self.weekday(year, month, dayOfMonth)) {
+                        let isFirstDay = year == start.year && month == start.month && dayOfMonth == firstDay
+                        // Wall hours well before the instant's cannot come after it (DST moves by an hour at most).
+                        for hour in hours where !isFirstDay || hour >= firstHour - 2 {
+                            for minute in minutes {
+                                let wall = DateComponents(year: year, month: month, day: dayOfMonth, hour: hour, minute: minute)
+                                if let candidate = calendar.date(from: wall), candidate > instant { return candidate }
+                            }
+                        }
+                    }
                 }
+            }
+            day = 1
+            month += 1
+            if month > 12 {
+                month = 1
+                year += 1
             }
         }
         return nil
+    }
+
+    static func days(in month: Int, of year: Int) -> Int {
+        guard month == 2 else { return longestMonth[month - 1] }
+        return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+    }
+
+    /// 0 = Sunday … 6 = Saturday, in the proleptic Gregorian calendar (Sakamoto's method).
+    static func weekday(_ year: Int, _ month: Int, _ day: Int) -> Int {
+        let offsets = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4]
+        let y = month < 3 ? year - 1 : year
+        return (y + y / 4 - y / 100 + y / 400 + offsets[month - 1] + day) % 7
     }
 
     private func matchesDay(_ dayOfMonth: Int, weekday: Int) -> Bool {

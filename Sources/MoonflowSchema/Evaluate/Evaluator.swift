@@ -21,9 +21,17 @@ struct Evaluator {
     /// The dynamic scope: schema resources entered, outermost first.
     private var scope: [Int] = []
     private var depth = 0
+    /// Time left for regexes in this validation (SPEC §14).
+    private var regexBudget: RegexBudget
+    private let patternTimeLimit: Duration
+    /// Set when a pattern ran out of time: the instance is then invalid, whatever `not`, `anyOf`
+    /// or `if` around the pattern would make of a failure, so the error is kept apart from them.
+    private(set) var budgetError: SchemaError?
 
-    init(program: SchemaProgram, reporting: Bool, maxErrors: Int, maxDepth: Int) {
+    init(program: SchemaProgram, reporting: Bool, maxErrors: Int, maxDepth: Int, patternTimeLimit: Duration = .milliseconds(25)) {
         self.program = program
+        self.regexBudget = RegexBudget(patternTimeLimit)
+        self.patternTimeLimit = patternTimeLimit
         self.track = reporting
         self.reporting = reporting
         self.maxErrors = maxErrors
@@ -33,7 +41,22 @@ struct Evaluator {
 
     mutating func run(_ instance: Value) -> Bool {
         var annotations = Annotations()
-        return evaluate(program.root, instance, &annotations)
+        let valid = evaluate(program.root, instance, &annotations)
+        return valid && budgetError == nil
+    }
+
+    /// Matches a regex within the budget; `nil` (and `budgetError` set) when the time ran out.
+    private mutating func match(_ pattern: Pattern, _ text: String, at name: String? = nil) -> Bool? {
+        if let result = pattern.matches(text, budget: &regexBudget) { return result }
+        if budgetError == nil {
+            let limit = Int((patternTimeLimit / .milliseconds(1)).rounded())
+            var path = instancePath
+            if let name { path.append(name) }
+            budgetError = SchemaError(
+                instancePath: JSONPointer.string(path), schemaPath: JSONPointer.string(schemaPath),
+                message: "took too long to check against the pattern \(pattern.source) (the limit is \(limit) ms of regex matching per validation)")
+        }
+        return nil
     }
 
     /// Whether to stop at the first failing keyword.
@@ -180,7 +203,8 @@ struct Evaluator {
             }
         case .pattern(let pattern):
             guard case .string(let s) = instance else { return true }
-            guard pattern.matches(s) else {
+            guard let matched = match(pattern, s) else { return false }
+            guard matched else {
                 fail("must match the pattern \(pattern.source)")
                 return false
             }
@@ -215,25 +239,8 @@ struct Evaluator {
             }
             if annotate { local.allItems = true }
         case .contains(let schema, let minimum, let minGiven, let maximum):
-            var matches = 0
-            for (i, item) in items.enumerated() {
-                var ignored = Annotations()
-                guard silently(schema, item, &ignored) else { continue }
-                matches += 1
-                if annotate { local.items.insert(i) } else if maximum == nil && matches >= minimum { break }
-            }
-            if matches < minimum {
-                if track { schemaPath.append(minGiven ? "minContains" : "contains") }
-                fail("must contain at least \(Message.count(minimum, "item")) matching the contains schema (found \(matches))")
-                if track { schemaPath.removeLast() }
-                valid = false
-            }
-            if let maximum, matches > maximum {
-                if track { schemaPath.append("maxContains") }
-                fail("must contain at most \(Message.count(maximum, "item")) matching the contains schema (found \(matches))")
-                if track { schemaPath.removeLast() }
-                valid = false
-            }
+            // In a function of its own: the frame of this one is paid at every level of a deep instance.
+            valid = applyContains(schema, minimum, minGiven, maximum, items, &local)
         case .minItems(let limit):
             if items.count < limit {
                 fail("must have at least \(Message.count(limit, "item"))")
@@ -261,6 +268,30 @@ struct Evaluator {
         return valid
     }
 
+    private mutating func applyContains(_ schema: Int, _ minimum: Int, _ minGiven: Bool, _ maximum: Int?, _ items: [Value], _ local: inout Annotations) -> Bool {
+        var valid = true
+        var matches = 0
+        for (i, item) in items.enumerated() {
+            var ignored = Annotations()
+            guard silently(schema, item, &ignored) else { continue }
+            matches += 1
+            if annotate { local.items.insert(i) } else if maximum == nil && matches >= minimum { break }
+        }
+        if matches < minimum {
+            if track { schemaPath.append(minGiven ? "minContains" : "contains") }
+            fail("must contain at least \(Message.count(minimum, "item")) matching the contains schema (found \(matches))")
+            if track { schemaPath.removeLast() }
+            valid = false
+        }
+        if let maximum, matches > maximum {
+            if track { schemaPath.append("maxContains") }
+            fail("must contain at most \(Message.count(maximum, "item")) matching the contains schema (found \(matches))")
+            if track { schemaPath.removeLast() }
+            valid = false
+        }
+        return valid
+    }
+
     private mutating func applyObject(
         _ keyword: Keyword, _ members: OrderedDictionary<String, Value>, _ local: inout Annotations
     ) -> Bool {
@@ -277,7 +308,9 @@ struct Evaluator {
             }
         case .patternProperties(let list):
             for (name, member) in members {
-                for (pattern, schema) in list where pattern.matches(name) {
+                for (pattern, schema) in list {
+                    guard let matched = match(pattern, name, at: name) else { return false }
+                    guard matched else { continue }
                     if annotate { local.properties.insert(name) }
                     if !evaluate(schema, child: member, at: name, schema: pattern.source) {
                         valid = false
@@ -286,7 +319,16 @@ struct Evaluator {
                 }
             }
         case .additionalProperties(let schema, let known, let patterns):
-            for (name, member) in members where !known.contains(name) && !patterns.contains(where: { $0.matches(name) }) {
+            for (name, member) in members where !known.contains(name) {
+                var matchesAPattern = false
+                for pattern in patterns {
+                    guard let matched = match(pattern, name, at: name) else { return false }
+                    if matched {
+                        matchesAPattern = true
+                        break
+                    }
+                }
+                if matchesAPattern { continue }
                 if !additional(schema, member, name) {
                     valid = false
                     if stopsEarly { return false }
@@ -388,24 +430,34 @@ struct Evaluator {
         case .oneOf(let schemas):
             return alternatives(schemas, exactlyOne: true, instance, &local)
         case .not(let schema):
-            var ignored = Annotations()
-            guard !silently(schema, instance, &ignored) else {
-                fail("must not match the schema in not")
-                return false
-            }
-            return true
+            return applyNot(schema, instance)
         case .conditional(let condition, let then, let otherwise):
-            var conditionAnnotations = Annotations()
-            if silently(condition, instance, &conditionAnnotations) {
-                local.merge(conditionAnnotations)
-                guard let then else { return true }
-                return evaluate(then, instance, &local, schema: "then")
-            }
-            guard let otherwise else { return true }
-            return evaluate(otherwise, instance, &local, schema: "else")
+            return applyConditional(condition, then, otherwise, instance, &local)
         default:
             preconditionFailure("not an in-place applicator")
         }
+    }
+
+    // `not` and `if` in functions of their own: the frame of `applyInPlace` is paid at every
+    // level of a deep instance (every `$ref`), theirs only where they are used.
+    private mutating func applyNot(_ schema: Int, _ instance: Value) -> Bool {
+        var ignored = Annotations()
+        guard !silently(schema, instance, &ignored) else {
+            fail("must not match the schema in not")
+            return false
+        }
+        return true
+    }
+
+    private mutating func applyConditional(_ condition: Int, _ then: Int?, _ otherwise: Int?, _ instance: Value, _ local: inout Annotations) -> Bool {
+        var conditionAnnotations = Annotations()
+        if silently(condition, instance, &conditionAnnotations) {
+            local.merge(conditionAnnotations)
+            guard let then else { return true }
+            return evaluate(then, instance, &local, schema: "then")
+        }
+        guard let otherwise else { return true }
+        return evaluate(otherwise, instance, &local, schema: "else")
     }
 
     /// `anyOf` and `oneOf`. Branch errors are captured; when no branch matches and exactly one

@@ -6,6 +6,11 @@ import Foundation
 /// after rewriting the constructs whose meaning differs (see docs/json-schema.md):
 /// `\d`, `\w` and their negations are ASCII-only in ECMA-262, `\s` is ECMA-262's white space and
 /// line terminators, and `$` matches only at the very end.
+///
+/// Matching is bounded (SPEC §14): ICU calls back every few thousand backtracking steps and at
+/// every start position when `reportProgress` is asked for, and the callback stops the match once
+/// the `RegexBudget` of the validation is spent. The match stops on the thread that runs it, so
+/// the bound is on CPU time, not only on waiting.
 struct Pattern: Sendable {
     let source: String
     private let regex: NSRegularExpression
@@ -16,8 +21,44 @@ struct Pattern: Sendable {
     }
 
     /// ECMA-262 semantics: the pattern may match anywhere in the string (not anchored).
-    func matches(_ text: String) -> Bool {
-        regex.firstMatch(in: text, options: [], range: NSRange(location: 0, length: text.utf16.count)) != nil
+    /// `nil` when the budget ran out before the answer was known (the budget is then exhausted).
+    func matches(_ text: String, budget: inout RegexBudget) -> Bool? {
+        guard !budget.isExhausted else { return nil }
+        let clock = ContinuousClock()
+        let cpuStart = threadCPUTime()
+        let remaining = budget.remaining
+        var deadline = clock.now.advanced(by: remaining)
+        var found = false
+        var stopped = false
+        var callbacks = 0
+        regex.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(location: 0, length: text.utf16.count)) { result, _, stop in
+            if result != nil {
+                found = true
+                stop.pointee = true
+                return
+            }
+            // Called every few thousand steps of one match, or once per start position of a
+            // search: the wall clock, read every fourth call, is cheap; only when it passes the
+            // deadline is the thread's CPU time read, and a thread that was waiting for a core
+            // gets the rest of its budget (the bound is on CPU time, not on a busy machine).
+            callbacks &+= 1
+            guard callbacks & 3 == 0 else { return }
+            let now = clock.now
+            guard now >= deadline else { return }
+            let used = threadCPUTime() - cpuStart
+            if used >= remaining {
+                stopped = true
+                stop.pointee = true
+            } else {
+                deadline = now.advanced(by: remaining - used)
+            }
+        }
+        budget.spend(threadCPUTime() - cpuStart)
+        if stopped {
+            budget.isExhausted = true
+            return nil
+        }
+        return found
     }
 
     /// ECMA-262 `WhiteSpace` and `LineTerminator`, as ICU class content.
@@ -58,5 +99,25 @@ struct Pattern: Sendable {
             }
         }
         return out
+    }
+}
+
+/// The CPU time the calling thread has used.
+func threadCPUTime() -> Duration {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
+}
+
+/// The CPU time one validation may spend matching regexes, shared by all its patterns.
+struct RegexBudget {
+    private(set) var remaining: Duration
+    var isExhausted = false
+
+    init(_ limit: Duration) { remaining = limit }
+
+    mutating func spend(_ elapsed: Duration) {
+        remaining = max(.zero, remaining - elapsed)
+        if remaining == .zero { isExhausted = true }
     }
 }
