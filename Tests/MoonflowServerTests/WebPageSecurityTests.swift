@@ -75,7 +75,11 @@ struct WebPageSecurityTests {
         for events in [waiting, failed] {
             let id = events[0].runID
             let first = try #require(RunState.folding([events[0]]))
-            _ = try await store.create(first, definition: PinnedDefinition(workflowID: events[0].workflow, hash: "planted"), events: [events[0]])
+            let workflow = events[0].workflow
+            let file = "workflows/\(workflow).yaml"
+            let text = workflow == "hello" ? Fixtures.hello : Fixtures.approval(version: "1")
+            let definition = PinnedDefinition(workflowID: workflow, hash: "planted-\(workflow)", workflowFile: file, files: [file: text])
+            _ = try await store.create(first, definition: definition, events: [events[0]])
             try await store.append(id, events: Array(events.dropFirst()), newState: try #require(RunState.folding(events)))
         }
     }
