@@ -50,6 +50,7 @@ struct StreamBackpressureTests {
             try await Task.sleep(for: .seconds(1))
             peak = max(peak, residentBytes())
             let grown = (peak - baseline) >> 20
+            print("stalled subscribers: RSS baseline \(baseline >> 20) MB, peak \(peak >> 20) MB (+\(grown) MB)")
             #expect(grown < 50, "RSS grew by \(grown) MB (baseline \(baseline >> 20) MB, peak \(peak >> 20) MB)")
             // The server still answers, and the stalled connections are let go of (write timeout).
             #expect(try await client.get("/health", token: nil).status == 200)
