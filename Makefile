@@ -4,20 +4,31 @@
 
 SWIFT ?= swift
 PACKAGES := libyaml-dev liblua5.4-dev pkg-config libsqlite3-dev
+# Only the tests need these: the web page's browser test drives chromium (and skips without it).
+TEST_PACKAGES := chromium chromium-driver
 BIN := .build/release/moonflow
 
-.PHONY: demo deps build test check-warnings clean
+.PHONY: demo deps test-deps build test check-warnings clean
 .DEFAULT_GOAL := demo
 
-# Installs the system libraries with apt-get when any is missing (sudo only when not root).
-deps:
+# Installs the apt packages of $(1) that are missing (sudo only when not root).
+define apt_install
 	@missing=""; \
-	for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing:$$missing"; \
 		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
 		$$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing; \
 	fi
+endef
+
+# The system libraries the build needs.
+deps:
+	$(call apt_install,$(PACKAGES))
+
+# What only the tests need.
+test-deps:
+	$(call apt_install,$(TEST_PACKAGES))
 
 build: deps
 	$(SWIFT) build -c release --product moonflow
@@ -37,7 +48,7 @@ demo: build
 
 # Every test on the debug build, then the command-line suite again against the release binary users
 # run (MOONFLOW_TEST_BINARY): a crash only the optimiser exposes has escaped debug-only runs before.
-test: deps
+test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(SWIFT) build -c release --product moonflow

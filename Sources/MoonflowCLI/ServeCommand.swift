@@ -37,9 +37,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("grace-period"), help: "Seconds running work may take to finish on shutdown.")
     var gracePeriod: Int = 30
 
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open connections at most; beyond it the oldest idle one is closed (default: 4096, or fewer if the open-file limit is lower).")
+    var maxConnections: Int?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may stay without a request in progress, or sending a request head.")
+    var idleTimeout: Int = 30
+
+    @Option(name: .customLong("allowed-host"), help: "Another name clients may reach the server by (the Host header), e.g. behind a proxy; repeatable.")
+    var allowedHosts: [String] = []
+
+    @Option(name: .customLong("allowed-origin"), help: "Another origin whose pages may call the API (https://console.example); repeatable.")
+    var allowedOrigins: [String] = []
+
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be from 0 to 65535") }
         if gracePeriod < 0 { throw ValidationError("--grace-period cannot be negative") }
+        if let maxConnections, maxConnections < ServerLimits.minimumConnections {
+            throw ValidationError("--max-connections must be at least \(ServerLimits.minimumConnections)")
+        }
+        if idleTimeout < 1 { throw ValidationError("--idle-timeout must be at least 1 second") }
     }
 
     func run() async throws {
@@ -49,13 +67,16 @@ struct ServeCommand: AsyncParsableCommand {
         let host = host ?? engineConfig.host
         do {
             try MoonflowServer.checkAccess(host: host, insecureNoAuth: insecureNoAuth, tokens: engineConfig.tokens)
+            _ = try ServerLimits(maxConnections: maxConnections).connectionCap(descriptorLimit: MoonflowServer.raiseDescriptorLimit())
         } catch {
             printError("error: \(error)")
             throw MoonflowExit.usage
         }
         let options = ServerOptions(
             project: project, host: host, port: port ?? engineConfig.port, config: engineConfig, insecureNoAuth: insecureNoAuth,
-            store: try Composition.openStore(storage.store, project: project, config: engineConfig, acceptWALLoss: storage.acceptWALLoss), logger: logger)
+            store: try Composition.openStore(storage.store, project: project, config: engineConfig, acceptWALLoss: storage.acceptWALLoss),
+            limits: ServerLimits(maxConnections: maxConnections, idleTimeout: .seconds(idleTimeout)), allowedHosts: allowedHosts,
+            allowedOrigins: allowedOrigins, logger: logger)
         try await MoonflowServer.serve(options, gracePeriod: .seconds(gracePeriod)) { port in
             logger.notice("moonflow serves http://\(host):\(port)/ (project \(project.path))")
         }

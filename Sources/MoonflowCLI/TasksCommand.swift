@@ -42,7 +42,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     /// `tasks show ID`.
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a task: assignees, form, due, token, submitted data.")
+        static let configuration = CommandConfiguration(abstract: "Show a task: assignees, form, due, token digest, submitted data.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var storage: StoreOptions
         @Argument(help: "The task id.") var id: String
@@ -54,7 +54,7 @@ struct TasksCommand: AsyncParsableCommand {
                 throw MoonflowExit.usage
             }
             var value = task.listValue.objectValue ?? [:]
-            value["token"] = .string(task.token)
+            value["token_sha256"] = .string(task.tokenDigest)
             value["form"] = task.form ?? .null
             value["reminders"] = .array(task.reminders.map { .string($0.iso8601) })
             value["completed_by"] = task.completedBy.map(Value.string) ?? .null

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
+import NIOCore
 import MoonflowEngine
 import MoonflowLoader
 import MoonflowLua
@@ -24,13 +26,19 @@ public struct ServerOptions: Sendable {
     public var debounce: Duration
     /// How often an idle event stream sends a comment, so proxies and clients keep it open.
     public var keepAlive: Duration
+    /// Connections, timeouts and event-stream buffers (`docs/api.md`, "Limits").
+    public var limits: ServerLimits
+    /// Extra names the `Host` header may carry (`name` or `name:port`), e.g. behind a proxy.
+    public var allowedHosts: [String]
+    /// Extra origins (`https://console.example.com`) whose pages may call the API.
+    public var allowedOrigins: [String]
     public var logger: Logger
 
     public init(
         project: URL, host: String = "127.0.0.1", port: Int = 8080, config: EngineConfig = EngineConfig(),
         insecureNoAuth: Bool = false, store: any RunStore = InMemoryRunStore(), clock: any EngineClock = SystemClock(),
         watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100), keepAlive: Duration = .seconds(15),
-        logger: Logger
+        limits: ServerLimits = ServerLimits(), allowedHosts: [String] = [], allowedOrigins: [String] = [], logger: Logger
     ) {
         self.project = project
         self.host = host
@@ -42,6 +50,9 @@ public struct ServerOptions: Sendable {
         self.watchInterval = watchInterval
         self.debounce = debounce
         self.keepAlive = keepAlive
+        self.limits = limits
+        self.allowedHosts = allowedHosts
+        self.allowedOrigins = allowedOrigins
         self.logger = logger
     }
 }
@@ -49,9 +60,13 @@ public struct ServerOptions: Sendable {
 public enum ServerSetupError: Error, Sendable, CustomStringConvertible {
     case insecureNotOnLoopback(host: String)
     case noTokens
+    /// The descriptor limit cannot hold the connection cap plus the descriptors kept in reserve.
+    case descriptorLimit(limit: Int, maxConnections: Int, reserved: Int)
 
     public var description: String {
         switch self {
+        case .descriptorLimit(let limit, let maxConnections, let reserved):
+            "the open-file limit (\(limit), raised to its hard limit) cannot hold \(maxConnections) connections plus \(reserved) descriptors in reserve: raise it (ulimit -n) or lower --max-connections (at least \(ServerLimits.minimumConnections))"
         case .insecureNotOnLoopback(let host):
             "--insecure-no-auth is refused on '\(host)': it is only allowed on a loopback address (127.0.0.1, ::1, localhost)"
         case .noTokens:
@@ -80,6 +95,9 @@ public enum MoonflowServer {
         }
     }
 
+    /// Raises the open-file limit to its hard limit and returns it (what `makeApplication` does).
+    public static func raiseDescriptorLimit() -> Int { DescriptorLimit.raiseToHardLimit() }
+
     public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
@@ -91,14 +109,29 @@ public enum MoonflowServer {
         _ options: ServerOptions, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         try checkAccess(host: options.host, insecureNoAuth: options.insecureNoAuth, tokens: options.config.tokens)
+        let descriptors = DescriptorLimit.raiseToHardLimit()
+        let connectionCap = try options.limits.connectionCap(descriptorLimit: descriptors)
+        return makeApplication(options, core: makeCore(options), connectionCap: connectionCap, descriptors: descriptors, onListening: onListening)
+    }
+
+    /// `makeApplication` over a core built already (tests reach the engine through it).
+    static func makeApplication(
+        _ options: ServerOptions, core: ServerCore, connectionCap: Int, descriptors: Int,
+        onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
         if options.insecureNoAuth {
             options.logger.warning("authentication is off (--insecure-no-auth): anyone on this machine can use the API")
         }
-        let core = makeCore(options)
         let logger = options.logger
+        let hostPolicy = HostPolicy(
+            bindHost: options.host, port: options.port, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins)
         let router = makeRouter(
             core: core, authenticator: Authenticator(tokens: options.config.tokens, disabled: options.insecureNoAuth),
-            keepAlive: options.keepAlive)
+            hostPolicy: hostPolicy, limits: options.limits, keepAlive: options.keepAlive)
+        let registry = ConnectionRegistry(capacity: connectionCap, logger: logger)
+        let limits = options.limits
+        logger.debug(
+            "connection limits", metadata: ["connections.max": "\(connectionCap)", "descriptors.limit": "\(descriptors)"])
         let services: [any Service] = [
             core.dispatcher,
             TimerService(engine: core.engine, logger: logger),
@@ -108,10 +141,23 @@ public enum MoonflowServer {
                 project: options.project, catalog: core.catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger),
             ReloadSignalService(core: core),
         ]
+        // Connections beyond the cap close the oldest idle one (`ConnectionRegistry`); accepting
+        // pauses outright only when those closes lag, so descriptors never pass cap + headroom.
+        let server = HTTPServerBuilder.http1(
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionGuardHandler(registry: registry, requestTimeout: limits.requestTimeout)],
+                idleTimeout: TimeAmount(limits.idleTimeout)))
         return Application(
-            router: router, configuration: .init(address: .hostname(options.host, port: options.port), serverName: "moonflow"),
+            router: router, server: server,
+            configuration: .init(
+                address: .hostname(options.host, port: options.port), serverName: "moonflow",
+                availableConnectionsDelegate: MaximumAvailableConnections(connectionCap + ServerLimits.closingHeadroom, logger: logger)),
             services: services,
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? options.port) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? options.port
+                hostPolicy.listening(on: port)
+                await onListening(port)
+            },
             logger: logger)
     }
 
@@ -150,14 +196,20 @@ public enum MoonflowServer {
     }
 
     /// Every route of the API; `schemas/openapi.yaml` documents exactly these (a test checks it).
-    static func makeRouter(core: ServerCore, authenticator: Authenticator, keepAlive: Duration = .seconds(15)) -> Router<APIContext> {
+    static func makeRouter(
+        core: ServerCore, authenticator: Authenticator,
+        hostPolicy: HostPolicy = HostPolicy(bindHost: "127.0.0.1", port: 0, allowedHosts: [], allowedOrigins: []),
+        limits: ServerLimits = ServerLimits(), keepAlive: Duration = .seconds(15)
+    ) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: RequestGuardMiddleware(policy: hostPolicy))
         router.add(middleware: AuthMiddleware(authenticator: authenticator))
         WorkflowRoutes.add(to: router, core: core)
         RunRoutes.add(to: router, core: core)
         TaskRoutes.add(to: router, core: core)
-        EventRoutes.add(to: router, core: core, keepAlive: keepAlive)
+        EventRoutes.add(to: router, core: core, keepAlive: keepAlive, limits: limits)
         OperationRoutes.add(to: router, core: core, metrics: metrics)
         return router
     }

@@ -62,7 +62,7 @@ extension SQLiteRunStore {
                     completed_by = excluded.completed_by, data = excluded.data
                 """,
             arguments: [
-                task.id, task.runID, task.activity, task.attempt, task.token, strings(task.users), strings(task.groups),
+                task.id, task.runID, task.activity, task.attempt, task.tokenDigest, strings(task.users), strings(task.groups),
                 task.form?.jsonString(), task.createdAt.nanosecondsSinceEpoch, task.due?.nanosecondsSinceEpoch,
                 Value.array(task.reminders.map { .int($0.nanosecondsSinceEpoch) }).jsonString(), task.status.rawValue,
                 task.completedBy, task.data?.jsonString(),
@@ -73,7 +73,7 @@ extension SQLiteRunStore {
         let strings = { (text: String) in try Value(json: text).arrayValue?.compactMap(\.stringValue) ?? [] }
         let json = { (text: String?) in try text.map { try Value(json: $0) } }
         return TaskRecord(
-            id: row["id"], token: row["token"], runID: row["run_id"], activity: row["activity"], attempt: row["attempt"],
+            id: row["id"], tokenDigest: row["token"], runID: row["run_id"], activity: row["activity"], attempt: row["attempt"],
             users: try strings(row["users"]), groups: try strings(row["groups"]), form: try json(row["form"]),
             createdAt: Timestamp(nanosecondsSinceEpoch: row["created_at"]),
             due: (row["due"] as Int64?).map(Timestamp.init(nanosecondsSinceEpoch:)),

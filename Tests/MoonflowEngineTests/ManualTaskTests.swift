@@ -31,7 +31,7 @@ import Testing
         #expect(task.users == ["alice"] && task.groups == ["tier2"])
         #expect(task.due == h.clock.now + .seconds(3600))
         let stored = try #require(try await h.store.task(id: task.id))
-        #expect(stored.token.count == 32)
+        #expect(stored.tokenDigest.count == 64)  // only the SHA-256 of the token is kept
         // Reminders after `due` are dropped.
         #expect(stored.reminders == [h.clock.now + .seconds(600)])
 

@@ -59,10 +59,10 @@ struct EventAndStreamTests {
         }
     }
 
-    /// Opens `GET /v1/events/stream` (with `query`) as alice.
+    /// Opens `GET /v1/events/stream` (with `query`) as an operator (users lack `runs.read`).
     static func openStream(_ client: Client, _ query: String = "") async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: client.base + "/v1/events/stream" + query)
-        request.headers.add(name: "Authorization", value: "Bearer \(Tokens.alice)")
+        request.headers.add(name: "Authorization", value: "Bearer \(Tokens.operator)")
         return try await HTTPClient.shared.execute(request, timeout: .seconds(30))
     }
 

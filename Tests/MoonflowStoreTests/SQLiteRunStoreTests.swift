@@ -114,7 +114,7 @@ import Testing
         #expect(try await engine.completeTask(task.id, data: ["ok": true], user: TaskUser("alice")) == .completed)
         #expect(try await store.state(of: "p1")?.output == ["version": 1, "ok": true])
         #expect(try await store.task(id: task.id)?.status == .completed)
-        #expect(try await store.task(id: task.id)?.token == task.token)
+        #expect(try await store.task(id: task.id)?.tokenDigest == task.tokenDigest)
         do {
             _ = try await engine.completeTask(task.id, data: ["ok": false], user: TaskUser("alice"))
             Issue.record("a second completion must be refused")

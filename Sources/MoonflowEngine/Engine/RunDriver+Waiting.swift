@@ -48,7 +48,7 @@ extension RunDriver {
             "id": .string(id), "users": .array(task.users.map(Value.string)), "groups": .array(task.groups.map(Value.string)),
         ]
         var created = assignees
-        created["token"] = .string(Self.newToken())
+        created["token_sha256"] = .string(TaskToken.digest(of: TaskToken.generate()))
         created["form"] = task.form?.schema ?? .null
         created["due"] = due?.eventValue ?? .null
         created["reminders"] = .array(reminders.map(\.eventValue))
@@ -57,16 +57,6 @@ extension RunDriver {
             event(.taskCreated, activity.name, attempt: attempt, .object(created)),
             event(.taskAssigned, activity.name, attempt: attempt, .object(assignees)),
         ]
-    }
-
-    /// 128 random bits as hex, from the system generator: a task token must not be guessable,
-    /// so it does not come from the injected (reproducible) source.
-    private static func newToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in
-            let hex = String(generator.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
     }
 
     /// A task past `due`: `ManualTaskTimeout`, then a new task if the retry policy allows another

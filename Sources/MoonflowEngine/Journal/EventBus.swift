@@ -1,37 +1,84 @@
 import MoonflowModel
 import Synchronization
 
-/// Publishes events to subscribers (the log, the API stream, triggers). Each subscriber gets its
-/// own unbounded `AsyncStream`; ending the iteration unsubscribes.
+/// Publishes events to subscribers (the log, the API stream, triggers). Each subscriber has its
+/// own buffer of at most `bufferLimit` events: one that falls that far behind is dropped — its
+/// stream ends after what it has buffered and says so (`EventSubscription.overflowed`) — so a
+/// subscriber that stops reading costs a bounded amount of memory, never the process. Ending
+/// the iteration unsubscribes.
 public final class EventBus: Sendable {
+    public static let defaultBufferLimit = 1024
+
+    private struct Subscriber {
+        var continuation: AsyncStream<RunEvent>.Continuation
+        var overflow: EventSubscription.Control
+    }
+
     private struct State {
         var nextID = 0
-        var subscribers: [Int: AsyncStream<RunEvent>.Continuation] = [:]
+        var subscribers: [Int: Subscriber] = [:]
     }
 
     private let state = Mutex(State())
 
     public init() {}
 
-    /// A stream of every event published from now on.
-    public func subscribe() -> AsyncStream<RunEvent> {
-        let (stream, continuation) = AsyncStream<RunEvent>.makeStream()
+    /// A stream of every event published from now on (ends early when it falls `bufferLimit` behind).
+    public func subscribe(bufferLimit: Int = EventBus.defaultBufferLimit) -> AsyncStream<RunEvent> {
+        subscription(bufferLimit: bufferLimit).events
+    }
+
+    /// Every event published from now on, and whether the subscription was dropped for falling behind.
+    public func subscription(bufferLimit: Int = EventBus.defaultBufferLimit) -> EventSubscription {
+        let (stream, continuation) = AsyncStream<RunEvent>.makeStream(bufferingPolicy: .bufferingOldest(max(1, bufferLimit)))
+        let overflow = EventSubscription.Control(continuation)
         let id = state.withLock { state in
             state.nextID += 1
-            state.subscribers[state.nextID] = continuation
+            state.subscribers[state.nextID] = Subscriber(continuation: continuation, overflow: overflow)
             return state.nextID
         }
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
-        return stream
+        return EventSubscription(events: stream, overflow: overflow)
     }
 
     public func publish(_ events: [RunEvent]) {
         guard !events.isEmpty else { return }
         let subscribers = state.withLock { Array($0.subscribers.values) }
         for subscriber in subscribers {
-            for event in events { subscriber.yield(event) }
+            for event in events {
+                guard case .dropped = subscriber.continuation.yield(event) else { continue }
+                subscriber.overflow.set()
+                subscriber.continuation.finish()
+                break
+            }
         }
     }
+}
+
+/// The events of one `EventBus` subscriber.
+public struct EventSubscription: AsyncSequence, Sendable {
+    public typealias Element = RunEvent
+
+    /// Whether the bus dropped the subscriber for falling behind, and the way to unsubscribe.
+    final class Control: Sendable {
+        private let flag = Atomic<Bool>(false)
+        let continuation: AsyncStream<RunEvent>.Continuation
+        init(_ continuation: AsyncStream<RunEvent>.Continuation) { self.continuation = continuation }
+        func set() { flag.store(true, ordering: .releasing) }
+        var isSet: Bool { flag.load(ordering: .acquiring) }
+    }
+
+    public let events: AsyncStream<RunEvent>
+    let overflow: Control
+
+    /// Unsubscribes now: the bus stops buffering for it, whoever still holds the stream.
+    public func cancel() { overflow.continuation.finish() }
+
+    /// Whether the stream ended because the subscriber fell `bufferLimit` events behind (events
+    /// after those it had buffered were not delivered).
+    public var overflowed: Bool { overflow.isSet }
+
+    public func makeAsyncIterator() -> AsyncStream<RunEvent>.Iterator { events.makeAsyncIterator() }
 }

@@ -43,8 +43,9 @@ public struct ActivityRecord: Sendable, Hashable {
 /// A manual task (SPEC §5.10).
 public struct TaskRecord: Sendable, Hashable {
     public var id: String
-    /// The secret a completion link or form carries.
-    public var token: String
+    /// The SHA-256 (hex) of the secret a completion link carries; the token itself is never kept
+    /// (`TaskToken`).
+    public var tokenDigest: String
     public var runID: String
     public var activity: String
     /// The activity attempt this task belongs to (a retried manual activity creates a new task).
@@ -62,12 +63,12 @@ public struct TaskRecord: Sendable, Hashable {
     public var data: Value?
 
     public init(
-        id: String, token: String, runID: String, activity: String, attempt: Int, users: [String], groups: [String],
+        id: String, tokenDigest: String, runID: String, activity: String, attempt: Int, users: [String], groups: [String],
         form: Value?, createdAt: Timestamp, due: Timestamp?, reminders: [Timestamp], status: TaskStatus = .open,
         completedBy: String? = nil, data: Value? = nil
     ) {
         self.id = id
-        self.token = token
+        self.tokenDigest = tokenDigest
         self.runID = runID
         self.activity = activity
         self.attempt = attempt
@@ -393,7 +394,8 @@ extension RunState {
         case .taskCreated:
             guard let id = data["id"]?.stringValue, let activity = event.activity else { return }
             tasks[id] = TaskRecord(
-                id: id, token: data["token"]?.stringValue ?? "", runID: self.id, activity: activity,
+                id: id, tokenDigest: data["token_sha256"]?.stringValue ?? data["token"]?.stringValue.map(TaskToken.digest(of:)) ?? "",
+                runID: self.id, activity: activity,
                 attempt: event.attempt ?? 1, users: data["users"]?.arrayValue?.compactMap(\.stringValue) ?? [],
                 groups: data["groups"]?.arrayValue?.compactMap(\.stringValue) ?? [],
                 form: data["form"].flatMap { $0.isNull ? nil : $0 }, createdAt: event.at,

@@ -14,13 +14,19 @@ public struct WorkflowVersion: Sendable, Hashable {
 
 /// What a reload did (SPEC §7).
 public struct ReloadOutcome: Sendable {
-    public enum Status: String, Sendable { case reloaded, unchanged, invalid }
+    public enum Status: String, Sendable {
+        case reloaded, unchanged, invalid
+        /// The project could not be read whole (a folder listing failed: out of descriptors, no
+        /// permission); nothing changed, and `failure` says why.
+        case failed
+    }
     public var status: Status
     public var added: [String] = []
     public var changed: [String] = []
     public var removed: [String] = []
     /// Every problem of the project when it does not validate (the old definitions keep serving).
     public var diagnostics: [Diagnostic] = []
+    public var failure: String?
 }
 
 /// The definitions the server serves: the last valid load of the project, swapped atomically by
@@ -63,6 +69,11 @@ public final class LiveCatalog: WorkflowCatalog {
                 snapshot.withLock { $0.diagnostics = result.diagnostics }
                 return ReloadOutcome(status: .invalid, diagnostics: result.diagnostics)
             }
+            if let unread = unreadWorkflowFiles(result) {
+                return ReloadOutcome(
+                    status: .failed,
+                    failure: "\(unread.joined(separator: ", ")) exist but were not listed: the folder listing failed, so no workflow is removed")
+            }
             let now = clock.now
             let outcome = snapshot.withLock { current in
                 var outcome = ReloadOutcome(status: .unchanged)
@@ -95,6 +106,21 @@ public final class LiveCatalog: WorkflowCatalog {
             }
             return outcome
         }
+    }
+
+    /// Files of served workflows that a load did not read although they are still on disk: the
+    /// listing of `workflows/` failed or came back short (a failed `readdir` looks like an
+    /// empty folder), which must never read as "every workflow deleted". A workflow whose file
+    /// is gone, or whose file was read and now declares another id, is removed as it should be.
+    private func unreadWorkflowFiles(_ result: ProjectLoadResult) -> [String]? {
+        let read = Set(result.files)
+        let loadedIDs = Set(result.workflows.map(\.workflow.id))
+        let root = loader.projectDirectory
+        let unread = snapshot.withLock { $0.workflows.values }.filter { served in
+            !loadedIDs.contains(served.workflow.id) && !read.contains(served.file)
+                && FileManager.default.fileExists(atPath: root.appendingPathComponent(served.file).path)
+        }.map(\.file).sorted()
+        return unread.isEmpty ? nil : unread
     }
 
     /// The current definition of a workflow; `nil` when unknown or deleted.

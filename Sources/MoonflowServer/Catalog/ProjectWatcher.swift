@@ -31,15 +31,35 @@ public struct ProjectWatcher: Service {
     }
 
     public func run() async throws {
-        var served = fingerprint()
+        // `nil` until a listing succeeds: a failed listing is an error, never an empty project.
+        var served = try? fingerprint()
         var pending: (fingerprint: [String: FileStamp], since: ContinuousClock.Instant)?
+        var failing = false
         while !Task.isShuttingDownGracefully {
             do {
                 try await Task.sleep(for: interval)
             } catch {
                 return
             }
-            let now = fingerprint()
+            let now: [String: FileStamp]
+            do {
+                now = try fingerprint()
+                if failing {
+                    logger.notice("watcher: the project's files can be listed again")
+                    failing = false
+                }
+            } catch {
+                // Out of descriptors, or a folder no longer readable: what is served keeps
+                // serving, and the change (if any) is seen once listing works again.
+                if !failing {
+                    logger.error(
+                        "watcher: the project's files cannot be listed; the current definitions keep serving",
+                        metadata: ["error": .string("\(error)")])
+                    failing = true
+                }
+                pending = nil
+                continue
+            }
             if now == served {
                 pending = nil
                 continue
@@ -68,6 +88,9 @@ public struct ProjectWatcher: Service {
                     "reason": .string(reason), "added": .stringConvertible(outcome.added),
                     "changed": .stringConvertible(outcome.changed), "removed": .stringConvertible(outcome.removed),
                 ])
+        case .failed:
+            logger.error(
+                "reload failed; the current definitions keep serving: \(outcome.failure ?? "")", metadata: ["reason": .string(reason)])
         case .invalid:
             let errors = outcome.diagnostics.map(\.description).joined(separator: "\n")
             logger.error(
@@ -81,21 +104,48 @@ public struct ProjectWatcher: Service {
         var modified: Date
     }
 
-    /// Every regular file of the watched folders; names starting with `.` (editor swap files) are left out.
-    func fingerprint() -> [String: FileStamp] {
+    /// A folder of the project that exists but cannot be listed.
+    struct ListingError: Error, CustomStringConvertible {
+        var path: String
+        var reason: String
+        var description: String { "cannot list \(path): \(reason)" }
+    }
+
+    /// Every regular file of the watched folders; names starting with `.` (editor swap files) are
+    /// left out. A folder that does not exist is empty; one that exists but cannot be listed
+    /// (`EMFILE`, `EACCES`) throws — the caller must not take it for a folder emptied.
+    func fingerprint() throws -> [String: FileStamp] {
         var stamps: [String: FileStamp] = [:]
-        let manager = FileManager.default
         for folder in Self.folders {
-            let root = project.appendingPathComponent(folder)
-            for name in (try? manager.subpathsOfDirectory(atPath: root.path)) ?? [] {
-                guard !name.split(separator: "/").contains(where: { $0.hasPrefix(".") }) else { continue }
-                let path = root.appendingPathComponent(name).path
-                guard let attributes = try? manager.attributesOfItem(atPath: path), attributes[.type] as? FileAttributeType == .typeRegular
-                else { continue }
-                stamps[folder + "/" + name] = FileStamp(
-                    size: attributes[.size] as? Int ?? 0, modified: attributes[.modificationDate] as? Date ?? .distantPast)
-            }
+            try Self.walk(project.appendingPathComponent(folder), relative: folder, into: &stamps)
         }
         return stamps
+    }
+
+    private static func walk(_ directory: URL, relative: String, into stamps: inout [String: FileStamp]) throws {
+        let manager = FileManager.default
+        let names: [String]
+        do {
+            names = try manager.contentsOfDirectory(atPath: directory.path)
+        } catch {
+            var isDirectory: ObjCBool = false
+            // `stat` needs no descriptor, so it answers even when `opendir` could not.
+            guard manager.fileExists(atPath: directory.path, isDirectory: &isDirectory) else { return }
+            throw ListingError(path: relative, reason: "\(error)")
+        }
+        for name in names.sorted() where !name.hasPrefix(".") {
+            let url = directory.appendingPathComponent(name)
+            // Gone since the listing: the next tick sees it.
+            guard let attributes = try? manager.attributesOfItem(atPath: url.path) else { continue }
+            switch attributes[.type] as? FileAttributeType {
+            case .typeDirectory?:
+                try walk(url, relative: relative + "/" + name, into: &stamps)
+            case .typeRegular?:
+                stamps[relative + "/" + name] = FileStamp(
+                    size: attributes[.size] as? Int ?? 0, modified: attributes[.modificationDate] as? Date ?? .distantPast)
+            default:
+                continue
+            }
+        }
     }
 }

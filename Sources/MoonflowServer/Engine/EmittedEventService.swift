@@ -3,17 +3,28 @@ import ServiceLifecycle
 
 /// Lets events that scripts emit (`emit(type, payload)`, SPEC §4.4) trigger workflows, as events
 /// posted through the API do. The engine's own lifecycle events never trigger anything.
+///
+/// Its bus subscription is bounded like every other: if starting runs falls
+/// `EventBus.defaultBufferLimit` events behind, the events past that are lost — logged as an
+/// error — and it subscribes again, rather than letting memory grow without bound.
 struct EmittedEventService: Service {
     let core: ServerCore
 
     func run() async throws {
-        for await event in core.engine.events().cancelOnGracefulShutdown() where !event.type.isReserved {
-            do {
-                _ = try await core.postEvent(type: event.type.rawValue, payload: event.data, eventID: nil)
-            } catch {
-                core.logger.error(
-                    "an emitted event could not start its runs", metadata: ["type": .string(event.type.rawValue), "error": .string("\(error)")])
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let subscription = core.engine.bus.subscription()
+            for await event in subscription.cancelOnGracefulShutdown() where !event.type.isReserved {
+                do {
+                    _ = try await core.postEvent(type: event.type.rawValue, payload: event.data, eventID: nil)
+                } catch {
+                    core.logger.error(
+                        "an emitted event could not start its runs", metadata: ["type": .string(event.type.rawValue), "error": .string("\(error)")])
+                }
             }
+            guard subscription.overflowed else { return }
+            core.logger.error(
+                "emitted events came faster than their runs could start: events past the buffer were dropped",
+                metadata: ["buffer.events": "\(EventBus.defaultBufferLimit)"])
         }
     }
 }

@@ -2,6 +2,7 @@ import Crypto
 import Hummingbird
 import MoonflowEngine
 import MoonflowModel
+import NIOCore
 
 /// Who is calling, as their bearer token says (SPEC §14).
 public struct Principal: Sendable, Hashable {
@@ -29,8 +30,12 @@ public struct Principal: Sendable, Hashable {
 
 /// What a route needs; `Principal.allows` is the authorisation matrix of `docs/api.md`.
 enum Permission: String, Sendable {
-    /// Workflows, runs, reports, histories, monitoring, the event stream.
+    /// Workflows and monitoring figures.
     case read
+    /// `runs.read`: runs, their reports and histories, and the event stream — everything a run
+    /// holds (inputs, outputs, context, its tasks' forms and submitted data). Users do not have it:
+    /// they see a run's tasks only through `/v1/tasks`, where they see only those assigned to them.
+    case runs = "runs.read"
     /// Start runs and post events.
     case start
     /// Tasks assigned to the caller (list, show, complete).
@@ -49,7 +54,7 @@ extension Principal {
         case (.admin, _): true
         case (.operator, _): true
         case (.user, .read), (.user, .start), (.user, .tasks): true
-        case (.user, .operate), (.user, .reload), (.user, .metrics): false
+        case (.user, .runs), (.user, .operate), (.user, .reload), (.user, .metrics): false
         }
     }
 }
@@ -110,16 +115,19 @@ public struct Authenticator: Sendable {
 public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     var principal: Principal?
+    /// The connection, so a route can drop a client that stopped reading (the event stream).
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     /// The caller, when allowed to do `permission`: 401 without a valid token, 403 without the role.
     func require(_ permission: Permission) throws -> Principal {
         guard let principal else { throw APIError(.unauthorized, "Unauthorized", "a valid bearer token is required") }
         guard principal.allows(permission) else {
-            throw APIError(.forbidden, "Forbidden", "the role '\(principal.role.rawValue)' may not \(permission.rawValue)")
+            throw APIError(.forbidden, "Forbidden", "the role '\(principal.role.rawValue)' does not have the '\(permission.rawValue)' permission (docs/api.md)")
         }
         return principal
     }

@@ -1,19 +1,14 @@
 import Hummingbird
 import MoonflowEngine
 import MoonflowModel
+import NIOCore
 import ServiceLifecycle
 
 /// `POST /v1/events` (matched against event triggers) and `GET /v1/events/stream` (Server-Sent
 /// Events of every lifecycle event, SPEC §5.11). An idle stream sends a `: keep-alive` comment
 /// every `keepAlive`, so proxies and clients do not close it.
 enum EventRoutes {
-    /// What the stream writes next.
-    private enum Item: Sendable {
-        case event(RunEvent)
-        case keepAlive
-    }
-
-    static func add(to router: Router<APIContext>, core: ServerCore, keepAlive: Duration) {
+    static func add(to router: Router<APIContext>, core: ServerCore, keepAlive: Duration, limits: ServerLimits) {
         router.post("/v1/events") { request, context in
             _ = try context.require(.start)
             let body = try await JSONBody(request, allowed: ["type", "payload", "id"])
@@ -29,38 +24,84 @@ enum EventRoutes {
                 ], status: .accepted)
         }
         router.get("/v1/events/stream") { request, context in
-            _ = try context.require(.read)
-            let runFilter = request.uri.queryParameters["run_id"].map(String.init)
-            let typePrefix = request.uri.queryParameters["type"].map(String.init)
-            let events = core.engine.events()
-            let body = ResponseBody { writer in
-                try await writer.write(ByteBuffer(string: ": moonflow event stream\n\n"))
-                let (items, sink) = AsyncStream<Item>.makeStream()
-                let forward = Task {
-                    for await event in events { sink.yield(.event(event)) }
-                    sink.finish()
-                }
-                let ticker = Task {
-                    while (try? await Task.sleep(for: keepAlive)) != nil { sink.yield(.keepAlive) }
-                }
-                defer {
-                    forward.cancel()
-                    ticker.cancel()
-                }
-                for await item in items.cancelOnGracefulShutdown() {
-                    switch item {
-                    case .keepAlive:
-                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                    case .event(let event):
-                        if let runFilter, event.runID != runFilter { continue }
-                        if let typePrefix, !event.type.rawValue.hasPrefix(typePrefix) { continue }
-                        try await writer.write(ByteBuffer(string: "event: \(event.type.rawValue)\ndata: \(event.apiValue.jsonString())\n\n"))
-                    }
-                }
-                try await writer.finish(nil)
-            }
+            _ = try context.require(.runs)
+            let stream = EventStream(
+                runFilter: request.uri.queryParameters["run_id"].map(String.init),
+                typePrefix: request.uri.queryParameters["type"].map(String.init),
+                keepAlive: keepAlive, limits: limits, channel: context.channel)
+            // Subscribed before the answer starts, so no event after it is missed.
+            let subscription = core.engine.bus.subscription()
+            let body = ResponseBody { writer in try await stream.run(subscription, writer: &writer) }
             return Response(
                 status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
         }
+    }
+}
+
+/// One subscriber of `GET /v1/events/stream`: events go from the bus through a bounded
+/// `EventStreamBuffer` to the connection, so a client that reads slowly or not at all costs
+/// at most `limits.streamBufferBytes` (then it gets a final `stream.overflow` event), and one
+/// whose connection takes nothing for `limits.streamWriteTimeout` is disconnected.
+struct EventStream: Sendable {
+    let runFilter: String?
+    let typePrefix: String?
+    let keepAlive: Duration
+    let limits: ServerLimits
+    let channel: any Channel
+
+    static let overflowType = "stream.overflow"
+
+    func run(_ subscription: EventSubscription, writer: inout any ResponseBodyWriter) async throws {
+        defer { subscription.cancel() }
+        try await writer.write(ByteBuffer(string: ": moonflow event stream\n\n"))
+        let buffer = EventStreamBuffer(limit: limits.streamBufferBytes)
+        let final = overflowEvent()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in subscription {
+                    if let runFilter, event.runID != runFilter { continue }
+                    if let typePrefix, !event.type.rawValue.hasPrefix(typePrefix) { continue }
+                    let chunk = ByteBuffer(string: "event: \(event.type.rawValue)\ndata: \(event.apiValue.jsonString())\n\n")
+                    guard buffer.push(chunk, orEndWith: final) else {
+                        subscription.cancel()
+                        return
+                    }
+                }
+                // The bus ends a subscription only when it fell behind, or when the stream ends.
+                buffer.finish(with: subscription.overflowed ? final : nil)
+            }
+            group.addTask {
+                let tick = min(keepAlive, limits.streamWriteTimeout / 4)
+                while (try? await Task.sleep(for: tick)) != nil {
+                    if buffer.writeStalled(longerThan: limits.streamWriteTimeout) {
+                        // The client takes nothing: a write cannot finish, so close the connection.
+                        channel.close(mode: .all, promise: nil)
+                        return
+                    }
+                    buffer.keepAlive(after: keepAlive, comment: ByteBuffer(string: ": keep-alive\n\n"))
+                }
+            }
+            try await withTaskCancellationOrGracefulShutdownHandler {
+                while let chunk = await buffer.next() {
+                    buffer.writing(true)
+                    try await writer.write(chunk)
+                    buffer.writing(false)
+                }
+            } onCancelOrGracefulShutdown: {
+                buffer.finish()
+            }
+            group.cancelAll()
+        }
+        try await writer.finish(nil)
+    }
+
+    private func overflowEvent() -> ByteBuffer {
+        let data: Value = [
+            "type": .string(Self.overflowType),
+            "message": .string(
+                "this subscriber fell more than \(limits.streamBufferBytes) bytes behind, so later events were not sent; reconnect, and read a run's history (/v1/runs/ID/history) for what was missed"),
+            "limit_bytes": .int(Int64(limits.streamBufferBytes)),
+        ]
+        return ByteBuffer(string: "event: \(Self.overflowType)\ndata: \(data.jsonString())\n\n")
     }
 }

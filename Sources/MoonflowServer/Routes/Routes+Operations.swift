@@ -17,6 +17,9 @@ enum OperationRoutes {
                     .unprocessableContent, "InvalidProject", "the project does not validate; the previous definitions keep serving",
                     details: ["errors": .array(outcome.diagnostics.map(\.apiValue))])
             }
+            guard outcome.status != .failed else {
+                throw APIError(.serviceUnavailable, "ReloadFailed", outcome.failure ?? "the project could not be read; the previous definitions keep serving")
+            }
             return JSONResponse.make([
                 "status": .string(outcome.status.rawValue), "added": .array(outcome.added.map(Value.string)),
                 "changed": .array(outcome.changed.map(Value.string)), "removed": .array(outcome.removed.map(Value.string)),
@@ -38,7 +41,9 @@ enum OperationRoutes {
         }
         router.get("/") { _, _ in
             Response(
-                status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.html)))
+                status: .ok,
+                headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: WebPage.contentSecurityPolicy],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.html)))
         }
     }
 

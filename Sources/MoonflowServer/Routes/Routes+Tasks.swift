@@ -38,7 +38,7 @@ enum TaskRoutes {
 
     private static func visibleTask(_ context: APIContext, _ core: ServerCore) async throws -> TaskRecord {
         let principal = try context.require(.tasks)
-        let id = try context.parameters.require("id")
+        let id = try context.pathID()
         guard let task = try await core.store.task(id: id), principal.seesAllTasks || principal.isAssignee(of: task) else {
             throw APIError.notFound("no task '\(id)'")
         }
