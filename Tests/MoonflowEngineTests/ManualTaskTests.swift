@@ -21,13 +21,30 @@ import Testing
         return Workflow(id: "approval", activities: sequential([lua("prepare"), approve, lua("close")]))
     }
 
+    /// Task ids are engine-made: two runs never share one, whatever their ids and activity names
+    /// (`a.b` + `c` and `a` + `b.c` once both gave `a.b.c.1`, and the second task hid the first).
+    @Test func taskIDsOfDifferentRunsNeverCollide() async throws {
+        let h = Harness()
+        func manual(_ name: String) -> Activity {
+            Activity(name: name, body: .manual(ManualTask(users: ["alice"], groups: [], form: nil, due: nil, remind: [], onTimeout: nil)))
+        }
+        let first = try await h.run(Workflow(id: "w2", activities: [manual("b.c")]), id: "a")
+        let second = try await h.run(Workflow(id: "w1", activities: [manual("c")]), id: "a.b")
+        let ids = [try #require(first.tasks.first?.id), try #require(second.tasks.first?.id)]
+        #expect(ids[0] != ids[1])
+        #expect(try await h.store.task(id: ids[0])?.runID == "a")
+        #expect(try await h.store.task(id: ids[1])?.runID == "a.b")
+        #expect(try await h.engine.completeTask(ids[1], data: [:], user: TaskUser("alice")) == .completed)
+        #expect(try await h.store.state(of: "a")?.status == .waiting)
+    }
+
     @Test func runWaitsUntilAnAssigneeCompletesTheTask() async throws {
         let h = Harness(validator: FormValidator())
         let waiting = try await h.run(approvalWorkflow(), input: ["ticket": 1])
         #expect(waiting.status == .waiting)
         #expect(waiting.activities.map(\.status) == [.completed, .waiting, .pending])
         let task = try #require(waiting.tasks.first)
-        #expect(task.id == "run-1.approve.1")
+        #expect(task.id == "run-1:approve:1")
         #expect(task.users == ["alice"] && task.groups == ["tier2"])
         #expect(task.due == h.clock.now + .seconds(3600))
         let stored = try #require(try await h.store.task(id: task.id))
@@ -74,7 +91,7 @@ import Testing
         #expect(report.error?.type == "ManualTaskTimeout")
         #expect(report.tasks.map(\.status) == [.expired])
         await #expect(throws: TaskCompletionError.self) {
-            try await h.engine.completeTask("run-1.approve.1", data: [:], user: TaskUser("alice"))
+            try await h.engine.completeTask("run-1:approve:1", data: [:], user: TaskUser("alice"))
         }
         try await h.expectJournalsFold()
     }
@@ -89,7 +106,7 @@ import Testing
         try await h.engine.fireDueTimers()
         var report = try await h.engine.report("run-1")
         #expect(report.status == .waiting)
-        #expect(report.tasks.map(\.id) == ["run-1.approve.1", "run-1.approve.2"])
+        #expect(report.tasks.map(\.id) == ["run-1:approve:1", "run-1:approve:2"])
         #expect(report.tasks.map(\.status) == [.expired, .open])
 
         h.clock.advance(by: .seconds(60))
@@ -114,7 +131,7 @@ import Testing
         let waiting = try await h.run(workflow)
         #expect(waiting.status == .waiting)
         #expect(try await h.engine.report("run-1/sub").status == .waiting)
-        _ = try await h.engine.completeTask("run-1/sub.ask.1", data: ["ok": true], user: TaskUser("anyone"))
+        _ = try await h.engine.completeTask("run-1/sub:ask:1", data: ["ok": true], user: TaskUser("anyone"))
         let report = try await h.engine.report("run-1")
         #expect(report.status == .completed)
         #expect(report.activities[0].output == ["ok": true])

@@ -64,7 +64,7 @@ import Testing
         #expect(
             json["tasks"] == [
                 [
-                    "id": "run-1.ok.1", "activity": "ok", "status": "open", "assignees": ["users": ["alice"], "groups": []],
+                    "id": "run-1:ok:1", "activity": "ok", "status": "open", "assignees": ["users": ["alice"], "groups": []],
                     "due": .string((h.clock.now + .seconds(60)).iso8601),
                 ]
             ])

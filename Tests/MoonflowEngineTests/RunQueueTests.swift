@@ -194,7 +194,7 @@ import Testing
         }
         #expect(try await h.engine.runQueue().totalRunning == 0)
         for id in ["r1", "r2"] {
-            #expect(try await h.engine.completeTask("\(id).approve.1", data: ["ok": true], user: TaskUser("alice")) == .completed)
+            #expect(try await h.engine.completeTask("\(id):approve:1", data: ["ok": true], user: TaskUser("alice")) == .completed)
         }
         #expect(try await h.engine.runQueue().totalRunning == 0)
         try await h.expectJournalsFold()

@@ -63,13 +63,13 @@ struct TaskConfidentialityTests {
         let token = TaskToken.generate()
         let event = RunEvent(
             type: .taskCreated, runID: "r", workflow: "w", activity: "approve", attempt: 1, at: Timestamp(nanosecondsSinceEpoch: 0),
-            data: ["id": "r.approve.1", "token": .string(token), "users": [], "groups": []])
+            data: ["id": "r:approve:1", "token": .string(token), "users": [], "groups": []])
         #expect(event.apiValue["data"]?["token"] == nil)
         #expect(!event.apiValue.jsonString().contains(token))
         var state = try #require(RunState(
             queuedBy: RunEvent(type: .runQueued, runID: "r", workflow: "w", at: Timestamp(nanosecondsSinceEpoch: 0), data: ["activities": ["approve"]])))
         state.apply(event)
-        let record = try #require(state.tasks["r.approve.1"])
+        let record = try #require(state.tasks["r:approve:1"])
         #expect(record.tokenDigest == TaskToken.digest(of: token))
         #expect(record.hasToken(token))
         #expect(!record.hasToken(TaskToken.generate()))

@@ -61,7 +61,7 @@ struct WebPageSecurityTests {
             RunEvent(type: .activityWaiting, runID: runID, workflow: "approval", activity: "approve", attempt: 1, at: at(2)),
             RunEvent(
                 type: .taskCreated, runID: runID, workflow: "approval", activity: "approve", attempt: 1, at: at(3),
-                data: ["id": .string(runID + ".approve.1"), "users": [], "groups": [], "form": form, "due": .null, "reminders": []]),
+                data: ["id": .string(runID + ":approve:1"), "users": [], "groups": [], "form": form, "due": .null, "reminders": []]),
             RunEvent(type: .runWaiting, runID: runID, workflow: "approval", at: at(4)),
         ]
         let failed = [

@@ -41,7 +41,7 @@ extension RunDriver {
     /// `activity.waiting`, `task.created` and `task.assigned` for attempt `attempt` of a manual activity.
     func taskEvents(_ activity: Activity, _ task: ManualTask, attempt: Int) -> [RunEvent] {
         let now = engine.clock.now
-        let id = "\(state.id).\(activity.name).\(attempt)"
+        let id = TaskID.make(run: state.id, activity: activity.name, attempt: attempt)
         let due = task.due.map { now + $0 }
         let reminders = task.remind.map { now + $0 }.filter { reminder in due.map { reminder < $0 } ?? true }
         let assignees: OrderedDictionary<String, Value> = [
