@@ -51,6 +51,7 @@ demo: build
 test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	MOONFLOW_MEMORY_TESTS=1 $(SWIFT) test --skip-build --filter twentyStalledSubscribersAndTwoThousandEventsStayWithinFiftyMegabytes
 	$(SWIFT) build -c release --product moonflow
 	MOONFLOW_TEST_BINARY="$(CURDIR)/$(BIN)" $(SWIFT) test --skip-build --filter MoonflowCLITests
 

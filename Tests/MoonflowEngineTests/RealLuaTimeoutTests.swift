@@ -37,9 +37,11 @@ import Testing
         #expect(started.map(\.attempt) == [1, 2])
         #expect(failed.attempt == 1)
         #expect(failed.data["error"]?["type"] == "Timeout")
-        // Stopped by the 300 ms deadline: not before it, and not long after.
+        // Stopped by the 300 ms deadline: not before it, and well before the 60 s default would
+        // have stopped it (the bound is loose: a loaded test machine has stretched this to 16 s;
+        // how closely a deadline holds is measured by WallTimeTests on the sandbox call itself).
         let ran = failed.at - started[0].at
-        #expect(ran >= .milliseconds(300) && ran < .seconds(5), "attempt 1 ran for \(ran)")
+        #expect(ran >= .milliseconds(300) && ran < .seconds(40), "attempt 1 ran for \(ran)")
         // Attempt 2 began only after attempt 1 had stopped.
         #expect(started[1].at >= failed.at)
         let report = try await engine.report(runID)
