@@ -4,6 +4,8 @@
 
 SWIFT ?= swift
 PACKAGES := libyaml-dev liblua5.4-dev pkg-config libsqlite3-dev
+# What only the tests need: luacheck (EditorConfigTests), curl (.ci/doc-examples).
+TEST_PACKAGES := lua-check curl
 BIN := .build/release/moonflow
 
 .PHONY: demo deps build test check-warnings clean
@@ -38,10 +40,12 @@ demo: build
 # Every test on the debug build, then the command-line suite again against the release binary users
 # run (MOONFLOW_TEST_BINARY): a crash only the optimiser exposes has escaped debug-only runs before.
 test: deps
+	@$(MAKE) --no-print-directory deps PACKAGES="$(TEST_PACKAGES)"
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(SWIFT) build -c release --product moonflow
 	MOONFLOW_TEST_BINARY="$(CURDIR)/$(BIN)" $(SWIFT) test --skip-build --filter MoonflowCLITests
+	MOONFLOW_BIN="$(CURDIR)/$(BIN)" .ci/doc-examples
 
 # Fails when our own sources compile with warnings (dependencies are not ours to fix).
 check-warnings: deps
