@@ -4,8 +4,9 @@
 
 SWIFT ?= swift
 PACKAGES := libyaml-dev liblua5.4-dev pkg-config libsqlite3-dev
-# Only the tests need these: the web page's browser test drives chromium (and skips without it).
-TEST_PACKAGES := chromium chromium-driver
+# Only the tests need these: chromium for the web page's browser test (it skips without it),
+# luacheck (EditorConfigTests), curl (.ci/doc-examples).
+TEST_PACKAGES := chromium chromium-driver lua-check curl
 BIN := .build/release/moonflow
 
 .PHONY: demo deps test-deps build test check-warnings clean
@@ -54,6 +55,7 @@ test: deps test-deps
 	MOONFLOW_MEMORY_TESTS=1 $(SWIFT) test --skip-build --filter twentyStalledSubscribersAndTwoThousandEventsStayWithinFiftyMegabytes
 	$(SWIFT) build -c release --product moonflow
 	MOONFLOW_TEST_BINARY="$(CURDIR)/$(BIN)" $(SWIFT) test --skip-build --filter MoonflowCLITests
+	MOONFLOW_BIN="$(CURDIR)/$(BIN)" .ci/doc-examples
 
 # Fails when our own sources compile with warnings (dependencies are not ours to fix).
 check-warnings: deps

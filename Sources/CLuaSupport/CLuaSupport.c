@@ -571,7 +571,7 @@ static int mf_format(lua_State *L) {
 #define MF_MAXCAPTURES 32
 #define CAP_UNFINISHED (-1)
 #define CAP_POSITION (-2)
-#define SPECIALS "^$*+?.([%-"
+#define LUA_PATTERN_MAGIC "^$*+?.([%-"
 
 typedef struct matcher {
     const char *subject, *subject_end, *pattern_end;
@@ -868,7 +868,7 @@ static size_t start_index(lua_Integer init, size_t len) {
 
 static int has_specials(const char *p, size_t lp) {
     for (size_t i = 0; i < lp; i++)
-        if (strchr(SPECIALS, p[i])) return 1;
+        if (strchr(LUA_PATTERN_MAGIC, p[i])) return 1;
     return 0;
 }
 

@@ -10,7 +10,7 @@ enum Composition {
         ProjectLoader(projectDirectory: project, checker: LuaSyntaxChecker())
     }
 
-    /// A workflow by id or path, or the exit SPEC §9 asks for: 2 when unknown, 1 when invalid.
+    /// A workflow by id or path, or the exit docs/cli.md asks for: 2 when unknown, 1 when invalid.
     static func loadWorkflow(_ idOrPath: String, project: URL) throws -> LoadedWorkflow {
         do {
             return try loader(project: project).loadWorkflow(idOrPath)

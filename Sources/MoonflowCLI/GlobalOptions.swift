@@ -6,7 +6,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case text, json
 }
 
-/// Options every command takes (SPEC §9).
+/// Options every command takes (docs/cli.md).
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "The Moonflow project directory (holds workflows/, scripts/, schemas/).")
     var project: String = "."
@@ -21,7 +21,7 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Exit codes of SPEC §9.
+/// Exit codes of docs/cli.md.
 enum MoonflowExit {
     /// The run did not complete, or the files are invalid.
     static let failure = ExitCode(1)

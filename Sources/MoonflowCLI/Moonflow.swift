@@ -13,7 +13,7 @@ struct Moonflow: AsyncParsableCommand {
         ]
     )
 
-    /// Runs the command with SPEC §9's exit codes: argument-parser reports usage errors as 64
+    /// Runs the command with docs/cli.md's exit codes: argument-parser reports usage errors as 64
     /// (EX_USAGE); Moonflow promises 2.
     static func main() async {
         do {

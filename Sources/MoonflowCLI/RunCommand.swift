@@ -9,7 +9,7 @@ import MoonflowServer
 import MoonflowStore
 
 /// `moonflow run WORKFLOW`: starts a run and drives it in this process until it ends or waits,
-/// then prints its execution report (SPEC §9, §10).
+/// then prints its execution report (docs/cli.md).
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Start a run, drive it until it ends or waits, and print its report.",

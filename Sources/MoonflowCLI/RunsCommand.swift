@@ -5,7 +5,7 @@ import MoonflowModel
 import MoonflowStore
 import OrderedCollections
 
-/// `moonflow runs …`: the runs kept in the store (SPEC §9).
+/// `moonflow runs …`: the runs kept in the store (docs/cli.md).
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs", abstract: "List, inspect, stop and resume the runs kept in the store.",
@@ -50,7 +50,7 @@ struct RunsCommand: AsyncParsableCommand {
         }
     }
 
-    /// `runs show ID`: the execution report (SPEC §10).
+    /// `runs show ID`: the execution report (docs/cli.md).
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a run's execution report.")
         @OptionGroup var global: GlobalOptions

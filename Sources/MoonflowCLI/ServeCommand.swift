@@ -6,7 +6,7 @@ import MoonflowLoader
 import MoonflowModel
 import MoonflowServer
 
-/// `moonflow serve`: the engine as a service (SPEC §9, §11): HTTP API, triggers, timers, hot
+/// `moonflow serve`: the engine as a service (docs/cli.md, docs/api.md): HTTP API, triggers, timers, hot
 /// reload, metrics and the web page, in one service group that shuts down gracefully on SIGTERM
 /// and SIGINT.
 struct ServeCommand: AsyncParsableCommand {

@@ -4,7 +4,7 @@ import MoonflowEngine
 import MoonflowModel
 import OrderedCollections
 
-/// `moonflow tasks …`: manual tasks kept in the store (SPEC §5.10, §9).
+/// `moonflow tasks …`: manual tasks kept in the store (docs/workflow-format.md, docs/cli.md).
 struct TasksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tasks", abstract: "List, show and complete manual tasks.",

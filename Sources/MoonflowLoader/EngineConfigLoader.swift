@@ -3,7 +3,7 @@ import Foundation
 import MoonflowModel
 import MoonflowYAML
 
-/// Reads `moonflow.yaml` (SPEC §2.1) with the same strictness as workflow files: unknown keys,
+/// Reads `moonflow.yaml` (docs/workflow-format.md) with the same strictness as workflow files: unknown keys,
 /// wrong kinds and bad values are all reported, with positions.
 public enum EngineConfigLoader {
     /// The configuration in `file`, or every problem found in it. A missing file is not an error

@@ -255,7 +255,7 @@ extension FileContext {
         }
     }
 
-    /// `concurrency` (SPEC §5.8), the same block in a workflow and in the engine configuration.
+    /// `concurrency` (docs/resilience.md), the same block in a workflow and in the engine configuration.
     func concurrency(_ node: YAMLNode) -> ConcurrencyLimits? {
         guard let map = MappingReader(node, self, what: "'concurrency'", allowed: ["max_workflows", "max_activities", "queuing"]) else { return nil }
         var out = ConcurrencyLimits()

@@ -3,7 +3,7 @@ import MoonflowModel
 import OrderedCollections
 
 /// Where a project's files come from: the disk, or the texts a run pinned when it started
-/// (SPEC §7: a run recovers and compensates with its own version even after the files changed).
+/// (docs/reload.md: a run recovers and compensates with its own version even after the files changed).
 enum ProjectFiles: Sendable {
     /// The project directory, read under the confinement rule of `ProjectFileReader`.
     case disk(ProjectFileReader)
@@ -48,7 +48,7 @@ final class FileEnvironment: LoadEnvironment {
     let files: ProjectFiles
     private(set) var usedFiles = OrderedDictionary<String, String>()
 
-    /// Scripts larger than this are refused before parsing (the sandbox's source cap, SPEC §4.2).
+    /// Scripts larger than this are refused before parsing (the sandbox's source cap, docs/sandbox.md).
     static let maxScriptSize = 256 << 10
 
     init(project: URL, workflowDirectory: URL, checker: (any ScriptChecking)?, loader: ProjectLoader, files: ProjectFiles) {

@@ -8,7 +8,7 @@ import Foundation
     private let systemRead = Darwin.read
 #endif
 
-/// The one way Moonflow reads a file of a user's project (SPEC §14): `moonflow.yaml`,
+/// The one way Moonflow reads a file of a user's project (docs/reload.md, "Which files are read"): `moonflow.yaml`,
 /// `workflows/*.yaml` and `*.test.yaml`, `scripts/*.lua`, `schemas/*.json`.
 ///
 /// The confinement rule, the same for every file:

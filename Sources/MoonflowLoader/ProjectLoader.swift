@@ -4,7 +4,7 @@ import MoonflowModel
 import MoonflowYAML
 import OrderedCollections
 
-/// A workflow as loaded from a project, with everything a run must pin (SPEC §7): the text of the
+/// A workflow as loaded from a project, with everything a run must pin (docs/reload.md): the text of the
 /// workflow file and of every script and schema it uses, and a content hash over all of them.
 public struct LoadedWorkflow: Sendable, Hashable {
     public var workflow: Workflow
@@ -55,7 +55,7 @@ public enum WorkflowLookupError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Loads and validates workflow files of a project directory (SPEC §1, §2, §8).
+/// Loads and validates workflow files of a project directory (docs/workflow-format.md).
 public struct ProjectLoader: Sendable {
     public let projectDirectory: URL
     public let checker: (any ScriptChecking)?
@@ -72,7 +72,7 @@ public struct ProjectLoader: Sendable {
     /// not listed (`loadProject` reports it).
     public func workflowFiles() -> [URL] { (try? listWorkflowFiles().get()) ?? [] }
 
-    /// Reads project files under the confinement rule (SPEC §14, `ProjectFileReader`).
+    /// Reads project files under the confinement rule (docs/reload.md, `ProjectFileReader`).
     public var files: ProjectFileReader { ProjectFileReader(root: projectDirectory) }
 
     private func listWorkflowFiles() -> Result<[URL], Diagnostic> {
@@ -219,7 +219,7 @@ public struct ProjectLoader: Sendable {
     }
 
     /// Rebuilds a definition from the texts a run pinned (`LoadedWorkflow.files`), without reading
-    /// the disk: recovery and compensation use the version the run started with (SPEC §6, §7).
+    /// the disk: recovery and compensation use the version the run started with (docs/durability.md, docs/reload.md).
     /// The result has the same content hash as when it was pinned. Child workflows are not checked
     /// here: a child run pins its own definition when it starts.
     public func loadPinned(files: OrderedDictionary<String, String>, workflowFile: String) throws(ProjectLoadResult) -> LoadedWorkflow {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Durations (`500ms`, `30s`, `5m`, `2h`, `1d`, `1h30m`, ISO 8601 `PT30S`) and sizes (`512KB`, `16MB`,
-/// `64Mi`) as SPEC §2 writes them. Parsing returns `nil` with a reason instead of guessing.
+/// `64Mi`) as docs/workflow-format.md writes them. Parsing returns `nil` with a reason instead of guessing.
 enum Quantities {
     enum Failure: Error, Equatable {
         case invalid(String)

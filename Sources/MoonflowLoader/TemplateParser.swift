@@ -1,6 +1,6 @@
 import MoonflowModel
 
-/// Splits a scalar into literal text and `${ … }` Lua expressions (SPEC §3).
+/// Splits a scalar into literal text and `${ … }` Lua expressions (docs/expressions.md).
 ///
 /// The closing `}` is found by scanning Lua: braces of table constructors nest, and braces inside
 /// Lua strings (`'…'`, `"…"`, `[[…]]`) or comments do not count. `$${` writes a literal `${`.

@@ -2,7 +2,7 @@ import MoonflowModel
 import MoonflowYAML
 import OrderedCollections
 
-/// Reads one workflow file's node tree into the canonical `Workflow` (SPEC §2), reporting every
+/// Reads one workflow file's node tree into the canonical `Workflow` (docs/workflow-format.md), reporting every
 /// problem into the file's context. Cross-references are checked by `WorkflowChecks` afterwards.
 final class WorkflowReader {
     let context: FileContext

@@ -5,7 +5,7 @@ import Foundation
 import MoonflowModel
 import OrderedCollections
 
-/// The built-ins of SPEC §4.4 that are implemented in Swift. Called from C through `host_call`;
+/// The built-ins of docs/sandbox.md that are implemented in Swift. Called from C through `host_call`;
 /// reads arguments with non-raising calls and answers with a status and encoded values that C
 /// pushes (or raises), so no Lua error ever unwinds a Swift frame.
 final class LuaHost {

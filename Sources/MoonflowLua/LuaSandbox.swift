@@ -89,7 +89,7 @@ public final class LuaSandbox {
         return ScriptOutcome(output: output, contextWrites: try contextWrites(invocation, script: chunk.name), logs: host.logs, events: host.events)
     }
 
-    /// The invocation's names (SPEC §4.1). `input` is built with the environment: nearly every
+    /// The invocation's names (docs/sandbox.md). `input` is built with the environment: nearly every
     /// script reads it, and building it at first use costs a metamethod miss and a protected call.
     /// The others are built at first use; an untouched `workflow` is known unchanged.
     private static func encodeBindings(of invocation: ScriptInvocation, into blob: inout LuaValueEncoder) throws(ActivityFailure) {
@@ -146,7 +146,7 @@ public final class LuaSandbox {
 
     // MARK: Expressions
 
-    /// Evaluates a value template read-only (SPEC §3): a whole-scalar `${ }` keeps its type; inside a
+    /// Evaluates a value template read-only (docs/expressions.md): a whole-scalar `${ }` keeps its type; inside a
     /// longer string each value is interpolated as text (`nil` as nothing, tables as compact JSON).
     public func evaluate(_ template: ValueTemplate, scope: Value, limits: ScriptLimits) throws(ActivityFailure) -> Value {
         var limits = limits

@@ -6,7 +6,7 @@ import OrderedCollections
 /// Reads Lua values into `Value` with raw access only: no metamethod runs, and no call here can
 /// raise a Lua error (types are checked before conversion; the stack is grown with `lua_checkstack`).
 ///
-/// Rules (SPEC §4.3): integers stay integers, floats stay floats (NaN and infinities refused); a
+/// Rules (docs/sandbox.md): integers stay integers, floats stay floats (NaN and infinities refused); a
 /// table whose keys are exactly 1...n is an array, a table with string keys an object whose keys
 /// are sorted (Lua tables have no order, so output is deterministic), an empty table an empty
 /// object; any other key shape, cycles, functions, userdata and threads are refused with the path.

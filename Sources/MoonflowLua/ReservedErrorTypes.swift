@@ -1,6 +1,6 @@
 import MoonflowModel
 
-/// Error types only the engine raises (SPEC §5.2). A script raising one could fake what the engine
+/// Error types only the engine raises (docs/workflow-format.md). A script raising one could fake what the engine
 /// decides on — `WorkerCrashed` was counted as a crash, `Cancelled` is never retried — so `fail`
 /// and `error({type = …})` with one of them are a `SandboxViolation` naming it. `ActivityError`,
 /// the default of `error("…")`, stays allowed. The `Lua` and `Storage` prefixes are reserved whole

@@ -1,6 +1,6 @@
 import OrderedCollections
 
-/// One activity of a workflow, with every policy resolved (SPEC §2, §5).
+/// One activity of a workflow, with every policy resolved (docs/workflow-format.md, docs/resilience.md).
 public struct Activity: Sendable, Hashable {
     public var name: String
     /// What must finish first. Seed-style lists (no `needs`, no `edges`) get the previous activity.
@@ -20,7 +20,7 @@ public struct Activity: Sendable, Hashable {
     public var bulkhead: BulkheadPolicy?
     public var fallback: Fallback?
     public var compensate: Compensation?
-    /// Compensate this activity even when it failed (SPEC §5.9).
+    /// Compensate this activity even when it failed (docs/workflow-format.md).
     public var compensateOnFailure: Bool
     public var inputSchema: SchemaDefinition?
     public var outputSchema: SchemaDefinition?
@@ -84,7 +84,7 @@ public indirect enum ActivityBody: Sendable, Hashable {
     case workflow(String)
 }
 
-/// `type: manual` (SPEC §5.10).
+/// `type: manual` (docs/workflow-format.md).
 public struct ManualTask: Sendable, Hashable {
     public var users: [String]
     public var groups: [String]
@@ -107,7 +107,7 @@ public struct ManualTask: Sendable, Hashable {
     }
 }
 
-/// `retry` (SPEC §5.4).
+/// `retry` (docs/resilience.md).
 public struct RetryPolicy: Sendable, Hashable {
     public enum Jitter: String, Sendable, Hashable { case none, full }
     /// Counts the first attempt; ≥ 1.
@@ -141,11 +141,11 @@ public struct RetryPolicy: Sendable, Hashable {
         self.name = name
     }
 
-    /// The compensation default: 5 attempts, exponential (SPEC §5.9).
+    /// The compensation default: 5 attempts, exponential (docs/workflow-format.md).
     public static let compensationDefault = RetryPolicy(maxAttempts: 5)
 }
 
-/// `circuit_breaker` (SPEC §5.7). Shared engine-wide by `name`.
+/// `circuit_breaker` (docs/resilience.md). Shared engine-wide by `name`.
 public struct CircuitBreakerPolicy: Sendable, Hashable {
     /// The rate form: open when the failure rate over the last `window` calls reaches `failureRate`.
     public struct Rate: Sendable, Hashable {
@@ -187,7 +187,7 @@ public struct CircuitBreakerPolicy: Sendable, Hashable {
     }
 }
 
-/// `bulkhead` (SPEC §5.8). Shared engine-wide by `name`.
+/// `bulkhead` (docs/resilience.md). Shared engine-wide by `name`.
 public struct BulkheadPolicy: Sendable, Hashable {
     public var name: String
     public var maxConcurrent: Int
@@ -206,7 +206,7 @@ public struct BulkheadPolicy: Sendable, Hashable {
     }
 }
 
-/// `fallback` (SPEC §5.6).
+/// `fallback` (docs/workflow-format.md).
 public struct Fallback: Sendable, Hashable {
     public indirect enum Action: Sendable, Hashable {
         /// The activity becomes `skipped`; dependents run.
@@ -233,7 +233,7 @@ public struct Handler: Sendable, Hashable {
     public var with: ValueTemplate?
     public var retry: RetryPolicy?
     public var timeout: Duration?
-    /// A fallback's own compensation (SPEC §5.9); always `nil` inside a compensation.
+    /// A fallback's own compensation (docs/workflow-format.md); always `nil` inside a compensation.
     public var compensate: Compensation?
     @IgnoredInEquality public var location: SourceLocation
 
@@ -250,7 +250,7 @@ public struct Handler: Sendable, Hashable {
     }
 }
 
-/// `compensate` (SPEC §5.9): how to undo an activity. Retry defaults to 5 attempts, exponential.
+/// `compensate` (docs/workflow-format.md): how to undo an activity. Retry defaults to 5 attempts, exponential.
 public struct Compensation: Sendable, Hashable {
     // A fallback's handler may carry a compensation, whose handler is a `Handler` again: the
     // indirection breaks the otherwise infinite size.
@@ -286,7 +286,7 @@ public struct LimitOverrides: Sendable, Hashable {
     }
 }
 
-/// Queue priorities (SPEC §2, §5.8): `low`, `normal`, `high`, or an integer in `range`; higher
+/// Queue priorities (docs/workflow-format.md, docs/resilience.md): `low`, `normal`, `high`, or an integer in `range`; higher
 /// goes first under `strategy: priority`.
 public enum Priority {
     public static let levels: [String: Int] = ["low": -1, "normal": 0, "high": 1]

@@ -1,4 +1,4 @@
-/// The engine-wide configuration, `moonflow.yaml` at the project root (SPEC §2.1). Every field
+/// The engine-wide configuration, `moonflow.yaml` at the project root (docs/workflow-format.md). Every field
 /// has a default, so a project without the file runs with these.
 public struct EngineConfig: Sendable, Hashable {
     public enum LogLevel: String, Sendable, Hashable, CaseIterable {

@@ -1,4 +1,4 @@
-/// The type of a failure (SPEC §5.2). Retries and fallbacks match on the type, never on the message.
+/// The type of a failure (docs/workflow-format.md). Retries and fallbacks match on the type, never on the message.
 /// User code may raise any type name; the engine's own are listed here.
 public struct ErrorType: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible,
     ExpressibleByStringLiteral

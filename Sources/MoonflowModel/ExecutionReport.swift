@@ -1,7 +1,7 @@
 import OrderedCollections
 
-/// What happened in one run (SPEC §10): printed by `moonflow run`, served by the API, described by
-/// `schemas/report.schema.json`. `toValue()` gives the JSON shape with the snake_case keys of §10.
+/// What happened in one run (docs/cli.md): printed by `moonflow run`, served by the API, described by
+/// `schemas/report.schema.json`. `toValue()` gives the JSON shape with the snake_case keys docs/cli.md shows.
 public struct ExecutionReport: Sendable, Hashable {
     /// A run's or an activity's error as reported.
     public struct ErrorInfo: Sendable, Hashable {
@@ -177,7 +177,7 @@ public struct ExecutionReport: Sendable, Hashable {
 
     public var durationMs: Int64? { Self.milliseconds(from: startedAt, to: finishedAt) }
 
-    /// The JSON object of SPEC §10.
+    /// The JSON object of docs/cli.md.
     public func toValue() -> Value {
         [
             "run_id": .string(runID), "workflow": .string(workflow), "version": version.map(Value.string) ?? .null,

@@ -1,4 +1,4 @@
-/// The state of a run (SPEC §5.1). Raw values are the snake_case names used in reports, events and the API.
+/// The state of a run (docs/workflow-format.md). Raw values are the snake_case names used in reports, events and the API.
 public enum RunStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Accepted durably, not started yet.
     case queued
@@ -27,7 +27,7 @@ public enum RunStatus: String, Sendable, Hashable, CaseIterable, CustomStringCon
     public var description: String { rawValue }
 }
 
-/// The state of one activity of a run (SPEC §5.1).
+/// The state of one activity of a run (docs/workflow-format.md).
 public enum ActivityStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case pending
     /// Its dependencies are satisfied and its input is rendered; an attempt is about to start.
@@ -63,14 +63,14 @@ public enum ActivityStatus: String, Sendable, Hashable, CaseIterable, CustomStri
     public var description: String { rawValue }
 }
 
-/// The state of one compensation (SPEC §5.9, §10): `pending` ones were planned but never ran
+/// The state of one compensation (docs/workflow-format.md, docs/cli.md): `pending` ones were planned but never ran
 /// (or were interrupted and will run again).
 public enum CompensationStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case pending, completed, failed
     public var description: String { rawValue }
 }
 
-/// The state of a manual task (SPEC §5.10).
+/// The state of a manual task (docs/workflow-format.md).
 public enum TaskStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case open, completed, expired, cancelled
     public var description: String { rawValue }

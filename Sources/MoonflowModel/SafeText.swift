@@ -6,7 +6,7 @@
 /// and paragraph separators, and the bidirectional embedding, override and isolate controls.
 /// A backslash is left as it is: the escapes are for a reader, not a format to decode.
 public enum SafeText {
-    /// The most UTF-8 bytes of an error message (SPEC §5.2): 8 KB, the truncation mark included.
+    /// The most UTF-8 bytes of an error message (docs/workflow-format.md): 8 KB, the truncation mark included.
     public static let errorMessageLimit = 8 << 10
 
     /// `text` with every control character escaped.

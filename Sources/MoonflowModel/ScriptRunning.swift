@@ -1,6 +1,6 @@
 import OrderedCollections
 
-/// Limits of one code-action execution (SPEC §4.2). Each is configurable per activity (`limits:`)
+/// Limits of one code-action execution (docs/sandbox.md). Each is configurable per activity (`limits:`)
 /// and engine-wide (`resources:` in moonflow.yaml).
 public struct ScriptLimits: Sendable, Hashable {
     /// Bytes the Lua allocator may hold for user code (`LuaMemoryLimit`).
@@ -53,7 +53,7 @@ public struct ScriptChunk: Sendable, Hashable {
     }
 }
 
-/// Everything one execution of a code action sees (SPEC §4.1).
+/// Everything one execution of a code action sees (docs/sandbox.md).
 public struct ScriptInvocation: Sendable {
     public var chunk: ScriptChunk
     /// `input`: the activity input.

@@ -1,6 +1,6 @@
 import OrderedCollections
 
-/// A `${ … }` Lua expression found in a YAML scalar (SPEC §3), with where it starts in the file.
+/// A `${ … }` Lua expression found in a YAML scalar (docs/expressions.md), with where it starts in the file.
 public struct Expression: Sendable, Hashable, CustomStringConvertible {
     /// The Lua source between `${` and `}`, trimmed.
     public var source: String

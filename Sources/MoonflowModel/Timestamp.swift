@@ -1,7 +1,7 @@
 import Foundation
 
 /// A wall-clock instant, nanoseconds since the Unix epoch. Deadlines, backoffs and timers are stored
-/// as these absolute times so they survive a restart (SPEC §5.5, §6).
+/// as these absolute times so they survive a restart (docs/resilience.md, docs/durability.md).
 public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var nanosecondsSinceEpoch: Int64
 

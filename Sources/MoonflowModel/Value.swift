@@ -1,6 +1,6 @@
 import OrderedCollections
 
-/// The one value type shared by YAML, Lua, JSON, the store and the API (SPEC §4.3).
+/// The one value type shared by YAML, Lua, JSON, the store and the API (docs/sandbox.md).
 ///
 /// Integers and floating-point numbers stay distinct, and objects keep their key order.
 /// Equality is semantic for objects (key order does not matter) and strict for numbers

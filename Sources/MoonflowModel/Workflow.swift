@@ -1,6 +1,6 @@
 import OrderedCollections
 
-/// A validated workflow definition (SPEC §2), in its canonical form: seed-vocabulary shapes are
+/// A validated workflow definition (docs/workflow-format.md), in its canonical form: seed-vocabulary shapes are
 /// normalised, named policies resolved, `edges` merged into dependencies, sequential lists made
 /// explicit, script bodies loaded. Locations are kept for messages but ignored by equality.
 public struct Workflow: Sendable, Hashable {
@@ -101,7 +101,7 @@ public struct SchemaDefinition: Sendable, Hashable {
     }
 }
 
-/// `error_handling` (SPEC §2): defaults for every activity and what a failed run does.
+/// `error_handling` (docs/workflow-format.md): defaults for every activity and what a failed run does.
 public struct ErrorHandling: Sendable, Hashable {
     public enum Strategy: String, Sendable, Hashable { case compensate, fail }
 
@@ -130,7 +130,7 @@ public struct ErrorHandling: Sendable, Hashable {
     }
 }
 
-/// `concurrency` (SPEC §5.8), per workflow or engine-wide.
+/// `concurrency` (docs/resilience.md), per workflow or engine-wide.
 public struct ConcurrencyLimits: Sendable, Hashable {
     public enum Strategy: String, Sendable, Hashable { case fifo, priority }
     public var maxWorkflows: Int?
@@ -151,7 +151,7 @@ public struct ConcurrencyLimits: Sendable, Hashable {
     }
 }
 
-/// `compensation` (SPEC §5.9).
+/// `compensation` (docs/workflow-format.md).
 public struct CompensationPolicy: Sendable, Hashable {
     public enum Strategy: String, Sendable, Hashable { case reverse, parallel }
     public enum OnError: String, Sendable, Hashable { case halt, `continue` }

@@ -50,7 +50,7 @@ final class ServerCore: Sendable {
         return StartedRun(runID: started.runID, workflow: workflowID, created: started.created)
     }
 
-    /// Starts the runs an event triggers (SPEC §5.11): the current definitions' event triggers
+    /// Starts the runs an event triggers (docs/workflow-format.md): the current definitions' event triggers
     /// decide (`conditions`, `when`, `input`, `dedupe`). A run started for a `dedupe` key (or an
     /// event `id`) gets an engine-made id derived from it (`EngineRunID.event`), so a second event
     /// with the key returns that run, across reloads and restarts too, and no caller can have
@@ -66,7 +66,7 @@ final class ServerCore: Sendable {
         return started
     }
 
-    /// Reloads the project and logs the outcome (SPEC §7).
+    /// Reloads the project and logs the outcome (docs/reload.md).
     @discardableResult
     func reload(reason: String) -> ReloadOutcome {
         let outcome = catalog.reload()

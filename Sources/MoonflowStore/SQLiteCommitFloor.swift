@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import MoonflowModel
 
-/// The floor of the durable benchmarks (SPEC §13): a bare one-row commit on a fresh file with the
+/// The floor of the durable benchmarks (docs/performance.md): a bare one-row commit on a fresh file with the
 /// store's journal mode (WAL) and synchronous level, through the same library, with nothing of
 /// the engine around it.
 public enum SQLiteCommitFloor {

@@ -3,7 +3,7 @@ import MoonflowEngine
 import MoonflowModel
 
 extension SQLiteRunStore {
-    /// Checks that the stored state of every run equals the fold of its journal (SPEC §6): the
+    /// Checks that the stored state of every run equals the fold of its journal (docs/durability.md): the
     /// run row, its activities, tasks, timers and queue entry are what the fold says. Returns one
     /// line per difference; empty when the store is consistent.
     public func verify() async throws -> [String] {

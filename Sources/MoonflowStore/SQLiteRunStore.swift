@@ -4,7 +4,7 @@ import MoonflowEngine
 import MoonflowModel
 import OrderedCollections
 
-/// How the store writes (SPEC §6).
+/// How the store writes (docs/durability.md).
 public struct SQLiteStoreOptions: Sendable, Hashable {
     /// `full` (default): a commit is on disk before it is acknowledged. `normal`: may lose the
     /// last commits on power loss (never on a process crash), never corrupts.
@@ -25,7 +25,7 @@ public struct SQLiteStoreOptions: Sendable, Hashable {
 
 /// Why a store file was not opened. Nothing was written to it.
 public enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// Another engine process owns the file (SPEC §6: one writer).
+    /// Another engine process owns the file (docs/durability.md: one writer).
     case inUse(path: String)
     /// The file is not a SQLite database, or fails `PRAGMA quick_check`.
     case corrupt(path: String, detail: String)
@@ -52,7 +52,7 @@ public enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The durable `RunStore` (SPEC §6): SQLite through GRDB, WAL, `synchronous=FULL` by default,
+/// The durable `RunStore` (docs/durability.md): SQLite through GRDB, WAL, `synchronous=FULL` by default,
 /// `BEGIN IMMEDIATE` writes through one writer that batches concurrent transitions (group commit).
 /// One transition is one transaction: its journal rows, the run's summary row, its activities,
 /// timers, tasks and queue entry. A run's state is the fold of its journal rows (`state(of:)`);
@@ -297,7 +297,7 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Runs waiting to start, in queue order (SPEC §5.8): what `RunAdmissionMachine` is rebuilt from.
+    /// Runs waiting to start, in queue order (docs/resilience.md): what `RunAdmissionMachine` is rebuilt from.
     public func queuedRuns() async throws -> [RunQueueEntry] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM run_queue ORDER BY sequence").map { row in

@@ -9,7 +9,7 @@ enum StoreSchema {
         migrator.registerMigration("v1") { db in
             try db.execute(
                 sql: """
-                    -- Each definition version once, keyed by its content hash (SPEC §7).
+                    -- Each definition version once, keyed by its content hash (docs/reload.md).
                     CREATE TABLE definitions (
                         hash TEXT PRIMARY KEY NOT NULL,
                         workflow TEXT NOT NULL,

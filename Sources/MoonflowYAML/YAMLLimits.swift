@@ -1,4 +1,4 @@
-/// Bounds on what one YAML file may cost, checked while it is read (SPEC §8).
+/// Bounds on what one YAML file may cost, checked while it is read (docs/workflow-format.md).
 ///
 /// Every limit protects the engine from hostile or broken files: the size is checked before
 /// parsing starts, the depth and alias budgets as soon as they are exceeded, so a rejection costs

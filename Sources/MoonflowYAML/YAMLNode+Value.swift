@@ -13,7 +13,7 @@ extension YAMLNode {
         tag.hasPrefix(coreTag("")) ? "!!" + tag.dropFirst(coreTag("").count) : tag
     }
 
-    /// The scalar typed by the YAML 1.2 core schema, as Moonflow enforces it (SPEC §8):
+    /// The scalar typed by the YAML 1.2 core schema, as Moonflow enforces it (docs/workflow-format.md):
     /// only plain untagged scalars are typed by their text; `true`/`false` in any case form are
     /// booleans (`yes`, `on`, `NO` stay strings); `~`, `null`, empty are null; decimal integers
     /// without leading zeros, `0x`/`0o` integers and finite decimal floats are numbers; anything

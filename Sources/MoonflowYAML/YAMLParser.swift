@@ -1,6 +1,6 @@
 import MoonflowModel
 
-/// Reads YAML text into `YAMLNode` trees with the rules of SPEC §8, on libyaml's event API.
+/// Reads YAML text into `YAMLNode` trees with the rules of docs/workflow-format.md, on libyaml's event API.
 ///
 /// Before libyaml sees a byte, the size limit, the encoding (UTF-8 only, a BOM allowed) and strict
 /// UTF-8 are checked. Every error of the file is reported together where reading can go on

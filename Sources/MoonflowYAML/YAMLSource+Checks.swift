@@ -1,6 +1,6 @@
 import MoonflowModel
 
-/// The checks that run before libyaml sees a byte: size, encoding, strict UTF-8 (SPEC §8).
+/// The checks that run before libyaml sees a byte: size, encoding, strict UTF-8 (docs/workflow-format.md).
 extension YAMLSource {
     func checkSize(limit: Int) throws(Diagnostic) {
         guard bytes.count > limit else { return }

@@ -27,7 +27,7 @@ struct YAMLSyntaxMessage {
     }
 
     /// `{id: ${ x }}`: inside a flow collection a plain scalar ends at `{`, so an unquoted
-    /// template breaks the collection (SPEC §2, "Templates in flow style"). The hint quotes the
+    /// template breaks the collection (docs/workflow-format.md, "Templates in flow style"). The hint quotes the
     /// template libyaml stopped at: the last `${` before the problem on its line, else one on a
     /// line of the collection before it.
     private var templateHint: String? {

@@ -5,7 +5,7 @@ import MoonflowModel
 import Testing
 
 /// `moonflow bench`: the JSON it prints and the answers its scenarios check. Timings are never
-/// asserted here (SPEC §13: performance is measured by the benchmark, not by unit tests).
+/// asserted here (docs/performance.md: performance is measured by the benchmark, not by unit tests).
 @Suite("moonflow bench")
 struct BenchCommandTests {
     @Test func seq40AndPar10PrintCheckedFiguresAsJSON() throws {

@@ -4,7 +4,7 @@ import MoonflowModel
 import MoonflowStore
 import Testing
 
-/// Crash recovery (SPEC §6) with real processes: the built `moonflow` is killed — by `kill -9`, or
+/// Crash recovery (docs/durability.md) with real processes: the built `moonflow` is killed — by `kill -9`, or
 /// by a failpoint that `_exit(137)`s at a chosen moment — and `moonflow runs resume` restarts it on
 /// the same store. What happened is read back from the store's journal.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct CrashTests {

@@ -2,7 +2,7 @@ import Foundation
 import MoonflowModel
 import Testing
 
-/// `moonflow run` on the example workflows, through the built binary (SPEC §9, §10).
+/// `moonflow run` on the example workflows, through the built binary (docs/cli.md).
 @Suite struct RunCommandTests {
     func run(_ arguments: [String]) throws -> (status: Int32, report: Value?, stderr: String) {
         let result = try CLIRunner.run(["run", "--store", "memory"] + arguments)

@@ -2,7 +2,7 @@ import Foundation
 import MoonflowModel
 import Testing
 
-/// `moonflow runs …` and `moonflow tasks …` against a store file (SPEC §9).
+/// `moonflow runs …` and `moonflow tasks …` against a store file (docs/cli.md).
 @Suite(.timeLimit(.minutes(1))) struct RunsCommandTests {
     @Test func listShowHistoryAndCancelAWaitingRun() throws {
         let project = try CrashProject()

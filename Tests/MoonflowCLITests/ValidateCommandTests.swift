@@ -2,7 +2,7 @@ import Foundation
 import MoonflowModel
 import Testing
 
-/// `moonflow validate` and `moonflow graph` through the built binary (SPEC §9 exit codes).
+/// `moonflow validate` and `moonflow graph` through the built binary (docs/cli.md exit codes).
 @Suite struct ValidateCommandTests {
     @Test func theShippedProjectIsValid() throws {
         let result = try CLIRunner.run(["validate"])

@@ -2,7 +2,7 @@ import MoonflowEngine
 import MoonflowModel
 import Testing
 
-/// Event triggers (SPEC §2 `trigger: event:`, §5.11).
+/// Event triggers (docs/workflow-format.md, `trigger: event:` and "Events").
 @Suite struct EventTriggerTests {
     func ticketWorkflow(dedupe: Bool = false) -> PinnedWorkflow {
         let trigger = Trigger(

@@ -2,7 +2,7 @@ import MoonflowEngine
 import MoonflowModel
 import Testing
 
-/// Manual tasks (SPEC §5.10).
+/// Manual tasks (docs/workflow-format.md).
 @Suite(.timeLimit(.minutes(1))) struct ManualTaskTests {
     struct FormValidator: SchemaValidating {
         func validate(_ value: Value, against schema: Value) -> [String] {

@@ -4,7 +4,7 @@ import MoonflowLua
 import MoonflowModel
 import Testing
 
-/// SPEC §5.5 with the real sandbox and the real clock: a timed-out Lua attempt really stops, and
+/// Timeouts (docs/resilience.md) with the real sandbox and the real clock: a timed-out Lua attempt really stops, and
 /// the next attempt starts only after it stopped. Bounds are generous (the machine is shared);
 /// what is asserted is the order and that the stop came from the deadline.
 @Suite struct RealLuaTimeoutTests {

@@ -2,7 +2,7 @@ import MoonflowEngine
 import MoonflowModel
 import Testing
 
-/// The execution report (SPEC §10), the journal and the store's guarantees (SPEC §6).
+/// The execution report (docs/cli.md), the journal and the store's guarantees (docs/durability.md).
 @Suite(.timeLimit(.minutes(1))) struct ReportAndJournalTests {
     @Test func reportHasEveryFieldOfTheSpecWithSnakeCaseKeys() async throws {
         let h = Harness(["charge": returning(["receipt": "R1"], writes: ["paid": true]), "ship": failing(.init("Lost"), "gone")])

@@ -3,7 +3,7 @@ import MoonflowModel
 import Synchronization
 import Testing
 
-/// Run admission wired into the engine (SPEC §5.8): `max_workflows` per workflow and engine-wide,
+/// Run admission wired into the engine (docs/resilience.md): `max_workflows` per workflow and engine-wide,
 /// the durable FIFO/priority queue, `QueueFull`, `QueueTimeout`, the engine-wide `max_activities`.
 @Suite(.timeLimit(.minutes(1))) struct RunQueueTests {
     /// One gate per run (by the input's `n`): a run's only activity blocks until its gate opens.
@@ -212,7 +212,7 @@ import Testing
     }
 }
 
-/// `compensation.timeout` (SPEC §5.9).
+/// `compensation.timeout` (docs/workflow-format.md).
 @Suite(.timeLimit(.minutes(1))) struct CompensationTimeoutTests {
     @Test func theTimeoutStopsTheRunningCompensationAndLeavesTheRestPending() async throws {
         let stuck = Mutex(true)

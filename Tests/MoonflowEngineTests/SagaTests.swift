@@ -3,7 +3,7 @@ import MoonflowModel
 import Synchronization
 import Testing
 
-/// Saga compensation (SPEC §5.9).
+/// Saga compensation (docs/workflow-format.md).
 @Suite(.timeLimit(.minutes(1))) struct SagaTests {
     /// Records the order compensations ran in, and what they received.
     final class Undo: Sendable {
@@ -214,7 +214,7 @@ import Testing
         let report = try await h.runPassingTime(Workflow(id: "r", activities: sequential([lua("a", compensate: "undo_a"), lua("fail")])))
         #expect(report.status == .compensated)
         #expect(report.compensations.first?.attempts == 3)
-        // The default compensation retry is exponential from 1s: 1s, then 2s (SPEC §5.9).
+        // The default compensation retry is exponential from 1s: 1s, then 2s (docs/workflow-format.md).
         #expect(h.clock.now == Timestamp(nanosecondsSinceEpoch: 1_800_000_003_000_000_000))
     }
 }

@@ -3,7 +3,7 @@ import MoonflowLoader
 import MoonflowModel
 import Testing
 
-/// `moonflow.yaml` (SPEC §2.1): same strictness as workflow files.
+/// `moonflow.yaml` (docs/workflow-format.md): same strictness as workflow files.
 @Suite struct EngineConfigTests {
     func load(_ yaml: String, environment: [String: String] = [:]) throws -> Result<EngineConfig, ProjectLoadResult> {
         let project = try TemporaryProject(files: ["moonflow.yaml": yaml])

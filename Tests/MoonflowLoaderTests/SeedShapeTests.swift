@@ -3,7 +3,7 @@ import MoonflowLoader
 import MoonflowModel
 import Testing
 
-/// The seed vocabulary of SPEC §2 loads as written and means the same as the canonical form.
+/// The seed vocabulary of docs/workflow-format.md loads as written and means the same as the canonical form.
 @Suite struct SeedShapeTests {
     static let project = LoaderGoldenTests.fixtures.appendingPathComponent("project")
 
@@ -30,7 +30,7 @@ import Testing
         let reserve = try #require(seed.activity(named: "reserve"))
         #expect(reserve.circuitBreaker == CircuitBreakerPolicy(name: "ticket/reserve", threshold: 3, timeout: .seconds(5), reset: .seconds(30)))
         #expect(reserve.bulkhead == BulkheadPolicy(name: "ticket/reserve", maxConcurrent: 2, maxQueueSize: 5, timeout: .seconds(1), fallback: Fallback(.skip)))
-        // A retry block without max_attempts means 3 (SPEC §5.4).
+        // A retry block without max_attempts means 3 (docs/resilience.md).
         #expect(seed.errorHandling.retry == RetryPolicy(maxAttempts: 3, initial: .seconds(2), multiplier: 3))
         #expect(seed.errorHandling.fallback == Fallback(.skip, notify: true))
         guard case .lua(let chunk) = seed.activity(named: "charge")?.compensate?.handler.body else {

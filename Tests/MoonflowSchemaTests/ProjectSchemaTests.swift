@@ -47,7 +47,7 @@ struct ProjectSchemaTests {
 
     static let validWorkflows: [String] = [
         #"{"workflow": "hello", "activities": [{"name": "a", "run": "return 1"}]}"#,
-        // SPEC §2's example.
+        // docs/workflow-format.md's example.
         #"""
         {"workflow": "high_priority_ticket", "version": 3, "description": "Escalate high-priority tickets",
          "trigger": {"event": "ticket:created", "conditions": {"priority": "high"}, "when": "${ event.tier ~= \"free\" }",

@@ -1,7 +1,7 @@
 import MoonflowModel
 import Testing
 
-@Suite("Auth (SPEC §14), monitoring and metrics")
+@Suite("Auth (docs/api.md), monitoring and metrics")
 struct AuthAndMetricsTests {
     @Test func tokensAndRoles() async throws {
         try await TestServer.run(Fixtures.project) { client in

@@ -2,7 +2,7 @@ import Foundation
 import MoonflowModel
 import Testing
 
-@Suite("Hot reload (SPEC §7)")
+@Suite("Hot reload (docs/reload.md)")
 struct HotReloadTests {
     @Test func runsStayOnTheirVersionWhileNewRunsGetTheNewOne() async throws {
         let root = try TestServer.project(Fixtures.project)

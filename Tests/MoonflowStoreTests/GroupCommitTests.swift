@@ -5,7 +5,7 @@ import MoonflowStore
 import Testing
 
 /// Group commit: concurrent transitions share transactions; each is acknowledged only after its
-/// transaction committed. The figure printed is for the report, never asserted (SPEC §13).
+/// transaction committed. The figure printed is for the report, never asserted (docs/performance.md).
 @Suite(.timeLimit(.minutes(2))) struct GroupCommitTests {
     /// `runs` runs, each appending `steps` transitions one after another (as a driver does).
     private func appendTransitions(_ store: SQLiteRunStore, runs: Int, steps: Int, concurrently: Bool, prefix: String) async throws {

@@ -5,7 +5,7 @@ import MoonflowModel
 import MoonflowStore
 import Testing
 
-/// The SQLite store: runs, pinned definitions, idempotent starts, reopening (SPEC §6, §7).
+/// The SQLite store: runs, pinned definitions, idempotent starts, reopening (docs/durability.md, docs/reload.md).
 @Suite(.timeLimit(.minutes(1))) struct SQLiteRunStoreTests {
     @Test func aRunIsDrivenDurablyAndReadBackAfterReopening() async throws {
         let fixture = try StoreFixture(workflows: ["three": threeSteps])

@@ -5,7 +5,7 @@ import MoonflowModel
 @testable import MoonflowStore
 import Testing
 
-/// A disk that fills up while runs are being driven (SPEC §6): their writes wait it out with a
+/// A disk that fills up while runs are being driven (docs/durability.md): their writes wait it out with a
 /// backoff, and once it has room again the runs finish, in this process, without a restart.
 @Suite(.timeLimit(.minutes(1))) struct StorageRetryTests {
     /// Each activity writes a 24 KiB output: a completion needs new pages, which a full disk refuses.

@@ -5,7 +5,7 @@ import MoonflowModel
 @testable import MoonflowStore
 import Testing
 
-/// Faults of SPEC §6: one owner, corrupt files refused untouched, a full disk and a locked
+/// Faults of docs/durability.md: one owner, corrupt files refused untouched, a full disk and a locked
 /// database fail the operation, lose nothing acknowledged, and the store works once they clear.
 @Suite(.timeLimit(.minutes(1))) struct StoreFaultTests {
     @Test func aSecondOwnerIsRefusedUntilTheFirstCloses() async throws {

@@ -57,7 +57,7 @@ struct LoaderResolver: DefinitionResolver {
     }
 }
 
-/// The stored state of every run equals the fold of its journal (SPEC §6).
+/// The stored state of every run equals the fold of its journal (docs/durability.md).
 func expectConsistent(_ store: SQLiteRunStore, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
     let problems = try await store.verify()
     #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)

@@ -18,7 +18,7 @@ import Testing
     static let suiteIsPresent = FileManager.default.fileExists(atPath: suiteDirectory)
 
     /// Cases where the result differs from the suite: on purpose (Moonflow's rules), or because
-    /// libyaml 0.2.5, which SPEC §8 makes the parser, reads the case differently.
+    /// libyaml 0.2.5, the parser (docs/workflow-format.md), reads the case differently.
     static let expectedFailures: [String: String] = {
         let groups: [(reason: String, ids: [String])] = [
             // Moonflow's own rules

@@ -16,7 +16,7 @@ struct BenchFigure: Sendable {
     var floor: BenchFloor?
     /// Runs per second, for figures that measure whole runs.
     var runsPerSecond: Double?
-    /// The SPEC §13 target this figure is held to, when it has one.
+    /// The docs/performance.md target this figure is held to, when it has one.
     var target: BenchTarget?
 
     var ratio: Double? { floor.map { nanosPerOp / $0.nanos } }
@@ -28,7 +28,7 @@ struct BenchFloor: Sendable {
     var nanos: Double
 }
 
-/// A target of SPEC §13 and whether the figure meets it.
+/// A target of docs/performance.md and whether the figure meets it.
 struct BenchTarget: Sendable {
     var text: String
     var met: Bool

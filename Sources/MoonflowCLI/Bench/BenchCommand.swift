@@ -9,7 +9,7 @@ import OrderedCollections
 /// floor measured in the same run. A scenario whose checked result is wrong fails the command.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Run the performance scenarios of SPEC §13.",
+        commandName: "bench", abstract: "Run the performance scenarios of docs/performance.md.",
         discussion: """
             Every figure is the median of --repetitions measurements, and is also given as a ratio to a \
             floor measured in the same run (a bare lua_pcall, libyaml's event loop), so results compare \

@@ -38,7 +38,7 @@ enum EngineBench {
             floor: floor, runsPerSecond: 1e9 / nanosPerRun, target: target)
     }
 
-    /// The SPEC §13 in-memory target: at most 10 µs of engine per trivial step.
+    /// The docs/performance.md in-memory target: at most 10 µs of engine per trivial step.
     static func overheadTarget(_ nanosPerStep: Double) -> BenchTarget {
         .atMost(nanosPerStep, 10_000, "≤ 10 µs engine overhead per step")
     }

@@ -8,7 +8,7 @@ import ServiceLifecycle
     import FoundationNetworking
 #endif
 
-/// `reload`: the time from saving a changed file to the new version serving (SPEC §7, §13: < 500 ms).
+/// `reload`: the time from saving a changed file to the new version serving (docs/reload.md, docs/performance.md: < 500 ms).
 /// The real server (`MoonflowServer.makeApplication`, with its file watcher at the defaults
 /// `moonflow serve` uses) runs in this process on a free loopback port over a temporary project.
 /// Each repetition saves a new version of the workflow or of the script it uses, the way editors

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import MoonflowModel
 
-/// The built-in system functions usable as `call:` bodies (SPEC §4.4), except `sleep` as an
+/// The built-in system functions usable as `call:` bodies (docs/sandbox.md), except `sleep` as an
 /// activity body, which the driver turns into a durable timer.
 enum Builtins {
     /// Runs a built-in with its rendered input (`with:`). Only `log` needs the logger, which is
@@ -55,7 +55,7 @@ enum Builtins {
     }
 }
 
-/// Durations as SPEC §2 writes them: `500ms`, `30s`, `5m`, `2h`, `1d`, or ISO 8601 (`PT30S`, `P1DT2H`).
+/// Durations as docs/workflow-format.md writes them: `500ms`, `30s`, `5m`, `2h`, `1d`, or ISO 8601 (`PT30S`, `P1DT2H`).
 enum DurationText {
     static func parse(_ text: String) -> Duration? {
         let text = text.trimmingCharacters(in: .whitespaces)

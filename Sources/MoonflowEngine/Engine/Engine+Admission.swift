@@ -1,7 +1,7 @@
 import MoonflowModel
 import Synchronization
 
-/// The engine's run admission (SPEC §5.8), built from the store on first use: runs that hold a
+/// The engine's run admission (docs/resilience.md), built from the store on first use: runs that hold a
 /// slot (running, compensating, or admitted and not started yet) and the queued runs with
 /// their stored places. Runs it admits later are handed to the `onAdmission` handler (the server's
 /// dispatcher), or stay `queued` in the store until something drives them.

@@ -2,7 +2,7 @@ import Logging
 import Metrics
 
 extension Engine {
-    /// What the default breaker registry does with each transition (SPEC §5.7, §12): a log line
+    /// What the default breaker registry does with each transition (docs/resilience.md, docs/api.md): a log line
     /// and the `moonflow_circuit_state` gauge (0 closed, 1 half-open, 2 open). Breakers are not
     /// owned by a run, so the transition goes to the log and metrics rather than a run's journal.
     static func circuitTransitionRecorder(logger: Logger) -> CircuitTransitionHandler {

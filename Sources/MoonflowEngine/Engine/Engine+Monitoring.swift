@@ -1,6 +1,6 @@
 import MoonflowModel
 
-/// The figures of the monitoring summary (SPEC §11, §12): runs by state, today's outcomes, and
+/// The figures of the monitoring summary (docs/api.md): runs by state, today's outcomes, and
 /// the state of the shared breakers and bulkheads.
 public struct MonitoringSnapshot: Sendable, Hashable {
     /// Unfinished runs by status (`queued`, `running`, `waiting`, `compensating`).
@@ -53,7 +53,7 @@ extension Engine {
 }
 
 extension CircuitState {
-    /// The value of the `moonflow_circuit_state` gauge (SPEC §12): 0 closed, 1 half-open, 2 open.
+    /// The value of the `moonflow_circuit_state` gauge (docs/api.md): 0 closed, 1 half-open, 2 open.
     public var gaugeLevel: Double {
         switch self {
         case .closed: 0

@@ -7,7 +7,7 @@ public struct RecoveredRun: Sendable {
 }
 
 extension Engine {
-    /// What a restart does (SPEC §6): drives every unfinished run in this process. Runs that were
+    /// What a restart does (docs/durability.md): drives every unfinished run in this process. Runs that were
     /// running, compensating or waiting come first (creation order), then queued runs in queue
     /// order, at most `concurrency` at a time; runs still waiting for a slot (`max_workflows`) are
     /// driven as soon as admission gives them one, and stay `queued` when nothing frees a slot.
@@ -51,7 +51,7 @@ extension Engine {
         }
     }
 
-    /// Continues a `compensation_failed` run (SPEC §5.9): the failed compensations run again with
+    /// Continues a `compensation_failed` run (docs/workflow-format.md): the failed compensations run again with
     /// a fresh retry budget, then the pending ones, in plan order; completed ones never re-run.
     public func resumeCompensation(_ runID: RunID) async throws -> RunStatus {
         let status = try await leases.withLease(runID) {

@@ -57,7 +57,7 @@ public struct RunStart: Sendable, Hashable {
     }
 }
 
-/// The run level of the engine (SPEC §5, §6): starts runs, drives them through their graph until
+/// The run level of the engine (docs/resilience.md, docs/durability.md): starts runs, drives them through their graph until
 /// they end or wait, cancels and terminates them, completes manual tasks, fires durable timers,
 /// and reports. Runs live in the `RunStore`: a waiting run holds nothing in memory.
 ///
@@ -75,7 +75,7 @@ public final class Engine: Sendable {
     let definitions: DefinitionCache
     let failpoints: Failpoints
     let executor: ActivityExecutor
-    /// Breakers and bulkheads are shared by name by every run in the process (SPEC §5.7, §5.8);
+    /// Breakers and bulkheads are shared by name by every run in the process (docs/resilience.md);
     /// a server passes the same registries to the engine it builds after a reload.
     public let breakers: CircuitBreakerRegistry
     public let bulkheads: BulkheadRegistry
@@ -119,7 +119,7 @@ public final class Engine: Sendable {
         self.activityGate = limits?.maxActivities.map { Bulkhead.activityGate(maxActivities: $0, clock: clock) }
     }
 
-    /// Events from now on (SPEC §5.11).
+    /// Events from now on (docs/workflow-format.md).
     public func events() -> AsyncStream<RunEvent> { bus.subscribe() }
 
     /// Accepts a run durably (committed with its pinned definition) and returns its id; `drive`
@@ -130,7 +130,7 @@ public final class Engine: Sendable {
     /// throws `EngineError.runIDConflict`. Beyond `concurrency.max_workflows` (the workflow's or
     /// the engine's) the run stays `queued` in its place (`priority` orders it under
     /// `strategy: priority`) until a slot frees; past `max_size` it ends `failed` with `QueueFull`
-    /// at once (SPEC §5.8).
+    /// at once (docs/resilience.md).
     public func start(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
         async throws -> RunID
     {
@@ -241,7 +241,7 @@ public final class Engine: Sendable {
     }
 
     /// Cancels a run: what is in flight is cancelled and waited for, then completed activities are
-    /// compensated (SPEC §5.9). Ends `cancelled`, `compensated` or `compensation_failed`.
+    /// compensated (docs/workflow-format.md). Ends `cancelled`, `compensated` or `compensation_failed`.
     public func cancel(_ runID: RunID) async throws -> RunStatus { try await stop(runID, .cancelled) }
 
     /// Stops a run at once: in-flight activities are cancelled, nothing is compensated.
@@ -252,7 +252,7 @@ public final class Engine: Sendable {
         return try await withDriverResumingParent(runID) { driver in try await driver.stop(ending) }
     }
 
-    /// Completes a manual task (SPEC §5.10) with the data a human submitted, then drives its run.
+    /// Completes a manual task (docs/workflow-format.md) with the data a human submitted, then drives its run.
     /// Throws `TaskCompletionError` when the task is unknown, not open (`already_completed` for a
     /// second completion), `user` is not an assignee, or the data does not satisfy the form.
     public func completeTask(_ taskID: String, data: Value, user: TaskUser) async throws -> RunStatus {

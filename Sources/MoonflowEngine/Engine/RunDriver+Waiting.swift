@@ -1,7 +1,7 @@
 import MoonflowModel
 import OrderedCollections
 
-/// Manual tasks, durable timers and child runs: what a waiting run waits on (SPEC §5.10).
+/// Manual tasks, durable timers and child runs: what a waiting run waits on (docs/workflow-format.md).
 extension RunDriver {
     /// Fires the run's due timers (reminders, task expiry, `sleep`, the run deadline) and settles
     /// activities whose child run ended while this run was not being driven.
@@ -122,7 +122,7 @@ extension RunDriver {
 }
 
 extension RetryPolicy {
-    /// Whether this policy retries a failure of this type (SPEC §5.2, §5.4).
+    /// Whether this policy retries a failure of this type (docs/workflow-format.md, docs/resilience.md).
     func retries(_ failure: ActivityFailure) -> Bool {
         if failure.retryable == false || nonRetryable.contains(failure.type) { return false }
         if let retryOn { return retryOn.contains(failure.type) }

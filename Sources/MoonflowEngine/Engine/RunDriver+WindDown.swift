@@ -1,7 +1,7 @@
 import MoonflowModel
 import OrderedCollections
 
-/// The end of a run that failed, timed out, was cancelled or terminated (SPEC §5.9).
+/// The end of a run that failed, timed out, was cancelled or terminated (docs/workflow-format.md).
 extension RunDriver {
     /// In-flight activities have been cancelled and waited for (`forward`). What still waits is
     /// cancelled now; then the run compensates, or ends.

@@ -36,7 +36,7 @@ final class RunDriver {
     func drive() async throws -> RunStatus {
         try await processDue()
         if state.status == .queued, state.ending == nil {
-            // Still in the run queue (SPEC §5.8): it starts when admission gives it a slot.
+            // Still in the run queue (docs/resilience.md): it starts when admission gives it a slot.
             if try await engine.admission().isWaiting(state.id) { return state.status }
             let deadline = workflow.timeout.map { engine.clock.now + $0 }
             try await commit([event(.runStarted, ["deadline": deadline?.eventValue ?? .null])])
@@ -266,7 +266,7 @@ final class RunDriver {
 
     /// Activities a previous drive left in flight (its process died): they run again with their
     /// attempt count, so the next attempt is n+1; one that was running counts an interruption,
-    /// which the executor does not charge against `max_attempts` (SPEC §5.4, §6).
+    /// which the executor does not charge against `max_attempts` (docs/resilience.md, docs/durability.md).
     private func resumeInFlight(
         _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) async throws {
@@ -544,7 +544,7 @@ final class RunDriver {
 
     // MARK: - Expressions
 
-    /// The names expressions see (SPEC §3).
+    /// The names expressions see (docs/expressions.md).
     func expressionScope(_ extra: OrderedDictionary<String, Value> = [:]) -> Value {
         var scope: OrderedDictionary<String, Value> = [
             "input": state.input, "workflow": .object(state.context), "steps": state.steps,

@@ -12,7 +12,7 @@ public enum RunOrigin: Sendable, Hashable {
     /// A schedule tick: its cron time. The schedule service reads the last tick fired from here.
     case schedule(tick: Timestamp)
     /// An event trigger with a dedupe key: a second event with the key starts nothing, whatever
-    /// its payload (SPEC §2 `dedupe`).
+    /// its payload (docs/workflow-format.md `dedupe`).
     case event
 
     var name: String {

@@ -3,7 +3,7 @@ import Metrics
 import MoonflowModel
 import Synchronization
 
-/// How a run's driver waits out a store that cannot write (SPEC §6: a full disk or a locked
+/// How a run's driver waits out a store that cannot write (docs/durability.md: a full disk or a locked
 /// database fails the operation, loses nothing acknowledged, and the engine keeps serving).
 ///
 /// A transition the store refuses with `StorageFull` or `StorageBusy` wrote nothing, so the driver

@@ -3,7 +3,7 @@ import MoonflowModel
 import OrderedCollections
 import Synchronization
 
-/// What a body sees besides its input (SPEC §4.1).
+/// What a body sees besides its input (docs/sandbox.md).
 struct BodyContext: Sendable {
     var runID: RunID
     var workflow: String
@@ -138,7 +138,7 @@ struct ActivityExecution: Sendable {
 
 extension Engine {
     /// Runs a fallback body once: its input is its `with` (which sees `error`), or the original
-    /// input plus `error` (SPEC §5.6).
+    /// input plus `error` (docs/workflow-format.md).
     func runHandler(
         _ handler: Handler, input: Value, failure: ActivityFailure, scope: Value, context: BodyContext, attempt: Int
     ) async throws(ActivityFailure) -> ScriptOutcome {

@@ -1,7 +1,7 @@
 import MoonflowModel
 import OrderedCollections
 
-/// The type of an event (SPEC §5.11). The engine's own are listed here; scripts may emit any other.
+/// The type of an event (docs/workflow-format.md). The engine's own are listed here; scripts may emit any other.
 public struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -57,7 +57,7 @@ public struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConve
     public var isReserved: Bool { Self.reservedPrefixes.contains { rawValue.hasPrefix($0) } }
 }
 
-/// One event `{type, run_id, workflow, activity?, attempt?, at, data}` (SPEC §5.11): an entry of a
+/// One event `{type, run_id, workflow, activity?, attempt?, at, data}` (docs/workflow-format.md): an entry of a
 /// run's journal, and what subscribers receive. `data` holds everything the fold needs, so the
 /// journal alone rebuilds the run (`RunState.folding`).
 public struct RunEvent: Sendable, Hashable {

@@ -26,7 +26,7 @@ public struct ActivityRecord: Sendable, Hashable {
     public var output: Value?
     /// The last failure: the final one for a failed activity, the rescued one for a fallback.
     public var error: ActivityFailure?
-    /// The completion sequence number (SPEC §5.1), ordering compensation.
+    /// The completion sequence number (docs/workflow-format.md), ordering compensation.
     public var seq: Int?
     public var viaFallback: Bool = false
     public var startedAt: Timestamp?
@@ -34,13 +34,13 @@ public struct ActivityRecord: Sendable, Hashable {
     /// While in `backoff`: when the next attempt starts (absolute, so it survives a restart).
     public var nextAttemptAt: Timestamp?
     public var waitingOn: WaitReason?
-    /// Attempts cut short by a crash (SPEC §5.4): they run again and do not use up `max_attempts`.
+    /// Attempts cut short by a crash (docs/resilience.md): they run again and do not use up `max_attempts`.
     public var interruptions: Int = 0
 
     public init(name: String) { self.name = name }
 }
 
-/// A manual task (SPEC §5.10).
+/// A manual task (docs/workflow-format.md).
 public struct TaskRecord: Sendable, Hashable {
     public var id: String
     /// The SHA-256 (hex) of the secret a completion link carries; the token itself is never kept
@@ -84,7 +84,7 @@ public struct TaskRecord: Sendable, Hashable {
     }
 }
 
-/// One planned compensation (SPEC §5.9).
+/// One planned compensation (docs/workflow-format.md).
 public struct CompensationRecord: Sendable, Hashable {
     /// The activity undone.
     public var activity: String
@@ -104,7 +104,7 @@ public struct RunTimer: Sendable, Hashable {
         case taskDue(taskID: String)
         case sleep(activity: String)
         case runDeadline
-        /// A queued run not admitted by then fails with `QueueTimeout` (SPEC §5.8).
+        /// A queued run not admitted by then fails with `QueueTimeout` (docs/resilience.md).
         case queueTimeout
     }
 
@@ -157,7 +157,7 @@ public struct RunState: Sendable, Hashable {
     public var queuedAt: Timestamp
     /// The run's priority among queued runs (`strategy: priority`; default 0).
     public var priority: Int = 0
-    /// Its place in the run queue when admission queued it (SPEC §5.8): what a restart rebuilds
+    /// Its place in the run queue when admission queued it (docs/resilience.md): what a restart rebuilds
     /// the queue from.
     public var queuePlace: QueuePlace?
     public var startedAt: Timestamp?

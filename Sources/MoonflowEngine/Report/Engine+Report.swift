@@ -1,7 +1,7 @@
 import MoonflowModel
 
 extension Engine {
-    /// The execution report of a run (SPEC §10), from its stored state and definition.
+    /// The execution report of a run (docs/cli.md), from its stored state and definition.
     public func report(_ runID: RunID) async throws -> ExecutionReport {
         guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
         return ExecutionReport(state: state, workflow: try await workflow(of: runID))

@@ -1,7 +1,7 @@
 // The seam between the run layer and the resilience layer.
 //
 // The run layer hands the executor ONE activity and closures that run its body; the executor applies
-// `fallback(retry(circuit_breaker(bulkhead(timeout(body)))))` exactly as SPEC §5.3 says and returns
+// `fallback(retry(circuit_breaker(bulkhead(timeout(body)))))` exactly as docs/resilience.md says and returns
 // how the activity ended. It never touches the store: everything worth journaling is reported to the
 // `ActivityObserver` as it happens, and `AttemptState` (the fold of those reports) is what the run
 // layer stores and passes back as `resumeFrom` after a restart.
@@ -69,7 +69,7 @@ public enum ActivityExecutionResult: Sendable, Hashable {
     case failed(ActivityFailure, attempts: Int)
 }
 
-/// Applies the resilience policies around one activity (SPEC §5.3–§5.8). Cheap to copy; the
+/// Applies the resilience policies around one activity (docs/resilience.md). Cheap to copy; the
 /// registries it holds are shared by the whole process.
 public struct ActivityExecutor: Sendable {
     private let clock: any EngineClock
@@ -89,7 +89,7 @@ public struct ActivityExecutor: Sendable {
         self.logger = logger
     }
 
-    /// Applies `fallback(retry(circuit_breaker(bulkhead(timeout(body)))))` exactly as SPEC §5.3.
+    /// Applies `fallback(retry(circuit_breaker(bulkhead(timeout(body)))))` exactly as docs/resilience.md.
     /// - Parameters:
     ///   - resumeFrom: the stored state after a restart; `nil` for a fresh activity.
     ///   - fallbackBody: runs a fallback handler; when `nil`, a body fallback cannot run and the
@@ -165,7 +165,7 @@ public struct ActivityExecutor: Sendable {
 
 /// Runs `work` until it ends or the `limit` deadline comes, which ends it with the limit's failure.
 /// At the deadline `work` is cancelled and awaited: it has really stopped when this returns, and its
-/// late result is discarded (SPEC §5.5).
+/// late result is discarded (docs/resilience.md).
 private func bounded(
     clock: any EngineClock, limit: (deadline: Timestamp, failure: ActivityFailure)?,
     _ work: @escaping @Sendable () async throws(ActivityFailure) -> Value

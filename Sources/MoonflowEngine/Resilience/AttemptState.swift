@@ -1,7 +1,7 @@
 import MoonflowModel
 
 /// Where an activity stands between attempts: what the run layer stores so the executor can pick up
-/// after a restart (SPEC §5.4, §6). It is the fold of the executor's observer callbacks:
+/// after a restart (docs/resilience.md, docs/durability.md). It is the fold of the executor's observer callbacks:
 ///
 /// | journal                                    | fold                        |
 /// |--------------------------------------------|-----------------------------|
@@ -28,7 +28,7 @@ public struct AttemptState: Sendable, Hashable {
     }
 
     /// The number the next attempt carries (1-based). Interrupted attempts keep their numbers, so
-    /// the attempt after a crash of attempt n is n + 1 (SPEC §6), though it does not use up an attempt.
+    /// the attempt after a crash of attempt n is n + 1 (docs/durability.md), though it does not use up an attempt.
     public var nextAttemptNumber: Int { attemptsUsed + interruptions + 1 }
 
     /// An attempt entered the policy stack at `at`.

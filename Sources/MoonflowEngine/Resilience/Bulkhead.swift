@@ -4,7 +4,7 @@ import Synchronization
 /// A held bulkhead permit. Give it back with `Bulkhead.release(_:)` (or use `withPermit`).
 public struct BulkheadPermit: Sendable, Hashable {
     let id: UInt64
-    /// When it was granted: an attempt's `timeout` starts here (SPEC §5.5).
+    /// When it was granted: an attempt's `timeout` starts here (docs/resilience.md).
     public let grantedAt: Timestamp
 }
 
@@ -51,7 +51,7 @@ public final class Bulkhead: Sendable {
         self.clock = clock
     }
 
-    /// The engine-wide `max_activities` gate (SPEC §5.8): the same FIFO permits, an unbounded
+    /// The engine-wide `max_activities` gate (docs/resilience.md): the same FIFO permits, an unbounded
     /// queue, no wait limit.
     public static func activityGate(maxActivities: Int, clock: any EngineClock) -> Bulkhead {
         Bulkhead(
@@ -164,7 +164,7 @@ public final class Bulkhead: Sendable {
     }
 }
 
-/// Every bulkhead of the process, by name (SPEC §5.8), shared by all runs, workflows and versions.
+/// Every bulkhead of the process, by name (docs/resilience.md), shared by all runs, workflows and versions.
 public final class BulkheadRegistry: Sendable {
     private let bulkheads = Mutex<[String: Bulkhead]>([:])
     private let clock: any EngineClock

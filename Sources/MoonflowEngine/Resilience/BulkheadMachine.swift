@@ -17,7 +17,7 @@ public struct BulkheadSnapshot: Sendable, Hashable {
     }
 }
 
-/// A bulkhead (SPEC §5.8) as a pure state machine over caller ids: permits, a strictly FIFO queue
+/// A bulkhead (docs/resilience.md) as a pure state machine over caller ids: permits, a strictly FIFO queue
 /// and the queue deadlines, with time passed in. Never more than `max_concurrent` holders.
 public struct BulkheadMachine: Sendable {
     public enum Request: Sendable, Hashable {

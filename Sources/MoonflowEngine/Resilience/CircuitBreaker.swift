@@ -50,7 +50,7 @@ public final class CircuitBreaker: Sendable {
     }
 }
 
-/// Every breaker of the process, by name (SPEC §5.7): all runs, workflows and versions share them.
+/// Every breaker of the process, by name (docs/resilience.md): all runs, workflows and versions share them.
 /// Breakers live in memory only, so after a restart they start closed.
 public final class CircuitBreakerRegistry: Sendable {
     private let breakers = Mutex<[String: CircuitBreaker]>([:])

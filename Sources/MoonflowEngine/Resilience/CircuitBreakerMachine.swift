@@ -1,6 +1,6 @@
 import MoonflowModel
 
-/// The state of a circuit breaker (SPEC §5.7), named as the API and metrics show it.
+/// The state of a circuit breaker (docs/resilience.md), named as the API and metrics show it.
 public enum CircuitState: String, Sendable, Hashable, CaseIterable {
     case closed
     case open
@@ -126,7 +126,7 @@ public struct CircuitBreakerMachine: Sendable {
             windowFailures: window.count { $0 }, openedAt: openedAt, probesInFlight: inFlight, probesSucceeded: succeeded)
     }
 
-    /// A reload changed the settings: the state and counts stay (SPEC §5.7); the window is trimmed.
+    /// A reload changed the settings: the state and counts stay (docs/resilience.md); the window is trimmed.
     public mutating func update(policy newPolicy: CircuitBreakerPolicy) {
         policy = newPolicy
         trimWindow()

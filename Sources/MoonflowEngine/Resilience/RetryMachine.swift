@@ -1,6 +1,6 @@
 import MoonflowModel
 
-/// The retry decisions of SPEC §5.4 as pure functions of the policy, the attempt state and the time.
+/// The retry decisions of docs/resilience.md as pure functions of the policy, the attempt state and the time.
 /// It never sleeps: it answers with the absolute time of the next attempt, which the run layer stores.
 public struct RetryMachine: Sendable, Hashable {
     public enum Decision: Sendable, Hashable {
@@ -53,7 +53,7 @@ public struct RetryMachine: Sendable, Hashable {
     /// Whether a failure of this type may be retried at all (attempts left aside). Order: a raiser's
     /// `retryable = false` and the policy's `non_retryable` always win; then `retry_on`, when set, is
     /// the only list retried (it may name a type not retried by default); otherwise everything but
-    /// the defaults of SPEC §5.2 (and `ActivityTimeout`, which means the budget is spent) is retried.
+    /// the defaults of docs/workflow-format.md (and `ActivityTimeout`, which means the budget is spent) is retried.
     public func isRetryable(_ failure: ActivityFailure) -> Bool {
         if failure.retryable == false || failure.type == .activityTimeout { return false }
         if policy.nonRetryable.contains(failure.type) { return false }

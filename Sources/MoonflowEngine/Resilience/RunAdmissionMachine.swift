@@ -1,6 +1,6 @@
 import MoonflowModel
 
-/// A run waiting to start (SPEC §5.8). Its place in the queue follows from its stored fields only
+/// A run waiting to start (docs/resilience.md). Its place in the queue follows from its stored fields only
 /// (`priority`, `sequence`), so the store can rebuild the queue after a restart; its `deadline`
 /// is the absolute `QueueTimeout` instant, stored too.
 public struct RunQueueEntry: Sendable, Hashable {
@@ -36,7 +36,7 @@ public struct RunQueueSnapshot: Sendable, Hashable {
     }
 }
 
-/// Run admission (SPEC §5.8) as a pure state machine: `max_workflows` per workflow and engine-wide,
+/// Run admission (docs/resilience.md) as a pure state machine: `max_workflows` per workflow and engine-wide,
 /// and the queue of runs beyond them. A run holds a slot while it runs or compensates; a run
 /// waiting on a human, a timer or a child run gives it back, and takes one again at once when it
 /// resumes, even over the limit (an answer is never queued behind new runs; new runs wait until

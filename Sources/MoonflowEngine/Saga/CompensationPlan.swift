@@ -9,7 +9,7 @@ public struct CompensationStep: Sendable, Hashable {
     public var handlerName: String { handler.body.displayName }
 }
 
-/// Which activities a failed run undoes, and in which order (SPEC §5.9). Pure.
+/// Which activities a failed run undoes, and in which order (docs/workflow-format.md). Pure.
 public enum CompensationPlanner {
     /// `workflow_error.strategy`, defaulting to `compensate` when any activity (or fallback) declares a compensation.
     public static func compensates(_ workflow: Workflow) -> Bool {

@@ -1,6 +1,6 @@
 import MoonflowModel
 
-/// The pure part of running a workflow's graph (SPEC §2 "Order", §5.1): given the definition and a
+/// The pure part of running a workflow's graph (docs/workflow-format.md, "Order" and "States"): given the definition and a
 /// run's state, what happens next. No I/O; the engine evaluates conditions and runs bodies, then
 /// feeds the resulting events back through the fold.
 public struct RunScheduler: Sendable {

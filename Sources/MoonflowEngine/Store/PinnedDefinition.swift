@@ -1,7 +1,7 @@
 import MoonflowModel
 import OrderedCollections
 
-/// What a run is pinned to (SPEC §7): the workflow id, the content hash, and the full text of the
+/// What a run is pinned to (docs/reload.md): the workflow id, the content hash, and the full text of the
 /// workflow file and of every script and schema it uses. A store keeps each hash once; after a
 /// restart the `Workflow` is rebuilt from these texts, never from the files on disk, so a run
 /// finishes, recovers and compensates with the definition it started with.

@@ -32,7 +32,7 @@ public struct DueTimer: Sendable, Hashable {
     }
 }
 
-/// Where runs live (SPEC §6). Every transition is one call to `append`, which a durable store
+/// Where runs live (docs/durability.md). Every transition is one call to `append`, which a durable store
 /// implements as one transaction: the events and the state they fold to are written together, so
 /// the stored state always equals the fold of the journal. Timers and tasks are part of the state
 /// (`RunState.timers`, `RunState.tasks`); a store may index them in the same transaction.

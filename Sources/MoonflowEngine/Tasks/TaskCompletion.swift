@@ -13,7 +13,7 @@ public struct TaskUser: Sendable, Hashable {
 /// Why a task completion was refused; the task is unchanged.
 public enum TaskCompletionError: Error, Sendable, Hashable, CustomStringConvertible {
     case notFound(String)
-    /// The first completion won (SPEC §5.10); `by` is who made it.
+    /// The first completion won (docs/workflow-format.md); `by` is who made it.
     case alreadyCompleted(taskID: String, by: String?)
     /// The task expired or its run was cancelled.
     case notOpen(taskID: String, status: TaskStatus)

@@ -1,6 +1,6 @@
 import Crypto
 
-/// A manual task's token (SPEC §5.10): 128 random bits, the secret a completion link carries.
+/// A manual task's token (docs/engine.md, manual tasks): 128 random bits, the secret a completion link carries.
 ///
 /// Only its SHA-256 is ever kept — in the `task.created` event, so in the journal, the store,
 /// histories, reports, the event stream and logs — and anyone who reads those learns nothing

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A standard 5-field cron expression (minute hour day-of-month month day-of-week) with ranges,
-/// steps, lists and names, evaluated in a time zone (SPEC §2: `schedule: {cron, timezone}`).
+/// steps, lists and names, evaluated in a time zone (docs/workflow-format.md: `schedule: {cron, timezone}`).
 ///
 /// Fire times are wall-clock times of the zone, so daylight saving time is handled like this:
 /// a wall time skipped by a spring-forward jump fires once at the first instant after the jump;

@@ -12,7 +12,7 @@ public struct TriggerMatch: Sendable, Hashable {
     public var runID: RunID? { dedupeKey.map { EngineRunID.event(workflow: workflow.workflow.id, key: $0) } }
 }
 
-/// Matches events against the `trigger: event:` blocks of a set of workflows (SPEC §2, §5.11):
+/// Matches events against the `trigger: event:` blocks of a set of workflows (docs/workflow-format.md):
 /// the type must be equal, every field of `conditions` must match the payload (a list value = any
 /// of), `when` must be true; `input` builds the run input (default: the payload); a `dedupe` key
 /// names the run (`TriggerMatch.runID`), so the store makes a second start with the same key

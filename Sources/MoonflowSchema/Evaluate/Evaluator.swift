@@ -21,7 +21,7 @@ struct Evaluator {
     /// The dynamic scope: schema resources entered, outermost first.
     private var scope: [Int] = []
     private var depth = 0
-    /// Time left for regexes in this validation (SPEC §14).
+    /// Time left for regexes in this validation (docs/json-schema.md).
     private var regexBudget: RegexBudget
     private let patternTimeLimit: Duration
     /// Set when a pattern ran out of time: the instance is then invalid, whatever `not`, `anyOf`

@@ -7,7 +7,7 @@ import Foundation
 /// `\d`, `\w` and their negations are ASCII-only in ECMA-262, `\s` is ECMA-262's white space and
 /// line terminators, and `$` matches only at the very end.
 ///
-/// Matching is bounded (SPEC §14): ICU calls back every few thousand backtracking steps and at
+/// Matching is bounded (docs/json-schema.md): ICU calls back every few thousand backtracking steps and at
 /// every start position when `reportProgress` is asked for, and the callback stops the match once
 /// the `RegexBudget` of the validation is spent. The match stops on the thread that runs it, so
 /// the bound is on CPU time, not only on waiting.

@@ -12,7 +12,7 @@ public struct WorkflowVersion: Sendable, Hashable {
     public var loadedAt: Timestamp
 }
 
-/// What a reload did (SPEC §7).
+/// What a reload did (docs/reload.md).
 public struct ReloadOutcome: Sendable {
     public enum Status: String, Sendable {
         case reloaded, unchanged, invalid
@@ -30,7 +30,7 @@ public struct ReloadOutcome: Sendable {
 }
 
 /// The definitions the server serves: the last valid load of the project, swapped atomically by
-/// a reload, with every version seen and the errors of the last invalid load (SPEC §7).
+/// a reload, with every version seen and the errors of the last invalid load (docs/reload.md).
 ///
 /// A failed load keeps the previous definitions; identical content keeps the version it had. The
 /// catalog is also the engine's `WorkflowCatalog`, so child runs start the current definition.
@@ -148,7 +148,7 @@ public final class LiveCatalog: WorkflowCatalog {
 
 extension LoadedWorkflow {
     /// The definition with the texts it pins: its file and every script and schema it uses, so
-    /// a run recovers and compensates with this version whatever happens to the files (SPEC §7).
+    /// a run recovers and compensates with this version whatever happens to the files (docs/reload.md).
     public var pinned: PinnedWorkflow {
         PinnedWorkflow(
             workflow: workflow,
@@ -156,7 +156,7 @@ extension LoadedWorkflow {
     }
 }
 
-/// Rebuilds a run's workflow from the texts it pinned, never from the files on disk (SPEC §7).
+/// Rebuilds a run's workflow from the texts it pinned, never from the files on disk (docs/reload.md).
 public struct PinnedDefinitionLoader: DefinitionResolver {
     let loader: ProjectLoader
 

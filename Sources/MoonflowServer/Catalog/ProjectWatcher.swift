@@ -3,7 +3,7 @@ import Logging
 import ServiceLifecycle
 
 /// Watches `workflows/`, `scripts/` and `schemas/` and reloads the catalog when they change
-/// (SPEC §7), by polling a fingerprint of every file (path, size, modification time).
+/// (docs/reload.md), by polling a fingerprint of every file (path, size, modification time).
 ///
 /// Why polling: it sees every way editors save (in place, or a temporary file renamed over the
 /// original) with no platform code, and costs a few `stat` calls per tick; measured in

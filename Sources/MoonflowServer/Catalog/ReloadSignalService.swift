@@ -1,7 +1,7 @@
 import ServiceLifecycle
 import UnixSignals
 
-/// Reloads the project on SIGHUP (SPEC §7).
+/// Reloads the project on SIGHUP (docs/reload.md).
 struct ReloadSignalService: Service {
     let core: ServerCore
 

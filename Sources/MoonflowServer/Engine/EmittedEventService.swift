@@ -1,7 +1,7 @@
 import MoonflowEngine
 import ServiceLifecycle
 
-/// Lets events that scripts emit (`emit(type, payload)`, SPEC §4.4) trigger workflows, as events
+/// Lets events that scripts emit (`emit(type, payload)`, docs/sandbox.md) trigger workflows, as events
 /// posted through the API do. The engine's own lifecycle events never trigger anything.
 ///
 /// Its bus subscription is bounded like every other: if starting runs falls

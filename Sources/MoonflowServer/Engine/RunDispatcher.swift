@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// At start it recovers what a previous process left unfinished (queued, running, compensating;
 /// `Engine.runsToRecover`). On graceful shutdown it stops taking new work and lets the drives in
 /// flight finish; the service group's grace period bounds that wait, and a drive cut short is
-/// picked up again by the next process (at-least-once, SPEC §6).
+/// picked up again by the next process (at-least-once, docs/durability.md).
 public final class RunDispatcher: Service {
     let engine: Engine
     let logger: Logger

@@ -4,7 +4,7 @@ import MoonflowEngine
 import MoonflowModel
 import ServiceLifecycle
 
-/// Starts the runs of `schedule:` triggers (SPEC §2) at their cron times, as durable timers: each
+/// Starts the runs of `schedule:` triggers (docs/workflow-format.md) at their cron times, as durable timers: each
 /// tick's run has the engine-made id `@schedule:<workflow>:<unix seconds of the tick>`
 /// (`EngineRunID.scheduleTick`, which no caller can create), so a tick starts at most one run.
 /// The tick is stored with its run (`RunOrigin.schedule`); the last tick fired is read back from

@@ -4,7 +4,7 @@ import MoonflowModel
 import ServiceLifecycle
 
 /// Fires durable timers (task reminders and expiry, `sleep`, run deadlines) at their stored
-/// absolute times (SPEC §5.5, §6): it sleeps until the earliest timer, at most `horizon`, so a
+/// absolute times (docs/resilience.md, docs/durability.md): it sleeps until the earliest timer, at most `horizon`, so a
 /// timer armed meanwhile by a drive is seen within that bound. Timers that came due while the
 /// process was down fire at start.
 public struct TimerService: Service {

@@ -3,7 +3,7 @@ import MoonflowEngine
 import MoonflowModel
 import OrderedCollections
 
-/// An error as the API answers it: a status and `{error: {type, message, details}}` (SPEC §11).
+/// An error as the API answers it: a status and `{error: {type, message, details}}` (docs/api.md).
 /// Engine and loader errors become these only here, at the edge.
 public struct APIError: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status

@@ -4,7 +4,7 @@ import MoonflowEngine
 import MoonflowModel
 import NIOCore
 
-/// Who is calling, as their bearer token says (SPEC §14).
+/// Who is calling, as their bearer token says (docs/api.md).
 public struct Principal: Sendable, Hashable {
     public var role: EngineConfig.Role
     /// The user id tasks are assigned to; tokens of operators and admins may have one too.
@@ -133,7 +133,7 @@ public struct APIContext: RequestContext {
     }
 }
 
-/// Authenticates every request (SPEC §14): without a valid token only `/health` and the web page
+/// Authenticates every request (docs/api.md): without a valid token only `/health` and the web page
 /// (static, it holds no data) answer; everything else is 401 here, before any route runs. Routes
 /// then `require` the permission they need (403).
 struct AuthMiddleware: RouterMiddleware {

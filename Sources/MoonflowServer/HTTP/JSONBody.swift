@@ -4,7 +4,7 @@ import OrderedCollections
 
 /// Reads a JSON request body strictly (`Value(json:)`: line and column of the first error) and
 /// its fields by name, so every bad body is a 400 naming the field at fault (`$.input`), never a
-/// 500 (SPEC §14).
+/// 500 (docs/api.md).
 struct JSONBody {
     static let maxSize = 1 << 20
 

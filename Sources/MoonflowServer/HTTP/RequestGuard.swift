@@ -119,7 +119,7 @@ final class HostPolicy: Sendable {
 }
 
 /// Refuses, before authentication and in every mode, what a browser on another site could send
-/// (SPEC §14): a `Host` that does not name this server (403 `ForbiddenHost`), a foreign `Origin`
+/// (docs/api.md, requests from browsers): a `Host` that does not name this server (403 `ForbiddenHost`), a foreign `Origin`
 /// (403 `ForbiddenOrigin`), and a body that is not `Content-Type: application/json` (415
 /// `UnsupportedMediaType`) — a cross-site form or `fetch` in `no-cors` mode can only send
 /// `text/plain`, form-encoded or multipart bodies without asking the server first. `/health`

@@ -5,7 +5,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// `POST /v1/events` (matched against event triggers) and `GET /v1/events/stream` (Server-Sent
-/// Events of every lifecycle event, SPEC §5.11). An idle stream sends a `: keep-alive` comment
+/// Events of every lifecycle event; types in docs/workflow-format.md). An idle stream sends a `: keep-alive` comment
 /// every `keepAlive`, so proxies and clients do not close it.
 enum EventRoutes {
     static func add(to router: Router<APIContext>, core: ServerCore, keepAlive: Duration, limits: ServerLimits) {

@@ -55,7 +55,7 @@ enum OperationRoutes {
         return try await core.engine.monitoring(dayStart: dayStart)
     }
 
-    /// Gauges read from the live registries at scrape time (SPEC §12); the engine records the
+    /// Gauges read from the live registries at scrape time (docs/api.md); the engine records the
     /// counters and the histogram as runs progress.
     static func recordGauges(_ snapshot: MonitoringSnapshot) {
         for breaker in snapshot.breakers {

@@ -3,7 +3,7 @@ import MoonflowEngine
 import MoonflowModel
 import OrderedCollections
 
-/// `/v1/tasks`: the caller's manual tasks (SPEC §5.10, §14). A `user` sees and completes only the
+/// `/v1/tasks`: the caller's manual tasks (docs/workflow-format.md, docs/api.md). A `user` sees and completes only the
 /// tasks assigned to them or one of their groups; operators and admins see every task, and
 /// complete only those assigned to them too. A task the caller may not see is a 404.
 enum TaskRoutes {

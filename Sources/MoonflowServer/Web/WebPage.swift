@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// The web page `GET /` serves (SPEC §11): workflows, runs with their activities coloured by
+/// The web page `GET /` serves (docs/api.md): workflows, runs with their activities coloured by
 /// status and their timeline, the task inbox with forms generated from the tasks' JSON Schemas,
 /// and the monitoring figures. Static HTML and JavaScript over the API; it holds no data, so it
 /// is served without a token and asks for one (kept in the browser's local storage).

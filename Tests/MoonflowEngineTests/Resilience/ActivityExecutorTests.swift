@@ -82,7 +82,7 @@ private final class ScriptedBody: Sendable {
     }
 }
 
-@Suite("Activity executor (SPEC §5.3)")
+@Suite("Activity executor (docs/resilience.md)")
 struct ActivityExecutorTests {
     let boom = ActivityFailure(.activityError, "boom")
 

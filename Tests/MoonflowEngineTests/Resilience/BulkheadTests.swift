@@ -2,7 +2,7 @@ import MoonflowEngine
 import MoonflowModel
 import Testing
 
-@Suite("Bulkhead machine (SPEC §5.8)")
+@Suite("Bulkhead machine (docs/resilience.md)")
 struct BulkheadMachineTests {
     @Test("a free permit with nobody waiting is granted at once; then FIFO up to max_queue_size; beyond: BulkheadFull")
     func grantQueueReject() {
@@ -65,7 +65,7 @@ struct BulkheadMachineTests {
     }
 }
 
-@Suite("Bulkhead wrapper (SPEC §5.8)")
+@Suite("Bulkhead wrapper (docs/resilience.md)")
 struct BulkheadTests {
     @Test("100 concurrent callers never exceed the limit and are served in FIFO order")
     func hundredCallers() async throws {

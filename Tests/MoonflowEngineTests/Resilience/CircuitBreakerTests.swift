@@ -2,7 +2,7 @@ import MoonflowEngine
 import MoonflowModel
 import Testing
 
-@Suite("Circuit breaker (SPEC §5.7)")
+@Suite("Circuit breaker (docs/resilience.md)")
 struct CircuitBreakerTests {
     typealias Machine = CircuitBreakerMachine
 

@@ -2,7 +2,7 @@ import MoonflowEngine
 import MoonflowModel
 import Testing
 
-@Suite("Retry machine (SPEC §5.4)")
+@Suite("Retry machine (docs/resilience.md)")
 struct RetryMachineTests {
     let failure = ActivityFailure(.activityError, "boom")
 

@@ -2,7 +2,7 @@ import MoonflowEngine
 import MoonflowModel
 import Testing
 
-@Suite("Run admission and queue (SPEC §5.8)")
+@Suite("Run admission and queue (docs/resilience.md)")
 struct RunAdmissionTests {
     typealias Machine = RunAdmissionMachine
 

@@ -49,7 +49,7 @@ struct Harness {
         return try await engine.report(runID)
     }
 
-    /// The stored state of every run equals the fold of its journal (SPEC §6).
+    /// The stored state of every run equals the fold of its journal (docs/durability.md).
     func expectJournalsFold() async throws {
         for state in try await store.runs(status: nil) {
             let journal = try await store.journal(of: state.id)
