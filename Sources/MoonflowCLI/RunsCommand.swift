@@ -102,7 +102,11 @@ struct RunsCommand: AsyncParsableCommand {
                     if let error = entry["data"]?["error"], let type = error["type"]?.stringValue {
                         line += "  \(type): \(error["message"]?.stringValue ?? "")"
                     }
-                    print(line)
+                    if entry["type"] == "activity.log", let level = entry["data"]?["level"]?.stringValue {
+                        line += "  \(level): \(entry["data"]?["message"]?.stringValue ?? "")"
+                        if let fields = entry["data"]?["fields"] { line += "  \(fields.jsonString())" }
+                    }
+                    print(SafeText.escapingControls(line))
                     if entry["context_before"] != entry["context_after"] {
                         print("    context: \(entry["context_before"]!.jsonString()) -> \(entry["context_after"]!.jsonString())")
                     }
