@@ -3,9 +3,13 @@ import Foundation
 
 @main
 struct Moonflow: AsyncParsableCommand {
+    /// What `moonflow --version` prints after the name.
+    static let version = "0.13.0"
+
     static let configuration = CommandConfiguration(
         commandName: "moonflow",
         abstract: "Workflows in YAML, code actions in Lua, every activity run reliably and visibly.",
+        version: "moonflow \(version)",
         subcommands: [
             ValidateCommand.self, GraphCommand.self, RunCommand.self, ScriptCommand.self, EvalCommand.self,
             SchemaCommand.self, TestCommand.self, BenchCommand.self, RunsCommand.self, TasksCommand.self,
