@@ -32,10 +32,11 @@ struct TasksCommand: AsyncParsableCommand {
             switch global.format {
             case .json: Swift.print(Value.array(tasks.map { $0.listValue }).jsonString(pretty: true))
             case .text:
-                for task in tasks {
-                    let due = task.due.map { "  due \($0.iso8601)" } ?? ""
-                    Swift.print("\(task.id)  \(task.status.rawValue)  run \(task.runID)  \(task.activity)  users \(task.users.joined(separator: ","))\(due)")
-                }
+                TextTable.print(
+                    tasks.map { task in
+                        [task.id, task.status.rawValue, "run \(task.runID)", task.activity, "users \(task.users.joined(separator: ","))"]
+                            + (task.due.map { ["due \($0.iso8601)"] } ?? [])
+                    })
             }
         }
     }

@@ -216,4 +216,46 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stderr.contains("port \(port) is already in use"), "\(result.stderr)")
     }
+
+    @Test func listsAreAlignedTables() throws {
+        let project = try CLIProject(files: [
+            "workflows/a.yaml": "workflow: a\nactivities: [{name: x, call: noop}]\n",
+            "workflows/longer_name.yaml": "workflow: longer_name\nactivities: [{name: x, call: noop}]\n",
+        ])
+        #expect(try CLIRunner.run(["run", "a", "--run-id", "r-long-identifier", "--project", project.url.path]).status == 0)
+        #expect(try CLIRunner.run(["run", "longer_name", "--run-id", "r2", "--project", project.url.path]).status == 0)
+        let list = try CLIRunner.run(["runs", "list", "--project", project.url.path])
+        let lines = Self.lines(list.stdout)
+        #expect(lines.count == 2)
+        // The status column starts at the same place on every line, whatever the id and workflow widths.
+        let offsets = lines.compactMap { line in line.range(of: "completed").map { line.distance(from: line.startIndex, to: $0.lowerBound) } }
+        #expect(offsets.count == 2 && offsets[0] == offsets[1], "\(list.stdout)")
+    }
+
+    /// `runs resume` of several runs shows a progress line on a terminal (`script` gives it one),
+    /// and none through a pipe.
+    @Test func resumeShowsProgressOnATerminalOnly() throws {
+        let project = try CLIProject(files: [
+            "workflows/m.yaml": "workflow: m\nactivities: [{name: approve, type: manual, form: {type: object}}]\n"
+        ])
+        for id in ["p1", "p2", "p3"] {
+            #expect(try CLIRunner.run(["run", "m", "--run-id", id, "--project", project.url.path]).status == 3)
+        }
+        let piped = try CLIRunner.run(["runs", "resume", "--project", project.url.path])
+        #expect(piped.status == 3)
+        #expect(!piped.stderr.contains("resuming runs"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        let command = [CLIRunner.binary.path, "runs", "resume", "--project", project.url.path].map { "'\($0)'" }.joined(separator: " ")
+        process.arguments = ["-qec", command, "/dev/null"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let terminal = String(decoding: data, as: UTF8.self)
+        #expect(terminal.contains("resuming runs: 3/3"), "\(terminal)")
+    }
 }
