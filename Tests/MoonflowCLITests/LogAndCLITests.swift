@@ -186,6 +186,10 @@ import Testing
         #expect(result.status == 2)
         let document = try Value(json: result.stdout)
         #expect(document["error"]?["message"]?.stringValue?.contains("nope") == true)
+        // A usage error found while parsing too.
+        let usage = try CLIRunner.run(["run", "e", "--input", "{}", "--input-file", "x", "--format", "json", "--project", project.url.path])
+        #expect(usage.status == 2)
+        #expect(try Value(json: usage.stdout)["error"]?["message"]?.stringValue?.contains("cannot be used together") == true)
     }
 
     @Test func aBinaryChunkIsRefusedAsSuch() throws {
