@@ -72,7 +72,7 @@ enum WebPage {
           (r.error ? `<div class="err">${esc(r.error.type)}: ${esc(r.error.message)}</div>` : "") +
           "<table><tr><th>Activity</th><th>Status</th><th>Attempts</th><th>ms</th></tr>" + r.activities.map(a => `<tr><td>${esc(a.name)}</td><td>${badge(a.status)}</td>
           <td>${a.attempts}</td><td>${a.duration_ms == null ? "" : a.duration_ms.toFixed(1)}</td></tr>`).join("") + "</table><h2>Timeline</h2><pre>" +
-          h.events.map(e => `${e.at_iso}  ${e.type}${e.activity ? " " + e.activity : ""}${e.attempt ? " #" + e.attempt : ""}`).map(esc).join("\n") + "</pre>"; });
+          h.events.map(e => `${e.at_iso}  ${e.type}${e.activity ? " " + e.activity : ""}${e.attempt ? " #" + e.attempt : ""}${e.type === "activity.log" ? "  " + e.data.level + ": " + JSON.stringify(e.data.message).slice(1, -1) : ""}`).map(esc).join("\n") + "</pre>"; });
     }
     function field(name, schema, required) {
       const label = `<label>${esc(schema.title || name)}${required ? " *" : ""}</label><br>`;
