@@ -38,7 +38,7 @@ enum Composition {
                 printError("error: \(error)")
                 throw MoonflowExit.usage
             case .invalid(let result):
-                printError(result.renderedDiagnostics())
+                printDiagnostics(result)
                 throw MoonflowExit.failure
             }
         }

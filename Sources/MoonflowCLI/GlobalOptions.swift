@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MoonflowEngine
+import MoonflowLoader
 import MoonflowModel
 import Synchronization
 
@@ -65,5 +66,29 @@ func printError(_ text: String) {
             JSONLogHandler.line(at: Date(), level: isError ? .error : .notice, message: text, label: "moonflow", metadata: [:]))
     case .text:
         FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
+
+/// Diagnostics that stop a command (invalid workflow, configuration or test file): rendered like a
+/// compiler on standard error, or under `--format json` the error document with every diagnostic
+/// as `validate --format json` lists them.
+func printDiagnostics(_ result: ProjectLoadResult) {
+    guard CLIOutput.format == .json else { return printError(result.renderedDiagnostics()) }
+    let count = result.diagnostics.count
+    print(
+        Value.object([
+            "error": ["message": .string("\(count) error\(count == 1 ? "" : "s") in the files"), "errors": .array(result.diagnosticValues)]
+        ]).jsonString())
+}
+
+extension ProjectLoadResult {
+    /// `{file, line, column, code, message}` of each diagnostic.
+    var diagnosticValues: [Value] {
+        diagnostics.map { d in
+            [
+                "file": .string(d.location.file), "line": .int(Int64(d.location.line)),
+                "column": .int(Int64(d.location.column)), "code": .string(d.code.rawValue), "message": .string(d.message),
+            ]
+        }
     }
 }

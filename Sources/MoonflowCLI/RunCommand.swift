@@ -186,7 +186,7 @@ extension Composition {
             bootstrapLogging(config.logFormat)
             return config
         case .failure(let problems):
-            printError(problems.renderedDiagnostics())
+            printDiagnostics(problems)
             throw MoonflowExit.failure
         }
     }

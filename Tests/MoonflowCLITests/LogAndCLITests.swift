@@ -186,6 +186,11 @@ import Testing
         #expect(result.status == 2)
         let document = try Value(json: result.stdout)
         #expect(document["error"]?["message"]?.stringValue?.contains("nope") == true)
+        // An invalid workflow: the error document lists its diagnostics.
+        let invalid = try CLIProject(files: ["workflows/bad.yaml": "workflow: bad\nactivities: [{name: a, call: nop}]\n"])
+        let bad = try CLIRunner.run(["run", "bad", "--format", "json", "--project", invalid.url.path])
+        #expect(bad.status == 1)
+        #expect(try Value(json: bad.stdout)["error"]?["errors"]?.arrayValue?.first?["code"] == "InvalidValue")
         // A usage error found while parsing too.
         let usage = try CLIRunner.run(["run", "e", "--input", "{}", "--input-file", "x", "--format", "json", "--project", project.url.path])
         #expect(usage.status == 2)
