@@ -1,5 +1,6 @@
 import Foundation
 import MoonflowModel
+import MoonflowStore
 import Testing
 
 /// Issue 13 items 1, 2, 10 and 16 through the real `moonflow` binary: script logs in `runs history`,
@@ -37,7 +38,7 @@ import Testing
 
     // MARK: item 1
 
-    @Test func scriptLogsAreInTheRunsHistory() throws {
+    @Test func scriptLogsAreInTheRunsHistory() async throws {
         let project = try CLIProject(files: ["workflows/chatty.yaml": Self.chatty])
         let run = try CLIRunner.run(["run", "chatty", "--run-id", "c1", "--project", project.url.path])
         #expect(run.status == 0, "\(run.stderr)")
@@ -53,6 +54,9 @@ import Testing
         let text = try CLIRunner.run(["runs", "history", "c1", "--project", project.url.path])
         #expect(text.stdout.contains("activity.log  talk  attempt 1  warn: careful"))
         #expect(!text.stdout.contains("\u{1B}"))
+        // The store's state still equals the fold of its journal, log entries included.
+        let store = try SQLiteRunStore(path: project.url.appendingPathComponent(".moonflow/state.db").path)
+        #expect(try await store.verify().isEmpty)
     }
 
     // MARK: item 2
