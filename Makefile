@@ -52,7 +52,10 @@ demo: build
 test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	MOONFLOW_MEMORY_TESTS=1 $(SWIFT) test --skip-build --filter twentyStalledSubscribersAndTwoThousandEventsStayWithinFiftyMegabytes
+	@# Tests that bound this process's RSS, each in a test process of its own.
+	for t in twentyStalledSubscribersAndTwoThousandEventsStayWithinFiftyMegabytes emittingBeyondTheBudgetFailsTheAttempt \
+		emittingFarBeyondTheBudgetInALoopKeepsTheProcessAndItsMemory; do \
+		MOONFLOW_MEMORY_TESTS=1 $(SWIFT) test --skip-build --filter "$$t" || exit 1; done
 	$(SWIFT) build -c release --product moonflow
 	MOONFLOW_TEST_BINARY="$(CURDIR)/$(BIN)" $(SWIFT) test --skip-build --filter MoonflowCLITests
 	MOONFLOW_BIN="$(CURDIR)/$(BIN)" .ci/doc-examples

@@ -3,9 +3,13 @@ import Foundation
 
 @main
 struct Moonflow: AsyncParsableCommand {
+    /// What `moonflow --version` prints after the name.
+    static let version = "0.13.0"
+
     static let configuration = CommandConfiguration(
         commandName: "moonflow",
         abstract: "Workflows in YAML, code actions in Lua, every activity run reliably and visibly.",
+        version: "moonflow \(version)",
         subcommands: [
             ValidateCommand.self, GraphCommand.self, RunCommand.self, ScriptCommand.self, EvalCommand.self,
             SchemaCommand.self, TestCommand.self, BenchCommand.self, RunsCommand.self, TasksCommand.self,
@@ -25,10 +29,19 @@ struct Moonflow: AsyncParsableCommand {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                printUsageError(fullMessage(for: error))
                 Foundation.exit(MoonflowExit.usage.rawValue)
             }
             exit(withError: error)
         }
+    }
+
+    /// A usage error: under `--format json` (even when parsing stopped before the options were
+    /// read) the `{"error": {...}}` document on standard output, like every other error.
+    private static func printUsageError(_ message: String) {
+        let arguments = CommandLine.arguments
+        let json = arguments.contains("--format=json") || zip(arguments, arguments.dropFirst()).contains { $0 == "--format" && $1 == "json" }
+        if json { CLIOutput.format = .json }
+        printError(message.hasPrefix("Error: ") ? "error: " + message.dropFirst(7) : "error: " + message)
     }
 }

@@ -63,6 +63,8 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // First, so that everything on standard error follows its logging.format.
+        _ = try Composition.engineConfig(project: global.projectURL)
         let loaded = try Composition.loadWorkflow(workflow, project: global.projectURL)
         let runInput = try readInput()
         let (engine, store) = try Composition.engine(global, storage)
@@ -112,12 +114,19 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             return .object([:])
         }
+        let value: Value
         do {
-            return try Value(json: text)
+            value = try Value(json: text)
         } catch {
             printError("error: the input is not valid JSON: \(error)")
             throw MoonflowExit.usage
         }
+        // As the API asks of a run's input (a workflow's `input` is an object of named values).
+        guard value.objectValue != nil else {
+            printError("error: the input must be a JSON object, not \(value.jsonString().prefix(40))")
+            throw MoonflowExit.usage
+        }
+        return value
     }
 }
 
@@ -169,12 +178,15 @@ extension Composition {
 
     /// `moonflow.yaml` of the project (defaults without it), or the `--config` file given (which
     /// must exist); an invalid file exits 1.
+    /// Its `logging.format` becomes the format of every line on standard error from then on.
     static func engineConfig(project: URL, file: String? = nil) throws -> EngineConfig {
         let url = file.map { URL(fileURLWithPath: $0) } ?? project.appendingPathComponent("moonflow.yaml")
         switch EngineConfigLoader.load(url, displayName: file ?? "moonflow.yaml", required: file != nil) {
-        case .success(let config): return config
+        case .success(let config):
+            bootstrapLogging(config.logFormat)
+            return config
         case .failure(let problems):
-            printError(problems.renderedDiagnostics())
+            printDiagnostics(problems)
             throw MoonflowExit.failure
         }
     }

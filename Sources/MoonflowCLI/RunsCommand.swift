@@ -41,11 +41,7 @@ struct RunsCommand: AsyncParsableCommand {
                 }
                 print(Value.array(list).jsonString(pretty: true))
             case .text:
-                let width = runs.map(\.id.count).max() ?? 0
-                for run in runs {
-                    let id = run.id.padding(toLength: width, withPad: " ", startingAt: 0)
-                    print("\(id)  \(run.workflow)  \(run.status.rawValue)  \(run.queuedAt.iso8601)")
-                }
+                TextTable.print(runs.map { [$0.id, $0.workflow, $0.status.rawValue, $0.queuedAt.iso8601] })
             }
         }
     }
@@ -102,7 +98,11 @@ struct RunsCommand: AsyncParsableCommand {
                     if let error = entry["data"]?["error"], let type = error["type"]?.stringValue {
                         line += "  \(type): \(error["message"]?.stringValue ?? "")"
                     }
-                    print(line)
+                    if entry["type"] == "activity.log", let level = entry["data"]?["level"]?.stringValue {
+                        line += "  \(level): \(entry["data"]?["message"]?.stringValue ?? "")"
+                        if let fields = entry["data"]?["fields"] { line += "  \(fields.jsonString())" }
+                    }
+                    print(SafeText.escapingControls(line))
                     if entry["context_before"] != entry["context_after"] {
                         print("    context: \(entry["context_before"]!.jsonString()) -> \(entry["context_after"]!.jsonString())")
                     }
@@ -162,7 +162,11 @@ struct RunsCommand: AsyncParsableCommand {
                 results = [(id, .success(try await Composition.known(id) { try await engine.drive(id) }))]
             } else {
                 let limit = try Composition.engineConfig(project: global.projectURL).concurrency?.maxWorkflows ?? 1
-                results = try await engine.resumeAll(concurrency: limit).map { ($0.runID, $0.outcome) }
+                let progress = ProgressLine()
+                results = try await engine.resumeAll(concurrency: limit) { done, total in
+                    progress.show("resuming runs: \(done)/\(total)")
+                }.map { ($0.runID, $0.outcome) }
+                progress.clear()
             }
             var lines: [Value] = []
             var statuses: [RunStatus] = []
@@ -184,9 +188,7 @@ struct RunsCommand: AsyncParsableCommand {
             switch global.format {
             case .json: print(Value.array(lines).jsonString(pretty: true))
             case .text:
-                for line in lines {
-                    print("\(line["run_id"]!.stringValue!)  \(line["status"]?.stringValue ?? "error: \(line["error"]!.stringValue!)")")
-                }
+                TextTable.print(lines.map { [$0["run_id"]!.stringValue!, $0["status"]?.stringValue ?? "error: \($0["error"]!.stringValue!)"] })
             }
             if statuses.allSatisfy({ $0 == .completed }) { return }
             throw statuses.allSatisfy({ $0 == .completed || $0 == .waiting }) ? MoonflowExit.waiting : MoonflowExit.failure

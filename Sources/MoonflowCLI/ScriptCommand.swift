@@ -32,8 +32,15 @@ struct ScriptCommand: AsyncParsableCommand {
         }
         let limits = try limits.map { try CLIScriptSupport.limits($0) } ?? .defaults
         let (url, name) = resolve()
-        guard let source = try? String(contentsOf: url, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CLIScriptSupport.usage("script: cannot read \(url.path)")
+        }
+        // Lua's signature of a precompiled chunk: the sandbox loads source text only.
+        if data.starts(with: [0x1B, 0x4C, 0x75, 0x61]) {
+            throw CLIScriptSupport.usage("script: \(url.path) is a precompiled (binary) Lua chunk; binary chunks are refused, give the source")
+        }
+        guard let source = String(validating: data, as: UTF8.self) else {
+            throw CLIScriptSupport.usage("script: \(url.path) is not UTF-8 text")
         }
         let invocation = ScriptInvocation(
             chunk: ScriptChunk(source: source, name: name), input: input, context: context,

@@ -77,8 +77,21 @@ struct ServeCommand: AsyncParsableCommand {
             store: try Composition.openStore(storage.store, project: project, config: engineConfig, acceptWALLoss: storage.acceptWALLoss),
             limits: ServerLimits(maxConnections: maxConnections, idleTimeout: .seconds(idleTimeout)), allowedHosts: allowedHosts,
             allowedOrigins: allowedOrigins, logger: logger)
-        try await MoonflowServer.serve(options, gracePeriod: .seconds(gracePeriod)) { port in
-            logger.notice("moonflow serves http://\(host):\(port)/ (project \(project.path))")
+        do {
+            try await MoonflowServer.serve(options, gracePeriod: .seconds(gracePeriod)) { port in
+                logger.notice("moonflow serves http://\(host):\(port)/ (project \(project.path))")
+            }
+        } catch where Self.isAddressInUse(error) {
+            printError(
+                "error: port \(options.port) is already in use on \(host) (another moonflow serve, or another program): "
+                    + "stop it, or choose another port with --port or server.port in moonflow.yaml")
+            throw MoonflowExit.failure
         }
+    }
+
+    /// The listener's bind failed with EADDRINUSE (the server library reports it as an error whose
+    /// text carries the system's message; the CLI does not depend on that library's error types).
+    static func isAddressInUse(_ error: any Error) -> Bool {
+        String(describing: error).contains(String(cString: strerror(EADDRINUSE)))
     }
 }

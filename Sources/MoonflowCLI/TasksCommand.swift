@@ -32,10 +32,11 @@ struct TasksCommand: AsyncParsableCommand {
             switch global.format {
             case .json: Swift.print(Value.array(tasks.map { $0.listValue }).jsonString(pretty: true))
             case .text:
-                for task in tasks {
-                    let due = task.due.map { "  due \($0.iso8601)" } ?? ""
-                    Swift.print("\(task.id)  \(task.status.rawValue)  run \(task.runID)  \(task.activity)  users \(task.users.joined(separator: ","))\(due)")
-                }
+                TextTable.print(
+                    tasks.map { task in
+                        [task.id, task.status.rawValue, "run \(task.runID)", task.activity, "users \(task.users.joined(separator: ","))"]
+                            + (task.due.map { ["due \($0.iso8601)"] } ?? [])
+                    })
             }
         }
     }
@@ -73,8 +74,9 @@ struct TasksCommand: AsyncParsableCommand {
             abstract: "Complete a task with the submitted data (validated against its form), then continue its run.",
             discussion: """
                 Only an assignee may complete a task (a task without assignees is open to anyone). The first \
-                completion wins; a later one is told already_completed and changes nothing (exit 0). Exit status: \
-                0 completed, 1 refused (invalid data, not an assignee, expired), 2 unknown task or usage error.
+                completion wins; repeating it with the same data changes nothing and exits 0, other data is told \
+                already_completed (exit 1). Exit status: 0 completed, 1 refused (invalid data, not an assignee, \
+                expired, completed with other data), 2 unknown task or usage error.
                 """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var storage: StoreOptions
@@ -91,22 +93,32 @@ struct TasksCommand: AsyncParsableCommand {
             do {
                 status = try await engine.completeTask(id, data: submitted, user: TaskUser(name, groups: groups))
             } catch let error as TaskCompletionError {
+                // Repeating the completion that won (same data) is a success that changes nothing;
+                // other data is refused, as the API answers 409.
+                if case .alreadyCompleted = error, let task = try await store.task(id: id), task.data == submitted {
+                    report(task, status: try await store.state(of: task.runID)?.status)
+                    return
+                }
                 let document: Value = ["error": ["code": .string(error.code), "message": .string(error.description)]]
                 switch global.format {
                 case .json: Swift.print(document.jsonString(pretty: true))
                 case .text: printError("error[\(error.code)]: \(error)")
                 }
                 switch error {
-                case .alreadyCompleted: return
                 case .notFound: throw MoonflowExit.usage
-                case .notOpen, .notAssignee, .invalid: throw MoonflowExit.failure
+                case .alreadyCompleted, .notOpen, .notAssignee, .invalid: throw MoonflowExit.failure
                 }
             }
             guard let task = try await store.task(id: id) else { return }
-            let document: Value = ["task": .string(id), "status": "completed", "run_id": .string(task.runID), "run_status": .string(status.rawValue)]
+            report(task, status: status)
+        }
+
+        private func report(_ task: TaskRecord, status: RunStatus?) {
+            let runStatus = status?.rawValue ?? "unknown"
+            let document: Value = ["task": .string(id), "status": "completed", "run_id": .string(task.runID), "run_status": .string(runStatus)]
             switch global.format {
             case .json: Swift.print(document.jsonString(pretty: true))
-            case .text: Swift.print("task \(id) completed; run \(task.runID) is \(status.rawValue)")
+            case .text: Swift.print("task \(id) completed; run \(task.runID) is \(runStatus)")
             }
         }
     }

@@ -26,7 +26,7 @@ struct TestCommand: AsyncParsableCommand {
         switch WorkflowTestLoader.load(testURL, displayName: testName) {
         case .success(let c): cases = c
         case .failure(let problems):
-            printError(problems.renderedDiagnostics())
+            printDiagnostics(problems)
             throw MoonflowExit.failure
         }
         let runner = WorkflowTestRunner(

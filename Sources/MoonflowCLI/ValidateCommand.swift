@@ -44,13 +44,9 @@ struct ValidateCommand: ParsableCommand {
         }
         switch global.format {
         case .json:
-            let errors: [Value] = result.diagnostics.map { d in
-                [
-                    "file": .string(d.location.file), "line": .int(Int64(d.location.line)),
-                    "column": .int(Int64(d.location.column)), "code": .string(d.code.rawValue), "message": .string(d.message),
-                ]
-            }
-            let report: Value = ["files": .array(result.files.map(Value.string)), "valid": .bool(result.isValid), "errors": .array(errors)]
+            let report: Value = [
+                "files": .array(result.files.map(Value.string)), "valid": .bool(result.isValid), "errors": .array(result.diagnosticValues),
+            ]
             print(report.jsonString(pretty: true))
         case .text:
             if result.isValid {

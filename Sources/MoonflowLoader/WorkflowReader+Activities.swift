@@ -44,6 +44,7 @@ extension WorkflowReader {
             dependencyNodes[name] = entries.map(\.1)
         }
         activity.with = readWith(map, owner: "activity '\(name)'")
+        if case .builtin("log") = activity.body { checkLogLevel(map) }
         if let n = map["when"] { activity.when = context.expression(n, "when") }
         if let n = map["timeout"] { activity.timeout = context.duration(n, "timeout") }
         if let n = map["total_timeout"] { activity.totalTimeout = context.duration(n, "total_timeout") }
@@ -88,6 +89,16 @@ extension WorkflowReader {
             activity.body = .manual(task)
         }
         return activity
+    }
+
+    /// `call: log`'s `level`, when written as a literal (one computed by an expression is checked
+    /// when it runs): a level that would silently log at `info` is refused at load.
+    func checkLogLevel(_ map: MappingReader) {
+        let pairs = (map["with"] ?? map["params"])?.mapping ?? []
+        guard let level = pairs.first(where: { $0.key.scalar?.text == "level" })?.value,
+            !(level.scalar?.text.contains("${") ?? false)
+        else { return }
+        _ = context.choice(level, "level", ScriptLogEntry.levels)
     }
 
     /// The activity input: `with` (canonical) or `params` (seed).

@@ -21,6 +21,8 @@ final class LuaHost {
         /// `ScriptLimits.hostMemory`, and the bytes of copies kept for the execution so far.
         var hostBudget: Int
         var hostHeld = 0
+        /// `ScriptInvocation.logSink`: told of each entry kept.
+        var logSink: (@Sendable (ScriptLogEntry) -> Void)?
     }
 
     private var execution = Execution(valueDepth: ScriptLimits.defaults.valueDepth, hostBudget: ScriptLimits.defaults.hostMemory)
@@ -41,8 +43,8 @@ final class LuaHost {
     /// Bytes hashed between two polls of the deadline.
     static let hashPiece = 1 << 20
 
-    func begin(valueDepth: Int, activity: Value?, hostBudget: Int) {
-        execution = Execution(valueDepth: valueDepth, activity: activity, hostBudget: hostBudget)
+    func begin(valueDepth: Int, activity: Value?, hostBudget: Int, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil) {
+        execution = Execution(valueDepth: valueDepth, activity: activity, hostBudget: hostBudget, logSink: logSink)
     }
 
     /// Releases buffers an execution grew beyond `keep` bytes (answers are bounded by the budget,
@@ -233,14 +235,20 @@ final class LuaHost {
         }
         guard size <= room, execution.logs.count < Self.maxLogEntries - 1 else {
             execution.logsFull = true
-            execution.logs.append(ScriptLogEntry(level: "warn", message: "log limit reached; later entries dropped"))
+            keep(ScriptLogEntry(level: "warn", message: "log limit reached; later entries dropped"))
             hold(64)
             return .values([])
         }
         execution.logBytes += size
         hold(size)
-        execution.logs.append(ScriptLogEntry(level: level, message: message, fields: fields))
+        keep(ScriptLogEntry(level: level, message: message, fields: fields))
         return .values([])
+    }
+
+    /// Keeps an entry for the outcome and hands it to the sink (the same copy: the budget counts it once).
+    private func keep(_ entry: ScriptLogEntry) {
+        execution.logs.append(entry)
+        execution.logSink?(entry)
     }
 }
 

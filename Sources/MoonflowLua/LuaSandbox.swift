@@ -76,7 +76,8 @@ public final class LuaSandbox {
 
         try prepare(maxDepth: limits.valueDepth) { blob throws(ActivityFailure) in try Self.encodeBindings(of: invocation, into: &blob) }
         defer { mf_finish(L) }
-        host.begin(valueDepth: limits.valueDepth, activity: invocation.activity, hostBudget: limits.hostMemory)
+        host.begin(
+            valueDepth: limits.valueDepth, activity: invocation.activity, hostBudget: limits.hostMemory, logSink: invocation.logSink)
         defer { host.trim(L, keep: Self.keptBuffer) }
         let status = mf_run(L, ref)
         try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)

@@ -67,12 +67,17 @@ public struct ScriptInvocation: Sendable {
     /// `event`: the trigger event, when a trigger started the run.
     public var event: Value?
     public var limits: ScriptLimits
+    /// Called with each `log.*` entry as the script makes it (on the runtime's thread), within the
+    /// per-execution cap: the engine logs it and keeps it for the run's journal, so the entries of
+    /// an attempt that fails are not lost with its outcome.
+    public var logSink: (@Sendable (ScriptLogEntry) -> Void)?
 
     public init(
         chunk: ScriptChunk, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:],
         steps: Value = .object([:]), activity: Value = .object([:]), event: Value? = nil,
-        limits: ScriptLimits = .defaults
+        limits: ScriptLimits = .defaults, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil
     ) {
+        self.logSink = logSink
         self.chunk = chunk
         self.input = input
         self.context = context
@@ -85,6 +90,10 @@ public struct ScriptInvocation: Sendable {
 
 /// One `log.*` call made by a script.
 public struct ScriptLogEntry: Sendable, Hashable {
+    /// The levels `call: log` accepts: swift-log's, plus `warn` (as `log.warn` spells it), which
+    /// means `warning`. A script's entries carry `debug`, `info`, `warn` or `error`.
+    public static let levels = ["trace", "debug", "info", "notice", "warn", "warning", "error", "critical"]
+
     public var level: String
     public var message: String
     public var fields: Value

@@ -52,8 +52,9 @@ import Testing
         let done = try project.moonflow(["tasks", "complete", "t1:ask:1", "--user", "alice", "--data", #"{"ok": true}"#])
         #expect(done.status == 0)
         #expect(done.stdout.contains("run t1 is completed"))
+        // Other data after the completion is refused like the API's 409 (issue 13): exit 1.
         let again = try project.moonflow(["tasks", "complete", "t1:ask:1", "--user", "alice", "--data", #"{"ok": false}"#])
-        #expect(again.status == 0)
+        #expect(again.status == 1)
         #expect(again.stderr.contains("already_completed"))
         #expect(try project.moonflow(["tasks", "complete", "nope", "--user", "alice", "--data", "{}"]).status == 2)
         let report = try Value(json: try project.moonflow(["runs", "show", "t1", "--format", "json"]).stdout)

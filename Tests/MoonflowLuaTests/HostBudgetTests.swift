@@ -13,6 +13,11 @@ enum ResidentMemory {
         close(fd)
     }
 
+    /// Peak RSS belongs to the whole test process, so suites running beside these would count:
+    /// the RSS bounds are checked only in a process of their own (`make test` runs each such test
+    /// alone with MOONFLOW_MEMORY_TESTS=1); the outcome is checked in every run.
+    static var measured: Bool { ProcessInfo.processInfo.environment["MOONFLOW_MEMORY_TESTS"] == "1" }
+
     /// VmHWM in bytes (0 where /proc is missing).
     static var peak: Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
@@ -38,7 +43,7 @@ enum ResidentMemory {
         #expect(result.failure?.type == .luaMemoryLimit, "\(String(describing: result.failure))")
         #expect(result.failure?.message.contains("host memory") == true)
         let grown = ResidentMemory.peak - before
-        #expect(grown < 256 << 20, "peak RSS grew by \(grown >> 20)MB")
+        if ResidentMemory.measured { #expect(grown < 256 << 20, "peak RSS grew by \(grown >> 20)MB") }
         #expect(await run(cleanlinessProbe, runner: runner).value?.output == cleanProbeResult)
     }
 
@@ -50,7 +55,7 @@ enum ResidentMemory {
         let result = await run("local s = ('x'):rep(15 << 20) for i = 1, 600 do pcall(emit, 'big', s) end return 1", limits: limits, runner: runner)
         #expect(result.failure?.type == .luaMemoryLimit, "\(String(describing: result.failure))")
         let grown = ResidentMemory.peak - before
-        #expect(grown < 256 << 20, "peak RSS grew by \(grown >> 20)MB")
+        if ResidentMemory.measured { #expect(grown < 256 << 20, "peak RSS grew by \(grown >> 20)MB") }
     }
 
     /// Retained copies add up: events, then logs, then the output share one budget.

@@ -40,18 +40,18 @@ import Testing
     /// A script with no timeout of its own runs under the runner's default.
     @Test func scriptsWithoutATimeoutGetTheDefault() async throws {
         let runner = LuaRunner(threads: 1, defaultTimeout: .milliseconds(300))
-        let (result, seconds) = await timed { await run("while true do end", limits: ScriptLimits(instructions: .max, timeout: nil), runner: runner) }
+        // The message names the runner's default: the loop was stopped by it, not by anything else.
+        let result = await run("while true do end", limits: ScriptLimits(instructions: .max, timeout: nil), runner: runner)
         #expect(result.failure?.type == .timeout)
         #expect(result.failure?.message.contains("0.3 seconds") == true, "\(String(describing: result.failure))")
-        #expect(seconds < 10)
     }
 
     /// A table whose `__call` is itself made Lua's call machinery loop for minutes without running
     /// one VM instruction.
     @Test func selfCallingTablesAreRefused() async throws {
-        let (result, seconds) = try runTimed("local t = {} setmetatable(t, {__call = t}) return pcall(t)", limits: ScriptLimits(timeout: .seconds(5)))
+        // Refused, not timed out: the old loop ran until the 5 s deadline and failed with Timeout.
+        let result = try runTimed("local t = {} setmetatable(t, {__call = t}) return pcall(t)", limits: ScriptLimits(timeout: .seconds(5))).0
         #expect(result.failure?.type == .sandboxViolation, "\(String(describing: result.failure))")
-        #expect(seconds < 1)
         #expect(await run("local t = setmetatable({}, {__call = function(self, x) return x + 1 end}) return t(1)").value?.output == 2)
         #expect(await run("local t = setmetatable({}, {__call = setmetatable({}, {})}) return 1").failure?.type == .sandboxViolation)
     }

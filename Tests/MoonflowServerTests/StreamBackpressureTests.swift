@@ -75,7 +75,9 @@ struct StreamBackpressureTests {
             #expect(text.contains("event: stream.overflow"))
             #expect(text.hasSuffix("\r\n0\r\n\r\n"), "the stream ends after the overflow event")
             let delivered = text.components(separatedBy: "event: activity.completed").count - 1
-            #expect(delivered > 0 && delivered < 300, "\(delivered) events delivered")
+            // How many were written before it fell behind depends on the machine's load (none, on a
+            // busy one); never all of them.
+            #expect(delivered < 300, "\(delivered) events delivered")
             // A subscriber that keeps up gets everything.
             let reader = try Self.subscribe(client.port, receiveBuffer: 1 << 20)
             try await Task.sleep(for: .milliseconds(300))

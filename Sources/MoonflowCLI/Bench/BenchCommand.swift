@@ -76,14 +76,18 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let context = BenchContext(repetitions: repetitions, store: store, luaFloor: luaFloor, commitFloor: commitFloor)
         var figures: [BenchFigure] = []
-        for candidate in scenarios {
+        let progress = ProgressLine()
+        for (index, candidate) in scenarios.enumerated() {
+            progress.show("bench: scenario \(index + 1)/\(scenarios.count): \(candidate.name)")
             do {
                 figures += try await candidate.run(context)
             } catch {
+                progress.clear()
                 printError("error: scenario \(candidate.name): \(error)")
                 throw MoonflowExit.failure
             }
         }
+        progress.clear()
         return BenchReport(
             machine: .current, store: store, repetitions: repetitions, floors: [luaFloor] + (commitFloor.map { [$0] } ?? []), figures: figures)
     }

@@ -14,7 +14,18 @@ enum Builtins {
         case "noop":
             return ScriptOutcome(output: .null)
         case "log":
-            let level = input["level"]?.stringValue.flatMap(Logger.Level.init(rawValue:)) ?? .info
+            let level: Logger.Level
+            if let name = input["level"] {
+                // A literal level was checked at load; one computed by an expression is checked here.
+                guard let known = name.stringValue.flatMap(ScriptLogLevel.level) else {
+                    throw ActivityFailure(
+                        .activityError, "log: level must be one of \(ScriptLogEntry.levels.joined(separator: ", ")), not \(name.jsonString())",
+                        retryable: false)
+                }
+                level = known
+            } else {
+                level = .info
+            }
             let message = input["message"]?.stringValue ?? input.jsonString()
             logger().log(level: level, "\(message)", metadata: input["fields"].map { ["fields": .string($0.jsonString())] })
             return ScriptOutcome(output: .null)

@@ -15,7 +15,10 @@ extension Engine {
     /// the same idempotency key, a backoff waits until its stored time, due timers fire, and
     /// compensation continues with the pending ones. A run that cannot be driven (its definition
     /// cannot be rebuilt) reports its error; the others go on.
-    public func resumeAll(concurrency: Int = 1) async throws -> [RecoveredRun] {
+    /// `progress` is told, after each run, how many were driven of how many found so far.
+    public func resumeAll(concurrency: Int = 1, progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) async throws
+        -> [RecoveredRun]
+    {
         let admission = try await admission()
         var results: [RunID: Result<RunStatus, any Error>] = [:]
         var order: [RunID] = []
@@ -27,18 +30,23 @@ extension Engine {
             let queued = unfinished.filter { $0.status == .queued }.sorted { ($0.queuePlace?.sequence ?? 0) < ($1.queuePlace?.sequence ?? 0) }
             let batch = unfinished.filter { $0.status != .queued } + queued
             order += batch.map(\.id)
+            let total = order.count
             await withTaskGroup(of: RecoveredRun.self) { group in
                 var active = 0
                 for state in batch {
                     if active >= max(1, concurrency), let recovered = await group.next() {
                         results[recovered.runID] = recovered.outcome
+                        progress?(results.count, total)
                         active -= 1
                     }
                     let runID = state.id
                     group.addTask { [self] in await recover(runID) }
                     active += 1
                 }
-                while let recovered = await group.next() { results[recovered.runID] = recovered.outcome }
+                while let recovered = await group.next() {
+                    results[recovered.runID] = recovered.outcome
+                    progress?(results.count, total)
+                }
             }
         }
         return order.compactMap { id in results[id].map { RecoveredRun(runID: id, outcome: $0) } }

@@ -110,9 +110,17 @@ extension RunDriver {
                 let output = try await render(template, scope: scope) ?? .null
                 try await commit(completionEvents(name, output: output, attempts: attempts, outcome: nil, rescued: failure))
             case .body(let handler):
-                let outcome = try await engine.runHandler(
-                    handler, input: state.activities[name]?.input ?? state.input, failure: failure, scope: scope,
-                    context: bodyContext(for: name, timeout: handler.timeout, limits: activity.limits), attempt: 1)
+                let logs = ScriptLogBuffer()
+                let outcome: ScriptOutcome
+                do {
+                    outcome = try await engine.runHandler(
+                        handler, input: state.activities[name]?.input ?? state.input, failure: failure, scope: scope,
+                        context: bodyContext(for: name, timeout: handler.timeout, limits: activity.limits), attempt: 1, logs: logs)
+                } catch {
+                    stage(logEvents(name, attempt: 1, logs.drain()))  // written with the failure
+                    throw error
+                }
+                stage(logEvents(name, attempt: 1, logs.drain()))
                 try await commit(completionEvents(name, output: outcome.output, attempts: attempts, outcome: outcome, rescued: failure))
             }
         } catch let fallbackFailure as ActivityFailure {

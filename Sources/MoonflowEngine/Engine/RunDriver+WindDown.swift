@@ -80,6 +80,8 @@ extension RunDriver {
                     case .attemptFailed(let name, let attempt, let failure, _, let ack):
                         defer { ack.resume() }
                         logger(name, attempt: attempt).warning("compensation attempt failed: \(failure)")
+                    case .scriptLogs(let name, let attempt, let entries):
+                        stage(logEvents(name, attempt: attempt, entries))  // written with what the driver commits next
                     case .finished(let name, let result, let outcome):
                         active -= 1
                         guard !Task.isCancelled else { break }

@@ -352,6 +352,8 @@ final class RunDriver {
         case .fallbackStarted(let name, let failure, let notify, let ack):
             defer { ack.resume() }
             try await commit([event(.activityFallback, name, ["error": failure.toValue(), "notify": .bool(notify)])])
+        case .scriptLogs(let name, let attempt, let entries):
+            stage(logEvents(name, attempt: attempt, entries))  // written with what the driver commits next
         case .finished(let name, let result, let outcome):
             running.remove(name)
             children[name] = nil
@@ -500,6 +502,7 @@ final class RunDriver {
         // The logger with the run's metadata is built only when the line is logged: setting
         // metadata on a stream handler re-renders it, which cost more than the rest of a step.
         switch event.type {
+        case .activityLog: break  // logged by the sandbox's sink, at its own level, as the script ran
         case .activityFailed, .runFailing, .compensationFailed, .taskExpired:
             if engine.logger.logLevel <= .warning {
                 logger(event.activity, attempt: event.attempt).warning(

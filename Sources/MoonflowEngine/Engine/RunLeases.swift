@@ -8,6 +8,8 @@ enum DriverMessage: Sendable {
         activity: String, attempt: Int, failure: ActivityFailure, nextAttemptAt: Timestamp?,
         ack: CheckedContinuation<Void, Never>)
     case fallbackStarted(activity: String, failure: ActivityFailure, notify: Bool, ack: CheckedContinuation<Void, Never>)
+    /// The `log.*` entries of one execution of a body (sent before how the attempt ended).
+    case scriptLogs(activity: String, attempt: Int, entries: [ScriptLogEntry])
     /// An activity's (or a compensation's) execution ended; `outcome` is what its successful body returned.
     case finished(activity: String, result: ActivityExecutionResult, outcome: ScriptOutcome?)
     /// A child run's drive returned with this state.
@@ -20,7 +22,7 @@ enum DriverMessage: Sendable {
         switch self {
         case .attemptStarted(_, _, _, let ack), .attemptFailed(_, _, _, _, let ack), .fallbackStarted(_, _, _, let ack):
             ack.resume()
-        case .finished, .childSettled, .deadline, .stop: break
+        case .scriptLogs, .finished, .childSettled, .deadline, .stop: break
         }
     }
 }

@@ -30,8 +30,9 @@ struct BodyContext: Sendable {
 extension Engine {
     /// Runs one attempt of a Lua or built-in body. Emitting one of the engine's own event types is
     /// refused: it could fake a transition to subscribers.
-    func runBody(_ body: ActivityBody, input: Value, attempt: Int, context: BodyContext) async throws(ActivityFailure)
-        -> ScriptOutcome
+    /// A code action's `log.*` entries are logged as it runs and kept in `logs` for the journal.
+    func runBody(_ body: ActivityBody, input: Value, attempt: Int, context: BodyContext, logs: ScriptLogBuffer? = nil)
+        async throws(ActivityFailure) -> ScriptOutcome
     {
         failpoints.reach(.during, context.isCompensation ? "compensation_body" : "activity_body", activity: context.activity)
         let outcome: ScriptOutcome
@@ -42,7 +43,8 @@ extension Engine {
             outcome = try await runner.run(
                 ScriptInvocation(
                     chunk: chunk, input: input, context: context.context, steps: context.steps,
-                    activity: context.activityValue(attempt: attempt), event: context.event, limits: limits))
+                    activity: context.activityValue(attempt: attempt), event: context.event, limits: limits,
+                    logSink: scriptLogSink(context, attempt: attempt, buffer: logs)))
         case .builtin(let name):
             outcome = try await Builtins.run(name, input: input, clock: clock) { [logger] in
                 var logger = logger
@@ -92,16 +94,26 @@ struct ActivityExecution: Sendable {
     func run(resumeFrom: AttemptState?) async {
         let outcomes = OutcomeBox()
         let (engine, activity, input, context, scope) = (engine, activity, input, context, scope)
+        let mailbox = mailbox
+        // An attempt's log entries go to the driver before how it ended (`attemptFailed`, `finished`).
+        let flush: @Sendable (ScriptLogBuffer, Int) -> Void = { logs, attempt in
+            let entries = logs.drain()
+            if !entries.isEmpty { mailbox.yield(.scriptLogs(activity: activity.name, attempt: attempt, entries: entries)) }
+        }
         let body: AttemptBody = { attempt throws(ActivityFailure) in
-            let outcome = try await engine.runBody(activity.body, input: input, attempt: attempt, context: context)
+            let logs = ScriptLogBuffer()
+            defer { flush(logs, attempt) }
+            let outcome = try await engine.runBody(activity.body, input: input, attempt: attempt, context: context, logs: logs)
             try engine.validator.check(outcome.output, against: activity.outputSchema, what: "the output of '\(activity.name)'")
             outcomes.store(outcome, attempt: attempt)
             return outcome.output
         }
         // The handler comes from the executor: the activity's fallback or its bulkhead's.
         let fallbackBody: FallbackBody = { handler, failure throws(ActivityFailure) in
+            let logs = ScriptLogBuffer()
+            defer { flush(logs, 1) }
             let outcome = try await engine.runHandler(
-                handler, input: input, failure: failure, scope: scope, context: context, attempt: 1)
+                handler, input: input, failure: failure, scope: scope, context: context, attempt: 1, logs: logs)
             outcomes.store(outcome, attempt: OutcomeBox.fallback)
             return outcome.output
         }
@@ -140,7 +152,8 @@ extension Engine {
     /// Runs a fallback body once: its input is its `with` (which sees `error`), or the original
     /// input plus `error` (docs/workflow-format.md).
     func runHandler(
-        _ handler: Handler, input: Value, failure: ActivityFailure, scope: Value, context: BodyContext, attempt: Int
+        _ handler: Handler, input: Value, failure: ActivityFailure, scope: Value, context: BodyContext, attempt: Int,
+        logs: ScriptLogBuffer? = nil
     ) async throws(ActivityFailure) -> ScriptOutcome {
         let error = failure.toValue()
         let handlerInput: Value
@@ -151,7 +164,7 @@ extension Engine {
         }
         var context = context
         context.timeout = handler.timeout ?? context.timeout
-        return try await runBody(handler.body, input: handlerInput, attempt: attempt, context: context)
+        return try await runBody(handler.body, input: handlerInput, attempt: attempt, context: context, logs: logs)
     }
 }
 

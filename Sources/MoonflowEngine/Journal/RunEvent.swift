@@ -39,6 +39,9 @@ public struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let activityFailed: EventType = "activity.failed"
     public static let activitySkipped: EventType = "activity.skipped"
     public static let activityCancelled: EventType = "activity.cancelled"
+    /// A script's `log.*` call (`data: {level, message, fields?}`), of the attempt in `attempt`.
+    /// Changes nothing in the run's state.
+    public static let activityLog: EventType = "activity.log"
 
     public static let compensationStarted: EventType = "compensation.started"
     public static let compensationCompleted: EventType = "compensation.completed"

@@ -65,10 +65,11 @@ public struct ControlEscapingLogHandler<Wrapped: LogHandler>: LogHandler {
 }
 
 extension Logger {
-    /// The text logger every composition root uses: `StreamLogHandler` on standard error behind
-    /// `ControlEscapingLogHandler`.
+    /// The logger every composition root uses, on standard error in `StandardErrorLog.format`:
+    /// text (`StreamLogHandler` behind `ControlEscapingLogHandler`) or one JSON object a line
+    /// (`JSONLogHandler`).
     public static func escapedStandardError(label: String, level: Logger.Level) -> Logger {
-        var logger = Logger(label: label, factory: { ControlEscapingLogHandler(StreamLogHandler.standardError(label: $0)) })
+        var logger = Logger(label: label, factory: { StandardErrorLog.handler(label: $0) })
         logger.logLevel = level
         return logger
     }

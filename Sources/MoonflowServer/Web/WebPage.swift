@@ -120,7 +120,7 @@ enum WebPage {
         function openRun(id) {
           show("run", async () => {
             const r = await api(`/v1/runs/${enc(id)}/report`), h = await api(`/v1/runs/${enc(id)}/history`);
-            const timeline = h.events.map(e => `${e.at_iso}  ${e.type}${e.activity ? " " + e.activity : ""}${e.attempt ? " #" + e.attempt : ""}`).join("\n");
+            const timeline = h.events.map(e => `${e.at_iso}  ${e.type}${e.activity ? " " + e.activity : ""}${e.attempt ? " #" + e.attempt : ""}${e.type === "activity.log" ? "  " + e.data.level + ": " + JSON.stringify(String(e.data.message)).slice(1, -1) : ""}`).join("\n");
             return el("div", {},
               el("p", {}, r.workflow, " ", badge(r.status), " ", r.duration_ms == null ? "" : ms(r.duration_ms) + " ms"),
               r.error ? el("div", {class: "err"}, `${r.error.type}: ${r.error.message}`) : null,
