@@ -60,6 +60,10 @@ public struct WorkflowTestRunner: Sendable {
             store: InMemoryRunStore(), runner: mocking, clock: clock, random: SeededRandomSource(seed: 42),
             logger: Logger(label: "moonflow.test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog)
         do {
+            for (index, input) in test.earlierRuns.enumerated() {
+                let earlier = try await engine.start(workflow: workflow, definitionHash: definitionHash, input: input, runID: "earlier-\(index + 1)")
+                _ = try await passingTime(clock, mocking) { try await engine.drive(earlier) }
+            }
             let runID = try await engine.start(workflow: workflow, definitionHash: definitionHash, input: test.input, runID: "test")
             var status = try await passingTime(clock, mocking) { try await engine.drive(runID) }
             // A waiting run: complete the tasks the test scripts, else let time reach the next timer.
