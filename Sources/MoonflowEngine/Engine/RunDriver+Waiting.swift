@@ -108,7 +108,7 @@ extension RunDriver {
         guard failure.type != .cancelled, let fallback = workflow.fallback(for: activity) else {
             return try await commit(failureEvents(name, failure, attempts: attempts))
         }
-        try await commit([event(.activityFallback, name, ["error": failure.toValue()])])
+        try await commit([event(.activityFallback, name, ["error": failure.toValue(), "notify": .bool(fallback.notify)])])
         let scope = expressionScope(["error": failure.toValue()])
         do {
             switch fallback.action {

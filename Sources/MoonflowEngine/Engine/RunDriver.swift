@@ -480,7 +480,7 @@ final class RunDriver {
             throw error
         }
         engine.failpoints.reach(.afterCommit, of: events)
-        engine.bus.publish(events)
+        engine.bus.publish(announced(events))
         for event in events { record(event, wasTerminal: stagedFromTerminal) }
         // Events a body emitted are published (for subscribers and triggers) once it completed.
         let emitted = events.flatMap { completion in
