@@ -91,6 +91,7 @@ extension RunDriver {
                         logger(nil).warning("compensation.timeout passed: stopping the compensations still running")
                         group.cancelAll()
                     case .fallbackStarted(_, _, _, let ack): ack.resume()
+                    case .circuitTransition(let name, let transition): try await commit([circuitEvent(name, transition)])
                     case .childSettled, .stop: break
                     }
                 } while true

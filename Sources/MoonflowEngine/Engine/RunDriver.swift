@@ -357,6 +357,8 @@ final class RunDriver {
             children[name] = nil
             guard !Task.isCancelled else { return }
             settle(name, result, outcome)
+        case .circuitTransition(let name, let transition):
+            try await commit([circuitEvent(name, transition)])
         case .childSettled(let name, let child):
             children[name] = nil
             guard !Task.isCancelled else { return }

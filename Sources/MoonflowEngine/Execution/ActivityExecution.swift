@@ -109,11 +109,19 @@ struct ActivityExecution: Sendable {
             template, failure throws(ActivityFailure) in
             try await engine.runner.evaluate(template, scope: scope.adding("error", failure.toValue()))
         }
+        // A breaker transition this execution's call causes goes to the run (its history), not
+        // straight to the bus; when the driver is gone, to the bus.
+        let cause = CircuitCause(runID: context.runID, workflow: workflow) { [mailbox, name = activity.name] transition in
+            if case .terminated = mailbox.yield(.circuitTransition(activity: name, transition: transition)) { return false }
+            return true
+        }
         let execute = { [workflow, mailbox, firstAttemptJournaled] in
-            await engine.executor.execute(
-                activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
-                evaluateOutput: evaluateOutput,
-                observer: MailboxObserver(mailbox: mailbox, firstAttemptJournaled: firstAttemptJournaled))
+            await CircuitCause.$current.withValue(cause) {
+                await engine.executor.execute(
+                    activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
+                    evaluateOutput: evaluateOutput,
+                    observer: MailboxObserver(mailbox: mailbox, firstAttemptJournaled: firstAttemptJournaled))
+            }
         }
         let result: ActivityExecutionResult
         if let gate = engine.activityGate {
