@@ -109,7 +109,8 @@ extension RunDriver {
             return try await commit(failureEvents(name, failure, attempts: attempts))
         }
         try await commit([event(.activityFallback, name, ["error": failure.toValue(), "notify": .bool(fallback.notify)])])
-        let scope = expressionScope(["error": failure.toValue()])
+        let error = failure.errorValue(attempts: attempts)
+        let scope = expressionScope(["error": error])
         do {
             switch fallback.action {
             case .skip:
@@ -121,7 +122,7 @@ extension RunDriver {
                 try await commit(completionEvents(name, output: output, attempts: attempts, outcome: nil, rescued: failure))
             case .body(let handler):
                 let outcome = try await engine.runHandler(
-                    handler, input: state.activities[name]?.input ?? state.input, failure: failure, scope: scope,
+                    handler, input: state.activities[name]?.input ?? state.input, error: error, scope: scope,
                     context: bodyContext(for: name, timeout: handler.timeout, limits: activity.limits), attempt: 1)
                 try await commit(completionEvents(name, output: outcome.output, attempts: attempts, outcome: outcome, rescued: failure))
             }

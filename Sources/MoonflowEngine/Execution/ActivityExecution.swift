@@ -99,15 +99,15 @@ struct ActivityExecution: Sendable {
             return outcome.output
         }
         // The handler comes from the executor: the activity's fallback or its bulkhead's.
-        let fallbackBody: FallbackBody = { handler, failure throws(ActivityFailure) in
+        let fallbackBody: FallbackBody = { handler, failure, attempts throws(ActivityFailure) in
             let outcome = try await engine.runHandler(
-                handler, input: input, failure: failure, scope: scope, context: context, attempt: 1)
+                handler, input: input, error: failure.errorValue(attempts: attempts), scope: scope, context: context, attempt: 1)
             outcomes.store(outcome, attempt: OutcomeBox.fallback)
             return outcome.output
         }
         let evaluateOutput: FallbackOutputEvaluator = {
-            template, failure throws(ActivityFailure) in
-            try await engine.runner.evaluate(template, scope: scope.adding("error", failure.toValue()))
+            template, failure, attempts throws(ActivityFailure) in
+            try await engine.runner.evaluate(template, scope: scope.adding("error", failure.errorValue(attempts: attempts)))
         }
         // A breaker transition this execution's call causes goes to the run (its history), not
         // straight to the bus; when the driver is gone, to the bus.
@@ -148,9 +148,8 @@ extension Engine {
     /// Runs a fallback body once: its input is its `with` (which sees `error`), or the original
     /// input plus `error` (SPEC §5.6).
     func runHandler(
-        _ handler: Handler, input: Value, failure: ActivityFailure, scope: Value, context: BodyContext, attempt: Int
+        _ handler: Handler, input: Value, error: Value, scope: Value, context: BodyContext, attempt: Int
     ) async throws(ActivityFailure) -> ScriptOutcome {
-        let error = failure.toValue()
         let handlerInput: Value
         if let with = handler.with {
             handlerInput = try await runner.evaluate(with, scope: scope.adding("error", error))
@@ -189,6 +188,11 @@ struct MailboxObserver: ActivityObserver {
             if case .terminated = mailbox.yield(message(ack)) { ack.resume() }
         }
     }
+}
+
+extension ActivityFailure {
+    /// `error` as expressions and handler inputs see it (SPEC §3): the failure and the attempts used.
+    func errorValue(attempts: Int) -> Value { toValue().adding("attempts", .int(Int64(attempts))) }
 }
 
 extension Value {

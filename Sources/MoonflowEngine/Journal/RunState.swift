@@ -94,6 +94,8 @@ public struct CompensationRecord: Sendable, Hashable {
     public var startedAt: Timestamp?
     public var finishedAt: Timestamp?
     public var error: ActivityFailure?
+    /// What it returned, once completed.
+    public var output: Value?
 }
 
 /// A durable timer: derived from the state (never stored apart), so it can never disagree with it.
@@ -382,6 +384,7 @@ extension RunState {
                 record.status = .completed
                 record.finishedAt = event.at
                 record.error = nil
+                record.output = data["output"]
             }
         case .compensationFailed:
             updateCompensation(event) { record in
