@@ -18,11 +18,17 @@ public struct WorkflowTestRunner: Sendable {
     let runner: any ScriptRunning
     let validator: any SchemaValidating
     let catalog: (any WorkflowCatalog)?
+    /// moonflow.yaml's `resources`: the sandbox defaults, as in a real run.
+    let resources: ScriptLimits
 
-    public init(runner: any ScriptRunning, validator: any SchemaValidating, catalog: (any WorkflowCatalog)? = nil) {
+    public init(
+        runner: any ScriptRunning, validator: any SchemaValidating, catalog: (any WorkflowCatalog)? = nil,
+        resources: ScriptLimits = .defaults
+    ) {
         self.runner = runner
         self.validator = validator
         self.catalog = catalog
+        self.resources = resources
     }
 
     /// Mock names that cannot apply: unknown activities, or bodies that are not Lua.
@@ -58,7 +64,8 @@ public struct WorkflowTestRunner: Sendable {
         let mocking = MockingRunner(real: runner, mocks: test.mocks, workflow: workflow, clock: clock)
         let engine = Engine(
             store: InMemoryRunStore(), runner: mocking, clock: clock, random: SeededRandomSource(seed: 42),
-            logger: Logger(label: "moonflow.test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog)
+            logger: Logger(label: "moonflow.test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog,
+            resources: resources)
         do {
             for (index, input) in test.earlierRuns.enumerated() {
                 let earlier = try await engine.start(workflow: workflow, definitionHash: definitionHash, input: input, runID: "earlier-\(index + 1)")
