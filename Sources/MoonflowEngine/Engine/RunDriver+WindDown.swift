@@ -120,13 +120,17 @@ extension RunDriver {
     private func launchCompensation(
         _ name: String, _ handler: Handler?, _ group: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) async throws -> Bool {
-        guard let handler, let record = state.activities[name] else {
+        // A workflow-level compensation (`compensation.activities`) has no activity record: it sees
+        // the run's input.
+        let workflowLevel = workflow.compensation.activities.contains { $0.name == name }
+        guard let handler, workflowLevel || state.activities[name] != nil else {
             let failure = ActivityFailure(.compensationFailed, "no compensation applies to '\(name)'")
             try await commit([event(.compensationFailed, name, ["error": failure.toValue()])])
             return false
         }
+        let record = state.activities[name]
         let original: OrderedDictionary<String, Value> = [
-            "input": record.input ?? state.input, "output": record.output ?? .null, "error": runErrorValue,
+            "input": record?.input ?? state.input, "output": record?.output ?? .null, "error": runErrorValue,
         ]
         let scope = expressionScope(original)
         let input: Value
