@@ -295,7 +295,7 @@ final class WorkflowReader {
 
     static let retryKeys = ["max_attempts", "backoff", "retry_on", "non_retryable", "max_interruptions", "initial", "multiplier", "max", "jitter"]
     static let backoffKeys = ["initial", "multiplier", "max", "jitter", "type"]
-    static let breakerKeys = ["threshold", "timeout", "reset", "half_open_max_calls", "ignore", "failure_rate", "window", "minimum_calls"]
+    static let breakerKeys = ["threshold", "timeout", "reset", "half_open_max_calls", "ignore", "failure_rate", "window", "minimum_calls", "monitoring"]
     static let bulkheadKeys = ["max_concurrent", "max_queue_size", "timeout", "fallback"]
 
     private func readPolicies(_ node: YAMLNode, into scope: inout Scope) {
@@ -352,6 +352,9 @@ final class WorkflowReader {
     func readBreaker(_ node: YAMLNode, name: String) -> CircuitBreakerPolicy? {
         guard let map = MappingReader(node, context, what: "the circuit breaker", allowed: Self.breakerKeys) else { return nil }
         var policy = CircuitBreakerPolicy(name: name)
+        EngineConfigLoader.notSupported(
+            map, "monitoring", "circuit_breaker.monitoring", context,
+            instead: "every breaker is monitored: the moonflow_circuit_state metric (switched by moonflow.yaml monitoring.metrics) and circuit.* events")
         if let n = map["threshold"] { policy.threshold = context.int(n, "threshold", 1...1_000_000) }
         if let n = map["timeout"] { policy.timeout = context.duration(n, "timeout") }
         if let n = map["reset"] { policy.reset = context.duration(n, "reset") ?? policy.reset }
