@@ -298,6 +298,7 @@ extension RunState {
             status = .compensating
             finishedAt = nil
             compensationDeadline = Timestamp(eventValue: data["deadline"])
+            if let repinned = data["definition_hash"]?.stringValue { definitionHash = repinned }
             for index in compensations.indices where compensations[index].status == .failed {
                 compensations[index].status = .pending
                 compensations[index].attempts = 0
