@@ -1,4 +1,6 @@
 import Foundation
+import MoonflowEngine
+import MoonflowStore
 import MoonflowModel
 import Testing
 
@@ -57,5 +59,26 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stdout.contains("workflows/w.yaml:6:16") || result.stderr.contains("workflows/w.yaml:6:16"), "\(result.stdout)\(result.stderr)")
         #expect((result.stdout + result.stderr).contains("not supported: 'compensation.notification'"))
+    }
+}
+
+/// A process killed between two workflow-level compensations: the restart runs the remaining
+/// one only, in order, and the store is the fold of the journal.
+@Suite(.timeLimit(.minutes(2))) struct WorkflowCompensationCrashTests {
+    @Test func aKillBetweenWorkflowLevelCompensationsContinuesWithTheRest() async throws {
+        let project = try WorkflowCompensationTests.project(strategy: "reverse")
+        let path = project.url.path
+        let killed = try CLIRunner.run(
+            ["run", "ticket", "--run-id", "t1", "--project", path],
+            environment: ["MOONFLOW_FAILPOINTS": "after_commit:compensation_completed:clear_sla"])
+        #expect(killed.status == 137, "\(killed.stderr)")
+        let resumed = try CLIRunner.run(["runs", "resume", "--project", path])
+        #expect(resumed.stdout == "t1  compensated\n", "\(resumed.stderr)")
+        let store = try SQLiteRunStore(path: project.url.appendingPathComponent(".moonflow/state.db").path)
+        let journal = try await store.journal(of: "t1")
+        let completed = journal.filter { $0.type == .compensationCompleted }.compactMap(\.activity)
+        #expect(completed == ["assign", "clear_sla", "revert_assignment"])
+        #expect(journal.filter { $0.type == .compensationStarted && $0.activity == "clear_sla" }.count == 1)
+        #expect(try await store.verify().isEmpty)
     }
 }
