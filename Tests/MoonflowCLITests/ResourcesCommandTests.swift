@@ -29,6 +29,7 @@ import Testing
                   - name: a
                     run: return 1
                     compensate:
+                      retry: {max_attempts: 1}
                       run: |
                         local t = {}
                         for i = 1, 21 do t[i] = string.rep(string.char(64 + i), 1024 * 1024) end
