@@ -203,12 +203,18 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var storage: StoreOptions
         @Argument(help: "The run id.") var id: String
+        @Flag(help: "Re-pin the run to the project's current definition of its workflow (fixed compensation scripts); recorded in its journal.")
+        var latest = false
 
         func run() async throws {
-            let (engine, _) = try Composition.engine(global, storage)
+            let (engine, store) = try Composition.engine(global, storage)
             let status: RunStatus
             do {
-                status = try await Composition.known(id) { try await engine.resumeCompensation(id) }
+                var pinned: PinnedWorkflow?
+                if latest, let state = try await store.state(of: id) {
+                    pinned = try Composition.loadWorkflow(state.workflow, project: global.projectURL).pinned
+                }
+                status = try await Composition.known(id) { try await engine.resumeCompensation(id, latest: pinned) }
             } catch let error as EngineError {
                 printError("error: \(error)")
                 throw MoonflowExit.usage

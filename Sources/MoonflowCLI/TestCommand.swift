@@ -31,7 +31,8 @@ struct TestCommand: AsyncParsableCommand {
         }
         let runner = WorkflowTestRunner(
             runner: LuaRunner(), validator: Composition.schemaValidator(project: global.projectURL),
-            catalog: ProjectCatalog(loader: Composition.loader(project: global.projectURL)))
+            catalog: ProjectCatalog(loader: Composition.loader(project: global.projectURL)),
+            resources: try Composition.engineConfig(project: global.projectURL).resources)
         var results: [WorkflowTestResult] = []
         for test in cases {
             results.append(await runner.run(test, workflow: loaded.workflow, definitionHash: loaded.contentHash))

@@ -54,10 +54,12 @@ public enum EngineConfigLoader {
         var config = EngineConfig()
         guard let map = MappingReader(root, context, what: "the configuration", allowed: keys) else { return config }
         if let n = map["concurrency"] { config.concurrency = context.concurrency(n) }
-        if let n = map["resources"], let m = MappingReader(n, context, what: "'resources'", allowed: ["memory", "instructions", "timeout", "output_size", "host_memory"]) {
+        if let n = map["resources"], let m = MappingReader(n, context, what: "'resources'", allowed: ["memory", "instructions", "timeout", "output_size", "host_memory", "cpu"]) {
+            notSupported(m, "cpu", "resources.cpu", context, instead: "a script's CPU is bounded by 'resources.instructions' and 'resources.timeout'")
             // Seed form `memory: {limit: 64Mi}` and plain `memory: 64MB` both work.
             if let mem = m["memory"] {
-                if mem.mapping != nil, let mm = MappingReader(mem, context, what: "'resources.memory'", allowed: ["limit"]) {
+                if mem.mapping != nil, let mm = MappingReader(mem, context, what: "'resources.memory'", allowed: ["limit", "request"]) {
+                    notSupported(mm, "request", "resources.memory.request", context, instead: "nothing is reserved; 'limit' caps each execution")
                     if let l = mm["limit"] { config.resources.memory = context.size(l, "limit") ?? config.resources.memory }
                 } else {
                     config.resources.memory = context.size(mem, "memory") ?? config.resources.memory
@@ -68,11 +70,13 @@ public enum EngineConfigLoader {
             if let o = m["output_size"] { config.resources.outputSize = context.size(o, "output_size") ?? config.resources.outputSize }
             if let h = m["host_memory"] { config.resources.hostMemory = context.size(h, "host_memory") ?? config.resources.hostMemory }
         }
-        if let n = map["logging"], let m = MappingReader(n, context, what: "'logging'", allowed: ["level", "format"]) {
+        if let n = map["logging"], let m = MappingReader(n, context, what: "'logging'", allowed: ["level", "format", "components"]) {
+            notSupported(m, "components", "logging.components", context, instead: "one 'level' applies to every component")
             if let l = m["level"], let v = context.choice(l, "level", EngineConfig.LogLevel.allCases.map(\.rawValue)) { config.logLevel = .init(rawValue: v)! }
             if let f = m["format"], let v = context.choice(f, "format", ["text", "json"]) { config.logFormat = .init(rawValue: v)! }
         }
-        if let n = map["tracing"], let m = MappingReader(n, context, what: "'tracing'", allowed: ["enabled", "sampling_rate"]) {
+        if let n = map["tracing"], let m = MappingReader(n, context, what: "'tracing'", allowed: ["enabled", "sampling_rate", "components"]) {
+            notSupported(m, "components", "tracing.components", context, instead: "'enabled' and 'sampling_rate' apply to every component")
             if let e = m["enabled"] { config.tracingEnabled = context.bool(e, "enabled") ?? false }
             if let r = m["sampling_rate"] { config.tracingSamplingRate = context.number(r, "sampling_rate", 0...1) ?? 1 }
         }
@@ -157,5 +161,11 @@ public enum EngineConfigLoader {
 
     static func sha256(_ text: String) -> String {
         SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A seed key the engine has no meaning for: refused where it is written, naming what to use.
+    static func notSupported(_ map: MappingReader, _ key: String, _ path: String, _ context: FileContext, instead: String) {
+        guard map.has(key) else { return }
+        context.error(.invalidValue, "not supported: '\(path)'", at: map.keyLocation(key), hint: instead)
     }
 }

@@ -238,7 +238,7 @@ extension WorkflowReader {
         return readHandler(map, node: node, scope: scope, role: "compensation").map(Compensation.init)
     }
 
-    private func readHandler(_ map: MappingReader, node: YAMLNode, scope: Scope, role: String) -> Handler? {
+    func readHandler(_ map: MappingReader, node: YAMLNode, scope: Scope, role: String) -> Handler? {
         let implicit = map["activity"]
         guard let body = readBody(map, owner: role, at: node, implicitScript: implicit, allowsManual: false) else { return nil }
         var handler = Handler(body: body, location: node.location)

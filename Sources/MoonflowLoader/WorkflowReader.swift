@@ -79,7 +79,7 @@ final class WorkflowReader {
         if let n = node("policies") { readPolicies(n, into: &scope) }
         if let n = node("error_handling") { workflow.errorHandling = readErrorHandling(n, scope: scope) }
         if let n = node("concurrency") { workflow.concurrency = context.concurrency(n) }
-        if let n = node("compensation") { workflow.compensation = readCompensationPolicy(n) }
+        if let n = node("compensation") { workflow.compensation = readCompensationPolicy(n, scope: scope) }
 
         var activities: [(Activity, YAMLNode)] = []
         var declaresOrder = false
@@ -125,6 +125,12 @@ final class WorkflowReader {
             activities[index].0.dependencies.append(Dependency(edge.from, when: edge.when))
         }
         workflow.activities = activities.map(\.0)
+        var compensationNames = Set(workflow.activities.map(\.name))
+        for entry in workflow.compensation.activities where !compensationNames.insert(entry.name).inserted {
+            context.error(
+                .duplicateName, "'\(entry.name)' in 'compensation.activities' is already the name of an activity or compensation",
+                at: entry.handler.location, hint: "compensations are reported by name: give each a name of its own")
+        }
         if workflow.errorHandling.strategy == nil, let n = node("compensation"), n.mapping?.contains(where: { $0.key.scalar?.text == "mode" }) == true {
             // `compensation: {mode: automatic}` (seed) asks for compensation on failure.
             workflow.errorHandling.strategy = .compensate
@@ -289,7 +295,7 @@ final class WorkflowReader {
 
     static let retryKeys = ["max_attempts", "backoff", "retry_on", "non_retryable", "max_interruptions", "initial", "multiplier", "max", "jitter"]
     static let backoffKeys = ["initial", "multiplier", "max", "jitter", "type"]
-    static let breakerKeys = ["threshold", "timeout", "reset", "half_open_max_calls", "ignore", "failure_rate", "window", "minimum_calls"]
+    static let breakerKeys = ["threshold", "timeout", "reset", "half_open_max_calls", "ignore", "failure_rate", "window", "minimum_calls", "monitoring"]
     static let bulkheadKeys = ["max_concurrent", "max_queue_size", "timeout", "fallback"]
 
     private func readPolicies(_ node: YAMLNode, into scope: inout Scope) {
@@ -346,6 +352,9 @@ final class WorkflowReader {
     func readBreaker(_ node: YAMLNode, name: String) -> CircuitBreakerPolicy? {
         guard let map = MappingReader(node, context, what: "the circuit breaker", allowed: Self.breakerKeys) else { return nil }
         var policy = CircuitBreakerPolicy(name: name)
+        EngineConfigLoader.notSupported(
+            map, "monitoring", "circuit_breaker.monitoring", context,
+            instead: "every breaker is monitored: the moonflow_circuit_state metric (switched by moonflow.yaml monitoring.metrics) and circuit.* events")
         if let n = map["threshold"] { policy.threshold = context.int(n, "threshold", 1...1_000_000) }
         if let n = map["timeout"] { policy.timeout = context.duration(n, "timeout") }
         if let n = map["reset"] { policy.reset = context.duration(n, "reset") ?? policy.reset }
@@ -403,14 +412,40 @@ final class WorkflowReader {
         return out
     }
 
-    private func readCompensationPolicy(_ node: YAMLNode) -> CompensationPolicy {
+    private func readCompensationPolicy(_ node: YAMLNode, scope: Scope) -> CompensationPolicy {
         var out = CompensationPolicy()
-        guard let map = MappingReader(node, context, what: "'compensation'", allowed: ["strategy", "on_error", "timeout", "mode"]) else { return out }
+        let keys = ["strategy", "on_error", "timeout", "mode", "activities", "notification"]
+        guard let map = MappingReader(node, context, what: "'compensation'", allowed: keys) else { return out }
+        if map.has("notification") {
+            context.error(
+                .invalidValue, "not supported: 'compensation.notification'", at: map.keyLocation("notification"),
+                hint: "use error_handling.workflow_error.notification: it announces run.notification when the run ends compensated or compensation_failed")
+        }
+        if let a = map["activities"] {
+            if let items = a.sequence {
+                out.activities = items.compactMap { readWorkflowCompensation($0, scope: scope) }
+            } else {
+                context.error(.typeMismatch, "'compensation.activities' must be a list of compensations, not \(a.kindDescription)", at: a)
+            }
+        }
         if let s = map["strategy"], let v = context.choice(s, "strategy", ["reverse", "parallel"]) { out.strategy = .init(rawValue: v)! }
         if let s = map["on_error"], let v = context.choice(s, "on_error", ["halt", "continue"]) { out.onError = .init(rawValue: v)! }
         if let t = map["timeout"] { out.timeout = context.duration(t, "timeout") }
         if let m = map["mode"] { _ = context.choice(m, "mode", ["automatic"]) }
         return out
+    }
+
+    /// An entry of `compensation.activities`: `{name, run|script|call?, with?, retry?, timeout?}`;
+    /// without a body, the script named like it.
+    private func readWorkflowCompensation(_ node: YAMLNode, scope: Scope) -> WorkflowCompensation? {
+        let keys = ["name", "run", "script", "call", "with", "params", "retry", "timeout"]
+        guard let map = MappingReader(node, context, what: "a workflow compensation", allowed: keys) else { return nil }
+        guard let n = map["name"], let name = context.identifier(n, "compensation name") else {
+            if !map.has("name") { context.error(.missingKey, "a workflow compensation needs a 'name'", at: node) }
+            return nil
+        }
+        guard let handler = readHandler(map, node: node, scope: scope, role: name) else { return nil }
+        return WorkflowCompensation(name: name, handler: handler)
     }
 
     // MARK: Edges

@@ -66,13 +66,20 @@ public enum WorkflowTestLoader {
     }
 
     private static func readCase(_ node: YAMLNode, _ context: FileContext) -> WorkflowTestCase? {
-        guard let map = MappingReader(node, context, what: "a test", allowed: ["name", "input", "mocks", "tasks", "expect"]) else { return nil }
+        guard let map = MappingReader(node, context, what: "a test", allowed: ["name", "input", "earlier_runs", "mocks", "tasks", "expect"]) else { return nil }
         guard let nameNode = map["name"], let name = context.string(nameNode, "name") else {
             if !map.has("name") { context.error(.missingKey, "a test needs a 'name'", at: node) }
             return nil
         }
         var test = WorkflowTestCase(name: name, location: node.location)
         if let i = map["input"] { test.input = context.value(i) ?? test.input }
+        if let r = map["earlier_runs"] {
+            if let items = r.sequence {
+                test.earlierRuns = items.compactMap { context.value($0) }
+            } else {
+                context.error(.typeMismatch, "'earlier_runs' must be a list of inputs, not \(r.kindDescription)", at: r)
+            }
+        }
         if let m = map["mocks"] {
             guard let pairs = m.mapping else {
                 context.error(.typeMismatch, "'mocks' must map activity names to lists of outcomes, not \(m.kindDescription)", at: m)

@@ -174,8 +174,19 @@ public final class LuaSandbox {
     private static func encodeScope(_ scope: Value, into blob: inout LuaValueEncoder) throws(ActivityFailure) {
         let members = scope.objectValue ?? [:]
         blob.count(members.count)
-        for (name, value) in members { try blob.binding(named: name, value, flags: MF_BINDING_READ_ONLY, path: name) }
+        for (name, value) in members {
+            // A lazy binding is found only where the globals have no such name: one that shadows a
+            // global (`error` in a compensation's or fallback's scope) is built into the environment now.
+            let flags = globalNames.contains(name) ? MF_BINDING_READ_ONLY | MF_BINDING_EAGER : MF_BINDING_READ_ONLY
+            try blob.binding(named: name, value, flags: flags, path: name)
+        }
     }
+
+    /// Base functions an expression sees as globals (CLuaSupport's `base_kept` and `base_replaced`).
+    private static let globalNames: Set<String> = [
+        "assert", "error", "ipairs", "pcall", "select", "type", "rawequal", "rawlen", "rawget", "getmetatable", "next", "pairs",
+        "tostring", "rawset", "setmetatable", "collectgarbage", "xpcall", "tonumber",
+    ]
 
     private func resolve(_ template: ValueTemplate, limits: ScriptLimits) throws(ActivityFailure) -> Value {
         switch template {

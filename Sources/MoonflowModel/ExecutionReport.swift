@@ -83,11 +83,14 @@ public struct ExecutionReport: Sendable, Hashable {
         public var startedAt: Timestamp?
         public var finishedAt: Timestamp?
         public var error: ErrorInfo?
+        /// What the compensation returned, once completed.
+        public var output: Value?
 
         public init(
             activity: String, handler: String, status: CompensationStatus, attempts: Int, startedAt: Timestamp? = nil,
-            finishedAt: Timestamp? = nil, error: ErrorInfo? = nil
+            finishedAt: Timestamp? = nil, error: ErrorInfo? = nil, output: Value? = nil
         ) {
+            self.output = output
             self.activity = activity
             self.handler = handler
             self.status = status
@@ -101,7 +104,7 @@ public struct ExecutionReport: Sendable, Hashable {
             [
                 "activity": .string(activity), "handler": .string(handler), "status": .string(status.rawValue),
                 "attempts": .int(Int64(attempts)), "started_at": startedAt.reportValue,
-                "finished_at": finishedAt.reportValue, "error": error?.toValue() ?? .null,
+                "finished_at": finishedAt.reportValue, "output": output ?? .null, "error": error?.toValue() ?? .null,
             ]
         }
     }

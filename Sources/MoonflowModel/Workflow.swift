@@ -158,10 +158,26 @@ public struct CompensationPolicy: Sendable, Hashable {
     public var strategy: Strategy
     public var onError: OnError
     public var timeout: Duration?
+    /// `compensation.activities` (seed): workflow-level compensation bodies, run once each when
+    /// the run fails, after the per-activity compensations.
+    public var activities: [WorkflowCompensation]
 
-    public init(strategy: Strategy = .reverse, onError: OnError = .halt, timeout: Duration? = nil) {
+    public init(
+        strategy: Strategy = .reverse, onError: OnError = .halt, timeout: Duration? = nil, activities: [WorkflowCompensation] = []
+    ) {
         self.strategy = strategy
         self.onError = onError
         self.timeout = timeout
+        self.activities = activities
+    }
+}
+
+/// One entry of `compensation.activities`: a named body (found by name like an activity's).
+public struct WorkflowCompensation: Sendable, Hashable {
+    public var name: String
+    public var handler: Handler
+    public init(name: String, handler: Handler) {
+        self.name = name
+        self.handler = handler
     }
 }

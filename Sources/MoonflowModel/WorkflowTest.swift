@@ -60,6 +60,10 @@ public struct WorkflowTestCase: Sendable, Hashable {
     /// the activity's compensation. Activities without mocks run their real body.
     public var mocks: [String: [MockOutcome]]
     public var tasks: [String: TaskCompletion]
+    /// Inputs of runs driven to their end first, on the same engine and clock (unmocked bodies,
+    /// the case's mocks apply): what they leave behind — an open circuit, a full bulkhead — is what
+    /// the case's own run meets.
+    public var earlierRuns: [Value] = []
     public var expect: Expectations
     @IgnoredInEquality public var location: SourceLocation
 

@@ -151,6 +151,22 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
+    public func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws {
+        let texts = Self.journalTexts(events)
+        _ = try await committer.write { db in
+            let current = try db.cachedStatement(sql: "SELECT journal_length, next_timer_at IS NOT NULL FROM runs WHERE id = ?")
+            guard let row = try Row.fetchOne(current, arguments: [runID]) else { throw RunStoreError.unknownRun(runID) }
+            let length: Int = row[0]
+            let expected = newState.journalLength - events.count
+            guard length == expected else { throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: length) }
+            try Self.insertDefinition(definition, at: events.first?.at ?? newState.queuedAt, db)
+            try db.execute(sql: "UPDATE runs SET definition_hash = ? WHERE id = ?", arguments: [definition.hash, runID])
+            try Self.insertJournal(runID, events, texts, from: length, db)
+            try Self.writeSummary(of: newState, after: events, isNew: false, hadTimers: row[1], db)
+            return true
+        }
+    }
+
     /// Notes a run recovery could not drive; the reason is kept as every error text is (`SafeText.errorMessage`).
     public func recordDeadLetter(runID: String, reason: String, at: Timestamp) async throws {
         _ = try await committer.write { db in

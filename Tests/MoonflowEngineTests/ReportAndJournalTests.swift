@@ -43,7 +43,12 @@ import Testing
             json["compensations"] == [
                 [
                     "activity": "charge", "handler": "refund", "status": "completed", "attempts": 1,
-                    "started_at": .string(h.clock.now.iso8601), "finished_at": .string(h.clock.now.iso8601), "error": nil,
+                    "started_at": .string(h.clock.now.iso8601), "finished_at": .string(h.clock.now.iso8601),
+                    // The scripted refund returns its input: `{input, output, error}` without `with`.
+                    "output": [
+                        "input": ["id": 5], "output": ["receipt": "R1"], "error": ["type": "Lost", "message": "gone", "attempts": 1],
+                    ],
+                    "error": nil,
                 ]
             ])
         #expect(json["tasks"] == [])

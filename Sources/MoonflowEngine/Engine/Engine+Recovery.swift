@@ -61,10 +61,18 @@ extension Engine {
 
     /// Continues a `compensation_failed` run (docs/workflow-format.md): the failed compensations run again with
     /// a fresh retry budget, then the pending ones, in plan order; completed ones never re-run.
-    public func resumeCompensation(_ runID: RunID) async throws -> RunStatus {
+    /// With `latest` (the project's current definition of the run's workflow), the compensations
+    /// run the fixed scripts: the run is re-pinned to it, recorded in `run.compensation_resumed`.
+    public func resumeCompensation(_ runID: RunID, latest: PinnedWorkflow? = nil) async throws -> RunStatus {
         let status = try await leases.withLease(runID) {
             guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
             guard state.status == .compensationFailed else { throw EngineError.notCompensationFailed(runID, state.status) }
+            if let latest {
+                guard latest.workflow.id == state.workflow else { throw EngineError.unknownRun(runID) }
+                definitions.remember(latest)
+                let driver = RunDriver(engine: self, workflow: latest.workflow, state: state)
+                return try await driver.resumeCompensation(repin: latest.definition)
+            }
             let driver = RunDriver(engine: self, workflow: try await workflow(of: runID), state: state)
             return try await driver.resumeCompensation()
         }

@@ -84,7 +84,7 @@ public final class Engine: Sendable {
     /// The engine-wide `concurrency.max_activities` (moonflow.yaml): activities of every run at once.
     let activityGate: Bulkhead?
     /// Every event of every run, as it is committed, plus events scripts emit.
-    public let bus = EventBus()
+    public let bus: EventBus
     /// moonflow.yaml's `resources`: the sandbox limits of every code action, under its `limits:`
     /// and its `timeout` (none there: the runner's default wall time).
     let scriptLimits: ScriptLimits
@@ -110,7 +110,10 @@ public final class Engine: Sendable {
         self.catalog = catalog
         self.definitions = DefinitionCache(resolver: resolver)
         self.failpoints = failpoints
-        let breakers = breakers ?? CircuitBreakerRegistry(clock: clock, onTransition: Engine.circuitTransitionRecorder(logger: logger))
+        let bus = EventBus()
+        self.bus = bus
+        let breakers =
+            breakers ?? CircuitBreakerRegistry(clock: clock, onTransition: Engine.circuitTransitionRecorder(logger: logger, bus: bus))
         let bulkheads = bulkheads ?? BulkheadRegistry(clock: clock)
         self.breakers = breakers
         self.bulkheads = bulkheads

@@ -98,8 +98,9 @@ extension RunDriver {
         guard failure.type != .cancelled, let fallback = workflow.fallback(for: activity) else {
             return try await commit(failureEvents(name, failure, attempts: attempts))
         }
-        try await commit([event(.activityFallback, name, ["error": failure.toValue()])])
-        let scope = expressionScope(["error": failure.toValue()])
+        try await commit([event(.activityFallback, name, ["error": failure.toValue(), "notify": .bool(fallback.notify)])])
+        let error = failure.errorValue(attempts: attempts)
+        let scope = expressionScope(["error": error])
         do {
             switch fallback.action {
             case .skip:
@@ -114,7 +115,7 @@ extension RunDriver {
                 let outcome: ScriptOutcome
                 do {
                     outcome = try await engine.runHandler(
-                        handler, input: state.activities[name]?.input ?? state.input, failure: failure, scope: scope,
+                        handler, input: state.activities[name]?.input ?? state.input, error: error, scope: scope,
                         context: bodyContext(for: name, timeout: handler.timeout, limits: activity.limits), attempt: 1, logs: logs)
                 } catch {
                     stage(logEvents(name, attempt: 1, logs.drain()))  // written with the failure

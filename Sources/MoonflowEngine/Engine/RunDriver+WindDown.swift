@@ -37,6 +37,13 @@ extension RunDriver {
         try await compensate()
     }
 
+    /// The run's `error` as a compensation sees it: the failure that ended the run and the attempts
+    /// its activity used (`null` for a run that was cancelled or timed out without one).
+    var runErrorValue: Value {
+        guard let error = state.error else { return .null }
+        return error.errorValue(attempts: state.errorActivity.flatMap { state.activities[$0]?.attempts } ?? 0)
+    }
+
     /// `compensation.timeout` from now, as the deadline of the compensation phase about to start.
     func compensationDeadline() -> Timestamp? { workflow.compensation.timeout.map { engine.clock.now + $0 } }
 
@@ -93,6 +100,7 @@ extension RunDriver {
                         logger(nil).warning("compensation.timeout passed: stopping the compensations still running")
                         group.cancelAll()
                     case .fallbackStarted(_, _, _, let ack): ack.resume()
+                    case .circuitTransition(let name, let transition): try await commit([circuitEvent(name, transition)])
                     case .childSettled, .stop: break
                     }
                 } while true
@@ -114,13 +122,17 @@ extension RunDriver {
     private func launchCompensation(
         _ name: String, _ handler: Handler?, _ group: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) async throws -> Bool {
-        guard let handler, let record = state.activities[name] else {
+        // A workflow-level compensation (`compensation.activities`) has no activity record: it sees
+        // the run's input.
+        let workflowLevel = workflow.compensation.activities.contains { $0.name == name }
+        guard let handler, workflowLevel || state.activities[name] != nil else {
             let failure = ActivityFailure(.compensationFailed, "no compensation applies to '\(name)'")
             try await commit([event(.compensationFailed, name, ["error": failure.toValue()])])
             return false
         }
+        let record = state.activities[name]
         let original: OrderedDictionary<String, Value> = [
-            "input": record.input ?? state.input, "output": record.output ?? .null, "error": state.error?.toValue() ?? .null,
+            "input": record?.input ?? state.input, "output": record?.output ?? .null, "error": runErrorValue,
         ]
         let scope = expressionScope(original)
         let input: Value
@@ -149,7 +161,11 @@ extension RunDriver {
 
     private func compensationResult(_ name: String, _ result: ActivityExecutionResult, _ outcome: ScriptOutcome?) -> RunEvent {
         switch result {
-        case .completed(_, let attempts), .completedViaFallback(_, let attempts, _), .skippedByFallback(let attempts, _):
+        case .completed(let output, let attempts), .completedViaFallback(let output, let attempts, _):
+            var data: OrderedDictionary<String, Value> = ["attempts": .int(Int64(attempts)), "output": output]
+            if let writes = outcome?.contextWrites, !writes.isEmpty { data["context_writes"] = .object(writes) }
+            return event(.compensationCompleted, name, .object(data))
+        case .skippedByFallback(let attempts, _):
             var data: OrderedDictionary<String, Value> = ["attempts": .int(Int64(attempts))]
             if let writes = outcome?.contextWrites, !writes.isEmpty { data["context_writes"] = .object(writes) }
             return event(.compensationCompleted, name, .object(data))

@@ -54,9 +54,21 @@ final class RunDriver {
         return try await drive()
     }
 
-    /// Reopens the failed compensations of a `compensation_failed` run and compensates again.
-    func resumeCompensation() async throws -> RunStatus {
-        try await commitFailingFast([event(.runCompensationResumed, ["deadline": compensationDeadline()?.eventValue ?? .null])])
+    /// Reopens the failed compensations of a `compensation_failed` run and compensates again;
+    /// with `repin`, under that definition from now on (recorded in the same journal entry).
+    func resumeCompensation(repin: PinnedDefinition? = nil) async throws -> RunStatus {
+        var data: Value = ["deadline": compensationDeadline()?.eventValue ?? .null]
+        guard let repin, repin.hash != state.definitionHash else {
+            try await commitFailingFast([event(.runCompensationResumed, data)])
+            return try await drive()
+        }
+        data = data.adding("definition_hash", .string(repin.hash)).adding("previous_definition_hash", .string(state.definitionHash))
+        let resumed = event(.runCompensationResumed, data)
+        var next = state
+        next.apply(resumed)
+        try await engine.store.repin(state.id, to: repin, events: [resumed], newState: next)
+        state = next
+        engine.bus.publish([resumed])
         return try await drive()
     }
 
@@ -359,6 +371,8 @@ final class RunDriver {
             children[name] = nil
             guard !Task.isCancelled else { return }
             settle(name, result, outcome)
+        case .circuitTransition(let name, let transition):
+            try await commit([circuitEvent(name, transition)])
         case .childSettled(let name, let child):
             children[name] = nil
             guard !Task.isCancelled else { return }
@@ -482,7 +496,7 @@ final class RunDriver {
             throw error
         }
         engine.failpoints.reach(.afterCommit, of: events)
-        engine.bus.publish(events)
+        engine.bus.publish(announced(events))
         for event in events { record(event, wasTerminal: stagedFromTerminal) }
         // Events a body emitted are published (for subscribers and triggers) once it completed.
         let emitted = events.flatMap { completion in

@@ -14,6 +14,8 @@ enum DriverMessage: Sendable {
     case finished(activity: String, result: ActivityExecutionResult, outcome: ScriptOutcome?)
     /// A child run's drive returned with this state.
     case childSettled(activity: String, child: RunState)
+    /// A breaker changed state in this activity's call: the run records it (`circuit.*`).
+    case circuitTransition(activity: String, transition: CircuitTransition)
     case deadline
     case stop(RunEnding)
 
@@ -22,7 +24,7 @@ enum DriverMessage: Sendable {
         switch self {
         case .attemptStarted(_, _, _, let ack), .attemptFailed(_, _, _, _, let ack), .fallbackStarted(_, _, _, let ack):
             ack.resume()
-        case .scriptLogs, .finished, .childSettled, .deadline, .stop: break
+        case .scriptLogs, .finished, .childSettled, .circuitTransition, .deadline, .stop: break
         }
     }
 }

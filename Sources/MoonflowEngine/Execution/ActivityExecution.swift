@@ -109,23 +109,31 @@ struct ActivityExecution: Sendable {
             return outcome.output
         }
         // The handler comes from the executor: the activity's fallback or its bulkhead's.
-        let fallbackBody: FallbackBody = { handler, failure throws(ActivityFailure) in
+        let fallbackBody: FallbackBody = { handler, failure, attempts throws(ActivityFailure) in
             let logs = ScriptLogBuffer()
             defer { flush(logs, 1) }
             let outcome = try await engine.runHandler(
-                handler, input: input, failure: failure, scope: scope, context: context, attempt: 1, logs: logs)
+                handler, input: input, error: failure.errorValue(attempts: attempts), scope: scope, context: context, attempt: 1, logs: logs)
             outcomes.store(outcome, attempt: OutcomeBox.fallback)
             return outcome.output
         }
         let evaluateOutput: FallbackOutputEvaluator = {
-            template, failure throws(ActivityFailure) in
-            try await engine.runner.evaluate(template, scope: scope.adding("error", failure.toValue()))
+            template, failure, attempts throws(ActivityFailure) in
+            try await engine.runner.evaluate(template, scope: scope.adding("error", failure.errorValue(attempts: attempts)))
+        }
+        // A breaker transition this execution's call causes goes to the run (its history), not
+        // straight to the bus; when the driver is gone, to the bus.
+        let cause = CircuitCause(runID: context.runID, workflow: workflow) { [mailbox, name = activity.name] transition in
+            if case .terminated = mailbox.yield(.circuitTransition(activity: name, transition: transition)) { return false }
+            return true
         }
         let execute = { [workflow, mailbox, firstAttemptJournaled] in
-            await engine.executor.execute(
-                activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
-                evaluateOutput: evaluateOutput,
-                observer: MailboxObserver(mailbox: mailbox, firstAttemptJournaled: firstAttemptJournaled))
+            await CircuitCause.$current.withValue(cause) {
+                await engine.executor.execute(
+                    activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
+                    evaluateOutput: evaluateOutput,
+                    observer: MailboxObserver(mailbox: mailbox, firstAttemptJournaled: firstAttemptJournaled))
+            }
         }
         let result: ActivityExecutionResult
         if let gate = engine.activityGate {
@@ -152,10 +160,9 @@ extension Engine {
     /// Runs a fallback body once: its input is its `with` (which sees `error`), or the original
     /// input plus `error` (docs/workflow-format.md).
     func runHandler(
-        _ handler: Handler, input: Value, failure: ActivityFailure, scope: Value, context: BodyContext, attempt: Int,
+        _ handler: Handler, input: Value, error: Value, scope: Value, context: BodyContext, attempt: Int,
         logs: ScriptLogBuffer? = nil
     ) async throws(ActivityFailure) -> ScriptOutcome {
-        let error = failure.toValue()
         let handlerInput: Value
         if let with = handler.with {
             handlerInput = try await runner.evaluate(with, scope: scope.adding("error", error))
@@ -194,6 +201,11 @@ struct MailboxObserver: ActivityObserver {
             if case .terminated = mailbox.yield(message(ack)) { ack.resume() }
         }
     }
+}
+
+extension ActivityFailure {
+    /// `error` as expressions and handler inputs see it (docs/expressions.md): the failure and the attempts used.
+    func errorValue(attempts: Int) -> Value { toValue().adding("attempts", .int(Int64(attempts))) }
 }
 
 extension Value {

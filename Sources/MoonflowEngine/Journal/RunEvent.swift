@@ -27,6 +27,8 @@ public struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConve
     /// An operator continues a `compensation_failed` run: failed compensations run again with a
     /// fresh retry budget, then the pending ones (`moonflow runs resume-compensation`).
     public static let runCompensationResumed: EventType = "run.compensation_resumed"
+    /// A failed run of a workflow with `workflow_error.notification`: announced on the bus, not journaled.
+    public static let runNotification: EventType = "run.notification"
 
     public static let activityScheduled: EventType = "activity.scheduled"
     public static let activityStarted: EventType = "activity.started"

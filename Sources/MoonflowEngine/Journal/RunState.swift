@@ -95,6 +95,8 @@ public struct CompensationRecord: Sendable, Hashable {
     public var startedAt: Timestamp?
     public var finishedAt: Timestamp?
     public var error: ActivityFailure?
+    /// What it returned, once completed.
+    public var output: Value?
 }
 
 /// A durable timer: derived from the state (never stored apart), so it can never disagree with it.
@@ -297,6 +299,7 @@ extension RunState {
             status = .compensating
             finishedAt = nil
             compensationDeadline = Timestamp(eventValue: data["deadline"])
+            if let repinned = data["definition_hash"]?.stringValue { definitionHash = repinned }
             for index in compensations.indices where compensations[index].status == .failed {
                 compensations[index].status = .pending
                 compensations[index].attempts = 0
@@ -383,6 +386,7 @@ extension RunState {
                 record.status = .completed
                 record.finishedAt = event.at
                 record.error = nil
+                record.output = data["output"]
             }
         case .compensationFailed:
             updateCompensation(event) { record in

@@ -20,7 +20,8 @@ extension ExecutionReport {
         let compensations = state.compensations.map { record in
             CompensationEntry(
                 activity: record.activity, handler: record.handler, status: record.status, attempts: record.attempts,
-                startedAt: record.startedAt, finishedAt: record.finishedAt, error: record.error.map { ErrorInfo($0) })
+                startedAt: record.startedAt, finishedAt: record.finishedAt, error: record.error.map { ErrorInfo($0) },
+                output: record.output)
         }
         let tasks = state.tasks.values.map { task in
             TaskEntry(id: task.id, activity: task.activity, status: task.status, users: task.users, groups: task.groups, due: task.due)

@@ -39,12 +39,14 @@ import MoonflowModel
 /// promptly when its task is cancelled (timeouts cancel it and wait for it to end).
 public typealias AttemptBody = @Sendable (_ attempt: Int) async throws(ActivityFailure) -> Value
 
-/// Runs a fallback `handler` once; its input is the original input plus `error` (`failure`).
-public typealias FallbackBody = @Sendable (_ handler: Handler, _ failure: ActivityFailure) async throws(ActivityFailure) -> Value
+/// Runs a fallback `handler` once; its input is the original input plus `error` (`failure`, and
+/// the `attempts` used).
+public typealias FallbackBody =
+    @Sendable (_ handler: Handler, _ failure: ActivityFailure, _ attempts: Int) async throws(ActivityFailure) -> Value
 
-/// Renders a `{output: template}` fallback, with `error` (`failure`) in scope.
+/// Renders a `{output: template}` fallback, with `error` (`failure`, `attempts`) in scope.
 public typealias FallbackOutputEvaluator =
-    @Sendable (_ output: ValueTemplate, _ failure: ActivityFailure) async throws(ActivityFailure) -> Value
+    @Sendable (_ output: ValueTemplate, _ failure: ActivityFailure, _ attempts: Int) async throws(ActivityFailure) -> Value
 
 /// Progress the run layer journals (and stores) as it happens. Each call is awaited before the
 /// executor goes on, so a journal write completes before the next step.
@@ -140,7 +142,7 @@ public struct ActivityExecutor: Sendable {
                 return .failed(failure, attempts: attempts)
             }
             outcome = await bounded(clock: clock, limit: nil) { () async throws(ActivityFailure) -> Value in
-                try await evaluateOutput(template, failure)
+                try await evaluateOutput(template, failure, attempts)
             }
         case .body(let handler):
             guard let fallbackBody else {
@@ -149,7 +151,7 @@ public struct ActivityExecutor: Sendable {
             }
             let limit = handler.timeout.map { (clock.now + $0, ActivityFailure(.timeout, "fallback timed out after \($0)")) }
             outcome = await bounded(clock: clock, limit: limit) { () async throws(ActivityFailure) -> Value in
-                try await fallbackBody(handler, failure)
+                try await fallbackBody(handler, failure, attempts)
             }
         }
         if Task.isCancelled { return .failed(.callerCancelled, attempts: attempts) }

@@ -17,7 +17,8 @@ public enum CompensationPlanner {
         case .compensate: true
         case .fail: false
         case nil:
-            workflow.activities.contains { $0.compensate != nil || workflow.fallback(for: $0)?.compensation != nil }
+            !workflow.compensation.activities.isEmpty
+                || workflow.activities.contains { $0.compensate != nil || workflow.fallback(for: $0)?.compensation != nil }
         }
     }
 
@@ -46,7 +47,11 @@ public enum CompensationPlanner {
             default: break
             }
         }
-        return failed + completed.sorted { $0.seq > $1.seq }.map(\.step)
+        // `compensation.activities`: once each, after the per-activity ones; in reverse list order
+        // with `strategy: reverse`, in list order otherwise.
+        let listed = workflow.compensation.activities.map { CompensationStep(activity: $0.name, handler: $0.handler) }
+        let workflowLevel = workflow.compensation.strategy == .reverse ? listed.reversed() : listed
+        return failed + completed.sorted { $0.seq > $1.seq }.map(\.step) + workflowLevel
     }
 }
 

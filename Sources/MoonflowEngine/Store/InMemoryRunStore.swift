@@ -53,6 +53,11 @@ public final class InMemoryRunStore: RunStore {
 
     public func journal(of runID: String) async throws -> [RunEvent] { runs.withLock { $0[runID]?.journal ?? [] } }
 
+    public func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws {
+        try await append(runID, events: events, newState: newState)
+        runs.withLock { $0[runID]?.definition = definition }
+    }
+
     public func definition(of runID: String) async throws -> PinnedDefinition? { runs.withLock { $0[runID]?.definition } }
 
     public func runs(status: Set<RunStatus>?) async throws -> [RunState] {

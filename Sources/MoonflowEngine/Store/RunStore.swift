@@ -47,6 +47,10 @@ public protocol RunStore: Sendable {
     /// `newState.journalLength - events.count` entries (someone else wrote since).
     func append(_ runID: String, events: [RunEvent], newState: RunState) async throws
 
+    /// `append`, and the run is pinned to `definition` from now on (stored unless its hash is), in
+    /// the same transaction: `moonflow runs resume-compensation --latest`.
+    func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws
+
     func state(of runID: String) async throws -> RunState?
     func journal(of runID: String) async throws -> [RunEvent]
     /// The definition the run was pinned to when it started.

@@ -18,11 +18,17 @@ public struct WorkflowTestRunner: Sendable {
     let runner: any ScriptRunning
     let validator: any SchemaValidating
     let catalog: (any WorkflowCatalog)?
+    /// moonflow.yaml's `resources`: the sandbox defaults, as in a real run.
+    let resources: ScriptLimits
 
-    public init(runner: any ScriptRunning, validator: any SchemaValidating, catalog: (any WorkflowCatalog)? = nil) {
+    public init(
+        runner: any ScriptRunning, validator: any SchemaValidating, catalog: (any WorkflowCatalog)? = nil,
+        resources: ScriptLimits = .defaults
+    ) {
         self.runner = runner
         self.validator = validator
         self.catalog = catalog
+        self.resources = resources
     }
 
     /// Mock names that cannot apply: unknown activities, or bodies that are not Lua.
@@ -58,8 +64,13 @@ public struct WorkflowTestRunner: Sendable {
         let mocking = MockingRunner(real: runner, mocks: test.mocks, workflow: workflow, clock: clock)
         let engine = Engine(
             store: InMemoryRunStore(), runner: mocking, clock: clock, random: SeededRandomSource(seed: 42),
-            logger: Logger(label: "moonflow.test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog)
+            logger: Logger(label: "moonflow.test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog,
+            resources: resources)
         do {
+            for (index, input) in test.earlierRuns.enumerated() {
+                let earlier = try await engine.start(workflow: workflow, definitionHash: definitionHash, input: input, runID: "earlier-\(index + 1)")
+                _ = try await passingTime(clock, mocking) { try await engine.drive(earlier) }
+            }
             let runID = try await engine.start(workflow: workflow, definitionHash: definitionHash, input: test.input, runID: "test")
             var status = try await passingTime(clock, mocking) { try await engine.drive(runID) }
             // A waiting run: complete the tasks the test scripts, else let time reach the next timer.

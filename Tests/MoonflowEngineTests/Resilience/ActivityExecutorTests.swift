@@ -281,7 +281,7 @@ struct ActivityExecutorTests {
         let handler = Handler(body: .builtin("noop"))
         let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 2), fallback: Fallback(.body(handler)))
         let calls = EventLog()
-        let fallbackBody: FallbackBody = { h, failure throws(ActivityFailure) in
+        let fallbackBody: FallbackBody = { h, failure, _ throws(ActivityFailure) in
             calls.append("\(h.body) \(failure.type)")
             return .string("degraded")
         }
@@ -308,7 +308,7 @@ struct ActivityExecutorTests {
         let h = ExecutorHarness()
         let template = ValueTemplate.object(["status": .value(.string("degraded"))])
         let activity = Activity(name: "a", body: .builtin("noop"), fallback: Fallback(.output(template)))
-        let evaluator: FallbackOutputEvaluator = { t, failure throws(ActivityFailure) in
+        let evaluator: FallbackOutputEvaluator = { t, failure, _ throws(ActivityFailure) in
             #expect(t == template)
             return .object(["status": .string("degraded"), "error": .string(failure.type.rawValue)])
         }
@@ -326,7 +326,7 @@ struct ActivityExecutorTests {
         let h = ExecutorHarness()
         let activity = Activity(name: "a", body: .builtin("noop"), fallback: Fallback(.body(Handler(body: .builtin("fail")))))
         let broken = ActivityFailure("FallbackBroken", "no")
-        let fallbackBody: FallbackBody = { _, _ throws(ActivityFailure) in throw broken }
+        let fallbackBody: FallbackBody = { _, _, _ throws(ActivityFailure) in throw broken }
         #expect(await h.start(activity, body: ScriptedBody(failing: 1).body, fallbackBody: fallbackBody).value
             == .failed(broken, attempts: 1))
     }
