@@ -62,15 +62,9 @@ public struct WorkflowTestRunner: Sendable {
         guard problems.isEmpty else { return WorkflowTestResult(name: test.name, failures: problems, report: nil) }
         let clock = ManualClock()
         let mocking = MockingRunner(real: runner, mocks: test.mocks, workflow: workflow, clock: clock)
-        let engine = Engine(
-            store: InMemoryRunStore(), runner: mocking, clock: clock, random: SeededRandomSource(seed: 42),
-            logger: Logger(label: "moonflow.test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog,
-            resources: resources)
+        let engine = makeEngine(mocking, clock)
         do {
-            for (index, input) in test.earlierRuns.enumerated() {
-                let earlier = try await engine.start(workflow: workflow, definitionHash: definitionHash, input: input, runID: "earlier-\(index + 1)")
-                _ = try await passingTime(clock, mocking) { try await engine.drive(earlier) }
-            }
+            try await runEarlierRuns(test, workflow: workflow, definitionHash: definitionHash, engine: engine, clock: clock, mocking: mocking)
             let runID = try await engine.start(workflow: workflow, definitionHash: definitionHash, input: test.input, runID: "test")
             var status = try await passingTime(clock, mocking) { try await engine.drive(runID) }
             // A waiting run: complete the tasks the test scripts, else let time reach the next timer.
@@ -95,6 +89,36 @@ public struct WorkflowTestRunner: Sendable {
         } catch {
             return WorkflowTestResult(name: test.name, failures: ["the run could not be driven: \(error)"], report: nil)
         }
+    }
+
+    /// The case's engine: an in-memory store, the mocking runner, the virtual clock. (Not inlined
+    /// into `run`: part of the shape that keeps Swift 6.3.1's optimiser from crashing, see
+    /// `runEarlierRuns`.)
+    @inline(never)
+    private func makeEngine(_ mocking: MockingRunner, _ clock: ManualClock) -> Engine {
+        Engine(
+            store: InMemoryRunStore(), runner: mocking, clock: clock, random: SeededRandomSource(seed: 42),
+            logger: Logger(label: "moonflow.test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog,
+            resources: resources)
+    }
+
+    /// The case's `earlier_runs`, each driven to its end on the case's engine and clock, one
+    /// call each. (Swift 6.3.1's optimiser crashed splitting the coroutine when this loop, or
+    /// `makeEngine`, was inlined into `run` or the start and drive were inlined into the loop.)
+    private func runEarlierRuns(
+        _ test: WorkflowTestCase, workflow: Workflow, definitionHash: String, engine: Engine, clock: ManualClock, mocking: MockingRunner
+    ) async throws {
+        for (index, input) in test.earlierRuns.enumerated() {
+            try await runEarlierRun(input, runID: "earlier-\(index + 1)", workflow: workflow, definitionHash: definitionHash, engine: engine, clock: clock, mocking: mocking)
+        }
+    }
+
+    @inline(never)
+    private func runEarlierRun(
+        _ input: Value, runID: String, workflow: Workflow, definitionHash: String, engine: Engine, clock: ManualClock, mocking: MockingRunner
+    ) async throws {
+        let earlier = try await engine.start(workflow: workflow, definitionHash: definitionHash, input: input, runID: runID)
+        _ = try await passingTime(clock, mocking) { try await engine.drive(earlier) }
     }
 
     /// Runs `operation` while moving the clock to the next deadline whenever every task is asleep
