@@ -11,7 +11,7 @@ import Testing
     @Test func aSecondOwnerIsRefusedUntilTheFirstCloses() async throws {
         let fixture = try StoreFixture()
         var first: SQLiteRunStore? = try fixture.open()
-        #expect(throws: StoreOpenError.inUse(path: fixture.storePath)) { _ = try fixture.open() }
+        #expect(throws: StoreOpenError.inUse(path: fixture.storePath)) { _ = try SQLiteRunStore(path: fixture.storePath) }
         #expect(first != nil)
         first = nil
         let second = try fixture.open()

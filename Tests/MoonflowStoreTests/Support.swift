@@ -32,8 +32,18 @@ final class StoreFixture: Sendable {
 
     var loader: ProjectLoader { ProjectLoader(projectDirectory: directory, checker: LuaSyntaxChecker()) }
 
+    /// Opens the store. A store of this fixture opened before holds the owner lock until its last
+    /// reference is gone, which a task finishing on another thread may drop a moment after the
+    /// test let go of it (seen on a loaded machine): reopening waits for that, up to 10 s.
     func open(_ options: SQLiteStoreOptions = SQLiteStoreOptions()) throws -> SQLiteRunStore {
-        try SQLiteRunStore(path: storePath, options: options)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try SQLiteRunStore(path: storePath, options: options)
+            } catch StoreOpenError.inUse where ContinuousClock.now < deadline {
+                usleep(20_000)
+            }
+        }
     }
 
     func engine(_ store: any RunStore) -> Engine {
