@@ -140,29 +140,34 @@ public final class SQLiteRunStore: RunStore {
     public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
         let texts = Self.journalTexts(events)
         _ = try await committer.write { db in
-            let current = try db.cachedStatement(sql: "SELECT journal_length, next_timer_at IS NOT NULL FROM runs WHERE id = ?")
-            guard let row = try Row.fetchOne(current, arguments: [runID]) else { throw RunStoreError.unknownRun(runID) }
-            let length: Int = row[0]
-            let expected = newState.journalLength - events.count
-            guard length == expected else { throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: length) }
+            let (length, hadTimers) = try Self.checkJournalLength(runID, events, newState, db)
             try Self.insertJournal(runID, events, texts, from: length, db)
-            try Self.writeSummary(of: newState, after: events, isNew: false, hadTimers: row[1], db)
+            try Self.writeSummary(of: newState, after: events, isNew: false, hadTimers: hadTimers, db)
             return true
         }
+    }
+
+    /// The stored journal length and whether the run had timers, once the length is the one
+    /// `newState` was folded from (else `conflict`: another writer went first).
+    private static func checkJournalLength(
+        _ runID: String, _ events: [RunEvent], _ newState: RunState, _ db: Database
+    ) throws -> (length: Int, hadTimers: Bool) {
+        let current = try db.cachedStatement(sql: "SELECT journal_length, next_timer_at IS NOT NULL FROM runs WHERE id = ?")
+        guard let row = try Row.fetchOne(current, arguments: [runID]) else { throw RunStoreError.unknownRun(runID) }
+        let length: Int = row[0]
+        let expected = newState.journalLength - events.count
+        guard length == expected else { throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: length) }
+        return (length, row[1])
     }
 
     public func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws {
         let texts = Self.journalTexts(events)
         _ = try await committer.write { db in
-            let current = try db.cachedStatement(sql: "SELECT journal_length, next_timer_at IS NOT NULL FROM runs WHERE id = ?")
-            guard let row = try Row.fetchOne(current, arguments: [runID]) else { throw RunStoreError.unknownRun(runID) }
-            let length: Int = row[0]
-            let expected = newState.journalLength - events.count
-            guard length == expected else { throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: length) }
+            let (length, hadTimers) = try Self.checkJournalLength(runID, events, newState, db)
             try Self.insertDefinition(definition, at: events.first?.at ?? newState.queuedAt, db)
             try db.execute(sql: "UPDATE runs SET definition_hash = ? WHERE id = ?", arguments: [definition.hash, runID])
             try Self.insertJournal(runID, events, texts, from: length, db)
-            try Self.writeSummary(of: newState, after: events, isNew: false, hadTimers: row[1], db)
+            try Self.writeSummary(of: newState, after: events, isNew: false, hadTimers: hadTimers, db)
             return true
         }
     }
