@@ -13,6 +13,7 @@ struct Moonflow: AsyncParsableCommand {
         subcommands: [
             ValidateCommand.self, GraphCommand.self, RunCommand.self, ScriptCommand.self, EvalCommand.self,
             SchemaCommand.self, TestCommand.self, BenchCommand.self, RunsCommand.self, TasksCommand.self,
+            DeadLettersCommand.self,
             ServeCommand.self,
         ]
     )

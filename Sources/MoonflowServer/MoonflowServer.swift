@@ -192,7 +192,7 @@ public enum MoonflowServer {
         catalog.onReload { workflows in
             for workflow in workflows { engine.updateConcurrency(workflow: workflow.id, limits: workflow.concurrency) }
         }
-        return ServerCore(engine: engine, store: options.store, catalog: catalog, dispatcher: dispatcher, runner: runner, logger: logger)
+        return ServerCore(engine: engine, store: options.store, catalog: catalog, dispatcher: dispatcher, logger: logger)
     }
 
     /// Every route of the API; `schemas/openapi.yaml` documents exactly these (a test checks it).
@@ -210,6 +210,7 @@ public enum MoonflowServer {
         RunRoutes.add(to: router, core: core)
         TaskRoutes.add(to: router, core: core)
         EventRoutes.add(to: router, core: core, keepAlive: keepAlive, limits: limits)
+        DeadLetterRoutes.add(to: router, core: core)
         OperationRoutes.add(to: router, core: core, metrics: metrics)
         return router
     }

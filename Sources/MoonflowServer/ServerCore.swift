@@ -19,15 +19,13 @@ final class ServerCore: Sendable {
     let store: any RunStore
     let catalog: LiveCatalog
     let dispatcher: RunDispatcher
-    let runner: any ScriptRunning
     let logger: Logger
 
-    init(engine: Engine, store: any RunStore, catalog: LiveCatalog, dispatcher: RunDispatcher, runner: any ScriptRunning, logger: Logger) {
+    init(engine: Engine, store: any RunStore, catalog: LiveCatalog, dispatcher: RunDispatcher, logger: Logger) {
         self.engine = engine
         self.store = store
         self.catalog = catalog
         self.dispatcher = dispatcher
-        self.runner = runner
         self.logger = logger
     }
 
@@ -54,16 +52,10 @@ final class ServerCore: Sendable {
     /// decide (`conditions`, `when`, `input`, `dedupe`). A run started for a `dedupe` key (or an
     /// event `id`) gets an engine-made id derived from it (`EngineRunID.event`), so a second event
     /// with the key returns that run, across reloads and restarts too, and no caller can have
-    /// created a run under that id beforehand.
-    func postEvent(type: String, payload: Value, eventID: String?) async throws -> [StartedRun] {
-        var started: [StartedRun] = []
-        for match in await catalog.triggers.match(type: type, payload: payload, evaluator: runner) {
-            let key = match.dedupeKey.map { "dedupe\u{0}\($0)" } ?? eventID.map { "event\u{0}\($0)" }
-            let run = try await engine.startTriggered(match.workflow, input: match.input, key: key, event: payload)
-            if run.created { dispatcher.submit(run.runID) }
-            started.append(StartedRun(runID: run.runID, workflow: match.workflow.workflow.id, created: run.created))
-        }
-        return started
+    /// created a run under that id beforehand. A workflow whose input schema refuses the event
+    /// starts nothing and the refusal is kept as a dead letter; the others start (`Engine.post`).
+    func postEvent(_ event: PostedEvent) async throws -> EventOutcome {
+        try await engine.post(event, to: catalog.triggers) { dispatcher.submit($0) }
     }
 
     /// Reloads the project and logs the outcome (docs/reload.md).

@@ -15,11 +15,17 @@ public struct SQLiteStoreOptions: Sendable, Hashable {
     /// the transactions before the damage, dropping those after it for good. Off by default; an
     /// operator turns it on (`--accept-wal-loss`) after backing the files up.
     public var acceptWALLoss: Bool
+    /// The most event dead letters kept (at least 1); past it the oldest are dropped.
+    public var deadLetterRetention: Int
 
-    public init(synchronous: EngineConfig.Synchronous = .full, busyTimeout: Duration = .seconds(5), acceptWALLoss: Bool = false) {
+    public init(
+        synchronous: EngineConfig.Synchronous = .full, busyTimeout: Duration = .seconds(5), acceptWALLoss: Bool = false,
+        deadLetterRetention: Int = EventDeadLetter.retentionLimit
+    ) {
         self.synchronous = synchronous
         self.busyTimeout = busyTimeout
         self.acceptWALLoss = acceptWALLoss
+        self.deadLetterRetention = deadLetterRetention
     }
 }
 
@@ -63,14 +69,16 @@ public enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
 public final class SQLiteRunStore: RunStore {
     public let path: String
     let pool: DatabasePool
-    private let committer: GroupCommitter
+    let committer: GroupCommitter
     private let lock: OwnerLock
+    let deadLetterRetention: Int
 
     /// Opens (or creates) the store at `path`. A file that is not a SQLite database or fails
     /// `PRAGMA quick_check`, or whose WAL holds committed transactions SQLite would drop, is
     /// refused untouched; a store another process holds is refused.
     public init(path: String, options: SQLiteStoreOptions = SQLiteStoreOptions()) throws {
         self.path = path
+        deadLetterRetention = max(1, options.deadLetterRetention)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -357,9 +365,11 @@ public final class SQLiteRunStore: RunStore {
 /// A stored row that does not read back (written by another program, or damaged).
 public enum StoreDataError: Error, Sendable, Hashable, CustomStringConvertible {
     case badJournalEntry(runID: String)
+    case badDeadLetter(id: String)
     public var description: String {
         switch self {
         case .badJournalEntry(let id): "run '\(id)': a journal entry does not decode"
+        case .badDeadLetter(let id): "dead letter '\(SafeText.display(id, limit: 256))' does not decode"
         }
     }
 }

@@ -99,6 +99,21 @@ enum StoreSchema {
                     );
                     """)
         }
+        migrator.registerMigration("event-dead-letters") { db in
+            try db.execute(
+                sql: """
+                    -- Event starts a workflow refused (its input schema), with the event and the
+                    -- errors (EventDeadLetter); at most the retention limit, the oldest dropped.
+                    CREATE TABLE event_dead_letters (
+                        position INTEGER PRIMARY KEY,   -- creation order
+                        id TEXT NOT NULL UNIQUE,
+                        workflow TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        letter TEXT NOT NULL            -- JSON (EventDeadLetter.toValue)
+                    );
+                    CREATE INDEX event_dead_letters_by_workflow ON event_dead_letters(workflow, position);
+                    """)
+        }
         return migrator
     }
 }

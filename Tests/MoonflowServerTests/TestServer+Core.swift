@@ -14,10 +14,18 @@ extension TestServer {
     ) async throws {
         let root = try project(files)
         defer { try? FileManager.default.removeItem(at: root) }
+        try await run(project: root, insecure: insecure, limits: limits, store: store, body)
+    }
+
+    /// `run` over a project folder the test keeps (to write files into while the server runs).
+    static func run(
+        project root: URL, insecure: Bool = false, limits: ServerLimits = ServerLimits(), store: any RunStore = InMemoryRunStore(),
+        clock: any EngineClock = SystemClock(), _ body: @Sendable (Client, ServerCore) async throws -> Void
+    ) async throws {
         var logger = Logger(label: "moonflow-test")
         logger.logLevel = .warning
         let options = ServerOptions(
-            project: root, port: 0, config: Tokens.config, insecureNoAuth: insecure, store: store, keepAlive: .milliseconds(200),
+            project: root, port: 0, config: Tokens.config, insecureNoAuth: insecure, store: store, clock: clock, keepAlive: .milliseconds(200),
             limits: limits, logger: logger)
         let core = MoonflowServer.makeCore(options)
         let descriptors = DescriptorLimit.raiseToHardLimit()

@@ -56,8 +56,12 @@ public struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let taskExpired: EventType = "task.expired"
     public static let taskCancelled: EventType = "task.cancelled"
 
+    /// A workflow refused an event's input and the start was stored as a dead letter
+    /// (`data: {dead_letter_id, event_type, event_id, errors}`); announced on the bus, not journaled.
+    public static let deadLetterCreated: EventType = "dead_letter.created"
+
     /// Prefixes of the engine's own types: a script may not emit these (it could fake a transition).
-    public static let reservedPrefixes = ["run.", "activity.", "compensation.", "task.", "circuit."]
+    public static let reservedPrefixes = ["run.", "activity.", "compensation.", "task.", "circuit.", "dead_letter."]
 
     public var isReserved: Bool { Self.reservedPrefixes.contains { rawValue.hasPrefix($0) } }
 }

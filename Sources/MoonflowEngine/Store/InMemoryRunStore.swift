@@ -16,8 +16,14 @@ public final class InMemoryRunStore: RunStore {
     }
 
     private let runs: Mutex<OrderedDictionary<String, StoredRun>> = Mutex([:])
+    /// Oldest first.
+    private let deadLetters: Mutex<OrderedDictionary<String, EventDeadLetter>> = Mutex([:])
+    private let deadLetterRetention: Int
 
-    public init() {}
+    /// `deadLetterRetention`: the most dead letters kept (at least 1).
+    public init(deadLetterRetention: Int = EventDeadLetter.retentionLimit) {
+        self.deadLetterRetention = max(1, deadLetterRetention)
+    }
 
     public func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool {
         guard RunState.folding(events) == state else { throw RunStoreError.stateMismatch(runID: state.id) }
@@ -82,4 +88,19 @@ public final class InMemoryRunStore: RunStore {
             .sorted { $0.timer.at < $1.timer.at }
         }
     }
+
+    public func recordEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool {
+        deadLetters.withLock { letters in
+            guard letters[letter.id] == nil else { return false }
+            letters[letter.id] = letter
+            if letters.count > deadLetterRetention { letters.removeFirst(letters.count - deadLetterRetention) }
+            return true
+        }
+    }
+
+    public func eventDeadLetters(workflow: String?) async throws -> [EventDeadLetter] {
+        deadLetters.withLock { letters in letters.values.reversed().filter { workflow == nil || $0.workflow == workflow } }
+    }
+
+    public func eventDeadLetter(id: String) async throws -> EventDeadLetter? { deadLetters.withLock { $0[id] } }
 }

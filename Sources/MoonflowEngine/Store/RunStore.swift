@@ -62,4 +62,12 @@ public protocol RunStore: Sendable {
     func tasks(status: TaskStatus?) async throws -> [TaskRecord]
     /// Timers of unfinished runs due at `now`, earliest first.
     func dueTimers(at now: Timestamp) async throws -> [DueTimer]
+
+    /// Stores an event start a workflow refused (`EventDeadLetter`). Returns `false`, writing
+    /// nothing, when one with its id is stored already. Past the store's retention limit
+    /// (`EventDeadLetter.retentionLimit` by default) the oldest are dropped in the same write.
+    func recordEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool
+    /// Dead letters, newest first; only those of `workflow` when given.
+    func eventDeadLetters(workflow: String?) async throws -> [EventDeadLetter]
+    func eventDeadLetter(id: String) async throws -> EventDeadLetter?
 }

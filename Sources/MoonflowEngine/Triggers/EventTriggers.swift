@@ -7,15 +7,17 @@ public struct TriggerMatch: Sendable, Hashable {
     public var input: Value
     public var dedupeKey: String?
 
-    /// The id of the run a dedupe key names (`EngineRunID.event`, out of callers' reach); `nil`
-    /// without a key (a fresh id).
-    public var runID: RunID? { dedupeKey.map { EngineRunID.event(workflow: workflow.workflow.id, key: $0) } }
+    /// What names the run (`EngineRunID.event`, out of callers' reach) and its dead letter: the
+    /// dedupe key, else the event's id; `nil` without either (a fresh id).
+    func key(eventID: String?) -> String? {
+        dedupeKey.map { "dedupe\u{0}\($0)" } ?? eventID.map { "event\u{0}\($0)" }
+    }
 }
 
 /// Matches events against the `trigger: event:` blocks of a set of workflows (docs/workflow-format.md):
 /// the type must be equal, every field of `conditions` must match the payload (a list value = any
 /// of), `when` must be true; `input` builds the run input (default: the payload); a `dedupe` key
-/// names the run (`TriggerMatch.runID`), so the store makes a second start with the same key
+/// names the run (`TriggerMatch.key`), so the store makes a second start with the same key
 /// return the existing run, across restarts too.
 public final class EventTriggers: Sendable {
     public let workflows: [PinnedWorkflow]
@@ -72,16 +74,67 @@ extension Optional {
     }
 }
 
+/// What posting an event did: the runs it started (`created: false`: an earlier event with the
+/// key started it), and the starts workflows refused, each stored as a dead letter.
+public struct EventOutcome: Sendable, Hashable {
+    public struct Started: Sendable, Hashable {
+        public var workflow: String
+        public var runID: RunID
+        public var created: Bool
+    }
+
+    public var started: [Started] = []
+    public var rejected: [EventDeadLetter] = []
+}
+
 extension Engine {
-    /// Starts the runs an event triggers (an event posted through the API, or one a script
-    /// emitted) and returns their ids; the caller drives them. A dedupe key seen before returns
-    /// the run it started.
-    public func post(type: String, payload: Value, to triggers: EventTriggers) async throws -> [RunID] {
-        var started: [RunID] = []
-        for match in await triggers.match(type: type, payload: payload, evaluator: runner) {
-            started.append(
-                try await startTriggered(match.workflow, input: match.input, key: match.dedupeKey, event: payload).runID)
+    /// Starts the runs an event triggers (posted through the API, or emitted by a script); the
+    /// caller drives them (`onCreated` is told each run this call created, as soon as it is
+    /// stored). Every matching workflow is tried: one whose input schema refuses the input its
+    /// trigger built starts nothing, and the refusal is stored as an `EventDeadLetter` (once per
+    /// key: the same event refused again names the stored one) and announced on the bus
+    /// (`dead_letter.created`). A dedupe key (or the event's id) seen before returns the run it
+    /// started. Other errors (the store's) are thrown.
+    public func post(
+        _ event: PostedEvent, to triggers: EventTriggers, onCreated: (RunID) -> Void = { _ in }
+    ) async throws -> EventOutcome {
+        var outcome = EventOutcome()
+        for match in await triggers.match(type: event.type, payload: event.payload, evaluator: runner) {
+            let key = match.key(eventID: event.id)
+            let workflow = match.workflow.workflow
+            do {
+                let run = try await startTriggered(match.workflow, input: match.input, key: key, event: event.payload)
+                if run.created { onCreated(run.runID) }
+                outcome.started.append(EventOutcome.Started(workflow: workflow.id, runID: run.runID, created: run.created))
+            } catch let failure as ActivityFailure where failure.type == .schemaInvalid {
+                let letter = EventDeadLetter(
+                    id: EventDeadLetter.id(workflow: workflow.id, key: key), createdAt: clock.now, event: event,
+                    dedupeKey: match.dedupeKey, workflow: workflow.id, version: workflow.version,
+                    definitionHash: match.workflow.hash, input: match.input,
+                    errors: failure.details?.arrayValue?.compactMap(\.stringValue) ?? [failure.message])
+                outcome.rejected.append(try await deadLetter(letter))
+            }
         }
-        return started
+        return outcome
+    }
+
+    /// Stores `letter` and announces it, or returns the one stored under its id already.
+    private func deadLetter(_ letter: EventDeadLetter) async throws -> EventDeadLetter {
+        guard try await store.recordEventDeadLetter(letter) else { return try await store.eventDeadLetter(id: letter.id) ?? letter }
+        logger.warning(
+            "a workflow refused an event's input: stored as a dead letter",
+            metadata: [
+                "workflow": .string(letter.workflow), "dead_letter.id": .string(letter.id),
+                "event.type": .string(SafeText.display(letter.event.type)),
+            ])
+        bus.publish([
+            RunEvent(
+                type: .deadLetterCreated, runID: "", workflow: letter.workflow, at: letter.createdAt,
+                data: [
+                    "dead_letter_id": .string(letter.id), "event_type": .string(letter.event.type),
+                    "event_id": letter.event.id.map(Value.string) ?? .null, "errors": .array(letter.errors.map(Value.string)),
+                ])
+        ])
+        return letter
     }
 }

@@ -40,6 +40,8 @@ public final class LiveCatalog: WorkflowCatalog {
         var triggers = EventTriggers(workflows: [])
         var versions: [String: [WorkflowVersion]] = [:]
         var diagnostics: [Diagnostic] = []
+        /// When each served workflow's schedule triggers were loaded as they are now.
+        var schedulesSince: [String: Timestamp] = [:]
     }
 
     private let loader: ProjectLoader
@@ -87,11 +89,15 @@ public final class LiveCatalog: WorkflowCatalog {
                     case loaded.contentHash: continue
                     default: outcome.changed.append(id)
                     }
+                    if current.workflows[id].map(\.workflow.scheduleTriggers) != loaded.workflow.scheduleTriggers {
+                        next.schedulesSince[id] = now
+                    }
                     if next.versions[id]?.last?.hash != loaded.contentHash {
                         next.versions[id, default: []].append(WorkflowVersion(hash: loaded.contentHash, label: loaded.workflow.version, loadedAt: now))
                     }
                 }
                 outcome.removed = current.workflows.keys.filter { next.workflows[$0] == nil }.sorted()
+                for id in outcome.removed { next.schedulesSince[id] = nil }
                 if !outcome.added.isEmpty || !outcome.changed.isEmpty || !outcome.removed.isEmpty {
                     outcome.status = .reloaded
                     next.triggers = EventTriggers(workflows: result.workflows.map(\.pinned))
@@ -128,6 +134,11 @@ public final class LiveCatalog: WorkflowCatalog {
 
     public func workflow(id: String) async -> PinnedWorkflow? { current(id)?.pinned }
 
+    /// When the current schedule triggers of a workflow were loaded: at the load that added the
+    /// workflow, or the last one that changed its `schedule:` triggers. The schedule service
+    /// starts a schedule that appeared while it runs at its first tick after this.
+    public func schedulesSince(_ id: String) -> Timestamp? { snapshot.withLock { $0.schedulesSince[id] } }
+
     /// Current definitions, by id.
     public var workflows: [LoadedWorkflow] { snapshot.withLock { $0.workflows.values.sorted { $0.workflow.id < $1.workflow.id } } }
 
@@ -143,6 +154,13 @@ public final class LiveCatalog: WorkflowCatalog {
     /// A validator over every schema file the definitions pin (`schemas/*.json`).
     private static func schemaValidator(_ workflows: [LoadedWorkflow]) -> JSONSchemaValidator {
         JSONSchemaValidator(schemaTexts: workflows.flatMap { $0.files.map { (key: $0.key, value: $0.value) } })
+    }
+}
+
+extension Workflow {
+    /// The `schedule:` triggers (cron and time zone), in file order.
+    var scheduleTriggers: [Trigger.Kind] {
+        triggers.map(\.kind).filter { if case .schedule = $0 { true } else { false } }
     }
 }
 

@@ -15,7 +15,8 @@ struct EmittedEventService: Service {
             let subscription = core.engine.bus.subscription()
             for await event in subscription.cancelOnGracefulShutdown() where !event.type.isReserved {
                 do {
-                    _ = try await core.postEvent(type: event.type.rawValue, payload: event.data, eventID: nil)
+                    let emitted = PostedEvent(type: event.type.rawValue, payload: event.data, source: .emitted(runID: event.runID))
+                    _ = try await core.postEvent(emitted)
                 } catch {
                     core.logger.error(
                         "an emitted event could not start its runs", metadata: ["type": .string(event.type.rawValue), "error": .string("\(error)")])

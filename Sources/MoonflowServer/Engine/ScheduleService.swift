@@ -14,6 +14,10 @@ import ServiceLifecycle
 /// Missed ticks: when the server was down over one or more ticks of a schedule that had fired
 /// before, it fires once at start (for the first tick missed), never once per tick missed; then
 /// it continues from the present. A schedule that never fired starts at the next tick.
+///
+/// A schedule that appears while the server runs (a reload adds its workflow, or adds or changes
+/// its `schedule:` triggers) starts at its first tick after the reload that brought it
+/// (`LiveCatalog.schedulesSince`): a tick that passed before it was served starts nothing.
 public struct ScheduleService: Service {
     let core: ServerCore
     /// The longest sleep, so a reload that adds or changes a schedule is seen within it.
@@ -32,8 +36,12 @@ public struct ScheduleService: Service {
             var nextWake = now.addingTimeInterval(Double(horizon.nanoseconds) / 1e9)
             for loaded in core.catalog.workflows {
                 let id = loaded.workflow.id
+                // Clamped to the present, as stored ticks are: a clock that went back cannot hold it back.
+                let appeared = core.catalog.schedulesSince(id).map { min($0.date, now) }
                 for schedule in Self.schedules(of: loaded.workflow, logger: core.logger) {
-                    guard let tick = schedule.next(after: lastFired[id] ?? started) else { continue }
+                    var after = lastFired[id] ?? started
+                    if let appeared, appeared > started { after = max(after, appeared) }
+                    guard let tick = schedule.next(after: after) else { continue }
                     guard tick <= now else {
                         nextWake = min(nextWake, tick)
                         continue

@@ -2,6 +2,7 @@ import Hummingbird
 import MoonflowEngine
 import MoonflowModel
 import NIOCore
+import OrderedCollections
 import ServiceLifecycle
 
 /// `POST /v1/events` (matched against event triggers) and `GET /v1/events/stream` (Server-Sent
@@ -16,12 +17,8 @@ enum EventRoutes {
             guard !EventType(type).isReserved else {
                 throw APIError.badBody("event types starting with \(EventType.reservedPrefixes.joined(separator: ", ")) are the engine's own", path: "$.type")
             }
-            let started = try await core.postEvent(type: type, payload: try body.object("payload"), eventID: try body.string("id"))
-            return JSONResponse.make(
-                [
-                    "type": .string(type),
-                    "runs": .array(started.map { ["run_id": .string($0.runID), "workflow": .string($0.workflow), "created": .bool($0.created)] }),
-                ], status: .accepted)
+            let outcome = try await core.postEvent(PostedEvent(type: type, payload: try body.object("payload"), id: try body.string("id")))
+            return response(type: type, outcome)
         }
         router.get("/v1/events/stream") { request, context in
             _ = try context.require(.runs)
@@ -35,6 +32,35 @@ enum EventRoutes {
             return Response(
                 status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
         }
+    }
+}
+
+extension EventRoutes {
+    /// `{type, runs, started, rejected}` (`runs`: the runs started, as before `started` existed):
+    /// 202 when a run started or no workflow matched; when every matching workflow refused the
+    /// event, 400 with the same members and the `SchemaInvalid` error of the first refusal.
+    static func response(type: String, _ outcome: EventOutcome) -> Response {
+        let started: [Value] = outcome.started.map {
+            ["workflow": .string($0.workflow), "run_id": .string($0.runID), "created": .bool($0.created)]
+        }
+        var body: OrderedDictionary<String, Value> = [
+            "type": .string(type), "runs": .array(started), "started": .array(started),
+            "rejected": .array(
+                outcome.rejected.map {
+                    ["workflow": .string($0.workflow), "errors": .array($0.errors.map(Value.string)), "dead_letter_id": .string($0.id)]
+                }),
+        ]
+        guard outcome.started.isEmpty, let first = outcome.rejected.first else { return JSONResponse.make(.object(body), status: .accepted) }
+        let workflows = outcome.rejected.map { "'\($0.workflow)'" }.joined(separator: ", ")
+        body["error"] = [
+            "type": .string(ErrorType.schemaInvalid.rawValue),
+            "message": .string(
+                SafeText.errorMessage(
+                    "the run input does not match its schema in every workflow the event triggers (\(workflows)): kept as dead letters; first: \(first.errors.joined(separator: "; "))"
+                )),
+            "details": .array(first.errors.map(Value.string)),
+        ]
+        return JSONResponse.make(.object(body), status: .badRequest)
     }
 }
 

@@ -88,7 +88,8 @@ enum RunRoutes {
         return state
     }
 
-    private static func pageSize(_ text: String?) throws -> Int {
+    /// The `limit` query parameter of paged lists (runs, dead letters).
+    static func pageSize(_ text: String?) throws -> Int {
         guard let text else { return defaultPageSize }
         guard let limit = Int(text), (1...maxPageSize).contains(limit) else {
             throw APIError.badBody("expected an integer from 1 to \(maxPageSize)", path: "query.limit")

@@ -1,0 +1,145 @@
+import Crypto
+import Foundation
+import MoonflowModel
+import OrderedCollections
+
+/// An event as it reached the engine: posted through the API (`POST /v1/events`), or emitted by a
+/// run's script (`emit`, docs/sandbox.md).
+public struct PostedEvent: Sendable, Hashable {
+    public enum Source: Sendable, Hashable {
+        case api
+        /// Emitted by this run.
+        case emitted(runID: RunID)
+    }
+
+    public var type: String
+    public var payload: Value
+    /// The id its poster gave it (the API's `id`): it names the runs started by triggers without a `dedupe`.
+    public var id: String?
+    public var source: Source
+
+    public init(type: String, payload: Value, id: String? = nil, source: Source = .api) {
+        self.type = type
+        self.payload = payload
+        self.id = id
+        self.source = source
+    }
+
+    /// `{type, id, source, run_id?, payload}`; `withPayload: false` leaves the payload out (lists).
+    func toValue(withPayload: Bool = true) -> Value {
+        var object: OrderedDictionary<String, Value> = ["type": .string(type), "id": id.map(Value.string) ?? .null]
+        switch source {
+        case .api: object["source"] = "api"
+        case .emitted(let runID):
+            object["source"] = "emit"
+            object["run_id"] = .string(runID)
+        }
+        if withPayload { object["payload"] = payload }
+        return .object(object)
+    }
+
+    init?(value: Value) {
+        guard let type = value["type"]?.stringValue else { return nil }
+        let source: Source =
+            if value["source"] == "emit", let runID = value["run_id"]?.stringValue { .emitted(runID: runID) } else { .api }
+        self.init(type: type, payload: value["payload"] ?? .object([:]), id: value["id"]?.stringValue, source: source)
+    }
+}
+
+/// A start an event triggered that the workflow refused — its input did not satisfy the
+/// workflow's `input` schema — kept with the event and the errors, so nothing posted is lost and
+/// an operator can see why (docs/api.md, "Dead letters"; `moonflow dead-letters`).
+///
+/// Stores keep at most `retentionLimit` of them: past it the oldest are dropped, so a flood of
+/// bad events cannot grow the store without bound.
+public struct EventDeadLetter: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable {
+        /// Refused, not redriven.
+        case open
+    }
+
+    /// The most dead letters a store keeps (the oldest are dropped past it).
+    public static let retentionLimit = 10_000
+    /// The most validation errors kept per dead letter; each is capped like every error text
+    /// (`SafeText.errorMessage`).
+    public static let errorLimit = 50
+
+    /// `dl-` and 32 hex digits: for an event with a dedupe key (or an id), derived from the
+    /// workflow and the key as the run id it would have had, so posting it again names the same
+    /// dead letter; otherwise random.
+    public var id: String
+    public var createdAt: Timestamp
+    public var event: PostedEvent
+    /// The key the trigger's `dedupe` made of the event, when it has one.
+    public var dedupeKey: String?
+    public var workflow: String
+    /// The `version:` label of the definition that refused it.
+    public var version: String?
+    public var definitionHash: String
+    /// The run input the trigger built from the event: what the schema refused.
+    public var input: Value
+    /// The validation errors, each `field/path: message`.
+    public var errors: [String] {
+        get { storedErrors }
+        set { storedErrors = Self.capped(newValue) }
+    }
+    public var status: Status
+
+    private var storedErrors: [String]
+
+    public init(
+        id: String, createdAt: Timestamp, event: PostedEvent, dedupeKey: String?, workflow: String, version: String?,
+        definitionHash: String, input: Value, errors: [String], status: Status = .open
+    ) {
+        self.id = id
+        self.createdAt = createdAt
+        self.event = event
+        self.dedupeKey = dedupeKey
+        self.workflow = workflow
+        self.version = version
+        self.definitionHash = definitionHash
+        self.input = input
+        self.storedErrors = Self.capped(errors)
+        self.status = status
+    }
+
+    /// The id of the dead letter of `workflow` for an event `key` (`nil`: a random one).
+    static func id(workflow: String, key: String?) -> String {
+        guard let key else { return "dl-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "") }
+        return "dl-" + EngineRunID.hex(SHA256.hash(data: Array("\(workflow)\u{0}\(key)".utf8)).prefix(16))
+    }
+
+    /// At most `errorLimit` errors, each capped; a last entry says how many more there were.
+    private static func capped(_ errors: [String]) -> [String] {
+        var kept = errors.prefix(errorLimit).map { SafeText.errorMessage($0) }
+        if errors.count > errorLimit { kept.append("… and \(errors.count - errorLimit) more errors") }
+        return kept
+    }
+
+    /// The API's shape (docs/api.md). `summary: true` leaves out the event's payload and the
+    /// input, which can be large (lists).
+    public func toValue(summary: Bool = false) -> Value {
+        var object: OrderedDictionary<String, Value> = [
+            "id": .string(id), "created_at": .string(createdAt.iso8601), "status": .string(status.rawValue),
+            "workflow": .string(workflow), "version": version.map(Value.string) ?? .null, "definition_hash": .string(definitionHash),
+            "event": event.toValue(withPayload: !summary), "dedupe_key": dedupeKey.map(Value.string) ?? .null,
+        ]
+        if !summary { object["input"] = input }
+        object["errors"] = .array(errors.map(Value.string))
+        return .object(object)
+    }
+
+    /// Reads back `toValue()` (a store keeps the creation time in its own column); `nil` when a
+    /// required member is missing.
+    public init?(value: Value, createdAt: Timestamp) {
+        guard let id = value["id"]?.stringValue, let workflow = value["workflow"]?.stringValue,
+            let hash = value["definition_hash"]?.stringValue, let event = value["event"].flatMap(PostedEvent.init(value:))
+        else { return nil }
+        self.init(
+            id: id, createdAt: createdAt, event: event, dedupeKey: value["dedupe_key"]?.stringValue, workflow: workflow,
+            version: value["version"]?.stringValue, definitionHash: hash, input: value["input"] ?? .null, errors: [],
+            status: value["status"]?.stringValue.flatMap(Status.init(rawValue:)) ?? .open)
+        // Capped when stored: capping again would count the "… and N more" line as an error.
+        storedErrors = value["errors"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+}

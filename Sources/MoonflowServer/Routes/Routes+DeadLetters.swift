@@ -1,0 +1,36 @@
+import Hummingbird
+import MoonflowEngine
+import MoonflowModel
+
+/// `/v1/dead-letters`: event starts a workflow refused (docs/api.md, "Dead letters"), newest
+/// first, filtered by workflow and paged like runs; one by id. They hold events' payloads, so
+/// reading them needs `runs.read`.
+enum DeadLetterRoutes {
+    static func add(to router: Router<APIContext>, core: ServerCore) {
+        router.get("/v1/dead-letters") { request, context in
+            _ = try context.require(.runs)
+            let query = request.uri.queryParameters
+            let limit = try RunRoutes.pageSize(query["limit"].map(String.init))
+            var letters = try await core.store.eventDeadLetters(workflow: query["workflow"].map(String.init))[...]
+            if let after = query["after"].map(String.init) {
+                guard let index = letters.firstIndex(where: { $0.id == after }) else {
+                    throw APIError.badBody("unknown cursor '\(after)'", path: "query.after")
+                }
+                letters = letters[(index + 1)...]
+            }
+            let page = letters.prefix(limit)
+            return JSONResponse.make([
+                "dead_letters": .array(page.map { $0.toValue(summary: true) }),
+                "next": letters.count > limit ? .string(page.last!.id) : .null,
+            ])
+        }
+        router.get("/v1/dead-letters/{id}") { _, context in
+            _ = try context.require(.runs)
+            let id = try context.pathID()
+            guard let letter = try await core.store.eventDeadLetter(id: id) else {
+                throw APIError.notFound("no dead letter '\(SafeText.display(id, limit: 256))'")
+            }
+            return JSONResponse.make(letter.toValue())
+        }
+    }
+}
