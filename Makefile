@@ -5,8 +5,8 @@
 SWIFT ?= swift
 PACKAGES := libyaml-dev liblua5.4-dev pkg-config libsqlite3-dev
 # Only the tests need these: chromium for the web page's browser test (it skips without it),
-# luacheck (EditorConfigTests), curl (.ci/doc-examples).
-TEST_PACKAGES := chromium chromium-driver lua-check curl
+# luacheck (EditorConfigTests), curl (.ci/doc-examples), promtool from prometheus (MetricsExpositionTests).
+TEST_PACKAGES := chromium chromium-driver lua-check curl prometheus
 BIN := .build/release/moonflow
 
 .PHONY: demo deps test-deps build test check-warnings clean

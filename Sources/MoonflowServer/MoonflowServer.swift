@@ -78,10 +78,11 @@ public enum ServerSetupError: Error, Sendable, CustomStringConvertible {
 /// The composition root of `moonflow serve`: a plain function the CLI and the tests call.
 public enum MoonflowServer {
     /// The process's Prometheus registry: swift-metrics is bootstrapped once per process, so every
-    /// server of the process (tests start several) shares it.
+    /// server of the process (tests start several) shares it. A server with `monitoring.metrics:
+    /// false` never touches it: in `moonflow serve` the engine's metrics then record nothing.
     public static let metrics: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(DescribedMetricsFactory(registry: registry))
         return registry
     }()
 
@@ -127,7 +128,8 @@ public enum MoonflowServer {
             bindHost: options.host, port: options.port, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins)
         let router = makeRouter(
             core: core, authenticator: Authenticator(tokens: options.config.tokens, disabled: options.insecureNoAuth),
-            hostPolicy: hostPolicy, limits: options.limits, keepAlive: options.keepAlive)
+            hostPolicy: hostPolicy, limits: options.limits, keepAlive: options.keepAlive,
+            metrics: options.config.metricsEnabled ? metrics : nil)
         let registry = ConnectionRegistry(capacity: connectionCap, logger: logger)
         let limits = options.limits
         logger.debug(
@@ -176,7 +178,7 @@ public enum MoonflowServer {
 
     /// The catalog (loaded once here), the engine over the store, and what the routes share.
     static func makeCore(_ options: ServerOptions) -> ServerCore {
-        _ = metrics
+        if options.config.metricsEnabled { _ = metrics }
         let logger = options.logger
         let loader = ProjectLoader(projectDirectory: options.project, checker: LuaSyntaxChecker())
         let catalog = LiveCatalog(loader: loader, clock: options.clock)
@@ -199,7 +201,7 @@ public enum MoonflowServer {
     static func makeRouter(
         core: ServerCore, authenticator: Authenticator,
         hostPolicy: HostPolicy = HostPolicy(bindHost: "127.0.0.1", port: 0, allowedHosts: [], allowedOrigins: []),
-        limits: ServerLimits = ServerLimits(), keepAlive: Duration = .seconds(15)
+        limits: ServerLimits = ServerLimits(), keepAlive: Duration = .seconds(15), metrics: PrometheusCollectorRegistry? = metrics
     ) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: SecurityHeadersMiddleware())

@@ -20,7 +20,10 @@ enum Tokens {
     static let carol = "carol-token-0123456789"
 
     /// Read through `EngineConfigLoader`, as `moonflow serve` reads `moonflow.yaml`.
-    static let config: EngineConfig = {
+    static let config = config(adding: "")
+
+    /// The test configuration with more `moonflow.yaml` lines.
+    static func config(adding lines: String) -> EngineConfig {
         let yaml = """
             auth:
               tokens:
@@ -29,12 +32,13 @@ enum Tokens {
                 - {token: \(alice), role: user, user: alice}
                 - {token: \(bob), role: user, user: bob}
                 - {token: \(carol), role: user, user: carol, groups: [tier2]}
+            \(lines)
             """
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-tokens-\(UUID().uuidString).yaml")
         try? yaml.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         return (try? EngineConfigLoader.load(file, required: true).get()) ?? EngineConfig()
-    }()
+    }
 }
 
 /// An HTTP answer: the status, the body text and, when it is JSON, the value.
@@ -99,12 +103,12 @@ enum TestServer {
     }
 
     static func run(
-        project: URL, insecure: Bool = false, _ body: @Sendable (Client) async throws -> Void
+        project: URL, insecure: Bool = false, config: EngineConfig = Tokens.config, _ body: @Sendable (Client) async throws -> Void
     ) async throws {
         var logger = Logger(label: "moonflow-test")
         logger.logLevel = .warning
         let options = ServerOptions(
-            project: project, port: 0, config: Tokens.config, insecureNoAuth: insecure, keepAlive: .milliseconds(200), logger: logger)
+            project: project, port: 0, config: config, insecureNoAuth: insecure, keepAlive: .milliseconds(200), logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let application = try MoonflowServer.makeApplication(options) { port in continuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
@@ -123,9 +127,12 @@ enum TestServer {
         }
     }
 
-    static func run(_ files: [String: String], insecure: Bool = false, _ body: @Sendable (Client) async throws -> Void) async throws {
+    static func run(
+        _ files: [String: String], insecure: Bool = false, config: EngineConfig = Tokens.config,
+        _ body: @Sendable (Client) async throws -> Void
+    ) async throws {
         let root = try project(files)
         defer { try? FileManager.default.removeItem(at: root) }
-        try await run(project: root, insecure: insecure, body)
+        try await run(project: root, insecure: insecure, config: config, body)
     }
 }

@@ -1,7 +1,7 @@
 import MoonflowModel
 
-/// The figures of the monitoring summary (docs/api.md): runs by state, today's outcomes, and
-/// the state of the shared breakers and bulkheads.
+/// The figures of the monitoring summary (docs/api.md): runs by state, today's outcomes, the last
+/// hour's durations, rates and throughput, and the state of the shared breakers and bulkheads.
 public struct MonitoringSnapshot: Sendable, Hashable {
     /// Unfinished runs by status (`queued`, `running`, `waiting`, `compensating`).
     public var activeRuns: [RunStatus: Int]
@@ -10,6 +10,8 @@ public struct MonitoringSnapshot: Sendable, Hashable {
     public var failedToday: Int
     /// Mean start-to-finish time of the runs that ended today, in milliseconds.
     public var averageDurationMs: Double?
+    /// Kept by this engine since it started (`OutcomeWindow`), not read from the store.
+    public var lastHour: RecentOutcomes
     public var breakers: [CircuitBreakerSnapshot]
     public var bulkheads: [BulkheadSnapshot]
     /// Runs accepted and not started yet.
@@ -36,6 +38,7 @@ extension Engine {
         return MonitoringSnapshot(
             activeRuns: active, completedToday: completed, failedToday: failed,
             averageDurationMs: ended == 0 ? nil : Double(totalDuration) / Double(ended) / 1e6,
+            lastHour: metrics.window.lastHour(at: clock.now),
             breakers: breakers.snapshots(), bulkheads: bulkheads.snapshots())
     }
 

@@ -497,7 +497,11 @@ final class RunDriver {
         }
         engine.failpoints.reach(.afterCommit, of: events)
         engine.bus.publish(announced(events))
-        for event in events { record(event, wasTerminal: stagedFromTerminal) }
+        for event in events { record(event) }
+        if state.status.isTerminal, !stagedFromTerminal, let finished = state.finishedAt {
+            engine.metrics.runEnded(
+                workflow: workflow.id, status: state.status, after: finished - (state.startedAt ?? state.queuedAt), at: finished)
+        }
         // Events a body emitted are published (for subscribers and triggers) once it completed.
         let emitted = events.flatMap { completion in
             guard completion.type == .activityCompleted, let emitted = completion.data["events"]?.arrayValue else { return [RunEvent]() }
@@ -512,7 +516,7 @@ final class RunDriver {
         engine.bus.publish(emitted)
     }
 
-    private func record(_ event: RunEvent, wasTerminal: Bool) {
+    private func record(_ event: RunEvent) {
         // The logger with the run's metadata is built only when the line is logged: setting
         // metadata on a stream handler re-renders it, which cost more than the rest of a step.
         switch event.type {
@@ -527,16 +531,12 @@ final class RunDriver {
         }
         switch event.type {
         case .activityStarted:
-            engine.metrics.attempts(workflow: workflow.id, activity: event.activity ?? "").increment()
+            engine.metrics.activityStarted(workflow: workflow.id, activity: event.activity ?? "")
         case .activityCompleted, .activityFailed:
             if let name = event.activity, let started = state.activities[name]?.startedAt {
-                engine.metrics.duration(workflow: workflow.id, activity: name)
-                    .recordNanoseconds(event.at.nanosecondsSinceEpoch - started.nanosecondsSinceEpoch)
+                engine.metrics.activityEnded(workflow: workflow.id, activity: name, after: event.at - started, at: event.at)
             }
-        default:
-            if state.status.isTerminal, !wasTerminal {
-                engine.metrics.runs(workflow: workflow.id, status: state.status).increment()
-            }
+        default: break
         }
     }
 

@@ -8,7 +8,8 @@ import Prometheus
 
 /// Reload, monitoring, metrics, health and the web page.
 enum OperationRoutes {
-    static func add(to router: Router<APIContext>, core: ServerCore, metrics: PrometheusCollectorRegistry) {
+    /// `metrics` is `nil` when moonflow.yaml says `monitoring: {metrics: false}`: `/metrics` is then a 404.
+    static func add(to router: Router<APIContext>, core: ServerCore, metrics: PrometheusCollectorRegistry?) {
         router.post("/v1/reload") { _, context in
             _ = try context.require(.reload)
             let outcome = core.reload(reason: "POST /v1/reload")
@@ -31,6 +32,7 @@ enum OperationRoutes {
         }
         router.get("/metrics") { _, context in
             _ = try context.require(.metrics)
+            guard let metrics else { throw APIError.notFound("metrics are off: moonflow.yaml has monitoring: {metrics: false}") }
             recordGauges(try await monitoring(core))
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -79,6 +81,7 @@ extension MonitoringSnapshot {
             "active_total": .int(Int64(activeRuns.values.reduce(0, +))),
             "completed_today": .int(Int64(completedToday)), "failed_today": .int(Int64(failedToday)),
             "average_duration_ms": averageDurationMs.map(Value.double) ?? .null,
+            "last_hour": lastHour.apiValue,
             "queue_depth": .int(Int64(queueDepth)),
             "breakers": .array(
                 breakers.map { breaker in
@@ -95,6 +98,27 @@ extension MonitoringSnapshot {
                         "max_concurrent": .int(Int64(bulkhead.maxConcurrent)), "max_queue_size": .int(Int64(bulkhead.maxQueueSize)),
                     ]
                 }),
+        ]
+    }
+}
+
+extension RecentOutcomes {
+    var apiValue: Value {
+        [
+            "window_seconds": .int(RecentOutcomes.window.components.seconds),
+            "runs_ended": .int(Int64(runsEnded)), "runs_completed": .int(Int64(runsCompleted)), "runs_errored": .int(Int64(runsErrored)),
+            "success_rate": successRate.map(Value.double) ?? .null, "error_rate": errorRate.map(Value.double) ?? .null,
+            "runs_per_minute": .double(runsPerMinute),
+            "activities_ended": .int(Int64(activitiesEnded)), "activities_per_minute": .double(activitiesPerMinute),
+            "run_duration_ms": Self.apiValue(runDurations), "activity_duration_ms": Self.apiValue(activityDurations),
+        ]
+    }
+
+    private static func apiValue(_ percentiles: DurationPercentiles?) -> Value {
+        guard let percentiles else { return ["p50": .null, "p95": .null, "p99": .null] }
+        return [
+            "p50": .double(percentiles.p50.milliseconds), "p95": .double(percentiles.p95.milliseconds),
+            "p99": .double(percentiles.p99.milliseconds),
         ]
     }
 }

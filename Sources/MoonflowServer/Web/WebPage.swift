@@ -79,9 +79,14 @@ enum WebPage {
         function refresh() {
           show("monitoring", async () => {
             const m = await api("/v1/monitoring");
+            const h = m.last_hour;
+            const pct = r => r == null ? "–" : (100 * r).toFixed(1) + " %";
+            const pcts = d => d.p50 == null ? "–" : `${ms(d.p50)} / ${ms(d.p95)} / ${ms(d.p99)} ms`;
             return el("table", {},
               row("Active runs", m.active_total), row("Completed today", m.completed_today), row("Failed today", m.failed_today),
               row("Average duration", m.average_duration_ms == null ? "–" : ms(m.average_duration_ms) + " ms"),
+              row("Last hour", `${h.runs_ended} runs ended, ${pct(h.success_rate)} ok, ${pct(h.error_rate)} errors, ${ms(h.runs_per_minute)}/min`),
+              row("Run p50/p95/p99", pcts(h.run_duration_ms)), row("Activity p50/p95/p99", pcts(h.activity_duration_ms)),
               row("Queue depth", m.queue_depth),
               (m.breakers || []).map(b => row("Breaker " + b.name, badge(b.state))),
               (m.bulkheads || []).map(b => row("Bulkhead " + b.name, `${b.in_use}/${b.max_concurrent} in use, ${b.queued} queued`)));
