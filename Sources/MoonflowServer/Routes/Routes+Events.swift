@@ -23,6 +23,11 @@ enum EventRoutes {
                     "runs": .array(started.map { ["run_id": .string($0.runID), "workflow": .string($0.workflow), "created": .bool($0.created)] }),
                 ], status: .accepted)
         }
+        // `HEAD` answers the stream's headers without subscribing (a `GET` body never ends).
+        router.head("/v1/events/stream") { _, context in
+            _ = try context.require(.runs)
+            return Response(status: .ok, headers: EventStream.headers, body: ResponseBody { writer in try await writer.finish(nil) })
+        }
         router.get("/v1/events/stream") { request, context in
             _ = try context.require(.runs)
             let stream = EventStream(
@@ -32,8 +37,7 @@ enum EventRoutes {
             // Subscribed before the answer starts, so no event after it is missed.
             let subscription = core.engine.bus.subscription()
             let body = ResponseBody { writer in try await stream.run(subscription, writer: &writer) }
-            return Response(
-                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+            return Response(status: .ok, headers: EventStream.headers, body: body)
         }
     }
 }
@@ -50,6 +54,7 @@ struct EventStream: Sendable {
     let channel: any Channel
 
     static let overflowType = "stream.overflow"
+    static let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
 
     func run(_ subscription: EventSubscription, writer: inout any ResponseBodyWriter) async throws {
         defer { subscription.cancel() }
