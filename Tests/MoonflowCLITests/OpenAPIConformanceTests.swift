@@ -3,9 +3,10 @@ import Testing
 
 /// `schemas/openapi.yaml` is a valid OpenAPI document (openapi-spec-validator), and a live
 /// `moonflow serve` of the example project answers as it says (schemathesis: no server errors,
-/// documented status codes, content types, headers and response schemas) — as an admin, as a
-/// user (403s) and without a token (401s). The Python tools come from PyPI into `.build/venv`
-/// (`make test-tools`, which `make test` runs); without them these tests are skipped.
+/// documented status codes, content types, headers and response schemas; 405 with `Allow` for
+/// other methods; 401 without the token) — as an admin, as a user (403s) and without a token.
+/// The Python tools come from PyPI into `.build/venv` (`make test-tools`, which `make test`
+/// runs); without them these tests are skipped.
 @Suite("schemas/openapi.yaml is valid and the server answers as it says", .serialized)
 struct OpenAPIConformanceTests {
     static let tools = CLIRunner.repositoryRoot.appendingPathComponent(".build/venv/bin")
@@ -19,10 +20,11 @@ struct OpenAPIConformanceTests {
 
     static let adminToken = "openapi-admin-token-0123456789"
     static let userToken = "openapi-user-token-0123456789"
-    /// Schemathesis's names for the checks, as of the version `make test-tools` pins.
+    /// Schemathesis's names for the checks, as of the version `make test-tools` pins: the answers
+    /// as documented, a 405 with `Allow` for undocumented methods, a 401 without the token.
     static let checks = [
         "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance",
-        "response_schema_conformance",
+        "response_schema_conformance", "unsupported_method", "allow_header_conformance", "ignored_auth",
     ]
 
     @Test(.enabled(if: installed, skipped)) func theDocumentIsValidOpenAPI() throws {
