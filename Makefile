@@ -5,11 +5,15 @@
 SWIFT ?= swift
 PACKAGES := libyaml-dev liblua5.4-dev pkg-config libsqlite3-dev
 # Only the tests need these: chromium for the web page's browser test (it skips without it),
-# luacheck (EditorConfigTests), curl (.ci/doc-examples), promtool from prometheus (MetricsExpositionTests).
-TEST_PACKAGES := chromium chromium-driver lua-check curl prometheus
+# luacheck (EditorConfigTests), curl (.ci/doc-examples), promtool from prometheus (MetricsExpositionTests),
+# python3-venv (test-tools).
+TEST_PACKAGES := chromium chromium-driver lua-check curl prometheus python3-venv
+# From PyPI into .build/venv: the OpenAPI validator and schemathesis (OpenAPIConformanceTests).
+VENV := .build/venv
+PY_TEST_TOOLS := openapi-spec-validator==0.9.0 schemathesis==4.32.5
 BIN := .build/release/moonflow
 
-.PHONY: demo deps test-deps build test check-warnings clean
+.PHONY: demo deps test-deps test-tools build test check-warnings clean
 .DEFAULT_GOAL := demo
 
 # Installs the apt packages of $(1) that are missing (sudo only when not root).
@@ -31,6 +35,14 @@ deps:
 test-deps:
 	$(call apt_install,$(TEST_PACKAGES))
 
+# Python tools of the tests, in a virtual environment of the build (reinstalled when the pins change).
+test-tools: test-deps
+	@if [ "$$(cat $(VENV)/pins 2>/dev/null)" != "$(PY_TEST_TOOLS)" ]; then \
+		echo "Installing into $(VENV): $(PY_TEST_TOOLS)"; \
+		rm -rf $(VENV) && python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(PY_TEST_TOOLS) \
+			&& echo "$(PY_TEST_TOOLS)" > $(VENV)/pins; \
+	fi
+
 build: deps
 	$(SWIFT) build -c release --product moonflow
 
@@ -49,7 +61,7 @@ demo: build
 
 # Every test on the debug build, then the command-line suite again against the release binary users
 # run (MOONFLOW_TEST_BINARY): a crash only the optimiser exposes has escaped debug-only runs before.
-test: deps test-deps
+test: deps test-deps test-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	@# Tests that bound this process's RSS, each in a test process of its own.
@@ -58,6 +70,8 @@ test: deps test-deps
 		MOONFLOW_MEMORY_TESTS=1 $(SWIFT) test --skip-build --filter "$$t" || exit 1; done
 	$(SWIFT) build -c release --product moonflow
 	MOONFLOW_TEST_BINARY="$(CURDIR)/$(BIN)" $(SWIFT) test --skip-build --filter MoonflowCLITests
+	@# schemathesis against the release server, alone: it keeps both cores busy for half a minute.
+	MOONFLOW_OPENAPI_TESTS=1 MOONFLOW_TEST_BINARY="$(CURDIR)/$(BIN)" $(SWIFT) test --skip-build --filter OpenAPIConformanceTests
 	MOONFLOW_BIN="$(CURDIR)/$(BIN)" .ci/doc-examples
 
 # Fails when our own sources compile with warnings (dependencies are not ours to fix).

@@ -147,7 +147,9 @@ public enum MoonflowServer {
         // pauses outright only when those closes lag, so descriptors never pass cap + headroom.
         let server = HTTPServerBuilder.http1(
             configuration: .init(
-                additionalChannelHandlers: [ConnectionGuardHandler(registry: registry, requestTimeout: limits.requestTimeout)],
+                additionalChannelHandlers: [
+                    ConnectionGuardHandler(registry: registry, requestTimeout: limits.requestTimeout), ExpectContinueHandler(),
+                ],
                 idleTimeout: TimeAmount(limits.idleTimeout)))
         return Application(
             router: router, server: server,
@@ -203,10 +205,12 @@ public enum MoonflowServer {
         hostPolicy: HostPolicy = HostPolicy(bindHost: "127.0.0.1", port: 0, allowedHosts: [], allowedOrigins: []),
         limits: ServerLimits = ServerLimits(), keepAlive: Duration = .seconds(15), metrics: PrometheusCollectorRegistry? = metrics
     ) -> Router<APIContext> {
-        let router = Router(context: APIContext.self)
+        let router = Router(context: APIContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: HeadMiddleware())
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: RequestGuardMiddleware(policy: hostPolicy))
+        router.add(middleware: BodyLimitMiddleware())
         router.add(middleware: AuthMiddleware(authenticator: authenticator))
         WorkflowRoutes.add(to: router, core: core)
         RunRoutes.add(to: router, core: core)
@@ -214,6 +218,8 @@ public enum MoonflowServer {
         EventRoutes.add(to: router, core: core, keepAlive: keepAlive, limits: limits)
         DeadLetterRoutes.add(to: router, core: core)
         OperationRoutes.add(to: router, core: core, metrics: metrics)
+        // After every route, so only requests that no route matched pass through it.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path, $0.method) }))
         return router
     }
 }

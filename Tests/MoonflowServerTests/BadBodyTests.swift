@@ -23,7 +23,6 @@ struct BadBodyTests {
         Case(path: "/v1/events", body: "{\"type\": \"run.completed\"}", field: "$.type"),
         Case(path: "/v1/events", body: "{\"type\": \"x\", \"payload\": \"text\"}", field: "$.payload"),
         Case(path: "/v1/events", body: "{\"type\": \"x\", \"payload\": {}, \"extra\": 1}", field: "$.extra"),
-        Case(path: "/v1/runs", body: "{\"workflow\": \"" + String(repeating: "a", count: 2 << 20) + "\"}", field: "$"),
     ]
 
     /// One server for every case: starting one per case would only test start-up again.

@@ -4,19 +4,17 @@ import OrderedCollections
 
 /// Reads a JSON request body strictly (`Value(json:)`: line and column of the first error) and
 /// its fields by name, so every bad body is a 400 naming the field at fault (`$.input`), never a
-/// 500 (docs/api.md).
+/// 500, and a body over `RequestBodyLimit` a 413 (docs/api.md).
 struct JSONBody {
-    static let maxSize = 1 << 20
-
     let fields: OrderedDictionary<String, Value>
 
     /// The body's object; an empty body is an empty object. Keys not in `allowed` are refused.
     init(_ request: Request, allowed: Set<String>) async throws {
         var bytes: ByteBuffer
         do {
-            bytes = try await request.body.collect(upTo: Self.maxSize)
+            bytes = try await request.body.collect(upTo: RequestBodyLimit.maxBytes)
         } catch {
-            throw APIError.badBody("the body is larger than \(Self.maxSize) bytes", path: "$", ["limit": .int(Int64(Self.maxSize))])
+            throw RequestBodyLimit.tooLarge()
         }
         let data = bytes.readBytes(length: bytes.readableBytes) ?? []
         guard !data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) else {

@@ -20,6 +20,11 @@ enum EventRoutes {
             let outcome = try await core.postEvent(PostedEvent(type: type, payload: try body.object("payload"), id: try body.string("id")))
             return response(type: type, outcome)
         }
+        // `HEAD` answers the stream's headers without subscribing (a `GET` body never ends).
+        router.head("/v1/events/stream") { _, context in
+            _ = try context.require(.runs)
+            return Response(status: .ok, headers: EventStream.headers, body: ResponseBody { writer in try await writer.finish(nil) })
+        }
         router.get("/v1/events/stream") { request, context in
             _ = try context.require(.runs)
             let stream = EventStream(
@@ -29,8 +34,7 @@ enum EventRoutes {
             // Subscribed before the answer starts, so no event after it is missed.
             let subscription = core.engine.bus.subscription()
             let body = ResponseBody { writer in try await stream.run(subscription, writer: &writer) }
-            return Response(
-                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+            return Response(status: .ok, headers: EventStream.headers, body: body)
         }
     }
 }
@@ -76,6 +80,7 @@ struct EventStream: Sendable {
     let channel: any Channel
 
     static let overflowType = "stream.overflow"
+    static let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
 
     func run(_ subscription: EventSubscription, writer: inout any ResponseBodyWriter) async throws {
         defer { subscription.cancel() }

@@ -15,7 +15,7 @@ enum WorkflowRoutes {
         }
         router.get("/v1/workflows/{id}") { _, context in
             _ = try context.require(.read)
-            let id = try context.parameters.require("id")
+            let id = try context.pathID()
             let versions = core.catalog.versions(of: id)
             let current = core.catalog.current(id)
             guard current != nil || !versions.isEmpty else { throw APIError.notFound("no workflow '\(id)'") }

@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import MoonflowModel
+import Testing
+
+@testable import MoonflowServer
+
+/// Issue 13, item 13: every `{id}` in a path is percent-decoded, whatever characters are encoded
+/// (`GET /v1/runs/hello%2D1` is the run `hello-1`).
+@Suite("Ids in paths are percent-decoded on every route", .timeLimit(.minutes(1)))
+struct PathParameterTests {
+    /// Every byte as `%XX`: the strictest form a client may send.
+    static func encodedFully(_ id: String) -> String { id.utf8.map { String(format: "%%%02X", $0) }.joined() }
+
+    /// Each route with an id, what a request of it sends, and the field of the answer naming the id.
+    struct Case: Sendable {
+        var route: String
+        var method: String
+        var path: String
+        var body: Value?
+        var field: String
+        var id: String
+        /// Tasks are completed by an assignee.
+        var token = Tokens.admin
+    }
+
+    static let cases: [Case] = [
+        Case(route: "GET /v1/workflows/{id}", method: "GET", path: "/v1/workflows/{}", field: "id", id: "hello"),
+        Case(route: "GET /v1/runs/{id}", method: "GET", path: "/v1/runs/{}", field: "run_id", id: "hello-1"),
+        Case(route: "GET /v1/runs/{id}/report", method: "GET", path: "/v1/runs/{}/report", field: "run_id", id: "hello-1"),
+        Case(route: "GET /v1/runs/{id}/history", method: "GET", path: "/v1/runs/{}/history", field: "run_id", id: "hello-1"),
+        Case(route: "GET /v1/tasks/{id}", method: "GET", path: "/v1/tasks/{}", field: "id", id: "approval-1:approve:1"),
+        Case(
+            route: "POST /v1/tasks/{id}/complete", method: "POST", path: "/v1/tasks/{}/complete", body: ["data": ["approved": true]],
+            field: "task_id", id: "approval-1:approve:1", token: Tokens.alice),
+        Case(route: "POST /v1/runs/{id}/cancel", method: "POST", path: "/v1/runs/{}/cancel", field: "run_id", id: "approval-2"),
+        Case(route: "POST /v1/runs/{id}/terminate", method: "POST", path: "/v1/runs/{}/terminate", field: "run_id", id: "approval-3"),
+    ]
+
+    @Test func everyRouteWithAnIDHasACase() {
+        let core = MoonflowServer.makeCore(
+            ServerOptions(project: FileManager.default.temporaryDirectory, logger: Logger(label: "path-parameter-test")))
+        let router = MoonflowServer.makeRouter(core: core, authenticator: Authenticator(tokens: []))
+        let withID = Set(router.routes.filter { $0.method != .head && "\($0.path)".contains("{id}") }.map { "\($0.method) \($0.path)" })
+        #expect(
+            withID == Set(Self.cases.map(\.route)).union(Self.testedApart),
+            "a route with an {id} needs a case here (and `context.pathID()`)")
+    }
+
+    /// Routes whose ids need a project of their own, each with its test below.
+    static let testedApart: Set<String> = ["GET /v1/dead-letters/{id}"]
+
+    @Test func deadLetterIDsAreDecoded() async throws {
+        try await TestServer.run(DeadLetterAPITests.files) { client in
+            let event: Value = ["type": "order:placed", "id": "evt-1", "payload": ["amount": "ten"]]
+            let posted = try await client.post("/v1/events", event, token: Tokens.alice)
+            let id = try #require(posted.json["rejected"]?.arrayValue?.first?["dead_letter_id"]?.stringValue)
+            let answer = try await client.get("/v1/dead-letters/\(Self.encodedFully(id))")
+            #expect(answer.status == 200, "\(answer.text.prefix(300))")
+            #expect(answer.json["id"] == .string(id))
+        }
+    }
+
+    @Test func everyIDIsDecoded() async throws {
+        try await TestServer.run(Fixtures.project) { client in
+            #expect(try await client.post("/v1/runs", ["workflow": "hello", "run_id": "hello-1"]).status == 201)
+            _ = try await client.waitForStatus("hello-1", ["completed"])
+            for id in ["approval-1", "approval-2", "approval-3"] {
+                #expect(try await client.post("/v1/runs", ["workflow": "approval", "run_id": .string(id)]).status == 201)
+                _ = try await client.waitForStatus(id, ["waiting"])
+            }
+            for test in Self.cases {
+                let path = test.path.replacingOccurrences(of: "{}", with: Self.encodedFully(test.id))
+                let answer = try await client.send(.init(rawValue: test.method), path, token: test.token, body: test.body?.jsonString())
+                #expect(answer.status == 200, "\(test.route): \(path) → \(answer.status) \(answer.text.prefix(300))")
+                #expect(answer.json[test.field] == .string(test.id), "\(test.route)")
+            }
+        }
+    }
+
+    @Test func anIDThatIsNotValidPercentEncodingIsA400() async throws {
+        try await TestServer.run(Fixtures.project) { client in
+            // A raw request: an HTTP client library may re-encode the path.
+            let answer = try await RawConnection.request(
+                port: client.port, "GET", "/v1/workflows/%FF%FE",
+                headers: [("Host", "127.0.0.1:\(client.port)"), ("Authorization", "Bearer \(Tokens.admin)")])
+            #expect(answer.status == 400)
+            #expect((try? Value(json: answer.text))?["error"]?["details"]?["path"] == "path.id")
+        }
+    }
+}
