@@ -71,19 +71,36 @@ let package = Package(
         // The SQLite store (GRDB over the system SQLite, libsqlite3-dev).
         .target(
             name: "MoonflowStore",
-            dependencies: ["MoonflowModel", "MoonflowEngine", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "MoonflowModel", "MoonflowEngine", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
         ),
-        // `moonflow serve`: HTTP API, auth, triggers, timers and hot reload as services of one ServiceGroup.
+        // The composition root: project loading, pinned definitions, the store the configuration
+        // selects, the Lua runner, the engine; for `moonflow serve` the served project and its
+        // background services; logging and metrics set-up for the edge.
+        .target(
+            name: "MoonflowRuntime",
+            dependencies: [
+                "MoonflowModel", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
+        // The HTTP API of `moonflow serve` over a served runtime: router, middleware, routes, web page.
         .target(
             name: "MoonflowServer",
             dependencies: [
-                "MoonflowModel", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine",
+                "MoonflowModel", "MoonflowLoader", "MoonflowEngine", "MoonflowRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,14 +108,26 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
+        // `moonflow bench`: the scenarios and the floors they are measured against.
+        .target(
+            name: "MoonflowBench",
+            dependencies: [
+                "CLua", "CYAML", "MoonflowModel", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine",
+                "MoonflowRuntime", "MoonflowServer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
         .executableTarget(
             name: "MoonflowCLI",
             dependencies: [
-                "MoonflowModel", "MoonflowYAML", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine",
-                "MoonflowStore",
-                "MoonflowServer",
+                "MoonflowModel", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore",
+                "MoonflowRuntime", "MoonflowServer", "MoonflowBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
 
@@ -107,28 +136,55 @@ let package = Package(
         .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MoonflowLoaderTests",
-            dependencies: ["MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua", "MoonflowSchema"],
+            dependencies: [
+                "MoonflowLoader", "MoonflowModel", "MoonflowYAML", "MoonflowLua", "MoonflowSchema",
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "MoonflowLuaTests", dependencies: ["MoonflowLua", "MoonflowModel"]),
-        .testTarget(name: "MoonflowEngineTests", dependencies: ["MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowLua"]),
+        .testTarget(
+            name: "MoonflowLuaTests",
+            dependencies: ["MoonflowLua", "MoonflowModel", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+        .testTarget(
+            name: "MoonflowEngineTests",
+            dependencies: [
+                "MoonflowEngine", "MoonflowModel", "MoonflowLua",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
         .testTarget(
             name: "MoonflowStoreTests",
-            dependencies: ["MoonflowStore", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowLua"]
+            dependencies: [
+                "MoonflowStore", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowRuntime",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
-        // The bench tests reach a scenario registry of their own through `@testable import MoonflowCLI`.
+        .testTarget(
+            name: "MoonflowRuntimeTests",
+            dependencies: [
+                "MoonflowRuntime", "MoonflowEngine", "MoonflowModel", "MoonflowStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The bench tests reach the scenarios' types through `@testable import MoonflowBench`.
         .testTarget(
             name: "MoonflowCLITests",
             dependencies: [
-                "MoonflowCLI", "MoonflowModel", "MoonflowEngine", "MoonflowStore",
+                "MoonflowCLI", "MoonflowBench", "MoonflowModel", "MoonflowEngine", "MoonflowStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "MoonflowServerTests",
             dependencies: [
-                "MoonflowServer", "MoonflowEngine", "MoonflowModel", "MoonflowLoader",
+                "MoonflowServer", "MoonflowRuntime", "MoonflowEngine", "MoonflowModel", "MoonflowLoader",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

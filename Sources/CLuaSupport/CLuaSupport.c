@@ -1769,28 +1769,3 @@ void mf_push_key(lua_State *L, int key) {
     lua_rawgeti(L, -1, key);
     lua_remove(L, -2);
 }
-
-// MARK: - Bench floor
-
-lua_State *mf_floor_open(void) {
-    lua_State *L = luaL_newstate();
-    if (!L) return NULL;
-    lua_atpanic(L, mf_panic);
-    if (luaL_loadstring(L, "local n = ... return n + 1") != LUA_OK) {
-        lua_close(L);
-        return NULL;
-    }
-    return L;
-}
-
-lua_Integer mf_floor_call(lua_State *L, lua_Integer argument) {
-    lua_pushvalue(L, 1);
-    lua_pushinteger(L, argument);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        lua_pop(L, 1);
-        return -1;
-    }
-    lua_Integer result = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return result;
-}

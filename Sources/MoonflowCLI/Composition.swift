@@ -3,35 +3,53 @@ import Foundation
 import Logging
 import MoonflowEngine
 import MoonflowLoader
-import MoonflowLua
 import MoonflowModel
-import Synchronization
+import MoonflowRuntime
 
-/// The composition root: how the CLI assembles loader, sandbox and engine. Plain functions, so
-/// tests and the server build the same objects.
+/// How a command gets what it works on, with docs/cli.md's exit codes: the configuration (which
+/// sets up logging), a workflow, and the runtime (`Runtime.make`, the one composition root).
 enum Composition {
-    private static let loggingBootstrapped = Mutex(false)
-
-    /// Sets the format of standard error's lines, and makes it the default of every logger made
-    /// with `Logger(label:)` in this process (a library's included); swift-log allows one
-    /// bootstrap a process, so only the first call bootstraps.
-    static func bootstrapLogging(_ format: EngineConfig.LogFormat) {
-        StandardErrorLog.format = format
-        let first = loggingBootstrapped.withLock { done in
-            defer { done = true }
-            return !done
+    /// `moonflow.yaml` of the project (defaults without it), or the `--config` file given (which
+    /// must exist); an invalid file exits 1.
+    /// Its `logging.format` becomes the format of every line on standard error from then on.
+    static func engineConfig(project: URL, file: String? = nil) throws -> EngineConfig {
+        switch Runtime.configuration(project: project, file: file) {
+        case .success(let config):
+            RuntimeLogging.bootstrap(config.logFormat)
+            return config
+        case .failure(let problems):
+            printDiagnostics(problems)
+            throw MoonflowExit.failure
         }
-        if first { LoggingSystem.bootstrap { StandardErrorLog.handler(label: $0) } }
     }
 
-    static func loader(project: URL) -> ProjectLoader {
-        ProjectLoader(projectDirectory: project, checker: LuaSyntaxChecker())
+    /// The runtime of a one-shot command over the store the options and `moonflow.yaml` select,
+    /// with the system clock, logs on standard error (standard output is for the report) and
+    /// `MOONFLOW_FAILPOINTS` (docs/testing.md). A store another process holds, or a corrupt file,
+    /// exits 1 with the reason.
+    static func runtime(_ global: GlobalOptions, _ storage: StoreOptions, config: EngineConfig? = nil) throws -> Runtime {
+        let project = global.projectURL
+        let options = RuntimeOptions(
+            project: project, config: try config ?? engineConfig(project: project), store: storage.selection,
+            acceptWALLoss: storage.acceptWALLoss, logger: Logger.escapedStandardError(label: "moonflow", level: .warning),
+            failpoints: Failpoints(ProcessInfo.processInfo.environment["MOONFLOW_FAILPOINTS"] ?? ""))
+        return try make(options)
+    }
+
+    /// `Runtime.make`, its failure told on standard error with exit 1.
+    static func make(_ options: RuntimeOptions) throws -> Runtime {
+        do {
+            return try Runtime.make(options)
+        } catch {
+            printError("error: \(error)")
+            throw MoonflowExit.failure
+        }
     }
 
     /// A workflow by id or path, or the exit docs/cli.md asks for: 2 when unknown, 1 when invalid.
     static func loadWorkflow(_ idOrPath: String, project: URL) throws -> LoadedWorkflow {
         do {
-            return try loader(project: project).loadWorkflow(idOrPath)
+            return try Runtime.loader(project: project).loadWorkflow(idOrPath)
         } catch {
             switch error {
             case .notFound:
@@ -41,6 +59,28 @@ enum Composition {
                 printDiagnostics(result)
                 throw MoonflowExit.failure
             }
+        }
+    }
+}
+
+/// `--store PATH|memory`, shared by every command that reads or drives runs.
+struct StoreOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: "Where runs are kept: a SQLite file, or memory (default: moonflow.yaml's store, else .moonflow/state.db).")
+    var store: String?
+
+    @Flag(
+        name: .customLong("accept-wal-loss"),
+        help: "Open a store whose WAL is damaged, keeping the transactions before the damage and dropping those after it (back the files up first; docs/durability.md).")
+    var acceptWALLoss = false
+
+    /// `--store memory`, `--store PATH`, or the configuration's store.
+    var selection: StoreSelection {
+        switch store {
+        case nil: .configured
+        case "memory": .memory
+        case let path?: .sqlite(path: path)
         }
     }
 }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import MoonflowEngine
 import MoonflowLoader
 import MoonflowModel
+import MoonflowRuntime
 import Synchronization
 
 /// Output format of commands that print a report, a list or an error.

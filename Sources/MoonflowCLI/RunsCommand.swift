@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MoonflowEngine
 import MoonflowModel
+import MoonflowRuntime
 import MoonflowStore
 import OrderedCollections
 
@@ -26,7 +27,7 @@ struct RunsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let (_, store) = try Composition.engine(global, storage)
+            let store = try Composition.runtime(global, storage).store
             let wanted = status.flatMap(RunStatus.init(rawValue:))
             let runs = try await store.runs(status: wanted.map { [$0] }).filter { workflow == nil || $0.workflow == workflow }
             switch global.format {
@@ -54,7 +55,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            let (engine, _) = try Composition.engine(global, storage)
+            let engine = try Composition.runtime(global, storage).engine
             let report = try await Composition.known(id) { try await engine.report(id) }
             Composition.print(report, global.format)
         }
@@ -69,7 +70,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            let (_, store) = try Composition.engine(global, storage)
+            let store = try Composition.runtime(global, storage).store
             let journal = try await store.journal(of: id)
             guard var state = journal.first.flatMap(RunState.init(queuedBy:)) else {
                 printError("error: unknown run '\(id)'")
@@ -120,7 +121,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            let (engine, _) = try Composition.engine(global, storage)
+            let engine = try Composition.runtime(global, storage).engine
             _ = try await Composition.known(id) { try await engine.cancel(id) }
             Composition.print(try await engine.report(id), global.format)
         }
@@ -134,7 +135,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            let (engine, _) = try Composition.engine(global, storage)
+            let engine = try Composition.runtime(global, storage).engine
             _ = try await Composition.known(id) { try await engine.terminate(id) }
             Composition.print(try await engine.report(id), global.format)
         }
@@ -156,12 +157,13 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "Only this run.") var id: String?
 
         func run() async throws {
-            let (engine, store) = try Composition.engine(global, storage)
+            let runtime = try Composition.runtime(global, storage)
+            let (engine, store) = (runtime.engine, runtime.store)
             var results: [(RunID, Result<RunStatus, any Error>)]
             if let id {
                 results = [(id, .success(try await Composition.known(id) { try await engine.drive(id) }))]
             } else {
-                let limit = try Composition.engineConfig(project: global.projectURL).concurrency?.maxWorkflows ?? 1
+                let limit = runtime.config.concurrency?.maxWorkflows ?? 1
                 let progress = ProgressLine()
                 results = try await engine.resumeAll(concurrency: limit) { done, total in
                     progress.show("resuming runs: \(done)/\(total)")
@@ -174,7 +176,7 @@ struct RunsCommand: AsyncParsableCommand {
                 let (runID, outcome) = results[index]
                 switch outcome {
                 case .success:
-                    let status = try await Composition.waitForTimers(engine, runID).status
+                    let status = try await runtime.waitForTimers(runID).status
                     statuses.append(status)
                     lines.append(["run_id": .string(runID), "status": .string(status.rawValue)])
                 case .failure(let error):
@@ -207,7 +209,8 @@ struct RunsCommand: AsyncParsableCommand {
         var latest = false
 
         func run() async throws {
-            let (engine, store) = try Composition.engine(global, storage)
+            let runtime = try Composition.runtime(global, storage)
+            let (engine, store) = (runtime.engine, runtime.store)
             let status: RunStatus
             do {
                 var pinned: PinnedWorkflow?

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-import MoonflowEngine
-import MoonflowLoader
-import MoonflowModel
+import MoonflowRuntime
 import MoonflowServer
 
 /// `moonflow serve`: the engine as a service (docs/cli.md, docs/api.md): HTTP API, triggers, timers, hot
@@ -72,13 +70,16 @@ struct ServeCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw MoonflowExit.usage
         }
+        let runtime = try Composition.make(
+            RuntimeOptions(
+                project: project, config: engineConfig, store: storage.selection, acceptWALLoss: storage.acceptWALLoss, logger: logger,
+                serving: ServingOptions()))
         let options = ServerOptions(
-            project: project, host: host, port: port ?? engineConfig.port, config: engineConfig, insecureNoAuth: insecureNoAuth,
-            store: try Composition.openStore(storage.store, project: project, config: engineConfig, acceptWALLoss: storage.acceptWALLoss),
+            host: host, port: port ?? engineConfig.port, insecureNoAuth: insecureNoAuth,
             limits: ServerLimits(maxConnections: maxConnections, idleTimeout: .seconds(idleTimeout)), allowedHosts: allowedHosts,
-            allowedOrigins: allowedOrigins, logger: logger)
+            allowedOrigins: allowedOrigins)
         do {
-            try await MoonflowServer.serve(options, gracePeriod: .seconds(gracePeriod)) { port in
+            try await MoonflowServer.serve(options, runtime: runtime, gracePeriod: .seconds(gracePeriod)) { port in
                 logger.notice("moonflow serves http://\(host):\(port)/ (project \(project.path))")
             }
         } catch where Self.isAddressInUse(error) {

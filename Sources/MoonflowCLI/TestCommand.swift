@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MoonflowEngine
 import MoonflowLoader
-import MoonflowLua
 import MoonflowModel
+import MoonflowRuntime
 
 /// `moonflow test WORKFLOW`: runs the cases of `workflows/<id>.test.yaml` with mocked activity
 /// outcomes on a virtual clock, in memory, and checks what each run ended like.
@@ -29,10 +30,14 @@ struct TestCommand: AsyncParsableCommand {
             printDiagnostics(problems)
             throw MoonflowExit.failure
         }
+        // The cases run on the test runner's own engine (virtual clock, in memory); the runtime
+        // gives them the Lua runner, the schema validator and the catalog `moonflow run` has.
+        let runtime = try Composition.make(
+            RuntimeOptions(
+                project: global.projectURL, config: try Composition.engineConfig(project: global.projectURL), store: .memory,
+                logger: Logger.escapedStandardError(label: "moonflow", level: .warning)))
         let runner = WorkflowTestRunner(
-            runner: LuaRunner(), validator: Composition.schemaValidator(project: global.projectURL),
-            catalog: ProjectCatalog(loader: Composition.loader(project: global.projectURL)),
-            resources: try Composition.engineConfig(project: global.projectURL).resources)
+            runner: runtime.runner, validator: runtime.validator, catalog: runtime.catalog, resources: runtime.config.resources)
         var results: [WorkflowTestResult] = []
         for test in cases {
             results.append(await runner.run(test, workflow: loaded.workflow, definitionHash: loaded.contentHash))

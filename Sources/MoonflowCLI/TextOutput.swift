@@ -1,6 +1,6 @@
 import Foundation
-import MoonflowEngine
 import MoonflowModel
+import MoonflowRuntime
 import Synchronization
 
 /// Lists printed as text: columns aligned, each padded to its widest cell (the last is not

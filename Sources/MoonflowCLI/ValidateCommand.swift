@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MoonflowLoader
 import MoonflowModel
+import MoonflowRuntime
 
 /// `moonflow validate [PATH…]`: checks workflow files, or the whole project.
 struct ValidateCommand: ParsableCommand {
@@ -16,7 +17,7 @@ struct ValidateCommand: ParsableCommand {
     var paths: [String] = []
 
     func run() throws {
-        let loader = Composition.loader(project: global.projectURL)
+        let loader = Runtime.loader(project: global.projectURL)
         var files: [URL] = []
         for path in paths {
             let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL

@@ -21,19 +21,3 @@ public enum LuaBuiltins {
         }
     }
 }
-
-/// The floor the sandbox is measured against: a plain Lua state (no sandbox, no limits) and one
-/// bare `lua_pcall` of a tiny Lua function. Used by `moonflow bench`.
-public final class LuaFloorProbe {
-    private let L: OpaquePointer
-
-    public init?() {
-        guard let state = mf_floor_open() else { return nil }
-        L = state
-    }
-
-    deinit { lua_close(L) }
-
-    /// Calls `function(n) return n + 1 end` once.
-    public func call(_ argument: Int64) -> Int64 { Int64(mf_floor_call(L, lua_Integer(argument))) }
-}

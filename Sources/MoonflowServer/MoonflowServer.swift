@@ -1,59 +1,39 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import Logging
-import Metrics
-import NIOCore
-import MoonflowEngine
-import MoonflowLoader
-import MoonflowLua
 import MoonflowModel
-import Prometheus
+import MoonflowRuntime
+import NIOCore
 import ServiceLifecycle
 
-/// How `moonflow serve` is set up.
-public struct ServerOptions: Sendable {
-    public var project: URL
-    public var host: String
-    public var port: Int
-    /// `auth.tokens` of `moonflow.yaml` are the API's bearer tokens.
-    public var config: EngineConfig
-    /// No token needed: refused unless `host` is a loopback address.
-    public var insecureNoAuth: Bool
-    public var store: any RunStore
-    public var clock: any EngineClock
-    public var watchInterval: Duration
-    public var debounce: Duration
+/// How `moonflow serve` listens and whom it lets in; what it serves is a `Runtime` built with
+/// `RuntimeOptions.serving`.
+package struct ServerOptions: Sendable {
+    package var host: String
+    package var port: Int
+    /// No token needed: refused unless `host` is a loopback address. Otherwise the runtime's
+    /// `auth.tokens` (moonflow.yaml) are the API's bearer tokens.
+    package var insecureNoAuth: Bool
     /// How often an idle event stream sends a comment, so proxies and clients keep it open.
-    public var keepAlive: Duration
+    package var keepAlive: Duration
     /// Connections, timeouts and event-stream buffers (`docs/api.md`, "Limits").
-    public var limits: ServerLimits
+    package var limits: ServerLimits
     /// Extra names the `Host` header may carry (`name` or `name:port`), e.g. behind a proxy.
-    public var allowedHosts: [String]
+    package var allowedHosts: [String]
     /// Extra origins (`https://console.example.com`) whose pages may call the API.
-    public var allowedOrigins: [String]
-    public var logger: Logger
+    package var allowedOrigins: [String]
 
-    public init(
-        project: URL, host: String = "127.0.0.1", port: Int = 8080, config: EngineConfig = EngineConfig(),
-        insecureNoAuth: Bool = false, store: any RunStore = InMemoryRunStore(), clock: any EngineClock = SystemClock(),
-        watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100), keepAlive: Duration = .seconds(15),
-        limits: ServerLimits = ServerLimits(), allowedHosts: [String] = [], allowedOrigins: [String] = [], logger: Logger
+    package init(
+        host: String = "127.0.0.1", port: Int = 8080, insecureNoAuth: Bool = false, keepAlive: Duration = .seconds(15),
+        limits: ServerLimits = ServerLimits(), allowedHosts: [String] = [], allowedOrigins: [String] = []
     ) {
-        self.project = project
         self.host = host
         self.port = port
-        self.config = config
         self.insecureNoAuth = insecureNoAuth
-        self.store = store
-        self.clock = clock
-        self.watchInterval = watchInterval
-        self.debounce = debounce
         self.keepAlive = keepAlive
         self.limits = limits
         self.allowedHosts = allowedHosts
         self.allowedOrigins = allowedOrigins
-        self.logger = logger
     }
 }
 
@@ -62,6 +42,8 @@ public enum ServerSetupError: Error, Sendable, CustomStringConvertible {
     case noTokens
     /// The descriptor limit cannot hold the connection cap plus the descriptors kept in reserve.
     case descriptorLimit(limit: Int, maxConnections: Int, reserved: Int)
+    /// The runtime was built for a one-shot command (`RuntimeOptions.serving` unset).
+    case notServing
 
     public var description: String {
         switch self {
@@ -69,23 +51,18 @@ public enum ServerSetupError: Error, Sendable, CustomStringConvertible {
             "the open-file limit (\(limit), raised to its hard limit) cannot hold \(maxConnections) connections plus \(reserved) descriptors in reserve: raise it (ulimit -n) or lower --max-connections (at least \(ServerLimits.minimumConnections))"
         case .insecureNotOnLoopback(let host):
             "--insecure-no-auth is refused on '\(host)': it is only allowed on a loopback address (127.0.0.1, ::1, localhost)"
+        case .notServing:
+            "the runtime was built for a one-shot command, not for serving: build it with RuntimeOptions.serving"
         case .noTokens:
             "no API tokens are configured: add auth.tokens to moonflow.yaml (see docs/api.md), or use --insecure-no-auth on loopback"
         }
     }
 }
 
-/// The composition root of `moonflow serve`: a plain function the CLI and the tests call.
+/// The HTTP server of `moonflow serve`: it serves a runtime built with `RuntimeOptions.serving`
+/// (its engine, catalog, store, dispatcher and metrics registry). Plain functions the CLI and the
+/// tests call.
 public enum MoonflowServer {
-    /// The process's Prometheus registry: swift-metrics is bootstrapped once per process, so every
-    /// server of the process (tests start several) shares it. A server with `monitoring.metrics:
-    /// false` never touches it: in `moonflow serve` the engine's metrics then record nothing.
-    public static let metrics: PrometheusCollectorRegistry = {
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(DescribedMetricsFactory(registry: registry))
-        return registry
-    }()
-
     /// Refuses a server nobody could use safely: `--insecure-no-auth` off loopback, or no tokens.
     /// Callers check it before opening anything (a refused `serve` never takes the store's lock).
     public static func checkAccess(host: String, insecureNoAuth: Bool, tokens: [EngineConfig.Token]) throws(ServerSetupError) {
@@ -103,46 +80,31 @@ public enum MoonflowServer {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// The HTTP application with every service of the server: the engine loop (which recovers
-    /// unfinished runs), durable timers, schedules, emitted-event triggers, the file watcher and
-    /// SIGHUP reloads. Run it in a `ServiceGroup`; `onListening` gets the bound port.
-    public static func makeApplication(
-        _ options: ServerOptions, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    /// The HTTP application serving `runtime`, with every service of the served project: the
+    /// engine loop (which recovers unfinished runs), durable timers, schedules, emitted-event
+    /// triggers, the file watcher and SIGHUP reloads. Run it in a `ServiceGroup`; `onListening`
+    /// gets the bound port.
+    package static func makeApplication(
+        _ options: ServerOptions, runtime: Runtime, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        try checkAccess(host: options.host, insecureNoAuth: options.insecureNoAuth, tokens: options.config.tokens)
+        guard let served = runtime.served else { throw ServerSetupError.notServing }
+        let tokens = runtime.config.tokens
+        try checkAccess(host: options.host, insecureNoAuth: options.insecureNoAuth, tokens: tokens)
         let descriptors = DescriptorLimit.raiseToHardLimit()
         let connectionCap = try options.limits.connectionCap(descriptorLimit: descriptors)
-        return makeApplication(options, core: makeCore(options), connectionCap: connectionCap, descriptors: descriptors, onListening: onListening)
-    }
-
-    /// `makeApplication` over a core built already (tests reach the engine through it).
-    static func makeApplication(
-        _ options: ServerOptions, core: ServerCore, connectionCap: Int, descriptors: Int,
-        onListening: @escaping @Sendable (Int) async -> Void
-    ) -> some ApplicationProtocol {
+        let logger = served.logger
         if options.insecureNoAuth {
-            options.logger.warning("authentication is off (--insecure-no-auth): anyone on this machine can use the API")
+            logger.warning("authentication is off (--insecure-no-auth): anyone on this machine can use the API")
         }
-        let logger = options.logger
         let hostPolicy = HostPolicy(
             bindHost: options.host, port: options.port, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins)
         let router = makeRouter(
-            core: core, authenticator: Authenticator(tokens: options.config.tokens, disabled: options.insecureNoAuth),
-            hostPolicy: hostPolicy, limits: options.limits, keepAlive: options.keepAlive,
-            metrics: options.config.metricsEnabled ? metrics : nil)
+            core: ServerCore(served: served), authenticator: Authenticator(tokens: tokens, disabled: options.insecureNoAuth),
+            hostPolicy: hostPolicy, limits: options.limits, keepAlive: options.keepAlive)
         let registry = ConnectionRegistry(capacity: connectionCap, logger: logger)
         let limits = options.limits
         logger.debug(
             "connection limits", metadata: ["connections.max": "\(connectionCap)", "descriptors.limit": "\(descriptors)"])
-        let services: [any Service] = [
-            core.dispatcher,
-            TimerService(engine: core.engine, logger: logger),
-            ScheduleService(core: core),
-            EmittedEventService(core: core),
-            ProjectWatcher(
-                project: options.project, catalog: core.catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger),
-            ReloadSignalService(core: core),
-        ]
         // Connections beyond the cap close the oldest idle one (`ConnectionRegistry`); accepting
         // pauses outright only when those closes lag, so descriptors never pass cap + headroom.
         let server = HTTPServerBuilder.http1(
@@ -156,7 +118,7 @@ public enum MoonflowServer {
             configuration: .init(
                 address: .hostname(options.host, port: options.port), serverName: "moonflow",
                 availableConnectionsDelegate: MaximumAvailableConnections(connectionCap + ServerLimits.closingHeadroom, logger: logger)),
-            services: services,
+            services: served.makeServices(),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.port
                 hostPolicy.listening(on: port)
@@ -168,42 +130,21 @@ public enum MoonflowServer {
     /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully: the listener stops,
     /// requests and drives in flight get `gracePeriod` to finish, then what is left is cancelled
     /// (and runs again at the next start, from the store).
-    public static func serve(
-        _ options: ServerOptions, gracePeriod: Duration, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    package static func serve(
+        _ options: ServerOptions, runtime: Runtime, gracePeriod: Duration, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
-        let application = try makeApplication(options, onListening: onListening)
+        let application = try makeApplication(options, runtime: runtime, onListening: onListening)
         var configuration = ServiceGroupConfiguration(
-            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: options.logger)
+            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
         configuration.maximumGracefulShutdownDuration = gracePeriod
         try await ServiceGroup(configuration: configuration).run()
-    }
-
-    /// The catalog (loaded once here), the engine over the store, and what the routes share.
-    static func makeCore(_ options: ServerOptions) -> ServerCore {
-        if options.config.metricsEnabled { _ = metrics }
-        let logger = options.logger
-        let loader = ProjectLoader(projectDirectory: options.project, checker: LuaSyntaxChecker())
-        let catalog = LiveCatalog(loader: loader, clock: options.clock)
-        let first = catalog.reload()
-        ProjectWatcher.log(first, logger: logger, reason: "start")
-        let runner = LuaRunner()
-        let engine = Engine(
-            store: options.store, runner: runner, clock: options.clock, logger: logger, validator: catalog.validator, catalog: catalog,
-            resolver: PinnedDefinitionLoader(loader: loader), limits: options.config.concurrency,
-            resources: options.config.resources)
-        let dispatcher = RunDispatcher(engine: engine, logger: logger)
-        engine.onAdmission { dispatcher.submit($0) }
-        catalog.onReload { workflows in
-            for workflow in workflows { engine.updateConcurrency(workflow: workflow.id, limits: workflow.concurrency) }
-        }
-        return ServerCore(engine: engine, store: options.store, catalog: catalog, dispatcher: dispatcher, logger: logger)
     }
 
     /// Every route of the API; `schemas/openapi.yaml` documents exactly these (a test checks it).
     static func makeRouter(
         core: ServerCore, authenticator: Authenticator,
         hostPolicy: HostPolicy = HostPolicy(bindHost: "127.0.0.1", port: 0, allowedHosts: [], allowedOrigins: []),
-        limits: ServerLimits = ServerLimits(), keepAlive: Duration = .seconds(15), metrics: PrometheusCollectorRegistry? = metrics
+        limits: ServerLimits = ServerLimits(), keepAlive: Duration = .seconds(15)
     ) -> Router<APIContext> {
         let router = Router(context: APIContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: HeadMiddleware())
@@ -217,7 +158,7 @@ public enum MoonflowServer {
         TaskRoutes.add(to: router, core: core)
         EventRoutes.add(to: router, core: core, keepAlive: keepAlive, limits: limits)
         DeadLetterRoutes.add(to: router, core: core)
-        OperationRoutes.add(to: router, core: core, metrics: metrics)
+        OperationRoutes.add(to: router, core: core, metrics: core.served.metrics)
         // After every route, so only requests that no route matched pass through it.
         router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path, $0.method) }))
         return router

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+@testable import MoonflowBench
 @testable import MoonflowCLI
 import MoonflowModel
 import Testing

@@ -16,10 +16,8 @@ struct HeadAndMethodTests {
     }
 
     /// The `GET` paths of every registered `GET` route, ids filled in with what `body` creates.
-    static func getPaths(ids: [String: String]) -> [String] {
-        let core = MoonflowServer.makeCore(ServerOptions(project: FileManager.default.temporaryDirectory, logger: Logger(label: "head-test")))
-        let router = MoonflowServer.makeRouter(core: core, authenticator: Authenticator(tokens: []))
-        return router.routes.filter { $0.method == .get && "\($0.path)" != "/v1/events/stream" }.map { route in
+    static func getPaths(ids: [String: String]) throws -> [String] {
+        try TestServer.router().routes.filter { $0.method == .get && "\($0.path)" != "/v1/events/stream" }.map { route in
             let path = "\(route.path)"
             let prefix = path.split(separator: "/").prefix(2).joined(separator: "/")
             return path.replacingOccurrences(of: "{id}", with: ids[prefix] ?? "none")
@@ -36,7 +34,7 @@ struct HeadAndMethodTests {
             #expect(try await client.post("/v1/runs", ["workflow": "approval", "run_id": "approval-1"]).status == 201)
             _ = try await client.waitForStatus("approval-1", ["waiting"])
             let ids = ["v1/workflows": "approval", "v1/runs": "approval-1", "v1/tasks": "approval-1%3Aapprove%3A1"]
-            let paths = Self.getPaths(ids: ids) + ["/v1/runs/unknown", "/v1/nothing-here"]
+            let paths = try Self.getPaths(ids: ids) + ["/v1/runs/unknown", "/v1/nothing-here"]
             #expect(paths.count > 10)
             for path in paths {
                 for token in [Tokens.admin, Tokens.alice, nil] {

@@ -28,9 +28,7 @@ struct OpenAPITests {
     }
 
     @Test func everyRouteIsDocumentedAndViceVersa() throws {
-        let core = MoonflowServer.makeCore(
-            ServerOptions(project: FileManager.default.temporaryDirectory, logger: Logger(label: "openapi-test")))
-        let router = MoonflowServer.makeRouter(core: core, authenticator: Authenticator(tokens: []))
+        let router = try TestServer.router()
         // `HEAD` is answered wherever `GET` is, by the convention the document states, not per operation.
         let registered = Set(router.routes.filter { $0.method != .head }.map { "\($0.method) \($0.path)" })
         #expect(registered.count > 15)

@@ -37,10 +37,8 @@ struct PathParameterTests {
         Case(route: "POST /v1/runs/{id}/terminate", method: "POST", path: "/v1/runs/{}/terminate", field: "run_id", id: "approval-3"),
     ]
 
-    @Test func everyRouteWithAnIDHasACase() {
-        let core = MoonflowServer.makeCore(
-            ServerOptions(project: FileManager.default.temporaryDirectory, logger: Logger(label: "path-parameter-test")))
-        let router = MoonflowServer.makeRouter(core: core, authenticator: Authenticator(tokens: []))
+    @Test func everyRouteWithAnIDHasACase() throws {
+        let router = try TestServer.router()
         let withID = Set(router.routes.filter { $0.method != .head && "\($0.path)".contains("{id}") }.map { "\($0.method) \($0.path)" })
         #expect(
             withID == Set(Self.cases.map(\.route)).union(Self.testedApart),

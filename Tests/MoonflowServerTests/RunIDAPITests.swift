@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MoonflowEngine
 import MoonflowModel
+import MoonflowRuntime
 import ServiceLifecycle
 import Testing
 
@@ -88,7 +89,7 @@ struct RunIDAPITests {
         let clock = ManualClock(now: Timestamp(nanosecondsSinceEpoch: 1_765_000_030_000_000_000))
         var logger = Logger(label: "t")
         logger.logLevel = .critical
-        let core = MoonflowServer.makeCore(ServerOptions(project: project, clock: clock, logger: logger))
+        let core = try #require(try TestServer.runtime(project: project, clock: clock, logger: logger).served)
         for id in ["sched-nightly-4102444800", "sched-nightly-1765000080"] {
             _ = try await core.engine.start(try #require(core.catalog.current("nightly")).pinned, input: ["evil": true], runID: id)
         }

@@ -4,6 +4,7 @@ import Logging
 import MoonflowEngine
 import MoonflowLoader
 import MoonflowModel
+import MoonflowRuntime
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
@@ -102,22 +103,46 @@ enum TestServer {
         return root
     }
 
+    /// The runtime `moonflow serve` builds, over the test project, with the test tokens.
+    static func runtime(
+        project: URL, config: EngineConfig = Tokens.config, store: any RunStore = InMemoryRunStore(), clock: any EngineClock = SystemClock(),
+        logger: Logger = quietLogger
+    ) throws -> Runtime {
+        try Runtime.make(
+            RuntimeOptions(
+                project: project, config: config, store: .existing(store), logger: logger, clock: clock,
+                serving: ServingOptions()))
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "moonflow-test")
+        logger.logLevel = .warning
+        return logger
+    }
+
     static func run(
         project: URL, insecure: Bool = false, config: EngineConfig = Tokens.config, _ body: @Sendable (Client) async throws -> Void
     ) async throws {
-        var logger = Logger(label: "moonflow-test")
-        logger.logLevel = .warning
-        let options = ServerOptions(
-            project: project, port: 0, config: config, insecureNoAuth: insecure, keepAlive: .milliseconds(200), logger: logger)
+        try await run(runtime: runtime(project: project, config: config), ServerOptions(port: 0, insecureNoAuth: insecure, keepAlive: .milliseconds(200))) {
+            client, _ in try await body(client)
+        }
+    }
+
+    /// Serves `runtime` with `options` on an ephemeral loopback port for `body`, then shuts down
+    /// gracefully.
+    static func run(
+        runtime: Runtime, _ options: ServerOptions, _ body: @Sendable (Client, ServerCore) async throws -> Void
+    ) async throws {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let application = try MoonflowServer.makeApplication(options) { port in continuation.yield(port) }
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        let application = try MoonflowServer.makeApplication(options, runtime: runtime) { port in continuation.yield(port) }
+        let group = ServiceGroup(configuration: .init(services: [application], logger: runtime.logger))
+        let core = ServerCore(served: try #require(runtime.served))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { return }
             do {
-                try await body(Client(port: port))
+                try await body(Client(port: port), core)
             } catch {
                 await group.triggerGracefulShutdown()
                 throw error

@@ -3,16 +3,15 @@ import GRDB
 import Logging
 import MoonflowEngine
 import MoonflowLoader
-import MoonflowLua
 import MoonflowModel
+import MoonflowRuntime
 import MoonflowStore
 import Testing
 
 /// A temporary project (workflows/, scripts/) with a store file in it, and an engine over it that
-/// rebuilds pinned definitions with the project loader, as the CLI does.
+/// rebuilds pinned definitions with the project loader, as the CLI does (`Runtime.make`).
 final class StoreFixture: Sendable {
     let directory: URL
-    let runner = LuaRunner(threads: 1)
 
     init(workflows: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-store-\(UUID().uuidString)")
@@ -30,7 +29,7 @@ final class StoreFixture: Sendable {
         try Data(text.utf8).write(to: url)
     }
 
-    var loader: ProjectLoader { ProjectLoader(projectDirectory: directory, checker: LuaSyntaxChecker()) }
+    var loader: ProjectLoader { Runtime.loader(project: directory) }
 
     /// Opens the store. A store of this fixture opened before holds the owner lock until its last
     /// reference is gone, which a task finishing on another thread may drop a moment after the
@@ -47,24 +46,13 @@ final class StoreFixture: Sendable {
     }
 
     func engine(_ store: any RunStore) -> Engine {
-        Engine(
-            store: store, runner: runner, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-            validator: JSONSchemaValidator(schemaFiles: [:]), resolver: LoaderResolver(loader: loader))
+        let options = RuntimeOptions(
+            project: directory, store: .existing(store), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        // An existing store is never opened, so nothing can fail.
+        return try! Runtime.make(options).engine
     }
 
-    func pinned(_ id: String) throws -> PinnedWorkflow {
-        let loaded = try loader.loadWorkflow(id)
-        return PinnedWorkflow(
-            workflow: loaded.workflow,
-            definition: PinnedDefinition(workflowID: id, hash: loaded.contentHash, workflowFile: loaded.file, files: loaded.files))
-    }
-}
-
-struct LoaderResolver: DefinitionResolver {
-    let loader: ProjectLoader
-    func workflow(for definition: PinnedDefinition) async throws -> Workflow {
-        try loader.loadPinned(files: definition.files, workflowFile: definition.workflowFile).workflow
-    }
+    func pinned(_ id: String) throws -> PinnedWorkflow { try loader.loadWorkflow(id).pinned }
 }
 
 /// The stored state of every run equals the fold of its journal (docs/durability.md).

@@ -176,10 +176,6 @@ const char *mf_builtin_name(int index);
 /// 1 when the built-in exists only in states opened with test seams.
 int mf_builtin_test_only(int index);
 
-/// Bench floor: a plain state (no sandbox) holding a tiny function, and one bare `lua_pcall` of it.
-lua_State *mf_floor_open(void);
-lua_Integer mf_floor_call(lua_State *L, lua_Integer argument);
-
 // MARK: - Lua's function-like macros, as functions Swift can call
 
 /// `lua_pop` is a macro over `lua_settop`.

@@ -1,6 +1,7 @@
 import Hummingbird
 import MoonflowLoader
 import MoonflowModel
+import MoonflowRuntime
 import OrderedCollections
 
 /// `/v1/workflows`: what is served, every version seen, and the errors of the last load.

@@ -164,31 +164,6 @@ extension Workflow {
     }
 }
 
-extension LoadedWorkflow {
-    /// The definition with the texts it pins: its file and every script and schema it uses, so
-    /// a run recovers and compensates with this version whatever happens to the files (docs/reload.md).
-    public var pinned: PinnedWorkflow {
-        PinnedWorkflow(
-            workflow: workflow,
-            definition: PinnedDefinition(workflowID: workflow.id, hash: contentHash, workflowFile: file, files: files))
-    }
-}
-
-/// Rebuilds a run's workflow from the texts it pinned, never from the files on disk (docs/reload.md).
-public struct PinnedDefinitionLoader: DefinitionResolver {
-    let loader: ProjectLoader
-
-    public init(loader: ProjectLoader) { self.loader = loader }
-
-    public func workflow(for definition: PinnedDefinition) async throws -> Workflow {
-        do {
-            return try loader.loadPinned(files: definition.files, workflowFile: definition.workflowFile).workflow
-        } catch {
-            throw DefinitionUnavailable(hash: definition.hash, reason: error.renderedDiagnostics())
-        }
-    }
-}
-
 /// A `SchemaValidating` whose validator a reload replaces, so the engine built once validates
 /// with the schema files of the definitions currently served.
 public final class SwappableValidator: SchemaValidating {

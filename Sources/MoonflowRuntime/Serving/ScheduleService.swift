@@ -19,11 +19,11 @@ import ServiceLifecycle
 /// its `schedule:` triggers) starts at its first tick after the reload that brought it
 /// (`LiveCatalog.schedulesSince`): a tick that passed before it was served starts nothing.
 public struct ScheduleService: Service {
-    let core: ServerCore
+    let core: ServedProject
     /// The longest sleep, so a reload that adds or changes a schedule is seen within it.
     let horizon: Duration
 
-    init(core: ServerCore, horizon: Duration = .seconds(1)) {
+    package init(core: ServedProject, horizon: Duration = .seconds(1)) {
         self.core = core
         self.horizon = horizon
     }

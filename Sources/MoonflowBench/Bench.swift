@@ -3,7 +3,7 @@ import MoonflowModel
 
 /// One figure of a benchmark scenario: a median time per operation, the answer the scenario
 /// checked, and the ratio to a floor measured in the same run (so figures compare across machines).
-struct BenchFigure: Sendable {
+package struct BenchFigure: Sendable {
     var scenario: String
     var metric: String
     /// Median nanoseconds per operation over the repetitions.
@@ -40,12 +40,12 @@ struct BenchTarget: Sendable {
 }
 
 /// Where the engine scenarios keep their runs.
-enum BenchStore: Sendable, Hashable, CustomStringConvertible {
+package enum BenchStore: Sendable, Hashable, CustomStringConvertible {
     case memory
     /// A fresh SQLite store file per engine, WAL, with this synchronous level.
     case sqlite(EngineConfig.Synchronous)
 
-    var description: String {
+    package var description: String {
         switch self {
         case .memory: "memory"
         case .sqlite(let synchronous): "sqlite (synchronous=\(synchronous.rawValue))"
@@ -54,7 +54,7 @@ enum BenchStore: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What every scenario of one `moonflow bench` invocation shares.
-struct BenchContext: Sendable {
+package struct BenchContext: Sendable {
     var repetitions: Int
     var store: BenchStore
     /// A bare `lua_pcall` of a tiny function, measured once at the start of the run.
@@ -64,16 +64,16 @@ struct BenchContext: Sendable {
 }
 
 /// A scenario of `moonflow bench`. Scenarios throw `BenchError` when their checked result is wrong.
-protocol BenchScenario: Sendable {
+package protocol BenchScenario: Sendable {
     var name: String { get }
     func run(_ context: BenchContext) async throws -> [BenchFigure]
 }
 
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
+package struct BenchError: Error, CustomStringConvertible {
+    package var description: String
 }
 
-enum Bench {
+package enum Bench {
     /// Throws when a scenario computed something else than it should: a fast wrong answer is a failure.
     static func check(_ actual: Value?, equals expected: Value, _ what: String) throws {
         guard actual == expected else {

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import MoonflowEngine
+import MoonflowRuntime
 import MoonflowModel
 import Synchronization
 import Testing

@@ -1,8 +1,9 @@
 import Foundation
+import Logging
 import MoonflowEngine
 import MoonflowLoader
 import MoonflowModel
-import MoonflowStore
+import MoonflowRuntime
 
 /// A throw-away Moonflow project holding the generated workflows of the engine scenarios. They are
 /// written as YAML and read back through the real loader (with the Lua checker), so a scenario runs
@@ -39,7 +40,7 @@ struct BenchProject {
     }
 
     /// Loads and validates every workflow of the project, as `moonflow validate` does.
-    func load() -> ProjectLoadResult { Composition.loader(project: directory).loadProject() }
+    func load() -> ProjectLoadResult { Runtime.loader(project: directory).loadProject() }
 
     /// The loaded workflows by id; throws with the diagnostics when a generated file is invalid.
     func loadValid() throws -> [String: LoadedWorkflow] {
@@ -61,18 +62,18 @@ struct BenchProject {
         }
     }
 
-    /// An engine composed as `moonflow run` composes it, over the store the bench was asked for.
+    /// An engine composed as `moonflow run` composes it (`Runtime.make`), over the store the
+    /// bench was asked for.
     func engine(_ store: BenchStore) throws -> Engine {
+        var config = EngineConfig()
         switch store {
-        case .memory: Composition.engine(project: directory, store: InMemoryRunStore())
-        case .sqlite(let synchronous):
-            // A fresh file per engine; `remove()` deletes it with the project.
-            Composition.engine(
-                project: directory,
-                store: try SQLiteRunStore(
-                    path: directory.appendingPathComponent(".moonflow/state-\(UUID().uuidString).db").path,
-                    options: SQLiteStoreOptions(synchronous: synchronous)))
+        case .memory: config.store = .memory
+        // A fresh file per engine; `remove()` deletes it with the project.
+        case .sqlite(let synchronous): config.store = .sqlite(path: ".moonflow/state-\(UUID().uuidString).db", synchronous: synchronous)
         }
+        let options = RuntimeOptions(
+            project: directory, config: config, logger: Logger.escapedStandardError(label: "moonflow", level: .warning))
+        return try Runtime.make(options).engine
     }
 }
 

@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// `EventBus.defaultBufferLimit` events behind, the events past that are lost — logged as an
 /// error — and it subscribes again, rather than letting memory grow without bound.
 struct EmittedEventService: Service {
-    let core: ServerCore
+    let core: ServedProject
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

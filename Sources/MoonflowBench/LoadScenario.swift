@@ -1,5 +1,5 @@
 import Foundation
-import MoonflowYAML
+import MoonflowRuntime
 
 /// `load`: 1,000 generated workflow files loaded and validated as `moonflow validate` does (YAML,
 /// the workflow model, references, the graph, and every inline script and expression compiled by
@@ -63,7 +63,7 @@ struct LoadScenario: BenchScenario {
         for i in 0..<Self.files { files[String(format: "generated_%04d.yaml", i)] = Self.workflow(i) }
         let project = try BenchProject(files: files)
         defer { project.remove() }
-        let urls = Composition.loader(project: project.directory).workflowFiles()
+        let urls = Runtime.loader(project: project.directory).workflowFiles()
         guard urls.count == Self.files else { throw BenchError(description: "load: \(urls.count) files written") }
 
         var events = 0

@@ -5,9 +5,9 @@ import MoonflowModel
 /// The floor of the durable benchmarks (docs/performance.md): a bare one-row commit on a fresh file with the
 /// store's journal mode (WAL) and synchronous level, through the same library, with nothing of
 /// the engine around it.
-public enum SQLiteCommitFloor {
+enum SQLiteCommitFloor {
     /// Median nanoseconds of one `BEGIN IMMEDIATE; INSERT; COMMIT`, over `repetitions` batches of `commits`.
-    public static func measure(synchronous: EngineConfig.Synchronous, commits: Int = 200, repetitions: Int = 5) throws -> Double {
+    static func measure(synchronous: EngineConfig.Synchronous, commits: Int = 200, repetitions: Int = 5) throws -> Double {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-floor-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MoonflowModel
+import MoonflowRuntime
 import MoonflowServer
 import ServiceLifecycle
 
@@ -9,8 +10,8 @@ import ServiceLifecycle
 #endif
 
 /// `reload`: the time from saving a changed file to the new version serving (docs/reload.md, docs/performance.md: < 500 ms).
-/// The real server (`MoonflowServer.makeApplication`, with its file watcher at the defaults
-/// `moonflow serve` uses) runs in this process on a free loopback port over a temporary project.
+/// The real server (`MoonflowServer.makeApplication` over a served `Runtime`, with its file watcher
+/// at the defaults `moonflow serve` uses) runs in this process on a free loopback port over a temporary project.
 /// Each repetition saves a new version of the workflow or of the script it uses, the way editors
 /// do (a temporary file renamed over the original), and polls `GET /v1/workflows/reload` until the
 /// hash changes. Then, outside the timing, the new version is checked: the served hash is the one
@@ -45,12 +46,16 @@ struct ReloadScenario: BenchScenario {
 
         var logger = Logger(label: "moonflow.bench.reload")
         logger.logLevel = .error
-        let options = ServerOptions(project: project.directory, port: 0, insecureNoAuth: true, logger: logger)
+        let serving = ServingOptions()
         let floor = BenchFloor(
-            name: "watcher wait by design (½ × \(options.watchInterval) poll + \(options.debounce) debounce)",
-            nanos: Bench.nanos(options.watchInterval / 2 + options.debounce))
+            name: "watcher wait by design (½ × \(serving.watchInterval) poll + \(serving.debounce) debounce)",
+            nanos: Bench.nanos(serving.watchInterval / 2 + serving.debounce))
+        let runtime = try Runtime.make(
+            RuntimeOptions(project: project.directory, store: .memory, logger: logger, serving: serving))
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let application = try MoonflowServer.makeApplication(options) { port in portContinuation.yield(port) }
+        let application = try MoonflowServer.makeApplication(ServerOptions(port: 0, insecureNoAuth: true), runtime: runtime) { port in
+            portContinuation.yield(port)
+        }
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
         let nanos = try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }

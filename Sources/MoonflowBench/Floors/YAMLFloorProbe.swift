@@ -2,10 +2,10 @@ internal import CYAML
 
 /// The floor `moonflow bench` divides loading by: libyaml's event loop alone over a file's bytes,
 /// without composing nodes, checking limits or building any model. Nothing else should use it.
-public enum YAMLFloorProbe {
+enum YAMLFloorProbe {
     /// Parses `bytes` to the end and returns how many events libyaml produced, or `nil` on a
     /// syntax error.
-    public static func countEvents(_ bytes: [UInt8]) -> Int? {
+    static func countEvents(_ bytes: [UInt8]) -> Int? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return nil }
         defer { yaml_parser_delete(&parser) }

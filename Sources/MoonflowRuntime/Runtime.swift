@@ -1,0 +1,191 @@
+import Foundation
+import Logging
+import MoonflowEngine
+import MoonflowLoader
+import MoonflowLua
+import MoonflowModel
+import MoonflowStore
+
+/// Where a runtime keeps its runs.
+package enum StoreSelection: Sendable {
+    /// What `moonflow.yaml`'s `store` says (by default the SQLite file `.moonflow/state.db`).
+    case configured
+    /// In memory: nothing outlives the process.
+    case memory
+    /// A SQLite file (a relative path is under the project), at `moonflow.yaml`'s synchronous level.
+    case sqlite(path: String)
+    /// A store opened already.
+    case existing(any RunStore)
+}
+
+/// What `Runtime.make` builds from. The edge (the CLI, a test) reads the configuration first with
+/// `Runtime.configuration`, sets up logging from it (`RuntimeLogging`), and hands in the logger.
+package struct RuntimeOptions: Sendable {
+    package var project: URL
+    /// `moonflow.yaml`, as `Runtime.configuration` read it.
+    package var config: EngineConfig
+    package var store: StoreSelection
+    /// Opens a SQLite store whose WAL is damaged, keeping the transactions before the damage and
+    /// dropping those after it (`--accept-wal-loss`, docs/durability.md).
+    package var acceptWALLoss: Bool
+    package var logger: Logger
+    package var clock: any EngineClock
+    /// `MOONFLOW_FAILPOINTS` (docs/testing.md): the CLI's commands read them, `serve` does not.
+    package var failpoints: Failpoints
+    /// Set to serve the project (`moonflow serve`); `nil` for a one-shot command.
+    package var serving: ServingOptions?
+
+    package init(
+        project: URL, config: EngineConfig = EngineConfig(), store: StoreSelection = .configured, acceptWALLoss: Bool = false,
+        logger: Logger, clock: any EngineClock = SystemClock(), failpoints: Failpoints = .none, serving: ServingOptions? = nil
+    ) {
+        self.project = project
+        self.config = config
+        self.store = store
+        self.acceptWALLoss = acceptWALLoss
+        self.logger = logger
+        self.clock = clock
+        self.failpoints = failpoints
+        self.serving = serving
+    }
+}
+
+/// Why a runtime was not built. Nothing was opened.
+package enum RuntimeError: Error, Sendable, CustomStringConvertible {
+    /// The store file cannot be opened: another process owns it, or it is damaged or not a store
+    /// (`StoreOpenError` says which).
+    case storeUnavailable(path: String, reason: any Error)
+
+    package var description: String {
+        switch self {
+        case .storeUnavailable(_, let reason): "\(reason)"
+        }
+    }
+}
+
+/// The composition root of every command that runs workflows (`moonflow run`, `test`, `runs …`,
+/// `tasks …`, `bench`, `serve`) and of the tests that need an engine like theirs: the project
+/// loader with the Lua syntax checker, the store the configuration selects, the Lua runner, the
+/// schema validator, the catalog child runs start from, and the engine over them.
+///
+/// A one-shot command reads a workflow's definition from the files when it needs one. A served
+/// project (`RuntimeOptions.serving`) loads the whole project once, reloads it as files change,
+/// and adds the dispatcher that drives runs in the background and the services that start runs
+/// from timers, schedules and emitted events (`ServedProject`).
+package final class Runtime: Sendable {
+    package let project: URL
+    package let config: EngineConfig
+    package let loader: ProjectLoader
+    package let store: any RunStore
+    package let runner: LuaRunner
+    package let validator: any SchemaValidating
+    /// Where child runs (`type: workflow`) find the definition they start.
+    package let catalog: any WorkflowCatalog
+    package let engine: Engine
+    package let logger: Logger
+    /// The served project; `nil` unless `RuntimeOptions.serving` was set.
+    package let served: ServedProject?
+
+    private init(
+        project: URL, config: EngineConfig, loader: ProjectLoader, store: any RunStore, runner: LuaRunner,
+        validator: any SchemaValidating, catalog: any WorkflowCatalog, engine: Engine, logger: Logger, served: ServedProject?
+    ) {
+        self.project = project
+        self.config = config
+        self.loader = loader
+        self.store = store
+        self.runner = runner
+        self.validator = validator
+        self.catalog = catalog
+        self.engine = engine
+        self.logger = logger
+        self.served = served
+    }
+
+    /// Opens the store and builds everything over it.
+    package static func make(_ options: RuntimeOptions) throws(RuntimeError) -> Runtime {
+        let store = try openStore(options)
+        let loader = loader(project: options.project)
+        let runner = LuaRunner()
+        let config = options.config
+        let logger = options.logger
+        // Served: the last valid load of the whole project, validated with the schema files its
+        // definitions pin. One-shot: each definition read from the files when needed, validated
+        // with every schema file of the project (read under the confinement rule, like the rest).
+        let live = options.serving.map { _ in LiveCatalog(loader: loader, clock: options.clock) }
+        if let live { ProjectWatcher.log(live.reload(), logger: logger, reason: "start") }
+        let validator: any SchemaValidating = live?.validator ?? JSONSchemaValidator(schemaTexts: loader.schemaTexts())
+        let catalog: any WorkflowCatalog = live ?? ProjectCatalog(loader: loader)
+        let engine = Engine(
+            store: store, runner: runner, clock: options.clock, random: SystemRandomSource(), logger: logger, validator: validator,
+            catalog: catalog, resolver: PinnedDefinitionLoader(loader: loader), failpoints: options.failpoints,
+            limits: config.concurrency, resources: config.resources)
+        var served: ServedProject?
+        if let live, let serving = options.serving {
+            served = ServedProject(
+                project: options.project, engine: engine, store: store, catalog: live, logger: logger,
+                metrics: config.metricsEnabled ? RuntimeMetrics.prometheus : nil, options: serving)
+        }
+        return Runtime(
+            project: options.project, config: config, loader: loader, store: store, runner: runner, validator: validator,
+            catalog: catalog, engine: engine, logger: logger, served: served)
+    }
+
+    /// The loader every command uses: the project's files, with Lua syntax checked at load.
+    package static func loader(project: URL) -> ProjectLoader {
+        ProjectLoader(projectDirectory: project, checker: LuaSyntaxChecker())
+    }
+
+    /// `moonflow.yaml` of the project (defaults without it), or the configuration `file` given
+    /// (which must exist); the diagnostics when it is invalid.
+    package static func configuration(project: URL, file: String? = nil) -> Result<EngineConfig, ProjectLoadResult> {
+        let url = file.map { URL(fileURLWithPath: $0) } ?? project.appendingPathComponent("moonflow.yaml")
+        return EngineConfigLoader.load(url, displayName: file ?? "moonflow.yaml", required: file != nil)
+    }
+
+    /// The store `options` select; a relative path is under the project.
+    private static func openStore(_ options: RuntimeOptions) throws(RuntimeError) -> any RunStore {
+        var sqlite = SQLiteStoreOptions(acceptWALLoss: options.acceptWALLoss)
+        let path: String
+        switch (options.store, options.config.store) {
+        case (.existing(let store), _): return store
+        case (.memory, _), (.configured, .memory): return InMemoryRunStore()
+        case (.configured, .sqlite(let configured, let synchronous)):
+            path = configured
+            sqlite.synchronous = synchronous
+        case (.sqlite(let chosen), .sqlite(_, let synchronous)):
+            path = chosen
+            sqlite.synchronous = synchronous
+        case (.sqlite(let chosen), .memory):
+            path = chosen
+        }
+        // Appended rather than resolved against the project's URL, which would drop its last
+        // component when the URL lacks a trailing slash.
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : options.project.appendingPathComponent(path)
+        let absolute = url.standardizedFileURL.path
+        do {
+            return try SQLiteRunStore(path: absolute, options: sqlite)
+        } catch {
+            throw .storeUnavailable(path: absolute, reason: error)
+        }
+    }
+
+    /// Drives a run until it ends or waits on a human; durable timers (`sleep`) are waited for here.
+    package func driveUntilSettled(_ id: RunID) async throws -> ExecutionReport {
+        _ = try await engine.drive(id)
+        return try await waitForTimers(id)
+    }
+
+    /// While the run waits only on a timer, sleeps until it and fires it.
+    package func waitForTimers(_ id: RunID) async throws -> ExecutionReport {
+        var report = try await engine.report(id)
+        while report.status == .waiting, !report.tasks.contains(where: { $0.status == .open }),
+            let next = try await engine.nextTimer(of: id)
+        {
+            try await engine.clock.sleep(until: next)
+            try await engine.fireDueTimers()
+            report = try await engine.report(id)
+        }
+        return report
+    }
+}

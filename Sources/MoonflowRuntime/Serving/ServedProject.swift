@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import MoonflowEngine
+import MoonflowModel
+import Prometheus
+import ServiceLifecycle
+
+/// How a project is served (`moonflow serve`).
+package struct ServingOptions: Sendable {
+    /// How often the project's files are checked for changes (docs/reload.md).
+    package var watchInterval: Duration
+    /// How long a change must stay still before it is loaded.
+    package var debounce: Duration
+
+    package init(watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100)) {
+        self.watchInterval = watchInterval
+        self.debounce = debounce
+    }
+}
+
+/// A run an API call or a trigger asked for, and whether this request created it (a start with a
+/// known `run_id`, or a repeated event, returns the existing run).
+package struct StartedRun: Sendable {
+    package var runID: RunID
+    package var workflow: String
+    package var created: Bool
+
+    package init(runID: RunID, workflow: String, created: Bool) {
+        self.runID = runID
+        self.workflow = workflow
+        self.created = created
+    }
+}
+
+/// The project as `moonflow serve` runs it: the current definitions (a `LiveCatalog`, reloaded as
+/// files change), the engine over them, the dispatcher that drives runs in the background, and
+/// the services that start and continue runs without a caller: durable timers, schedules, events
+/// scripts emit, the file watcher and SIGHUP reloads. Starting a run only stores it; the
+/// dispatcher drives it.
+package final class ServedProject: Sendable {
+    package let engine: Engine
+    package let store: any RunStore
+    package let catalog: LiveCatalog
+    package let dispatcher: RunDispatcher
+    package let logger: Logger
+    /// The process's registry (`RuntimeMetrics.prometheus`), which the engine's metrics go to and
+    /// the server serves at `/metrics`; `nil` with `monitoring: {metrics: false}`, when the
+    /// process never bootstraps metrics and `/metrics` is a 404.
+    package let metrics: PrometheusCollectorRegistry?
+    private let project: URL
+    private let options: ServingOptions
+
+    init(
+        project: URL, engine: Engine, store: any RunStore, catalog: LiveCatalog, logger: Logger,
+        metrics: PrometheusCollectorRegistry?, options: ServingOptions
+    ) {
+        self.project = project
+        self.engine = engine
+        self.store = store
+        self.catalog = catalog
+        self.logger = logger
+        self.metrics = metrics
+        self.options = options
+        let dispatcher = RunDispatcher(engine: engine, logger: logger)
+        self.dispatcher = dispatcher
+        engine.onAdmission { dispatcher.submit($0) }
+        catalog.onReload { workflows in
+            for workflow in workflows { engine.updateConcurrency(workflow: workflow.id, limits: workflow.concurrency) }
+        }
+    }
+
+    /// The engine loop (which recovers unfinished runs first), durable timers, schedules,
+    /// emitted-event triggers, the file watcher and SIGHUP reloads, to run once in one
+    /// `ServiceGroup` (the HTTP server adds them to its application).
+    package func makeServices() -> [any Service] {
+        [
+            dispatcher,
+            TimerService(engine: engine, logger: logger),
+            ScheduleService(core: self),
+            EmittedEventService(core: self),
+            ProjectWatcher(project: project, catalog: catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger),
+            ReloadSignalService(core: self),
+        ]
+    }
+
+    /// Starts the runs an event triggers (docs/workflow-format.md): the current definitions' event triggers
+    /// decide (`conditions`, `when`, `input`, `dedupe`). A run started for a `dedupe` key (or an
+    /// event `id`) gets an engine-made id derived from it (`EngineRunID.event`), so a second event
+    /// with the key returns that run, across reloads and restarts too, and no caller can have
+    /// created a run under that id beforehand. A workflow whose input schema refuses the event
+    /// starts nothing and the refusal is kept as a dead letter; the others start (`Engine.post`).
+    package func postEvent(_ event: PostedEvent) async throws -> EventOutcome {
+        try await engine.post(event, to: catalog.triggers) { dispatcher.submit($0) }
+    }
+
+    /// Reloads the project and logs the outcome (docs/reload.md).
+    @discardableResult
+    package func reload(reason: String) -> ReloadOutcome {
+        let outcome = catalog.reload()
+        ProjectWatcher.log(outcome, logger: logger, reason: reason)
+        return outcome
+    }
+}
