@@ -12,10 +12,20 @@ import Synchronization
 /// its own savepoint, so one write refused (a conflict) does not fail its neighbours; a full disk
 /// or a lost lock fails the whole batch.
 final class GroupCommitter: Sendable {
-    typealias Work = @Sendable (Database) throws -> Bool
+    /// What a write did: whether it wrote, and the journal positions it gave out.
+    struct Written: Sendable {
+        var wrote: Bool
+        var positions: [Int64] = []
+        static let nothing = Written(wrote: false)
+        static let done = Written(wrote: true)
+    }
+
+    typealias Work = @Sendable (Database) throws -> Written
 
     private struct Pending {
         var work: Work
+        /// Called on the writer once the transaction committed, with the positions the write gave out.
+        var committed: CommitHandler?
         var continuation: CheckedContinuation<Bool, any Error>
     }
 
@@ -37,11 +47,13 @@ final class GroupCommitter: Sendable {
         self.mapError = mapError
     }
 
-    /// Runs `work` inside the next write transaction and returns its result once that committed.
-    func write(_ work: @escaping Work) async throws -> Bool {
+    /// Runs `work` inside the next write transaction and returns whether it wrote, once that
+    /// committed. `committed` (when it wrote) is called on the writer after the commit and before
+    /// any later transaction's handlers: handlers see writes in commit order.
+    func write(committed: CommitHandler? = nil, _ work: @escaping Work) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
             let startFlush = queue.withLock { queue in
-                queue.pending.append(Pending(work: work, continuation: continuation))
+                queue.pending.append(Pending(work: work, committed: committed, continuation: continuation))
                 guard !queue.flushing else { return false }
                 queue.flushing = true
                 return true
@@ -63,7 +75,7 @@ final class GroupCommitter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            var results = [Result<Bool, any Error>](repeating: .success(false), count: batch.count)
+            var results = [Result<Written, any Error>](repeating: .success(.nothing), count: batch.count)
             do {
                 try pool.writeWithoutTransaction { db in
                     try db.inTransaction(.immediate) {
@@ -88,11 +100,14 @@ final class GroupCommitter: Sendable {
                     queue.transactions += 1
                     queue.writes += batch.count
                 }
+                for (pending, result) in zip(batch, results) {
+                    if let committed = pending.committed, case .success(let written) = result, written.wrote { committed(written.positions) }
+                }
             } catch {
                 let failure = mapError(error)
                 results = results.map { _ in .failure(failure) }
             }
-            for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
+            for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result.map(\.wrote)) }
         }
     }
 }

@@ -11,7 +11,7 @@ extension SQLiteRunStore {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO event_dead_letters (id, workflow, created_at, letter) VALUES (?, ?, ?, ?)",
                 arguments: [letter.id, letter.workflow, letter.createdAt.nanosecondsSinceEpoch, text])
-            guard db.changesCount > 0 else { return false }
+            guard db.changesCount > 0 else { return .nothing }
             // Keep the newest `retention`: drop everything at or before the first one past them.
             try db.execute(
                 sql: """
@@ -19,7 +19,7 @@ extension SQLiteRunStore {
                         (SELECT position FROM event_dead_letters ORDER BY position DESC LIMIT 1 OFFSET ?)
                     """,
                 arguments: [retention])
-            return true
+            return .done
         }
     }
 

@@ -124,11 +124,13 @@ public final class SQLiteRunStore: RunStore {
 
     // MARK: - Writes
 
-    public func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool {
+    public func create(
+        _ state: RunState, definition: PinnedDefinition, events: [RunEvent], committed: CommitHandler?
+    ) async throws -> Bool {
         guard RunState.folding(events) == state else { throw RunStoreError.stateMismatch(runID: state.id) }
         let texts = Self.journalTexts(events)
-        return try await committer.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [state.id]) == true { return false }
+        return try await committer.write(committed: committed) { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [state.id]) == true { return .nothing }
             try Self.insertDefinition(definition, at: events.first?.at ?? state.queuedAt, db)
             try db.execute(
                 sql: """
@@ -139,19 +141,19 @@ public final class SQLiteRunStore: RunStore {
                     state.id, state.workflow, definition.hash, state.status.rawValue, state.parent?.runID,
                     state.queuedAt.nanosecondsSinceEpoch, state.queuedAt.nanosecondsSinceEpoch,
                 ])
-            try Self.insertJournal(state.id, events, texts, from: 0, db)
+            let positions = try Self.insertJournal(state.id, events, texts, from: 0, db)
             try Self.writeSummary(of: state, after: events, isNew: true, hadTimers: false, db)
-            return true
+            return GroupCommitter.Written(wrote: true, positions: positions)
         }
     }
 
-    public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
+    public func append(_ runID: String, events: [RunEvent], newState: RunState, committed: CommitHandler?) async throws {
         let texts = Self.journalTexts(events)
-        _ = try await committer.write { db in
+        _ = try await committer.write(committed: committed) { db in
             let (length, hadTimers) = try Self.checkJournalLength(runID, events, newState, db)
-            try Self.insertJournal(runID, events, texts, from: length, db)
+            let positions = try Self.insertJournal(runID, events, texts, from: length, db)
             try Self.writeSummary(of: newState, after: events, isNew: false, hadTimers: hadTimers, db)
-            return true
+            return GroupCommitter.Written(wrote: true, positions: positions)
         }
     }
 
@@ -168,15 +170,17 @@ public final class SQLiteRunStore: RunStore {
         return (length, row[1])
     }
 
-    public func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws {
+    public func repin(
+        _ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState, committed: CommitHandler?
+    ) async throws {
         let texts = Self.journalTexts(events)
-        _ = try await committer.write { db in
+        _ = try await committer.write(committed: committed) { db in
             let (length, hadTimers) = try Self.checkJournalLength(runID, events, newState, db)
             try Self.insertDefinition(definition, at: events.first?.at ?? newState.queuedAt, db)
             try db.execute(sql: "UPDATE runs SET definition_hash = ? WHERE id = ?", arguments: [definition.hash, runID])
-            try Self.insertJournal(runID, events, texts, from: length, db)
+            let positions = try Self.insertJournal(runID, events, texts, from: length, db)
             try Self.writeSummary(of: newState, after: events, isNew: false, hadTimers: hadTimers, db)
-            return true
+            return GroupCommitter.Written(wrote: true, positions: positions)
         }
     }
 
@@ -186,7 +190,7 @@ public final class SQLiteRunStore: RunStore {
             try db.execute(
                 sql: "INSERT INTO dead_letters (run_id, at, reason) VALUES (?, ?, ?)",
                 arguments: [runID, at.nanosecondsSinceEpoch, SafeText.errorMessage(reason)])
-            return true
+            return .done
         }
     }
 
@@ -220,14 +224,26 @@ public final class SQLiteRunStore: RunStore {
         events.map { $0.toValue().jsonString() }
     }
 
-    private static func insertJournal(_ runID: String, _ events: [RunEvent], _ texts: [String], from length: Int, _ db: Database) throws {
+    /// Inserts the entries after the run's first `length` ones, each at the next position of the
+    /// store's history, and returns those positions. The writer is the only one (the owner lock),
+    /// so positions follow commit order; a write rolled back gives its positions to the next.
+    private static func insertJournal(
+        _ runID: String, _ events: [RunEvent], _ texts: [String], from length: Int, _ db: Database
+    ) throws -> [Int64] {
+        let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT IFNULL(MAX(position), 0) FROM journal")) ?? 0
         let statement = try db.cachedStatement(
-            sql: "INSERT INTO journal (run_id, seq, type, activity, attempt, at, event) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            sql: "INSERT INTO journal (run_id, seq, type, activity, attempt, at, event, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        var positions: [Int64] = []
+        positions.reserveCapacity(events.count)
         for (offset, (event, text)) in zip(events, texts).enumerated() {
+            let position = last + Int64(offset) + 1
             try statement.execute(arguments: [
                 runID, length + offset + 1, event.type.rawValue, event.activity, event.attempt, event.at.nanosecondsSinceEpoch, text,
+                position,
             ])
+            positions.append(position)
         }
+        return positions
     }
 
     // MARK: - Reads
@@ -348,6 +364,32 @@ public final class SQLiteRunStore: RunStore {
             guard let event = RunEvent(value: try Value(json: text)) else { throw StoreDataError.badJournalEntry(runID: runID) }
             return event
         }
+    }
+
+    public func events(after position: Int64, runID: String?, limit: Int) async throws -> [RunEvent] {
+        try await pool.read { db in
+            let rows =
+                if let runID {
+                    try Row.fetchAll(
+                        db.cachedStatement(
+                            sql: "SELECT run_id, event, position FROM journal WHERE run_id = ? AND position > ? ORDER BY position LIMIT ?"),
+                        arguments: [runID, position, max(0, limit)])
+                } else {
+                    try Row.fetchAll(
+                        db.cachedStatement(sql: "SELECT run_id, event, position FROM journal WHERE position > ? ORDER BY position LIMIT ?"),
+                        arguments: [position, max(0, limit)])
+                }
+            return try rows.map { row in
+                guard let event = RunEvent(value: try Value(json: row["event"] as String)) else {
+                    throw StoreDataError.badJournalEntry(runID: row["run_id"])
+                }
+                return event.at(EventPosition(offset: row["position"]))
+            }
+        }
+    }
+
+    public func lastPosition() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(position), 0) FROM journal") ?? 0 }
     }
 
     static func fold(_ runID: String, _ db: Database) throws -> RunState? {

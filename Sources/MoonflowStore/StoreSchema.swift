@@ -114,6 +114,19 @@ enum StoreSchema {
                     CREATE INDEX event_dead_letters_by_workflow ON event_dead_letters(workflow, position);
                     """)
         }
+        migrator.registerMigration("journal-positions") { db in
+            try db.execute(
+                sql: """
+                    -- Each journal entry's place in the store's history, across runs, in commit
+                    -- order (EventPosition.offset): the event stream's ids and Last-Event-ID.
+                    -- Entries written before it existed are numbered by time, then run and seq.
+                    ALTER TABLE journal ADD COLUMN position INTEGER;
+                    UPDATE journal SET position = numbered.n
+                        FROM (SELECT run_id AS r, seq AS s, ROW_NUMBER() OVER (ORDER BY at, run_id, seq) AS n FROM journal) AS numbered
+                        WHERE journal.run_id = numbered.r AND journal.seq = numbered.s;
+                    CREATE UNIQUE INDEX journal_by_position ON journal(position);
+                    """)
+        }
         return migrator
     }
 }

@@ -217,7 +217,8 @@ public final class Engine: Sendable {
         failpoints.reach(.beforeCommit, of: events)
         let created: Bool
         do {
-            created = try await store.create(state, definition: pinned.definition, events: events)
+            created = try await store.create(
+                state, definition: pinned.definition, events: events, committed: Publication(announcing: events).publisher(on: bus))
         } catch {
             try await releaseSlot(of: id)
             throw error
@@ -229,7 +230,6 @@ public final class Engine: Sendable {
             return try request.adopt(existing)
         }
         failpoints.reach(.afterCommit, of: events)
-        bus.publish(events)
         if case .rejected(let failure) = decision {
             logger.warning("run refused: \(failure.message)", metadata: ["run.id": .string(id), "workflow": .string(workflow.id)])
         }

@@ -5,40 +5,53 @@ import MoonflowModel
 /// `notify` is set, and `run.notification` when a run with `workflow_error.notification` fails.
 /// Until channels deliver them, each announcement is also a log line at warning.
 extension RunDriver {
-    /// The events of one committed transition as the bus publishes them.
-    func announced(_ events: [RunEvent]) -> [RunEvent] {
-        var out: [RunEvent] = []
-        out.reserveCapacity(events.count)
-        for event in events {
+    /// The events of one transition as the bus publishes them once it committed, each journal
+    /// entry followed by what belongs to it (`Announcements.published`, then a `run.notification`).
+    func publication(of events: [RunEvent]) -> Publication {
+        var entries: [Publication.Entry] = []
+        entries.reserveCapacity(events.count)
+        for (index, event) in events.enumerated() {
+            let published = Announcements.published(event)
+            for (sub, announced) in published { entries.append(Publication.Entry(index: index, sub: sub, event: announced)) }
             switch event.type {
-            case .activityFallback:
-                // The journal records every fallback (the history); only `notify: true` announces it.
-                guard event.data["notify"]?.boolValue == true else { continue }
-                logger(event.activity).warning(
-                    "activity.fallback", metadata: ["error": .string(ActivityFailure(value: event.data["error"] ?? .null).description)])
-                out.append(event)
             case .runFailed, .runTimedOut, .runCompensated, .runCompensationFailed:
-                out.append(event)
-                if let notification = workflow.errorHandling.notification { out.append(runNotification(notification, after: event)) }
-            default:
-                out.append(event)
+                if let notification = workflow.errorHandling.notification {
+                    let sub = (published.last?.sub ?? 0) + 1
+                    entries.append(Publication.Entry(index: index, sub: sub, event: runNotification(notification, after: event)))
+                }
+            default: break
             }
         }
-        return out
+        return Publication(entries: entries)
+    }
+
+    /// The warning lines of a committed transition's announcements.
+    func logAnnouncements(_ events: [RunEvent]) {
+        for event in events {
+            switch event.type {
+            case .activityFallback where event.isAnnounced:
+                logger(event.activity).warning(
+                    "activity.fallback", metadata: ["error": .string(ActivityFailure(value: event.data["error"] ?? .null).description)])
+            case .runFailed, .runTimedOut, .runCompensated, .runCompensationFailed:
+                guard let notification = workflow.errorHandling.notification else { continue }
+                logger(nil).warning(
+                    "run.notification",
+                    metadata: [
+                        "status": .string(String(event.type.rawValue.dropFirst("run.".count))),
+                        "channels": .string(notification.channels.joined(separator: ",")),
+                        "recipients": .string(notification.recipients.joined(separator: ",")),
+                    ])
+            default: break
+            }
+        }
     }
 
     private func runNotification(_ notification: ErrorHandling.Notification, after ending: RunEvent) -> RunEvent {
-        let status = String(ending.type.rawValue.dropFirst("run.".count))
         let data: Value = [
-            "status": .string(status), "channels": .array(notification.channels.map(Value.string)),
+            "status": .string(String(ending.type.rawValue.dropFirst("run.".count))),
+            "channels": .array(notification.channels.map(Value.string)),
             "recipients": .array(notification.recipients.map(Value.string)), "error": state.error?.toValue() ?? .null,
         ]
-        logger(nil).warning(
-            "run.notification",
-            metadata: [
-                "status": .string(status), "channels": .string(notification.channels.joined(separator: ",")),
-                "recipients": .string(notification.recipients.joined(separator: ",")),
-            ])
         return RunEvent(type: .runNotification, runID: ending.runID, workflow: ending.workflow, at: ending.at, data: data)
     }
 }

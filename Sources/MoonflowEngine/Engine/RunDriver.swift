@@ -66,9 +66,9 @@ final class RunDriver {
         let resumed = event(.runCompensationResumed, data)
         var next = state
         next.apply(resumed)
-        try await engine.store.repin(state.id, to: repin, events: [resumed], newState: next)
+        try await engine.store.repin(
+            state.id, to: repin, events: [resumed], newState: next, committed: publication(of: [resumed]).publisher(on: engine.bus))
         state = next
-        engine.bus.publish([resumed])
         return try await drive()
     }
 
@@ -489,31 +489,24 @@ final class RunDriver {
         let events = staged
         staged = []
         engine.failpoints.reach(.beforeCommit, of: events)
+        // Published by the store's writer as the transaction commits, so subscribers get events
+        // in position order; events a body emitted follow the completion they belong to.
+        let publisher = publication(of: events).publisher(on: engine.bus)
         do {
-            try await engine.append(state.id, events: events, newState: state, retryingStorageFaults: retriesStorageFaults) { logger(nil) }
+            try await engine.append(
+                state.id, events: events, newState: state, retryingStorageFaults: retriesStorageFaults, committed: publisher
+            ) { logger(nil) }
         } catch {
             if let stored = try? await engine.store.state(of: state.id) { state = stored }
             throw error
         }
         engine.failpoints.reach(.afterCommit, of: events)
-        engine.bus.publish(announced(events))
+        logAnnouncements(events)
         for event in events { record(event) }
         if state.status.isTerminal, !stagedFromTerminal, let finished = state.finishedAt {
             engine.metrics.runEnded(
                 workflow: workflow.id, status: state.status, after: finished - (state.startedAt ?? state.queuedAt), at: finished)
         }
-        // Events a body emitted are published (for subscribers and triggers) once it completed.
-        let emitted = events.flatMap { completion in
-            guard completion.type == .activityCompleted, let emitted = completion.data["events"]?.arrayValue else { return [RunEvent]() }
-            return emitted.compactMap { emitted -> RunEvent? in
-                guard let type = emitted["type"]?.stringValue else { return nil }
-                var event = completion
-                event.type = EventType(type)
-                event.data = emitted["payload"] ?? .object([:])
-                return event
-            }
-        }
-        engine.bus.publish(emitted)
     }
 
     private func record(_ event: RunEvent) {

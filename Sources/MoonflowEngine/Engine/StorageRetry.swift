@@ -76,10 +76,11 @@ extension Engine {
     /// Sleeps on the engine clock. `logger` is built only when something is logged (the run's
     /// metadata costs on every write).
     func append(
-        _ runID: RunID, events: [RunEvent], newState: RunState, retryingStorageFaults: Bool, logger: () -> Logger
+        _ runID: RunID, events: [RunEvent], newState: RunState, retryingStorageFaults: Bool, committed: CommitHandler?,
+        logger: () -> Logger
     ) async throws {
         do {
-            return try await store.append(runID, events: events, newState: newState)
+            return try await store.append(runID, events: events, newState: newState, committed: committed)
         } catch let error as RunStoreError where error.isStorageFault && retryingStorageFaults {
             let policy = storageRetry.policy
             var last = error
@@ -89,7 +90,7 @@ extension Engine {
                 logger().warning("store write failed; retrying in \(delay) (\(retry) of \(policy.maximumRetries)): \(last)")
                 try await clock.sleep(until: clock.now + delay)
                 do {
-                    try await store.append(runID, events: events, newState: newState)
+                    try await store.append(runID, events: events, newState: newState, committed: committed)
                     logger().notice("store write succeeded after \(retry) retries")
                     return
                 } catch let error as RunStoreError where error.isStorageFault {

@@ -69,6 +69,10 @@ public struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConve
 /// One event `{type, run_id, workflow, activity?, attempt?, at, data}` (docs/workflow-format.md): an entry of a
 /// run's journal, and what subscribers receive. `data` holds everything the fold needs, so the
 /// journal alone rebuilds the run (`RunState.folding`).
+///
+/// `position` is set on events a store committed (`RunStore.events(after:)`, and what the engine
+/// publishes after a commit); it is not part of the event's value: two events are equal whatever
+/// their positions.
 public struct RunEvent: Sendable, Hashable {
     public var type: EventType
     public var runID: String
@@ -77,6 +81,7 @@ public struct RunEvent: Sendable, Hashable {
     public var attempt: Int?
     public var at: Timestamp
     public var data: Value
+    public var position: EventPosition?
 
     public init(
         type: EventType, runID: String, workflow: String, activity: String? = nil, attempt: Int? = nil, at: Timestamp,
@@ -89,6 +94,25 @@ public struct RunEvent: Sendable, Hashable {
         self.attempt = attempt
         self.at = at
         self.data = data
+    }
+
+    public static func == (lhs: RunEvent, rhs: RunEvent) -> Bool {
+        lhs.type == rhs.type && lhs.runID == rhs.runID && lhs.workflow == rhs.workflow && lhs.activity == rhs.activity
+            && lhs.attempt == rhs.attempt && lhs.at == rhs.at && lhs.data == rhs.data
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(type)
+        hasher.combine(runID)
+        hasher.combine(at)
+        hasher.combine(data)
+    }
+
+    /// This event at `position`.
+    public func at(_ position: EventPosition) -> RunEvent {
+        var event = self
+        event.position = position
+        return event
     }
 
     /// The JSON shape, for stores, the API stream and logs.

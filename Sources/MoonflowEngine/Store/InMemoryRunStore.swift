@@ -15,7 +15,20 @@ public final class InMemoryRunStore: RunStore {
         var definition: PinnedDefinition
     }
 
-    private let runs: Mutex<OrderedDictionary<String, StoredRun>> = Mutex([:])
+    /// Runs and the store's history (each journal entry's run and index, by position - 1).
+    private struct Contents {
+        var runs: OrderedDictionary<String, StoredRun> = [:]
+        var history: [(runID: String, index: Int)] = []
+
+        /// Positions for `count` new entries of `runID` starting at journal index `from`.
+        mutating func record(_ runID: String, count: Int, from: Int) -> [Int64] {
+            let first = Int64(history.count) + 1
+            for index in from..<(from + count) { history.append((runID, index)) }
+            return (0..<Int64(count)).map { first + $0 }
+        }
+    }
+
+    private let contents = Mutex(Contents())
     /// Oldest first.
     private let deadLetters: Mutex<OrderedDictionary<String, EventDeadLetter>> = Mutex([:])
     private let deadLetterRetention: Int
@@ -25,64 +38,96 @@ public final class InMemoryRunStore: RunStore {
         self.deadLetterRetention = max(1, deadLetterRetention)
     }
 
-    public func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool {
+    public func create(
+        _ state: RunState, definition: PinnedDefinition, events: [RunEvent], committed: CommitHandler?
+    ) async throws -> Bool {
         guard RunState.folding(events) == state else { throw RunStoreError.stateMismatch(runID: state.id) }
-        return runs.withLock { runs in
-            guard runs[state.id] == nil else { return false }
-            runs[state.id] = StoredRun(state: state, journal: events, definition: definition)
+        // `committed` runs under the lock: the next write's handler cannot run before it.
+        return contents.withLock { contents in
+            guard contents.runs[state.id] == nil else { return false }
+            contents.runs[state.id] = StoredRun(state: state, journal: events, definition: definition)
+            let offsets = contents.record(state.id, count: events.count, from: 0)
+            committed?(offsets)
             return true
         }
     }
 
-    public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
-        try runs.withLock { runs in
-            guard let index = runs.index(forKey: runID) else { throw RunStoreError.unknownRun(runID) }
+    public func append(_ runID: String, events: [RunEvent], newState: RunState, committed: CommitHandler?) async throws {
+        try append(runID, events: events, newState: newState, definition: nil, committed: committed)
+    }
+
+    private func append(
+        _ runID: String, events: [RunEvent], newState: RunState, definition: PinnedDefinition?, committed: CommitHandler?
+    ) throws {
+        try contents.withLock { contents in
+            guard let index = contents.runs.index(forKey: runID) else { throw RunStoreError.unknownRun(runID) }
             let expected = newState.journalLength - events.count
-            let length = runs.values[index].journal.count
+            let length = contents.runs.values[index].journal.count
             guard length == expected else {
                 throw RunStoreError.conflict(runID: runID, expectedLength: expected, actualLength: length)
             }
             #if DEBUG
-                var folded = runs.values[index].state
+                var folded = contents.runs.values[index].state
                 for event in events { folded.apply(event) }
                 guard folded == newState else { throw RunStoreError.stateMismatch(runID: runID) }
             #endif
             // In place: a copy of the stored run would copy its whole journal and its records on
             // every append. The store's state shares no storage with the caller's, so folding into
             // it copies nothing either.
-            runs.values[index].journal += events
-            for event in events { runs.values[index].state.apply(event) }
+            contents.runs.values[index].journal += events
+            for event in events { contents.runs.values[index].state.apply(event) }
+            if let definition { contents.runs.values[index].definition = definition }
+            let offsets = contents.record(runID, count: events.count, from: length)
+            committed?(offsets)
         }
     }
 
-    public func state(of runID: String) async throws -> RunState? { runs.withLock { $0[runID]?.state } }
-
-    public func journal(of runID: String) async throws -> [RunEvent] { runs.withLock { $0[runID]?.journal ?? [] } }
-
-    public func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws {
-        try await append(runID, events: events, newState: newState)
-        runs.withLock { $0[runID]?.definition = definition }
+    public func events(after position: Int64, runID: String?, limit: Int) async throws -> [RunEvent] {
+        contents.withLock { contents in
+            var out: [RunEvent] = []
+            var offset = Int(max(0, position))
+            while offset < contents.history.count, out.count < limit {
+                let entry = contents.history[offset]
+                offset += 1
+                if let runID, entry.runID != runID { continue }
+                guard let run = contents.runs[entry.runID], entry.index < run.journal.count else { continue }
+                out.append(run.journal[entry.index].at(EventPosition(offset: Int64(offset))))
+            }
+            return out
+        }
     }
 
-    public func definition(of runID: String) async throws -> PinnedDefinition? { runs.withLock { $0[runID]?.definition } }
+    public func lastPosition() async throws -> Int64 { contents.withLock { Int64($0.history.count) } }
+
+    public func state(of runID: String) async throws -> RunState? { contents.withLock { $0.runs[runID]?.state } }
+
+    public func journal(of runID: String) async throws -> [RunEvent] { contents.withLock { $0.runs[runID]?.journal ?? [] } }
+
+    public func repin(
+        _ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState, committed: CommitHandler?
+    ) async throws {
+        try append(runID, events: events, newState: newState, definition: definition, committed: committed)
+    }
+
+    public func definition(of runID: String) async throws -> PinnedDefinition? { contents.withLock { $0.runs[runID]?.definition } }
 
     public func runs(status: Set<RunStatus>?) async throws -> [RunState] {
-        runs.withLock { runs in runs.values.map(\.state).filter { status?.contains($0.status) ?? true } }
+        contents.withLock { contents in contents.runs.values.map(\.state).filter { status?.contains($0.status) ?? true } }
     }
 
     public func task(id: String) async throws -> TaskRecord? {
-        runs.withLock { runs in runs.values.lazy.compactMap { $0.state.tasks[id] }.first }
+        contents.withLock { contents in contents.runs.values.lazy.compactMap { $0.state.tasks[id] }.first }
     }
 
     public func tasks(status: TaskStatus?) async throws -> [TaskRecord] {
-        runs.withLock { runs in
-            runs.values.flatMap { $0.state.tasks.values }.filter { status == nil || $0.status == status }
+        contents.withLock { contents in
+            contents.runs.values.flatMap { $0.state.tasks.values }.filter { status == nil || $0.status == status }
         }
     }
 
     public func dueTimers(at now: Timestamp) async throws -> [DueTimer] {
-        runs.withLock { runs in
-            runs.values.flatMap { run in
+        contents.withLock { contents in
+            contents.runs.values.flatMap { run in
                 run.state.timers.filter { $0.at <= now }.map { DueTimer(runID: run.state.id, timer: $0) }
             }
             .sorted { $0.timer.at < $1.timer.at }

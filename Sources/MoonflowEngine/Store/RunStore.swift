@@ -22,6 +22,11 @@ public enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// Called once a store's transaction committed, with the positions its journal entries got (in
+/// the order of the events written). It runs on the store's writer, in commit order: it must be
+/// quick and must not call the store.
+public typealias CommitHandler = @Sendable (_ offsets: [Int64]) -> Void
+
 /// A timer that is due, with its run.
 public struct DueTimer: Sendable, Hashable {
     public var runID: String
@@ -40,16 +45,31 @@ public protocol RunStore: Sendable {
     /// Creates a run with its pinned definition and first events (`run.queued`) in one transaction;
     /// a definition whose hash is stored already is not stored again. Returns `false`, writing
     /// nothing, when a run with this id exists: starts are idempotent.
-    func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool
+    ///
+    /// Every write of journal entries (`create`, `append`, `repin`) gives each entry the next
+    /// position of the store's history (`EventPosition.offset`: 1, 2, … across all runs, in commit
+    /// order) and, once the transaction committed, calls `committed` with those offsets — before
+    /// any later write's `committed`, so what it publishes is in position order.
+    func create(
+        _ state: RunState, definition: PinnedDefinition, events: [RunEvent], committed: CommitHandler?
+    ) async throws -> Bool
 
     /// Appends the events of one transition and stores `newState`, their fold, atomically. Refuses
     /// with `RunStoreError.conflict` when the journal does not have
     /// `newState.journalLength - events.count` entries (someone else wrote since).
-    func append(_ runID: String, events: [RunEvent], newState: RunState) async throws
+    func append(_ runID: String, events: [RunEvent], newState: RunState, committed: CommitHandler?) async throws
 
     /// `append`, and the run is pinned to `definition` from now on (stored unless its hash is), in
     /// the same transaction: `moonflow runs resume-compensation --latest`.
-    func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws
+    func repin(
+        _ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState, committed: CommitHandler?
+    ) async throws
+
+    /// Journal entries after `position` in position order, with their positions, at most `limit`;
+    /// only `runID`'s when given. Entries stay as long as their run is stored.
+    func events(after position: Int64, runID: String?, limit: Int) async throws -> [RunEvent]
+    /// The position of the newest journal entry (0 when there is none).
+    func lastPosition() async throws -> Int64
 
     func state(of runID: String) async throws -> RunState?
     func journal(of runID: String) async throws -> [RunEvent]
@@ -70,4 +90,18 @@ public protocol RunStore: Sendable {
     /// Dead letters, newest first; only those of `workflow` when given.
     func eventDeadLetters(workflow: String?) async throws -> [EventDeadLetter]
     func eventDeadLetter(id: String) async throws -> EventDeadLetter?
+}
+
+extension RunStore {
+    public func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool {
+        try await create(state, definition: definition, events: events, committed: nil)
+    }
+
+    public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
+        try await append(runID, events: events, newState: newState, committed: nil)
+    }
+
+    public func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws {
+        try await repin(runID, to: definition, events: events, newState: newState, committed: nil)
+    }
 }

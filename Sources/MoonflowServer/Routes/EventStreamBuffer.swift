@@ -98,6 +98,9 @@ final class EventStreamBuffer: Sendable {
         }
     }
 
+    /// Whether the stream ended (finished, or its reader was cancelled).
+    var isFinished: Bool { state.withLock { $0.finished } }
+
     func writing(_ inProgress: Bool) { state.withLock { $0.writeStarted = inProgress ? .now : nil } }
 
     /// Whether a write has been waiting for the client to read for longer than `timeout`.

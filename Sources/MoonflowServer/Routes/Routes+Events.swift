@@ -27,13 +27,22 @@ enum EventRoutes {
         }
         router.get("/v1/events/stream") { request, context in
             _ = try context.require(.runs)
+            let resume = try EventStream.resumePoint(of: request)
+            // Subscribed before the store's newest position is read: an event committed in
+            // between is in both, and the stream sends it once (by its position).
+            let subscription = core.engine.bus.subscription()
+            let stored: Int64
+            do { stored = try await core.store.lastPosition() } catch {
+                subscription.cancel()
+                throw error
+            }
             let stream = EventStream(
                 runFilter: request.uri.queryParameters["run_id"].map(String.init),
                 typePrefix: request.uri.queryParameters["type"].map(String.init),
-                keepAlive: keepAlive, limits: limits, channel: context.channel)
-            // Subscribed before the answer starts, so no event after it is missed.
-            let subscription = core.engine.bus.subscription()
-            let body = ResponseBody { writer in try await stream.run(subscription, writer: &writer) }
+                keepAlive: keepAlive, limits: limits, channel: context.channel, store: core.store)
+            let body = ResponseBody { writer in
+                try await stream.run(subscription, resumingAfter: resume, stored: stored, writer: &writer)
+            }
             return Response(status: .ok, headers: EventStream.headers, body: body)
         }
     }
@@ -65,74 +74,5 @@ extension EventRoutes {
             "details": .array(first.errors.map(Value.string)),
         ]
         return JSONResponse.make(.object(body), status: .badRequest)
-    }
-}
-
-/// One subscriber of `GET /v1/events/stream`: events go from the bus through a bounded
-/// `EventStreamBuffer` to the connection, so a client that reads slowly or not at all costs
-/// at most `limits.streamBufferBytes` (then it gets a final `stream.overflow` event), and one
-/// whose connection takes nothing for `limits.streamWriteTimeout` is disconnected.
-struct EventStream: Sendable {
-    let runFilter: String?
-    let typePrefix: String?
-    let keepAlive: Duration
-    let limits: ServerLimits
-    let channel: any Channel
-
-    static let overflowType = "stream.overflow"
-    static let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-
-    func run(_ subscription: EventSubscription, writer: inout any ResponseBodyWriter) async throws {
-        defer { subscription.cancel() }
-        try await writer.write(ByteBuffer(string: ": moonflow event stream\n\n"))
-        let buffer = EventStreamBuffer(limit: limits.streamBufferBytes)
-        let final = overflowEvent()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await event in subscription {
-                    if let runFilter, event.runID != runFilter { continue }
-                    if let typePrefix, !event.type.rawValue.hasPrefix(typePrefix) { continue }
-                    let chunk = ByteBuffer(string: "event: \(event.type.rawValue)\ndata: \(event.apiValue.jsonString())\n\n")
-                    guard buffer.push(chunk, orEndWith: final) else {
-                        subscription.cancel()
-                        return
-                    }
-                }
-                // The bus ends a subscription only when it fell behind, or when the stream ends.
-                buffer.finish(with: subscription.overflowed ? final : nil)
-            }
-            group.addTask {
-                let tick = min(keepAlive, limits.streamWriteTimeout / 4)
-                while (try? await Task.sleep(for: tick)) != nil {
-                    if buffer.writeStalled(longerThan: limits.streamWriteTimeout) {
-                        // The client takes nothing: a write cannot finish, so close the connection.
-                        channel.close(mode: .all, promise: nil)
-                        return
-                    }
-                    buffer.keepAlive(after: keepAlive, comment: ByteBuffer(string: ": keep-alive\n\n"))
-                }
-            }
-            try await withTaskCancellationOrGracefulShutdownHandler {
-                while let chunk = await buffer.next() {
-                    buffer.writing(true)
-                    try await writer.write(chunk)
-                    buffer.writing(false)
-                }
-            } onCancelOrGracefulShutdown: {
-                buffer.finish()
-            }
-            group.cancelAll()
-        }
-        try await writer.finish(nil)
-    }
-
-    private func overflowEvent() -> ByteBuffer {
-        let data: Value = [
-            "type": .string(Self.overflowType),
-            "message": .string(
-                "this subscriber fell more than \(limits.streamBufferBytes) bytes behind, so later events were not sent; reconnect, and read a run's history (/v1/runs/ID/history) for what was missed"),
-            "limit_bytes": .int(Int64(limits.streamBufferBytes)),
-        ]
-        return ByteBuffer(string: "event: \(Self.overflowType)\ndata: \(data.jsonString())\n\n")
     }
 }
