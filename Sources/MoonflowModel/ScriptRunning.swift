@@ -40,14 +40,17 @@ public struct ScriptLimits: Sendable, Hashable {
 /// Lua source to execute: the text, the name used in error messages and where its first line sits
 /// in the file it came from (inline `run:` blocks start inside a YAML file).
 public struct ScriptChunk: Sendable, Hashable {
-    public var source: String
+    public let source: String
     /// `scripts/charge.lua`, or `workflows/order.yaml#charge` for inline code.
     public var name: String
     /// Line of the file on which the chunk's line 1 sits (1 for a script file).
     public var firstLine: Int
+    /// The entries of `steps` the source can read (found once, here).
+    public let stepsUse: StepsUse
 
     public init(source: String, name: String, firstLine: Int = 1) {
         self.source = source
+        self.stepsUse = StepsUse(scanning: source)
         self.name = name
         self.firstLine = firstLine
     }

@@ -116,7 +116,7 @@ extension RunDriver {
                 do {
                     outcome = try await engine.runHandler(
                         handler, input: state.activities[name]?.input ?? state.input, error: error, scope: scope,
-                        context: bodyContext(for: name, timeout: handler.timeout, limits: activity.limits), attempt: 1, logs: logs)
+                        context: bodyContext(for: name, stepsUse: handler.body.stepsUse, timeout: handler.timeout, limits: activity.limits), attempt: 1, logs: logs)
                 } catch {
                     stage(logEvents(name, attempt: 1, logs.drain()))  // written with the failure
                     throw error

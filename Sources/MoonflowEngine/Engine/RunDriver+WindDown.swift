@@ -153,7 +153,8 @@ extension RunDriver {
         }
         let execution = ActivityExecution(
             engine: engine, workflow: workflow.id, activity: activity, input: input,
-            context: bodyContext(for: name, timeout: handler.timeout, limits: LimitOverrides(), key: ":compensate"),
+            context: bodyContext(
+                for: name, stepsUse: handler.body.stepsUse, timeout: handler.timeout, limits: LimitOverrides(), key: ":compensate"),
             scope: scope, mailbox: mailbox)
         group.addTask { await execution.run(resumeFrom: resume) }
         return true

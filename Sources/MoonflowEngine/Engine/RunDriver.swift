@@ -311,7 +311,10 @@ final class RunDriver {
         effective.fallback = workflow.fallback(for: activity)
         let execution = ActivityExecution(
             engine: engine, workflow: workflow.id, activity: effective, input: input,
-            context: bodyContext(for: activity.name, timeout: activity.timeout, limits: activity.limits),
+            context: bodyContext(
+                for: activity.name, stepsUse: activity.body.stepsUse.union(effective.fallback?.stepsUse ?? .none)
+                    .union(activity.bulkhead?.fallback?.stepsUse ?? .none),
+                timeout: activity.timeout, limits: activity.limits),
             // Only a fallback evaluates in this scope (its `with` or `output`).
             scope: effective.fallback != nil || activity.bulkhead?.fallback != nil ? expressionScope() : .null, mailbox: mailbox,
             firstAttemptJournaled: firstAttemptJournaled)
@@ -583,11 +586,14 @@ final class RunDriver {
         }
     }
 
-    /// What a body of this run sees besides its input.
-    func bodyContext(for activity: String, timeout: Duration?, limits: LimitOverrides, key suffix: String = "") -> BodyContext {
+    /// What a body of this run sees besides its input: of `steps`, only what `stepsUse` (the
+    /// bodies that run in this context) can read.
+    func bodyContext(
+        for activity: String, stepsUse: StepsUse, timeout: Duration?, limits: LimitOverrides, key suffix: String = ""
+    ) -> BodyContext {
         BodyContext(
             runID: state.id, workflow: workflow.id, version: workflow.version, activity: activity,
-            idempotencyKey: "\(state.id):\(activity)\(suffix)", context: state.context, steps: state.steps,
+            idempotencyKey: "\(state.id):\(activity)\(suffix)", context: state.context, steps: state.steps(stepsUse),
             event: state.triggerEvent, timeout: timeout, limits: limits)
     }
 }

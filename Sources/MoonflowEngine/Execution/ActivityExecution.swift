@@ -216,3 +216,17 @@ extension Value {
         return .object(object)
     }
 }
+
+extension ActivityBody {
+    /// The entries of `steps` this body can read: a built-in, a task or a child run reads none.
+    var stepsUse: StepsUse {
+        if case .lua(let chunk) = self { chunk.stepsUse } else { .none }
+    }
+}
+
+extension Fallback {
+    /// The entries of `steps` a fallback body can read.
+    var stepsUse: StepsUse {
+        if case .body(let handler) = action { handler.body.stepsUse } else { .none }
+    }
+}

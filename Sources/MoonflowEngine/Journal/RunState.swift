@@ -205,11 +205,22 @@ public struct RunState: Sendable, Hashable {
     }
 
     /// `steps` as expressions and scripts see it: `{name: {output, status}}` for every activity that finished.
-    public var steps: Value {
+    public var steps: Value { steps(.all) }
+
+    /// `steps` with only the entries `use` can read (`StepsUse`).
+    public func steps(_ use: StepsUse) -> Value {
         // Built for every body: keys known unique, so no literal merging and no hashing twice.
         var names: [String] = []
         var values: [Value] = []
+        let pick: [String]? =
+            switch use {
+            case .none: []
+            case .names(let names): names
+            case .all: nil
+            }
+        if pick?.isEmpty == true { return .object([:]) }
         for (name, record) in zip(activities.keys, activities.values) where record.status.isTerminal {
+            if let pick, !pick.contains(name) { continue }
             names.append(name)
             values.append(
                 .object(OrderedDictionary(uncheckedUniqueKeys: Self.stepKeys, values: [record.output ?? .null, .string(record.status.rawValue)])))
