@@ -74,6 +74,7 @@ static int class_matches(int c, int cls) {
     case 'u': result = isupper(c); break;
     case 'w': result = isalnum(c); break;
     case 'x': result = isxdigit(c); break;
+    case 'z': result = c == 0; break;  // deprecated since 5.2 and not in the manual, but Lua 5.4 has it
     default: return cls == c;
     }
     result = result != 0;

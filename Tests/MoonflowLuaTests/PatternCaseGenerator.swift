@@ -26,6 +26,10 @@ struct PatternCaseGenerator {
     ]
 
     private var state: UInt64
+    /// Captures of the pattern being generated: how many were opened, which were closed (the
+    /// back-references a pattern may hold).
+    private var opened = 0
+    private var closed: [Int] = []
 
     init(seed: UInt64) { state = seed }
 
@@ -52,7 +56,9 @@ struct PatternCaseGenerator {
     private static let classes = ["%a", "%d", "%s", "%w", "%p", "%x", "%u", "%l", "%c", "%g", "%z", "%q"]
 
     mutating func makeCase() -> Case {
-        let subject = (0..<below(22)).map { _ in pick(Self.subjectBytes) }
+        let subject = (0..<below(30)).map { _ in pick(Self.subjectBytes) }
+        opened = 0
+        closed = []
         var pattern = [UInt8]()
         if chance(20) { pattern += Self.bytes("^") }
         pattern += sequence(depth: 0)
@@ -66,7 +72,7 @@ struct PatternCaseGenerator {
 
     private mutating func sequence(depth: Int) -> [UInt8] {
         var out = [UInt8]()
-        for _ in 0..<(1 + below(depth == 0 ? 5 : 3)) { out += item(depth: depth) }
+        for _ in 0..<(1 + below(depth == 0 ? 4 : 3)) { out += item(depth: depth) }
         return out
     }
 
@@ -83,14 +89,22 @@ struct PatternCaseGenerator {
             }
             return single
         case 62..<74 where depth < 2:
-            return Self.bytes("(") + sequence(depth: depth + 1) + Self.bytes(")")
+            opened += 1
+            let index = opened
+            let group = Self.bytes("(") + sequence(depth: depth + 1) + Self.bytes(")")
+            closed.append(index)
+            return group
         case 74..<78:
+            opened += 1
+            closed.append(opened)
             return Self.bytes("()")
-        case 78..<84:
-            return Self.bytes(pick(["%1", "%1", "%2", "%3", "%0"]))
-        case 84..<90:
+        case 78..<82:
+            // Mostly a capture already closed; now and then one that is open, missing or `%0`.
+            if !closed.isEmpty && !chance(15) { return Self.bytes("%\(pick(closed))") }
+            return Self.bytes(pick(["%1", "%2", "%0"]))
+        case 82..<88:
             return Self.bytes(pick(["%b()", "%b[]", "%bab", "%baa", "%b%$"]))
-        case 90..<96:
+        case 88..<94:
             return Self.bytes("%f") + set()
         default:
             return Self.bytes(pick([".", "$", "^", "-", "*"]))

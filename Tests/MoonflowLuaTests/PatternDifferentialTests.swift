@@ -9,8 +9,8 @@ import Testing
 /// values, and the same error where a pattern is malformed — wherever ours did not stop on its
 /// budget.
 @Suite struct PatternDifferentialTests {
-    static let caseCount = 4000
-    static let batchSize = 200
+    static let caseCount = 20000
+    static let batchSize = 500
     static let limits = ScriptLimits(memory: 64 << 20, instructions: 2_000_000_000, timeout: .seconds(120))
 
     @Test func matcherAgreesWithLuasOwn() async throws {
@@ -149,6 +149,16 @@ import Testing
                     frontier = string.find("ab", "%f[%z]"), letter = string.find("z", "%z")}
             """)
         #expect(result.value?.output == ["i": 2, "j": 2, "tail": "b", "zeros": "x0y0", "frontier": 3])
+    }
+
+    /// In `[a-%%]` the range `a-%` takes the first `%`, so the second escapes the closing `]`:
+    /// Lua's set holds `]`, not `%` (the matcher read a `%` just before `]` as a literal).
+    @Test func anEscapeBeforeTheClosingBracketEscapesIt() async throws {
+        let result = await run("""
+            return {bracket = string.find("]", "[a-%%]"), percent = string.find("%", "[a-%%]"),
+                    word = ("x]Z"):match("[%xa-%%]%u+")}
+            """)
+        #expect(result.value?.output == ["bracket": 1, "word": "]Z"])
     }
 }
 
