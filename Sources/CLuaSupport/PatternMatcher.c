@@ -90,7 +90,7 @@ static int set_matches(int c, const char *set, const char *end) {
         set++;
     }
     for (; set < end; set++) {
-        if (*set == '%' && set + 1 < end) {
+        if (*set == '%') {  // as in Lua, a '%' right before `end` escapes the closing ']' itself
             set++;
             if (class_matches(c, (unsigned char)*set)) return !negate;
         } else if (set + 2 < end && set[1] == '-') {
