@@ -56,7 +56,16 @@ struct PatternCaseGenerator {
     private static let classes = ["%a", "%d", "%s", "%w", "%p", "%x", "%u", "%l", "%c", "%g", "%z", "%q"]
 
     mutating func makeCase() -> Case {
-        let subject = (0..<below(30)).map { _ in pick(Self.subjectBytes) }
+        let (subject, pattern) = chance(2) ? long() : (short(), pattern())
+        let span = subject.count + 3
+        return Case(
+            subject: subject, pattern: pattern, start: chance(35) ? below(2 * span) - span : nil, plain: chance(10),
+            replacement: below(Self.replacements.count) + 1, limit: chance(25) ? below(4) : nil)
+    }
+
+    private mutating func short() -> [UInt8] { (0..<below(30)).map { _ in pick(Self.subjectBytes) } }
+
+    private mutating func pattern() -> [UInt8] {
         opened = 0
         closed = []
         var pattern = [UInt8]()
@@ -64,10 +73,16 @@ struct PatternCaseGenerator {
         pattern += sequence(depth: 0)
         if chance(20) { pattern += Self.bytes("$") }
         if chance(4) { pattern += Self.bytes(pick(["%", "(", ")", "[a", "%b", "%f", "%fa", "%9"])) }
-        let span = subject.count + 3
-        return Case(
-            subject: subject, pattern: pattern, start: chance(35) ? below(2 * span) - span : nil, plain: chance(10),
-            replacement: below(Self.replacements.count) + 1, limit: chance(25) ? below(4) : nil)
+        return pattern
+    }
+
+    /// A unit repeated up to 260 times over a run of `a`s: the matcher's depth (200 nested calls:
+    /// "pattern too complex") and capture (32: "too many captures") limits, without the
+    /// backtracking that would take Lua's own matcher, which has no budget, forever.
+    private mutating func long() -> ([UInt8], [UInt8]) {
+        let unit = pick(["a?", "(a)", "a-", "()", "a*", "%a?", "[a]?"])
+        let subject = [UInt8](repeating: UInt8(ascii: "a"), count: below(260))
+        return (subject, Array(String(repeating: unit, count: 1 + below(260)).utf8))
     }
 
     private mutating func sequence(depth: Int) -> [UInt8] {
