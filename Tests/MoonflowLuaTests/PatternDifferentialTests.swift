@@ -12,6 +12,8 @@ import Testing
     static let caseCount = 20000
     static let batchSize = 500
     static let limits = ScriptLimits(memory: 64 << 20, instructions: 2_000_000_000, timeout: .seconds(120))
+    /// A runner of its own, so the other suites' scripts do not queue behind the harness.
+    static let runner = LuaRunner(threads: 1)
     /// A case ours stops on its budget (12.5M steps) and Lua's own finishes in a few milliseconds:
     /// its batch is rerun case by case, and only it is left out.
     static let overBudget = PatternCaseGenerator.Case(
@@ -49,7 +51,7 @@ import Testing
 
     /// The harness's line per case, nil where the sandbox stopped on its pattern budget.
     static func sandboxResults(_ batch: [PatternCaseGenerator.Case]) async -> [Substring?] {
-        switch await run(harness(batch), limits: limits) {
+        switch await run(harness(batch), limits: limits, runner: runner) {
         case .success(let outcome):
             guard case .string(let text) = outcome.output else {
                 Issue.record("harness returned \(outcome.output)")
