@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MoonflowLuaTests",
-            dependencies: ["MoonflowLua", "MoonflowModel", .product(name: "OrderedCollections", package: "swift-collections")]
+            dependencies: ["MoonflowLua", "MoonflowModel", "CLua", .product(name: "OrderedCollections", package: "swift-collections")]
         ),
         .testTarget(
             name: "MoonflowEngineTests",

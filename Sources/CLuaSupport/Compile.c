@@ -10,13 +10,10 @@
 //   jumps (`break`s and `goto`s close at the block's `end`, each resolution shifting the pending
 //   list: 32 000 `break`s in one loop took 0.3-0.6s at one token). Sources with more than
 //   MF_MAX_JUMP_WORDS such words are refused before parsing.
-//
-// The syntax checker of the loader (`mf_check_syntax`) lives here too.
 #include "Internal.h"
 
 #include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /// Bytes the parser gets per read.
@@ -109,48 +106,4 @@ int mf_load_bounded(lua_State *L, const char *source, size_t length, const char 
     }
     piece_reader reader = {source, length, 0};
     return lua_load(L, read_piece, &reader, chunkname, "t");
-}
-
-// MARK: - Syntax check
-
-// Compiling runs no code and changes no globals, so each thread keeps one state for syntax checks
-// instead of building a sandbox per check (8 checks per typical workflow file). A state whose
-// parser tripped a limit is closed and replaced, like an execution state.
-static _Thread_local lua_State *mf_checker_state = NULL;
-
-int mf_check_syntax(const char *source, size_t length, int expression, char *message, size_t capacity) {
-    // The compile budget (MF_COMPILE_BUDGET_NS) bounds the parse; no deadline of its own.
-    if (!mf_checker_state) mf_checker_state = mf_open(NULL, NULL, 0);
-    lua_State *L = mf_checker_state;
-    if (!L) {
-        snprintf(message, capacity, "could not create a Lua state");
-        return -1;
-    }
-    lua_settop(L, 0);
-    mf_set_limits(L, 64u << 20, 1LL << 60, 0, NULL);
-    int line = 0;
-    if (!mf_compile(L, source, length, expression)) {
-        const char *text = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "source too complex";
-        const char *rest = text;
-        line = -1;
-        if (strncmp(text, "chunk:", 6) == 0) {
-            char *end;
-            long parsed = strtol(text + 6, &end, 10);
-            if (end != text + 6 && *end == ':') {
-                line = (int)parsed;
-                rest = end + 1;
-                while (*rest == ' ') rest++;
-            }
-        }
-        if (mf_tripped(L) == MF_TRIP_VIOLATION) rest = mf_trip_message(L);
-        else if (mf_tripped(L)) rest = "source too complex (parser limits exceeded)";
-        snprintf(message, capacity, "%s", rest);
-    }
-    if (mf_tripped(L)) {
-        mf_close(L);
-        mf_checker_state = NULL;
-    } else {
-        lua_settop(L, 0);
-    }
-    return line;
 }

@@ -1,13 +1,17 @@
 #ifndef MOONFLOW_CLUA_SUPPORT_INTERNAL_H
 #define MOONFLOW_CLUA_SUPPORT_INTERNAL_H
-// What the C files of the sandbox share: the per-state context and the helpers that trip, charge
-// and poll. Not part of the module's public header.
+// What the C files of the sandbox share: the per-state context, the helpers that trip, charge and
+// poll, and what each unit offers the others. Not part of the module's public header.
 #include "CLuaSupport.h"
 
 /// Names one environment blob may bind (a script's five, an expression scope's seven).
 #define MF_MAX_BINDINGS 8
 /// The count hook fires at most every this many VM instructions (fewer once big strings exist).
 #define MF_HOOK_COUNT 100
+/// Allocated bytes charged as one instruction (bounds C work that allocates).
+#define MF_ALLOC_BYTES_PER_INSTRUCTION 64
+/// Bytes scanned by a C function charged as one instruction.
+#define MF_SCAN_BYTES_PER_INSTRUCTION 4
 
 /// One name of the running execution's environment blob, turned into a Lua value only when the
 /// script first reads or assigns it (`materialize`).
@@ -54,16 +58,71 @@ typedef struct mf_ctx {
 
 static inline mf_ctx *mf_ctx_of(lua_State *L) { return *(mf_ctx **)lua_getextraspace(L); }
 
+// Limits.c: tripping, charging, the hook, the allocator.
 /// Marks the execution as failed and re-arms the hook to raise at every instruction. Never raises.
 void mf_trip_quietly(lua_State *L, mf_ctx *c, int reason, const char *message);
 /// `mf_trip_quietly`, then raises the trip message.
 int mf_trip(lua_State *L, int reason, const char *message);
+/// `mf_trip` for a sandbox violation.
+static inline int mf_violation(lua_State *L, const char *message) { return mf_trip(L, MF_TRIP_VIOLATION, message); }
 /// Interrupt flag and deadline (the coarse clock: a few ns, 4ms resolution on Linux).
 int mf_poll_reason(mf_ctx *c);
 /// Charges C work to the instruction budget and polls; raises when a limit is reached.
 void mf_charge(lua_State *L, long long amount);
+/// A state allocating through the bounded allocator of `c`, with `c` in its extra space.
+lua_State *mf_state_new(mf_ctx *c);
+/// Limits on and the count hook installed, for the execution (or compilation) that starts.
+void mf_arm(lua_State *L, mf_ctx *c);
+/// Limits off and the hook removed.
+void mf_disarm(lua_State *L, mf_ctx *c);
+
+// Proxies.c: read-only proxies and locked tables.
+/// Registers the metatable of read-only proxies.
+void mf_proxy_install(lua_State *L);
+/// Pushes a new read-only proxy of the table at `idx`.
+void mf_ro_wrap(lua_State *L, int idx);
+int mf_next(lua_State *L);
+int mf_pairs(lua_State *L);
+int mf_rawset(lua_State *L);
+int mf_setmetatable(lua_State *L);
+
+// StdlibWrappers.c: library functions replaced or wrapped (wrappers take the original as upvalue 1).
+int mf_tostring(lua_State *L);
+int mf_collectgarbage(lua_State *L);
+int mf_xpcall(lua_State *L);
 /// Calls the original function (upvalue 1) with all arguments.
 int mf_call_original(lua_State *L);
+/// Charges the length of the string argument 1, then calls the original.
+int mf_charged_by_length(lua_State *L);
+/// Checks and charges the range of a table library function (upvalue 2: which one), then calls
+/// the original.
+int mf_table_guard(lua_State *L);
+int mf_rep(lua_State *L);
+int mf_format(lua_State *L);
+
+// PatternMatcher.c
+int mf_find(lua_State *L);
+int mf_match(lua_State *L);
+int mf_gmatch(lua_State *L);
+int mf_gsub(lua_State *L);
+
+// Bindings.c: encoded values, the execution's environment, the host trampoline.
+/// Registers the anchored keys and the environments' metatable, and gives the globals template at
+/// `globals` the metatable that builds lazy bindings.
+void mf_bindings_install(lua_State *L, int globals);
+/// Pushes the execution's environment (built on the first run after `mf_prepare`); raises when
+/// none is prepared.
+void mf_env_push(lua_State *L, mf_ctx *c);
+/// Builds every binding not built yet when the table at `idx` is the current environment.
+void mf_materialize_all(lua_State *L, int idx);
+/// Records a raw write of the key at `key` into the table at `table` (a binding replaced).
+void mf_note_raw_write(lua_State *L, int table, int key);
+/// Calls the host built-in whose id is upvalue 1.
+int mf_host_call(lua_State *L);
+
+// Execution.c
+/// Registers the table of the largest string each compiled chunk holds.
+void mf_chunk_strings_install(lua_State *L);
 
 // Deadline.c: hook pacing.
 /// Monotonic nanoseconds at the last clock tick (cheap; same timeline as `mf_now_ns`).
