@@ -17,7 +17,7 @@ import Testing
             "workflows/mem.yaml": "workflow: mem\nactivities:\n  - name: big\n    retry: {max_attempts: 1}\n    run: |\n      \(allocate21MB)\n",
             "workflows/mem.test.yaml": "tests:\n  - name: the engine-wide memory limit applies\n    expect: {status: failed, error: LuaMemoryLimit}\n",
             "workflows/memok.yaml":
-                "workflow: memok\nactivities:\n  - name: big\n    retry: {max_attempts: 1}\n    limits: {memory: 64Mi, instructions: 100000000}\n    run: |\n      \(allocate21MB)\n",
+                "workflow: memok\nactivities:\n  - name: big\n    retry: {max_attempts: 1}\n    limits: {memory: 64Mi, instructions: 100000000}\n    timeout: 30s\n    run: |\n      \(allocate21MB)\n",
             "workflows/spin.yaml":
                 "workflow: spin\nactivities:\n  - name: spin\n    retry: {max_attempts: 1}\n    run: |\n      local n = 0\n      for i = 1, 10000000 do n = n + i end\n      return n\n",
             "workflows/out.yaml": "workflow: out\nactivities:\n  - name: big\n    retry: {max_attempts: 1}\n    run: return string.rep('x', 10000)\n",
