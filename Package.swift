@@ -56,6 +56,7 @@ let package = Package(
             dependencies: [
                 "MoonflowModel", "CLua", "CLuaSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),

@@ -67,12 +67,22 @@ public final class LuaRunner: ScriptRunning {
         }
     }
 
+    /// The threads the engine's run drives may prefer (`ScriptRunning.taskExecutor`): successive
+    /// calls hand out the code-action threads in turn.
+    public func taskExecutor() -> (any TaskExecutor)? { pool.nextLaneExecutor() }
+
+    /// Runs `body` with a sandbox: in place when the caller already runs on a thread of this
+    /// runner (a task that prefers it), else on the next free thread of `pool`.
     private func onPool<T: Sendable>(
         _ pool: LuaThreadPool, _ body: @escaping @Sendable (LuaSandbox, LuaInterrupt) throws(ActivityFailure) -> T
     ) async throws(ActivityFailure) -> T {
         let interrupt = LuaInterrupt()
         let result: Result<T, ActivityFailure> = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
+            if let context = LuaThreadPool.current, context.core === self.pool.core || context.core === expressionPool.core {
+                context.core.offerWork(from: context.index)
+                return context.worker.perform { sandbox throws(ActivityFailure) in try body(sandbox, interrupt) }
+            }
+            return await withCheckedContinuation { continuation in
                 pool.submit { worker in
                     continuation.resume(returning: worker.perform { sandbox throws(ActivityFailure) in try body(sandbox, interrupt) })
                 }

@@ -1,3 +1,4 @@
+import DequeModule
 import Dispatch
 import Foundation
 import MoonflowModel
@@ -30,40 +31,166 @@ final class LuaWorker {
     }
 }
 
-/// A small pool of dedicated threads (large stacks, off Swift's cooperative pool) that run Lua.
-/// Each thread owns one sandbox at a time; jobs are taken in submission order.
+/// A small pool of dedicated threads (large stacks, off Swift's cooperative pool) that run Lua —
+/// and the tasks that prefer them.
+///
+/// Each thread is also a `TaskExecutor` (a lane, `lane(_:)`): the engine drives a run in a task
+/// that prefers one lane, so the run's steps, its activities' child tasks and their scripts run
+/// on that one thread one after another, and a step costs no hand-off between threads (each woke
+/// a sleeping thread, which cost more than the rest of a short step). A script called from a pool
+/// thread runs there at once (`current`); one called from elsewhere is queued for any thread.
+/// A thread with nothing of its own to do takes queued scripts, then steals the tasks waiting on
+/// a busy lane, and a thread about to run a script wakes an idle one when its lane holds more
+/// work (`offerWork`), so parallel activities still spread over the threads.
 final class LuaThreadPool: Sendable {
     typealias Job = @Sendable (LuaWorker) -> Void
 
-    /// Pending jobs (`nil` asks one thread to exit) and a count of them threads can wait on.
-    private final class Queue: Sendable {
-        let jobs = Mutex<[Job?]>([])
-        let available = DispatchSemaphore(value: 0)
+    /// A thread of the pool, as its code finds it (`current`): the pool, its lane and its worker.
+    final class ThreadContext: @unchecked Sendable {
+        let core: Core
+        let index: Int
+        /// Touched only by its own thread.
+        let worker: LuaWorker
 
-        func push(_ job: Job?) {
-            jobs.withLock { $0.append(job) }
-            available.signal()
-        }
-
-        /// Blocks until a job is queued; `nil` means exit.
-        func pop() -> Job? {
-            while true {
-                available.wait()
-                let next: Job?? = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
-                if let next { return next }
-            }
+        init(core: Core, index: Int, worker: LuaWorker) {
+            self.core = core
+            self.index = index
+            self.worker = worker
         }
     }
 
-    private let queue = Queue()
+    fileprivate enum Work {
+        case script(Job)
+        case task(UnownedJob)
+    }
+
+    /// The queues and who sleeps, shared by the threads and the lanes.
+    final class Core: Sendable {
+        fileprivate struct State {
+            var scripts: Deque<Job> = []
+            var lanes: [Deque<UnownedJob>]
+            var idle: [Bool]
+            var exiting = false
+        }
+
+        fileprivate let state: Mutex<State>
+        private let wakers: [DispatchSemaphore]
+
+        init(threads: Int) {
+            state = Mutex(State(lanes: Array(repeating: [], count: threads), idle: Array(repeating: false, count: threads)))
+            wakers = (0..<threads).map { _ in DispatchSemaphore(value: 0) }
+        }
+
+        /// The next work of thread `index`, sleeping until there is some; `nil` once the pool
+        /// shuts down and nothing is left.
+        fileprivate func next(for index: Int) -> Work? {
+            while true {
+                let next = state.withLock { state -> Work?? in
+                    if let job = state.lanes[index].popFirst() { return .task(job) }
+                    if let job = state.scripts.popFirst() { return .script(job) }
+                    for offset in 1..<state.lanes.count {
+                        let other = (index + offset) % state.lanes.count
+                        if let job = state.lanes[other].popFirst() { return .task(job) }
+                    }
+                    if state.exiting { return .some(nil) }
+                    state.idle[index] = true
+                    return nil
+                }
+                if let next { return next }
+                wakers[index].wait()
+            }
+        }
+
+        /// Queues a task's job on lane `index`: its thread is woken when it sleeps; when it is busy
+        /// and the job comes from another thread, an idle thread is woken to take it.
+        func enqueue(_ job: UnownedJob, lane index: Int) {
+            let fromOwnThread = LuaThreadPool.current.map { $0.core === self && $0.index == index } ?? false
+            let wake = state.withLock { state -> Int? in
+                state.lanes[index].append(job)
+                if state.idle[index] {
+                    state.idle[index] = false
+                    return index
+                }
+                return fromOwnThread ? nil : state.takeIdle()
+            }
+            if let wake { wakers[wake].signal() }
+        }
+
+        /// Queues a script for any thread.
+        func submit(_ job: @escaping Job) {
+            let wake = state.withLock { state -> Int? in
+                state.scripts.append(job)
+                return state.takeIdle()
+            }
+            if let wake { wakers[wake].signal() }
+        }
+
+        /// Before thread `index` runs a script in place: when its lane holds other work, an idle
+        /// thread is woken to take it.
+        func offerWork(from index: Int) {
+            let wake = state.withLock { state in state.lanes[index].isEmpty ? nil : state.takeIdle() }
+            if let wake { wakers[wake].signal() }
+        }
+
+        func shutdown() {
+            let sleeping = state.withLock { state -> [Int] in
+                state.exiting = true
+                let sleeping = state.idle.indices.filter { state.idle[$0] }
+                for index in sleeping { state.idle[index] = false }
+                return sleeping
+            }
+            for index in sleeping { wakers[index].signal() }
+        }
+
+        var isExiting: Bool { state.withLock { $0.exiting } }
+    }
+
+    /// A thread of the pool as the executor of the tasks that prefer it.
+    final class Lane: TaskExecutor {
+        let core: Core
+        let index: Int
+
+        init(core: Core, index: Int) {
+            self.core = core
+            self.index = index
+        }
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            guard !core.isExiting else {
+                // The pool is gone (its runner was released) while a task still preferred it.
+                let lane = self
+                Thread { job.runSynchronously(on: lane.asUnownedTaskExecutor()) }.start()
+                return
+            }
+            core.enqueue(job, lane: index)
+        }
+    }
+
+    let core: Core
+    private let lanes: [Lane]
+    private let nextLane = Atomic<Int>(0)
     let threadCount: Int
 
     init(threads: Int, stackSize: Int, testLedger: LuaTestLedger?, name: String) {
         threadCount = max(1, threads)
+        let core = Core(threads: threadCount)
+        let lanes = (0..<threadCount).map { Lane(core: core, index: $0) }
+        self.core = core
+        self.lanes = lanes
         for index in 0..<threadCount {
-            let thread = Thread { [queue] in
-                let worker = LuaWorker(testLedger: testLedger)
-                while let job = queue.pop() { job(worker) }
+            let thread = Thread {
+                let context = ThreadContext(core: core, index: index, worker: LuaWorker(testLedger: testLedger))
+                pthread_setspecific(contextKey, Unmanaged.passUnretained(context).toOpaque())
+                defer { pthread_setspecific(contextKey, nil) }
+                let executor = lanes[index].asUnownedTaskExecutor()
+                while let work = core.next(for: index) {
+                    switch work {
+                    case .script(let job): job(context.worker)
+                    case .task(let job): job.runSynchronously(on: executor)
+                    }
+                }
+                withExtendedLifetime(context) {}
             }
             thread.stackSize = stackSize
             thread.name = "\(name)-\(index)"
@@ -71,10 +198,34 @@ final class LuaThreadPool: Sendable {
         }
     }
 
-    func submit(_ job: @escaping Job) { queue.push(job) }
+    /// The pool thread this code runs on, if it runs on one.
+    static var current: ThreadContext? {
+        pthread_getspecific(contextKey).map { Unmanaged<ThreadContext>.fromOpaque($0).takeUnretainedValue() }
+    }
 
-    /// Lets every thread finish its current job and exit.
-    func shutdown() {
-        for _ in 0..<threadCount { queue.push(nil) }
+    /// The lanes in turn, for the tasks of successive runs.
+    func nextLaneExecutor() -> any TaskExecutor {
+        lanes[nextLane.wrappingAdd(1, ordering: .relaxed).oldValue % threadCount]
+    }
+
+    func submit(_ job: @escaping Job) { core.submit(job) }
+
+    /// Lets every thread finish what is queued and exit.
+    func shutdown() { core.shutdown() }
+}
+
+extension LuaThreadPool.Core.State {
+    /// An idle thread, marked awake (the caller wakes it).
+    fileprivate mutating func takeIdle() -> Int? {
+        guard let index = idle.firstIndex(of: true) else { return nil }
+        idle[index] = false
+        return index
     }
 }
+
+/// Where each pool thread keeps its `ThreadContext`.
+private let contextKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()

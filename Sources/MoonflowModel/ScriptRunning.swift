@@ -147,4 +147,12 @@ public protocol ScriptRunning: Sendable {
     /// Evaluates a value template read-only: `scope` is an object whose members (`input`, `workflow`,
     /// `steps`, `event`, `run`, `output`, `error`) are the names visible to expressions.
     func evaluate(_ template: ValueTemplate, scope: Value) async throws(ActivityFailure) -> Value
+
+    /// An executor for the task that drives a run to prefer, so its steps and their scripts run
+    /// where scripts run, without hand-offs between threads; `nil` for none.
+    func taskExecutor() -> (any TaskExecutor)?
+}
+
+extension ScriptRunning {
+    public func taskExecutor() -> (any TaskExecutor)? { nil }
 }

@@ -25,7 +25,9 @@ import Testing
             activities: [
                 Activity(
                     name: "busy", body: .lua(body), timeout: .seconds(1),
-                    retry: RetryPolicy(maxAttempts: 2, initial: .zero))
+                    retry: RetryPolicy(maxAttempts: 2, initial: .zero),
+                    // Far more instructions than a second allows, so the deadline stops it.
+                    limits: LimitOverrides(instructions: 1 << 40))
             ])
         let runID = try await engine.start(workflow: workflow, definitionHash: "h", input: [:])
         let status = try await engine.drive(runID)

@@ -295,10 +295,14 @@ public final class Engine: Sendable {
     /// Runs `body` with a driver for the run, under the run's lease; a finished run is returned as is.
     /// A run that ends gives its admission slot to the next queued run.
     func withDriver(_ runID: RunID, _ body: (RunDriver) async throws -> RunStatus) async throws -> RunStatus {
-        let status = try await leases.withLease(runID) {
-            guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
-            if state.status.isTerminal { return state.status }
-            return try await body(RunDriver(engine: self, workflow: try await workflow(of: runID), state: state))
+        // On the runner's threads (`ScriptRunning.taskExecutor`): the driver, the activities' child
+        // tasks and their scripts then run one after another without hand-offs.
+        let status = try await withTaskExecutorPreference(runner.taskExecutor()) {
+            try await leases.withLease(runID) {
+                guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
+                if state.status.isTerminal { return state.status }
+                return try await body(RunDriver(engine: self, workflow: try await workflow(of: runID), state: state))
+            }
         }
         if status.isTerminal { try await releaseSlot(of: runID) }
         return status
