@@ -130,7 +130,7 @@ import Testing
         let engine = fixture.engine(store)
         _ = try await engine.start(try fixture.pinned("three"), input: [:], runID: "c1")
         var state = try #require(try await store.state(of: "c1"))
-        let started = RunEvent(type: .runStarted, runID: "c1", workflow: "three", at: state.queuedAt)
+        let started = RunEvent(.runStarted(deadline: nil), runID: "c1", workflow: "three", at: state.queuedAt)
         state.apply(started)
         try await store.append("c1", events: [started], newState: state)
         await #expect(throws: RunStoreError.conflict(runID: "c1", expectedLength: 1, actualLength: 2)) {

@@ -10,12 +10,11 @@ extension RunDriver {
         var out: [RunEvent] = []
         out.reserveCapacity(events.count)
         for event in events {
-            switch event.type {
-            case .activityFallback:
+            switch event.payload {
+            case .activityFallback(let failure, let notify):
                 // The journal records every fallback (the history); only `notify: true` announces it.
-                guard event.data["notify"]?.boolValue == true else { continue }
-                logger(event.activity).warning(
-                    "activity.fallback", metadata: ["error": .string(ActivityFailure(value: event.data["error"] ?? .null).description)])
+                guard notify else { continue }
+                logger(event.activity).warning("activity.fallback", metadata: ["error": .string(failure.description)])
                 out.append(event)
             case .runFailed, .runTimedOut, .runCompensated, .runCompensationFailed:
                 out.append(event)
@@ -28,17 +27,16 @@ extension RunDriver {
     }
 
     private func runNotification(_ notification: ErrorHandling.Notification, after ending: RunEvent) -> RunEvent {
-        let status = String(ending.type.rawValue.dropFirst("run.".count))
-        let data: Value = [
-            "status": .string(status), "channels": .array(notification.channels.map(Value.string)),
-            "recipients": .array(notification.recipients.map(Value.string)), "error": state.error?.toValue() ?? .null,
-        ]
+        // Announced after the transition that ended the run: the state holds how it ended.
+        let status = state.status
         logger(nil).warning(
             "run.notification",
             metadata: [
-                "status": .string(status), "channels": .string(notification.channels.joined(separator: ",")),
+                "status": .string(status.rawValue), "channels": .string(notification.channels.joined(separator: ",")),
                 "recipients": .string(notification.recipients.joined(separator: ",")),
             ])
-        return RunEvent(type: .runNotification, runID: ending.runID, workflow: ending.workflow, at: ending.at, data: data)
+        let announced = RunNotification(
+            status: status, channels: notification.channels, recipients: notification.recipients, error: state.error)
+        return RunEvent(.runNotification(announced), runID: ending.runID, workflow: ending.workflow, at: ending.at)
     }
 }
