@@ -305,5 +305,8 @@ struct JournalReader {
 
 extension Value {
     /// `nil` for `null`.
-    var nonNull: Value? { isNull ? nil : self }
+    var nonNull: Value? {
+        guard !isNull else { return nil }
+        return self
+    }
 }
