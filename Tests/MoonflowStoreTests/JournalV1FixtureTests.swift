@@ -99,7 +99,8 @@ import Testing
     }
 
     @Test func aRowThatDoesNotReadBackIsAClearError() async throws {
-        let length = try Self.rows(try Self.copy().storePath).filter { $0.run == "fail-1" }.count
+        let original = try Self.copy()
+        let length = try Self.rows(original.storePath).filter { $0.run == "fail-1" }.count
         let head = #""run_id":"fail-1","workflow":"plain_fail","at":1"#
         let bad = [
             (#"{"format":3,"type":"run.waiting",\#(head),"data":{}}"#, "format 3 is not one this build of Moonflow reads (1 to 2)"),
