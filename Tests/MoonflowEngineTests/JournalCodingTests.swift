@@ -151,7 +151,7 @@ import Testing
         #expect(reason(#"{"format":2,"type":"activity.skipped",\#(head),"data":{"reason":"tired"}}"#) == "data.reason: 'tired' is not a reason to skip")
         #expect(
             reason(#"{"format":2,"type":"circuit.opened",\#(head),"data":{"breaker":"b","from":"open","to":"closed"}}"#)
-                == "data.to: 'closed' is not what circuit.opened says")
+                == "data.to: 'closed' is not what 'circuit.opened' says")
         let queued = #""version":null,"definition_hash":"h","input":{},"context":{},"activities":[],"event":null,"priority":0,"origin":"request""#
         #expect(
             reason(#"{"format":2,"type":"run.queued",\#(head),"data":{\#(queued),"queue":{"sequence":-1,"deadline":null}}}"#)

@@ -16,15 +16,16 @@ extension RunEvent {
     /// Rows are read as they are, never rewritten: the journal is append-only.
     public init(journalValue value: Value) throws(JournalEntryError) {
         guard case .object(let members) = value else { throw JournalEntryError("an entry is not a JSON object") }
-        let top = JournalReader(members, path: "", legacy: members["format"] == nil)
-        if let format = try top.optionalInt("format"), format != Self.journalFormat {
+        let top = JournalReader(members, path: "", legacy: false)
+        let format = try top.optionalInt("format") ?? 1
+        guard (1...Self.journalFormat).contains(format) else {
             throw JournalEntryError("format \(format) is not one this build of Moonflow reads (1 to \(Self.journalFormat))")
         }
         let type = EventType(try top.string("type"))
         let data = try top.value("data")
         let payload: Payload
         if case .object(let object) = data {
-            payload = try JournalReader(object, path: "data.", legacy: top.legacy).payload(type, rawData: data)
+            payload = try JournalReader(object, path: "data.", legacy: format == 1).payload(type, rawData: data)
         } else if !type.isReserved {
             payload = .emitted(type: type, payload: data)
         } else {
@@ -52,12 +53,12 @@ struct JournalReader {
     func payload(_ type: EventType, rawData: Value) throws(JournalEntryError) -> RunEvent.Payload {
         switch type {
         case .runQueued: return .runQueued(try queuedRun())
-        case .runStarted: return .runStarted(deadline: try optionalTime("deadline"))
+        case .runStarted: return .runStarted(deadline: try nullableTime("deadline"))
         case .runWaiting: return .runWaiting
         case .runResumed: return .runResumed
         case .runFailing:
             let cause = try string("cause")
-            guard let ending = RunEnding(rawValue: cause) else { throw invalid("cause", "'\(cause)' is not a way a run ends") }
+            guard let ending = RunEnding(rawValue: cause) else { throw invalid("cause", "\(quoted(cause)) is not a way a run ends") }
             return .runFailing(cause: ending, error: try failure("error"), activity: try optionalString("activity"))
         case .runCompensating:
             let plan = try objects("plan").map { step throws(JournalEntryError) in
@@ -78,7 +79,7 @@ struct JournalReader {
             return .runCompensationResumed(deadline: try added("deadline", else: nil, nullableTime), repin: repin)
         case .runNotification:
             let status = try string("status")
-            guard let ended = RunStatus(rawValue: status) else { throw invalid("status", "'\(status)' is not a run status") }
+            guard let ended = RunStatus(rawValue: status) else { throw invalid("status", "\(quoted(status)) is not a run status") }
             return .runNotification(
                 RunNotification(
                     status: ended, channels: try strings("channels"), recipients: try strings("recipients"), error: try optionalFailure("error")))
@@ -114,7 +115,7 @@ struct JournalReader {
                     errors: try strings("errors")))
         default:
             if type.rawValue.hasPrefix("circuit.") { return try circuit(type) }
-            guard !type.isReserved else { throw JournalEntryError("unknown event type '\(SafeText.display(type.rawValue, limit: 100))'") }
+            guard !type.isReserved else { throw JournalEntryError("unknown event type \(quoted(type.rawValue))") }
             return .emitted(type: type, payload: rawData)
         }
     }
@@ -148,7 +149,7 @@ struct JournalReader {
         case "child": return .child
         case "event": return .event
         case "schedule": return .schedule(tick: try time("schedule_tick"))
-        default: throw invalid("origin", "'\(SafeText.display(name, limit: 100))' is not a run origin")
+        default: throw invalid("origin", "\(quoted(name)) is not a run origin")
         }
     }
 
@@ -174,7 +175,7 @@ struct JournalReader {
         case SkipReason.noIncomingEdgeText: return .noIncomingEdge
         case SkipReason.whenFalseText: return .whenFalse
         case SkipReason.fallbackText: return .fallback(error: try failure("error"), attempts: try int("attempts"))
-        case let reason: throw invalid("reason", "'\(SafeText.display(reason, limit: 100))' is not a reason to skip")
+        case let reason: throw invalid("reason", "\(quoted(reason)) is not a reason to skip")
         }
     }
 
@@ -191,11 +192,11 @@ struct JournalReader {
     private func circuit(_ type: EventType) throws(JournalEntryError) -> RunEvent.Payload {
         func state(_ key: String) throws(JournalEntryError) -> CircuitState {
             let name = try string(key)
-            guard let state = CircuitState(rawValue: name) else { throw invalid(key, "'\(name)' is not a breaker state") }
+            guard let state = CircuitState(rawValue: name) else { throw invalid(key, "\(quoted(name)) is not a breaker state") }
             return state
         }
         let to = try state("to")
-        guard EventType.circuit(to) == type else { throw invalid("to", "'\(to.rawValue)' is not what \(type) says") }
+        guard EventType.circuit(to) == type else { throw invalid("to", "'\(to.rawValue)' is not what \(quoted(type.rawValue)) says") }
         return .circuit(breaker: try string("breaker"), from: try state("from"), to: to)
     }
 
@@ -301,6 +302,9 @@ struct JournalReader {
     }
 
     func invalid(_ key: String, _ reason: String) -> JournalEntryError { JournalEntryError("\(path)\(key): \(reason)") }
+
+    /// Text from the row, quoted, as errors show it (`SafeText.display`).
+    func quoted(_ text: String) -> String { "'\(SafeText.display(text, limit: 100))'" }
 }
 
 extension Value {
