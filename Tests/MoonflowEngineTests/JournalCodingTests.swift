@@ -23,15 +23,22 @@ import Testing
                     origin: .schedule(tick: at), parent: ParentLink(runID: "parent", activity: "kid"),
                     queuePlace: QueuePlace(sequence: 42, deadline: at)))),
         event(.runQueued(QueuedRun(definitionHash: "abc", input: .null, activities: []))),
-        event(.runQueued(QueuedRun(definitionHash: "abc", input: [:], activities: ["a"], origin: .event, queuePlace: QueuePlace(sequence: 0, deadline: nil)))),
-        event(.runQueued(QueuedRun(definitionHash: "abc", input: [:], activities: ["a"], origin: .child, parent: ParentLink(runID: "p", activity: "a")))),
+        event(
+            .runQueued(
+                QueuedRun(definitionHash: "abc", input: [:], activities: ["a"], origin: .event, queuePlace: QueuePlace(sequence: 0, deadline: nil)))),
+        event(
+            .runQueued(
+                QueuedRun(definitionHash: "abc", input: [:], activities: ["a"], origin: .child, parent: ParentLink(runID: "p", activity: "a")))),
         event(.runStarted(deadline: at)), event(.runStarted(deadline: nil)),
         event(.runWaiting), event(.runResumed),
         event(.runFailing(cause: .failed, error: failure, activity: "charge")),
         event(.runFailing(cause: .timedOut, error: ActivityFailure(.timeout, "the workflow timeout passed"), activity: nil)),
         event(.runFailing(cause: .cancelled, error: failure, activity: nil)),
         event(.runFailing(cause: .terminated, error: failure, activity: nil)),
-        event(.runCompensating(plan: [PlannedCompensation(activity: "b", handler: "undo_b"), PlannedCompensation(activity: "a", handler: "call:noop")], deadline: at)),
+        event(
+            .runCompensating(
+                plan: [PlannedCompensation(activity: "b", handler: "undo_b"), PlannedCompensation(activity: "a", handler: "call:noop")],
+                deadline: at)),
         event(.runCompensating(plan: [], deadline: nil)),
         event(.runCompleted(output: ["total": 12.5])), event(.runCompleted(output: .null)),
         event(.runFailed), event(.runTimedOut), event(.runCancelled), event(.runTerminated), event(.runCompensated), event(.runCompensationFailed),
@@ -148,7 +155,8 @@ import Testing
         #expect(
             reason(#"{"format":2,"type":"run.failing",\#(head),"data":{"cause":"bored","error":{"type":"X","message":"m"}}}"#)
                 == "data.cause: 'bored' is not a way a run ends")
-        #expect(reason(#"{"format":2,"type":"activity.skipped",\#(head),"data":{"reason":"tired"}}"#) == "data.reason: 'tired' is not a reason to skip")
+        #expect(
+            reason(#"{"format":2,"type":"activity.skipped",\#(head),"data":{"reason":"tired"}}"#) == "data.reason: 'tired' is not a reason to skip")
         #expect(
             reason(#"{"format":2,"type":"circuit.opened",\#(head),"data":{"breaker":"b","from":"open","to":"closed"}}"#)
                 == "data.to: 'closed' is not what 'circuit.opened' says")
@@ -175,8 +183,12 @@ import Testing
         // Before priorities, origins and start hashes were recorded.
         let queued = try read(
             "run.queued",
-            ["definition_hash": "h", "input": [:], "context": [:], "activities": ["a"], "event": nil, "version": nil, "parent_run": "p", "parent_activity": "kid"])
-        #expect(queued.payload == .runQueued(QueuedRun(definitionHash: "h", input: [:], activities: ["a"], origin: .child, parent: ParentLink(runID: "p", activity: "kid"))))
+            [
+                "definition_hash": "h", "input": [:], "context": [:], "activities": ["a"], "event": nil, "version": nil, "parent_run": "p",
+                "parent_activity": "kid",
+            ])
+        let parent = ParentLink(runID: "p", activity: "kid")
+        #expect(queued.payload == .runQueued(QueuedRun(definitionHash: "h", input: [:], activities: ["a"], origin: .child, parent: parent)))
         #expect(try read("run.compensating", ["plan": []]).payload == .runCompensating(plan: [], deadline: nil))
         let fallback = try read("activity.fallback", ["error": ["type": "X", "message": "m"]], activity: "a")
         #expect(fallback.payload == .activityFallback(error: ActivityFailure("X", "m"), notify: false))

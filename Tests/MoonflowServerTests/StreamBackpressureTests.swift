@@ -16,7 +16,8 @@ struct StreamBackpressureTests {
             RunEvent(
                 .activityCompleted(
                     ActivityCompletion(
-                        seq: index + 1, output: .string(String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: 64 << 10) + "\(index)"),
+                        seq: index + 1,
+                        output: .string(String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: 64 << 10) + "\(index)"),
                         attempts: 1)),
                 runID: "bulk-\(index)", workflow: "hello", activity: "greet", attempt: 1, at: Timestamp(nanosecondsSinceEpoch: Int64(index)))
         }

@@ -56,9 +56,13 @@ struct WebPageSecurityTests {
             ],
         ]
         let waiting = [
-            RunEvent(.runQueued(QueuedRun(definitionHash: "", input: [:], activities: ["approve", "record"])), runID: runID, workflow: "approval", at: at(0)),
+            RunEvent(
+                .runQueued(QueuedRun(definitionHash: "", input: [:], activities: ["approve", "record"])), runID: runID, workflow: "approval",
+                at: at(0)),
             RunEvent(.runStarted(deadline: nil), runID: runID, workflow: "approval", at: at(1)),
-            RunEvent(.activityWaiting(.task(id: runID + ":approve:1")), runID: runID, workflow: "approval", activity: "approve", attempt: 1, at: at(2)),
+            RunEvent(
+                .activityWaiting(.task(id: runID + ":approve:1")), runID: runID, workflow: "approval", activity: "approve", attempt: 1,
+                at: at(2)),
             RunEvent(
                 .taskCreated(CreatedTask(id: runID + ":approve:1", tokenDigest: "", users: [], groups: [], form: form, due: nil, reminders: [])),
                 runID: runID, workflow: "approval", activity: "approve", attempt: 1, at: at(3)),
