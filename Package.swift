@@ -163,7 +163,8 @@ let package = Package(
                 "MoonflowStore", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowRuntime",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "MoonflowRuntimeTests",

@@ -72,9 +72,11 @@ extension SQLiteRunStore {
     static func task(_ row: Row) throws -> TaskRecord {
         let strings = { (text: String) in try Value(json: text).arrayValue?.compactMap(\.stringValue) ?? [] }
         let json = { (text: String?) in try text.map { try Value(json: $0) } }
+        // A task without a form: stores written before the journal was typed hold `null` for it.
+        let form = try json(row["form"])
         return TaskRecord(
             id: row["id"], tokenDigest: row["token"], runID: row["run_id"], activity: row["activity"], attempt: row["attempt"],
-            users: try strings(row["users"]), groups: try strings(row["groups"]), form: try json(row["form"]),
+            users: try strings(row["users"]), groups: try strings(row["groups"]), form: form?.isNull == true ? nil : form,
             createdAt: Timestamp(nanosecondsSinceEpoch: row["created_at"]),
             due: (row["due"] as Int64?).map(Timestamp.init(nanosecondsSinceEpoch:)),
             reminders: try Value(json: row["reminders"] as String).arrayValue?.compactMap(\.intValue).map(Timestamp.init(nanosecondsSinceEpoch:)) ?? [],

@@ -221,7 +221,7 @@ public final class SQLiteRunStore: RunStore {
     /// The JSON text of each event, encoded by the caller before its write is queued: the writer
     /// is one serial queue that every run's commit waits on, so it does only the SQL.
     private static func journalTexts(_ events: [RunEvent]) -> [String] {
-        events.map { $0.toValue().jsonString() }
+        events.map { $0.journalValue.jsonString() }
     }
 
     /// Inserts the entries after the run's first `length` ones, each at the next position of the
@@ -359,10 +359,25 @@ public final class SQLiteRunStore: RunStore {
         try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
     }
 
+    /// The run's journal, each row read back (`RunEvent(journalValue:)`, which also reads rows of
+    /// earlier formats).
     static func journal(_ runID: String, _ db: Database) throws -> [RunEvent] {
-        try String.fetchAll(db, sql: "SELECT event FROM journal WHERE run_id = ? ORDER BY seq", arguments: [runID]).map { text in
-            guard let event = RunEvent(value: try Value(json: text)) else { throw StoreDataError.badJournalEntry(runID: runID) }
-            return event
+        let texts = try String.fetchAll(db, sql: "SELECT event FROM journal WHERE run_id = ? ORDER BY seq", arguments: [runID])
+        return try texts.enumerated().map { index, text in try event(text, runID: runID, seq: index + 1) }
+    }
+
+    /// One stored journal row; one that does not read back is `StoreDataError.badJournalEntry`.
+    static func event(_ text: String, runID: String, seq: Int) throws(StoreDataError) -> RunEvent {
+        let value: Value
+        do {
+            value = try Value(json: text)
+        } catch {
+            throw .badJournalEntry(runID: runID, seq: seq, reason: "not JSON (\(error))")
+        }
+        do {
+            return try RunEvent(journalValue: value)
+        } catch {
+            throw .badJournalEntry(runID: runID, seq: seq, reason: error.description)
         }
     }
 
@@ -372,18 +387,15 @@ public final class SQLiteRunStore: RunStore {
                 if let runID {
                     try Row.fetchAll(
                         db.cachedStatement(
-                            sql: "SELECT run_id, event, position FROM journal WHERE run_id = ? AND position > ? ORDER BY position LIMIT ?"),
+                            sql: "SELECT run_id, seq, event, position FROM journal WHERE run_id = ? AND position > ? ORDER BY position LIMIT ?"),
                         arguments: [runID, position, max(0, limit)])
                 } else {
                     try Row.fetchAll(
-                        db.cachedStatement(sql: "SELECT run_id, event, position FROM journal WHERE position > ? ORDER BY position LIMIT ?"),
+                        db.cachedStatement(sql: "SELECT run_id, seq, event, position FROM journal WHERE position > ? ORDER BY position LIMIT ?"),
                         arguments: [position, max(0, limit)])
                 }
             return try rows.map { row in
-                guard let event = RunEvent(value: try Value(json: row["event"] as String)) else {
-                    throw StoreDataError.badJournalEntry(runID: row["run_id"])
-                }
-                return event.at(EventPosition(offset: row["position"]))
+                try Self.event(row["event"], runID: row["run_id"], seq: row["seq"]).at(EventPosition(offset: row["position"]))
             }
         }
     }
@@ -406,11 +418,13 @@ public final class SQLiteRunStore: RunStore {
 
 /// A stored row that does not read back (written by another program, or damaged).
 public enum StoreDataError: Error, Sendable, Hashable, CustomStringConvertible {
-    case badJournalEntry(runID: String)
+    /// Entry `seq` of the run's journal is not JSON, or not an event this build reads (`reason`).
+    case badJournalEntry(runID: String, seq: Int, reason: String)
     case badDeadLetter(id: String)
     public var description: String {
         switch self {
-        case .badJournalEntry(let id): "run '\(id)': a journal entry does not decode"
+        case .badJournalEntry(let id, let seq, let reason):
+            "run '\(SafeText.display(id, limit: 256))': journal entry \(seq) does not read back: \(reason)"
         case .badDeadLetter(let id): "dead letter '\(SafeText.display(id, limit: 256))' does not decode"
         }
     }

@@ -42,7 +42,7 @@ enum StoreSchema {
                         activity TEXT,
                         attempt INTEGER,
                         at INTEGER NOT NULL,
-                        event TEXT NOT NULL,        -- the event's JSON (RunEvent.toValue)
+                        event TEXT NOT NULL,        -- the event's JSON (RunEvent.journalValue)
                         PRIMARY KEY (run_id, seq)
                     ) WITHOUT ROWID;
                     CREATE TABLE activities (

@@ -9,7 +9,7 @@ import Testing
     private static func busTypes(_ h: Harness, _ workflow: Workflow) async throws -> (ExecutionReport, [String]) {
         let events = h.engine.events()
         let report = try await h.run(workflow)
-        h.engine.bus.publish([RunEvent(type: "test.end", runID: "-", workflow: "-", at: h.clock.now)])
+        h.engine.bus.publish([RunEvent(.emitted(type: "test.end", payload: [:]), runID: "-", workflow: "-", at: h.clock.now)])
         var seen: [String] = []
         for await event in events {
             if event.type.rawValue == "test.end" { break }

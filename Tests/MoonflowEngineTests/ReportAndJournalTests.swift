@@ -80,8 +80,8 @@ import Testing
         let h = Harness()
         _ = try await h.run(Workflow(id: "w", activities: sequential([lua("a"), lua("b")])))
         for event in try await h.store.journal(of: "run-1") {
-            let text = event.toValue().jsonString()
-            #expect(RunEvent(value: try Value(json: text)) == event)
+            let text = event.journalValue.jsonString()
+            #expect(try RunEvent(journalValue: try Value(json: text)) == event)
         }
     }
 
@@ -89,7 +89,7 @@ import Testing
         let h = Harness()
         _ = try await h.run(Workflow(id: "w", activities: [Activity(name: "wait", body: .manual(ManualTask()))]))
         let state = try #require(try await h.store.state(of: "run-1"))
-        let event = RunEvent(type: .runResumed, runID: "run-1", workflow: "w", at: h.clock.now)
+        let event = RunEvent(.runResumed, runID: "run-1", workflow: "w", at: h.clock.now)
         var stale = state
         stale.journalLength -= 1
         stale.apply(event)
@@ -109,9 +109,9 @@ import Testing
         // A journal as a process that died while `a` ran attempt 1 would have left it.
         var state = try #require(try await h.store.state(of: "run-1"))
         let events = [
-            RunEvent(type: .runStarted, runID: "run-1", workflow: "w", at: h.clock.now),
-            RunEvent(type: .activityScheduled, runID: "run-1", workflow: "w", activity: "a", at: h.clock.now, data: ["input": [:]]),
-            RunEvent(type: .activityStarted, runID: "run-1", workflow: "w", activity: "a", attempt: 1, at: h.clock.now),
+            RunEvent(.runStarted(deadline: nil), runID: "run-1", workflow: "w", at: h.clock.now),
+            RunEvent(.activityScheduled(input: [:]), runID: "run-1", workflow: "w", activity: "a", at: h.clock.now),
+            RunEvent(.activityStarted, runID: "run-1", workflow: "w", activity: "a", attempt: 1, at: h.clock.now),
         ]
         for event in events { state.apply(event) }
         try await h.store.append("run-1", events: events, newState: state)

@@ -81,8 +81,8 @@ import Testing
         // rule, or by hand): its journal is put in the store directly.
         _ = try await h.engine.start(PinnedWorkflow(workflow: ChildCatalog.child, hash: "c"), input: ["forged": true], runID: "warm-up")
         let squat = RunEvent(
-            type: .runQueued, runID: "payout-101/check", workflow: "check", at: h.clock.now,
-            data: ["definition_hash": "c", "input": ["forged": true], "activities": ["inner"], "context": [:], "event": .null])
+            .runQueued(QueuedRun(definitionHash: "c", input: ["forged": true], activities: ["inner"])), runID: "payout-101/check",
+            workflow: "check", at: h.clock.now)
         let squatState = try #require(RunState.folding([squat]))
         #expect(try await h.store.create(squatState, definition: PinnedDefinition(workflowID: "check", hash: "c"), events: [squat]))
 

@@ -9,31 +9,31 @@ import Testing
 
     func queued(_ workflow: Workflow) -> RunState {
         let event = RunEvent(
-            type: .runQueued, runID: "r", workflow: workflow.id, at: Timestamp(nanosecondsSinceEpoch: 0),
-            data: ["activities": .array(workflow.activities.map { .string($0.name) }), "input": [:]])
+            .runQueued(QueuedRun(definitionHash: "", input: [:], activities: workflow.activities.map(\.name))), runID: "r",
+            workflow: workflow.id, at: Timestamp(nanosecondsSinceEpoch: 0))
         return RunState(queuedBy: event)!
     }
 
-    func apply(_ state: inout RunState, _ type: EventType, _ activity: String, _ data: Value = [:]) {
-        state.apply(RunEvent(type: type, runID: "r", workflow: "w", activity: activity, at: Timestamp(nanosecondsSinceEpoch: 1), data: data))
+    func apply(_ state: inout RunState, _ payload: RunEvent.Payload, _ activity: String) {
+        state.apply(RunEvent(payload, runID: "r", workflow: "w", activity: activity, at: Timestamp(nanosecondsSinceEpoch: 1)))
     }
 
     @Test func diamondStartsTheRootThenBothBranchesThenTheJoin() {
         let scheduler = RunScheduler(workflow: diamond)
         var state = queued(diamond)
         #expect(scheduler.decide(state) == .start(["a"]))
-        apply(&state, .activityScheduled, "a")
+        apply(&state, .activityScheduled(input: [:]), "a")
         #expect(scheduler.decide(state) == .awaitInFlight)
-        apply(&state, .activityCompleted, "a", ["seq": 1])
+        apply(&state, completed(1), "a")
         #expect(scheduler.decide(state) == .start(["b", "c"]))
-        apply(&state, .activityScheduled, "b")
-        apply(&state, .activityScheduled, "c")
-        apply(&state, .activityCompleted, "c", ["seq": 2])
+        apply(&state, .activityScheduled(input: [:]), "b")
+        apply(&state, .activityScheduled(input: [:]), "c")
+        apply(&state, completed(2), "c")
         #expect(scheduler.decide(state) == .awaitInFlight)
-        apply(&state, .activitySkipped, "b")
+        apply(&state, .activitySkipped(.whenFalse), "b")
         #expect(scheduler.decide(state) == .start(["d"]))
-        apply(&state, .activityScheduled, "d")
-        apply(&state, .activityCompleted, "d", ["seq": 3])
+        apply(&state, .activityScheduled(input: [:]), "d")
+        apply(&state, completed(3), "d")
         #expect(scheduler.decide(state) == .complete)
         #expect(state.nextSeq == 4)
     }
@@ -44,11 +44,11 @@ import Testing
         let scheduler = RunScheduler(workflow: workflow)
         var state = queued(workflow)
         #expect(scheduler.decide(state) == .start(["s1", "s2"]))
-        apply(&state, .activityScheduled, "s1")
+        apply(&state, .activityScheduled(input: [:]), "s1")
         #expect(scheduler.decide(state) == .start(["s2"]))
-        apply(&state, .activityScheduled, "s2")
+        apply(&state, .activityScheduled(input: [:]), "s2")
         #expect(scheduler.decide(state) == .awaitInFlight)
-        apply(&state, .activityCompleted, "s1", ["seq": 1])
+        apply(&state, completed(1), "s1")
         #expect(scheduler.decide(state) == .start(["s3"]))
     }
 
@@ -60,12 +60,12 @@ import Testing
         let scheduler = RunScheduler(workflow: workflow)
         var state = queued(workflow)
         #expect(scheduler.decide(state) == .start(["s3", "s5"]))
-        apply(&state, .activityScheduled, "s3")
-        apply(&state, .activityScheduled, "s5")
-        apply(&state, .activityCompleted, "s5", ["seq": 1])
+        apply(&state, .activityScheduled(input: [:]), "s3")
+        apply(&state, .activityScheduled(input: [:]), "s5")
+        apply(&state, completed(1), "s5")
         #expect(scheduler.decide(state) == .start(["s1"]), "ties go in declaration order")
-        apply(&state, .activityScheduled, "s1")
-        apply(&state, .activityCompleted, "s3", ["seq": 2])
+        apply(&state, .activityScheduled(input: [:]), "s1")
+        apply(&state, completed(2), "s3")
         #expect(scheduler.decide(state) == .start(["s4"]))
         // FIFO (the default) keeps declaration order whatever the priorities.
         workflow.concurrency = ConcurrencyLimits(maxActivities: 2)
@@ -78,8 +78,9 @@ import Testing
         var state = queued(workflow)
         for name in ["one", "two", "three"] {
             #expect(scheduler.decide(state) == .start([name]))
-            apply(&state, .activityScheduled, name)
-            apply(&state, .activityCompleted, name)
+            apply(&state, .activityScheduled(input: [:]), name)
+            let seq = state.nextSeq
+            apply(&state, completed(seq), name)
         }
         #expect(scheduler.decide(state) == .complete)
     }
@@ -87,9 +88,12 @@ import Testing
     @Test func waitingAndFailingRuns() {
         let scheduler = RunScheduler(workflow: diamond)
         var state = queued(diamond)
-        apply(&state, .activityWaiting, "a", ["task": "t"])
+        apply(&state, .activityWaiting(.task(id: "t")), "a")
         #expect(scheduler.decide(state) == .wait)
-        state.apply(RunEvent(type: .runFailing, runID: "r", workflow: "w", at: Timestamp(nanosecondsSinceEpoch: 2), data: ["cause": "cancelled"]))
+        state.apply(
+            RunEvent(
+                .runFailing(cause: .cancelled, error: ActivityFailure(.cancelled, "cancelled"), activity: nil), runID: "r", workflow: "w",
+                at: Timestamp(nanosecondsSinceEpoch: 2)))
         #expect(scheduler.decide(state) == .windDown(.cancelled))
     }
 
@@ -120,8 +124,8 @@ import Testing
             ])
         let scheduler = RunScheduler(workflow: workflow)
         var state = queued(workflow)
-        apply(&state, .activityCompleted, "a")
-        apply(&state, .activitySkipped, "b")
+        apply(&state, completed(1), "a")
+        apply(&state, .activitySkipped(.whenFalse), "b")
         #expect(scheduler.conditionsToEvaluate(for: workflow.activities[2], in: state).map(\.activity) == ["a"])
     }
 }
@@ -137,12 +141,15 @@ import Testing
             ])
         var state = RunState(
             queuedBy: RunEvent(
-                type: .runQueued, runID: "r", workflow: "w", at: Timestamp(nanosecondsSinceEpoch: 0),
-                data: ["activities": ["a", "b", "c", "d", "e"]]))!
+                .runQueued(QueuedRun(definitionHash: "", input: [:], activities: ["a", "b", "c", "d", "e"])), runID: "r", workflow: "w",
+                at: Timestamp(nanosecondsSinceEpoch: 0)))!
         for (name, seq) in [("a", 1), ("c", 2), ("b", 3), ("e", 4)] {
-            state.apply(RunEvent(type: .activityCompleted, runID: "r", workflow: "w", activity: name, at: .init(nanosecondsSinceEpoch: 1), data: ["seq": .int(Int64(seq))]))
+            state.apply(RunEvent(completed(seq), runID: "r", workflow: "w", activity: name, at: .init(nanosecondsSinceEpoch: 1)))
         }
-        state.apply(RunEvent(type: .activityFailed, runID: "r", workflow: "w", activity: "d", at: .init(nanosecondsSinceEpoch: 2)))
+        state.apply(
+            RunEvent(
+                .activityFailed(error: ActivityFailure(.activityError, "failed"), attempts: 1), runID: "r", workflow: "w", activity: "d",
+                at: .init(nanosecondsSinceEpoch: 2)))
         #expect(CompensationPlanner.plan(workflow, state: state).map(\.activity) == ["d", "b", "c", "a"])
         #expect(CompensationPlanner.plan(workflow, state: state).map(\.handlerName) == ["undo_d", "undo_b", "undo_c", "undo_a"])
         #expect(CompensationPlanner.compensates(workflow))
@@ -151,3 +158,6 @@ import Testing
         #expect(!CompensationPlanner.compensates(failOnly))
     }
 }
+
+/// An `activity.completed` of attempt 1 with sequence number `seq`.
+private func completed(_ seq: Int) -> RunEvent.Payload { .activityCompleted(ActivityCompletion(seq: seq, output: .null, attempts: 1)) }

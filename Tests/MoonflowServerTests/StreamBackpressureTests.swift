@@ -14,9 +14,12 @@ struct StreamBackpressureTests {
     static func bigEvents(_ count: Int, from start: Int = 0) -> [RunEvent] {
         (start..<(start + count)).map { index in
             RunEvent(
-                type: .activityCompleted, runID: "bulk-\(index)", workflow: "hello", activity: "greet", attempt: 1,
-                at: Timestamp(nanosecondsSinceEpoch: Int64(index)),
-                data: ["output": .string(String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: 64 << 10) + "\(index)")])
+                .activityCompleted(
+                    ActivityCompletion(
+                        seq: index + 1,
+                        output: .string(String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: 64 << 10) + "\(index)"),
+                        attempts: 1)),
+                runID: "bulk-\(index)", workflow: "hello", activity: "greet", attempt: 1, at: Timestamp(nanosecondsSinceEpoch: Int64(index)))
         }
     }
 
@@ -93,7 +96,7 @@ struct StreamBackpressureTests {
         let subscription = bus.subscription(bufferLimit: 10)
         bus.publish(Self.bigEvents(25).map { event in
             var small = event
-            small.data = .null
+            small.payload = .activityCompleted(ActivityCompletion(seq: 1, output: .null, attempts: 1))
             return small
         })
         var received = 0

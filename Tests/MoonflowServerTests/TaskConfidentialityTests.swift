@@ -61,13 +61,19 @@ struct TaskConfidentialityTests {
     /// and the state keeps its digest only.
     @Test func anOldJournalsTokenIsLeftOut() throws {
         let token = TaskToken.generate()
-        let event = RunEvent(
-            type: .taskCreated, runID: "r", workflow: "w", activity: "approve", attempt: 1, at: Timestamp(nanosecondsSinceEpoch: 0),
-            data: ["id": "r:approve:1", "token": .string(token), "users": [], "groups": []])
+        // A row of the first journal format (no `format` member), as a build of that time stored it.
+        let event = try RunEvent(
+            journalValue: [
+                "type": "task.created", "run_id": "r", "workflow": "w", "activity": "approve", "attempt": 1, "at": 0,
+                "data": ["id": "r:approve:1", "users": [], "groups": [], "token": .string(token), "form": nil, "due": nil, "reminders": []],
+            ])
         #expect(event.apiValue["data"]?["token"] == nil)
         #expect(!event.apiValue.jsonString().contains(token))
-        var state = try #require(RunState(
-            queuedBy: RunEvent(type: .runQueued, runID: "r", workflow: "w", at: Timestamp(nanosecondsSinceEpoch: 0), data: ["activities": ["approve"]])))
+        var state = try #require(
+            RunState(
+                queuedBy: RunEvent(
+                    .runQueued(QueuedRun(definitionHash: "", input: [:], activities: ["approve"])), runID: "r", workflow: "w",
+                    at: Timestamp(nanosecondsSinceEpoch: 0))))
         state.apply(event)
         let record = try #require(state.tasks["r:approve:1"])
         #expect(record.tokenDigest == TaskToken.digest(of: token))

@@ -56,21 +56,25 @@ struct WebPageSecurityTests {
             ],
         ]
         let waiting = [
-            RunEvent(type: .runQueued, runID: runID, workflow: "approval", at: at(0), data: ["activities": ["approve", "record"], "input": [:], "context": [:]]),
-            RunEvent(type: .runStarted, runID: runID, workflow: "approval", at: at(1)),
-            RunEvent(type: .activityWaiting, runID: runID, workflow: "approval", activity: "approve", attempt: 1, at: at(2)),
             RunEvent(
-                type: .taskCreated, runID: runID, workflow: "approval", activity: "approve", attempt: 1, at: at(3),
-                data: ["id": .string(runID + ":approve:1"), "users": [], "groups": [], "form": form, "due": .null, "reminders": []]),
-            RunEvent(type: .runWaiting, runID: runID, workflow: "approval", at: at(4)),
+                .runQueued(QueuedRun(definitionHash: "", input: [:], activities: ["approve", "record"])), runID: runID, workflow: "approval",
+                at: at(0)),
+            RunEvent(.runStarted(deadline: nil), runID: runID, workflow: "approval", at: at(1)),
+            RunEvent(
+                .activityWaiting(.task(id: runID + ":approve:1")), runID: runID, workflow: "approval", activity: "approve", attempt: 1,
+                at: at(2)),
+            RunEvent(
+                .taskCreated(CreatedTask(id: runID + ":approve:1", tokenDigest: "", users: [], groups: [], form: form, due: nil, reminders: [])),
+                runID: runID, workflow: "approval", activity: "approve", attempt: 1, at: at(3)),
+            RunEvent(.runWaiting, runID: runID, workflow: "approval", at: at(4)),
         ]
         let failed = [
-            RunEvent(type: .runQueued, runID: failedRunID, workflow: "hello", at: at(5), data: ["activities": ["greet"], "input": [:], "context": [:]]),
-            RunEvent(type: .runStarted, runID: failedRunID, workflow: "hello", at: at(6)),
+            RunEvent(.runQueued(QueuedRun(definitionHash: "", input: [:], activities: ["greet"])), runID: failedRunID, workflow: "hello", at: at(5)),
+            RunEvent(.runStarted(deadline: nil), runID: failedRunID, workflow: "hello", at: at(6)),
             RunEvent(
-                type: .runFailing, runID: failedRunID, workflow: "hello", at: at(7),
-                data: ["cause": "failed", "error": ["type": "ActivityError", "message": "<img src=x onerror=window.__pwned=7>')"]]),
-            RunEvent(type: .runFailed, runID: failedRunID, workflow: "hello", at: at(8)),
+                .runFailing(cause: .failed, error: ActivityFailure(.activityError, "<img src=x onerror=window.__pwned=7>')"), activity: nil),
+                runID: failedRunID, workflow: "hello", at: at(7)),
+            RunEvent(.runFailed, runID: failedRunID, workflow: "hello", at: at(8)),
         ]
         for events in [waiting, failed] {
             let id = events[0].runID

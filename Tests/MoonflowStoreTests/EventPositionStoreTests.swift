@@ -22,15 +22,16 @@ import Testing
                 group.addTask {
                     let id = "\(prefix)\(index)"
                     let queued = RunEvent(
-                        type: .runQueued, runID: id, workflow: "w", at: Timestamp(Date()), data: ["activities": ["a"], "definition_hash": "h"])
+                        .runQueued(QueuedRun(definitionHash: "h", input: .null, activities: ["a"])), runID: id, workflow: "w",
+                        at: Timestamp(Date()))
                     guard var state = RunState(queuedBy: queued) else { return }
                     _ = try await store.create(state, definition: definition, events: [queued], committed: handler)
                     for step in 0..<steps {
                         let events = [
-                            RunEvent(type: step == 0 ? .runStarted : .activityStarted, runID: id, workflow: "w",
+                            RunEvent(step == 0 ? .runStarted(deadline: nil) : .activityStarted, runID: id, workflow: "w",
                                 activity: step == 0 ? nil : "a", attempt: step == 0 ? nil : step, at: Timestamp(Date())),
-                            RunEvent(type: .activityLog, runID: id, workflow: "w", activity: "a", attempt: 1, at: Timestamp(Date()),
-                                data: ["level": "info", "message": .string("step \(step)")]),
+                            RunEvent(.activityLog(ScriptLogEntry(level: "info", message: "step \(step)")), runID: id, workflow: "w",
+                                activity: "a", attempt: 1, at: Timestamp(Date())),
                         ]
                         for event in events { state.apply(event) }
                         try await store.append(id, events: events, newState: state, committed: handler)
@@ -142,7 +143,7 @@ import Testing
         let fixture = try StoreFixture()
         let store = try fixture.open()
         _ = try await Self.drive(store, runs: 2, steps: 1)
-        let stale = RunEvent(type: .activityStarted, runID: "r0", workflow: "w", activity: "a", attempt: 9, at: Timestamp(Date()))
+        let stale = RunEvent(.activityStarted, runID: "r0", workflow: "w", activity: "a", attempt: 9, at: Timestamp(Date()))
         var state = try #require(try await store.state(of: "r0"))
         state.journalLength -= 1  // folded from an older journal: refused as a conflict
         let called = Mutex(false)

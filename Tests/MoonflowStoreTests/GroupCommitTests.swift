@@ -13,12 +13,12 @@ import Testing
         let drive = { @Sendable (index: Int) async throws in
             let id = "\(prefix)\(index)"
             let queued = RunEvent(
-                type: .runQueued, runID: id, workflow: "w", at: Timestamp(Date()), data: ["activities": ["a"], "definition_hash": "h"])
+                .runQueued(QueuedRun(definitionHash: "h", input: .null, activities: ["a"])), runID: id, workflow: "w", at: Timestamp(Date()))
             guard var state = RunState(queuedBy: queued) else { return }
             _ = try await store.create(state, definition: definition, events: [queued])
             for step in 0..<steps {
                 let event = RunEvent(
-                    type: step == 0 ? .runStarted : .activityStarted, runID: id, workflow: "w", activity: step == 0 ? nil : "a",
+                    step == 0 ? .runStarted(deadline: nil) : .activityStarted, runID: id, workflow: "w", activity: step == 0 ? nil : "a",
                     attempt: step == 0 ? nil : step, at: Timestamp(Date()))
                 state.apply(event)
                 try await store.append(id, events: [event], newState: state)

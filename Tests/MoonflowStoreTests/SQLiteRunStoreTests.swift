@@ -124,13 +124,26 @@ import Testing
         try await expectConsistent(store)
     }
 
+    /// A task without a form takes any data. (Folding its `form: null` as a `null` schema made
+    /// every completion fail: "the schema cannot be used".)
+    @Test func aTaskWithoutAFormIsCompletedWithAnyData() async throws {
+        let fixture = try StoreFixture(workflows: ["sign": "workflow: sign\nactivities:\n  - name: sign\n    type: manual\n    assign: [alice]\n"])
+        let store = try fixture.open()
+        let engine = fixture.engine(store)
+        _ = try await engine.start(try fixture.pinned("sign"), input: [:], runID: "s1")
+        #expect(try await engine.drive("s1") == .waiting)
+        #expect(try await store.task(id: "s1:sign:1")?.form == nil)
+        #expect(try await engine.completeTask("s1:sign:1", data: ["signed": true], user: TaskUser("alice")) == .completed)
+        try await expectConsistent(store)
+    }
+
     @Test func anAppendAgainstAStaleJournalIsRefused() async throws {
         let fixture = try StoreFixture(workflows: ["three": threeSteps])
         let store = try fixture.open()
         let engine = fixture.engine(store)
         _ = try await engine.start(try fixture.pinned("three"), input: [:], runID: "c1")
         var state = try #require(try await store.state(of: "c1"))
-        let started = RunEvent(type: .runStarted, runID: "c1", workflow: "three", at: state.queuedAt)
+        let started = RunEvent(.runStarted(deadline: nil), runID: "c1", workflow: "three", at: state.queuedAt)
         state.apply(started)
         try await store.append("c1", events: [started], newState: state)
         await #expect(throws: RunStoreError.conflict(runID: "c1", expectedLength: 1, actualLength: 2)) {

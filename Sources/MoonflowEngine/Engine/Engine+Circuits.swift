@@ -30,23 +30,19 @@ extension Engine {
             Gauge(label: "moonflow_circuit_state", dimensions: [("breaker", transition.breaker)]).record(transition.to.gaugeLevel)
             let cause = CircuitCause.current
             if let cause, cause.record(transition) { return }
-            bus.publish([
-                RunEvent(
-                    type: EventType(transition.eventType), runID: cause?.runID ?? "", workflow: cause?.workflow ?? "",
-                    at: transition.at, data: transition.eventData)
-            ])
+            bus.publish([RunEvent(transition.payload, runID: cause?.runID ?? "", workflow: cause?.workflow ?? "", at: transition.at)])
         }
     }
 }
 
 extension CircuitTransition {
-    /// The data of a `circuit.*` event.
-    var eventData: Value { ["breaker": .string(breaker), "from": .string(from.rawValue), "to": .string(to.rawValue)] }
+    /// The `circuit.*` event of this transition.
+    var payload: RunEvent.Payload { .circuit(breaker: breaker, from: from, to: to) }
 }
 
 extension RunDriver {
     /// The journal entry of a transition this run's activity caused.
     func circuitEvent(_ activity: String, _ transition: CircuitTransition) -> RunEvent {
-        event(EventType(transition.eventType), activity, at: transition.at, transition.eventData)
+        event(transition.payload, activity, at: transition.at)
     }
 }

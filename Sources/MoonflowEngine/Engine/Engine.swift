@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MoonflowModel
-import OrderedCollections
 
 /// A run's identifier.
 public typealias RunID = String
@@ -192,25 +191,16 @@ public final class Engine: Sendable {
             }
             return try request.adopt(existing)
         }
-        var data: OrderedDictionary<String, Value> = [
-            "version": workflow.version.map(Value.string) ?? .null, "definition_hash": .string(pinned.hash),
-            "input": input, "context": .object(workflow.context),
-            "activities": .array(workflow.activities.map { .string($0.name) }), "event": event ?? .null,
-            "priority": .int(Int64(priority)), "start_hash": .string(startHash),
-        ]
-        origin.store(in: &data)
-        if let parent {
-            data["parent_run"] = .string(parent.runID)
-            data["parent_activity"] = .string(parent.activity)
-        }
-        if case .queued(let entry) = decision {
-            data["queue"] = ["sequence": .int(Int64(entry.sequence)), "deadline": entry.deadline?.eventValue ?? .null]
-        }
-        var events = [RunEvent(type: .runQueued, runID: id, workflow: workflow.id, at: now, data: .object(data))]
+        var place: QueuePlace?
+        if case .queued(let entry) = decision { place = QueuePlace(sequence: entry.sequence, deadline: entry.deadline) }
+        let queued = QueuedRun(
+            version: workflow.version, definitionHash: pinned.hash, input: input, context: workflow.context,
+            activities: workflow.activities.map(\.name), triggerEvent: event, priority: priority, startHash: startHash, origin: origin,
+            parent: parent, queuePlace: place)
+        var events = [RunEvent(.runQueued(queued), runID: id, workflow: workflow.id, at: now)]
         if case .rejected(let failure) = decision {
-            events.append(
-                RunEvent(type: .runFailing, runID: id, workflow: workflow.id, at: now, data: ["cause": "failed", "error": failure.toValue()]))
-            events.append(RunEvent(type: .runFailed, runID: id, workflow: workflow.id, at: now))
+            events.append(RunEvent(.runFailing(cause: .failed, error: failure, activity: nil), runID: id, workflow: workflow.id, at: now))
+            events.append(RunEvent(.runFailed, runID: id, workflow: workflow.id, at: now))
         }
         guard let state = RunState.folding(events) else { return RunStart(runID: id, created: false) }
         definitions.remember(pinned)

@@ -28,17 +28,15 @@ extension RunDriver {
     /// The warning lines of a committed transition's announcements.
     func logAnnouncements(_ events: [RunEvent]) {
         for event in events {
-            switch event.type {
-            case .activityFallback where event.isAnnounced:
-                logger(event.activity).warning(
-                    "activity.fallback", metadata: ["error": .string(ActivityFailure(value: event.data["error"] ?? .null).description)])
+            switch event.payload {
+            case .activityFallback(let failure, notify: true):
+                logger(event.activity).warning("activity.fallback", metadata: ["error": .string(failure.description)])
             case .runFailed, .runTimedOut, .runCompensated, .runCompensationFailed:
                 guard let notification = workflow.errorHandling.notification else { continue }
                 logger(nil).warning(
                     "run.notification",
                     metadata: [
-                        "status": .string(String(event.type.rawValue.dropFirst("run.".count))),
-                        "channels": .string(notification.channels.joined(separator: ",")),
+                        "status": .string(state.status.rawValue), "channels": .string(notification.channels.joined(separator: ",")),
                         "recipients": .string(notification.recipients.joined(separator: ",")),
                     ])
             default: break
@@ -47,11 +45,9 @@ extension RunDriver {
     }
 
     private func runNotification(_ notification: ErrorHandling.Notification, after ending: RunEvent) -> RunEvent {
-        let data: Value = [
-            "status": .string(String(ending.type.rawValue.dropFirst("run.".count))),
-            "channels": .array(notification.channels.map(Value.string)),
-            "recipients": .array(notification.recipients.map(Value.string)), "error": state.error?.toValue() ?? .null,
-        ]
-        return RunEvent(type: .runNotification, runID: ending.runID, workflow: ending.workflow, at: ending.at, data: data)
+        // Announced after the transition that ended the run: the state holds how it ended.
+        let announced = RunNotification(
+            status: state.status, channels: notification.channels, recipients: notification.recipients, error: state.error)
+        return RunEvent(.runNotification(announced), runID: ending.runID, workflow: ending.workflow, at: ending.at)
     }
 }

@@ -1,5 +1,4 @@
 import MoonflowModel
-import OrderedCollections
 
 /// Manual tasks, durable timers and child runs: what a waiting run waits on (docs/workflow-format.md).
 extension RunDriver {
@@ -11,7 +10,7 @@ extension RunDriver {
             switch timer.kind {
             case .taskReminder(let id):
                 guard let task = state.tasks[id], task.status == .open else { continue }
-                try await commit([event(.taskReminded, task.activity, attempt: task.attempt, ["id": .string(id), "reminder": timer.at.eventValue])])
+                try await commit([event(.taskReminded(id: id, reminder: timer.at), task.activity, attempt: task.attempt)])
             case .taskDue(let id):
                 guard let task = state.tasks[id], task.status == .open else { continue }
                 try await expire(task)
@@ -44,18 +43,13 @@ extension RunDriver {
         let id = TaskID.make(run: state.id, activity: activity.name, attempt: attempt)
         let due = task.due.map { now + $0 }
         let reminders = task.remind.map { now + $0 }.filter { reminder in due.map { reminder < $0 } ?? true }
-        let assignees: OrderedDictionary<String, Value> = [
-            "id": .string(id), "users": .array(task.users.map(Value.string)), "groups": .array(task.groups.map(Value.string)),
-        ]
-        var created = assignees
-        created["token_sha256"] = .string(TaskToken.digest(of: TaskToken.generate()))
-        created["form"] = task.form?.schema ?? .null
-        created["due"] = due?.eventValue ?? .null
-        created["reminders"] = .array(reminders.map(\.eventValue))
+        let created = CreatedTask(
+            id: id, tokenDigest: TaskToken.digest(of: TaskToken.generate()), users: task.users, groups: task.groups,
+            form: task.form?.schema, due: due, reminders: reminders)
         return [
-            event(.activityWaiting, activity.name, attempt: attempt, ["task": .string(id)]),
-            event(.taskCreated, activity.name, attempt: attempt, .object(created)),
-            event(.taskAssigned, activity.name, attempt: attempt, .object(assignees)),
+            event(.activityWaiting(.task(id: id)), activity.name, attempt: attempt),
+            event(.taskCreated(created), activity.name, attempt: attempt),
+            event(.taskAssigned(id: id, users: task.users, groups: task.groups), activity.name, attempt: attempt),
         ]
     }
 
@@ -63,7 +57,7 @@ extension RunDriver {
     /// attempt, else the fallback (`on_timeout` first), else the run fails.
     private func expire(_ task: TaskRecord) async throws {
         let failure = ActivityFailure(.manualTaskTimeout, "task '\(task.id)' was not completed before it was due")
-        let expired = event(.taskExpired, task.activity, attempt: task.attempt, ["id": .string(task.id), "error": failure.toValue()])
+        let expired = event(.taskExpired(id: task.id, error: failure), task.activity, attempt: task.attempt)
         guard let activity = workflow.activity(named: task.activity), case .manual(let manual) = activity.body else {
             return try await commit([expired] + failureEvents(task.activity, failure, attempts: task.attempt))
         }
@@ -81,7 +75,7 @@ extension RunDriver {
         case .completed:
             try await commit(completionEvents(name, output: child.output ?? .null, attempts: attempts, outcome: nil, rescued: nil))
         case .queued, .running, .waiting, .compensating:
-            try await commit([event(.activityWaiting, name, attempt: attempts, ["child_run": .string(child.id)])])
+            try await commit([event(.activityWaiting(.childRun(id: child.id)), name, attempt: attempts)])
         case .failed, .compensated, .compensationFailed, .timedOut, .cancelled, .terminated:
             let failure = child.error ?? ActivityFailure(.activityError, "child run '\(child.id)' ended \(child.status)")
             guard let activity = workflow.activity(named: name), state.ending == nil else {
@@ -98,15 +92,13 @@ extension RunDriver {
         guard failure.type != .cancelled, let fallback = workflow.fallback(for: activity) else {
             return try await commit(failureEvents(name, failure, attempts: attempts))
         }
-        try await commit([event(.activityFallback, name, ["error": failure.toValue(), "notify": .bool(fallback.notify)])])
+        try await commit([event(.activityFallback(error: failure, notify: fallback.notify), name)])
         let error = failure.errorValue(attempts: attempts)
         let scope = expressionScope(["error": error])
         do {
             switch fallback.action {
             case .skip:
-                try await commit([
-                    event(.activitySkipped, name, ["reason": "fallback", "error": failure.toValue(), "attempts": .int(Int64(attempts))])
-                ])
+                try await commit([event(.activitySkipped(.fallback(error: failure, attempts: attempts)), name)])
             case .output(let template):
                 let output = try await render(template, scope: scope) ?? .null
                 try await commit(completionEvents(name, output: output, attempts: attempts, outcome: nil, rescued: failure))

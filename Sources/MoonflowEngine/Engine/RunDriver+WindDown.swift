@@ -8,10 +8,10 @@ extension RunDriver {
     func windDown() async throws {
         guard let ending = state.ending else { return }
         for record in state.activities.values where record.status == .waiting || record.status.isInFlight {
-            var events = [event(.activityCancelled, record.name, ["error": Self.stopFailure(ending).toValue()])]
+            var events = [event(.activityCancelled(error: Self.stopFailure(ending), attempts: nil), record.name)]
             switch record.waitingOn {
             case .task(let id)?:
-                if state.tasks[id]?.status == .open { events.insert(event(.taskCancelled, record.name, ["id": .string(id)]), at: 0) }
+                if state.tasks[id]?.status == .open { events.insert(event(.taskCancelled(id: id), record.name), at: 0) }
             case .childRun(let id)?:
                 try await engine.stopChild(id, ending == .terminated ? .terminated : .cancelled)
             case .timer?, nil: break
@@ -22,7 +22,7 @@ extension RunDriver {
         if state.status != .compensating {
             let plan = CompensationPlanner.compensates(workflow) ? CompensationPlanner.plan(workflow, state: state) : []
             guard !plan.isEmpty else {
-                let final: EventType =
+                let final: RunEvent.Payload =
                     switch ending {
                     case .failed: .runFailed
                     case .timedOut: .runTimedOut
@@ -31,8 +31,8 @@ extension RunDriver {
                     }
                 return try await commit([event(final)])
             }
-            let steps: [Value] = plan.map { ["activity": .string($0.activity), "handler": .string($0.handlerName)] }
-            try await commit([event(.runCompensating, ["plan": .array(steps), "deadline": compensationDeadline()?.eventValue ?? .null])])
+            let steps = plan.map { PlannedCompensation(activity: $0.activity, handler: $0.handlerName) }
+            try await commit([event(.runCompensating(plan: steps, deadline: compensationDeadline()))])
         }
         try await compensate()
     }
@@ -127,7 +127,7 @@ extension RunDriver {
         let workflowLevel = workflow.compensation.activities.contains { $0.name == name }
         guard let handler, workflowLevel || state.activities[name] != nil else {
             let failure = ActivityFailure(.compensationFailed, "no compensation applies to '\(name)'")
-            try await commit([event(.compensationFailed, name, ["error": failure.toValue()])])
+            try await commit([event(.compensationFailed(error: failure, attempts: nil), name)])
             return false
         }
         let record = state.activities[name]
@@ -139,7 +139,7 @@ extension RunDriver {
         do {
             input = try await render(handler.with, scope: scope) ?? .object(original)
         } catch {
-            try await commit([event(.compensationFailed, name, ["error": error.toValue()])])
+            try await commit([event(.compensationFailed(error: error, attempts: nil), name)])
             return false
         }
         let activity = Activity(
@@ -163,15 +163,11 @@ extension RunDriver {
     private func compensationResult(_ name: String, _ result: ActivityExecutionResult, _ outcome: ScriptOutcome?) -> RunEvent {
         switch result {
         case .completed(let output, let attempts), .completedViaFallback(let output, let attempts, _):
-            var data: OrderedDictionary<String, Value> = ["attempts": .int(Int64(attempts)), "output": output]
-            if let writes = outcome?.contextWrites, !writes.isEmpty { data["context_writes"] = .object(writes) }
-            return event(.compensationCompleted, name, .object(data))
+            return event(.compensationCompleted(attempts: attempts, output: output, contextWrites: outcome?.contextWrites ?? [:]), name)
         case .skippedByFallback(let attempts, _):
-            var data: OrderedDictionary<String, Value> = ["attempts": .int(Int64(attempts))]
-            if let writes = outcome?.contextWrites, !writes.isEmpty { data["context_writes"] = .object(writes) }
-            return event(.compensationCompleted, name, .object(data))
+            return event(.compensationCompleted(attempts: attempts, output: nil, contextWrites: outcome?.contextWrites ?? [:]), name)
         case .failed(let failure, let attempts):
-            return event(.compensationFailed, name, ["error": failure.toValue(), "attempts": .int(Int64(attempts))])
+            return event(.compensationFailed(error: failure, attempts: attempts), name)
         }
     }
 }

@@ -39,7 +39,7 @@ final class RunDriver {
             // Still in the run queue (docs/resilience.md): it starts when admission gives it a slot.
             if try await engine.admission().isWaiting(state.id) { return state.status }
             let deadline = workflow.timeout.map { engine.clock.now + $0 }
-            try await commit([event(.runStarted, ["deadline": deadline?.eventValue ?? .null])])
+            try await commit([event(.runStarted(deadline: deadline))])
         }
         if state.ending == nil { try await forward() }
         if state.ending != nil, !Task.isCancelled { try await windDown() }
@@ -57,13 +57,14 @@ final class RunDriver {
     /// Reopens the failed compensations of a `compensation_failed` run and compensates again;
     /// with `repin`, under that definition from now on (recorded in the same journal entry).
     func resumeCompensation(repin: PinnedDefinition? = nil) async throws -> RunStatus {
-        var data: Value = ["deadline": compensationDeadline()?.eventValue ?? .null]
+        let deadline = compensationDeadline()
         guard let repin, repin.hash != state.definitionHash else {
-            try await commitFailingFast([event(.runCompensationResumed, data)])
+            try await commitFailingFast([event(.runCompensationResumed(deadline: deadline, repin: nil))])
             return try await drive()
         }
-        data = data.adding("definition_hash", .string(repin.hash)).adding("previous_definition_hash", .string(state.definitionHash))
-        let resumed = event(.runCompensationResumed, data)
+        let resumed = event(
+            .runCompensationResumed(
+                deadline: deadline, repin: Repin(definitionHash: repin.hash, previousDefinitionHash: state.definitionHash)))
         var next = state
         next.apply(resumed)
         try await engine.store.repin(
@@ -74,7 +75,7 @@ final class RunDriver {
 
     func completeTask(_ task: TaskRecord, data: Value, user: String) async throws {
         try await commitFailingFast(
-            [event(.taskCompleted, task.activity, attempt: task.attempt, ["id": .string(task.id), "data": data, "user": .string(user)])]
+            [event(.taskCompleted(id: task.id, data: data, user: user), task.activity, attempt: task.attempt)]
                 + completionEvents(task.activity, output: data, attempts: task.attempt, outcome: nil, rescued: nil))
     }
 
@@ -246,22 +247,22 @@ final class RunDriver {
                 }
             }
             guard scheduler.runsAfterEdges(activity, taken: taken) else {
-                try await commit([event(.activitySkipped, name, ["reason": "no incoming edge was taken"])])
+                try await commit([event(.activitySkipped(.noIncomingEdge), name)])
                 return nil
             }
             if let when = activity.when, !(try await evaluate(when, scope: scope).isTruthy) {
-                try await commit([event(.activitySkipped, name, ["reason": "when is false"])])
+                try await commit([event(.activitySkipped(.whenFalse), name)])
                 return nil
             }
             let input = try await render(activity.with, scope: scope) ?? state.input
             try engine.validator.check(input, against: activity.inputSchema, what: "the input of '\(name)'")
-            let scheduled = event(.activityScheduled, name, ["input": input])
+            let scheduled = event(.activityScheduled(input: input), name)
             switch activity.body {
             case .manual(let task):
                 try await commit([scheduled] + taskEvents(activity, task, attempt: 1))
             case .builtin("sleep"):
                 let until = engine.clock.now + (try Builtins.sleepDuration(input))
-                try await commit([scheduled, event(.activityWaiting, name, attempt: 1, ["until": until.eventValue])])
+                try await commit([scheduled, event(.activityWaiting(.timer(until: until)), name, attempt: 1)])
             case .workflow(let id):
                 try await commit([scheduled, event(.activityStarted, name, attempt: 1)])
                 launchChild(name, workflow: id, input: input, &childGroup, mailbox)
@@ -360,13 +361,11 @@ final class RunDriver {
             defer { ack.resume() }
             logger(name, attempt: attempt).warning("attempt failed: \(failure)")
             if let nextAttemptAt {
-                try await commit([
-                    event(.activityRetrying, name, attempt: attempt, ["error": failure.toValue(), "next_attempt_at": nextAttemptAt.eventValue])
-                ])
+                try await commit([event(.activityRetrying(error: failure, nextAttemptAt: nextAttemptAt), name, attempt: attempt)])
             }
         case .fallbackStarted(let name, let failure, let notify, let ack):
             defer { ack.resume() }
-            try await commit([event(.activityFallback, name, ["error": failure.toValue(), "notify": .bool(notify)])])
+            try await commit([event(.activityFallback(error: failure, notify: notify), name)])
         case .scriptLogs(let name, let attempt, let entries):
             stage(logEvents(name, attempt: attempt, entries))  // written with what the driver commits next
         case .finished(let name, let result, let outcome):
@@ -399,7 +398,7 @@ final class RunDriver {
         case .completedViaFallback(let output, let attempts, let failure):
             stage(completionEvents(name, output: output, attempts: attempts, outcome: outcome, rescued: failure))
         case .skippedByFallback(let attempts, let failure):
-            stage([event(.activitySkipped, name, ["reason": "fallback", "error": failure.toValue(), "attempts": .int(Int64(attempts))])])
+            stage([event(.activitySkipped(.fallback(error: failure, attempts: attempts)), name)])
         case .failed(let failure, let attempts):
             // Cancelled before its first report, an activity whose attempt 1 was journaled with
             // its start still counts that attempt.
@@ -423,41 +422,33 @@ final class RunDriver {
             try await commit(endingEvents(.failed, failure: error, activity: nil))
             return try await windDown()
         }
-        try await commit([event(.runCompleted, ["output": output])])
+        try await commit([event(.runCompleted(output: output))])
     }
 
     /// `activity.completed` with the next `seq`, the context writes and the events the body emitted.
     func completionEvents(
         _ name: String, output: Value, attempts: Int, outcome: ScriptOutcome?, rescued: ActivityFailure?
     ) -> [RunEvent] {
-        var data: OrderedDictionary<String, Value> = [
-            "seq": .int(Int64(state.nextSeq)), "output": output, "attempts": .int(Int64(attempts)),
-        ]
-        if let writes = outcome?.contextWrites, !writes.isEmpty { data["context_writes"] = .object(writes) }
-        if let emitted = outcome?.events, !emitted.isEmpty {
-            data["events"] = .array(emitted.map { ["type": .string($0.type), "payload": $0.payload] })
-        }
-        if let rescued {
-            data["via_fallback"] = true
-            data["error"] = rescued.toValue()
-        }
-        return [event(.activityCompleted, name, .object(data))]
+        let completion = ActivityCompletion(
+            seq: state.nextSeq, output: output, attempts: attempts, contextWrites: outcome?.contextWrites ?? [:],
+            emitted: outcome?.events ?? [], rescued: rescued)
+        return [event(.activityCompleted(completion), name)]
     }
 
     /// `activity.failed`, and `run.failing` when this failure ends the run; a cancellation while
     /// the run winds down is `activity.cancelled`.
     func failureEvents(_ name: String, _ failure: ActivityFailure, attempts: Int) -> [RunEvent] {
-        let data: Value = ["error": failure.toValue(), "attempts": .int(Int64(attempts))]
         if state.ending != nil {
-            return [event(failure.type == .cancelled ? .activityCancelled : .activityFailed, name, data)]
+            let payload: RunEvent.Payload =
+                failure.type == .cancelled
+                ? .activityCancelled(error: failure, attempts: attempts) : .activityFailed(error: failure, attempts: attempts)
+            return [event(payload, name)]
         }
-        return [event(.activityFailed, name, data)] + endingEvents(.failed, failure: failure, activity: name)
+        return [event(.activityFailed(error: failure, attempts: attempts), name)] + endingEvents(.failed, failure: failure, activity: name)
     }
 
     func endingEvents(_ ending: RunEnding, failure: ActivityFailure, activity: String?) -> [RunEvent] {
-        var data: OrderedDictionary<String, Value> = ["cause": .string(ending.rawValue), "error": failure.toValue()]
-        if let activity { data["activity"] = .string(activity) }
-        return [event(.runFailing, .object(data))]
+        [event(.runFailing(cause: ending, error: failure, activity: activity))]
     }
 
     static func stopFailure(_ ending: RunEnding) -> ActivityFailure {
@@ -515,17 +506,16 @@ final class RunDriver {
     private func record(_ event: RunEvent) {
         // The logger with the run's metadata is built only when the line is logged: setting
         // metadata on a stream handler re-renders it, which cost more than the rest of a step.
-        switch event.type {
+        switch event.payload {
         case .activityLog: break  // logged by the sandbox's sink, at its own level, as the script ran
-        case .activityFailed, .runFailing, .compensationFailed, .taskExpired:
+        case .activityFailed(let failure, _), .runFailing(_, let failure, _), .compensationFailed(let failure, _), .taskExpired(_, let failure):
             if engine.logger.logLevel <= .warning {
-                logger(event.activity, attempt: event.attempt).warning(
-                    "\(event.type)", metadata: ["error": .string(ActivityFailure(value: event.data["error"] ?? .null).description)])
+                logger(event.activity, attempt: event.attempt).warning("\(event.type)", metadata: ["error": .string(failure.description)])
             }
         default:
             if engine.logger.logLevel <= .info { logger(event.activity, attempt: event.attempt).info("\(event.type)") }
         }
-        switch event.type {
+        switch event.payload {
         case .activityStarted:
             engine.metrics.activityStarted(workflow: workflow.id, activity: event.activity ?? "")
         case .activityCompleted, .activityFailed:
@@ -536,15 +526,9 @@ final class RunDriver {
         }
     }
 
-    func event(
-        _ type: EventType, _ activity: String? = nil, attempt: Int? = nil, at: Timestamp? = nil, _ data: Value = .object([:])
-    ) -> RunEvent {
-        RunEvent(
-            type: type, runID: state.id, workflow: workflow.id, activity: activity, attempt: attempt,
-            at: at ?? engine.clock.now, data: data)
+    func event(_ payload: RunEvent.Payload, _ activity: String? = nil, attempt: Int? = nil, at: Timestamp? = nil) -> RunEvent {
+        RunEvent(payload, runID: state.id, workflow: workflow.id, activity: activity, attempt: attempt, at: at ?? engine.clock.now)
     }
-
-    func event(_ type: EventType, _ data: Value) -> RunEvent { event(type, nil, data) }
 
     func logger(_ activity: String?, attempt: Int? = nil) -> Logger {
         var logger = engine.logger

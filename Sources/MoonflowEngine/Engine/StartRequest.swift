@@ -1,6 +1,5 @@
 import Crypto
 import MoonflowModel
-import OrderedCollections
 
 /// Who asked for a run, stored in its `run.queued` event: what an idempotent repeat of its start
 /// must match to return it.
@@ -21,23 +20,6 @@ public enum RunOrigin: Sendable, Hashable {
         case .child: "child"
         case .schedule: "schedule"
         case .event: "event"
-        }
-    }
-
-    func store(in data: inout OrderedDictionary<String, Value>) {
-        data["origin"] = .string(name)
-        if case .schedule(let tick) = self { data["schedule_tick"] = tick.eventValue }
-    }
-
-    /// Reads back `store(in:)`; a run from before origins were stored is a request, or a child
-    /// when it has a parent.
-    init(data: Value, hasParent: Bool) {
-        switch data["origin"]?.stringValue {
-        case "child": self = .child
-        case "event": self = .event
-        case "schedule": self = .schedule(tick: Timestamp(eventValue: data["schedule_tick"]) ?? Timestamp(nanosecondsSinceEpoch: 0))
-        case "request": self = .request
-        default: self = hasParent ? .child : .request
         }
     }
 }

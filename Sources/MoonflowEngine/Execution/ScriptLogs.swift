@@ -1,6 +1,5 @@
 import Logging
 import MoonflowModel
-import OrderedCollections
 import Synchronization
 
 /// The `log.*` entries of one execution of a code action, kept as the script makes them (by the
@@ -70,10 +69,6 @@ public enum ScriptLogLevel {
 extension RunDriver {
     /// One `activity.log` journal entry per script log entry of an attempt.
     func logEvents(_ name: String, attempt: Int, _ entries: [ScriptLogEntry]) -> [RunEvent] {
-        entries.map { entry in
-            var data: OrderedDictionary<String, Value> = ["level": .string(entry.level), "message": .string(entry.message)]
-            if entry.fields != .object([:]) { data["fields"] = entry.fields }
-            return event(.activityLog, name, attempt: attempt, .object(data))
-        }
+        entries.map { event(.activityLog($0), name, attempt: attempt) }
     }
 }

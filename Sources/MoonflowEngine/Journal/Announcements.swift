@@ -11,16 +11,12 @@ public enum Announcements {
     public static func published(_ entry: RunEvent) -> [(sub: Int, event: RunEvent)] {
         var out: [(sub: Int, event: RunEvent)] = []
         if entry.isAnnounced { out.append((0, entry)) }
-        guard entry.type == .activityCompleted, let emitted = entry.data["events"]?.arrayValue else { return out }
-        var sub = 0
-        for item in emitted {
-            guard let type = item["type"]?.stringValue else { continue }
-            sub += 1
+        guard case .activityCompleted(let completed) = entry.payload else { return out }
+        for (index, emitted) in completed.emitted.enumerated() {
             var event = entry
-            event.type = EventType(type)
-            event.data = item["payload"] ?? .object([:])
-            event.position = entry.position.map { EventPosition(offset: $0.offset, sub: sub) }
-            out.append((sub, event))
+            event.payload = .emitted(type: EventType(emitted.type), payload: emitted.payload)
+            event.position = entry.position.map { EventPosition(offset: $0.offset, sub: index + 1) }
+            out.append((index + 1, event))
         }
         return out
     }
@@ -28,7 +24,9 @@ public enum Announcements {
 
 extension RunEvent {
     /// Whether the bus publishes this journal entry itself (every entry but a fallback without `notify`).
-    public var isAnnounced: Bool { type != .activityFallback || data["notify"]?.boolValue == true }
+    public var isAnnounced: Bool {
+        if case .activityFallback(_, let notify) = payload { notify } else { true }
+    }
 }
 
 /// What the bus publishes of one transition, each event with the index of the journal entry it

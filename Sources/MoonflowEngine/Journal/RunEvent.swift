@@ -1,5 +1,4 @@
 import MoonflowModel
-import OrderedCollections
 
 /// The type of an event (docs/workflow-format.md). The engine's own are listed here; scripts may emit any other.
 public struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
@@ -67,45 +66,42 @@ public struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConve
 }
 
 /// One event `{type, run_id, workflow, activity?, attempt?, at, data}` (docs/workflow-format.md): an entry of a
-/// run's journal, and what subscribers receive. `data` holds everything the fold needs, so the
-/// journal alone rebuilds the run (`RunState.folding`).
+/// run's journal, and what subscribers receive. Its `payload` holds, typed, everything the fold needs,
+/// so the journal alone rebuilds the run (`RunState.folding`); `data` is the payload's JSON shape,
+/// made only where an event leaves the engine (the store, the API, the CLI).
 ///
 /// `position` is set on events a store committed (`RunStore.events(after:)`, and what the engine
 /// publishes after a commit); it is not part of the event's value: two events are equal whatever
 /// their positions.
 public struct RunEvent: Sendable, Hashable {
-    public var type: EventType
     public var runID: String
     public var workflow: String
     public var activity: String?
     public var attempt: Int?
     public var at: Timestamp
-    public var data: Value
+    public var payload: Payload
     public var position: EventPosition?
 
-    public init(
-        type: EventType, runID: String, workflow: String, activity: String? = nil, attempt: Int? = nil, at: Timestamp,
-        data: Value = .object([:])
-    ) {
-        self.type = type
+    public init(_ payload: Payload, runID: String, workflow: String, activity: String? = nil, attempt: Int? = nil, at: Timestamp) {
+        self.payload = payload
         self.runID = runID
         self.workflow = workflow
         self.activity = activity
         self.attempt = attempt
         self.at = at
-        self.data = data
     }
 
+    public var type: EventType { payload.type }
+
     public static func == (lhs: RunEvent, rhs: RunEvent) -> Bool {
-        lhs.type == rhs.type && lhs.runID == rhs.runID && lhs.workflow == rhs.workflow && lhs.activity == rhs.activity
-            && lhs.attempt == rhs.attempt && lhs.at == rhs.at && lhs.data == rhs.data
+        lhs.payload == rhs.payload && lhs.runID == rhs.runID && lhs.workflow == rhs.workflow && lhs.activity == rhs.activity
+            && lhs.attempt == rhs.attempt && lhs.at == rhs.at
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(type)
+        hasher.combine(payload)
         hasher.combine(runID)
         hasher.combine(at)
-        hasher.combine(data)
     }
 
     /// This event at `position`.
@@ -113,58 +109,5 @@ public struct RunEvent: Sendable, Hashable {
         var event = self
         event.position = position
         return event
-    }
-
-    /// The JSON shape, for stores, the API stream and logs.
-    public func toValue() -> Value {
-        var object: OrderedDictionary<String, Value> = [
-            "type": .string(type.rawValue), "run_id": .string(runID), "workflow": .string(workflow),
-        ]
-        if let activity { object["activity"] = .string(activity) }
-        if let attempt { object["attempt"] = .int(Int64(attempt)) }
-        object["at"] = .int(at.nanosecondsSinceEpoch)
-        object["data"] = data
-        return .object(object)
-    }
-
-    /// Reads back what `toValue()` wrote; `nil` when a required member is missing.
-    public init?(value: Value) {
-        guard let type = value["type"]?.stringValue, let runID = value["run_id"]?.stringValue,
-            let workflow = value["workflow"]?.stringValue, let at = value["at"]?.intValue
-        else { return nil }
-        self.init(
-            type: EventType(type), runID: runID, workflow: workflow, activity: value["activity"]?.stringValue,
-            attempt: value["attempt"]?.intValue.map(Int.init), at: Timestamp(nanosecondsSinceEpoch: at),
-            data: value["data"] ?? .object([:]))
-    }
-}
-
-extension ActivityFailure {
-    /// The shape stored in events and shown to expressions as `error`.
-    public func toValue() -> Value {
-        var object: OrderedDictionary<String, Value> = ["type": .string(type.rawValue), "message": .string(message)]
-        if let retryable { object["retryable"] = .bool(retryable) }
-        if let details { object["details"] = details }
-        if let script { object["script"] = .string(script) }
-        if let line { object["line"] = .int(Int64(line)) }
-        return .object(object)
-    }
-
-    /// Reads back `toValue()`; a malformed value becomes an `ActivityError` describing it.
-    public init(value: Value) {
-        self.init(
-            ErrorType(value["type"]?.stringValue ?? ErrorType.activityError.rawValue),
-            value["message"]?.stringValue ?? "", retryable: value["retryable"]?.boolValue, details: value["details"],
-            script: value["script"]?.stringValue, line: value["line"]?.intValue.map(Int.init))
-    }
-}
-
-extension Timestamp {
-    /// Timestamps inside event data are integers of nanoseconds, exact through JSON.
-    var eventValue: Value { .int(nanosecondsSinceEpoch) }
-
-    init?(eventValue: Value?) {
-        guard let nanos = eventValue?.intValue else { return nil }
-        self.init(nanosecondsSinceEpoch: nanos)
     }
 }

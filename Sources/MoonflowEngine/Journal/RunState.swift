@@ -243,62 +243,50 @@ extension RunState {
 
     /// The state of a new run, from its `run.queued` event.
     public init?(queuedBy event: RunEvent) {
-        guard event.type == .runQueued else { return nil }
-        let data = event.data
+        guard case .runQueued(let run) = event.payload else { return nil }
         id = event.runID
         workflow = event.workflow
-        version = data["version"]?.stringValue
-        definitionHash = data["definition_hash"]?.stringValue ?? ""
-        input = data["input"] ?? .null
-        triggerEvent = data["event"].flatMap { $0.isNull ? nil : $0 }
-        context = data["context"]?.objectValue ?? [:]
+        version = run.version
+        definitionHash = run.definitionHash
+        input = run.input
+        triggerEvent = run.triggerEvent
+        context = run.context
         queuedAt = event.at
-        priority = data["priority"]?.intValue.map(Int.init) ?? 0
-        if let place = data["queue"], let sequence = place["sequence"]?.intValue {
-            queuePlace = QueuePlace(sequence: UInt64(sequence), deadline: Timestamp(eventValue: place["deadline"]))
-        }
-        if let parentRun = data["parent_run"]?.stringValue, let parentActivity = data["parent_activity"]?.stringValue {
-            parent = ParentLink(runID: parentRun, activity: parentActivity)
-        }
-        origin = RunOrigin(data: data, hasParent: parent != nil)
-        startHash = data["start_hash"]?.stringValue
+        priority = run.priority
+        queuePlace = run.queuePlace
+        parent = run.parent
+        origin = run.origin
+        startHash = run.startHash
         activities = [:]
-        for name in data["activities"]?.arrayValue ?? [] {
-            if let name = name.stringValue { activities[name] = ActivityRecord(name: name) }
-        }
+        for name in run.activities { activities[name] = ActivityRecord(name: name) }
         journalLength = 1
     }
 
-    /// Applies one journal entry. Unknown types change nothing but the journal length.
+    /// Applies one journal entry.
     public mutating func apply(_ event: RunEvent) {
         journalLength += 1
-        let data = event.data
-        switch event.type {
-        case .runStarted:
+        switch event.payload {
+        case .runStarted(let deadline):
             status = .running
             startedAt = event.at
-            deadline = Timestamp(eventValue: data["deadline"])
+            self.deadline = deadline
         case .runWaiting: status = .waiting
         case .runResumed: status = .running
-        case .runFailing:
-            let cause = data["cause"]?.stringValue.flatMap(RunEnding.init(rawValue:)) ?? .failed
+        case .runFailing(let cause, let failure, let activity):
             // The first cause wins, except that a termination overrides a pending compensation.
             guard ending == nil || cause == .terminated else { return }
             ending = cause
-            if error == nil, let failure = data["error"] {
-                error = ActivityFailure(value: failure)
-                errorActivity = data["activity"]?.stringValue
+            if error == nil {
+                error = failure
+                errorActivity = activity
             }
-        case .runCompensating:
+        case .runCompensating(let plan, let deadline):
             status = .compensating
-            compensationDeadline = Timestamp(eventValue: data["deadline"])
+            compensationDeadline = deadline
             guard compensations.isEmpty else { return }
-            compensations = (data["plan"]?.arrayValue ?? []).compactMap { step in
-                guard let activity = step["activity"]?.stringValue else { return nil }
-                return CompensationRecord(activity: activity, handler: step["handler"]?.stringValue ?? "")
-            }
-        case .runCompleted:
-            output = data["output"]
+            compensations = plan.map { CompensationRecord(activity: $0.activity, handler: $0.handler) }
+        case .runCompleted(let output):
+            self.output = output
             finish(.completed, at: event.at)
         case .runFailed: finish(.failed, at: event.at)
         case .runTimedOut: finish(.timedOut, at: event.at)
@@ -306,11 +294,11 @@ extension RunState {
         case .runTerminated: finish(.terminated, at: event.at)
         case .runCompensated: finish(.compensated, at: event.at)
         case .runCompensationFailed: finish(.compensationFailed, at: event.at)
-        case .runCompensationResumed:
+        case .runCompensationResumed(let deadline, let repin):
             status = .compensating
             finishedAt = nil
-            compensationDeadline = Timestamp(eventValue: data["deadline"])
-            if let repinned = data["definition_hash"]?.stringValue { definitionHash = repinned }
+            compensationDeadline = deadline
+            if let repin { definitionHash = repin.definitionHash }
             for index in compensations.indices where compensations[index].status == .failed {
                 compensations[index].status = .pending
                 compensations[index].attempts = 0
@@ -318,10 +306,10 @@ extension RunState {
                 compensations[index].finishedAt = nil
             }
 
-        case .activityScheduled:
+        case .activityScheduled(let input):
             updateActivity(event) { record in
                 record.status = .scheduled
-                record.input = data["input"]
+                record.input = input
             }
         case .activityStarted:
             updateActivity(event) { record in
@@ -335,55 +323,53 @@ extension RunState {
                 record.status = .scheduled
                 record.interruptions += 1
             }
-        case .activityRetrying:
+        case .activityRetrying(let failure, let nextAttemptAt):
             updateActivity(event) { record in
                 record.status = .backoff
-                record.error = data["error"].map(ActivityFailure.init(value:))
-                record.nextAttemptAt = Timestamp(eventValue: data["next_attempt_at"])
+                record.error = failure
+                record.nextAttemptAt = nextAttemptAt
             }
-        case .activityFallback:
-            updateActivity(event) { record in record.error = data["error"].map(ActivityFailure.init(value:)) }
-        case .activityWaiting:
+        case .activityFallback(let failure, _):
+            updateActivity(event) { record in record.error = failure }
+        case .activityWaiting(let reason):
             updateActivity(event) { record in
                 record.status = .waiting
                 record.startedAt = record.startedAt ?? event.at
                 if let attempt = event.attempt { record.attempts = attempt }
-                if let task = data["task"]?.stringValue {
-                    record.waitingOn = .task(id: task)
-                } else if let child = data["child_run"]?.stringValue {
-                    record.waitingOn = .childRun(id: child)
-                } else if let until = Timestamp(eventValue: data["until"]) {
-                    record.waitingOn = .timer(until: until)
-                }
+                record.waitingOn = reason
             }
-        case .activityCompleted:
-            let seq = data["seq"]?.intValue.map(Int.init) ?? nextSeq
-            nextSeq = max(nextSeq, seq + 1)
-            mergeContext(data["context_writes"])
+        case .activityCompleted(let completion):
+            nextSeq = max(nextSeq, completion.seq + 1)
+            mergeContext(completion.contextWrites)
             updateActivity(event) { record in
-                record.viaFallback = data["via_fallback"]?.boolValue ?? false
+                record.viaFallback = completion.rescued != nil
                 record.status = record.viaFallback ? .completedViaFallback : .completed
-                record.output = data["output"] ?? .null
-                record.seq = seq
-                record.error = data["error"].map(ActivityFailure.init(value:))
-                record.settle(event)
+                record.output = completion.output
+                record.seq = completion.seq
+                record.error = completion.rescued
+                record.settle(at: event.at, attempts: completion.attempts)
             }
-        case .activityFailed:
+        case .activityFailed(let failure, let attempts):
             updateActivity(event) { record in
                 record.status = .failed
-                record.error = data["error"].map(ActivityFailure.init(value:))
-                record.settle(event)
+                record.error = failure
+                record.settle(at: event.at, attempts: attempts)
             }
-        case .activitySkipped:
+        case .activitySkipped(let reason):
             updateActivity(event) { record in
                 record.status = .skipped
-                record.error = data["error"].map(ActivityFailure.init(value:))
-                record.settle(event)
+                if case .fallback(let failure, let attempts) = reason {
+                    record.error = failure
+                    record.settle(at: event.at, attempts: attempts)
+                } else {
+                    record.error = nil
+                    record.settle(at: event.at, attempts: nil)
+                }
             }
-        case .activityCancelled:
+        case .activityCancelled(_, let attempts):
             updateActivity(event) { record in
                 record.status = .cancelled
-                record.settle(event)
+                record.settle(at: event.at, attempts: attempts)
             }
 
         case .compensationStarted:
@@ -391,44 +377,41 @@ extension RunState {
                 record.attempts = event.attempt ?? record.attempts + 1
                 record.startedAt = record.startedAt ?? event.at
             }
-        case .compensationCompleted:
-            mergeContext(data["context_writes"])
+        case .compensationCompleted(_, let output, let writes):
+            mergeContext(writes)
             updateCompensation(event) { record in
                 record.status = .completed
                 record.finishedAt = event.at
                 record.error = nil
-                record.output = data["output"]
+                record.output = output
             }
-        case .compensationFailed:
+        case .compensationFailed(let failure, _):
             updateCompensation(event) { record in
                 record.status = .failed
                 record.finishedAt = event.at
-                record.error = data["error"].map(ActivityFailure.init(value:))
+                record.error = failure
             }
 
-        case .taskCreated:
-            guard let id = data["id"]?.stringValue, let activity = event.activity else { return }
-            tasks[id] = TaskRecord(
-                id: id, tokenDigest: data["token_sha256"]?.stringValue ?? data["token"]?.stringValue.map(TaskToken.digest(of:)) ?? "",
-                runID: self.id, activity: activity,
-                attempt: event.attempt ?? 1, users: data["users"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-                groups: data["groups"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-                form: data["form"].flatMap { $0.isNull ? nil : $0 }, createdAt: event.at,
-                due: Timestamp(eventValue: data["due"]),
-                reminders: data["reminders"]?.arrayValue?.compactMap { Timestamp(eventValue: $0) } ?? [])
-        case .taskReminded:
-            updateTask(data) { task in
-                if let at = Timestamp(eventValue: data["reminder"]) { task.reminders.removeAll { $0 == at } }
-            }
-        case .taskCompleted:
-            updateTask(data) { task in
+        case .taskCreated(let task):
+            guard let activity = event.activity else { return }
+            tasks[task.id] = TaskRecord(
+                id: task.id, tokenDigest: task.tokenDigest, runID: id, activity: activity, attempt: event.attempt ?? 1, users: task.users,
+                groups: task.groups, form: task.form, createdAt: event.at, due: task.due, reminders: task.reminders)
+        case .taskReminded(let taskID, let reminder):
+            updateTask(taskID) { task in task.reminders.removeAll { $0 == reminder } }
+        case .taskCompleted(let taskID, let data, let user):
+            updateTask(taskID) { task in
                 task.status = .completed
-                task.completedBy = data["user"]?.stringValue
-                task.data = data["data"]
+                task.completedBy = user
+                task.data = data
             }
-        case .taskExpired: updateTask(data) { $0.status = .expired }
-        case .taskCancelled: updateTask(data) { $0.status = .cancelled }
-        default: break
+        case .taskExpired(let taskID, _): updateTask(taskID) { $0.status = .expired }
+        case .taskCancelled(let taskID): updateTask(taskID) { $0.status = .cancelled }
+
+        // Opens a journal (`init(queuedBy:)`), records who was asked, or is history only.
+        case .runQueued, .taskAssigned, .activityLog, .circuit: break
+        // Announced, never journaled.
+        case .runNotification, .deadLetterCreated, .emitted: break
         }
     }
 
@@ -437,8 +420,8 @@ extension RunState {
         finishedAt = at
     }
 
-    private mutating func mergeContext(_ writes: Value?) {
-        for (key, value) in writes?.objectValue ?? [:] {
+    private mutating func mergeContext(_ writes: OrderedDictionary<String, Value>) {
+        for (key, value) in writes {
             if value.isNull { context.removeValue(forKey: key) } else { context[key] = value }
         }
     }
@@ -453,17 +436,16 @@ extension RunState {
         change(&compensations[index])
     }
 
-    private mutating func updateTask(_ data: Value, _ change: (inout TaskRecord) -> Void) {
-        guard let id = data["id"]?.stringValue, var task = tasks[id] else { return }
-        change(&task)
-        tasks[id] = task
+    private mutating func updateTask(_ id: String, _ change: (inout TaskRecord) -> Void) {
+        guard let index = tasks.index(forKey: id) else { return }
+        change(&tasks.values[index])
     }
 }
 
 extension ActivityRecord {
-    fileprivate mutating func settle(_ event: RunEvent) {
-        if let attempts = event.data["attempts"]?.intValue { self.attempts = Int(attempts) }
-        finishedAt = event.at
+    fileprivate mutating func settle(at: Timestamp, attempts: Int?) {
+        if let attempts { self.attempts = attempts }
+        finishedAt = at
         nextAttemptAt = nil
         waitingOn = nil
     }

@@ -22,13 +22,7 @@ public struct CircuitTransition: Sendable, Hashable {
     }
 
     /// `circuit.opened`, `circuit.half_open` or `circuit.closed`.
-    public var eventType: String {
-        switch to {
-        case .open: "circuit.opened"
-        case .halfOpen: "circuit.half_open"
-        case .closed: "circuit.closed"
-        }
-    }
+    public var eventType: String { EventType.circuit(to).rawValue }
 }
 
 /// What monitoring sees of one breaker.

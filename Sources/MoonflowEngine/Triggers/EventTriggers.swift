@@ -127,14 +127,8 @@ extension Engine {
                 "workflow": .string(letter.workflow), "dead_letter.id": .string(letter.id),
                 "event.type": .string(SafeText.display(letter.event.type)),
             ])
-        bus.publish([
-            RunEvent(
-                type: .deadLetterCreated, runID: "", workflow: letter.workflow, at: letter.createdAt,
-                data: [
-                    "dead_letter_id": .string(letter.id), "event_type": .string(letter.event.type),
-                    "event_id": letter.event.id.map(Value.string) ?? .null, "errors": .array(letter.errors.map(Value.string)),
-                ])
-        ])
+        let notice = DeadLetterNotice(id: letter.id, eventType: letter.event.type, eventID: letter.event.id, errors: letter.errors)
+        bus.publish([RunEvent(.deadLetterCreated(notice), runID: "", workflow: letter.workflow, at: letter.createdAt)])
         return letter
     }
 }

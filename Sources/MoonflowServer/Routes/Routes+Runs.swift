@@ -115,12 +115,11 @@ extension RunState {
 }
 
 extension RunEvent {
-    /// `toValue()` with the time also as ISO 8601, for people and the web page; a task token that
-    /// a journal written before tokens were kept as digests holds is left out.
+    /// `toValue()` with the time also as ISO 8601, for people and the web page. (A task token that a
+    /// journal written before tokens were kept as digests holds is read as its digest.)
     var apiValue: Value {
-        guard case .object(var object) = toValue() else { return toValue() }
+        var object = toValue().objectValue ?? [:]
         object["at_iso"] = .string(at.iso8601)
-        if type == .taskCreated, case .object(var data)? = object["data"], data.removeValue(forKey: "token") != nil { object["data"] = .object(data) }
         return .object(object)
     }
 }

@@ -1,0 +1,270 @@
+import MoonflowModel
+import OrderedCollections
+
+extension RunEvent {
+    /// What happened, typed: one case per event type, with what the fold and the announcements
+    /// need. Its JSON shape (`RunEvent.data`, docs/workflow-format.md) is made and read only at the
+    /// edges (`RunEvent+JSON.swift`, `JournalDecoding.swift`).
+    public enum Payload: Sendable, Hashable {
+        indirect case runQueued(QueuedRun)
+        /// `deadline`: the workflow `timeout` as an absolute time.
+        case runStarted(deadline: Timestamp?)
+        case runWaiting
+        case runResumed
+        /// The run stops scheduling; `activity` is the one whose failure ended it.
+        case runFailing(cause: RunEnding, error: ActivityFailure, activity: String?)
+        /// The plan in the order it runs; `deadline`: `compensation.timeout` as an absolute time.
+        case runCompensating(plan: [PlannedCompensation], deadline: Timestamp?)
+        case runCompleted(output: Value)
+        case runFailed
+        case runTimedOut
+        case runCancelled
+        case runTerminated
+        case runCompensated
+        case runCompensationFailed
+        /// `repin`: the definition the run continues under, when an operator chose a newer one.
+        case runCompensationResumed(deadline: Timestamp?, repin: Repin?)
+        /// Announced on the bus, not journaled.
+        case runNotification(RunNotification)
+
+        case activityScheduled(input: Value)
+        case activityStarted
+        case activityRetrying(error: ActivityFailure, nextAttemptAt: Timestamp)
+        case activityInterrupted
+        /// `notify`: whether the bus announces it (the journal records every fallback).
+        case activityFallback(error: ActivityFailure, notify: Bool)
+        case activityWaiting(WaitReason)
+        indirect case activityCompleted(ActivityCompletion)
+        case activityFailed(error: ActivityFailure, attempts: Int)
+        case activitySkipped(SkipReason)
+        /// `attempts` is recorded when a running attempt was cancelled, not for a waiting activity.
+        case activityCancelled(error: ActivityFailure, attempts: Int?)
+        /// A script's `log.*` entry; its `fields` are whatever the script passed.
+        case activityLog(ScriptLogEntry)
+
+        case compensationStarted
+        /// `output` is absent when the compensation was skipped.
+        case compensationCompleted(attempts: Int, output: Value?, contextWrites: OrderedDictionary<String, Value>)
+        /// `attempts` is absent when it failed before starting.
+        case compensationFailed(error: ActivityFailure, attempts: Int?)
+
+        indirect case taskCreated(CreatedTask)
+        case taskAssigned(id: String, users: [String], groups: [String])
+        case taskReminded(id: String, reminder: Timestamp)
+        case taskCompleted(id: String, data: Value, user: String)
+        case taskExpired(id: String, error: ActivityFailure)
+        case taskCancelled(id: String)
+
+        /// A breaker changed state (`circuit.opened`, `circuit.half_open`, `circuit.closed`).
+        case circuit(breaker: String, from: CircuitState, to: CircuitState)
+        /// Announced on the bus, not journaled.
+        case deadLetterCreated(DeadLetterNotice)
+        /// An event a script emitted (any type outside `EventType.reservedPrefixes`): announced on
+        /// the bus once its activity completed; journaled inside that `activity.completed`.
+        case emitted(type: EventType, payload: Value)
+
+        public var type: EventType {
+            switch self {
+            case .runQueued: .runQueued
+            case .runStarted: .runStarted
+            case .runWaiting: .runWaiting
+            case .runResumed: .runResumed
+            case .runFailing: .runFailing
+            case .runCompensating: .runCompensating
+            case .runCompleted: .runCompleted
+            case .runFailed: .runFailed
+            case .runTimedOut: .runTimedOut
+            case .runCancelled: .runCancelled
+            case .runTerminated: .runTerminated
+            case .runCompensated: .runCompensated
+            case .runCompensationFailed: .runCompensationFailed
+            case .runCompensationResumed: .runCompensationResumed
+            case .runNotification: .runNotification
+            case .activityScheduled: .activityScheduled
+            case .activityStarted: .activityStarted
+            case .activityRetrying: .activityRetrying
+            case .activityInterrupted: .activityInterrupted
+            case .activityFallback: .activityFallback
+            case .activityWaiting: .activityWaiting
+            case .activityCompleted: .activityCompleted
+            case .activityFailed: .activityFailed
+            case .activitySkipped: .activitySkipped
+            case .activityCancelled: .activityCancelled
+            case .activityLog: .activityLog
+            case .compensationStarted: .compensationStarted
+            case .compensationCompleted: .compensationCompleted
+            case .compensationFailed: .compensationFailed
+            case .taskCreated: .taskCreated
+            case .taskAssigned: .taskAssigned
+            case .taskReminded: .taskReminded
+            case .taskCompleted: .taskCompleted
+            case .taskExpired: .taskExpired
+            case .taskCancelled: .taskCancelled
+            case .circuit(_, _, let to): EventType.circuit(to)
+            case .deadLetterCreated: .deadLetterCreated
+            case .emitted(let type, _): type
+            }
+        }
+    }
+}
+
+extension EventType {
+    /// The event of a breaker entering `state`.
+    static func circuit(_ state: CircuitState) -> EventType {
+        switch state {
+        case .open: "circuit.opened"
+        case .halfOpen: "circuit.half_open"
+        case .closed: "circuit.closed"
+        }
+    }
+}
+
+/// What `run.queued` records: everything the run starts from.
+public struct QueuedRun: Sendable, Hashable {
+    /// The workflow's `version` label.
+    public var version: String?
+    public var definitionHash: String
+    public var input: Value
+    /// The workflow's context defaults.
+    public var context: OrderedDictionary<String, Value>
+    /// Every activity, in declaration order.
+    public var activities: [String]
+    /// The trigger event, when a trigger started the run.
+    public var triggerEvent: Value?
+    public var priority: Int
+    /// `StartHash` of the start request.
+    public var startHash: String?
+    public var origin: RunOrigin
+    public var parent: ParentLink?
+    /// Its place in the run queue, when admission queued it.
+    public var queuePlace: QueuePlace?
+
+    public init(
+        version: String? = nil, definitionHash: String, input: Value, context: OrderedDictionary<String, Value> = [:],
+        activities: [String], triggerEvent: Value? = nil, priority: Int = 0, startHash: String? = nil, origin: RunOrigin = .request,
+        parent: ParentLink? = nil, queuePlace: QueuePlace? = nil
+    ) {
+        self.version = version
+        self.definitionHash = definitionHash
+        self.input = input
+        self.context = context
+        self.activities = activities
+        self.triggerEvent = triggerEvent
+        self.priority = priority
+        self.startHash = startHash
+        self.origin = origin
+        self.parent = parent
+        self.queuePlace = queuePlace
+    }
+}
+
+/// One compensation of the plan `run.compensating` records.
+public struct PlannedCompensation: Sendable, Hashable {
+    public var activity: String
+    /// The script or body that undoes it, for reports.
+    public var handler: String
+    public init(activity: String, handler: String) {
+        self.activity = activity
+        self.handler = handler
+    }
+}
+
+/// The definition a resumed compensation continues under, and the one it leaves.
+public struct Repin: Sendable, Hashable {
+    public var definitionHash: String
+    public var previousDefinitionHash: String
+    public init(definitionHash: String, previousDefinitionHash: String) {
+        self.definitionHash = definitionHash
+        self.previousDefinitionHash = previousDefinitionHash
+    }
+}
+
+/// `run.notification`: a failed run of a workflow with `workflow_error.notification`.
+public struct RunNotification: Sendable, Hashable {
+    /// How the run ended.
+    public var status: RunStatus
+    public var channels: [String]
+    public var recipients: [String]
+    public var error: ActivityFailure?
+    public init(status: RunStatus, channels: [String], recipients: [String], error: ActivityFailure?) {
+        self.status = status
+        self.channels = channels
+        self.recipients = recipients
+        self.error = error
+    }
+}
+
+/// How an activity completed.
+public struct ActivityCompletion: Sendable, Hashable {
+    /// The completion sequence number, ordering compensation.
+    public var seq: Int
+    public var output: Value
+    public var attempts: Int
+    /// Context variables the body set (`null`: removed).
+    public var contextWrites: OrderedDictionary<String, Value>
+    /// Events the body emitted, published once the completion is written.
+    public var emitted: [EmittedEvent]
+    /// The failure a fallback rescued: the activity completed via its fallback.
+    public var rescued: ActivityFailure?
+
+    public init(
+        seq: Int, output: Value, attempts: Int, contextWrites: OrderedDictionary<String, Value> = [:], emitted: [EmittedEvent] = [],
+        rescued: ActivityFailure? = nil
+    ) {
+        self.seq = seq
+        self.output = output
+        self.attempts = attempts
+        self.contextWrites = contextWrites
+        self.emitted = emitted
+        self.rescued = rescued
+    }
+}
+
+/// Why an activity was skipped.
+public enum SkipReason: Sendable, Hashable {
+    /// Conditional edges led to it and none was taken.
+    case noIncomingEdge
+    /// Its `when` was false.
+    case whenFalse
+    /// Its fallback is `skip`, after this failure and this many attempts.
+    case fallback(error: ActivityFailure, attempts: Int)
+}
+
+/// `task.created`: a manual task as it opens.
+public struct CreatedTask: Sendable, Hashable {
+    public var id: String
+    /// The SHA-256 (hex) of the task's token (`TaskToken`).
+    public var tokenDigest: String
+    public var users: [String]
+    public var groups: [String]
+    /// The JSON Schema the submitted data must satisfy.
+    public var form: Value?
+    public var due: Timestamp?
+    public var reminders: [Timestamp]
+
+    public init(
+        id: String, tokenDigest: String, users: [String], groups: [String], form: Value?, due: Timestamp?, reminders: [Timestamp]
+    ) {
+        self.id = id
+        self.tokenDigest = tokenDigest
+        self.users = users
+        self.groups = groups
+        self.form = form
+        self.due = due
+        self.reminders = reminders
+    }
+}
+
+/// `dead_letter.created`: a workflow refused an event's input and the start was kept as a dead letter.
+public struct DeadLetterNotice: Sendable, Hashable {
+    public var id: String
+    public var eventType: String
+    public var eventID: String?
+    public var errors: [String]
+    public init(id: String, eventType: String, eventID: String?, errors: [String]) {
+        self.id = id
+        self.eventType = eventType
+        self.eventID = eventID
+        self.errors = errors
+    }
+}
