@@ -102,6 +102,10 @@ public final class SQLiteRunStore: RunStore {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB's pool sets `synchronous = NORMAL` on its writer once WAL is on, after
+            // `prepareDatabase` ran: set the configured level again on the writer, the one
+            // connection whose commits it governs.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
             try StoreSchema.migrator.migrate(pool)
         } catch {
             throw StoreOpenError.cannotOpen(path: path, detail: "\(error)")
