@@ -1,6 +1,8 @@
 import Logging
+import Metrics
 import MoonflowEngine
 import ServiceLifecycle
+import Synchronization
 
 /// The engine loop: drives every run it is given until the run ends or waits, several at once.
 ///
@@ -8,20 +10,69 @@ import ServiceLifecycle
 /// `Engine.runsToRecover`). On graceful shutdown it stops taking new work and lets the drives in
 /// flight finish; the service group's grace period bounds that wait, and a drive cut short is
 /// picked up again by the next process (at-least-once, docs/durability.md).
+///
+/// Its backlog is the runs it was given and has not yet driven to their end or first wait. Starts
+/// a client asks for go through `admitting`, which refuses them while the backlog holds
+/// `backlogLimit` runs, so acceptance cannot outrun execution without bound. Runs given by the
+/// engine itself (recovered, admitted from the run queue, started by a schedule or an emitted
+/// event) always enter: they were accepted already, and nothing accepted is dropped.
 public final class RunDispatcher: Service {
     let engine: Engine
     let logger: Logger
+    /// Runs the backlog holds before client starts are refused (`server.run_backlog`).
+    package let backlogLimit: Int
+    private let backlog = Atomic<Int>(0)
+    /// `moonflow_starts_refused_total`.
+    private let refusals = Counter(label: "moonflow_starts_refused_total")
     private let work: AsyncStream<RunID>
     private let continuation: AsyncStream<RunID>.Continuation
 
-    public init(engine: Engine, logger: Logger) {
+    public init(engine: Engine, logger: Logger, backlogLimit: Int) {
         self.engine = engine
         self.logger = logger
+        self.backlogLimit = backlogLimit
         (work, continuation) = AsyncStream.makeStream()
     }
 
-    /// Asks for the run to be driven; returns at once.
-    public func submit(_ runID: RunID) { continuation.yield(runID) }
+    /// Runs given and not yet driven to their end or first wait.
+    package var backlogCount: Int { backlog.load(ordering: .relaxed) }
+
+    /// Asks for the run to be driven; returns at once. The run enters the backlog whatever its size.
+    public func submit(_ runID: RunID) {
+        backlog.add(1, ordering: .relaxed)
+        continuation.yield(runID)
+    }
+
+    /// Runs `start` for a client with a place held in the backlog, or throws `RunBacklogFull` when
+    /// the backlog holds `backlogLimit` runs. `start` gets the function that submits each run it
+    /// creates: the first takes the place held, others enter beyond it (one event may start
+    /// several runs); a start that creates nothing gives the place back.
+    package func admitting<T>(_ start: (_ submit: (RunID) -> Void) async throws -> T) async throws -> T {
+        guard reservePlace() else {
+            refusals.increment()
+            throw RunBacklogFull(limit: backlogLimit)
+        }
+        var holding = true
+        defer { if holding { backlog.subtract(1, ordering: .relaxed) } }
+        return try await start { runID in
+            if holding {
+                holding = false
+                continuation.yield(runID)
+            } else {
+                submit(runID)
+            }
+        }
+    }
+
+    private func reservePlace() -> Bool {
+        var current = backlog.load(ordering: .relaxed)
+        while current < backlogLimit {
+            let (exchanged, original) = backlog.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
 
     public func run() async throws {
         let recovered = try await engine.runsToRecover()
@@ -35,10 +86,24 @@ public final class RunDispatcher: Service {
     }
 
     private func drive(_ runID: RunID) async {
+        defer { backlog.subtract(1, ordering: .relaxed) }
         do {
             _ = try await engine.drive(runID)
         } catch {
             logger.error("drive failed", metadata: ["run.id": .string(runID), "error": .string("\(error)")])
         }
+    }
+}
+
+/// A client's start refused because the dispatcher's backlog is full: the API answers 503 with
+/// `Retry-After` (docs/api.md, "Back-pressure").
+package struct RunBacklogFull: Error, Sendable, CustomStringConvertible {
+    package var limit: Int
+    /// `Retry-After`: the header counts whole seconds, and a backlog drains in about that long at
+    /// the rates the engine drives runs (docs/performance.md).
+    package static let retryAfterSeconds = 1
+
+    package var description: String {
+        "\(limit) runs are started and not driven yet (server.run_backlog): the server takes no new start until they are; retry later"
     }
 }
