@@ -16,6 +16,11 @@ import Synchronization
 /// `backlogLimit` runs, so acceptance cannot outrun execution without bound. Runs given by the
 /// engine itself (recovered, admitted from the run queue, started by a schedule or an emitted
 /// event) always enter: they were accepted already, and nothing accepted is dropped.
+///
+/// Submitted runs wait in a plain list; the loop is woken once for however many arrived and
+/// starts a drive for each. (Through an `AsyncStream` of run ids, the loop took one run per turn
+/// of the cooperative pool; under HTTP load a turn is the length of every request in flight, so
+/// runs started a few hundred a second while thousands were accepted.)
 public final class RunDispatcher: Service {
     let engine: Engine
     let logger: Logger
@@ -24,14 +29,17 @@ public final class RunDispatcher: Service {
     private let backlog = Atomic<Int>(0)
     /// `moonflow_starts_refused_total`.
     private let refusals = Counter(label: "moonflow_starts_refused_total")
-    private let work: AsyncStream<RunID>
-    private let continuation: AsyncStream<RunID>.Continuation
+    /// Runs submitted and not yet handed to a drive.
+    private let submitted = Mutex<[RunID]>([])
+    /// One element when `submitted` may hold runs the loop has not taken.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
 
     public init(engine: Engine, logger: Logger, backlogLimit: Int) {
         self.engine = engine
         self.logger = logger
         self.backlogLimit = backlogLimit
-        (work, continuation) = AsyncStream.makeStream()
+        (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Runs given and not yet driven to their end or first wait.
@@ -40,7 +48,17 @@ public final class RunDispatcher: Service {
     /// Asks for the run to be driven; returns at once. The run enters the backlog whatever its size.
     public func submit(_ runID: RunID) {
         backlog.add(1, ordering: .relaxed)
-        continuation.yield(runID)
+        enqueue(runID)
+    }
+
+    /// Adds the run to `submitted`, waking the loop when the list was empty (otherwise a wake-up
+    /// is pending already, and the loop takes the whole list when it comes).
+    private func enqueue(_ runID: RunID) {
+        let first = submitted.withLock { list in
+            list.append(runID)
+            return list.count == 1
+        }
+        if first { wake.yield() }
     }
 
     /// Runs `start` for a client with a place held in the backlog, or throws `RunBacklogFull` when
@@ -57,7 +75,7 @@ public final class RunDispatcher: Service {
         return try await start { runID in
             if holding {
                 holding = false
-                continuation.yield(runID)
+                enqueue(runID)
             } else {
                 submit(runID)
             }
@@ -79,8 +97,14 @@ public final class RunDispatcher: Service {
         if !recovered.isEmpty { logger.info("recovering unfinished runs", metadata: ["count": "\(recovered.count)"]) }
         recovered.forEach(submit)
         await withDiscardingTaskGroup { group in
-            for await runID in work.cancelOnGracefulShutdown() {
-                group.addTask { await self.drive(runID) }
+            for await _ in wakeups.cancelOnGracefulShutdown() {
+                let taken = submitted.withLock { list in
+                    defer { list = [] }
+                    return list
+                }
+                for runID in taken {
+                    group.addTask { await self.drive(runID) }
+                }
             }
         }
     }
