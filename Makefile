@@ -7,7 +7,7 @@ PACKAGES := libyaml-dev liblua5.4-dev pkg-config libsqlite3-dev
 # Only the tests need these: chromium for the web page's browser test (it skips without it),
 # luacheck (EditorConfigTests), curl (.ci/doc-examples), promtool from prometheus (MetricsExpositionTests),
 # python3-venv (test-tools).
-TEST_PACKAGES := chromium chromium-driver lua-check curl prometheus python3-venv
+TEST_PACKAGES := chromium chromium-driver lua-check curl prometheus python3-venv wrk
 # From PyPI into .build/venv: the OpenAPI validator and schemathesis (OpenAPIConformanceTests).
 VENV := .build/venv
 PY_TEST_TOOLS := openapi-spec-validator==0.9.0 schemathesis==4.32.5

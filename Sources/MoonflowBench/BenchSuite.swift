@@ -3,8 +3,8 @@ extension Bench {
     package static let scenarios: [any BenchScenario] = [
         Seq40Scenario(), Par10Scenario(), Runs3Scenario(), ConcurrentScenario(), LoadScenario(), SandboxScenario(),
         SchemaScenario(),
-        // Last: it starts the server, which bootstraps the process's metrics backend for what follows.
-        ReloadScenario(),
+        // Last: they start the server, which bootstraps the process's metrics backend for what follows.
+        ReloadScenario(), HTTPScenario(),
     ]
 
     /// Measures the floors, then runs `scenarios`, telling `starting` of each before it runs. A

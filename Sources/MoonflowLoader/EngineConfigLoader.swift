@@ -84,9 +84,10 @@ public enum EngineConfigLoader {
             if let e = m["metrics"] { config.metricsEnabled = context.bool(e, "metrics") ?? true }
         }
         if let n = map["store"] { config.store = readStore(n, context: context) ?? config.store }
-        if let n = map["server"], let m = MappingReader(n, context, what: "'server'", allowed: ["host", "port"]) {
+        if let n = map["server"], let m = MappingReader(n, context, what: "'server'", allowed: ["host", "port", "run_backlog"]) {
             if let h = m["host"] { config.host = context.string(h, "host") ?? config.host }
             if let p = m["port"] { config.port = context.int(p, "port", 0...65535) ?? config.port }
+            if let b = m["run_backlog"] { config.runBacklog = context.int(b, "run_backlog", 1...EngineConfig.maxRunBacklog) ?? config.runBacklog }
         }
         if let n = map["auth"], let m = MappingReader(n, context, what: "'auth'", allowed: ["tokens"]) {
             if let t = m["tokens"], let items = t.sequence {

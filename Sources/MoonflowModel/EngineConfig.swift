@@ -34,6 +34,11 @@ public struct EngineConfig: Sendable, Hashable {
         }
     }
 
+    /// `server.run_backlog` unless moonflow.yaml says otherwise.
+    public static let defaultRunBacklog = 4096
+    /// The largest `server.run_backlog` accepted.
+    public static let maxRunBacklog = 1_000_000
+
     public var concurrency: ConcurrencyLimits?
     /// Default sandbox limits for every code action.
     public var resources: ScriptLimits
@@ -46,6 +51,10 @@ public struct EngineConfig: Sendable, Hashable {
     public var store: Store
     public var host: String
     public var port: Int
+    /// `server.run_backlog`: runs the API (or an event it takes) has started that the engine has
+    /// not yet driven to their end or first wait; beyond it `moonflow serve` refuses starts with a
+    /// 503 and `Retry-After` (docs/api.md, "Back-pressure").
+    public var runBacklog: Int
     public var tokens: [Token]
     /// A file of `NAME=value` lines, project-relative, for `${ secrets.NAME }`.
     public var secretsFile: String?
@@ -56,7 +65,8 @@ public struct EngineConfig: Sendable, Hashable {
         concurrency: ConcurrencyLimits? = nil, resources: ScriptLimits = .defaults, logLevel: LogLevel = .info,
         logFormat: LogFormat = .text, tracingEnabled: Bool = false, tracingSamplingRate: Double = 1,
         metricsEnabled: Bool = true, store: Store = .sqlite(path: ".moonflow/state.db", synchronous: .full),
-        host: String = "127.0.0.1", port: Int = 8080, tokens: [Token] = [], secretsFile: String? = nil,
+        host: String = "127.0.0.1", port: Int = 8080, runBacklog: Int = EngineConfig.defaultRunBacklog, tokens: [Token] = [],
+        secretsFile: String? = nil,
         secretsEnvironmentPrefix: String? = nil
     ) {
         self.concurrency = concurrency
@@ -69,6 +79,7 @@ public struct EngineConfig: Sendable, Hashable {
         self.store = store
         self.host = host
         self.port = port
+        self.runBacklog = runBacklog
         self.tokens = tokens
         self.secretsFile = secretsFile
         self.secretsEnvironmentPrefix = secretsEnvironmentPrefix

@@ -124,7 +124,7 @@ package final class Runtime: Sendable {
         if let live, let serving = options.serving {
             served = ServedProject(
                 project: options.project, engine: engine, store: store, catalog: live, logger: logger,
-                metrics: config.metricsEnabled ? RuntimeMetrics.prometheus : nil, options: serving)
+                metrics: config.metricsEnabled ? RuntimeMetrics.prometheus : nil, runBacklog: config.runBacklog, options: serving)
         }
         return Runtime(
             project: options.project, config: config, loader: loader, store: store, runner: runner, validator: validator,

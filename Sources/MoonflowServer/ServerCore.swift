@@ -19,26 +19,31 @@ final class ServerCore: Sendable {
 
     /// Starts a run of the current definition of `workflowID`. Idempotent with `runID` (which
     /// must follow `RunIDRule`): a run started with the same workflow and input is returned as is;
-    /// any other start under an existing id is a 409 conflict, and nothing changes.
+    /// any other start under an existing id is a 409 conflict, and nothing changes. While the
+    /// dispatcher's backlog is full nothing is started: 503 with `Retry-After`.
     func startRun(_ workflowID: String, input: Value, runID: RunID?, priority: Int = 0) async throws -> StartedRun {
         guard let loaded = catalog.current(workflowID) else {
             throw APIError.notFound("no workflow '\(workflowID)' is served (unknown, deleted, or never valid)")
         }
         let started: RunStart
         do {
-            started = try await engine.startRun(loaded.pinned, input: input, runID: runID, priority: priority)
+            started = try await dispatcher.admitting { submit in
+                let started = try await engine.startRun(loaded.pinned, input: input, runID: runID, priority: priority)
+                if started.created { submit(started.runID) }
+                return started
+            }
         } catch let error as RunIDError {
             throw APIError.badBody(error.reason, path: "$.run_id", ["pattern": .string(RunIDRule.pattern)])
         } catch EngineError.runIDConflict(let id, let reason) {
             throw APIError(.conflict, "Conflict", EngineError.runIDConflict(id, reason: reason).description)
         }
-        if started.created { dispatcher.submit(started.runID) }
         return StartedRun(runID: started.runID, workflow: workflowID, created: started.created)
     }
 
-    /// Starts the runs an event triggers (`ServedProject.postEvent`).
+    /// Starts the runs an event triggers (`ServedProject.postEvent`), unless the dispatcher's
+    /// backlog is full (503 with `Retry-After`, nothing started).
     func postEvent(_ event: PostedEvent) async throws -> EventOutcome {
-        try await served.postEvent(event)
+        try await dispatcher.admitting { submit in try await served.postEvent(event, submit: submit) }
     }
 
     /// Reloads the project and logs the outcome (docs/reload.md).

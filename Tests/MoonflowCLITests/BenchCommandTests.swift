@@ -61,6 +61,32 @@ struct BenchCommandTests {
         #expect(reload["checked"]?.stringValue?.contains("new hash") == true)
     }
 
+    /// The real server under wrk: every run the store holds must have completed before the
+    /// figure counts (make test-deps installs wrk).
+    @Test(.enabled(if: Self.wrkInstalled, "wrk is not installed: make test-deps installs it"))
+    func httpScenarioDrivesEveryAcceptedRunToCompletion() throws {
+        let result = try CLIRunner.run(["bench", "--scenario", "http", "--repetitions", "1", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let figures = try Value(json: result.stdout)["scenarios"]?.arrayValue ?? []
+        #expect(figures.compactMap { $0["metric"]?.stringValue } == ["runs started + driven over HTTP", "starts accepted over HTTP (201)"])
+        let driven = try #require(figures.first)
+        #expect(driven["unit"] == "run")
+        #expect(driven["runs_per_second"]?.numberValue ?? 0 > 0)
+        #expect(driven["floor"]?.stringValue?.hasPrefix("wrk → GET /health") == true)
+        #expect(driven["ratio"]?.numberValue != nil)
+        #expect(driven["target"] == "≥ 10,000 runs/s driven to completion")
+        #expect(driven["checked"]?.stringValue?.hasPrefix("every run completed, none lost") == true)
+    }
+
+    @Test func httpScenarioSaysSoWhenWrkIsMissing() throws {
+        let result = try CLIRunner.run(["bench", "--scenario", "http", "--repetitions", "1"], environment: ["PATH": "/nonexistent"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("the load generator wrk is not installed"))
+        #expect(result.stderr.contains("apt-get install wrk"))
+    }
+
+    static var wrkInstalled: Bool { (try? WrkLoad.locate()) != nil }
+
     @Test func unknownScenarioIsAUsageError() throws {
         let result = try CLIRunner.run(["bench", "--scenario", "nope"])
         #expect(result.status == 2)

@@ -30,7 +30,7 @@ import Testing
             tracing: {enabled: true, sampling_rate: 0.25}
             monitoring: {metrics: true}
             store: {sqlite: {path: data/runs.db, synchronous: normal}}
-            server: {host: 0.0.0.0, port: 9090}
+            server: {host: 0.0.0.0, port: 9090, run_backlog: 500}
             auth:
               tokens:
                 - {token: an-admin-token-long-enough, role: admin}
@@ -44,7 +44,7 @@ import Testing
         #expect(config.logLevel == .debug && config.logFormat == .json)
         #expect(config.tracingEnabled && config.tracingSamplingRate == 0.25)
         #expect(config.store == .sqlite(path: "data/runs.db", synchronous: .normal))
-        #expect(config.host == "0.0.0.0" && config.port == 9090)
+        #expect(config.host == "0.0.0.0" && config.port == 9090 && config.runBacklog == 500)
         #expect(config.tokens.map(\.role) == [.admin, .user])
         #expect(config.tokens[1].user == "alice" && config.tokens[1].groups == ["tier2"])
         // Tokens are kept only as digests.
@@ -58,7 +58,7 @@ import Testing
             case .failure(let problems) = try load(
                 """
                 logging: {level: verbose}
-                server: {port: 70000, hots: x}
+                server: {port: 70000, hots: x, run_backlog: 0}
                 store: {sqlite: {synchronous: off}}
                 auth:
                   tokens:
@@ -75,6 +75,7 @@ import Testing
                 "moonflow.yaml:1:18: error[InvalidValue]: 'level' must be one of trace, debug, info, notice, warning, error, critical, not 'verbose'",
                 "moonflow.yaml:2:16: error[OutOfRange]: 'port' must be between 0 and 65535, not 70000",
                 "moonflow.yaml:2:23: error[UnknownKey]: unknown key 'hots' in 'server' — did you mean 'host'?",
+                "moonflow.yaml:2:45: error[OutOfRange]: 'run_backlog' must be between 1 and 1000000, not 0",
                 "moonflow.yaml:3:31: error[InvalidValue]: 'synchronous' must be one of full, normal, not 'off'",
                 "moonflow.yaml:6:15: error[InvalidValue]: a token must be at least 16 characters long",
                 "moonflow.yaml:7:7: error[MissingKey]: a token with role 'user' needs a 'user' id (tasks are assigned to users)",

@@ -109,4 +109,25 @@ struct StreamBackpressureTests {
         for await _ in quiet { none += 1 }
         #expect(none == 0 && !quiet.overflowed)
     }
+
+    /// A subscriber that wants a few events (the emitted-event trigger service wants those
+    /// scripts emit) is never buffered the others: thousands of lifecycle events do not drop it.
+    @Test func aFilteredSubscriberDoesNotFallBehindOnEventsItDoesNotWant() async {
+        let bus = EventBus()
+        let emitted = bus.subscription(bufferLimit: 10, wants: { !$0.type.isReserved })
+        bus.publish(
+            (0..<1000).map {
+                RunEvent(
+                    .activityCompleted(ActivityCompletion(seq: $0 + 1, output: .null, attempts: 1)), runID: "r\($0)", workflow: "w",
+                    at: Timestamp(nanosecondsSinceEpoch: 0))
+            })
+        bus.publish([
+            RunEvent(.emitted(type: EventType("order.placed"), payload: .null), runID: "r1", workflow: "w", at: Timestamp(nanosecondsSinceEpoch: 0))
+        ])
+        emitted.cancel()
+        var types: [String] = []
+        for await event in emitted { types.append(event.type.rawValue) }
+        #expect(types == ["order.placed"])
+        #expect(!emitted.overflowed)
+    }
 }

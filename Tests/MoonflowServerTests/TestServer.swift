@@ -46,6 +46,7 @@ enum Tokens {
 struct Answer {
     var status: Int
     var text: String
+    var headers: HTTPHeaders = [:]
     var json: Value { (try? Value(json: text)) ?? .null }
 }
 
@@ -64,7 +65,7 @@ struct Client {
         }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 8 << 20)
-        return Answer(status: Int(response.status.code), text: String(buffer: bytes))
+        return Answer(status: Int(response.status.code), text: String(buffer: bytes), headers: response.headers)
     }
 
     func get(_ path: String, token: String? = Tokens.admin) async throws -> Answer { try await send(.GET, path, token: token) }

@@ -12,6 +12,8 @@ public final class EventBus: Sendable {
     private struct Subscriber {
         var continuation: AsyncStream<RunEvent>.Continuation
         var overflow: EventSubscription.Control
+        /// The events it wants; the others are never buffered for it.
+        var wants: (@Sendable (RunEvent) -> Bool)?
     }
 
     private struct State {
@@ -28,13 +30,18 @@ public final class EventBus: Sendable {
         subscription(bufferLimit: bufferLimit).events
     }
 
-    /// Every event published from now on, and whether the subscription was dropped for falling behind.
-    public func subscription(bufferLimit: Int = EventBus.defaultBufferLimit) -> EventSubscription {
+    /// Every event published from now on for which `wants` holds (by default every one), and
+    /// whether the subscription was dropped for falling behind. `wants` runs as events are
+    /// published, so the events it refuses cost the subscriber neither a place in its buffer nor
+    /// a wake-up: a subscriber that wants a few events does not fall behind on the others.
+    public func subscription(
+        bufferLimit: Int = EventBus.defaultBufferLimit, wants: (@Sendable (RunEvent) -> Bool)? = nil
+    ) -> EventSubscription {
         let (stream, continuation) = AsyncStream<RunEvent>.makeStream(bufferingPolicy: .bufferingOldest(max(1, bufferLimit)))
         let overflow = EventSubscription.Control(continuation)
         let id = state.withLock { state in
             state.nextID += 1
-            state.subscribers[state.nextID] = Subscriber(continuation: continuation, overflow: overflow)
+            state.subscribers[state.nextID] = Subscriber(continuation: continuation, overflow: overflow, wants: wants)
             return state.nextID
         }
         continuation.onTermination = { [weak self] _ in
@@ -47,7 +54,7 @@ public final class EventBus: Sendable {
         guard !events.isEmpty else { return }
         let subscribers = state.withLock { Array($0.subscribers.values) }
         for subscriber in subscribers {
-            for event in events {
+            for event in events where subscriber.wants?(event) ?? true {
                 guard case .dropped = subscriber.continuation.yield(event) else { continue }
                 subscriber.overflow.set()
                 subscriber.continuation.finish()

@@ -53,6 +53,12 @@ public enum MetricCatalog {
         MetricDescription(
             name: "moonflow_runs_active", kind: .gauge, labels: ["status"],
             help: "Unfinished runs by status (queued, running, waiting, compensating)."),
+        MetricDescription(
+            name: "moonflow_run_backlog", kind: .gauge, labels: [],
+            help: "Runs started and not yet driven to their end or first wait (limit: server.run_backlog)."),
+        MetricDescription(
+            name: "moonflow_starts_refused_total", kind: .counter, labels: [],
+            help: "Starts (POST /v1/runs, POST /v1/events) refused with 503 because the run backlog was full."),
     ]
 
     private static let byName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })

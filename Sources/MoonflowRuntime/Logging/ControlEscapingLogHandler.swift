@@ -10,16 +10,24 @@ import MoonflowModel
 ///
 /// The composition roots (the CLI commands, `moonflow serve`) install it around the text handler;
 /// a structured (JSON) handler escapes by its own format and would be installed without it.
+///
+/// The logger's own metadata is kept here as set and escaped only when a line is logged: the
+/// server sets some on every request (Hummingbird's request id) and logs from few of them, and a
+/// `StreamLogHandler` renders its metadata again at each change.
 public struct ControlEscapingLogHandler<Wrapped: LogHandler>: LogHandler {
     public private(set) var wrapped: Wrapped
     /// Kept here, not in `wrapped`, so that what it provides is escaped too.
     public var metadataProvider: Logger.MetadataProvider?
+    /// The logger's metadata, not escaped yet.
+    private var stored: Logger.Metadata
 
     public init(_ wrapped: Wrapped) {
         var wrapped = wrapped
         metadataProvider = wrapped.metadataProvider
         // (A handler without provider support logs a warning when one is set, even to nil.)
         if metadataProvider != nil { wrapped.metadataProvider = nil }
+        stored = wrapped.metadata
+        if !stored.isEmpty { wrapped.metadata = [:] }
         self.wrapped = wrapped
     }
 
@@ -29,19 +37,22 @@ public struct ControlEscapingLogHandler<Wrapped: LogHandler>: LogHandler {
     }
 
     public var metadata: Logger.Metadata {
-        get { wrapped.metadata }
-        set { wrapped.metadata = Self.escape(newValue) }
+        get { Self.escape(stored) }
+        set { stored = newValue }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { wrapped[metadataKey: SafeText.escapingControls(key)] }
-        set { wrapped[metadataKey: SafeText.escapingControls(key)] = newValue.map(Self.escape) }
+        get { stored[key].map(Self.escape) }
+        set { stored[key] = newValue }
     }
 
+    /// The logger's metadata, then the provider's, then the call's (each wins over the one
+    /// before), escaped, as the call's metadata of the wrapped handler.
     public func log(event: LogEvent) {
         var event = event
         event.message = Logger.Message(stringLiteral: SafeText.escapingControls(event.message.description))
-        var metadata = metadataProvider?.get() ?? [:]
+        var metadata = stored
+        if let provided = metadataProvider?.get() { metadata.merge(provided) { _, provided in provided } }
         if let explicit = event.metadata { metadata.merge(explicit) { _, explicit in explicit } }
         event.metadata = metadata.isEmpty ? nil : Self.escape(metadata)
         wrapped.log(event: event)

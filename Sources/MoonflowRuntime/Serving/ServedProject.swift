@@ -52,7 +52,7 @@ package final class ServedProject: Sendable {
 
     init(
         project: URL, engine: Engine, store: any RunStore, catalog: LiveCatalog, logger: Logger,
-        metrics: PrometheusCollectorRegistry?, options: ServingOptions
+        metrics: PrometheusCollectorRegistry?, runBacklog: Int, options: ServingOptions
     ) {
         self.project = project
         self.engine = engine
@@ -61,7 +61,8 @@ package final class ServedProject: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.options = options
-        let dispatcher = RunDispatcher(engine: engine, logger: logger)
+        // After `metrics`: the dispatcher's counter binds to the backend bootstrapped by then.
+        let dispatcher = RunDispatcher(engine: engine, logger: logger, backlogLimit: runBacklog)
         self.dispatcher = dispatcher
         engine.onAdmission { dispatcher.submit($0) }
         catalog.onReload { workflows in
@@ -90,7 +91,12 @@ package final class ServedProject: Sendable {
     /// created a run under that id beforehand. A workflow whose input schema refuses the event
     /// starts nothing and the refusal is kept as a dead letter; the others start (`Engine.post`).
     package func postEvent(_ event: PostedEvent) async throws -> EventOutcome {
-        try await engine.post(event, to: catalog.triggers) { dispatcher.submit($0) }
+        try await postEvent(event, submit: dispatcher.submit)
+    }
+
+    /// `postEvent`, giving the runs started to `submit` (`RunDispatcher.admitting`'s).
+    package func postEvent(_ event: PostedEvent, submit: (RunID) -> Void) async throws -> EventOutcome {
+        try await engine.post(event, to: catalog.triggers, onCreated: submit)
     }
 
     /// Reloads the project and logs the outcome (docs/reload.md).

@@ -1,6 +1,7 @@
 import Hummingbird
 import MoonflowEngine
 import MoonflowModel
+import MoonflowRuntime
 import OrderedCollections
 
 /// An error as the API answers it: a status and `{error: {type, message, details}}` (docs/api.md).
@@ -11,12 +12,15 @@ public struct APIError: HTTPResponseError, Sendable {
     public var type: String
     public var message: String
     public var details: Value?
+    /// Seconds the client should wait before trying again (the `Retry-After` header).
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, _ type: String, _ message: String, details: Value? = nil) {
+    public init(_ status: HTTPResponse.Status, _ type: String, _ message: String, details: Value? = nil, retryAfter: Int? = nil) {
         self.status = status
         self.type = type
         self.message = message
         self.details = details
+        self.retryAfter = retryAfter
     }
 
     /// A body that cannot be used, with the JSON path of the field at fault.
@@ -32,6 +36,7 @@ public struct APIError: HTTPResponseError, Sendable {
         if let details { error["details"] = details }
         var response = JSONResponse.make(["error": .object(error)], status: status)
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
         return response
     }
 }
@@ -55,6 +60,10 @@ extension APIError {
             var details: OrderedDictionary<String, Value> = ["code": .string(failure.code)]
             if case .invalid(_, let errors) = failure { details["errors"] = .array(errors.map(Value.string)) }
             self.init(status, failure.code == "invalid" ? "SchemaInvalid" : failure.code, failure.description, details: .object(details))
+        case let full as RunBacklogFull:
+            self.init(
+                .serviceUnavailable, "BacklogFull", full.description, details: ["limit": .int(Int64(full.limit))],
+                retryAfter: RunBacklogFull.retryAfterSeconds)
         case EngineError.unknownRun(let id):
             self = .notFound("no run '\(id)'")
         case let failure as RunStoreError:

@@ -85,6 +85,10 @@ final class ConnectionRegistry: Sendable {
 /// when a request is in progress, and closes a connection whose request body has not arrived
 /// within the request timeout (a body sent a byte at a time would otherwise hold it forever).
 /// The idle and slow-header timeout is Hummingbird's `HTTPConnectionStateHandler`.
+///
+/// The timeout is armed at the end of the read that brought a request's head, and only when its
+/// end has not come with it: most requests arrive whole in one read, and arming then cancelling a
+/// timer for each cost more than the rest of this handler.
 final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -95,6 +99,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     let requestTimeout: TimeAmount
     private var id: UInt64?
     private var requestDeadline: Scheduled<Void>?
+    /// A request's head has come and its end not yet.
+    private var awaitingEnd = false
 
     init(registry: ConnectionRegistry, requestTimeout: Duration) {
         self.registry = registry
@@ -130,17 +136,26 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .head:
             if let id { registry.requestStarted(id) }
             requestDeadline?.cancel()
-            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            requestDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: requestTimeout) {
-                loopBound.value.close(mode: .all, promise: nil)
-            }
+            requestDeadline = nil
+            awaitingEnd = true
         case .end:
             requestDeadline?.cancel()
             requestDeadline = nil
+            awaitingEnd = false
         case .body:
             break
         }
         context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if awaitingEnd, requestDeadline == nil {
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            requestDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: requestTimeout) {
+                loopBound.value.close(mode: .all, promise: nil)
+            }
+        }
+        context.fireChannelReadComplete()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

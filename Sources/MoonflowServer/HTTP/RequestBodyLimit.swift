@@ -17,7 +17,7 @@ enum RequestBodyLimit {
 
     /// The declared `Content-Length`, when the request has one that parses.
     static func contentLength(of request: Request) -> Int? {
-        request.headers[.contentLength].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        HTTPFieldValue.contentLength(request.headers[.contentLength])
     }
 }
 
@@ -63,8 +63,11 @@ final class ExpectContinueHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard !closing else { return }
         if case .head(let head) = unwrapInboundIn(data) {
             var request = Pending(owesContinue: false, closeAfter: false)
-            if let expect = head.headerFields[.expect], expect.lowercased() == "100-continue", Self.hasBody(head) {
-                let length = head.headerFields[.contentLength].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let fields = head.headerFields
+            if let expect = fields[.expect], expect.lowercased() == "100-continue",
+                HTTPFieldValue.announcesBody(contentLength: fields[.contentLength], transferEncoding: fields[.transferEncoding])
+            {
+                let length = HTTPFieldValue.contentLength(fields[.contentLength])
                 if let length, length > RequestBodyLimit.maxBytes {
                     request.closeAfter = true
                 } else {
@@ -106,12 +109,5 @@ final class ExpectContinueHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard !closing, pending.first?.owesContinue == true else { return }
         pending[0].owesContinue = false
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
-    }
-
-    /// HTTP/1.1: a body is announced by a `Content-Length` above 0 or by `Transfer-Encoding`.
-    private static func hasBody(_ head: HTTPRequest) -> Bool {
-        if head.headerFields[.transferEncoding] != nil { return true }
-        guard let length = head.headerFields[.contentLength] else { return false }
-        return length.trimmingCharacters(in: .whitespaces) != "0"
     }
 }

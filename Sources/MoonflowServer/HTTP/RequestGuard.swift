@@ -144,7 +144,9 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
                 }
             }
         }
-        if Self.hasBody(request), !Self.isJSON(request.headers[.contentType]) {
+        let announcesBody = HTTPFieldValue.announcesBody(
+            contentLength: request.headers[.contentLength], transferEncoding: request.headers[.transferEncoding])
+        if announcesBody, !Self.isJSON(request.headers[.contentType]) {
             throw APIError(
                 .unsupportedMediaType, "UnsupportedMediaType", "a request body must be sent with Content-Type: application/json",
                 details: ["content_type": request.headers[.contentType].map(Value.string) ?? .null])
@@ -152,18 +154,11 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// HTTP/1.1: a request has a body when it says how long it is (not 0) or that it is chunked.
-    static func hasBody(_ request: Request) -> Bool {
-        if request.headers[.transferEncoding] != nil { return true }
-        guard let length = request.headers[.contentLength] else { return false }
-        return length.trimmingCharacters(in: .whitespaces) != "0"
-    }
-
     /// `application/json`, with parameters (`; charset=utf-8`) or not, in any case.
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
-        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first ?? ""
+        return HTTPFieldValue.trimmed(mediaType).lowercased() == "application/json"
     }
 }
 

@@ -33,7 +33,7 @@ enum OperationRoutes {
         router.get("/metrics") { _, context in
             _ = try context.require(.metrics)
             guard let metrics else { throw APIError.notFound("metrics are off: moonflow.yaml has monitoring: {metrics: false}") }
-            recordGauges(try await monitoring(core))
+            recordGauges(try await monitoring(core), backlog: core.dispatcher.backlogCount)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
@@ -59,7 +59,8 @@ enum OperationRoutes {
 
     /// Gauges read from the live registries at scrape time (docs/api.md); the engine records the
     /// counters and the histogram as runs progress.
-    static func recordGauges(_ snapshot: MonitoringSnapshot) {
+    static func recordGauges(_ snapshot: MonitoringSnapshot, backlog: Int) {
+        Gauge(label: "moonflow_run_backlog").record(backlog)
         for breaker in snapshot.breakers {
             Gauge(label: "moonflow_circuit_state", dimensions: [("breaker", breaker.name)]).record(breaker.state.gaugeLevel)
         }
