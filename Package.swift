@@ -195,3 +195,21 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Imports are internal unless a file says otherwise (`package import`): a module's package
+// declarations name only the modules it imports for them.
+for target in package.targets where target.type != .system && target.name != "CLuaSupport" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("InternalImportsByDefault")]
+}
+
+// Under CI (`CI` set, as on the CI machine; `CI=true make test` here) the warnings of our own
+// targets are errors. Dependencies' warnings are not ours to fix, so they stay warnings.
+if Context.environment["CI"] != nil {
+    for target in package.targets where target.type != .system {
+        if target.name == "CLuaSupport" {
+            target.cSettings = (target.cSettings ?? []) + [.unsafeFlags(["-Werror"])]
+        } else {
+            target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-warnings-as-errors"])]
+        }
+    }
+}

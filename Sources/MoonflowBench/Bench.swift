@@ -1,5 +1,5 @@
-import Foundation
-import MoonflowModel
+package import Foundation
+package import MoonflowModel
 
 /// One figure of a benchmark scenario: a median time per operation, the answer the scenario
 /// checked, and the ratio to a floor measured in the same run (so figures compare across machines).

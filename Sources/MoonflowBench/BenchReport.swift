@@ -1,6 +1,6 @@
-import Foundation
-import MoonflowModel
-import OrderedCollections
+package import Foundation
+package import MoonflowModel
+package import OrderedCollections
 
 /// The machine a run was measured on, printed with the figures.
 struct BenchMachine: Sendable {

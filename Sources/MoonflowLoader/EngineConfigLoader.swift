@@ -1,11 +1,11 @@
-import Crypto
-import Foundation
-import MoonflowModel
-import MoonflowYAML
+package import Crypto
+package import Foundation
+package import MoonflowModel
+package import MoonflowYAML
 
 /// Reads `moonflow.yaml` (docs/workflow-format.md) with the same strictness as workflow files: unknown keys,
 /// wrong kinds and bad values are all reported, with positions.
-public enum EngineConfigLoader {
+package enum EngineConfigLoader {
     /// The configuration in `file`, or every problem found in it. A missing file is not an error
     /// only when `required` is false (the default project file is optional; `--config` is not).
     ///
@@ -13,7 +13,7 @@ public enum EngineConfigLoader {
     /// (`ProjectFileReader`: a regular file, no symbolic link, the size limit on what is read). A
     /// file the operator names (`--config`, `required` true) may be reached through links (a
     /// mounted configuration often is one) but must still be a regular file within the limit.
-    public static func load(
+    package static func load(
         _ file: URL, displayName: String? = nil, required: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> Result<EngineConfig, ProjectLoadResult> {
         let name = displayName ?? file.lastPathComponent

@@ -1,34 +1,34 @@
-import MoonflowModel
+package import MoonflowModel
 
 extension DiagnosticCode {
     /// A key the format does not know (with a suggestion when one is close).
-    public static let unknownKey = DiagnosticCode("UnknownKey")
+    package static let unknownKey = DiagnosticCode("UnknownKey")
     /// A required key is missing.
-    public static let missingKey = DiagnosticCode("MissingKey")
+    package static let missingKey = DiagnosticCode("MissingKey")
     /// A value of the wrong kind (a list where a mapping is expected, text where a number is…).
-    public static let typeMismatch = DiagnosticCode("TypeMismatch")
+    package static let typeMismatch = DiagnosticCode("TypeMismatch")
     /// A number or duration outside its allowed range.
-    public static let outOfRange = DiagnosticCode("OutOfRange")
+    package static let outOfRange = DiagnosticCode("OutOfRange")
     /// A value that has the right kind but not an accepted form (`012`, `1_000`, `5 minutes`, an id with capitals).
-    public static let invalidValue = DiagnosticCode("InvalidValue")
+    package static let invalidValue = DiagnosticCode("InvalidValue")
     /// A name that refers to nothing: an activity, a policy, a script, a schema, a workflow.
-    public static let unknownReference = DiagnosticCode("UnknownReference")
+    package static let unknownReference = DiagnosticCode("UnknownReference")
     /// Two activities (or workflows) with the same name.
-    public static let duplicateName = DiagnosticCode("DuplicateName")
+    package static let duplicateName = DiagnosticCode("DuplicateName")
     /// The dependency graph has a cycle.
-    public static let cycle = DiagnosticCode("Cycle")
+    package static let cycle = DiagnosticCode("Cycle")
     /// An activity has no body, or several.
-    public static let activityBody = DiagnosticCode("ActivityBody")
+    package static let activityBody = DiagnosticCode("ActivityBody")
     /// Keys that cannot be used together (`activities` and `saga.steps`, `trigger` and `triggers`…).
-    public static let conflictingKeys = DiagnosticCode("ConflictingKeys")
+    package static let conflictingKeys = DiagnosticCode("ConflictingKeys")
     /// A compensation or fallback that nests further compensations or fallbacks.
-    public static let nestedHandler = DiagnosticCode("NestedHandler")
+    package static let nestedHandler = DiagnosticCode("NestedHandler")
     /// A `${ }` template that is not well formed.
-    public static let badTemplate = DiagnosticCode("BadTemplate")
+    package static let badTemplate = DiagnosticCode("BadTemplate")
     /// Inline Lua or an expression that does not compile.
-    public static let luaSyntax = DiagnosticCode("LuaSyntax")
+    package static let luaSyntax = DiagnosticCode("LuaSyntax")
     /// A referenced file (script, schema) that cannot be read or parsed.
-    public static let badFile = DiagnosticCode("BadFile")
+    package static let badFile = DiagnosticCode("BadFile")
     /// A path that leaves the project directory.
-    public static let pathEscapes = DiagnosticCode("PathEscapes")
+    package static let pathEscapes = DiagnosticCode("PathEscapes")
 }

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -30,18 +30,18 @@ import Foundation
 /// What it cannot see: a hard link is a regular file like any other, so a hard link to a file
 /// outside the project is read (the kernel's `protected_hardlinks` keeps users from linking files
 /// they do not own). Keep project directories writable only by the people who may deploy.
-public struct ProjectFileReader: Sendable {
+package struct ProjectFileReader: Sendable {
     /// The project root as given (standardised, not resolved): paths are made relative to it.
-    public let root: URL
+    package let root: URL
 
-    public init(root: URL) {
+    package init(root: URL) {
         self.root = URL(fileURLWithPath: Self.lexicallyNormalized(root.path))
     }
 
     /// `path` with `.` and `..` removed by text alone (`a/b/../c` → `a/c`). Foundation's
     /// `standardizedFileURL` resolves symbolic links when it meets a `..`, so it cannot be used
     /// for a rule that refuses links.
-    public static func lexicallyNormalized(_ path: String) -> String {
+    package static func lexicallyNormalized(_ path: String) -> String {
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             switch part {
@@ -54,7 +54,7 @@ public struct ProjectFileReader: Sendable {
     }
 
     /// Why a file was not read. None of them carries any of the file's content.
-    public enum Failure: Error, Sendable, Equatable {
+    package enum Failure: Error, Sendable, Equatable {
         /// The path climbs out of the root.
         case outside
         /// Nothing at that path (or a folder on the way is missing).
@@ -74,7 +74,7 @@ public struct ProjectFileReader: Sendable {
     /// The path of `url` relative to the root, with `.` and `..` resolved lexically; `nil` when it
     /// climbs out of the root. Lexical resolution is sound here because no link is ever followed
     /// below the root.
-    public func relativePath(of url: URL) -> String? {
+    package func relativePath(of url: URL) -> String? {
         // A NUL would cut the name short when it is handed to the system: refused outright.
         guard !url.path.utf8.contains(0) else { return nil }
         let path = Self.lexicallyNormalized(url.path)
@@ -82,7 +82,7 @@ public struct ProjectFileReader: Sendable {
     }
 
     /// Reads a file of the project under the confinement rule (see the type's documentation).
-    public func read(_ url: URL, maxSize: Int) -> Result<[UInt8], Failure> {
+    package func read(_ url: URL, maxSize: Int) -> Result<[UInt8], Failure> {
         guard let relative = relativePath(of: url), !relative.isEmpty else { return .failure(.outside) }
         var components = relative.split(separator: "/").map(String.init)
         let name = components.removeLast()
@@ -106,7 +106,7 @@ public struct ProjectFileReader: Sendable {
     }
 
     /// Whether something (anything, a link included) exists at `url`, without following links.
-    public func entryExists(_ url: URL) -> Bool {
+    package func entryExists(_ url: URL) -> Bool {
         guard let relative = relativePath(of: url), !relative.isEmpty else { return false }
         var components = relative.split(separator: "/").map(String.init)
         let name = components.removeLast()
@@ -118,7 +118,7 @@ public struct ProjectFileReader: Sendable {
 
     /// The names in a folder of the project (hidden ones included; no `.`/`..`), opened under the
     /// same rule as files: a folder that is a symbolic link is refused, never listed.
-    public func names(in folder: URL) -> Result<[String], Failure> {
+    package func names(in folder: URL) -> Result<[String], Failure> {
         guard let relative = relativePath(of: folder) else { return .failure(.outside) }
         let fd: Int32
         switch openDirectory(relative.split(separator: "/").map(String.init)) {
@@ -228,10 +228,10 @@ public struct ProjectFileReader: Sendable {
 }
 
 extension ProjectFileReader.Failure {
-    public var isSymbolicLink: Bool { if case .symbolicLink = self { true } else { false } }
+    package var isSymbolicLink: Bool { if case .symbolicLink = self { true } else { false } }
 
     /// What went wrong, after "the <what> '<path>'", e.g. "is a symbolic link (scripts)".
-    public var predicate: String {
+    package var predicate: String {
         switch self {
         case .outside: "is outside the project directory"
         case .missing: "does not exist"

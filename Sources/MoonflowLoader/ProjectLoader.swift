@@ -1,49 +1,49 @@
-import Crypto
-import Foundation
-import MoonflowModel
-import MoonflowYAML
-import OrderedCollections
+package import Crypto
+package import Foundation
+package import MoonflowModel
+package import MoonflowYAML
+package import OrderedCollections
 
 /// A workflow as loaded from a project, with everything a run must pin (docs/reload.md): the text of the
 /// workflow file and of every script and schema it uses, and a content hash over all of them.
-public struct LoadedWorkflow: Sendable, Hashable {
-    public var workflow: Workflow
+package struct LoadedWorkflow: Sendable, Hashable {
+    package var workflow: Workflow
     /// Project-relative path of the workflow file (`workflows/order.yaml`).
-    public var file: String
+    package var file: String
     /// Project-relative path → content of every file the definition uses, the workflow file first.
-    public var files: OrderedDictionary<String, String>
+    package var files: OrderedDictionary<String, String>
     /// SHA-256 (hex) over the paths and contents of `files`: identical content, identical hash.
-    public var contentHash: String
+    package var contentHash: String
 }
 
 /// The outcome of loading a project or a set of files: what loaded, and every diagnostic.
 /// Also an `Error`: a failed load is reported with everything it found.
-public struct ProjectLoadResult: Sendable, Error {
-    public var workflows: [LoadedWorkflow]
-    public var diagnostics: [Diagnostic]
+package struct ProjectLoadResult: Sendable, Error {
+    package var workflows: [LoadedWorkflow]
+    package var diagnostics: [Diagnostic]
     /// Workflow files read (valid or not).
-    public var files: [String]
+    package var files: [String]
     /// Text of every file with a diagnostic, to render source lines.
-    public var sources: [String: String]
+    package var sources: [String: String]
 
-    public var isValid: Bool { diagnostics.isEmpty }
+    package var isValid: Bool { diagnostics.isEmpty }
 
-    public func workflow(_ id: String) -> LoadedWorkflow? { workflows.first { $0.workflow.id == id } }
+    package func workflow(_ id: String) -> LoadedWorkflow? { workflows.first { $0.workflow.id == id } }
 
     /// Every diagnostic rendered like a compiler, with source lines and carets.
-    public func renderedDiagnostics() -> String {
+    package func renderedDiagnostics() -> String {
         diagnostics.map { $0.rendered(source: sources[$0.location.file]) }.joined(separator: "\n\n")
     }
 }
 
 /// Why `ProjectLoader.loadWorkflow` found nothing to run.
-public enum WorkflowLookupError: Error, Sendable, CustomStringConvertible {
+package enum WorkflowLookupError: Error, Sendable, CustomStringConvertible {
     /// No workflow with that id, and no such file.
     case notFound(String, known: [String])
     /// The file (or the project) does not validate.
     case invalid(ProjectLoadResult)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notFound(let name, let known):
             var text = "no workflow '\(name)' in this project"
@@ -56,12 +56,12 @@ public enum WorkflowLookupError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Loads and validates workflow files of a project directory (docs/workflow-format.md).
-public struct ProjectLoader: Sendable {
-    public let projectDirectory: URL
-    public let checker: (any ScriptChecking)?
-    public let limits: YAMLLimits
+package struct ProjectLoader: Sendable {
+    package let projectDirectory: URL
+    package let checker: (any ScriptChecking)?
+    package let limits: YAMLLimits
 
-    public init(projectDirectory: URL, checker: (any ScriptChecking)? = nil, limits: YAMLLimits = .init()) {
+    package init(projectDirectory: URL, checker: (any ScriptChecking)? = nil, limits: YAMLLimits = .init()) {
         self.projectDirectory = URL(fileURLWithPath: ProjectFileReader.lexicallyNormalized(projectDirectory.path))
         self.checker = checker
         self.limits = limits
@@ -70,10 +70,10 @@ public struct ProjectLoader: Sendable {
     /// Every `workflows/*.yaml` (and `.yml`) of the project, sorted by file name; `*.test.yaml`
     /// files hold `moonflow test` cases, not workflows. A `workflows/` that is a symbolic link is
     /// not listed (`loadProject` reports it).
-    public func workflowFiles() -> [URL] { (try? listWorkflowFiles().get()) ?? [] }
+    package func workflowFiles() -> [URL] { (try? listWorkflowFiles().get()) ?? [] }
 
     /// Reads project files under the confinement rule (docs/reload.md, `ProjectFileReader`).
-    public var files: ProjectFileReader { ProjectFileReader(root: projectDirectory) }
+    package var files: ProjectFileReader { ProjectFileReader(root: projectDirectory) }
 
     private func listWorkflowFiles() -> Result<[URL], Diagnostic> {
         let folder = projectDirectory.appendingPathComponent("workflows")
@@ -90,7 +90,7 @@ public struct ProjectLoader: Sendable {
 
     /// The text of every `schemas/**/*.json`, read under the confinement rule (links and files
     /// that are not regular are left out), for a validator that serves `$ref`s from memory.
-    public func schemaTexts() -> [(key: String, value: String)] {
+    package func schemaTexts() -> [(key: String, value: String)] {
         var texts: [(key: String, value: String)] = []
         func walk(_ folder: String, depth: Int) {
             guard depth < 16, case .success(let names) = files.names(in: projectDirectory.appendingPathComponent(folder)) else { return }
@@ -109,7 +109,7 @@ public struct ProjectLoader: Sendable {
     }
 
     /// Loads the whole project: every workflow file, then checks across files (unique ids, child workflows).
-    public func loadProject() -> ProjectLoadResult {
+    package func loadProject() -> ProjectLoadResult {
         switch listWorkflowFiles() {
         case .success(let urls): return load(files: urls)
         case .failure(let problem): return ProjectLoadResult(workflows: [], diagnostics: [problem], files: [], sources: [:])
@@ -117,7 +117,7 @@ public struct ProjectLoader: Sendable {
     }
 
     /// Loads the given workflow files and checks them together.
-    public func load(files: [URL]) -> ProjectLoadResult { combine(files.map(loadFile)) }
+    package func load(files: [URL]) -> ProjectLoadResult { combine(files.map(loadFile)) }
 
     /// The checks across files (unique ids, child workflows) over files already read.
     private func combine(_ outcomes: [FileOutcome]) -> ProjectLoadResult {
@@ -159,7 +159,7 @@ public struct ProjectLoader: Sendable {
 
     /// A workflow by id (from `workflows/`) or by path, validated. The project's other files are
     /// not required to be valid when one is asked for by id.
-    public func loadWorkflow(_ idOrPath: String) throws(WorkflowLookupError) -> LoadedWorkflow {
+    package func loadWorkflow(_ idOrPath: String) throws(WorkflowLookupError) -> LoadedWorkflow {
         let asPath = URL(fileURLWithPath: idOrPath, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         if idOrPath.hasSuffix(".yaml") || idOrPath.hasSuffix(".yml") || idOrPath.contains("/") {
             guard FileManager.default.fileExists(atPath: asPath.path) else { throw .notFound(idOrPath, known: []) }
@@ -222,7 +222,7 @@ public struct ProjectLoader: Sendable {
     /// the disk: recovery and compensation use the version the run started with (docs/durability.md, docs/reload.md).
     /// The result has the same content hash as when it was pinned. Child workflows are not checked
     /// here: a child run pins its own definition when it starts.
-    public func loadPinned(files: OrderedDictionary<String, String>, workflowFile: String) throws(ProjectLoadResult) -> LoadedWorkflow {
+    package func loadPinned(files: OrderedDictionary<String, String>, workflowFile: String) throws(ProjectLoadResult) -> LoadedWorkflow {
         guard let text = files[workflowFile] else {
             let missing = Diagnostic(.badFile, "the pinned definition has no file '\(workflowFile)'", at: SourceLocation(file: workflowFile, line: 1, column: 1))
             throw ProjectLoadResult(workflows: [], diagnostics: [missing], files: [workflowFile], sources: [:])

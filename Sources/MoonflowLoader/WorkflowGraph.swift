@@ -1,9 +1,9 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// Renders a workflow's activity graph for `moonflow graph` (and the web page later).
-public enum WorkflowGraph {
+package enum WorkflowGraph {
     /// Mermaid flowchart: one node per activity labelled with its body kind, dashed edges for conditions.
-    public static func mermaid(_ workflow: Workflow) -> String {
+    package static func mermaid(_ workflow: Workflow) -> String {
         var lines = ["flowchart TD"]
         for activity in workflow.activities {
             let label = "\(activity.name)<br/><i>\(kind(activity.body))</i>"
@@ -28,7 +28,7 @@ public enum WorkflowGraph {
     }
 
     /// Graphviz DOT.
-    public static func dot(_ workflow: Workflow) -> String {
+    package static func dot(_ workflow: Workflow) -> String {
         var lines = ["digraph \(quote(workflow.id)) {", "    rankdir=TB;", "    node [shape=box, style=rounded];"]
         for activity in workflow.activities {
             let shape = if case .manual = activity.body { ", shape=parallelogram" } else { "" }

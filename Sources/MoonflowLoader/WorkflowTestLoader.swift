@@ -1,6 +1,6 @@
-import Foundation
-import MoonflowModel
-import MoonflowYAML
+package import Foundation
+package import MoonflowModel
+package import MoonflowYAML
 
 /// Reads `workflows/<id>.test.yaml` (the cases `moonflow test` runs) with the strictness of
 /// workflow files:
@@ -21,16 +21,16 @@ import MoonflowYAML
 ///       path: [charge_payment, reserve_inventory]
 ///       attempts: {reserve_inventory: 2}
 /// ```
-public enum WorkflowTestLoader {
+package enum WorkflowTestLoader {
     /// The test file of a workflow file: `workflows/order.yaml` → `workflows/order.test.yaml`.
-    public static func testFile(for workflowFile: URL) -> URL {
+    package static func testFile(for workflowFile: URL) -> URL {
         workflowFile.deletingPathExtension().appendingPathExtension("test.yaml")
     }
 
     /// Reads a test file under the project's confinement rule (`ProjectFileReader`, from the
     /// project directory, the folder above `workflows/`): a regular file, no symbolic link on the
     /// way (`workflows/` included), within the size limit.
-    public static func load(_ url: URL, displayName: String) -> Result<[WorkflowTestCase], ProjectLoadResult> {
+    package static func load(_ url: URL, displayName: String) -> Result<[WorkflowTestCase], ProjectLoadResult> {
         let start = SourceLocation(file: displayName, line: 1, column: 1)
         let data: [UInt8]
         switch ProjectFileReader(root: url.deletingLastPathComponent().deletingLastPathComponent()).read(url, maxSize: YAMLLimits().maxFileSize) {

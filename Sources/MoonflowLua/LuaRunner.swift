@@ -1,5 +1,5 @@
-import Foundation
-import MoonflowModel
+package import Foundation
+package import MoonflowModel
 
 /// The Lua implementation of `ScriptRunning`: code actions and expressions run on dedicated
 /// threads, each with its own sandboxed state. Code actions and expressions have separate pools,
@@ -11,17 +11,17 @@ import MoonflowModel
 ///
 /// A process-isolation runner can replace this type behind `ScriptRunning` without the engine
 /// noticing: everything crosses this boundary as `Value`s and `ActivityFailure`s.
-public final class LuaRunner: ScriptRunning {
+package final class LuaRunner: ScriptRunning {
     private let pool: LuaThreadPool
     private let expressionPool: LuaThreadPool
     /// Limits of `${ }` expressions (they are small by nature).
-    public let expressionLimits: ScriptLimits
+    package let expressionLimits: ScriptLimits
     /// Wall time of a code action whose limits name none (moonflow.yaml's `resources.timeout`).
-    public let defaultTimeout: Duration
+    package let defaultTimeout: Duration
 
-    public static let defaultExpressionLimits = ScriptLimits(memory: 16 << 20, instructions: 10_000_000, timeout: .seconds(1))
+    package static let defaultExpressionLimits = ScriptLimits(memory: 16 << 20, instructions: 10_000_000, timeout: .seconds(1))
     /// No execution runs without a wall-time limit: 60s for code actions unless configured.
-    public static let defaultTimeout: Duration = .seconds(60)
+    package static let defaultTimeout: Duration = .seconds(60)
 
     /// - Parameters:
     ///   - threads: code-action threads; defaults to the number of active cores.
@@ -30,7 +30,7 @@ public final class LuaRunner: ScriptRunning {
     ///   - defaultTimeout: wall time of a code action whose limits name none.
     ///   - testLedger: the test-only `test.ledger` seam; by default on exactly when
     ///     `MOONFLOW_TEST_LEDGER` is set when the runner is built.
-    public init(
+    package init(
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, expressionThreads: Int = 2, stackSize: Int = 8 << 20,
         expressionLimits: ScriptLimits = LuaRunner.defaultExpressionLimits, defaultTimeout: Duration = LuaRunner.defaultTimeout,
         testLedger: LuaTestLedger? = LuaTestLedger.fromEnvironment()
@@ -48,7 +48,7 @@ public final class LuaRunner: ScriptRunning {
         expressionPool.shutdown()
     }
 
-    public func run(_ invocation: ScriptInvocation) async throws(ActivityFailure) -> ScriptOutcome {
+    package func run(_ invocation: ScriptInvocation) async throws(ActivityFailure) -> ScriptOutcome {
         var invocation = invocation
         let timeout = invocation.limits.timeout ?? defaultTimeout
         invocation.limits.timeout = timeout
@@ -58,7 +58,7 @@ public final class LuaRunner: ScriptRunning {
         }
     }
 
-    public func evaluate(_ template: ValueTemplate, scope: Value) async throws(ActivityFailure) -> Value {
+    package func evaluate(_ template: ValueTemplate, scope: Value) async throws(ActivityFailure) -> Value {
         if case .value(let value) = template { return value }
         let limits = expressionLimits
         let deadline = limits.timeout.map(LuaClock.deadline(after:))
@@ -69,7 +69,7 @@ public final class LuaRunner: ScriptRunning {
 
     /// The threads the engine's run drives may prefer (`ScriptRunning.taskExecutor`): successive
     /// calls hand out the code-action threads in turn.
-    public func taskExecutor() -> (any TaskExecutor)? { pool.nextLaneExecutor() }
+    package func taskExecutor() -> (any TaskExecutor)? { pool.nextLaneExecutor() }
 
     /// Runs `body` with a sandbox: in place when the caller already runs on a thread of this
     /// runner (a task that prefers it), else on the next free thread of `pool`.

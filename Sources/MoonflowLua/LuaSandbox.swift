@@ -1,7 +1,7 @@
 internal import CLua
 internal import CLuaSupport
-import MoonflowModel
-import OrderedCollections
+package import MoonflowModel
+package import OrderedCollections
 
 /// One sandboxed Lua state, used by one thread at a time (the runner's pool owns one per thread;
 /// tools and benchmarks may own one directly).
@@ -10,7 +10,7 @@ import OrderedCollections
 /// environment whose reads fall through a locked metatable to an allow-listed template; shared
 /// library tables are read-only proxies; the random seed is reset; a state whose limits tripped is
 /// never used again (`isUsable`). See docs/sandbox.md for the measurement behind this choice.
-public final class LuaSandbox {
+package final class LuaSandbox {
     let L: OpaquePointer
     private let host: LuaHost
     private var chunks: [String: Int32] = [:]
@@ -36,11 +36,11 @@ public final class LuaSandbox {
     static let maxErrorDetails = 64 << 10
 
     /// False once a limit tripped or the sandbox was violated: the state must be discarded.
-    public private(set) var isUsable = true
+    package private(set) var isUsable = true
 
     /// - Parameter testLedger: registers the test-only `test.ledger(tag)` (crash tests); `test` is
     ///   `nil` without it.
-    public init(testLedger: LuaTestLedger? = nil) throws(ActivityFailure) {
+    package init(testLedger: LuaTestLedger? = nil) throws(ActivityFailure) {
         let host = LuaHost(testLedger: testLedger)
         guard let state = mf_open(luaHostEntry, Unmanaged.passUnretained(host).toOpaque(), testLedger == nil ? 0 : 1) else {
             throw ActivityFailure(.workerCrashed, "could not create a Lua state")
@@ -55,7 +55,7 @@ public final class LuaSandbox {
 
     /// Runs a code action synchronously on the calling thread (without a timeout of its own, under
     /// `LuaRunner.defaultTimeout`).
-    public func run(_ invocation: ScriptInvocation) throws(ActivityFailure) -> ScriptOutcome {
+    package func run(_ invocation: ScriptInvocation) throws(ActivityFailure) -> ScriptOutcome {
         var invocation = invocation
         let timeout = invocation.limits.timeout ?? LuaRunner.defaultTimeout
         invocation.limits.timeout = timeout
@@ -149,7 +149,7 @@ public final class LuaSandbox {
 
     /// Evaluates a value template read-only (docs/expressions.md): a whole-scalar `${ }` keeps its type; inside a
     /// longer string each value is interpolated as text (`nil` as nothing, tables as compact JSON).
-    public func evaluate(_ template: ValueTemplate, scope: Value, limits: ScriptLimits) throws(ActivityFailure) -> Value {
+    package func evaluate(_ template: ValueTemplate, scope: Value, limits: ScriptLimits) throws(ActivityFailure) -> Value {
         var limits = limits
         let timeout = limits.timeout ?? LuaRunner.defaultExpressionLimits.timeout ?? .seconds(1)
         limits.timeout = timeout

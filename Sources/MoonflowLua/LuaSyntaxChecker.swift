@@ -1,26 +1,26 @@
 internal import CLuaSupport
-import Crypto
-import Foundation
-import MoonflowModel
-import Synchronization
+package import Crypto
+package import Foundation
+package import MoonflowModel
+package import Synchronization
 
 /// `ScriptChecking` for the loader: compiles Lua (text only, with the parser's memory bounded and
 /// its time bounded by the compile budget, see docs/sandbox.md) without running it, and answers
 /// the Lua line and message of the first syntax error. Results are cached process-wide by the
 /// SHA-256 of the source, so validations and reloads of an unchanged project do not compile again.
-public struct LuaSyntaxChecker: ScriptChecking {
+package struct LuaSyntaxChecker: ScriptChecking {
     /// Sources larger than this are refused before parsing.
-    public var sourceLimit: Int
+    package var sourceLimit: Int
 
-    public init(sourceLimit: Int = ScriptLimits.defaults.sourceSize) {
+    package init(sourceLimit: Int = ScriptLimits.defaults.sourceSize) {
         self.sourceLimit = sourceLimit
     }
 
-    public func checkChunk(_ source: String, name: String) -> ScriptSyntaxError? {
+    package func checkChunk(_ source: String, name: String) -> ScriptSyntaxError? {
         check(source, expression: false)
     }
 
-    public func checkExpression(_ source: String) -> ScriptSyntaxError? {
+    package func checkExpression(_ source: String) -> ScriptSyntaxError? {
         check(source, expression: true)
     }
 

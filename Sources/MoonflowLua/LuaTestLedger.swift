@@ -8,18 +8,18 @@ import MoonflowModel
 /// appends one JSON line `{"run":…,"activity":…,"attempt":…,"tag":…,"unix_ns":…}` with a single
 /// `write` on a descriptor opened with `O_APPEND` (so lines of concurrent writers never
 /// interleave) and `fsync`s it before the script continues.
-public struct LuaTestLedger: Sendable {
+package struct LuaTestLedger: Sendable {
     /// The environment variable that turns the seam on.
-    public static let environmentVariable = "MOONFLOW_TEST_LEDGER"
+    package static let environmentVariable = "MOONFLOW_TEST_LEDGER"
 
-    public let path: String
+    package let path: String
 
-    public init(path: String) {
+    package init(path: String) {
         self.path = path
     }
 
     /// The ledger the environment asks for, if any.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> LuaTestLedger? {
+    package static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> LuaTestLedger? {
         guard let path = environment[environmentVariable], !path.isEmpty else { return nil }
         return LuaTestLedger(path: path)
     }

@@ -1,36 +1,36 @@
 import OrderedCollections
 
 /// One activity of a workflow, with every policy resolved (docs/workflow-format.md, docs/resilience.md).
-public struct Activity: Sendable, Hashable {
-    public var name: String
+package struct Activity: Sendable, Hashable {
+    package var name: String
     /// What must finish first. Seed-style lists (no `needs`, no `edges`) get the previous activity.
-    public var dependencies: [Dependency]
-    public var body: ActivityBody
+    package var dependencies: [Dependency]
+    package var body: ActivityBody
     /// The activity input; `nil` means the run input.
-    public var with: ValueTemplate?
+    package var with: ValueTemplate?
     /// When false, the activity is skipped.
-    public var when: Expression?
+    package var when: Expression?
     /// One attempt, from bulkhead permit to end.
-    public var timeout: Duration?
+    package var timeout: Duration?
     /// All attempts, backoffs and queue waits.
-    public var totalTimeout: Duration?
+    package var totalTimeout: Duration?
     /// `nil`: one attempt.
-    public var retry: RetryPolicy?
-    public var circuitBreaker: CircuitBreakerPolicy?
-    public var bulkhead: BulkheadPolicy?
-    public var fallback: Fallback?
-    public var compensate: Compensation?
+    package var retry: RetryPolicy?
+    package var circuitBreaker: CircuitBreakerPolicy?
+    package var bulkhead: BulkheadPolicy?
+    package var fallback: Fallback?
+    package var compensate: Compensation?
     /// Compensate this activity even when it failed (docs/workflow-format.md).
-    public var compensateOnFailure: Bool
-    public var inputSchema: SchemaDefinition?
-    public var outputSchema: SchemaDefinition?
+    package var compensateOnFailure: Bool
+    package var inputSchema: SchemaDefinition?
+    package var outputSchema: SchemaDefinition?
     /// Queue priority: low = -1, normal = 0, high = 1, or an integer.
-    public var priority: Int
-    public var limits: LimitOverrides
-    public var description: String?
-    @IgnoredInEquality public var location: SourceLocation
+    package var priority: Int
+    package var limits: LimitOverrides
+    package var description: String?
+    @IgnoredInEquality package var location: SourceLocation
 
-    public init(
+    package init(
         name: String, dependencies: [Dependency] = [], body: ActivityBody, with: ValueTemplate? = nil,
         when: Expression? = nil, timeout: Duration? = nil, totalTimeout: Duration? = nil, retry: RetryPolicy? = nil,
         circuitBreaker: CircuitBreakerPolicy? = nil, bulkhead: BulkheadPolicy? = nil, fallback: Fallback? = nil,
@@ -62,17 +62,17 @@ public struct Activity: Sendable, Hashable {
 
 /// A dependency on another activity; with `when` (from an edge) it is conditional: if false, the
 /// target is skipped unless another incoming dependency is taken.
-public struct Dependency: Sendable, Hashable {
-    public var activity: String
-    public var when: Expression?
-    public init(_ activity: String, when: Expression? = nil) {
+package struct Dependency: Sendable, Hashable {
+    package var activity: String
+    package var when: Expression?
+    package init(_ activity: String, when: Expression? = nil) {
         self.activity = activity
         self.when = when
     }
 }
 
 /// What an activity (or a fallback or compensation) runs.
-public indirect enum ActivityBody: Sendable, Hashable {
+package indirect enum ActivityBody: Sendable, Hashable {
     /// Lua: inline `run:`, a `script:` file, or `scripts/<name>.lua` found by name. The chunk holds
     /// the loaded source, so a pinned definition carries its code.
     case lua(ScriptChunk)
@@ -85,16 +85,16 @@ public indirect enum ActivityBody: Sendable, Hashable {
 }
 
 /// `type: manual` (docs/workflow-format.md).
-public struct ManualTask: Sendable, Hashable {
-    public var users: [String]
-    public var groups: [String]
-    public var form: SchemaDefinition?
-    public var due: Duration?
-    public var remind: [Duration]
+package struct ManualTask: Sendable, Hashable {
+    package var users: [String]
+    package var groups: [String]
+    package var form: SchemaDefinition?
+    package var due: Duration?
+    package var remind: [Duration]
     /// `on_timeout: {fallback: …}`: what happens at expiry besides `ManualTaskTimeout`.
-    public var onTimeout: Fallback?
+    package var onTimeout: Fallback?
 
-    public init(
+    package init(
         users: [String] = [], groups: [String] = [], form: SchemaDefinition? = nil, due: Duration? = nil,
         remind: [Duration] = [], onTimeout: Fallback? = nil
     ) {
@@ -108,24 +108,24 @@ public struct ManualTask: Sendable, Hashable {
 }
 
 /// `retry` (docs/resilience.md).
-public struct RetryPolicy: Sendable, Hashable {
-    public enum Jitter: String, Sendable, Hashable { case none, full }
+package struct RetryPolicy: Sendable, Hashable {
+    package enum Jitter: String, Sendable, Hashable { case none, full }
     /// Counts the first attempt; ≥ 1.
-    public var maxAttempts: Int
-    public var initial: Duration
+    package var maxAttempts: Int
+    package var initial: Duration
     /// ≥ 1.
-    public var multiplier: Double
-    public var max: Duration?
-    public var jitter: Jitter
+    package var multiplier: Double
+    package var max: Duration?
+    package var jitter: Jitter
     /// Only these types are retried, when set.
-    public var retryOn: [ErrorType]?
-    public var nonRetryable: [ErrorType]
+    package var retryOn: [ErrorType]?
+    package var nonRetryable: [ErrorType]
     /// Crash interruptions tolerated before the activity fails with `WorkerCrashed`.
-    public var maxInterruptions: Int
+    package var maxInterruptions: Int
     /// The policy's name under `policies.retry`, when it came from there.
-    public var name: String?
+    package var name: String?
 
-    public init(
+    package init(
         maxAttempts: Int = 3, initial: Duration = .seconds(1), multiplier: Double = 2, max: Duration? = nil,
         jitter: Jitter = .none, retryOn: [ErrorType]? = nil, nonRetryable: [ErrorType] = [], maxInterruptions: Int = 3,
         name: String? = nil
@@ -142,18 +142,18 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 
     /// The compensation default: 5 attempts, exponential (docs/workflow-format.md).
-    public static let compensationDefault = RetryPolicy(maxAttempts: 5)
+    package static let compensationDefault = RetryPolicy(maxAttempts: 5)
 }
 
 /// `circuit_breaker` (docs/resilience.md). Shared engine-wide by `name`.
-public struct CircuitBreakerPolicy: Sendable, Hashable {
+package struct CircuitBreakerPolicy: Sendable, Hashable {
     /// The rate form: open when the failure rate over the last `window` calls reaches `failureRate`.
-    public struct Rate: Sendable, Hashable {
+    package struct Rate: Sendable, Hashable {
         /// 0…1.
-        public var failureRate: Double
-        public var window: Int
-        public var minimumCalls: Int
-        public init(failureRate: Double, window: Int, minimumCalls: Int) {
+        package var failureRate: Double
+        package var window: Int
+        package var minimumCalls: Int
+        package init(failureRate: Double, window: Int, minimumCalls: Int) {
             self.failureRate = failureRate
             self.window = window
             self.minimumCalls = minimumCalls
@@ -161,19 +161,19 @@ public struct CircuitBreakerPolicy: Sendable, Hashable {
     }
 
     /// A policy name, or `<workflow>/<activity>` for an inline block.
-    public var name: String
+    package var name: String
     /// Consecutive failures that open it (count form).
-    public var threshold: Int?
-    public var rate: Rate?
+    package var threshold: Int?
+    package var rate: Rate?
     /// A call slower than this is aborted and recorded as a failure.
-    public var timeout: Duration?
+    package var timeout: Duration?
     /// How long it stays open.
-    public var reset: Duration
-    public var halfOpenMaxCalls: Int
+    package var reset: Duration
+    package var halfOpenMaxCalls: Int
     /// Error types not counted as failures.
-    public var ignore: [ErrorType]
+    package var ignore: [ErrorType]
 
-    public init(
+    package init(
         name: String, threshold: Int? = 5, rate: Rate? = nil, timeout: Duration? = nil, reset: Duration = .seconds(60),
         halfOpenMaxCalls: Int = 1, ignore: [ErrorType] = []
     ) {
@@ -188,16 +188,16 @@ public struct CircuitBreakerPolicy: Sendable, Hashable {
 }
 
 /// `bulkhead` (docs/resilience.md). Shared engine-wide by `name`.
-public struct BulkheadPolicy: Sendable, Hashable {
-    public var name: String
-    public var maxConcurrent: Int
-    public var maxQueueSize: Int
+package struct BulkheadPolicy: Sendable, Hashable {
+    package var name: String
+    package var maxConcurrent: Int
+    package var maxQueueSize: Int
     /// Longest queue wait (`BulkheadTimeout`).
-    public var timeout: Duration?
+    package var timeout: Duration?
     /// What a rejected caller does instead (seed vocabulary).
-    public var fallback: Fallback?
+    package var fallback: Fallback?
 
-    public init(name: String, maxConcurrent: Int, maxQueueSize: Int = 0, timeout: Duration? = nil, fallback: Fallback? = nil) {
+    package init(name: String, maxConcurrent: Int, maxQueueSize: Int = 0, timeout: Duration? = nil, fallback: Fallback? = nil) {
         self.name = name
         self.maxConcurrent = maxConcurrent
         self.maxQueueSize = maxQueueSize
@@ -207,8 +207,8 @@ public struct BulkheadPolicy: Sendable, Hashable {
 }
 
 /// `fallback` (docs/workflow-format.md).
-public struct Fallback: Sendable, Hashable {
-    public indirect enum Action: Sendable, Hashable {
+package struct Fallback: Sendable, Hashable {
+    package indirect enum Action: Sendable, Hashable {
         /// The activity becomes `skipped`; dependents run.
         case skip
         /// Runs once; its input is the original input plus `error`.
@@ -217,27 +217,27 @@ public struct Fallback: Sendable, Hashable {
         case output(ValueTemplate)
     }
 
-    public var action: Action
+    package var action: Action
     /// Emit an `activity.fallback` event.
-    public var notify: Bool
+    package var notify: Bool
 
-    public init(_ action: Action, notify: Bool = false) {
+    package init(_ action: Action, notify: Bool = false) {
         self.action = action
         self.notify = notify
     }
 }
 
 /// A body run on behalf of an activity: a fallback or a compensation.
-public struct Handler: Sendable, Hashable {
-    public var body: ActivityBody
-    public var with: ValueTemplate?
-    public var retry: RetryPolicy?
-    public var timeout: Duration?
+package struct Handler: Sendable, Hashable {
+    package var body: ActivityBody
+    package var with: ValueTemplate?
+    package var retry: RetryPolicy?
+    package var timeout: Duration?
     /// A fallback's own compensation (docs/workflow-format.md); always `nil` inside a compensation.
-    public var compensate: Compensation?
-    @IgnoredInEquality public var location: SourceLocation
+    package var compensate: Compensation?
+    @IgnoredInEquality package var location: SourceLocation
 
-    public init(
+    package init(
         body: ActivityBody, with: ValueTemplate? = nil, retry: RetryPolicy? = nil, timeout: Duration? = nil,
         compensate: Compensation? = nil, location: SourceLocation = .unknown
     ) {
@@ -251,33 +251,33 @@ public struct Handler: Sendable, Hashable {
 }
 
 /// `compensate` (docs/workflow-format.md): how to undo an activity. Retry defaults to 5 attempts, exponential.
-public struct Compensation: Sendable, Hashable {
+package struct Compensation: Sendable, Hashable {
     // A fallback's handler may carry a compensation, whose handler is a `Handler` again: the
     // indirection breaks the otherwise infinite size.
     private indirect enum Storage: Sendable, Hashable { case handler(Handler) }
     private var storage: Storage
 
-    public var handler: Handler {
+    package var handler: Handler {
         get { switch storage { case .handler(let h): h } }
         set { storage = .handler(newValue) }
     }
 
-    public init(_ handler: Handler) { self.storage = .handler(handler) }
+    package init(_ handler: Handler) { self.storage = .handler(handler) }
 }
 
 /// Per-activity sandbox limits (`limits:`); unset fields take the engine defaults.
-public struct LimitOverrides: Sendable, Hashable {
-    public var memory: Int?
-    public var instructions: Int?
-    public var outputSize: Int?
+package struct LimitOverrides: Sendable, Hashable {
+    package var memory: Int?
+    package var instructions: Int?
+    package var outputSize: Int?
 
-    public init(memory: Int? = nil, instructions: Int? = nil, outputSize: Int? = nil) {
+    package init(memory: Int? = nil, instructions: Int? = nil, outputSize: Int? = nil) {
         self.memory = memory
         self.instructions = instructions
         self.outputSize = outputSize
     }
 
-    public func applied(to base: ScriptLimits) -> ScriptLimits {
+    package func applied(to base: ScriptLimits) -> ScriptLimits {
         var limits = base
         if let memory { limits.memory = memory }
         if let instructions { limits.instructions = instructions }
@@ -288,12 +288,12 @@ public struct LimitOverrides: Sendable, Hashable {
 
 /// Queue priorities (docs/workflow-format.md, docs/resilience.md): `low`, `normal`, `high`, or an integer in `range`; higher
 /// goes first under `strategy: priority`.
-public enum Priority {
-    public static let levels: [String: Int] = ["low": -1, "normal": 0, "high": 1]
-    public static let range = -1000...1000
+package enum Priority {
+    package static let levels: [String: Int] = ["low": -1, "normal": 0, "high": 1]
+    package static let range = -1000...1000
 
     /// A level name or an integer in range; `nil` otherwise.
-    public static func parse(_ text: String) -> Int? {
+    package static func parse(_ text: String) -> Int? {
         if let level = levels[text] { return level }
         guard let number = Int(text), range.contains(number) else { return nil }
         return number

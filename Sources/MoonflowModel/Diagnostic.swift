@@ -1,25 +1,25 @@
 /// A stable error code. Codes are part of the user contract (docs/error-codes.md lists them);
 /// each module declares its own in an extension.
-public struct DiagnosticCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
-    public var rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-    public init(_ rawValue: String) { self.rawValue = rawValue }
-    public var description: String { rawValue }
+package struct DiagnosticCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    package var rawValue: String
+    package init(rawValue: String) { self.rawValue = rawValue }
+    package init(_ rawValue: String) { self.rawValue = rawValue }
+    package var description: String { rawValue }
 }
 
 /// One problem found in a file, rendered like a compiler:
 /// `file:line:col: error[CODE]: message`, the source line, a caret under the column.
-public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
-    public enum Severity: String, Sendable, Hashable { case error, warning }
+package struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
+    package enum Severity: String, Sendable, Hashable { case error, warning }
 
-    public var severity: Severity
-    public var code: DiagnosticCode
-    public var message: String
-    public var location: SourceLocation
+    package var severity: Severity
+    package var code: DiagnosticCode
+    package var message: String
+    package var location: SourceLocation
     /// An optional second line: what to do about it.
-    public var hint: String?
+    package var hint: String?
 
-    public init(
+    package init(
         _ code: DiagnosticCode, _ message: String, at location: SourceLocation,
         hint: String? = nil, severity: Severity = .error
     ) {
@@ -31,12 +31,12 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The first line only: `file:line:col: error[CODE]: message`.
-    public var description: String {
+    package var description: String {
         "\(location.file):\(location.line):\(location.column): \(severity.rawValue)[\(code.rawValue)]: \(message)"
     }
 
     /// The full rendering with the source line and a caret, when the source text is known.
-    public func rendered(source: String?) -> String {
+    package func rendered(source: String?) -> String {
         var out = description
         if let source, location.line > 0, let line = Self.line(location.line, of: source) {
             let gutter = String(location.line)
@@ -64,8 +64,8 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Several diagnostics at once: every error of a file is reported together.
-public struct DiagnosticList: Error, Sendable, CustomStringConvertible {
-    public var diagnostics: [Diagnostic]
-    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
-    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+package struct DiagnosticList: Error, Sendable, CustomStringConvertible {
+    package var diagnostics: [Diagnostic]
+    package init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+    package var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }

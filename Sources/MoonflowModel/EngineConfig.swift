@@ -1,32 +1,32 @@
 /// The engine-wide configuration, `moonflow.yaml` at the project root (docs/workflow-format.md). Every field
 /// has a default, so a project without the file runs with these.
-public struct EngineConfig: Sendable, Hashable {
-    public enum LogLevel: String, Sendable, Hashable, CaseIterable {
+package struct EngineConfig: Sendable, Hashable {
+    package enum LogLevel: String, Sendable, Hashable, CaseIterable {
         case trace, debug, info, notice, warning, error, critical
     }
-    public enum LogFormat: String, Sendable, Hashable { case text, json }
-    public enum Synchronous: String, Sendable, Hashable {
+    package enum LogFormat: String, Sendable, Hashable { case text, json }
+    package enum Synchronous: String, Sendable, Hashable {
         /// Every commit reaches the disk before it is acknowledged.
         case full
         /// May lose the last commits on power loss; never corrupts.
         case normal
     }
 
-    public enum Store: Sendable, Hashable {
+    package enum Store: Sendable, Hashable {
         /// A project-relative or absolute path.
         case sqlite(path: String, synchronous: Synchronous)
         case memory
     }
 
-    public enum Role: String, Sendable, Hashable, CaseIterable { case admin, `operator`, user }
+    package enum Role: String, Sendable, Hashable, CaseIterable { case admin, `operator`, user }
 
     /// A bearer token. Only its SHA-256 is kept in memory after loading.
-    public struct Token: Sendable, Hashable {
-        public var sha256: String
-        public var role: Role
-        public var user: String?
-        public var groups: [String]
-        public init(sha256: String, role: Role, user: String? = nil, groups: [String] = []) {
+    package struct Token: Sendable, Hashable {
+        package var sha256: String
+        package var role: Role
+        package var user: String?
+        package var groups: [String]
+        package init(sha256: String, role: Role, user: String? = nil, groups: [String] = []) {
             self.sha256 = sha256
             self.role = role
             self.user = user
@@ -35,33 +35,33 @@ public struct EngineConfig: Sendable, Hashable {
     }
 
     /// `server.run_backlog` unless moonflow.yaml says otherwise.
-    public static let defaultRunBacklog = 4096
+    package static let defaultRunBacklog = 4096
     /// The largest `server.run_backlog` accepted.
-    public static let maxRunBacklog = 1_000_000
+    package static let maxRunBacklog = 1_000_000
 
-    public var concurrency: ConcurrencyLimits?
+    package var concurrency: ConcurrencyLimits?
     /// Default sandbox limits for every code action.
-    public var resources: ScriptLimits
-    public var logLevel: LogLevel
-    public var logFormat: LogFormat
-    public var tracingEnabled: Bool
+    package var resources: ScriptLimits
+    package var logLevel: LogLevel
+    package var logFormat: LogFormat
+    package var tracingEnabled: Bool
     /// 0…1.
-    public var tracingSamplingRate: Double
-    public var metricsEnabled: Bool
-    public var store: Store
-    public var host: String
-    public var port: Int
+    package var tracingSamplingRate: Double
+    package var metricsEnabled: Bool
+    package var store: Store
+    package var host: String
+    package var port: Int
     /// `server.run_backlog`: runs the API (or an event it takes) has started that the engine has
     /// not yet driven to their end or first wait; beyond it `moonflow serve` refuses starts with a
     /// 503 and `Retry-After` (docs/api.md, "Back-pressure").
-    public var runBacklog: Int
-    public var tokens: [Token]
+    package var runBacklog: Int
+    package var tokens: [Token]
     /// A file of `NAME=value` lines, project-relative, for `${ secrets.NAME }`.
-    public var secretsFile: String?
+    package var secretsFile: String?
     /// Environment variables with this prefix are secrets (`MOONFLOW_SECRET_API_KEY` → `API_KEY`).
-    public var secretsEnvironmentPrefix: String?
+    package var secretsEnvironmentPrefix: String?
 
-    public init(
+    package init(
         concurrency: ConcurrencyLimits? = nil, resources: ScriptLimits = .defaults, logLevel: LogLevel = .info,
         logFormat: LogFormat = .text, tracingEnabled: Bool = false, tracingSamplingRate: Double = 1,
         metricsEnabled: Bool = true, store: Store = .sqlite(path: ".moonflow/state.db", synchronous: .full),

@@ -1,29 +1,29 @@
-import OrderedCollections
+package import OrderedCollections
 
 /// What happened in one run (docs/cli.md): printed by `moonflow run`, served by the API, described by
 /// `schemas/report.schema.json`. `toValue()` gives the JSON shape with the snake_case keys docs/cli.md shows.
-public struct ExecutionReport: Sendable, Hashable {
+package struct ExecutionReport: Sendable, Hashable {
     /// A run's or an activity's error as reported.
-    public struct ErrorInfo: Sendable, Hashable {
-        public var type: String
-        public var message: String
+    package struct ErrorInfo: Sendable, Hashable {
+        package var type: String
+        package var message: String
         /// The activity whose failure ended the run (run-level errors only).
-        public var activity: String?
-        public var details: Value?
+        package var activity: String?
+        package var details: Value?
 
         /// `message` is stored in `SafeText.errorMessage` form, as `ActivityFailure` keeps it.
-        public init(type: String, message: String, activity: String? = nil, details: Value? = nil) {
+        package init(type: String, message: String, activity: String? = nil, details: Value? = nil) {
             self.type = type
             self.message = SafeText.errorMessage(message)
             self.activity = activity
             self.details = details
         }
 
-        public init(_ failure: ActivityFailure, activity: String? = nil) {
+        package init(_ failure: ActivityFailure, activity: String? = nil) {
             self.init(type: failure.type.rawValue, message: failure.message, activity: activity, details: failure.details)
         }
 
-        public func toValue() -> Value {
+        package func toValue() -> Value {
             var object: OrderedDictionary<String, Value> = ["type": .string(type), "message": .string(message)]
             if let activity { object["activity"] = .string(activity) }
             if let details { object["details"] = details }
@@ -31,20 +31,20 @@ public struct ExecutionReport: Sendable, Hashable {
         }
     }
 
-    public struct ActivityEntry: Sendable, Hashable {
-        public var name: String
-        public var status: ActivityStatus
-        public var attempts: Int
-        public var startedAt: Timestamp?
-        public var finishedAt: Timestamp?
-        public var input: Value?
-        public var output: Value?
-        public var error: ErrorInfo?
+    package struct ActivityEntry: Sendable, Hashable {
+        package var name: String
+        package var status: ActivityStatus
+        package var attempts: Int
+        package var startedAt: Timestamp?
+        package var finishedAt: Timestamp?
+        package var input: Value?
+        package var output: Value?
+        package var error: ErrorInfo?
         /// The completion sequence number; `nil` for activities that never completed.
-        public var seq: Int?
-        public var viaFallback: Bool
+        package var seq: Int?
+        package var viaFallback: Bool
 
-        public init(
+        package init(
             name: String, status: ActivityStatus, attempts: Int, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil,
             input: Value? = nil, output: Value? = nil, error: ErrorInfo? = nil, seq: Int? = nil, viaFallback: Bool = false
         ) {
@@ -60,9 +60,9 @@ public struct ExecutionReport: Sendable, Hashable {
             self.viaFallback = viaFallback
         }
 
-        public var durationMs: Int64? { ExecutionReport.milliseconds(from: startedAt, to: finishedAt) }
+        package var durationMs: Int64? { ExecutionReport.milliseconds(from: startedAt, to: finishedAt) }
 
-        public func toValue() -> Value {
+        package func toValue() -> Value {
             [
                 "name": .string(name), "status": .string(status.rawValue), "attempts": .int(Int64(attempts)),
                 "started_at": startedAt.reportValue, "finished_at": finishedAt.reportValue,
@@ -73,20 +73,20 @@ public struct ExecutionReport: Sendable, Hashable {
         }
     }
 
-    public struct CompensationEntry: Sendable, Hashable {
+    package struct CompensationEntry: Sendable, Hashable {
         /// The activity undone.
-        public var activity: String
+        package var activity: String
         /// The script or body that undid it.
-        public var handler: String
-        public var status: CompensationStatus
-        public var attempts: Int
-        public var startedAt: Timestamp?
-        public var finishedAt: Timestamp?
-        public var error: ErrorInfo?
+        package var handler: String
+        package var status: CompensationStatus
+        package var attempts: Int
+        package var startedAt: Timestamp?
+        package var finishedAt: Timestamp?
+        package var error: ErrorInfo?
         /// What the compensation returned, once completed.
-        public var output: Value?
+        package var output: Value?
 
-        public init(
+        package init(
             activity: String, handler: String, status: CompensationStatus, attempts: Int, startedAt: Timestamp? = nil,
             finishedAt: Timestamp? = nil, error: ErrorInfo? = nil, output: Value? = nil
         ) {
@@ -100,7 +100,7 @@ public struct ExecutionReport: Sendable, Hashable {
             self.error = error
         }
 
-        public func toValue() -> Value {
+        package func toValue() -> Value {
             [
                 "activity": .string(activity), "handler": .string(handler), "status": .string(status.rawValue),
                 "attempts": .int(Int64(attempts)), "started_at": startedAt.reportValue,
@@ -109,16 +109,16 @@ public struct ExecutionReport: Sendable, Hashable {
         }
     }
 
-    public struct TaskEntry: Sendable, Hashable {
-        public var id: String
-        public var activity: String
-        public var status: TaskStatus
+    package struct TaskEntry: Sendable, Hashable {
+        package var id: String
+        package var activity: String
+        package var status: TaskStatus
         /// Users and groups, as `{users: [...], groups: [...]}`.
-        public var users: [String]
-        public var groups: [String]
-        public var due: Timestamp?
+        package var users: [String]
+        package var groups: [String]
+        package var due: Timestamp?
 
-        public init(id: String, activity: String, status: TaskStatus, users: [String], groups: [String], due: Timestamp?) {
+        package init(id: String, activity: String, status: TaskStatus, users: [String], groups: [String], due: Timestamp?) {
             self.id = id
             self.activity = activity
             self.status = status
@@ -127,7 +127,7 @@ public struct ExecutionReport: Sendable, Hashable {
             self.due = due
         }
 
-        public func toValue() -> Value {
+        package func toValue() -> Value {
             [
                 "id": .string(id), "activity": .string(activity), "status": .string(status.rawValue),
                 "assignees": ["users": .array(users.map(Value.string)), "groups": .array(groups.map(Value.string))],
@@ -136,26 +136,26 @@ public struct ExecutionReport: Sendable, Hashable {
         }
     }
 
-    public var runID: String
-    public var workflow: String
-    public var version: String?
-    public var definitionHash: String
-    public var status: RunStatus
-    public var startedAt: Timestamp?
-    public var finishedAt: Timestamp?
-    public var input: Value
-    public var context: OrderedDictionary<String, Value>
-    public var output: Value?
-    public var error: ErrorInfo?
+    package var runID: String
+    package var workflow: String
+    package var version: String?
+    package var definitionHash: String
+    package var status: RunStatus
+    package var startedAt: Timestamp?
+    package var finishedAt: Timestamp?
+    package var input: Value
+    package var context: OrderedDictionary<String, Value>
+    package var output: Value?
+    package var error: ErrorInfo?
     /// In declaration order.
-    public var activities: [ActivityEntry]
+    package var activities: [ActivityEntry]
     /// In the order they ran; planned ones that never ran last, as `pending`.
-    public var compensations: [CompensationEntry]
-    public var tasks: [TaskEntry]
+    package var compensations: [CompensationEntry]
+    package var tasks: [TaskEntry]
     /// How many events the run's journal holds.
-    public var events: Int
+    package var events: Int
 
-    public init(
+    package init(
         runID: String, workflow: String, version: String?, definitionHash: String, status: RunStatus,
         startedAt: Timestamp?, finishedAt: Timestamp?, input: Value, context: OrderedDictionary<String, Value>,
         output: Value?, error: ErrorInfo?, activities: [ActivityEntry], compensations: [CompensationEntry],
@@ -178,10 +178,10 @@ public struct ExecutionReport: Sendable, Hashable {
         self.events = events
     }
 
-    public var durationMs: Int64? { Self.milliseconds(from: startedAt, to: finishedAt) }
+    package var durationMs: Int64? { Self.milliseconds(from: startedAt, to: finishedAt) }
 
     /// The JSON object of docs/cli.md.
-    public func toValue() -> Value {
+    package func toValue() -> Value {
         [
             "run_id": .string(runID), "workflow": .string(workflow), "version": version.map(Value.string) ?? .null,
             "definition_hash": .string(definitionHash), "status": .string(status.rawValue),
@@ -196,7 +196,7 @@ public struct ExecutionReport: Sendable, Hashable {
 
     /// The same information for a person: a header, one line per activity (status, attempts,
     /// duration), then compensations, tasks and the error.
-    public func renderText() -> String {
+    package func renderText() -> String {
         var lines = ["run \(runID)  workflow \(workflow)\(version.map { " v\($0)" } ?? "")  \(status)\(Self.duration(durationMs))"]
         let width = activities.map(\.name.count).max() ?? 0
         for entry in activities {

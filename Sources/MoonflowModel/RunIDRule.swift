@@ -7,13 +7,13 @@
 ///
 /// Callers may still name engine-made runs to read, cancel or terminate them; only creating one
 /// is refused.
-public enum RunIDRule {
-    public static let maxLength = 200
+package enum RunIDRule {
+    package static let maxLength = 200
     /// The rule as a regular expression, for documents (OpenAPI `pattern`) and messages.
-    public static let pattern = "^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$"
+    package static let pattern = "^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$"
 
     /// Why `id` is not a run id a caller may choose; `nil` when it is one.
-    public static func problem(with id: String) -> String? {
+    package static func problem(with id: String) -> String? {
         let bytes = Array(id.utf8)
         guard let first = bytes.first else { return "a run id must not be empty" }
         guard bytes.count <= maxLength else { return "a run id has at most \(maxLength) characters (this one has \(bytes.count) bytes)" }
@@ -27,10 +27,10 @@ public enum RunIDRule {
         return nil
     }
 
-    public static func isValid(_ id: String) -> Bool { problem(with: id) == nil }
+    package static func isValid(_ id: String) -> Bool { problem(with: id) == nil }
 
     /// Throws `RunIDError` naming the rule when `id` is not a run id a caller may choose.
-    public static func check(_ id: String) throws(RunIDError) {
+    package static func check(_ id: String) throws(RunIDError) {
         if let problem = problem(with: id) { throw RunIDError(id: id, reason: problem) }
     }
 
@@ -51,15 +51,15 @@ public enum RunIDRule {
 
 /// A run id a caller chose that breaks `RunIDRule`. The edges turn it into a 400 naming `$.run_id`
 /// (API) or a usage error (CLI).
-public struct RunIDError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct RunIDError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The id as given, made safe to print (control characters escaped, long ids cut).
-    public var id: String
-    public var reason: String
+    package var id: String
+    package var reason: String
 
-    public init(id: String, reason: String) {
+    package init(id: String, reason: String) {
         self.id = SafeText.display(id, limit: 64)
         self.reason = reason
     }
 
-    public var description: String { "invalid run id '\(id)': \(reason); the rule is \(RunIDRule.pattern)" }
+    package var description: String { "invalid run id '\(id)': \(reason); the rule is \(RunIDRule.pattern)" }
 }

@@ -1,5 +1,5 @@
 /// The state of a run (docs/workflow-format.md). Raw values are the snake_case names used in reports, events and the API.
-public enum RunStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+package enum RunStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Accepted durably, not started yet.
     case queued
     case running
@@ -17,18 +17,18 @@ public enum RunStatus: String, Sendable, Hashable, CaseIterable, CustomStringCon
     case terminated
 
     /// A final state: the run never changes again.
-    public var isTerminal: Bool {
+    package var isTerminal: Bool {
         switch self {
         case .queued, .running, .waiting, .compensating: false
         case .completed, .failed, .compensated, .compensationFailed, .timedOut, .cancelled, .terminated: true
         }
     }
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 }
 
 /// The state of one activity of a run (docs/workflow-format.md).
-public enum ActivityStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+package enum ActivityStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case pending
     /// Its dependencies are satisfied and its input is rendered; an attempt is about to start.
     case scheduled
@@ -45,7 +45,7 @@ public enum ActivityStatus: String, Sendable, Hashable, CaseIterable, CustomStri
     case cancelled
 
     /// Finished, one way or another.
-    public var isTerminal: Bool {
+    package var isTerminal: Bool {
         switch self {
         case .pending, .scheduled, .running, .backoff, .waiting: false
         case .completed, .completedViaFallback, .failed, .skipped, .cancelled: true
@@ -53,25 +53,25 @@ public enum ActivityStatus: String, Sendable, Hashable, CaseIterable, CustomStri
     }
 
     /// Lets dependents start: completed (by itself or a fallback) or skipped.
-    public var satisfiesDependents: Bool {
+    package var satisfiesDependents: Bool {
         self == .completed || self == .completedViaFallback || self == .skipped
     }
 
     /// Running or about to run: what a cancellation must stop and wait for.
-    public var isInFlight: Bool { self == .scheduled || self == .running || self == .backoff }
+    package var isInFlight: Bool { self == .scheduled || self == .running || self == .backoff }
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 }
 
 /// The state of one compensation (docs/workflow-format.md, docs/cli.md): `pending` ones were planned but never ran
 /// (or were interrupted and will run again).
-public enum CompensationStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+package enum CompensationStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case pending, completed, failed
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 }
 
 /// The state of a manual task (docs/workflow-format.md).
-public enum TaskStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+package enum TaskStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case open, completed, expired, cancelled
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 }

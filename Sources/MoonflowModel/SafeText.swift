@@ -5,12 +5,12 @@
 /// Escaped: C0 controls and DEL (`\n`, `\r`, `\t`, else `\u{1B}`), C1 controls, the Unicode line
 /// and paragraph separators, and the bidirectional embedding, override and isolate controls.
 /// A backslash is left as it is: the escapes are for a reader, not a format to decode.
-public enum SafeText {
+package enum SafeText {
     /// The most UTF-8 bytes of an error message (docs/workflow-format.md): 8 KB, the truncation mark included.
-    public static let errorMessageLimit = 8 << 10
+    package static let errorMessageLimit = 8 << 10
 
     /// `text` with every control character escaped.
-    public static func escapingControls(_ text: String) -> String {
+    package static func escapingControls(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars { append(scalar, to: &out) }
@@ -20,7 +20,7 @@ public enum SafeText {
     /// The form every error message is stored, logged and returned in: control characters
     /// escaped, and at most `limit` UTF-8 bytes, cut on a character boundary and ending with
     /// `… [truncated: N bytes in all]` when it was longer. Applying it twice changes nothing.
-    public static func errorMessage(_ text: String, limit: Int = errorMessageLimit) -> String {
+    package static func errorMessage(_ text: String, limit: Int = errorMessageLimit) -> String {
         let total = text.utf8.count
         if total <= limit, !text.unicodeScalars.contains(where: needsEscape) { return text }
         let mark = "… [truncated: \(total) bytes in all]"
@@ -47,7 +47,7 @@ public enum SafeText {
     }
 
     /// A short form of an untrusted name for messages: escaped, and cut to `limit` characters with `…`.
-    public static func display(_ text: String, limit: Int = 64) -> String {
+    package static func display(_ text: String, limit: Int = 64) -> String {
         let escaped = escapingControls(text.count > limit ? String(text.prefix(limit)) : text)
         return text.count > limit ? escaped + "…" : escaped
     }

@@ -1,8 +1,8 @@
 /// A syntax problem in a Lua chunk or expression, positioned inside that chunk (1-based line).
-public struct ScriptSyntaxError: Error, Sendable, Hashable {
-    public var line: Int
-    public var message: String
-    public init(line: Int, message: String) {
+package struct ScriptSyntaxError: Error, Sendable, Hashable {
+    package var line: Int
+    package var message: String
+    package init(line: Int, message: String) {
         self.line = line
         self.message = message
     }
@@ -11,7 +11,7 @@ public struct ScriptSyntaxError: Error, Sendable, Hashable {
 /// The seam through which the loader asks the Lua layer whether code compiles, so a syntax error in
 /// inline Lua or in a `${ }` expression is a load error at the YAML line of the Lua line. The
 /// loader never imports Lua; the composition root passes an implementation.
-public protocol ScriptChecking: Sendable {
+package protocol ScriptChecking: Sendable {
     /// Checks a whole chunk (inline `run:` or a script file). `name` is used in messages.
     func checkChunk(_ source: String, name: String) -> ScriptSyntaxError?
     /// Checks one expression (the text inside `${ }`).

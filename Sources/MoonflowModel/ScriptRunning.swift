@@ -1,27 +1,27 @@
-import OrderedCollections
+package import OrderedCollections
 
 /// Limits of one code-action execution (docs/sandbox.md). Each is configurable per activity (`limits:`)
 /// and engine-wide (`resources:` in moonflow.yaml).
-public struct ScriptLimits: Sendable, Hashable {
+package struct ScriptLimits: Sendable, Hashable {
     /// Bytes the Lua allocator may hold for user code (`LuaMemoryLimit`).
-    public var memory: Int
+    package var memory: Int
     /// VM instructions, checked by a count hook (`LuaInstructionLimit`).
-    public var instructions: Int
+    package var instructions: Int
     /// Wall time of the attempt (`Timeout`); `nil` means the runner's default (60s for code
     /// actions, 1s for expressions): no execution runs without one.
-    public var timeout: Duration?
+    package var timeout: Duration?
     /// Bytes of the encoded output (`SandboxViolation` when exceeded).
-    public var outputSize: Int
+    package var outputSize: Int
     /// Bytes of source accepted before parsing.
-    public var sourceSize: Int
+    package var sourceSize: Int
     /// Nesting depth of values crossing the boundary, both ways.
-    public var valueDepth: Int
+    package var valueDepth: Int
     /// Bytes of copies the host may hold for one execution outside the Lua allocator (emitted
     /// events, logs, error texts and details, the output, context writes; a built-in's temporary
     /// copy must fit in what remains): `LuaMemoryLimit` beyond.
-    public var hostMemory: Int
+    package var hostMemory: Int
 
-    public init(
+    package init(
         memory: Int = 64 << 20, instructions: Int = 100_000_000, timeout: Duration? = nil,
         outputSize: Int = 1 << 20, sourceSize: Int = 256 << 10, valueDepth: Int = 64, hostMemory: Int = 16 << 20
     ) {
@@ -34,21 +34,21 @@ public struct ScriptLimits: Sendable, Hashable {
         self.hostMemory = hostMemory
     }
 
-    public static let defaults = ScriptLimits()
+    package static let defaults = ScriptLimits()
 }
 
 /// Lua source to execute: the text, the name used in error messages and where its first line sits
 /// in the file it came from (inline `run:` blocks start inside a YAML file).
-public struct ScriptChunk: Sendable, Hashable {
-    public let source: String
+package struct ScriptChunk: Sendable, Hashable {
+    package let source: String
     /// `scripts/charge.lua`, or `workflows/order.yaml#charge` for inline code.
-    public var name: String
+    package var name: String
     /// Line of the file on which the chunk's line 1 sits (1 for a script file).
-    public var firstLine: Int
+    package var firstLine: Int
     /// The entries of `steps` the source can read (found once, here).
-    public let stepsUse: StepsUse
+    package let stepsUse: StepsUse
 
-    public init(source: String, name: String, firstLine: Int = 1) {
+    package init(source: String, name: String, firstLine: Int = 1) {
         self.source = source
         self.stepsUse = StepsUse(scanning: source)
         self.name = name
@@ -57,25 +57,25 @@ public struct ScriptChunk: Sendable, Hashable {
 }
 
 /// Everything one execution of a code action sees (docs/sandbox.md).
-public struct ScriptInvocation: Sendable {
-    public var chunk: ScriptChunk
+package struct ScriptInvocation: Sendable {
+    package var chunk: ScriptChunk
     /// `input`: the activity input.
-    public var input: Value
+    package var input: Value
     /// `workflow`: the context variables, readable and writable.
-    public var context: OrderedDictionary<String, Value>
+    package var context: OrderedDictionary<String, Value>
     /// `steps`: `{name: {output, status}}`, read-only.
-    public var steps: Value
+    package var steps: Value
     /// `activity`: `{name, attempt, idempotency_key, run: {id, workflow, version}}`.
-    public var activity: Value
+    package var activity: Value
     /// `event`: the trigger event, when a trigger started the run.
-    public var event: Value?
-    public var limits: ScriptLimits
+    package var event: Value?
+    package var limits: ScriptLimits
     /// Called with each `log.*` entry as the script makes it (on the runtime's thread), within the
     /// per-execution cap: the engine logs it and keeps it for the run's journal, so the entries of
     /// an attempt that fails are not lost with its outcome.
-    public var logSink: (@Sendable (ScriptLogEntry) -> Void)?
+    package var logSink: (@Sendable (ScriptLogEntry) -> Void)?
 
-    public init(
+    package init(
         chunk: ScriptChunk, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:],
         steps: Value = .object([:]), activity: Value = .object([:]), event: Value? = nil,
         limits: ScriptLimits = .defaults, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil
@@ -92,15 +92,15 @@ public struct ScriptInvocation: Sendable {
 }
 
 /// One `log.*` call made by a script.
-public struct ScriptLogEntry: Sendable, Hashable {
+package struct ScriptLogEntry: Sendable, Hashable {
     /// The levels `call: log` accepts: swift-log's, plus `warn` (as `log.warn` spells it), which
     /// means `warning`. A script's entries carry `debug`, `info`, `warn` or `error`.
-    public static let levels = ["trace", "debug", "info", "notice", "warn", "warning", "error", "critical"]
+    package static let levels = ["trace", "debug", "info", "notice", "warn", "warning", "error", "critical"]
 
-    public var level: String
-    public var message: String
-    public var fields: Value
-    public init(level: String, message: String, fields: Value = .object([:])) {
+    package var level: String
+    package var message: String
+    package var fields: Value
+    package init(level: String, message: String, fields: Value = .object([:])) {
         self.level = level
         self.message = message
         self.fields = fields
@@ -108,10 +108,10 @@ public struct ScriptLogEntry: Sendable, Hashable {
 }
 
 /// One `emit(type, payload)` call made by a script.
-public struct EmittedEvent: Sendable, Hashable {
-    public var type: String
-    public var payload: Value
-    public init(type: String, payload: Value) {
+package struct EmittedEvent: Sendable, Hashable {
+    package var type: String
+    package var payload: Value
+    package init(type: String, payload: Value) {
         self.type = type
         self.payload = payload
     }
@@ -119,14 +119,14 @@ public struct EmittedEvent: Sendable, Hashable {
 
 /// The result of a successful execution. Context writes and emitted events are returned apart
 /// from the output so the engine commits them only with the activity's completion.
-public struct ScriptOutcome: Sendable, Hashable {
-    public var output: Value
+package struct ScriptOutcome: Sendable, Hashable {
+    package var output: Value
     /// Keys assigned in `workflow.*` with their new values (`null` for a key set to nil).
-    public var contextWrites: OrderedDictionary<String, Value>
-    public var logs: [ScriptLogEntry]
-    public var events: [EmittedEvent]
+    package var contextWrites: OrderedDictionary<String, Value>
+    package var logs: [ScriptLogEntry]
+    package var events: [EmittedEvent]
 
-    public init(
+    package init(
         output: Value, contextWrites: OrderedDictionary<String, Value> = [:], logs: [ScriptLogEntry] = [],
         events: [EmittedEvent] = []
     ) {
@@ -139,7 +139,7 @@ public struct ScriptOutcome: Sendable, Hashable {
 
 /// What the engine needs from a code-action runtime. The Lua sandbox implements it; a process
 /// isolation mode can later implement it too. Cancelling the calling task stops the execution.
-public protocol ScriptRunning: Sendable {
+package protocol ScriptRunning: Sendable {
     /// Runs a code action. Failures are typed (`ActivityError`, user types, `Timeout`, `Lua…Limit`,
     /// `SandboxViolation`, `Cancelled`).
     func run(_ invocation: ScriptInvocation) async throws(ActivityFailure) -> ScriptOutcome
@@ -154,5 +154,5 @@ public protocol ScriptRunning: Sendable {
 }
 
 extension ScriptRunning {
-    public func taskExecutor() -> (any TaskExecutor)? { nil }
+    package func taskExecutor() -> (any TaskExecutor)? { nil }
 }

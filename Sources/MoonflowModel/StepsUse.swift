@@ -8,13 +8,13 @@
 /// `["name"]`/`['name']` for the use to be `.names`; anything else (`pairs(steps)`,
 /// `local s = steps`, `steps[key]`, a mention in a comment), or `_ENV` anywhere, is `.all`. Being
 /// wrong the safe way only costs time.
-public enum StepsUse: Sendable, Hashable {
+package enum StepsUse: Sendable, Hashable {
     case none
     /// Only these entries, in the order first seen.
     case names([String])
     case all
 
-    public init(scanning source: String) {
+    package init(scanning source: String) {
         var names: [String] = []
         var scanner = Scanner(Array(source.utf8))
         while let word = scanner.nextWord() {
@@ -27,7 +27,7 @@ public enum StepsUse: Sendable, Hashable {
     }
 
     /// Whether the entry of the activity `name` is needed.
-    public func includes(_ name: String) -> Bool {
+    package func includes(_ name: String) -> Bool {
         switch self {
         case .none: false
         case .names(let names): names.contains(name)
@@ -36,7 +36,7 @@ public enum StepsUse: Sendable, Hashable {
     }
 
     /// The use of two chunks run with the same `steps`.
-    public func union(_ other: StepsUse) -> StepsUse {
+    package func union(_ other: StepsUse) -> StepsUse {
         switch (self, other) {
         case (.all, _), (_, .all): .all
         case (.none, let use), (let use, .none): use

@@ -1,50 +1,50 @@
-import OrderedCollections
+package import OrderedCollections
 
 /// A `${ … }` Lua expression found in a YAML scalar (docs/expressions.md), with where it starts in the file.
-public struct Expression: Sendable, Hashable, CustomStringConvertible {
+package struct Expression: Sendable, Hashable, CustomStringConvertible {
     /// The Lua source between `${` and `}`, trimmed.
-    public var source: String
-    @IgnoredInEquality public var location: SourceLocation
+    package var source: String
+    @IgnoredInEquality package var location: SourceLocation
 
-    public init(_ source: String, location: SourceLocation = .unknown) {
+    package init(_ source: String, location: SourceLocation = .unknown) {
         self.source = source
         self.location = location
     }
 
-    public var description: String { "${ \(source) }" }
+    package var description: String { "${ \(source) }" }
 }
 
 /// A string that may contain `${ }` expressions.
-public struct Template: Sendable, Hashable {
-    public enum Part: Sendable, Hashable {
+package struct Template: Sendable, Hashable {
+    package enum Part: Sendable, Hashable {
         case literal(String)
         case expression(Expression)
     }
 
-    public var parts: [Part]
+    package var parts: [Part]
 
-    public init(parts: [Part]) { self.parts = parts }
+    package init(parts: [Part]) { self.parts = parts }
 
     /// The single expression when the whole scalar is exactly one `${ }`: its value keeps its type.
-    public var wholeExpression: Expression? {
+    package var wholeExpression: Expression? {
         if parts.count == 1, case .expression(let e) = parts[0] { return e }
         return nil
     }
 
-    public var expressions: [Expression] {
+    package var expressions: [Expression] {
         parts.compactMap { if case .expression(let e) = $0 { e } else { nil } }
     }
 }
 
 /// A value tree whose strings may hold templates: the shape of `with:`, `output:`, trigger `input:`.
-public indirect enum ValueTemplate: Sendable, Hashable {
+package indirect enum ValueTemplate: Sendable, Hashable {
     case value(Value)
     case template(Template)
     case array([ValueTemplate])
     case object(OrderedDictionary<String, ValueTemplate>)
 
     /// Every expression in the tree, in document order.
-    public var expressions: [Expression] {
+    package var expressions: [Expression] {
         switch self {
         case .value: []
         case .template(let t): t.expressions

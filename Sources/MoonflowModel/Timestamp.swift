@@ -1,34 +1,34 @@
-import Foundation
+package import Foundation
 
 /// A wall-clock instant, nanoseconds since the Unix epoch. Deadlines, backoffs and timers are stored
 /// as these absolute times so they survive a restart (docs/resilience.md, docs/durability.md).
-public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var nanosecondsSinceEpoch: Int64
+package struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package var nanosecondsSinceEpoch: Int64
 
-    public init(nanosecondsSinceEpoch: Int64) { self.nanosecondsSinceEpoch = nanosecondsSinceEpoch }
+    package init(nanosecondsSinceEpoch: Int64) { self.nanosecondsSinceEpoch = nanosecondsSinceEpoch }
 
-    public init(_ date: Date) {
+    package init(_ date: Date) {
         self.nanosecondsSinceEpoch = Int64((date.timeIntervalSince1970 * 1e9).rounded())
     }
 
-    public var date: Date { Date(timeIntervalSince1970: Double(nanosecondsSinceEpoch) / 1e9) }
+    package var date: Date { Date(timeIntervalSince1970: Double(nanosecondsSinceEpoch) / 1e9) }
 
-    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanosecondsSinceEpoch < b.nanosecondsSinceEpoch }
+    package static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanosecondsSinceEpoch < b.nanosecondsSinceEpoch }
 
-    public static func + (t: Timestamp, d: Duration) -> Timestamp {
+    package static func + (t: Timestamp, d: Duration) -> Timestamp {
         Timestamp(nanosecondsSinceEpoch: t.nanosecondsSinceEpoch &+ d.nanoseconds)
     }
 
-    public static func - (t: Timestamp, d: Duration) -> Timestamp {
+    package static func - (t: Timestamp, d: Duration) -> Timestamp {
         Timestamp(nanosecondsSinceEpoch: t.nanosecondsSinceEpoch &- d.nanoseconds)
     }
 
-    public static func - (a: Timestamp, b: Timestamp) -> Duration {
+    package static func - (a: Timestamp, b: Timestamp) -> Duration {
         .nanoseconds(a.nanosecondsSinceEpoch &- b.nanosecondsSinceEpoch)
     }
 
     /// ISO 8601 UTC with milliseconds, e.g. `2026-11-21T10:15:30.123Z`.
-    public var iso8601: String {
+    package var iso8601: String {
         let millis = Int64((Double(nanosecondsSinceEpoch) / 1e6).rounded(.down))
         var seconds = millis / 1000
         var ms = millis % 1000
@@ -44,12 +44,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
     }
 
-    public var description: String { iso8601 }
+    package var description: String { iso8601 }
 }
 
 extension Duration {
     /// The whole duration in nanoseconds (saturating for absurdly long durations).
-    public var nanoseconds: Int64 {
+    package var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }
@@ -57,5 +57,5 @@ extension Duration {
     }
 
     /// Milliseconds as a floating-point number, for reports.
-    public var milliseconds: Double { Double(nanoseconds) / 1e6 }
+    package var milliseconds: Double { Double(nanoseconds) / 1e6 }
 }

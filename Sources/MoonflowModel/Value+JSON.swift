@@ -1,32 +1,32 @@
 import OrderedCollections
 
 /// A JSON text that could not be read, with the position of the problem.
-public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var message: String
+package struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var message: String
     /// 1-based line and column, and the 0-based byte offset.
-    public var line: Int
-    public var column: Int
-    public var offset: Int
+    package var line: Int
+    package var column: Int
+    package var offset: Int
 
-    public init(message: String, line: Int, column: Int, offset: Int) {
+    package init(message: String, line: Int, column: Int, offset: Int) {
         self.message = message
         self.line = line
         self.column = column
         self.offset = offset
     }
 
-    public var description: String { "\(line):\(column): \(message)" }
+    package var description: String { "\(line):\(column): \(message)" }
 }
 
 extension Value {
     /// Parses strict JSON (RFC 8259): one value, no trailing commas, no comments, no duplicate keys,
     /// numbers without a fraction or exponent that fit in 64 bits become `.int`.
-    public init(json text: String, maxDepth: Int = 512) throws(JSONParseError) {
+    package init(json text: String, maxDepth: Int = 512) throws(JSONParseError) {
         var parser = JSONParser(bytes: Array(text.utf8), maxDepth: maxDepth)
         self = try parser.parseDocument()
     }
 
-    public init(json bytes: [UInt8], maxDepth: Int = 512) throws(JSONParseError) {
+    package init(json bytes: [UInt8], maxDepth: Int = 512) throws(JSONParseError) {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         self = try parser.parseDocument()
     }
@@ -34,7 +34,7 @@ extension Value {
     /// Serialises as JSON. Non-finite doubles (which `Value` producers refuse) are written as `null`.
     /// The text is built as UTF-8 bytes: appending to a `String` scalar by scalar cost more than
     /// the rest of a durable write.
-    public func jsonString(pretty: Bool = false, sortedKeys: Bool = false) -> String {
+    package func jsonString(pretty: Bool = false, sortedKeys: Bool = false) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(128)
         writeJSON(into: &out, pretty: pretty, sortedKeys: sortedKeys, indent: 0)

@@ -1,11 +1,11 @@
-import OrderedCollections
+package import OrderedCollections
 
 /// The one value type shared by YAML, Lua, JSON, the store and the API (docs/sandbox.md).
 ///
 /// Integers and floating-point numbers stay distinct, and objects keep their key order.
 /// Equality is semantic for objects (key order does not matter) and strict for numbers
 /// (`.int(1) != .double(1)`); JSON Schema's numeric equality lives in the schema module.
-public enum Value: Sendable {
+package enum Value: Sendable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -16,7 +16,7 @@ public enum Value: Sendable {
 }
 
 extension Value: Equatable {
-    public static func == (lhs: Value, rhs: Value) -> Bool {
+    package static func == (lhs: Value, rhs: Value) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
@@ -34,7 +34,7 @@ extension Value: Equatable {
 }
 
 extension Value: Hashable {
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         switch self {
         case .null: hasher.combine(0)
         case .bool(let b): hasher.combine(1); hasher.combine(b)
@@ -62,20 +62,20 @@ extension Value: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expressib
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
     ExpressibleByDictionaryLiteral
 {
-    public init(nilLiteral: ()) { self = .null }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(integerLiteral value: Int64) { self = .int(value) }
-    public init(floatLiteral value: Double) { self = .double(value) }
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(arrayLiteral elements: Value...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, Value)...) {
+    package init(nilLiteral: ()) { self = .null }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(integerLiteral value: Int64) { self = .int(value) }
+    package init(floatLiteral value: Double) { self = .double(value) }
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(arrayLiteral elements: Value...) { self = .array(elements) }
+    package init(dictionaryLiteral elements: (String, Value)...) {
         self = .object(OrderedDictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 }
 
 extension Value {
     /// The JSON type name, as used in error messages and by JSON Schema's `type`.
-    public var typeName: String {
+    package var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "boolean"
@@ -87,15 +87,15 @@ extension Value {
         }
     }
 
-    public var isNull: Bool { if case .null = self { true } else { false } }
-    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
-    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
-    public var intValue: Int64? { if case .int(let i) = self { i } else { nil } }
-    public var arrayValue: [Value]? { if case .array(let a) = self { a } else { nil } }
-    public var objectValue: OrderedDictionary<String, Value>? { if case .object(let o) = self { o } else { nil } }
+    package var isNull: Bool { if case .null = self { true } else { false } }
+    package var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    package var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    package var intValue: Int64? { if case .int(let i) = self { i } else { nil } }
+    package var arrayValue: [Value]? { if case .array(let a) = self { a } else { nil } }
+    package var objectValue: OrderedDictionary<String, Value>? { if case .object(let o) = self { o } else { nil } }
 
     /// Any number as a `Double` (integers converted).
-    public var numberValue: Double? {
+    package var numberValue: Double? {
         switch self {
         case .int(let i): Double(i)
         case .double(let d): d
@@ -104,12 +104,12 @@ extension Value {
     }
 
     /// Member access on objects; `nil` for other kinds or a missing key.
-    public subscript(key: String) -> Value? {
+    package subscript(key: String) -> Value? {
         if case .object(let o) = self { o[key] } else { nil }
     }
 
     /// Lua-like truthiness used for `when` conditions: only `null` and `false` are false.
-    public var isTruthy: Bool {
+    package var isTruthy: Bool {
         switch self {
         case .null: false
         case .bool(let b): b

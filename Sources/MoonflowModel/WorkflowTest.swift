@@ -1,14 +1,14 @@
-import OrderedCollections
+package import OrderedCollections
 
 /// One case of `workflows/<id>.test.yaml`: a run with mocked activity outcomes, on a virtual
 /// clock, and what it must end like (`moonflow test`).
-public struct WorkflowTestCase: Sendable, Hashable {
+package struct WorkflowTestCase: Sendable, Hashable {
     /// One attempt's scripted outcome: an output or an error, after an optional (virtual) delay.
-    public struct MockOutcome: Sendable, Hashable {
-        public var output: Value?
-        public var error: ActivityFailure?
-        public var delay: Duration?
-        public init(output: Value? = nil, error: ActivityFailure? = nil, delay: Duration? = nil) {
+    package struct MockOutcome: Sendable, Hashable {
+        package var output: Value?
+        package var error: ActivityFailure?
+        package var delay: Duration?
+        package init(output: Value? = nil, error: ActivityFailure? = nil, delay: Duration? = nil) {
             self.output = output
             self.error = error
             self.delay = delay
@@ -16,29 +16,29 @@ public struct WorkflowTestCase: Sendable, Hashable {
     }
 
     /// A manual task completed by the test when the run waits on it.
-    public struct TaskCompletion: Sendable, Hashable {
-        public var data: Value
-        public var user: String?
-        public init(data: Value, user: String? = nil) {
+    package struct TaskCompletion: Sendable, Hashable {
+        package var data: Value
+        package var user: String?
+        package init(data: Value, user: String? = nil) {
             self.data = data
             self.user = user
         }
     }
 
     /// What the run must end like; unset fields are not checked.
-    public struct Expectations: Sendable, Hashable {
-        public var status: String?
+    package struct Expectations: Sendable, Hashable {
+        package var status: String?
         /// Activities in completion order (`seq`), fallback completions included.
-        public var path: [String]?
-        public var attempts: OrderedDictionary<String, Int>
-        public var statuses: OrderedDictionary<String, String>
+        package var path: [String]?
+        package var attempts: OrderedDictionary<String, Int>
+        package var statuses: OrderedDictionary<String, String>
         /// Activities whose compensation ran, in the order it ran.
-        public var compensations: [String]?
-        public var output: Value?
-        public var context: Value?
-        public var errorType: String?
+        package var compensations: [String]?
+        package var output: Value?
+        package var context: Value?
+        package var errorType: String?
 
-        public init(
+        package init(
             status: String? = nil, path: [String]? = nil, attempts: OrderedDictionary<String, Int> = [:],
             statuses: OrderedDictionary<String, String> = [:], compensations: [String]? = nil, output: Value? = nil,
             context: Value? = nil, errorType: String? = nil
@@ -54,20 +54,20 @@ public struct WorkflowTestCase: Sendable, Hashable {
         }
     }
 
-    public var name: String
-    public var input: Value
+    package var name: String
+    package var input: Value
     /// Activity name → outcome of attempt 1, 2, … (the last one repeats). `<name>.compensate` mocks
     /// the activity's compensation. Activities without mocks run their real body.
-    public var mocks: [String: [MockOutcome]]
-    public var tasks: [String: TaskCompletion]
+    package var mocks: [String: [MockOutcome]]
+    package var tasks: [String: TaskCompletion]
     /// Inputs of runs driven to their end first, on the same engine and clock (unmocked bodies,
     /// the case's mocks apply): what they leave behind — an open circuit, a full bulkhead — is what
     /// the case's own run meets.
-    public var earlierRuns: [Value] = []
-    public var expect: Expectations
-    @IgnoredInEquality public var location: SourceLocation
+    package var earlierRuns: [Value] = []
+    package var expect: Expectations
+    @IgnoredInEquality package var location: SourceLocation
 
-    public init(
+    package init(
         name: String, input: Value = .object([:]), mocks: [String: [MockOutcome]] = [:], tasks: [String: TaskCompletion] = [:],
         expect: Expectations = .init(), location: SourceLocation = .unknown
     ) {

@@ -1,10 +1,10 @@
-import Foundation
-import Logging
-import MoonflowEngine
-import MoonflowLoader
-import MoonflowLua
-import MoonflowModel
-import MoonflowStore
+package import Foundation
+package import Logging
+package import MoonflowEngine
+package import MoonflowLoader
+package import MoonflowLua
+package import MoonflowModel
+package import MoonflowStore
 
 /// Where a runtime keeps its runs.
 package enum StoreSelection: Sendable {

@@ -1,5 +1,5 @@
-import Metrics
-import Prometheus
+package import Metrics
+package import Prometheus
 
 /// The process's metrics backend: swift-metrics bootstrapped to a Prometheus registry, once per
 /// process (swift-metrics allows one bootstrap), by the edge that wants metrics (`moonflow

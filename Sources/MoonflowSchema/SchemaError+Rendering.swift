@@ -3,7 +3,7 @@
 extension SchemaError {
     /// The failing field as a slash path under `root` (e.g. `input`), without the leading slash;
     /// the root itself when the whole value failed (or `(root)` when `root` is empty).
-    public func field(under root: String = "") -> String {
+    package func field(under root: String = "") -> String {
         let path = instancePath.isEmpty ? "" : String(instancePath.dropFirst())
         switch (root.isEmpty, path.isEmpty) {
         case (true, true): return "(root)"
@@ -14,20 +14,20 @@ extension SchemaError {
     }
 
     /// `field: message`.
-    public func line(under root: String = "") -> String {
+    package func line(under root: String = "") -> String {
         "\(field(under: root)): \(message)"
     }
 }
 
 extension Collection<SchemaError> {
     /// All errors on one line, the first `limit` spelled out: `input/a: must be string; input/b: … (and 2 more)`.
-    public func oneLineSummary(under root: String = "", limit: Int = 3) -> String {
+    package func oneLineSummary(under root: String = "", limit: Int = 3) -> String {
         let shown = prefix(limit).map { $0.line(under: root) }.joined(separator: "; ")
         return count > limit ? shown + " (and \(count - limit) more)" : shown
     }
 
     /// One error per line.
-    public func multiLineSummary(under root: String = "") -> String {
+    package func multiLineSummary(under root: String = "") -> String {
         map { $0.line(under: root) }.joined(separator: "\n")
     }
 }

@@ -1,27 +1,27 @@
 /// One reason an instance does not satisfy a schema.
-public struct SchemaError: Sendable, Equatable, CustomStringConvertible {
+package struct SchemaError: Sendable, Equatable, CustomStringConvertible {
     /// JSON Pointer to the failing part of the instance (`""` is the whole instance), e.g. `/items/2/price`.
-    public var instancePath: String
+    package var instancePath: String
     /// JSON Pointer to the failing keyword along the evaluation path, `$ref`s included,
     /// e.g. `/properties/items/items/$ref/properties/price/minimum`.
-    public var schemaPath: String
+    package var schemaPath: String
     /// What is wrong, in words (`must be >= 0`).
-    public var message: String
+    package var message: String
 
-    public init(instancePath: String, schemaPath: String, message: String) {
+    package init(instancePath: String, schemaPath: String, message: String) {
         self.instancePath = instancePath
         self.schemaPath = schemaPath
         self.message = message
     }
 
-    public var description: String { "\(instancePath.isEmpty ? "(root)" : instancePath): \(message)" }
+    package var description: String { "\(instancePath.isEmpty ? "(root)" : instancePath): \(message)" }
 }
 
 /// A schema that cannot be compiled: a keyword of the wrong type, a bad regex, a `$ref` that
 /// resolves to nothing, a resolver failure or a required vocabulary this validator lacks.
-public struct SchemaCompileError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct SchemaCompileError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Stable codes, for callers that branch on the kind of problem.
-    public enum Code: String, Sendable {
+    package enum Code: String, Sendable {
         case invalidKeyword = "invalid_keyword"
         case invalidRegex = "invalid_regex"
         case unresolvedReference = "unresolved_reference"
@@ -29,21 +29,21 @@ public struct SchemaCompileError: Error, Sendable, Equatable, CustomStringConver
         case unsupportedVocabulary = "unsupported_vocabulary"
     }
 
-    public var code: Code
+    package var code: Code
     /// The document holding the problem (its URI), `nil` for the schema given to the initialiser.
-    public var document: String?
+    package var document: String?
     /// JSON Pointer to the offending keyword inside that document, e.g. `/properties/id/pattern`.
-    public var schemaPath: String
-    public var message: String
+    package var schemaPath: String
+    package var message: String
 
-    public init(code: Code, document: String? = nil, schemaPath: String, message: String) {
+    package init(code: Code, document: String? = nil, schemaPath: String, message: String) {
         self.code = code
         self.document = document
         self.schemaPath = schemaPath
         self.message = message
     }
 
-    public var description: String {
+    package var description: String {
         let place = (document.map { $0 + "#" } ?? "") + (schemaPath.isEmpty ? "(root)" : schemaPath)
         return "\(place): \(message)"
     }

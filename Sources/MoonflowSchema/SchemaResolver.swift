@@ -1,26 +1,26 @@
-import Foundation
-import MoonflowModel
+package import Foundation
+package import MoonflowModel
 
 /// Supplies the schema documents that `$ref`, `$dynamicRef` and `$schema` name by absolute URI.
 ///
 /// Called only while a schema compiles, never during validation. Return `nil` when the URI is not
 /// yours (the next source is asked, and in the end an unresolved reference is a compile error);
 /// throw when it is yours but cannot be served (unreadable, invalid JSON, outside the root).
-public protocol SchemaResolver: Sendable {
+package protocol SchemaResolver: Sendable {
     func schema(for uri: URL) throws -> Value?
 }
 
 /// Why a resolver refused or failed to produce a document.
-public struct SchemaResolutionError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var uri: String
-    public var message: String
+package struct SchemaResolutionError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var uri: String
+    package var message: String
 
-    public init(uri: String, message: String) {
+    package init(uri: String, message: String) {
         self.uri = uri
         self.message = message
     }
 
-    public var description: String { "\(uri): \(message)" }
+    package var description: String { "\(uri): \(message)" }
 }
 
 /// Serves JSON files under one directory (a project's `schemas/`), refusing anything outside it.
@@ -28,18 +28,18 @@ public struct SchemaResolutionError: Error, Sendable, Equatable, CustomStringCon
 /// `file:` URIs are served when their path, with `..` and symbolic links resolved, lies under
 /// `root`. With `publicBase` (e.g. `https://moonflow.dev/schemas/`), URIs under that prefix map to
 /// the same relative paths under `root`, so schemas can carry stable `https` `$id`s.
-public struct FileSchemaResolver: SchemaResolver {
-    public let root: URL
-    public let publicBase: String?
+package struct FileSchemaResolver: SchemaResolver {
+    package let root: URL
+    package let publicBase: String?
     /// The largest schema file served.
-    public static let maxFileSize = 1 << 20
+    package static let maxFileSize = 1 << 20
 
-    public init(root: URL, publicBase: URL? = nil) {
+    package init(root: URL, publicBase: URL? = nil) {
         self.root = root.standardizedFileURL.resolvingSymlinksInPath()
         self.publicBase = publicBase?.absoluteString
     }
 
-    public func schema(for uri: URL) throws -> Value? {
+    package func schema(for uri: URL) throws -> Value? {
         let file: URL
         if uri.isFileURL {
             file = URL(fileURLWithPath: uri.path)
@@ -78,14 +78,14 @@ public struct FileSchemaResolver: SchemaResolver {
 }
 
 /// Serves documents from memory by absolute URI (fragment ignored): for tests and embedded catalogues.
-public struct InMemorySchemaResolver: SchemaResolver {
-    public var documents: [String: Value]
+package struct InMemorySchemaResolver: SchemaResolver {
+    package var documents: [String: Value]
 
-    public init(_ documents: [String: Value]) {
+    package init(_ documents: [String: Value]) {
         self.documents = documents
     }
 
-    public func schema(for uri: URL) throws -> Value? {
+    package func schema(for uri: URL) throws -> Value? {
         documents[URIReference(uri.absoluteString).withoutFragment]
     }
 }

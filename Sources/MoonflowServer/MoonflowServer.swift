@@ -1,10 +1,10 @@
-import Foundation
-import Hummingbird
-import HummingbirdCore
-import MoonflowModel
-import MoonflowRuntime
-import NIOCore
-import ServiceLifecycle
+package import Foundation
+package import Hummingbird
+package import HummingbirdCore
+package import MoonflowModel
+package import MoonflowRuntime
+package import NIOCore
+package import ServiceLifecycle
 
 /// How `moonflow serve` listens and whom it lets in; what it serves is a `Runtime` built with
 /// `RuntimeOptions.serving`.
@@ -37,7 +37,7 @@ package struct ServerOptions: Sendable {
     }
 }
 
-public enum ServerSetupError: Error, Sendable, CustomStringConvertible {
+package enum ServerSetupError: Error, Sendable, CustomStringConvertible {
     case insecureNotOnLoopback(host: String)
     case noTokens
     /// The descriptor limit cannot hold the connection cap plus the descriptors kept in reserve.
@@ -45,7 +45,7 @@ public enum ServerSetupError: Error, Sendable, CustomStringConvertible {
     /// The runtime was built for a one-shot command (`RuntimeOptions.serving` unset).
     case notServing
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .descriptorLimit(let limit, let maxConnections, let reserved):
             "the open-file limit (\(limit), raised to its hard limit) cannot hold \(maxConnections) connections plus \(reserved) descriptors in reserve: raise it (ulimit -n) or lower --max-connections (at least \(ServerLimits.minimumConnections))"
@@ -62,10 +62,10 @@ public enum ServerSetupError: Error, Sendable, CustomStringConvertible {
 /// The HTTP server of `moonflow serve`: it serves a runtime built with `RuntimeOptions.serving`
 /// (its engine, catalog, store, dispatcher and metrics registry). Plain functions the CLI and the
 /// tests call.
-public enum MoonflowServer {
+package enum MoonflowServer {
     /// Refuses a server nobody could use safely: `--insecure-no-auth` off loopback, or no tokens.
     /// Callers check it before opening anything (a refused `serve` never takes the store's lock).
-    public static func checkAccess(host: String, insecureNoAuth: Bool, tokens: [EngineConfig.Token]) throws(ServerSetupError) {
+    package static func checkAccess(host: String, insecureNoAuth: Bool, tokens: [EngineConfig.Token]) throws(ServerSetupError) {
         if insecureNoAuth {
             guard isLoopback(host) else { throw .insecureNotOnLoopback(host: host) }
         } else if tokens.isEmpty {
@@ -74,9 +74,9 @@ public enum MoonflowServer {
     }
 
     /// Raises the open-file limit to its hard limit and returns it (what `makeApplication` does).
-    public static func raiseDescriptorLimit() -> Int { DescriptorLimit.raiseToHardLimit() }
+    package static func raiseDescriptorLimit() -> Int { DescriptorLimit.raiseToHardLimit() }
 
-    public static func isLoopback(_ host: String) -> Bool {
+    package static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 

@@ -1,10 +1,10 @@
-import GRDB
-import MoonflowEngine
-import MoonflowModel
+package import GRDB
+package import MoonflowEngine
+package import MoonflowModel
 
 /// Event dead letters (`event_dead_letters`): event starts a workflow refused, kept for operators.
 extension SQLiteRunStore {
-    public func recordEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool {
+    package func recordEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool {
         let text = letter.toValue().jsonString()
         let retention = deadLetterRetention
         return try await committer.write { db in
@@ -23,7 +23,7 @@ extension SQLiteRunStore {
         }
     }
 
-    public func eventDeadLetters(workflow: String?) async throws -> [EventDeadLetter] {
+    package func eventDeadLetters(workflow: String?) async throws -> [EventDeadLetter] {
         try await pool.read { db in
             let rows =
                 if let workflow {
@@ -36,7 +36,7 @@ extension SQLiteRunStore {
         }
     }
 
-    public func eventDeadLetter(id: String) async throws -> EventDeadLetter? {
+    package func eventDeadLetter(id: String) async throws -> EventDeadLetter? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM event_dead_letters WHERE id = ?", arguments: [id]).map(Self.deadLetter)
         }

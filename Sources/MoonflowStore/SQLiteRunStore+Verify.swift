@@ -6,7 +6,7 @@ extension SQLiteRunStore {
     /// Checks that the stored state of every run equals the fold of its journal (docs/durability.md): the
     /// run row, its activities, tasks, timers and queue entry are what the fold says. Returns one
     /// line per difference; empty when the store is consistent.
-    public func verify() async throws -> [String] {
+    package func verify() async throws -> [String] {
         try await pool.read { db in
             var problems: [String] = []
             for row in try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY position") {

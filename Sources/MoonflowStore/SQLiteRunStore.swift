@@ -1,24 +1,24 @@
-import Foundation
-import GRDB
-import MoonflowEngine
-import MoonflowModel
-import OrderedCollections
+package import Foundation
+package import GRDB
+package import MoonflowEngine
+package import MoonflowModel
+package import OrderedCollections
 
 /// How the store writes (docs/durability.md).
-public struct SQLiteStoreOptions: Sendable, Hashable {
+package struct SQLiteStoreOptions: Sendable, Hashable {
     /// `full` (default): a commit is on disk before it is acknowledged. `normal`: may lose the
     /// last commits on power loss (never on a process crash), never corrupts.
-    public var synchronous: EngineConfig.Synchronous
+    package var synchronous: EngineConfig.Synchronous
     /// How long a write waits for a lock held by another connection before failing `StorageBusy`.
-    public var busyTimeout: Duration
+    package var busyTimeout: Duration
     /// Opens a store whose WAL is damaged (`StoreOpenError.corruptWAL`) as SQLite would: keeping
     /// the transactions before the damage, dropping those after it for good. Off by default; an
     /// operator turns it on (`--accept-wal-loss`) after backing the files up.
-    public var acceptWALLoss: Bool
+    package var acceptWALLoss: Bool
     /// The most event dead letters kept (at least 1); past it the oldest are dropped.
-    public var deadLetterRetention: Int
+    package var deadLetterRetention: Int
 
-    public init(
+    package init(
         synchronous: EngineConfig.Synchronous = .full, busyTimeout: Duration = .seconds(5), acceptWALLoss: Bool = false,
         deadLetterRetention: Int = EventDeadLetter.retentionLimit
     ) {
@@ -30,7 +30,7 @@ public struct SQLiteStoreOptions: Sendable, Hashable {
 }
 
 /// Why a store file was not opened. Nothing was written to it.
-public enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Another engine process owns the file (docs/durability.md: one writer).
     case inUse(path: String)
     /// The file is not a SQLite database, or fails `PRAGMA quick_check`.
@@ -40,7 +40,7 @@ public enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
     case corruptWAL(path: String, detail: String)
     case cannotOpen(path: String, detail: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .inUse(let path):
             "\(path) is in use by another Moonflow process (one engine per store); stop it or use another --store"
@@ -66,8 +66,8 @@ public enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible {
 ///
 /// One process owns a store: an exclusive `flock` on `<path>.lock` is held while the store is
 /// open (the kernel drops it when the process dies, so a crash never leaves a stale lock).
-public final class SQLiteRunStore: RunStore {
-    public let path: String
+package final class SQLiteRunStore: RunStore {
+    package let path: String
     let pool: DatabasePool
     let committer: GroupCommitter
     private let lock: OwnerLock
@@ -76,7 +76,7 @@ public final class SQLiteRunStore: RunStore {
     /// Opens (or creates) the store at `path`. A file that is not a SQLite database or fails
     /// `PRAGMA quick_check`, or whose WAL holds committed transactions SQLite would drop, is
     /// refused untouched; a store another process holds is refused.
-    public init(path: String, options: SQLiteStoreOptions = SQLiteStoreOptions()) throws {
+    package init(path: String, options: SQLiteStoreOptions = SQLiteStoreOptions()) throws {
         self.path = path
         deadLetterRetention = max(1, options.deadLetterRetention)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -124,13 +124,13 @@ public final class SQLiteRunStore: RunStore {
     }
 
     /// Transactions committed and writes they held so far (mean batch size = writes / transactions).
-    public var commitStatistics: (transactions: Int, writes: Int) { committer.statistics }
+    package var commitStatistics: (transactions: Int, writes: Int) { committer.statistics }
 
     // MARK: - Writes
 
     /// Debug builds (every test) check that `state` is the fold of `events`; release builds skip
     /// the comparison of whole states, as `append` does not make it either.
-    public func create(
+    package func create(
         _ state: RunState, definition: PinnedDefinition, events: [RunEvent], committed: CommitHandler?
     ) async throws -> Bool {
         #if DEBUG
@@ -158,7 +158,7 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    public func append(_ runID: String, events: [RunEvent], newState: RunState, committed: CommitHandler?) async throws {
+    package func append(_ runID: String, events: [RunEvent], newState: RunState, committed: CommitHandler?) async throws {
         let texts = Self.journalTexts(events)
         _ = try await committer.write(committed: committed) { db in
             let (length, hadTimers) = try Self.checkJournalLength(runID, events, newState, db)
@@ -181,7 +181,7 @@ public final class SQLiteRunStore: RunStore {
         return (length, row[1])
     }
 
-    public func repin(
+    package func repin(
         _ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState, committed: CommitHandler?
     ) async throws {
         let texts = Self.journalTexts(events)
@@ -196,7 +196,7 @@ public final class SQLiteRunStore: RunStore {
     }
 
     /// Notes a run recovery could not drive; the reason is kept as every error text is (`SafeText.errorMessage`).
-    public func recordDeadLetter(runID: String, reason: String, at: Timestamp) async throws {
+    package func recordDeadLetter(runID: String, reason: String, at: Timestamp) async throws {
         _ = try await committer.write { db in
             try db.execute(
                 sql: "INSERT INTO dead_letters (run_id, at, reason) VALUES (?, ?, ?)",
@@ -205,7 +205,7 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    public func deadLetters() async throws -> [DeadLetter] {
+    package func deadLetters() async throws -> [DeadLetter] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT run_id, at, reason FROM dead_letters ORDER BY id").map { row in
                 DeadLetter(runID: row["run_id"], at: Timestamp(nanosecondsSinceEpoch: row["at"]), reason: row["reason"])
@@ -258,15 +258,15 @@ public final class SQLiteRunStore: RunStore {
 
     // MARK: - Reads
 
-    public func state(of runID: String) async throws -> RunState? {
+    package func state(of runID: String) async throws -> RunState? {
         try await pool.read { db in try Self.fold(runID, db) }
     }
 
-    public func journal(of runID: String) async throws -> [RunEvent] {
+    package func journal(of runID: String) async throws -> [RunEvent] {
         try await pool.read { db in try Self.journal(runID, db) }
     }
 
-    public func definition(of runID: String) async throws -> PinnedDefinition? {
+    package func definition(of runID: String) async throws -> PinnedDefinition? {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
@@ -281,14 +281,14 @@ public final class SQLiteRunStore: RunStore {
     }
 
     /// Every stored definition version of a workflow, oldest first: `(version, hash)`.
-    public func definitionVersions(of workflow: String) async throws -> [(version: Int, hash: String)] {
+    package func definitionVersions(of workflow: String) async throws -> [(version: Int, hash: String)] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT version, hash FROM definitions WHERE workflow = ? ORDER BY version", arguments: [workflow])
                 .map { (version: $0["version"], hash: $0["hash"]) }
         }
     }
 
-    public func runs(status: Set<RunStatus>?) async throws -> [RunState] {
+    package func runs(status: Set<RunStatus>?) async throws -> [RunState] {
         try await pool.read { db in
             var sql = "SELECT id FROM runs"
             var arguments: StatementArguments = []
@@ -301,7 +301,7 @@ public final class SQLiteRunStore: RunStore {
     }
 
     /// One line per run for listings, without folding journals.
-    public func summaries(status: RunStatus?, workflow: String?) async throws -> [RunSummary] {
+    package func summaries(status: RunStatus?, workflow: String?) async throws -> [RunSummary] {
         try await pool.read { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
@@ -322,13 +322,13 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    public func task(id: String) async throws -> TaskRecord? {
+    package func task(id: String) async throws -> TaskRecord? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM tasks WHERE id = ?", arguments: [id]).map(Self.task)
         }
     }
 
-    public func tasks(status: TaskStatus?) async throws -> [TaskRecord] {
+    package func tasks(status: TaskStatus?) async throws -> [TaskRecord] {
         try await pool.read { db in
             let rows =
                 if let status {
@@ -340,7 +340,7 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    public func dueTimers(at now: Timestamp) async throws -> [DueTimer] {
+    package func dueTimers(at now: Timestamp) async throws -> [DueTimer] {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT run_id, kind, ref, at FROM timers WHERE at <= ? ORDER BY at, run_id",
@@ -353,7 +353,7 @@ public final class SQLiteRunStore: RunStore {
     }
 
     /// Runs waiting to start, in queue order (docs/resilience.md): what `RunAdmissionMachine` is rebuilt from.
-    public func queuedRuns() async throws -> [RunQueueEntry] {
+    package func queuedRuns() async throws -> [RunQueueEntry] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM run_queue ORDER BY sequence").map { row in
                 RunQueueEntry(
@@ -365,7 +365,7 @@ public final class SQLiteRunStore: RunStore {
     }
 
     /// `PRAGMA integrity_check`: `["ok"]` for a sound file.
-    public func integrityCheck() async throws -> [String] {
+    package func integrityCheck() async throws -> [String] {
         try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
     }
 
@@ -391,7 +391,7 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    public func events(after position: Int64, runID: String?, limit: Int) async throws -> [RunEvent] {
+    package func events(after position: Int64, runID: String?, limit: Int) async throws -> [RunEvent] {
         try await pool.read { db in
             let rows =
                 if let runID {
@@ -410,7 +410,7 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    public func lastPosition() async throws -> Int64 {
+    package func lastPosition() async throws -> Int64 {
         try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(position), 0) FROM journal") ?? 0 }
     }
 
@@ -427,11 +427,11 @@ public final class SQLiteRunStore: RunStore {
 }
 
 /// A stored row that does not read back (written by another program, or damaged).
-public enum StoreDataError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum StoreDataError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Entry `seq` of the run's journal is not JSON, or not an event this build reads (`reason`).
     case badJournalEntry(runID: String, seq: Int, reason: String)
     case badDeadLetter(id: String)
-    public var description: String {
+    package var description: String {
         switch self {
         case .badJournalEntry(let id, let seq, let reason):
             "run '\(SafeText.display(id, limit: 256))': journal entry \(seq) does not read back: \(reason)"
@@ -441,22 +441,22 @@ public enum StoreDataError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A run recovery could not drive, and why.
-public struct DeadLetter: Sendable, Hashable {
-    public var runID: String
-    public var at: Timestamp
-    public var reason: String
+package struct DeadLetter: Sendable, Hashable {
+    package var runID: String
+    package var at: Timestamp
+    package var reason: String
 }
 
 /// What `runs list` shows of a run, from the summary row.
-public struct RunSummary: Sendable, Hashable {
-    public var id: String
-    public var workflow: String
-    public var status: RunStatus
-    public var createdAt: Timestamp
-    public var updatedAt: Timestamp
-    public var nextTimerAt: Timestamp?
-    public var parentRun: String?
-    public var events: Int
+package struct RunSummary: Sendable, Hashable {
+    package var id: String
+    package var workflow: String
+    package var status: RunStatus
+    package var createdAt: Timestamp
+    package var updatedAt: Timestamp
+    package var nextTimerAt: Timestamp?
+    package var parentRun: String?
+    package var events: Int
 
     init(row: Row) {
         id = row["id"]

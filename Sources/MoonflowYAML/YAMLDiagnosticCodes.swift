@@ -1,33 +1,33 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// The codes of the YAML layer; docs/error-codes.md (section "YAML") explains each to users.
 extension DiagnosticCode {
     /// The file is larger than `YAMLLimits.maxFileSize`; checked before parsing.
-    public static let yamlFileTooLarge = DiagnosticCode("FileTooLarge")
+    package static let yamlFileTooLarge = DiagnosticCode("FileTooLarge")
     /// The file is UTF-16 or UTF-32; only UTF-8 (with or without a BOM) is read.
-    public static let yamlUnsupportedEncoding = DiagnosticCode("UnsupportedEncoding")
+    package static let yamlUnsupportedEncoding = DiagnosticCode("UnsupportedEncoding")
     /// A byte that is not valid UTF-8.
-    public static let yamlInvalidUTF8 = DiagnosticCode("InvalidUTF8")
+    package static let yamlInvalidUTF8 = DiagnosticCode("InvalidUTF8")
     /// libyaml could not read the text (its problem and context, at its mark).
-    public static let yamlSyntax = DiagnosticCode("YAMLSyntax")
+    package static let yamlSyntax = DiagnosticCode("YAMLSyntax")
     /// A second document in a file that must hold one.
-    public static let yamlMultipleDocuments = DiagnosticCode("MultipleDocuments")
+    package static let yamlMultipleDocuments = DiagnosticCode("MultipleDocuments")
     /// An empty file, comments only, or a lone `---`.
-    public static let yamlEmptyDocument = DiagnosticCode("EmptyDocument")
+    package static let yamlEmptyDocument = DiagnosticCode("EmptyDocument")
     /// The document's root is not a mapping.
-    public static let yamlRootNotMapping = DiagnosticCode("RootNotMapping")
+    package static let yamlRootNotMapping = DiagnosticCode("RootNotMapping")
     /// Alias expansion would add more than `YAMLLimits.maxAliasExpansion` nodes.
-    public static let yamlAliasLimitExceeded = DiagnosticCode("AliasLimitExceeded")
+    package static let yamlAliasLimitExceeded = DiagnosticCode("AliasLimitExceeded")
     /// `*name` with no `&name` before it.
-    public static let yamlUnknownAlias = DiagnosticCode("UnknownAlias")
+    package static let yamlUnknownAlias = DiagnosticCode("UnknownAlias")
     /// Nesting deeper than `YAMLLimits.maxDepth`.
-    public static let yamlDepthLimitExceeded = DiagnosticCode("DepthLimitExceeded")
+    package static let yamlDepthLimitExceeded = DiagnosticCode("DepthLimitExceeded")
     /// A key written twice in one mapping.
-    public static let yamlDuplicateKey = DiagnosticCode("DuplicateKey")
+    package static let yamlDuplicateKey = DiagnosticCode("DuplicateKey")
     /// A `<<` merge key whose value is not a mapping or a list of mappings.
-    public static let yamlInvalidMerge = DiagnosticCode("InvalidMerge")
+    package static let yamlInvalidMerge = DiagnosticCode("InvalidMerge")
     /// A core tag (`!!int`, `!!bool`, `!!map`…) on a node that does not fit it.
-    public static let yamlBadTaggedValue = DiagnosticCode("BadTaggedValue")
+    package static let yamlBadTaggedValue = DiagnosticCode("BadTaggedValue")
     /// A mapping key that is a list or mapping where plain text is needed.
-    public static let yamlComplexKey = DiagnosticCode("ComplexKey")
+    package static let yamlComplexKey = DiagnosticCode("ComplexKey")
 }

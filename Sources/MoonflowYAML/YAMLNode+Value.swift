@@ -1,5 +1,5 @@
-import MoonflowModel
-import OrderedCollections
+package import MoonflowModel
+package import OrderedCollections
 
 extension YAMLNode {
     /// The full form of a tag of the YAML core schema: `coreTag("int")` is `tag:yaml.org,2002:int`.
@@ -20,7 +20,7 @@ extension YAMLNode {
     /// else (`012`, `1_000`, `1:30`, `.inf`, `.nan`) is a string. Quoted and block scalars are strings.
     /// Core tags decide the type (`!!int "12"` is 12, `!!str 12` is "12"); a scalar with another
     /// tag is its text. `nil` for non-scalars.
-    public var resolvedScalar: Value? {
+    package var resolvedScalar: Value? {
         guard case .scalar(let scalar) = content else { return nil }
         switch Self.resolve(scalar, tag: tag) {
         case .success(let value): return value
@@ -130,7 +130,7 @@ extension YAMLNode {
 
     /// Converts a data subtree (context defaults, `with:` literals, inline schemas) to a `Value`.
     /// Mapping keys must be scalars; they become strings as written.
-    public func toValue() throws(Diagnostic) -> Value {
+    package func toValue() throws(Diagnostic) -> Value {
         switch content {
         case .scalar: return resolvedScalar!
         case .sequence(let items):

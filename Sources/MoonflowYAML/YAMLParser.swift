@@ -1,4 +1,4 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// Reads YAML text into `YAMLNode` trees with the rules of docs/workflow-format.md, on libyaml's event API.
 ///
@@ -7,9 +7,9 @@ import MoonflowModel
 /// (duplicate keys, unknown aliases, bad tags, bad merges); a syntax error, an exceeded limit or
 /// an encoding error ends the parse with what was found so far. A tree is returned only when the
 /// file has no error.
-public enum YAMLParser {
+package enum YAMLParser {
     /// A workflow or configuration file: exactly one document, whose root is a mapping.
-    public static func parse(_ bytes: [UInt8], file: String, limits: YAMLLimits = .init()) throws(DiagnosticList) -> YAMLNode {
+    package static func parse(_ bytes: [UInt8], file: String, limits: YAMLLimits = .init()) throws(DiagnosticList) -> YAMLNode {
         var composer = try makeComposer(bytes, file: file, limits: limits)
         let root: YAMLNode
         var problems: [Diagnostic] = []
@@ -47,7 +47,7 @@ public enum YAMLParser {
 
     /// Any number of documents with any roots (for tools and the conformance suite); an empty
     /// stream is an empty array.
-    public static func parseDocuments(_ bytes: [UInt8], file: String, limits: YAMLLimits = .init()) throws(DiagnosticList) -> [YAMLNode] {
+    package static func parseDocuments(_ bytes: [UInt8], file: String, limits: YAMLLimits = .init()) throws(DiagnosticList) -> [YAMLNode] {
         var composer = try makeComposer(bytes, file: file, limits: limits)
         var documents: [YAMLNode] = []
         do throws(Diagnostic) {

@@ -11,11 +11,11 @@ enum SQLiteCommitFloor {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-floor-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
+        let pool = try DatabasePool(path: directory.appendingPathComponent("floor.db").path)
+        // After the pool is open: GRDB sets NORMAL on its writer when it turns WAL on.
+        try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")")
         }
-        let pool = try DatabasePool(path: directory.appendingPathComponent("floor.db").path, configuration: configuration)
         try pool.write { db in try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)") }
         var samples: [Double] = []
         for _ in 0..<repetitions {

@@ -1,5 +1,5 @@
-import MoonflowModel
-import Synchronization
+package import MoonflowModel
+package import Synchronization
 
 /// The engine's run admission (docs/resilience.md), built from the store on first use: runs that hold a
 /// slot (running, compensating, or admitted and not started yet) and the queued runs with
@@ -18,16 +18,16 @@ final class AdmissionState: Sendable {
 extension Engine {
     /// Runs admitted from the queue (a slot freed, limits raised) are given to `handler` to be
     /// driven; it must not block.
-    public func onAdmission(_ handler: @escaping @Sendable (RunID) -> Void) {
+    package func onAdmission(_ handler: @escaping @Sendable (RunID) -> Void) {
         admissionState.handler.withLock { $0 = handler }
     }
 
     /// Who holds a slot and who waits, for monitoring.
-    public func runQueue() async throws -> RunQueueSnapshot { try await admission().snapshot() }
+    package func runQueue() async throws -> RunQueueSnapshot { try await admission().snapshot() }
 
     /// A workflow's `concurrency` changed (a reload): queued runs that now fit start. Before the
     /// first admission there is nothing to update: the rebuild reads current definitions.
-    public func updateConcurrency(workflow: String, limits: ConcurrencyLimits?) {
+    package func updateConcurrency(workflow: String, limits: ConcurrencyLimits?) {
         guard let admission = admissionState.built.withLock({ $0 }) else { return }
         dispatch(admission.update(workflow: workflow, limits: limits))
     }

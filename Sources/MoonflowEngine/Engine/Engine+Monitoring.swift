@@ -1,26 +1,26 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// The figures of the monitoring summary (docs/api.md): runs by state, today's outcomes, the last
 /// hour's durations, rates and throughput, and the state of the shared breakers and bulkheads.
-public struct MonitoringSnapshot: Sendable, Hashable {
+package struct MonitoringSnapshot: Sendable, Hashable {
     /// Unfinished runs by status (`queued`, `running`, `waiting`, `compensating`).
-    public var activeRuns: [RunStatus: Int]
-    public var completedToday: Int
+    package var activeRuns: [RunStatus: Int]
+    package var completedToday: Int
     /// Runs that ended today in any other final state (failed, compensated, timed out, cancelled…).
-    public var failedToday: Int
+    package var failedToday: Int
     /// Mean start-to-finish time of the runs that ended today, in milliseconds.
-    public var averageDurationMs: Double?
+    package var averageDurationMs: Double?
     /// Kept by this engine since it started (`OutcomeWindow`), not read from the store.
-    public var lastHour: RecentOutcomes
-    public var breakers: [CircuitBreakerSnapshot]
-    public var bulkheads: [BulkheadSnapshot]
+    package var lastHour: RecentOutcomes
+    package var breakers: [CircuitBreakerSnapshot]
+    package var bulkheads: [BulkheadSnapshot]
     /// Runs accepted and not started yet.
-    public var queueDepth: Int { activeRuns[.queued] ?? 0 }
+    package var queueDepth: Int { activeRuns[.queued] ?? 0 }
 }
 
 extension Engine {
     /// The monitoring summary; "today" starts at `dayStart` (the caller picks the zone).
-    public func monitoring(dayStart: Timestamp) async throws -> MonitoringSnapshot {
+    package func monitoring(dayStart: Timestamp) async throws -> MonitoringSnapshot {
         var active: [RunStatus: Int] = [:]
         var completed = 0
         var failed = 0
@@ -44,20 +44,20 @@ extension Engine {
 
     /// Runs a restarted process must pick up: accepted, running or compensating when it stopped.
     /// Waiting runs need nothing until their timer fires or their task is completed.
-    public func runsToRecover() async throws -> [RunID] {
+    package func runsToRecover() async throws -> [RunID] {
         try await store.runs(status: [.queued, .running, .compensating]).map(\.id)
     }
 
     /// The earliest durable timer of any unfinished run, when there is one: a timer service
     /// sleeps until then (or until it is told of a newer timer).
-    public func earliestTimer(before horizon: Timestamp) async throws -> Timestamp? {
+    package func earliestTimer(before horizon: Timestamp) async throws -> Timestamp? {
         try await store.dueTimers(at: horizon).first?.timer.at
     }
 }
 
 extension CircuitState {
     /// The value of the `moonflow_circuit_state` gauge (docs/api.md): 0 closed, 1 half-open, 2 open.
-    public var gaugeLevel: Double {
+    package var gaugeLevel: Double {
         switch self {
         case .closed: 0
         case .halfOpen: 1

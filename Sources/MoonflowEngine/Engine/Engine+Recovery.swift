@@ -1,9 +1,9 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// How one run came out of `resumeAll`.
-public struct RecoveredRun: Sendable {
-    public var runID: RunID
-    public var outcome: Result<RunStatus, any Error>
+package struct RecoveredRun: Sendable {
+    package var runID: RunID
+    package var outcome: Result<RunStatus, any Error>
 }
 
 extension Engine {
@@ -16,7 +16,7 @@ extension Engine {
     /// compensation continues with the pending ones. A run that cannot be driven (its definition
     /// cannot be rebuilt) reports its error; the others go on.
     /// `progress` is told, after each run, how many were driven of how many found so far.
-    public func resumeAll(concurrency: Int = 1, progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) async throws
+    package func resumeAll(concurrency: Int = 1, progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) async throws
         -> [RecoveredRun]
     {
         let admission = try await admission()
@@ -63,7 +63,7 @@ extension Engine {
     /// a fresh retry budget, then the pending ones, in plan order; completed ones never re-run.
     /// With `latest` (the project's current definition of the run's workflow), the compensations
     /// run the fixed scripts: the run is re-pinned to it, recorded in `run.compensation_resumed`.
-    public func resumeCompensation(_ runID: RunID, latest: PinnedWorkflow? = nil) async throws -> RunStatus {
+    package func resumeCompensation(_ runID: RunID, latest: PinnedWorkflow? = nil) async throws -> RunStatus {
         let status = try await leases.withLease(runID) {
             guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
             guard state.status == .compensationFailed else { throw EngineError.notCompensationFailed(runID, state.status) }
@@ -83,5 +83,5 @@ extension Engine {
 
 extension RunStatus {
     /// States a restart drives on.
-    public static let unfinished: Set<RunStatus> = [.queued, .running, .waiting, .compensating]
+    package static let unfinished: Set<RunStatus> = [.queued, .running, .waiting, .compensating]
 }

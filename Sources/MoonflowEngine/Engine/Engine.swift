@@ -1,40 +1,40 @@
-import Foundation
-import Logging
-import MoonflowModel
+package import Foundation
+package import Logging
+package import MoonflowModel
 
 /// A run's identifier.
-public typealias RunID = String
+package typealias RunID = String
 
 /// A workflow definition with what it is pinned to (content hash and file texts), as a run starts.
-public struct PinnedWorkflow: Sendable, Hashable {
-    public var workflow: Workflow
-    public var definition: PinnedDefinition
-    public var hash: String { definition.hash }
+package struct PinnedWorkflow: Sendable, Hashable {
+    package var workflow: Workflow
+    package var definition: PinnedDefinition
+    package var hash: String { definition.hash }
 
-    public init(workflow: Workflow, definition: PinnedDefinition) {
+    package init(workflow: Workflow, definition: PinnedDefinition) {
         self.workflow = workflow
         self.definition = definition
     }
 
     /// A definition built in code, without file texts: only this process can drive its runs.
-    public init(workflow: Workflow, hash: String) {
+    package init(workflow: Workflow, hash: String) {
         self.init(workflow: workflow, definition: PinnedDefinition(workflowID: workflow.id, hash: hash))
     }
 }
 
 /// Where the engine finds the workflow a `type: workflow` activity starts as a child run.
-public protocol WorkflowCatalog: Sendable {
+package protocol WorkflowCatalog: Sendable {
     func workflow(id: String) async -> PinnedWorkflow?
 }
 
-public enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownRun(RunID)
     /// `resumeCompensation` of a run that is not `compensation_failed`.
     case notCompensationFailed(RunID, RunStatus)
     /// A start named a run that exists and was started by another request: another workflow,
     /// another input, or another origin (the API answers 409).
     case runIDConflict(RunID, reason: String)
-    public var description: String {
+    package var description: String {
         switch self {
         case .unknownRun(let id): "unknown run '\(SafeText.display(id, limit: 256))'"
         case .notCompensationFailed(let id, let status):
@@ -47,10 +47,10 @@ public enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// What a start did: the run's id, and whether this start created it (`false`: an idempotent
 /// repeat returned the existing run).
-public struct RunStart: Sendable, Hashable {
-    public var runID: RunID
-    public var created: Bool
-    public init(runID: RunID, created: Bool) {
+package struct RunStart: Sendable, Hashable {
+    package var runID: RunID
+    package var created: Bool
+    package init(runID: RunID, created: Bool) {
         self.runID = runID
         self.created = created
     }
@@ -62,11 +62,11 @@ public struct RunStart: Sendable, Hashable {
 ///
 /// Every call that changes a run takes that run's lease, so one driver at a time writes its journal;
 /// `cancel` and `terminate` also reach a driver that is running, through its mailbox.
-public final class Engine: Sendable {
+package final class Engine: Sendable {
     let store: any RunStore
     let runner: any ScriptRunning
     /// The clock the engine reads and sleeps on; callers waiting for `nextTimer` use it too.
-    public let clock: any EngineClock
+    package let clock: any EngineClock
     let random: any RandomSource
     let logger: Logger
     let validator: any SchemaValidating
@@ -76,22 +76,22 @@ public final class Engine: Sendable {
     let executor: ActivityExecutor
     /// Breakers and bulkheads are shared by name by every run in the process (docs/resilience.md);
     /// a server passes the same registries to the engine it builds after a reload.
-    public let breakers: CircuitBreakerRegistry
-    public let bulkheads: BulkheadRegistry
+    package let breakers: CircuitBreakerRegistry
+    package let bulkheads: BulkheadRegistry
     let leases = RunLeases()
     let admissionState: AdmissionState
     /// The engine-wide `concurrency.max_activities` (moonflow.yaml): activities of every run at once.
     let activityGate: Bulkhead?
     /// Every event of every run, as it is committed, plus events scripts emit.
-    public let bus: EventBus
+    package let bus: EventBus
     /// moonflow.yaml's `resources`: the sandbox limits of every code action, under its `limits:`
     /// and its `timeout` (none there: the runner's default wall time).
     let scriptLimits: ScriptLimits
     let metrics = EngineMetrics()
     /// How long a run's writes wait out a full disk or a locked database (`StorageRetryPolicy`).
-    public let storageRetry = StorageRetry()
+    package let storageRetry = StorageRetry()
 
-    public init(
+    package init(
         store: any RunStore, runner: any ScriptRunning, clock: any EngineClock = SystemClock(),
         random: any RandomSource = SystemRandomSource(), logger: Logger,
         validator: any SchemaValidating = AcceptingValidator(), catalog: (any WorkflowCatalog)? = nil,
@@ -122,7 +122,7 @@ public final class Engine: Sendable {
     }
 
     /// Events from now on (docs/workflow-format.md).
-    public func events() -> AsyncStream<RunEvent> { bus.subscribe() }
+    package func events() -> AsyncStream<RunEvent> { bus.subscribe() }
 
     /// Accepts a run durably (committed with its pinned definition) and returns its id; `drive`
     /// runs it. The input is validated against `workflow.input` first (`SchemaInvalid`, nothing
@@ -133,14 +133,14 @@ public final class Engine: Sendable {
     /// the engine's) the run stays `queued` in its place (`priority` orders it under
     /// `strategy: priority`) until a slot frees; past `max_size` it ends `failed` with `QueueFull`
     /// at once (docs/resilience.md).
-    public func start(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
+    package func start(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
         async throws -> RunID
     {
         try await startRun(pinned, input: input, runID: runID, event: event, priority: priority).runID
     }
 
     /// `start`, saying whether this call created the run.
-    public func startRun(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
+    package func startRun(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
         async throws -> RunStart
     {
         if let runID { try RunIDRule.check(runID) }
@@ -148,7 +148,7 @@ public final class Engine: Sendable {
     }
 
     /// `start` for a definition built in code (no file texts to pin).
-    public func start(
+    package func start(
         workflow: Workflow, definitionHash: String, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0
     ) async throws -> RunID {
         try await start(PinnedWorkflow(workflow: workflow, hash: definitionHash), input: input, runID: runID, event: event, priority: priority)
@@ -157,7 +157,7 @@ public final class Engine: Sendable {
     /// Starts the run of one schedule tick, under the tick's engine-made id
     /// (`EngineRunID.scheduleTick`): a tick fired twice (a restart between the start and the
     /// schedule's next look) starts one run. The tick is stored with the run (`RunOrigin.schedule`).
-    public func startScheduled(_ pinned: PinnedWorkflow, tick: Timestamp, event: Value?) async throws -> RunStart {
+    package func startScheduled(_ pinned: PinnedWorkflow, tick: Timestamp, event: Value?) async throws -> RunStart {
         try await create(
             pinned, input: .object([:]), runID: EngineRunID.scheduleTick(workflow: pinned.workflow.id, tick: tick), event: event,
             parent: nil, origin: .schedule(tick: tick))
@@ -166,7 +166,7 @@ public final class Engine: Sendable {
     /// Starts the run an event triggers. With a `key` (the trigger's dedupe key, or the event's
     /// id) the run gets the engine-made id `EngineRunID.event`, and a second event with the key
     /// returns that run whatever its payload; without one, a fresh id.
-    public func startTriggered(_ pinned: PinnedWorkflow, input: Value, key: String?, event: Value?) async throws -> RunStart {
+    package func startTriggered(_ pinned: PinnedWorkflow, input: Value, key: String?, event: Value?) async throws -> RunStart {
         let runID = key.map { EngineRunID.event(workflow: pinned.workflow.id, key: $0) }
         return try await create(pinned, input: input, runID: runID, event: event, parent: nil, origin: key == nil ? .request : .event)
     }
@@ -229,16 +229,16 @@ public final class Engine: Sendable {
     /// Runs the run until it ends or waits (on a manual task, a child run or a durable timer) and
     /// returns its status. Due timers of the run fire first. A child run that ends lets its parent
     /// continue.
-    public func drive(_ runID: RunID) async throws -> RunStatus {
+    package func drive(_ runID: RunID) async throws -> RunStatus {
         try await withDriverResumingParent(runID) { driver in try await driver.drive() }
     }
 
     /// Cancels a run: what is in flight is cancelled and waited for, then completed activities are
     /// compensated (docs/workflow-format.md). Ends `cancelled`, `compensated` or `compensation_failed`.
-    public func cancel(_ runID: RunID) async throws -> RunStatus { try await stop(runID, .cancelled) }
+    package func cancel(_ runID: RunID) async throws -> RunStatus { try await stop(runID, .cancelled) }
 
     /// Stops a run at once: in-flight activities are cancelled, nothing is compensated.
-    public func terminate(_ runID: RunID) async throws -> RunStatus { try await stop(runID, .terminated) }
+    package func terminate(_ runID: RunID) async throws -> RunStatus { try await stop(runID, .terminated) }
 
     func stop(_ runID: RunID, _ ending: RunEnding) async throws -> RunStatus {
         leases.send(runID, .stop(ending))
@@ -248,7 +248,7 @@ public final class Engine: Sendable {
     /// Completes a manual task (docs/workflow-format.md) with the data a human submitted, then drives its run.
     /// Throws `TaskCompletionError` when the task is unknown, not open (`already_completed` for a
     /// second completion), `user` is not an assignee, or the data does not satisfy the form.
-    public func completeTask(_ taskID: String, data: Value, user: TaskUser) async throws -> RunStatus {
+    package func completeTask(_ taskID: String, data: Value, user: TaskUser) async throws -> RunStatus {
         guard let task = try await store.task(id: taskID) else { throw TaskCompletionError.notFound(taskID) }
         // A task of a finished run is closed: this check also covers runs `withDriver` leaves alone.
         try task.checkOpen()
@@ -270,7 +270,7 @@ public final class Engine: Sendable {
     /// drives the runs they belong to; returns those runs. A service calls this when
     /// `nextTimer` says so; tests call it after advancing a `ManualClock`.
     @discardableResult
-    public func fireDueTimers() async throws -> [RunID] {
+    package func fireDueTimers() async throws -> [RunID] {
         var seen = Set<RunID>()
         let runs = try await store.dueTimers(at: clock.now).map(\.runID).filter { seen.insert($0).inserted }
         for runID in runs { _ = try await drive(runID) }
@@ -278,7 +278,7 @@ public final class Engine: Sendable {
     }
 
     /// The earliest durable timer of a run, when it has one.
-    public func nextTimer(of runID: RunID) async throws -> Timestamp? {
+    package func nextTimer(of runID: RunID) async throws -> Timestamp? {
         try await store.state(of: runID)?.timers.first?.at
     }
 
@@ -339,7 +339,7 @@ public final class Engine: Sendable {
 }
 
 /// Accepts every value: the validator used until a JSON Schema validator is wired in.
-public struct AcceptingValidator: SchemaValidating {
-    public init() {}
-    public func validate(_ value: Value, against schema: Value) -> [String] { [] }
+package struct AcceptingValidator: SchemaValidating {
+    package init() {}
+    package func validate(_ value: Value, against schema: Value) -> [String] { [] }
 }

@@ -1,5 +1,5 @@
-import Crypto
-import MoonflowModel
+package import Crypto
+package import MoonflowModel
 
 /// Every run id the engine makes itself, in one place. Each has a form `RunIDRule` refuses, so no
 /// caller can create a run under it beforehand (and have the engine adopt it as a child's result,
@@ -11,20 +11,20 @@ import MoonflowModel
 ///   a SHA-256 of the workflow and the key, so no payload text ever becomes part of an id.
 ///
 /// A run without a caller-given id gets a random UUID, which nobody can predict.
-public enum EngineRunID {
-    public static func child(of parent: RunID, activity: String) -> RunID { "\(parent)/\(activity)" }
+package enum EngineRunID {
+    package static func child(of parent: RunID, activity: String) -> RunID { "\(parent)/\(activity)" }
 
-    public static func scheduleTick(workflow: String, tick: Timestamp) -> RunID {
+    package static func scheduleTick(workflow: String, tick: Timestamp) -> RunID {
         let seconds = tick.nanosecondsSinceEpoch / 1_000_000_000
         return "@schedule:\(workflow):\(seconds)"
     }
 
-    public static func event(workflow: String, key: String) -> RunID {
+    package static func event(workflow: String, key: String) -> RunID {
         "@event:\(workflow):" + hex(SHA256.hash(data: Array("\(workflow)\u{0}\(key)".utf8)).prefix(16))
     }
 
     /// Whether `id` has a form only the engine makes (a caller may still read or cancel such a run).
-    public static func isEngineMade(_ id: RunID) -> Bool { id.hasPrefix("@") || id.contains("/") }
+    package static func isEngineMade(_ id: RunID) -> Bool { id.hasPrefix("@") || id.contains("/") }
 
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)

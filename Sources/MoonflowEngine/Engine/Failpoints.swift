@@ -9,8 +9,8 @@ import Foundation
 /// - `during:activity_body` / `during:compensation_body`: as a body attempt starts, after its
 ///   `activity.started` (or `compensation.started`) was committed.
 /// With `:activity`, only for that activity (the activity undone, for compensations).
-public struct Failpoints: Sendable, Hashable {
-    public enum Moment: String, Sendable {
+package struct Failpoints: Sendable, Hashable {
+    package enum Moment: String, Sendable {
         case beforeCommit = "before_commit"
         case afterCommit = "after_commit"
         case during
@@ -23,10 +23,10 @@ public struct Failpoints: Sendable, Hashable {
 
     private let points: Set<Point>
 
-    public static let none = Failpoints("")
+    package static let none = Failpoints("")
 
     /// Parses `name[:activity],…`; a name is `moment:what`.
-    public init(_ specification: String) {
+    package init(_ specification: String) {
         points = Set(
             specification.split(separator: ",").compactMap { item in
                 let parts = item.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 2).map(String.init)
@@ -35,7 +35,7 @@ public struct Failpoints: Sendable, Hashable {
             })
     }
 
-    public var isEmpty: Bool { points.isEmpty }
+    package var isEmpty: Bool { points.isEmpty }
 
     /// Dies here when a point for `moment:what` (and this activity, or any) is set.
     func reach(_ moment: Moment, _ what: String, activity: String?) {

@@ -1,9 +1,9 @@
-import Crypto
-import MoonflowModel
+package import Crypto
+package import MoonflowModel
 
 /// Who asked for a run, stored in its `run.queued` event: what an idempotent repeat of its start
 /// must match to return it.
-public enum RunOrigin: Sendable, Hashable {
+package enum RunOrigin: Sendable, Hashable {
     /// A caller (API, CLI, a test): a repeat must name the same workflow and input.
     case request
     /// A `type: workflow` activity (the parent link says which).
@@ -26,8 +26,8 @@ public enum RunOrigin: Sendable, Hashable {
 
 /// The hash of a start request, stored with the run: SHA-256 of the workflow id and the input in
 /// canonical JSON (keys sorted), so `{a, b}` and `{b, a}` are the same request.
-public enum StartHash {
-    public static func of(workflow: String, input: Value) -> String {
+package enum StartHash {
+    package static func of(workflow: String, input: Value) -> String {
         let text = "moonflow.start.v1\u{0}\(workflow)\u{0}\(input.jsonString(sortedKeys: true))"
         return EngineRunID.hex(SHA256.hash(data: Array(text.utf8)))
     }

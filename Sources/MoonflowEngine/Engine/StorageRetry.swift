@@ -15,14 +15,14 @@ import Synchronization
 /// next start. What a caller waits on is not retried but fails at once, storing nothing: a start
 /// (`Engine.start`), and the first transition of a task completion, a cancel or terminate, and a
 /// resumed compensation; the drive that follows an acknowledged one is retried.
-public struct StorageRetryPolicy: Sendable, Hashable {
-    public var initialDelay: Duration
-    public var maximumDelay: Duration
+package struct StorageRetryPolicy: Sendable, Hashable {
+    package var initialDelay: Duration
+    package var maximumDelay: Duration
     /// Writes after the first that fails; 0 turns retrying off.
-    public var maximumRetries: Int
+    package var maximumRetries: Int
 
     /// The default waits about 4.5 minutes in all: 0.1 s, 0.2 s, … 3.2 s, then 5 s apart.
-    public init(initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(5), maximumRetries: Int = 60) {
+    package init(initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(5), maximumRetries: Int = 60) {
         self.initialDelay = initialDelay
         self.maximumDelay = maximumDelay
         self.maximumRetries = maximumRetries
@@ -38,7 +38,7 @@ public struct StorageRetryPolicy: Sendable, Hashable {
 
 /// The engine's storage retry policy (settable, e.g. shorter in tests) and its counter
 /// `moonflow_storage_retries_total{kind}` (kind: `full`, `busy`).
-public final class StorageRetry: Sendable {
+package final class StorageRetry: Sendable {
     private let current = Mutex(StorageRetryPolicy())
     private let retries = Mutex(0)
     private let full = Counter(label: "moonflow_storage_retries_total", dimensions: [("kind", "full")])
@@ -46,13 +46,13 @@ public final class StorageRetry: Sendable {
 
     init() {}
 
-    public var policy: StorageRetryPolicy {
+    package var policy: StorageRetryPolicy {
         get { current.withLock { $0 } }
         set { current.withLock { $0 = newValue } }
     }
 
     /// Writes retried after a storage fault since the engine was built.
-    public var count: Int { retries.withLock { $0 } }
+    package var count: Int { retries.withLock { $0 } }
 
     fileprivate func record(_ error: RunStoreError) {
         retries.withLock { $0 += 1 }

@@ -1,7 +1,7 @@
-import Foundation
-import MoonflowModel
-import MoonflowSchema
-import Synchronization
+package import Foundation
+package import MoonflowModel
+package import MoonflowSchema
+package import Synchronization
 
 /// Validates with `MoonflowSchema` (draft 2020-12): run input, activity input and output schemas,
 /// manual-task forms. Each schema is compiled once and cached.
@@ -10,7 +10,7 @@ import Synchronization
 /// the validator is given every schema file the definition pins, serves them from memory under
 /// `moonflow:///<project-relative path>`, and compiles a schema that is one of those files with
 /// that file's URI as its base, so relative references resolve exactly as on disk.
-public final class JSONSchemaValidator: SchemaValidating {
+package final class JSONSchemaValidator: SchemaValidating {
     static let base = "moonflow:///"
 
     private let resolver: InMemorySchemaResolver
@@ -19,7 +19,7 @@ public final class JSONSchemaValidator: SchemaValidating {
     private let cache = Mutex<[Value: Result<JSONSchema, SchemaCompileError>]>([:])
 
     /// `schemaFiles`: project-relative path → parsed JSON of every schema file the definition uses.
-    public init(schemaFiles: [String: Value], assertFormats: Bool = true) {
+    package init(schemaFiles: [String: Value], assertFormats: Bool = true) {
         var documents: [String: Value] = [:]
         var paths: [Value: String] = [:]
         for (path, document) in schemaFiles {
@@ -33,7 +33,7 @@ public final class JSONSchemaValidator: SchemaValidating {
 
     /// From file texts (project-relative path → text): the `.json` ones that parse. A file that is
     /// not JSON is left out here; the loader reports it where a workflow uses it.
-    public convenience init<Files: Sequence>(schemaTexts: Files) where Files.Element == (key: String, value: String) {
+    package convenience init<Files: Sequence>(schemaTexts: Files) where Files.Element == (key: String, value: String) {
         var documents: [String: Value] = [:]
         for (path, text) in schemaTexts where path.hasSuffix(".json") {
             if let document = try? Value(json: text) { documents[path] = document }
@@ -41,7 +41,7 @@ public final class JSONSchemaValidator: SchemaValidating {
         self.init(schemaFiles: documents)
     }
 
-    public func validate(_ value: Value, against schema: Value) -> [String] {
+    package func validate(_ value: Value, against schema: Value) -> [String] {
         switch compiled(schema) {
         case .success(let compiled): return compiled.validate(value).map { $0.line() }
         case .failure(let error): return ["the schema cannot be used: \(error)"]

@@ -1,8 +1,8 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// Validates values against JSON Schemas: run input (`workflow.input`), activity input and output
 /// schemas, manual-task forms. A seam so the engine needs no particular validator.
-public protocol SchemaValidating: Sendable {
+package protocol SchemaValidating: Sendable {
     /// The validation errors of `value` against the schema document `schema`; empty when valid.
     func validate(_ value: Value, against schema: Value) -> [String]
 }

@@ -1,6 +1,6 @@
-import Logging
-import MoonflowModel
-import Synchronization
+package import Logging
+package import MoonflowModel
+package import Synchronization
 
 /// The `log.*` entries of one execution of a code action, kept as the script makes them (by the
 /// sandbox's `logSink`), so that those of an attempt that fails reach the journal too. The
@@ -35,9 +35,9 @@ extension Engine {
 }
 
 /// Levels of script logs (`log.debug/info/warn/error`) and of `call: log`.
-public enum ScriptLogLevel {
+package enum ScriptLogLevel {
     /// The swift-log level of a name in `ScriptLogEntry.levels` (`warn` is `warning`); `nil` for any other.
-    public static func level(_ name: String) -> Logger.Level? {
+    package static func level(_ name: String) -> Logger.Level? {
         name == "warn" ? .warning : Logger.Level(rawValue: name)
     }
 

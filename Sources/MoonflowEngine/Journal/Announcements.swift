@@ -2,13 +2,13 @@ import MoonflowModel
 
 /// Which events the bus publishes for a committed journal entry — the same live (after each
 /// commit) and when the event stream replays the store's history (`Last-Event-ID`).
-public enum Announcements {
+package enum Announcements {
     /// The events published for `entry`, each with its `sub` position: the entry itself (0)
     /// unless it is a fallback without `notify` (the journal records every fallback; only
     /// `notify: true` announces it), then, for an `activity.completed`, the events its body
     /// emitted (1, 2, …: their type and payload, the completion's run, activity and time). When
     /// `entry` has a position, each published event has the position with its `sub`.
-    public static func published(_ entry: RunEvent) -> [(sub: Int, event: RunEvent)] {
+    package static func published(_ entry: RunEvent) -> [(sub: Int, event: RunEvent)] {
         var out: [(sub: Int, event: RunEvent)] = []
         if entry.isAnnounced { out.append((0, entry)) }
         guard case .activityCompleted(let completed) = entry.payload else { return out }
@@ -24,7 +24,7 @@ public enum Announcements {
 
 extension RunEvent {
     /// Whether the bus publishes this journal entry itself (every entry but a fallback without `notify`).
-    public var isAnnounced: Bool {
+    package var isAnnounced: Bool {
         if case .activityFallback(_, let notify) = payload { notify } else { true }
     }
 }

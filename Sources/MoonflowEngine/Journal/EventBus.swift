@@ -6,8 +6,8 @@ import Synchronization
 /// stream ends after what it has buffered and says so (`EventSubscription.overflowed`) — so a
 /// subscriber that stops reading costs a bounded amount of memory, never the process. Ending
 /// the iteration unsubscribes.
-public final class EventBus: Sendable {
-    public static let defaultBufferLimit = 1024
+package final class EventBus: Sendable {
+    package static let defaultBufferLimit = 1024
 
     private struct Subscriber {
         var continuation: AsyncStream<RunEvent>.Continuation
@@ -23,10 +23,10 @@ public final class EventBus: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
     /// A stream of every event published from now on (ends early when it falls `bufferLimit` behind).
-    public func subscribe(bufferLimit: Int = EventBus.defaultBufferLimit) -> AsyncStream<RunEvent> {
+    package func subscribe(bufferLimit: Int = EventBus.defaultBufferLimit) -> AsyncStream<RunEvent> {
         subscription(bufferLimit: bufferLimit).events
     }
 
@@ -34,7 +34,7 @@ public final class EventBus: Sendable {
     /// whether the subscription was dropped for falling behind. `wants` runs as events are
     /// published, so the events it refuses cost the subscriber neither a place in its buffer nor
     /// a wake-up: a subscriber that wants a few events does not fall behind on the others.
-    public func subscription(
+    package func subscription(
         bufferLimit: Int = EventBus.defaultBufferLimit, wants: (@Sendable (RunEvent) -> Bool)? = nil
     ) -> EventSubscription {
         let (stream, continuation) = AsyncStream<RunEvent>.makeStream(bufferingPolicy: .bufferingOldest(max(1, bufferLimit)))
@@ -50,7 +50,7 @@ public final class EventBus: Sendable {
         return EventSubscription(events: stream, overflow: overflow)
     }
 
-    public func publish(_ events: [RunEvent]) {
+    package func publish(_ events: [RunEvent]) {
         guard !events.isEmpty else { return }
         let subscribers = state.withLock { Array($0.subscribers.values) }
         for subscriber in subscribers {
@@ -65,8 +65,8 @@ public final class EventBus: Sendable {
 }
 
 /// The events of one `EventBus` subscriber.
-public struct EventSubscription: AsyncSequence, Sendable {
-    public typealias Element = RunEvent
+package struct EventSubscription: AsyncSequence, Sendable {
+    package typealias Element = RunEvent
 
     /// Whether the bus dropped the subscriber for falling behind, and the way to unsubscribe.
     final class Control: Sendable {
@@ -77,15 +77,15 @@ public struct EventSubscription: AsyncSequence, Sendable {
         var isSet: Bool { flag.load(ordering: .acquiring) }
     }
 
-    public let events: AsyncStream<RunEvent>
+    package let events: AsyncStream<RunEvent>
     let overflow: Control
 
     /// Unsubscribes now: the bus stops buffering for it, whoever still holds the stream.
-    public func cancel() { overflow.continuation.finish() }
+    package func cancel() { overflow.continuation.finish() }
 
     /// Whether the stream ended because the subscriber fell `bufferLimit` events behind (events
     /// after those it had buffered were not delivered).
-    public var overflowed: Bool { overflow.isSet }
+    package var overflowed: Bool { overflow.isSet }
 
-    public func makeAsyncIterator() -> AsyncStream<RunEvent>.Iterator { events.makeAsyncIterator() }
+    package func makeAsyncIterator() -> AsyncStream<RunEvent>.Iterator { events.makeAsyncIterator() }
 }

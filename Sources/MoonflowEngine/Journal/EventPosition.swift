@@ -4,20 +4,20 @@
 /// script emitted with the activity it completed (1, 2, …) or the `run.notification` of a failed
 /// run (1). On the event stream it is the SSE `id` (`"42"`, `"42.1"`), and `Last-Event-ID`
 /// resumes strictly after it (docs/api.md).
-public struct EventPosition: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var offset: Int64
-    public var sub: Int
+package struct EventPosition: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package var offset: Int64
+    package var sub: Int
 
-    public init(offset: Int64, sub: Int = 0) {
+    package init(offset: Int64, sub: Int = 0) {
         self.offset = offset
         self.sub = sub
     }
 
-    public var description: String { sub == 0 ? "\(offset)" : "\(offset).\(sub)" }
+    package var description: String { sub == 0 ? "\(offset)" : "\(offset).\(sub)" }
 
     /// Reads what `description` wrote: 1–18 decimal digits, optionally `.` and 1–9 more; `nil`
     /// otherwise (signs, spaces, `+`, anything longer).
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         func number(_ part: Substring, digits: Int) -> Int64? {
             guard !part.isEmpty, part.count <= digits, part.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
@@ -32,7 +32,7 @@ public struct EventPosition: Sendable, Hashable, Comparable, CustomStringConvert
         self.init(offset: offset, sub: sub)
     }
 
-    public static func < (lhs: EventPosition, rhs: EventPosition) -> Bool {
+    package static func < (lhs: EventPosition, rhs: EventPosition) -> Bool {
         (lhs.offset, lhs.sub) < (rhs.offset, rhs.sub)
     }
 }

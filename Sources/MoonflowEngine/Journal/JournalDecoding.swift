@@ -1,10 +1,10 @@
-import MoonflowModel
-import OrderedCollections
+package import MoonflowModel
+package import OrderedCollections
 
 /// Why a stored event does not read back: a member missing or of the wrong type, an unknown
 /// event type, or a `format` newer than this build reads.
-public struct JournalEntryError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var description: String
+package struct JournalEntryError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var description: String
     init(_ description: String) { self.description = description }
 }
 
@@ -14,7 +14,7 @@ extension RunEvent {
     /// some added since, which read as the fold always took them (`priority` 0, `origin` from the
     /// parent link, no `notify`, no compensation deadline) and a task's plain `token` as its digest.
     /// Rows are read as they are, never rewritten: the journal is append-only.
-    public init(journalValue value: Value) throws(JournalEntryError) {
+    package init(journalValue value: Value) throws(JournalEntryError) {
         guard case .object(let members) = value else { throw JournalEntryError("an entry is not a JSON object") }
         let top = JournalReader(members, path: "", legacy: false)
         let format = try top.optionalInt("format") ?? 1

@@ -1,18 +1,18 @@
-import MoonflowModel
-import OrderedCollections
+package import MoonflowModel
+package import OrderedCollections
 
 /// The JSON shape of events (docs/workflow-format.md), made where an event leaves the engine: the
 /// API, the CLI and logs show `toValue()`, stores keep `journalValue` (the same with the journal's
 /// `format`). Members are written in a fixed order, so the same event is always the same text.
 extension RunEvent {
     /// The journal format written now. Format 1 (rows without `format`) is read too (`JournalDecoding`).
-    public static let journalFormat = 2
+    package static let journalFormat = 2
 
     /// `{type, run_id, workflow, activity?, attempt?, at, data}`.
-    public func toValue() -> Value { .object(members(format: nil)) }
+    package func toValue() -> Value { .object(members(format: nil)) }
 
     /// What a store keeps: `{format, type, run_id, workflow, activity?, attempt?, at, data}`.
-    public var journalValue: Value { .object(members(format: Self.journalFormat)) }
+    package var journalValue: Value { .object(members(format: Self.journalFormat)) }
 
     private func members(format: Int?) -> OrderedDictionary<String, Value> {
         var object: OrderedDictionary<String, Value> = [:]
@@ -29,7 +29,7 @@ extension RunEvent {
     }
 
     /// The payload's JSON shape: the event's `data`.
-    public var data: Value {
+    package var data: Value {
         switch payload {
         case .runQueued(let run): run.dataValue
         case .runStarted(let deadline): ["deadline": .time(deadline)]
@@ -159,7 +159,7 @@ extension SkipReason {
 
 extension ActivityFailure {
     /// The shape stored in events and shown to expressions as `error`.
-    public func toValue() -> Value {
+    package func toValue() -> Value {
         var object: OrderedDictionary<String, Value> = ["type": .string(type.rawValue), "message": .string(message)]
         if let retryable { object["retryable"] = .bool(retryable) }
         if let details { object["details"] = details }

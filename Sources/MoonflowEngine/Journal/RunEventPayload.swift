@@ -1,11 +1,11 @@
-import MoonflowModel
-import OrderedCollections
+package import MoonflowModel
+package import OrderedCollections
 
 extension RunEvent {
     /// What happened, typed: one case per event type, with what the fold and the announcements
     /// need. Its JSON shape (`RunEvent.data`, docs/workflow-format.md) is made and read only at the
     /// edges (`RunEvent+JSON.swift`, `JournalDecoding.swift`).
-    public enum Payload: Sendable, Hashable {
+    package enum Payload: Sendable, Hashable {
         indirect case runQueued(QueuedRun)
         /// `deadline`: the workflow `timeout` as an absolute time.
         case runStarted(deadline: Timestamp?)
@@ -63,7 +63,7 @@ extension RunEvent {
         /// the bus once its activity completed; journaled inside that `activity.completed`.
         case emitted(type: EventType, payload: Value)
 
-        public var type: EventType {
+        package var type: EventType {
             switch self {
             case .runQueued: .runQueued
             case .runStarted: .runStarted
@@ -120,26 +120,26 @@ extension EventType {
 }
 
 /// What `run.queued` records: everything the run starts from.
-public struct QueuedRun: Sendable, Hashable {
+package struct QueuedRun: Sendable, Hashable {
     /// The workflow's `version` label.
-    public var version: String?
-    public var definitionHash: String
-    public var input: Value
+    package var version: String?
+    package var definitionHash: String
+    package var input: Value
     /// The workflow's context defaults.
-    public var context: OrderedDictionary<String, Value>
+    package var context: OrderedDictionary<String, Value>
     /// Every activity, in declaration order.
-    public var activities: [String]
+    package var activities: [String]
     /// The trigger event, when a trigger started the run.
-    public var triggerEvent: Value?
-    public var priority: Int
+    package var triggerEvent: Value?
+    package var priority: Int
     /// `StartHash` of the start request.
-    public var startHash: String?
-    public var origin: RunOrigin
-    public var parent: ParentLink?
+    package var startHash: String?
+    package var origin: RunOrigin
+    package var parent: ParentLink?
     /// Its place in the run queue, when admission queued it.
-    public var queuePlace: QueuePlace?
+    package var queuePlace: QueuePlace?
 
-    public init(
+    package init(
         version: String? = nil, definitionHash: String, input: Value, context: OrderedDictionary<String, Value> = [:],
         activities: [String], triggerEvent: Value? = nil, priority: Int = 0, startHash: String? = nil, origin: RunOrigin = .request,
         parent: ParentLink? = nil, queuePlace: QueuePlace? = nil
@@ -159,34 +159,34 @@ public struct QueuedRun: Sendable, Hashable {
 }
 
 /// One compensation of the plan `run.compensating` records.
-public struct PlannedCompensation: Sendable, Hashable {
-    public var activity: String
+package struct PlannedCompensation: Sendable, Hashable {
+    package var activity: String
     /// The script or body that undoes it, for reports.
-    public var handler: String
-    public init(activity: String, handler: String) {
+    package var handler: String
+    package init(activity: String, handler: String) {
         self.activity = activity
         self.handler = handler
     }
 }
 
 /// The definition a resumed compensation continues under, and the one it leaves.
-public struct Repin: Sendable, Hashable {
-    public var definitionHash: String
-    public var previousDefinitionHash: String
-    public init(definitionHash: String, previousDefinitionHash: String) {
+package struct Repin: Sendable, Hashable {
+    package var definitionHash: String
+    package var previousDefinitionHash: String
+    package init(definitionHash: String, previousDefinitionHash: String) {
         self.definitionHash = definitionHash
         self.previousDefinitionHash = previousDefinitionHash
     }
 }
 
 /// `run.notification`: a failed run of a workflow with `workflow_error.notification`.
-public struct RunNotification: Sendable, Hashable {
+package struct RunNotification: Sendable, Hashable {
     /// How the run ended.
-    public var status: RunStatus
-    public var channels: [String]
-    public var recipients: [String]
-    public var error: ActivityFailure?
-    public init(status: RunStatus, channels: [String], recipients: [String], error: ActivityFailure?) {
+    package var status: RunStatus
+    package var channels: [String]
+    package var recipients: [String]
+    package var error: ActivityFailure?
+    package init(status: RunStatus, channels: [String], recipients: [String], error: ActivityFailure?) {
         self.status = status
         self.channels = channels
         self.recipients = recipients
@@ -195,19 +195,19 @@ public struct RunNotification: Sendable, Hashable {
 }
 
 /// How an activity completed.
-public struct ActivityCompletion: Sendable, Hashable {
+package struct ActivityCompletion: Sendable, Hashable {
     /// The completion sequence number, ordering compensation.
-    public var seq: Int
-    public var output: Value
-    public var attempts: Int
+    package var seq: Int
+    package var output: Value
+    package var attempts: Int
     /// Context variables the body set (`null`: removed).
-    public var contextWrites: OrderedDictionary<String, Value>
+    package var contextWrites: OrderedDictionary<String, Value>
     /// Events the body emitted, published once the completion is written.
-    public var emitted: [EmittedEvent]
+    package var emitted: [EmittedEvent]
     /// The failure a fallback rescued: the activity completed via its fallback.
-    public var rescued: ActivityFailure?
+    package var rescued: ActivityFailure?
 
-    public init(
+    package init(
         seq: Int, output: Value, attempts: Int, contextWrites: OrderedDictionary<String, Value> = [:], emitted: [EmittedEvent] = [],
         rescued: ActivityFailure? = nil
     ) {
@@ -221,7 +221,7 @@ public struct ActivityCompletion: Sendable, Hashable {
 }
 
 /// Why an activity was skipped.
-public enum SkipReason: Sendable, Hashable {
+package enum SkipReason: Sendable, Hashable {
     /// Conditional edges led to it and none was taken.
     case noIncomingEdge
     /// Its `when` was false.
@@ -231,18 +231,18 @@ public enum SkipReason: Sendable, Hashable {
 }
 
 /// `task.created`: a manual task as it opens.
-public struct CreatedTask: Sendable, Hashable {
-    public var id: String
+package struct CreatedTask: Sendable, Hashable {
+    package var id: String
     /// The SHA-256 (hex) of the task's token (`TaskToken`).
-    public var tokenDigest: String
-    public var users: [String]
-    public var groups: [String]
+    package var tokenDigest: String
+    package var users: [String]
+    package var groups: [String]
     /// The JSON Schema the submitted data must satisfy.
-    public var form: Value?
-    public var due: Timestamp?
-    public var reminders: [Timestamp]
+    package var form: Value?
+    package var due: Timestamp?
+    package var reminders: [Timestamp]
 
-    public init(
+    package init(
         id: String, tokenDigest: String, users: [String], groups: [String], form: Value?, due: Timestamp?, reminders: [Timestamp]
     ) {
         self.id = id
@@ -256,12 +256,12 @@ public struct CreatedTask: Sendable, Hashable {
 }
 
 /// `dead_letter.created`: a workflow refused an event's input and the start was kept as a dead letter.
-public struct DeadLetterNotice: Sendable, Hashable {
-    public var id: String
-    public var eventType: String
-    public var eventID: String?
-    public var errors: [String]
-    public init(id: String, eventType: String, eventID: String?, errors: [String]) {
+package struct DeadLetterNotice: Sendable, Hashable {
+    package var id: String
+    package var eventType: String
+    package var eventID: String?
+    package var errors: [String]
+    package init(id: String, eventType: String, eventID: String?, errors: [String]) {
         self.id = id
         self.eventType = eventType
         self.eventID = eventID

@@ -1,8 +1,8 @@
-import MoonflowModel
-import OrderedCollections
+package import MoonflowModel
+package import OrderedCollections
 
 /// Why a run stopped scheduling new activities (recorded by `run.failing`).
-public enum RunEnding: String, Sendable, Hashable {
+package enum RunEnding: String, Sendable, Hashable {
     case failed
     case timedOut = "timed_out"
     case cancelled
@@ -10,59 +10,59 @@ public enum RunEnding: String, Sendable, Hashable {
 }
 
 /// What a waiting activity waits on.
-public enum WaitReason: Sendable, Hashable {
+package enum WaitReason: Sendable, Hashable {
     case task(id: String)
     case childRun(id: String)
     case timer(until: Timestamp)
 }
 
 /// One activity of a run, as the journal left it.
-public struct ActivityRecord: Sendable, Hashable {
-    public var name: String
-    public var status: ActivityStatus = .pending
+package struct ActivityRecord: Sendable, Hashable {
+    package var name: String
+    package var status: ActivityStatus = .pending
     /// Attempts started so far (the current one included).
-    public var attempts: Int = 0
-    public var input: Value?
-    public var output: Value?
+    package var attempts: Int = 0
+    package var input: Value?
+    package var output: Value?
     /// The last failure: the final one for a failed activity, the rescued one for a fallback.
-    public var error: ActivityFailure?
+    package var error: ActivityFailure?
     /// The completion sequence number (docs/workflow-format.md), ordering compensation.
-    public var seq: Int?
-    public var viaFallback: Bool = false
-    public var startedAt: Timestamp?
-    public var finishedAt: Timestamp?
+    package var seq: Int?
+    package var viaFallback: Bool = false
+    package var startedAt: Timestamp?
+    package var finishedAt: Timestamp?
     /// While in `backoff`: when the next attempt starts (absolute, so it survives a restart).
-    public var nextAttemptAt: Timestamp?
-    public var waitingOn: WaitReason?
+    package var nextAttemptAt: Timestamp?
+    package var waitingOn: WaitReason?
     /// Attempts cut short by a crash (docs/resilience.md): they run again and do not use up `max_attempts`.
-    public var interruptions: Int = 0
+    package var interruptions: Int = 0
 
-    public init(name: String) { self.name = name }
+    package init(name: String) { self.name = name }
 }
 
 /// A manual task (docs/workflow-format.md).
-public struct TaskRecord: Sendable, Hashable {
-    public var id: String
+package struct TaskRecord: Sendable, Hashable {
+    package var id: String
     /// The SHA-256 (hex) of the secret a completion link carries; the token itself is never kept
     /// (`TaskToken`).
-    public var tokenDigest: String
-    public var runID: String
-    public var activity: String
+    package var tokenDigest: String
+    package var runID: String
+    package var activity: String
     /// The activity attempt this task belongs to (a retried manual activity creates a new task).
-    public var attempt: Int
-    public var users: [String]
-    public var groups: [String]
+    package var attempt: Int
+    package var users: [String]
+    package var groups: [String]
     /// The JSON Schema the submitted data must satisfy.
-    public var form: Value?
-    public var createdAt: Timestamp
-    public var due: Timestamp?
+    package var form: Value?
+    package var createdAt: Timestamp
+    package var due: Timestamp?
     /// Reminders not sent yet.
-    public var reminders: [Timestamp]
-    public var status: TaskStatus = .open
-    public var completedBy: String?
-    public var data: Value?
+    package var reminders: [Timestamp]
+    package var status: TaskStatus = .open
+    package var completedBy: String?
+    package var data: Value?
 
-    public init(
+    package init(
         id: String, tokenDigest: String, runID: String, activity: String, attempt: Int, users: [String], groups: [String],
         form: Value?, createdAt: Timestamp, due: Timestamp?, reminders: [Timestamp], status: TaskStatus = .open,
         completedBy: String? = nil, data: Value? = nil
@@ -85,23 +85,23 @@ public struct TaskRecord: Sendable, Hashable {
 }
 
 /// One planned compensation (docs/workflow-format.md).
-public struct CompensationRecord: Sendable, Hashable {
+package struct CompensationRecord: Sendable, Hashable {
     /// The activity undone.
-    public var activity: String
+    package var activity: String
     /// The script or body that undoes it, for reports.
-    public var handler: String
-    public var status: CompensationStatus = .pending
-    public var attempts: Int = 0
-    public var startedAt: Timestamp?
-    public var finishedAt: Timestamp?
-    public var error: ActivityFailure?
+    package var handler: String
+    package var status: CompensationStatus = .pending
+    package var attempts: Int = 0
+    package var startedAt: Timestamp?
+    package var finishedAt: Timestamp?
+    package var error: ActivityFailure?
     /// What it returned, once completed.
-    public var output: Value?
+    package var output: Value?
 }
 
 /// A durable timer: derived from the state (never stored apart), so it can never disagree with it.
-public struct RunTimer: Sendable, Hashable {
-    public enum Kind: Sendable, Hashable {
+package struct RunTimer: Sendable, Hashable {
+    package enum Kind: Sendable, Hashable {
         case taskReminder(taskID: String)
         case taskDue(taskID: String)
         case sleep(activity: String)
@@ -110,29 +110,29 @@ public struct RunTimer: Sendable, Hashable {
         case queueTimeout
     }
 
-    public var kind: Kind
-    public var at: Timestamp
-    public init(kind: Kind, at: Timestamp) {
+    package var kind: Kind
+    package var at: Timestamp
+    package init(kind: Kind, at: Timestamp) {
         self.kind = kind
         self.at = at
     }
 }
 
 /// Where a queued run waits: its enqueue order and its `QueueTimeout` instant.
-public struct QueuePlace: Sendable, Hashable {
-    public var sequence: UInt64
-    public var deadline: Timestamp?
-    public init(sequence: UInt64, deadline: Timestamp?) {
+package struct QueuePlace: Sendable, Hashable {
+    package var sequence: UInt64
+    package var deadline: Timestamp?
+    package init(sequence: UInt64, deadline: Timestamp?) {
         self.sequence = sequence
         self.deadline = deadline
     }
 }
 
 /// Who started a child run.
-public struct ParentLink: Sendable, Hashable {
-    public var runID: String
-    public var activity: String
-    public init(runID: String, activity: String) {
+package struct ParentLink: Sendable, Hashable {
+    package var runID: String
+    package var activity: String
+    package init(runID: String, activity: String) {
         self.runID = runID
         self.activity = activity
     }
@@ -140,52 +140,52 @@ public struct ParentLink: Sendable, Hashable {
 
 /// A run's state: exactly the fold of its journal (`RunState.folding`). Stores keep it beside the
 /// journal for queries; the engine changes it only by appending events.
-public struct RunState: Sendable, Hashable {
-    public var id: String
-    public var workflow: String
-    public var version: String?
-    public var definitionHash: String
-    public var status: RunStatus = .queued
-    public var input: Value
+package struct RunState: Sendable, Hashable {
+    package var id: String
+    package var workflow: String
+    package var version: String?
+    package var definitionHash: String
+    package var status: RunStatus = .queued
+    package var input: Value
     /// The trigger event, when a trigger started the run.
-    public var triggerEvent: Value?
-    public var context: OrderedDictionary<String, Value>
-    public var output: Value?
+    package var triggerEvent: Value?
+    package var context: OrderedDictionary<String, Value>
+    package var output: Value?
     /// Why the run failed, with the activity that caused it.
-    public var error: ActivityFailure?
-    public var errorActivity: String?
+    package var error: ActivityFailure?
+    package var errorActivity: String?
     /// Set once the run stops scheduling; says which final state it heads for.
-    public var ending: RunEnding?
-    public var queuedAt: Timestamp
+    package var ending: RunEnding?
+    package var queuedAt: Timestamp
     /// The run's priority among queued runs (`strategy: priority`; default 0).
-    public var priority: Int = 0
+    package var priority: Int = 0
     /// Its place in the run queue when admission queued it (docs/resilience.md): what a restart rebuilds
     /// the queue from.
-    public var queuePlace: QueuePlace?
-    public var startedAt: Timestamp?
-    public var finishedAt: Timestamp?
+    package var queuePlace: QueuePlace?
+    package var startedAt: Timestamp?
+    package var finishedAt: Timestamp?
     /// The workflow `timeout` as an absolute time.
-    public var deadline: Timestamp?
-    public var parent: ParentLink?
+    package var deadline: Timestamp?
+    package var parent: ParentLink?
     /// Who asked for the run (`run.queued`): what an idempotent repeat of its start must match.
-    public var origin: RunOrigin = .request
+    package var origin: RunOrigin = .request
     /// `StartHash` of the start request (`nil` for runs stored before it was recorded).
-    public var startHash: String?
+    package var startHash: String?
     /// In declaration order.
-    public var activities: OrderedDictionary<String, ActivityRecord>
+    package var activities: OrderedDictionary<String, ActivityRecord>
     /// The `seq` the next completion gets.
-    public var nextSeq: Int = 1
+    package var nextSeq: Int = 1
     /// In plan order (the order they run).
-    public var compensations: [CompensationRecord] = []
+    package var compensations: [CompensationRecord] = []
     /// `compensation.timeout` as an absolute time: compensations still running then are stopped
     /// (`Timeout`), the rest stay pending, and the run ends `compensation_failed`.
-    public var compensationDeadline: Timestamp?
-    public var tasks: OrderedDictionary<String, TaskRecord> = [:]
+    package var compensationDeadline: Timestamp?
+    package var tasks: OrderedDictionary<String, TaskRecord> = [:]
     /// How many journal entries have been folded: the version stores check appends against.
-    public var journalLength: Int = 0
+    package var journalLength: Int = 0
 
     /// Durable timers of a run that is not finished.
-    public var timers: [RunTimer] {
+    package var timers: [RunTimer] {
         guard !status.isTerminal else { return [] }
         var timers: [RunTimer] = []
         for task in tasks.values where task.status == .open {
@@ -205,10 +205,10 @@ public struct RunState: Sendable, Hashable {
     }
 
     /// `steps` as expressions and scripts see it: `{name: {output, status}}` for every activity that finished.
-    public var steps: Value { steps(.all) }
+    package var steps: Value { steps(.all) }
 
     /// `steps` with only the entries `use` can read (`StepsUse`).
-    public func steps(_ use: StepsUse) -> Value {
+    package func steps(_ use: StepsUse) -> Value {
         // Built for every body: keys known unique, so no literal merging and no hashing twice.
         var names: [String] = []
         var values: [Value] = []
@@ -235,14 +235,14 @@ public struct RunState: Sendable, Hashable {
 
 extension RunState {
     /// The state a journal describes; `nil` for an empty journal or one not opened by `run.queued`.
-    public static func folding(_ journal: [RunEvent]) -> RunState? {
+    package static func folding(_ journal: [RunEvent]) -> RunState? {
         guard let first = journal.first, var state = RunState(queuedBy: first) else { return nil }
         for event in journal.dropFirst() { state.apply(event) }
         return state
     }
 
     /// The state of a new run, from its `run.queued` event.
-    public init?(queuedBy event: RunEvent) {
+    package init?(queuedBy event: RunEvent) {
         guard case .runQueued(let run) = event.payload else { return nil }
         id = event.runID
         workflow = event.workflow
@@ -263,7 +263,7 @@ extension RunState {
     }
 
     /// Applies one journal entry.
-    public mutating func apply(_ event: RunEvent) {
+    package mutating func apply(_ event: RunEvent) {
         journalLength += 1
         switch event.payload {
         case .runStarted(let deadline):

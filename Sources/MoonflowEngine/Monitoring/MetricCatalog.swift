@@ -1,28 +1,28 @@
 /// One metric the process exports on `GET /metrics` (docs/api.md, "Metrics"): the Prometheus
 /// backend takes each family's `# HELP` text, and a histogram's buckets, from here.
-public struct MetricDescription: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable { case counter, gauge, histogram }
+package struct MetricDescription: Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable { case counter, gauge, histogram }
 
-    public var name: String
-    public var kind: Kind
-    public var labels: [String]
-    public var help: String
+    package var name: String
+    package var kind: Kind
+    package var labels: [String]
+    package var help: String
 }
 
 /// Every metric Moonflow records through swift-metrics, with its help text. The engine and the
 /// server name their counters, gauges and timers after these entries.
-public enum MetricCatalog {
+package enum MetricCatalog {
     /// The upper bounds, in seconds, of both duration histograms: from a millisecond (a trivial
     /// Lua step) to seven days (a run that waits on people), so a human task's duration lands in
     /// a bucket of its own size instead of `+Inf`.
-    public static let durationBuckets: [Duration] = [
+    package static let durationBuckets: [Duration] = [
         .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
         .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
         .seconds(30), .seconds(60), .seconds(300), .seconds(900), .seconds(1800), .seconds(3600), .seconds(7200),
         .seconds(21_600), .seconds(43_200), .seconds(86_400), .seconds(172_800), .seconds(345_600), .seconds(604_800),
     ]
 
-    public static let all: [MetricDescription] = [
+    package static let all: [MetricDescription] = [
         MetricDescription(
             name: "moonflow_runs_total", kind: .counter, labels: ["workflow", "status"],
             help: "Runs that reached a final state, by workflow and final status."),
@@ -64,5 +64,5 @@ public enum MetricCatalog {
     private static let byName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
 
     /// The entry for a swift-metrics label, when it is one of Moonflow's metrics.
-    public static func description(of name: String) -> MetricDescription? { byName[name] }
+    package static func description(of name: String) -> MetricDescription? { byName[name] }
 }

@@ -2,36 +2,36 @@ import MoonflowModel
 import Synchronization
 
 /// p50, p95 and p99 of some durations (docs/api.md, "Monitoring").
-public struct DurationPercentiles: Sendable, Hashable {
-    public var p50: Duration
-    public var p95: Duration
-    public var p99: Duration
+package struct DurationPercentiles: Sendable, Hashable {
+    package var p50: Duration
+    package var p95: Duration
+    package var p99: Duration
 }
 
 /// What ended in the last hour (`last_hour` of `/v1/monitoring`, docs/api.md).
-public struct RecentOutcomes: Sendable, Hashable {
+package struct RecentOutcomes: Sendable, Hashable {
     /// One hour.
-    public static let window = Duration.nanoseconds(OutcomeWindow.slotNanoseconds * Int64(OutcomeWindow.slotCount))
+    package static let window = Duration.nanoseconds(OutcomeWindow.slotNanoseconds * Int64(OutcomeWindow.slotCount))
 
     /// Runs that reached a final state.
-    public var runsEnded = 0
-    public var runsCompleted = 0
+    package var runsEnded = 0
+    package var runsCompleted = 0
     /// Runs that ended `failed`, `timed_out`, `compensated` or `compensation_failed`; runs an
     /// operator cancelled or terminated count as neither a success nor an error.
-    public var runsErrored = 0
+    package var runsErrored = 0
     /// Activities that completed or failed for good (each counted once, whatever its attempts).
-    public var activitiesEnded = 0
+    package var activitiesEnded = 0
     var runSketch = DurationSketch()
     var activitySketch = DurationSketch()
 
-    public var runDurations: DurationPercentiles? { Self.percentiles(runSketch) }
-    public var activityDurations: DurationPercentiles? { Self.percentiles(activitySketch) }
+    package var runDurations: DurationPercentiles? { Self.percentiles(runSketch) }
+    package var activityDurations: DurationPercentiles? { Self.percentiles(activitySketch) }
     /// `runsCompleted / runsEnded`, `nil` when no run ended.
-    public var successRate: Double? { runsEnded == 0 ? nil : Double(runsCompleted) / Double(runsEnded) }
+    package var successRate: Double? { runsEnded == 0 ? nil : Double(runsCompleted) / Double(runsEnded) }
     /// `runsErrored / runsEnded`, `nil` when no run ended.
-    public var errorRate: Double? { runsEnded == 0 ? nil : Double(runsErrored) / Double(runsEnded) }
-    public var runsPerMinute: Double { Double(runsEnded) / Double(OutcomeWindow.slotCount) }
-    public var activitiesPerMinute: Double { Double(activitiesEnded) / Double(OutcomeWindow.slotCount) }
+    package var errorRate: Double? { runsEnded == 0 ? nil : Double(runsErrored) / Double(runsEnded) }
+    package var runsPerMinute: Double { Double(runsEnded) / Double(OutcomeWindow.slotCount) }
+    package var activitiesPerMinute: Double { Double(activitiesEnded) / Double(OutcomeWindow.slotCount) }
 
     mutating func merge(_ other: RecentOutcomes) {
         runsEnded += other.runsEnded

@@ -1,8 +1,8 @@
-import MoonflowModel
+package import MoonflowModel
 
 extension Engine {
     /// The execution report of a run (docs/cli.md), from its stored state and definition.
-    public func report(_ runID: RunID) async throws -> ExecutionReport {
+    package func report(_ runID: RunID) async throws -> ExecutionReport {
         guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
         return ExecutionReport(state: state, workflow: try await workflow(of: runID))
     }
@@ -10,7 +10,7 @@ extension Engine {
 
 extension ExecutionReport {
     /// The report of a run's state; activities in declaration order, compensations in plan order.
-    public init(state: RunState, workflow: Workflow) {
+    package init(state: RunState, workflow: Workflow) {
         let activities = workflow.activities.compactMap { state.activities[$0.name] }.map { record in
             ActivityEntry(
                 name: record.name, status: record.status, attempts: record.attempts, startedAt: record.startedAt,

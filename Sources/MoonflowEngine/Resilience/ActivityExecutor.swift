@@ -32,25 +32,25 @@
 // Cancellation of the calling task: the running body is cancelled and awaited, queue waits are
 // left, backoff sleeps end; the result is `.failed(Cancelled)` and no fallback runs.
 
-import Logging
-import MoonflowModel
+package import Logging
+package import MoonflowModel
 
 /// Runs one body attempt (Lua, built-in, child workflow…); `attempt` is 1-based. It must stop
 /// promptly when its task is cancelled (timeouts cancel it and wait for it to end).
-public typealias AttemptBody = @Sendable (_ attempt: Int) async throws(ActivityFailure) -> Value
+package typealias AttemptBody = @Sendable (_ attempt: Int) async throws(ActivityFailure) -> Value
 
 /// Runs a fallback `handler` once; its input is the original input plus `error` (`failure`, and
 /// the `attempts` used).
-public typealias FallbackBody =
+package typealias FallbackBody =
     @Sendable (_ handler: Handler, _ failure: ActivityFailure, _ attempts: Int) async throws(ActivityFailure) -> Value
 
 /// Renders a `{output: template}` fallback, with `error` (`failure`, `attempts`) in scope.
-public typealias FallbackOutputEvaluator =
+package typealias FallbackOutputEvaluator =
     @Sendable (_ output: ValueTemplate, _ failure: ActivityFailure, _ attempts: Int) async throws(ActivityFailure) -> Value
 
 /// Progress the run layer journals (and stores) as it happens. Each call is awaited before the
 /// executor goes on, so a journal write completes before the next step.
-public protocol ActivityObserver: Sendable {
+package protocol ActivityObserver: Sendable {
     /// Attempt `attempt` entered the policy stack at `at` (before the breaker and the bulkhead).
     func attemptStarted(activity: String, attempt: Int, at: Timestamp) async
     /// Attempt `attempt` ended in `failure`; the next attempt starts at `nextAttemptAt`, or never when `nil`.
@@ -61,7 +61,7 @@ public protocol ActivityObserver: Sendable {
 }
 
 /// How one activity ended.
-public enum ActivityExecutionResult: Sendable, Hashable {
+package enum ActivityExecutionResult: Sendable, Hashable {
     case completed(output: Value, attempts: Int)
     /// A fallback body or `{output}` rescued it (`completed_via_fallback`); `failure` is what it rescued.
     case completedViaFallback(output: Value, attempts: Int, failure: ActivityFailure)
@@ -73,14 +73,14 @@ public enum ActivityExecutionResult: Sendable, Hashable {
 
 /// Applies the resilience policies around one activity (docs/resilience.md). Cheap to copy; the
 /// registries it holds are shared by the whole process.
-public struct ActivityExecutor: Sendable {
+package struct ActivityExecutor: Sendable {
     private let clock: any EngineClock
     private let random: any RandomSource
     private let breakers: CircuitBreakerRegistry
     private let bulkheads: BulkheadRegistry
     private let logger: Logger
 
-    public init(
+    package init(
         clock: any EngineClock, random: any RandomSource, breakers: CircuitBreakerRegistry, bulkheads: BulkheadRegistry,
         logger: Logger = Logger(label: "moonflow.resilience")
     ) {
@@ -98,7 +98,7 @@ public struct ActivityExecutor: Sendable {
     ///     failure stands.
     ///   - evaluateOutput: renders an `{output:}` fallback; when `nil`, only a template that is a
     ///     plain value can be used, and otherwise the failure stands.
-    public func execute(
+    package func execute(
         _ activity: Activity, workflow: String, resumeFrom: AttemptState?, body: @escaping AttemptBody,
         fallbackBody: FallbackBody?, evaluateOutput: FallbackOutputEvaluator?, observer: any ActivityObserver
     ) async -> ActivityExecutionResult {

@@ -1,4 +1,4 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// Where an activity stands between attempts: what the run layer stores so the executor can pick up
 /// after a restart (docs/resilience.md, docs/durability.md). It is the fold of the executor's observer callbacks:
@@ -10,17 +10,17 @@ import MoonflowModel
 /// | an attempt started and never ended (crash) | `recordInterrupted()` at recovery |
 ///
 /// The run layer folds its journal with these same methods, so stored state and the executor agree.
-public struct AttemptState: Sendable, Hashable {
+package struct AttemptState: Sendable, Hashable {
     /// Attempts that ended in failure or rejection; they count against `max_attempts`.
-    public var attemptsUsed: Int
+    package var attemptsUsed: Int
     /// Attempts interrupted by a crash (`WorkerCrashed`); they do not count against `max_attempts`.
-    public var interruptions: Int
+    package var interruptions: Int
     /// When the next attempt may start (the stored backoff); `nil` or past: at once.
-    public var nextAttemptAt: Timestamp?
+    package var nextAttemptAt: Timestamp?
     /// Start of the first attempt: `total_timeout` is measured from here.
-    public var firstStartedAt: Timestamp?
+    package var firstStartedAt: Timestamp?
 
-    public init(attemptsUsed: Int = 0, interruptions: Int = 0, nextAttemptAt: Timestamp? = nil, firstStartedAt: Timestamp? = nil) {
+    package init(attemptsUsed: Int = 0, interruptions: Int = 0, nextAttemptAt: Timestamp? = nil, firstStartedAt: Timestamp? = nil) {
         self.attemptsUsed = attemptsUsed
         self.interruptions = interruptions
         self.nextAttemptAt = nextAttemptAt
@@ -29,22 +29,22 @@ public struct AttemptState: Sendable, Hashable {
 
     /// The number the next attempt carries (1-based). Interrupted attempts keep their numbers, so
     /// the attempt after a crash of attempt n is n + 1 (docs/durability.md), though it does not use up an attempt.
-    public var nextAttemptNumber: Int { attemptsUsed + interruptions + 1 }
+    package var nextAttemptNumber: Int { attemptsUsed + interruptions + 1 }
 
     /// An attempt entered the policy stack at `at`.
-    public mutating func recordStarted(at: Timestamp) {
+    package mutating func recordStarted(at: Timestamp) {
         if firstStartedAt == nil { firstStartedAt = at }
         nextAttemptAt = nil
     }
 
     /// An attempt ended in `failure`. A `WorkerCrashed` failure is an interruption, not a used attempt.
-    public mutating func recordFailed(_ failure: ActivityFailure, nextAttemptAt: Timestamp?) {
+    package mutating func recordFailed(_ failure: ActivityFailure, nextAttemptAt: Timestamp?) {
         if failure.type == .workerCrashed { interruptions += 1 } else { attemptsUsed += 1 }
         self.nextAttemptAt = nextAttemptAt
     }
 
     /// Recovery found an attempt that started and never ended: the process died under it.
-    public mutating func recordInterrupted() {
+    package mutating func recordInterrupted() {
         interruptions += 1
         nextAttemptAt = nil
     }

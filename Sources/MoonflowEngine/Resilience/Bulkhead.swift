@@ -1,16 +1,16 @@
-import MoonflowModel
-import Synchronization
+package import MoonflowModel
+package import Synchronization
 
 /// A held bulkhead permit. Give it back with `Bulkhead.release(_:)` (or use `withPermit`).
-public struct BulkheadPermit: Sendable, Hashable {
+package struct BulkheadPermit: Sendable, Hashable {
     let id: UInt64
     /// When it was granted: an attempt's `timeout` starts here (docs/resilience.md).
-    public let grantedAt: Timestamp
+    package let grantedAt: Timestamp
 }
 
 /// A bulkhead shared by every caller of one name: `BulkheadMachine` behind a lock, waiters parked
 /// on continuations, queue deadlines slept on the engine clock.
-public final class Bulkhead: Sendable {
+package final class Bulkhead: Sendable {
     private enum Outcome: Sendable {
         case granted
         case failed(ActivityFailure)
@@ -46,26 +46,26 @@ public final class Bulkhead: Sendable {
     private let state: Mutex<State>
     private let clock: any EngineClock
 
-    public init(policy: BulkheadPolicy, clock: any EngineClock) {
+    package init(policy: BulkheadPolicy, clock: any EngineClock) {
         state = Mutex(State(machine: BulkheadMachine(policy: policy)))
         self.clock = clock
     }
 
     /// The engine-wide `max_activities` gate (docs/resilience.md): the same FIFO permits, an unbounded
     /// queue, no wait limit.
-    public static func activityGate(maxActivities: Int, clock: any EngineClock) -> Bulkhead {
+    package static func activityGate(maxActivities: Int, clock: any EngineClock) -> Bulkhead {
         Bulkhead(
             policy: BulkheadPolicy(name: "engine/max_activities", maxConcurrent: maxActivities, maxQueueSize: .max),
             clock: clock)
     }
 
-    public func snapshot() -> BulkheadSnapshot { state.withLock { $0.machine.snapshot } }
+    package func snapshot() -> BulkheadSnapshot { state.withLock { $0.machine.snapshot } }
 
     /// Waits for a permit: at once when one is free and nobody waits, else in FIFO order. Throws
     /// `BulkheadFull` when the queue is full, `BulkheadTimeout` when the wait reaches the bulkhead's
     /// `timeout` or `notAfter`, whichever is earlier, and `Cancelled` when the calling task is
     /// cancelled (the caller then leaves the queue without disturbing anyone else's turn).
-    public func acquire(notAfter: Timestamp? = nil) async throws(ActivityFailure) -> BulkheadPermit {
+    package func acquire(notAfter: Timestamp? = nil) async throws(ActivityFailure) -> BulkheadPermit {
         let now = clock.now
         let (id, request) = state.withLock { s in
             s.nextID += 1
@@ -120,13 +120,13 @@ public final class Bulkhead: Sendable {
     }
 
     /// Gives a permit back (idempotent) and hands it to the next waiter, if any.
-    public func release(_ permit: BulkheadPermit) {
+    package func release(_ permit: BulkheadPermit) {
         let wake = state.withLock { s in s.machine.release(permit.id).compactMap { s.resolve($0, .granted) } }
         wake.forEach { $0.0.resume(returning: $0.1) }
     }
 
     /// Runs `body` holding a permit, released on every path: return, and cancellation of the caller.
-    public func withPermit<T: Sendable>(
+    package func withPermit<T: Sendable>(
         notAfter: Timestamp? = nil, _ body: (BulkheadPermit) async -> T
     ) async throws(ActivityFailure) -> T {
         let permit = try await acquire(notAfter: notAfter)
@@ -165,15 +165,15 @@ public final class Bulkhead: Sendable {
 }
 
 /// Every bulkhead of the process, by name (docs/resilience.md), shared by all runs, workflows and versions.
-public final class BulkheadRegistry: Sendable {
+package final class BulkheadRegistry: Sendable {
     private let bulkheads = Mutex<[String: Bulkhead]>([:])
     private let clock: any EngineClock
 
-    public init(clock: any EngineClock) { self.clock = clock }
+    package init(clock: any EngineClock) { self.clock = clock }
 
     /// The bulkhead named `policy.name`, created on first use. Other settings than it has (a reload)
     /// are applied at once, keeping permits and queue: the definition that used it last applies.
-    public func bulkhead(for policy: BulkheadPolicy) -> Bulkhead {
+    package func bulkhead(for policy: BulkheadPolicy) -> Bulkhead {
         let bulkhead = bulkheads.withLock { all in
             if let existing = all[policy.name] { return existing }
             let created = Bulkhead(policy: policy, clock: clock)
@@ -184,12 +184,12 @@ public final class BulkheadRegistry: Sendable {
         return bulkhead
     }
 
-    public func snapshot(named name: String) -> BulkheadSnapshot? {
+    package func snapshot(named name: String) -> BulkheadSnapshot? {
         bulkheads.withLock { $0[name] }?.snapshot()
     }
 
     /// Every bulkhead, sorted by name.
-    public func snapshots() -> [BulkheadSnapshot] {
+    package func snapshots() -> [BulkheadSnapshot] {
         bulkheads.withLock { Array($0.values) }.map { $0.snapshot() }.sorted { $0.name < $1.name }
     }
 }

@@ -1,14 +1,14 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// What monitoring sees of one bulkhead.
-public struct BulkheadSnapshot: Sendable, Hashable {
-    public var name: String
-    public var maxConcurrent: Int
-    public var maxQueueSize: Int
-    public var inUse: Int
-    public var queued: Int
+package struct BulkheadSnapshot: Sendable, Hashable {
+    package var name: String
+    package var maxConcurrent: Int
+    package var maxQueueSize: Int
+    package var inUse: Int
+    package var queued: Int
 
-    public init(name: String, maxConcurrent: Int, maxQueueSize: Int, inUse: Int, queued: Int) {
+    package init(name: String, maxConcurrent: Int, maxQueueSize: Int, inUse: Int, queued: Int) {
         self.name = name
         self.maxConcurrent = maxConcurrent
         self.maxQueueSize = maxQueueSize
@@ -19,8 +19,8 @@ public struct BulkheadSnapshot: Sendable, Hashable {
 
 /// A bulkhead (docs/resilience.md) as a pure state machine over caller ids: permits, a strictly FIFO queue
 /// and the queue deadlines, with time passed in. Never more than `max_concurrent` holders.
-public struct BulkheadMachine: Sendable {
-    public enum Request: Sendable, Hashable {
+package struct BulkheadMachine: Sendable {
+    package enum Request: Sendable, Hashable {
         /// A permit, at once.
         case granted
         /// In the queue; it fails with `BulkheadTimeout` at `deadline` if still waiting.
@@ -34,17 +34,17 @@ public struct BulkheadMachine: Sendable {
         var deadline: Timestamp?
     }
 
-    public private(set) var policy: BulkheadPolicy
+    package private(set) var policy: BulkheadPolicy
     private var holders: Set<UInt64> = []
     /// Oldest first.
     private var queue: [Waiter] = []
 
-    public init(policy: BulkheadPolicy) { self.policy = policy }
+    package init(policy: BulkheadPolicy) { self.policy = policy }
 
-    public var inUse: Int { holders.count }
-    public var queued: Int { queue.count }
+    package var inUse: Int { holders.count }
+    package var queued: Int { queue.count }
 
-    public var snapshot: BulkheadSnapshot {
+    package var snapshot: BulkheadSnapshot {
         BulkheadSnapshot(
             name: policy.name, maxConcurrent: policy.maxConcurrent, maxQueueSize: policy.maxQueueSize, inUse: inUse,
             queued: queued)
@@ -52,7 +52,7 @@ public struct BulkheadMachine: Sendable {
 
     /// Caller `id` asks for a permit at `now`. Its queue wait ends at `now + timeout`, or at
     /// `notAfter` when that is earlier (the activity's own budget).
-    public mutating func request(_ id: UInt64, now: Timestamp, notAfter: Timestamp? = nil) -> Request {
+    package mutating func request(_ id: UInt64, now: Timestamp, notAfter: Timestamp? = nil) -> Request {
         if queue.isEmpty, holders.count < policy.maxConcurrent {
             holders.insert(id)
             return .granted
@@ -70,13 +70,13 @@ public struct BulkheadMachine: Sendable {
 
     /// `id` is done with its permit (any path). Releasing twice, or without a permit, does nothing.
     /// Returns the waiters granted a permit in its place, in queue order.
-    public mutating func release(_ id: UInt64) -> [UInt64] {
+    package mutating func release(_ id: UInt64) -> [UInt64] {
         guard holders.remove(id) != nil else { return [] }
         return admitWaiting()
     }
 
     /// Removes every waiter whose deadline has come; they fail with `BulkheadTimeout`.
-    public mutating func expire(now: Timestamp) -> [UInt64] {
+    package mutating func expire(now: Timestamp) -> [UInt64] {
         let expired = queue.filter { $0.deadline.map { $0 <= now } ?? false }.map(\.id)
         queue.removeAll { $0.deadline.map { $0 <= now } ?? false }
         return expired
@@ -84,7 +84,7 @@ public struct BulkheadMachine: Sendable {
 
     /// A queued caller gave up (cancelled): it leaves the queue without taking or skipping anyone's
     /// turn. Returns whether it was queued.
-    public mutating func withdraw(_ id: UInt64) -> Bool {
+    package mutating func withdraw(_ id: UInt64) -> Bool {
         guard let index = queue.firstIndex(where: { $0.id == id }) else { return false }
         queue.remove(at: index)
         return true
@@ -92,7 +92,7 @@ public struct BulkheadMachine: Sendable {
 
     /// New settings from a reload. Permits already held are never revoked; a higher
     /// `max_concurrent` admits waiters at once (returned in queue order).
-    public mutating func update(policy newPolicy: BulkheadPolicy) -> [UInt64] {
+    package mutating func update(policy newPolicy: BulkheadPolicy) -> [UInt64] {
         policy = newPolicy
         return admitWaiting()
     }

@@ -1,20 +1,20 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// The state of a circuit breaker (docs/resilience.md), named as the API and metrics show it.
-public enum CircuitState: String, Sendable, Hashable, CaseIterable {
+package enum CircuitState: String, Sendable, Hashable, CaseIterable {
     case closed
     case open
     case halfOpen = "half_open"
 }
 
 /// One state change of a breaker, reported as the event `circuit.<state>` and a metric.
-public struct CircuitTransition: Sendable, Hashable {
-    public var breaker: String
-    public var from: CircuitState
-    public var to: CircuitState
-    public var at: Timestamp
+package struct CircuitTransition: Sendable, Hashable {
+    package var breaker: String
+    package var from: CircuitState
+    package var to: CircuitState
+    package var at: Timestamp
 
-    public init(breaker: String, from: CircuitState, to: CircuitState, at: Timestamp) {
+    package init(breaker: String, from: CircuitState, to: CircuitState, at: Timestamp) {
         self.breaker = breaker
         self.from = from
         self.to = to
@@ -22,25 +22,25 @@ public struct CircuitTransition: Sendable, Hashable {
     }
 
     /// `circuit.opened`, `circuit.half_open` or `circuit.closed`.
-    public var eventType: String { EventType.circuit(to).rawValue }
+    package var eventType: String { EventType.circuit(to).rawValue }
 }
 
 /// What monitoring sees of one breaker.
-public struct CircuitBreakerSnapshot: Sendable, Hashable {
-    public var name: String
-    public var state: CircuitState
+package struct CircuitBreakerSnapshot: Sendable, Hashable {
+    package var name: String
+    package var state: CircuitState
     /// Consecutive counted failures (count form).
-    public var consecutiveFailures: Int
+    package var consecutiveFailures: Int
     /// Counted calls and failures in the current window (rate form; empty without one).
-    public var windowCalls: Int
-    public var windowFailures: Int
+    package var windowCalls: Int
+    package var windowFailures: Int
     /// When it last opened; kept while half-open, cleared when it closes.
-    public var openedAt: Timestamp?
+    package var openedAt: Timestamp?
     /// Half-open probes admitted and not yet ended in failure, and those that succeeded.
-    public var probesInFlight: Int
-    public var probesSucceeded: Int
+    package var probesInFlight: Int
+    package var probesSucceeded: Int
 
-    public init(
+    package init(
         name: String, state: CircuitState, consecutiveFailures: Int, windowCalls: Int, windowFailures: Int, openedAt: Timestamp?,
         probesInFlight: Int, probesSucceeded: Int
     ) {
@@ -60,21 +60,21 @@ public struct CircuitBreakerSnapshot: Sendable, Hashable {
 ///
 /// Every state change bumps an epoch carried by the tickets, so the end of a call admitted in an
 /// earlier state (a slow closed-state call finishing while half-open, say) changes nothing.
-public struct CircuitBreakerMachine: Sendable {
+package struct CircuitBreakerMachine: Sendable {
     /// Proof of admission, handed back to `record`.
-    public struct Ticket: Sendable, Hashable {
+    package struct Ticket: Sendable, Hashable {
         let epoch: UInt64
         /// A half-open probe.
-        public let isProbe: Bool
+        package let isProbe: Bool
     }
 
-    public enum Admission: Sendable, Hashable {
+    package enum Admission: Sendable, Hashable {
         case allowed(Ticket)
         /// `CircuitOpen`: the call must not run.
         case rejected(ActivityFailure)
     }
 
-    public enum Outcome: Sendable, Hashable {
+    package enum Outcome: Sendable, Hashable {
         case success
         /// Counted unless the type is in the policy's `ignore` list.
         case failure(ErrorType)
@@ -89,16 +89,16 @@ public struct CircuitBreakerMachine: Sendable {
         case halfOpen(openedAt: Timestamp, inFlight: Int, succeeded: Int)
     }
 
-    public private(set) var policy: CircuitBreakerPolicy
+    package private(set) var policy: CircuitBreakerPolicy
     private var phase: Phase = .closed
     private var epoch: UInt64 = 0
     private var consecutiveFailures = 0
     /// Recent counted outcomes, oldest first, `true` for a failure; at most `rate.window` long.
     private var window: [Bool] = []
 
-    public init(policy: CircuitBreakerPolicy) { self.policy = policy }
+    package init(policy: CircuitBreakerPolicy) { self.policy = policy }
 
-    public var state: CircuitState {
+    package var state: CircuitState {
         switch phase {
         case .closed: .closed
         case .open: .open
@@ -106,7 +106,7 @@ public struct CircuitBreakerMachine: Sendable {
         }
     }
 
-    public var snapshot: CircuitBreakerSnapshot {
+    package var snapshot: CircuitBreakerSnapshot {
         var openedAt: Timestamp?
         var inFlight = 0
         var succeeded = 0
@@ -121,19 +121,19 @@ public struct CircuitBreakerMachine: Sendable {
     }
 
     /// A reload changed the settings: the state and counts stay (docs/resilience.md); the window is trimmed.
-    public mutating func update(policy newPolicy: CircuitBreakerPolicy) {
+    package mutating func update(policy newPolicy: CircuitBreakerPolicy) {
         policy = newPolicy
         trimWindow()
     }
 
     /// Applies the time-driven transition: open → half-open at `opened_at + reset`, inclusive.
-    public mutating func advance(to now: Timestamp) -> [CircuitTransition] {
+    package mutating func advance(to now: Timestamp) -> [CircuitTransition] {
         guard case .open(let since) = phase, now >= since + policy.reset else { return [] }
         return [move(to: .halfOpen(openedAt: since, inFlight: 0, succeeded: 0), at: now)]
     }
 
     /// Asks to run one call at `now`.
-    public mutating func admit(now: Timestamp) -> (Admission, [CircuitTransition]) {
+    package mutating func admit(now: Timestamp) -> (Admission, [CircuitTransition]) {
         let transitions = advance(to: now)
         switch phase {
         case .closed:
@@ -154,7 +154,7 @@ public struct CircuitBreakerMachine: Sendable {
     }
 
     /// Records how an admitted call ended, at `now`.
-    public mutating func record(_ ticket: Ticket, _ outcome: Outcome, now: Timestamp) -> [CircuitTransition] {
+    package mutating func record(_ ticket: Ticket, _ outcome: Outcome, now: Timestamp) -> [CircuitTransition] {
         guard ticket.epoch == epoch else { return [] }
         var counted = outcome
         if case .failure(let type) = outcome, policy.ignore.contains(type) { counted = .notCounted }

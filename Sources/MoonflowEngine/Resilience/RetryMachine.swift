@@ -1,33 +1,33 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// The retry decisions of docs/resilience.md as pure functions of the policy, the attempt state and the time.
 /// It never sleeps: it answers with the absolute time of the next attempt, which the run layer stores.
-public struct RetryMachine: Sendable, Hashable {
-    public enum Decision: Sendable, Hashable {
+package struct RetryMachine: Sendable, Hashable {
+    package enum Decision: Sendable, Hashable {
         /// Run the next attempt at this instant (now, for an interruption).
         case retry(at: Timestamp)
         /// Stop retrying: the activity fails with this (fallback may still rescue it).
         case giveUp(ActivityFailure)
     }
 
-    public let policy: RetryPolicy
+    package let policy: RetryPolicy
     /// The whole activity's budget, from the first attempt's start.
-    public let totalTimeout: Duration?
+    package let totalTimeout: Duration?
 
     /// With no retry block the activity has exactly one attempt.
-    public init(policy: RetryPolicy?, totalTimeout: Duration?) {
+    package init(policy: RetryPolicy?, totalTimeout: Duration?) {
         self.policy = policy ?? RetryPolicy(maxAttempts: 1)
         self.totalTimeout = totalTimeout
     }
 
     /// `first + total_timeout`, once the first attempt has started.
-    public func totalDeadline(_ state: AttemptState) -> Timestamp? {
+    package func totalDeadline(_ state: AttemptState) -> Timestamp? {
         guard let totalTimeout, let first = state.firstStartedAt else { return nil }
         return first + totalTimeout
     }
 
     /// The wait after failed attempt `n` (1-based) before jitter: `min(initial × multiplier^(n-1), max)`.
-    public func backoff(afterAttempt n: Int) -> Duration {
+    package func backoff(afterAttempt n: Int) -> Duration {
         // A quarter of Int64's range (about 73 years) keeps later additions to a Timestamp exact.
         let ceiling = Int64.max / 4
         var raw = Double(policy.initial.nanoseconds)
@@ -42,7 +42,7 @@ public struct RetryMachine: Sendable, Hashable {
     }
 
     /// The wait actually used: the backoff, or with full jitter a uniform draw in `[0, backoff]`.
-    public func delay(afterAttempt n: Int, random: any RandomSource) -> Duration {
+    package func delay(afterAttempt n: Int, random: any RandomSource) -> Duration {
         let base = backoff(afterAttempt: n)
         switch policy.jitter {
         case .none: return base
@@ -54,7 +54,7 @@ public struct RetryMachine: Sendable, Hashable {
     /// `retryable = false` and the policy's `non_retryable` always win; then `retry_on`, when set, is
     /// the only list retried (it may name a type not retried by default); otherwise everything but
     /// the defaults of docs/workflow-format.md (and `ActivityTimeout`, which means the budget is spent) is retried.
-    public func isRetryable(_ failure: ActivityFailure) -> Bool {
+    package func isRetryable(_ failure: ActivityFailure) -> Bool {
         if failure.retryable == false || failure.type == .activityTimeout { return false }
         if policy.nonRetryable.contains(failure.type) { return false }
         if let retryOn = policy.retryOn { return retryOn.contains(failure.type) }
@@ -63,7 +63,7 @@ public struct RetryMachine: Sendable, Hashable {
 
     /// Whether an attempt may start now, given the state (after a restart, or after a backoff).
     /// Returns the failure that ends the activity instead, if any.
-    public func refusal(toStart state: AttemptState, now: Timestamp) -> ActivityFailure? {
+    package func refusal(toStart state: AttemptState, now: Timestamp) -> ActivityFailure? {
         if state.interruptions >= policy.maxInterruptions {
             return ActivityFailure(
                 .workerCrashed, "interrupted \(state.interruptions) times (max_interruptions \(policy.maxInterruptions))")
@@ -74,7 +74,7 @@ public struct RetryMachine: Sendable, Hashable {
 
     /// What to do after the current attempt ended in `failure`. `state` is the state before the
     /// failure is recorded (`state.firstStartedAt` set); `now` is the instant the attempt ended.
-    public func decide(after failure: ActivityFailure, state: AttemptState, now: Timestamp, random: any RandomSource)
+    package func decide(after failure: ActivityFailure, state: AttemptState, now: Timestamp, random: any RandomSource)
         -> Decision
     {
         if failure.type == .workerCrashed {

@@ -1,18 +1,18 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// A run waiting to start (docs/resilience.md). Its place in the queue follows from its stored fields only
 /// (`priority`, `sequence`), so the store can rebuild the queue after a restart; its `deadline`
 /// is the absolute `QueueTimeout` instant, stored too.
-public struct RunQueueEntry: Sendable, Hashable {
-    public var runID: String
-    public var workflow: String
-    public var priority: Int
+package struct RunQueueEntry: Sendable, Hashable {
+    package var runID: String
+    package var workflow: String
+    package var priority: Int
     /// Enqueue order across the whole engine; ties of priority go to the lower sequence.
-    public var sequence: UInt64
-    public var enqueuedAt: Timestamp
-    public var deadline: Timestamp?
+    package var sequence: UInt64
+    package var enqueuedAt: Timestamp
+    package var deadline: Timestamp?
 
-    public init(runID: String, workflow: String, priority: Int, sequence: UInt64, enqueuedAt: Timestamp, deadline: Timestamp?) {
+    package init(runID: String, workflow: String, priority: Int, sequence: UInt64, enqueuedAt: Timestamp, deadline: Timestamp?) {
         self.runID = runID
         self.workflow = workflow
         self.priority = priority
@@ -23,13 +23,13 @@ public struct RunQueueEntry: Sendable, Hashable {
 }
 
 /// What monitoring sees of run admission.
-public struct RunQueueSnapshot: Sendable, Hashable {
-    public var running: [String: Int]
-    public var totalRunning: Int
+package struct RunQueueSnapshot: Sendable, Hashable {
+    package var running: [String: Int]
+    package var totalRunning: Int
     /// In the order they would start if every limit had room.
-    public var queued: [RunQueueEntry]
+    package var queued: [RunQueueEntry]
 
-    public init(running: [String: Int], totalRunning: Int, queued: [RunQueueEntry]) {
+    package init(running: [String: Int], totalRunning: Int, queued: [RunQueueEntry]) {
         self.running = running
         self.totalRunning = totalRunning
         self.queued = queued
@@ -46,8 +46,8 @@ public struct RunQueueSnapshot: Sendable, Hashable {
 /// sequence; priority: higher first, ties by sequence). Across workflows, the engine's strategy
 /// decides among the head runs of workflows that have room. A run never waits behind a run of
 /// another workflow that cannot start because its own workflow is full.
-public struct RunAdmissionMachine: Sendable {
-    public enum Decision: Sendable, Hashable {
+package struct RunAdmissionMachine: Sendable {
+    package enum Decision: Sendable, Hashable {
         /// Start it now (it holds a slot).
         case start
         /// Accepted as `queued`; store the entry.
@@ -58,7 +58,7 @@ public struct RunAdmissionMachine: Sendable {
         case duplicate
     }
 
-    public var engineLimits: ConcurrencyLimits?
+    package var engineLimits: ConcurrencyLimits?
     private var workflowLimits: [String: ConcurrencyLimits] = [:]
     /// Run id → workflow, for every run holding a slot.
     private var holders: [String: String] = [:]
@@ -66,12 +66,12 @@ public struct RunAdmissionMachine: Sendable {
     private var waiting: [RunQueueEntry] = []
     private var nextSequence: UInt64 = 1
 
-    public init(engineLimits: ConcurrencyLimits?) { self.engineLimits = engineLimits }
+    package init(engineLimits: ConcurrencyLimits?) { self.engineLimits = engineLimits }
 
     /// The state after a restart: the stored queue entries (any order), the runs holding a slot
     /// (run id → workflow), and the limits of the workflows involved. Call `admitWaiting()` next:
     /// limits may have been raised while the engine was down.
-    public init(
+    package init(
         engineLimits: ConcurrencyLimits?, workflowLimits: [String: ConcurrencyLimits], holders: [String: String],
         queued: [RunQueueEntry]
     ) {
@@ -83,15 +83,15 @@ public struct RunAdmissionMachine: Sendable {
         self.nextSequence = (queued.map(\.sequence).max() ?? 0) + 1
     }
 
-    public var snapshot: RunQueueSnapshot {
+    package var snapshot: RunQueueSnapshot {
         RunQueueSnapshot(running: running, totalRunning: holders.count, queued: waiting.sorted(by: engineOrder))
     }
 
     /// Whether the run waits in the queue (accepted, not admitted).
-    public func isWaiting(_ runID: String) -> Bool { waiting.contains { $0.runID == runID } }
+    package func isWaiting(_ runID: String) -> Bool { waiting.contains { $0.runID == runID } }
 
     /// A new run of `workflow` (whose definition has `limits`) asks to start at `now`.
-    public mutating func submit(runID: String, workflow: String, limits: ConcurrencyLimits?, priority: Int, now: Timestamp)
+    package mutating func submit(runID: String, workflow: String, limits: ConcurrencyLimits?, priority: Int, now: Timestamp)
         -> Decision
     {
         if holders[runID] != nil || isWaiting(runID) { return .duplicate }
@@ -119,7 +119,7 @@ public struct RunAdmissionMachine: Sendable {
 
     /// The run ended (or left the queue): its slot, or its place in the queue, is given back.
     /// Returns the queued runs to start now, in order; they hold their slots. Idempotent.
-    public mutating func finished(runID: String) -> [RunQueueEntry] {
+    package mutating func finished(runID: String) -> [RunQueueEntry] {
         if let workflow = holders.removeValue(forKey: runID) {
             running[workflow] = running[workflow].flatMap { $0 > 1 ? $0 - 1 : nil }
         } else {
@@ -129,13 +129,13 @@ public struct RunAdmissionMachine: Sendable {
     }
 
     /// A run that waited resumes: it holds a slot again, without queueing.
-    public mutating func resume(runID: String, workflow: String) {
+    package mutating func resume(runID: String, workflow: String) {
         guard holders[runID] == nil else { return }
         hold(runID, workflow)
     }
 
     /// Starts every queued run that fits, best first (after a restart or a change of limits).
-    public mutating func admitWaiting() -> [RunQueueEntry] {
+    package mutating func admitWaiting() -> [RunQueueEntry] {
         var started: [RunQueueEntry] = []
         while let next = bestStartable() {
             waiting.removeAll { $0.runID == next.runID }
@@ -146,7 +146,7 @@ public struct RunAdmissionMachine: Sendable {
     }
 
     /// A workflow's limits changed (a reload): whatever now fits starts.
-    public mutating func update(workflow: String, limits: ConcurrencyLimits?) -> [RunQueueEntry] {
+    package mutating func update(workflow: String, limits: ConcurrencyLimits?) -> [RunQueueEntry] {
         workflowLimits[workflow] = limits
         return admitWaiting()
     }

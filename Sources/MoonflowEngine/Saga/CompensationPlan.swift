@@ -1,18 +1,18 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// One compensation to run: the activity undone and the handler that undoes it.
-public struct CompensationStep: Sendable, Hashable {
-    public var activity: String
-    public var handler: Handler
+package struct CompensationStep: Sendable, Hashable {
+    package var activity: String
+    package var handler: Handler
 
     /// How reports name the handler: the script, `call:<builtin>`, `workflow:<id>` or `manual`.
-    public var handlerName: String { handler.body.displayName }
+    package var handlerName: String { handler.body.displayName }
 }
 
 /// Which activities a failed run undoes, and in which order (docs/workflow-format.md). Pure.
-public enum CompensationPlanner {
+package enum CompensationPlanner {
     /// `workflow_error.strategy`, defaulting to `compensate` when any activity (or fallback) declares a compensation.
-    public static func compensates(_ workflow: Workflow) -> Bool {
+    package static func compensates(_ workflow: Workflow) -> Bool {
         switch workflow.errorHandling.strategy {
         case .compensate: true
         case .fail: false
@@ -26,7 +26,7 @@ public enum CompensationPlanner {
     /// `completed` ones by strictly decreasing `seq`; a `completed_via_fallback` activity only
     /// through its fallback's own `compensate`. With `strategy: parallel` the order is only the
     /// order they are started in.
-    public static func plan(_ workflow: Workflow, state: RunState) -> [CompensationStep] {
+    package static func plan(_ workflow: Workflow, state: RunState) -> [CompensationStep] {
         var failed: [CompensationStep] = []
         var completed: [(seq: Int, step: CompensationStep)] = []
         for activity in workflow.activities {
@@ -58,7 +58,7 @@ public enum CompensationPlanner {
 extension Workflow {
     /// The fallback that applies to an activity: a manual task's `on_timeout`, its own, or the
     /// workflow default of `error_handling.activity_error`.
-    public func fallback(for activity: Activity) -> Fallback? {
+    package func fallback(for activity: Activity) -> Fallback? {
         if case .manual(let task) = activity.body, let onTimeout = task.onTimeout { return onTimeout }
         return activity.fallback ?? errorHandling.fallback
     }

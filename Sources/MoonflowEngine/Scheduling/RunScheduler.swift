@@ -1,12 +1,12 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// The pure part of running a workflow's graph (docs/workflow-format.md, "Order" and "States"): given the definition and a
 /// run's state, what happens next. No I/O; the engine evaluates conditions and runs bodies, then
 /// feeds the resulting events back through the fold.
-public struct RunScheduler: Sendable {
-    public let workflow: Workflow
+package struct RunScheduler: Sendable {
+    package let workflow: Workflow
     /// Activities of one run at once (`concurrency.max_activities`); `nil` is unbounded.
-    public let maxActivities: Int?
+    package let maxActivities: Int?
     /// For each activity (declaration order), the positions of its dependencies in
     /// `workflow.activities` (`nil` for a name it does not declare): `decide` runs after every
     /// transition, and reads statuses by position instead of hashing names.
@@ -15,7 +15,7 @@ public struct RunScheduler: Sendable {
     /// `queuing.strategy: priority` higher `priority` first (ties in declaration order).
     private let startOrder: [Int]
 
-    public init(workflow: Workflow) {
+    package init(workflow: Workflow) {
         self.workflow = workflow
         self.maxActivities = workflow.concurrency?.maxActivities
         var positions: [String: Int] = [:]
@@ -30,7 +30,7 @@ public struct RunScheduler: Sendable {
     }
 
     /// What the run does next.
-    public enum Decision: Sendable, Hashable {
+    package enum Decision: Sendable, Hashable {
         /// Start (or skip, after their conditions are evaluated) these activities, in declaration
         /// order (or by `priority` under `strategy: priority`), as many as `max_activities` leaves room for.
         case start([String])
@@ -45,7 +45,7 @@ public struct RunScheduler: Sendable {
         case windDown(RunEnding)
     }
 
-    public func decide(_ state: RunState) -> Decision {
+    package func decide(_ state: RunState) -> Decision {
         if let ending = state.ending { return .windDown(ending) }
         // One pass over the records, one over the definition, no copies of records or activities.
         var inFlight = 0
@@ -96,13 +96,13 @@ public struct RunScheduler: Sendable {
     }
 
     /// Every dependency completed (by itself or a fallback) or was skipped.
-    public func dependenciesSatisfied(_ activity: Activity, in state: RunState) -> Bool {
+    package func dependenciesSatisfied(_ activity: Activity, in state: RunState) -> Bool {
         activity.dependencies.allSatisfy { state.activities[$0.activity]?.status.satisfiesDependents ?? false }
     }
 
     /// Conditional dependencies (edges with `when`) whose condition must be evaluated: those whose
     /// source completed. A conditional dependency on a skipped activity is not taken.
-    public func conditionsToEvaluate(for activity: Activity, in state: RunState) -> [Dependency] {
+    package func conditionsToEvaluate(for activity: Activity, in state: RunState) -> [Dependency] {
         activity.dependencies.filter { dependency in
             dependency.when != nil && state.activities[dependency.activity]?.status.isCompletion == true
         }
@@ -111,7 +111,7 @@ public struct RunScheduler: Sendable {
     /// Whether an activity with conditional dependencies runs, given the sources of those whose
     /// condition held: it is skipped unless some incoming dependency is taken. A dependency without
     /// `when` is always taken; an activity without conditional dependencies always runs.
-    public func runsAfterEdges(_ activity: Activity, taken: Set<String>) -> Bool {
+    package func runsAfterEdges(_ activity: Activity, taken: Set<String>) -> Bool {
         guard activity.dependencies.contains(where: { $0.when != nil }) else { return true }
         return activity.dependencies.contains { $0.when == nil || taken.contains($0.activity) }
     }

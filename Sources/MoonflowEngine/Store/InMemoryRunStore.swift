@@ -1,6 +1,6 @@
-import MoonflowModel
-import OrderedCollections
-import Synchronization
+package import MoonflowModel
+package import OrderedCollections
+package import Synchronization
 
 /// The reference `RunStore`: everything in memory (`--store memory`, tests). It keeps what a
 /// durable store must guarantee: appends are ordered against the journal length, and the stored
@@ -12,7 +12,7 @@ import Synchronization
 /// The runs that hold durable timers are kept apart (`timed`), so that looking for due timers —
 /// which the timer service does several times a second — reads those runs only, not every run
 /// ever stored.
-public final class InMemoryRunStore: RunStore {
+package final class InMemoryRunStore: RunStore {
     private struct StoredRun {
         var state: RunState
         var journal: [RunEvent]
@@ -44,11 +44,11 @@ public final class InMemoryRunStore: RunStore {
     private let deadLetterRetention: Int
 
     /// `deadLetterRetention`: the most dead letters kept (at least 1).
-    public init(deadLetterRetention: Int = EventDeadLetter.retentionLimit) {
+    package init(deadLetterRetention: Int = EventDeadLetter.retentionLimit) {
         self.deadLetterRetention = max(1, deadLetterRetention)
     }
 
-    public func create(
+    package func create(
         _ state: RunState, definition: PinnedDefinition, events: [RunEvent], committed: CommitHandler?
     ) async throws -> Bool {
         #if DEBUG
@@ -65,7 +65,7 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func append(_ runID: String, events: [RunEvent], newState: RunState, committed: CommitHandler?) async throws {
+    package func append(_ runID: String, events: [RunEvent], newState: RunState, committed: CommitHandler?) async throws {
         try append(runID, events: events, newState: newState, definition: nil, committed: committed)
     }
 
@@ -96,7 +96,7 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func events(after position: Int64, runID: String?, limit: Int) async throws -> [RunEvent] {
+    package func events(after position: Int64, runID: String?, limit: Int) async throws -> [RunEvent] {
         contents.withLock { contents in
             var out: [RunEvent] = []
             var offset = Int(max(0, position))
@@ -111,35 +111,35 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func lastPosition() async throws -> Int64 { contents.withLock { Int64($0.history.count) } }
+    package func lastPosition() async throws -> Int64 { contents.withLock { Int64($0.history.count) } }
 
-    public func state(of runID: String) async throws -> RunState? { contents.withLock { $0.runs[runID]?.state } }
+    package func state(of runID: String) async throws -> RunState? { contents.withLock { $0.runs[runID]?.state } }
 
-    public func journal(of runID: String) async throws -> [RunEvent] { contents.withLock { $0.runs[runID]?.journal ?? [] } }
+    package func journal(of runID: String) async throws -> [RunEvent] { contents.withLock { $0.runs[runID]?.journal ?? [] } }
 
-    public func repin(
+    package func repin(
         _ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState, committed: CommitHandler?
     ) async throws {
         try append(runID, events: events, newState: newState, definition: definition, committed: committed)
     }
 
-    public func definition(of runID: String) async throws -> PinnedDefinition? { contents.withLock { $0.runs[runID]?.definition } }
+    package func definition(of runID: String) async throws -> PinnedDefinition? { contents.withLock { $0.runs[runID]?.definition } }
 
-    public func runs(status: Set<RunStatus>?) async throws -> [RunState] {
+    package func runs(status: Set<RunStatus>?) async throws -> [RunState] {
         contents.withLock { contents in contents.runs.values.map(\.state).filter { status?.contains($0.status) ?? true } }
     }
 
-    public func task(id: String) async throws -> TaskRecord? {
+    package func task(id: String) async throws -> TaskRecord? {
         contents.withLock { contents in contents.runs.values.lazy.compactMap { $0.state.tasks[id] }.first }
     }
 
-    public func tasks(status: TaskStatus?) async throws -> [TaskRecord] {
+    package func tasks(status: TaskStatus?) async throws -> [TaskRecord] {
         contents.withLock { contents in
             contents.runs.values.flatMap { $0.state.tasks.values }.filter { status == nil || $0.status == status }
         }
     }
 
-    public func dueTimers(at now: Timestamp) async throws -> [DueTimer] {
+    package func dueTimers(at now: Timestamp) async throws -> [DueTimer] {
         contents.withLock { contents in
             // Ties go to the run stored first, as when every run was read in order.
             let due = contents.timed.compactMap { contents.runs.index(forKey: $0) }.sorted().flatMap { index in
@@ -150,7 +150,7 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func recordEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool {
+    package func recordEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool {
         deadLetters.withLock { letters in
             guard letters[letter.id] == nil else { return false }
             letters[letter.id] = letter
@@ -159,9 +159,9 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func eventDeadLetters(workflow: String?) async throws -> [EventDeadLetter] {
+    package func eventDeadLetters(workflow: String?) async throws -> [EventDeadLetter] {
         deadLetters.withLock { letters in letters.values.reversed().filter { workflow == nil || $0.workflow == workflow } }
     }
 
-    public func eventDeadLetter(id: String) async throws -> EventDeadLetter? { deadLetters.withLock { $0[id] } }
+    package func eventDeadLetter(id: String) async throws -> EventDeadLetter? { deadLetters.withLock { $0[id] } }
 }

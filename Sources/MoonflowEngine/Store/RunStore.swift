@@ -1,7 +1,7 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// Why a store refused an operation.
-public enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownRun(String)
     /// The journal moved since the state the caller folded from (another writer): nothing was written.
     case conflict(runID: String, expectedLength: Int, actualLength: Int)
@@ -10,7 +10,7 @@ public enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case storageFull(String)
     case storageBusy(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unknownRun(let id): "unknown run '\(SafeText.display(id, limit: 256))'"
         case .conflict(let id, let expected, let actual):
@@ -25,13 +25,13 @@ public enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
 /// Called once a store's transaction committed, with the positions its journal entries got (in
 /// the order of the events written). It runs on the store's writer, in commit order: it must be
 /// quick and must not call the store.
-public typealias CommitHandler = @Sendable (_ offsets: [Int64]) -> Void
+package typealias CommitHandler = @Sendable (_ offsets: [Int64]) -> Void
 
 /// A timer that is due, with its run.
-public struct DueTimer: Sendable, Hashable {
-    public var runID: String
-    public var timer: RunTimer
-    public init(runID: String, timer: RunTimer) {
+package struct DueTimer: Sendable, Hashable {
+    package var runID: String
+    package var timer: RunTimer
+    package init(runID: String, timer: RunTimer) {
         self.runID = runID
         self.timer = timer
     }
@@ -41,7 +41,7 @@ public struct DueTimer: Sendable, Hashable {
 /// implements as one transaction: the events and the state they fold to are written together, so
 /// the stored state always equals the fold of the journal. Timers and tasks are part of the state
 /// (`RunState.timers`, `RunState.tasks`); a store may index them in the same transaction.
-public protocol RunStore: Sendable {
+package protocol RunStore: Sendable {
     /// Creates a run with its pinned definition and first events (`run.queued`) in one transaction;
     /// a definition whose hash is stored already is not stored again. Returns `false`, writing
     /// nothing, when a run with this id exists: starts are idempotent.
@@ -93,15 +93,15 @@ public protocol RunStore: Sendable {
 }
 
 extension RunStore {
-    public func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool {
+    package func create(_ state: RunState, definition: PinnedDefinition, events: [RunEvent]) async throws -> Bool {
         try await create(state, definition: definition, events: events, committed: nil)
     }
 
-    public func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
+    package func append(_ runID: String, events: [RunEvent], newState: RunState) async throws {
         try await append(runID, events: events, newState: newState, committed: nil)
     }
 
-    public func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws {
+    package func repin(_ runID: String, to definition: PinnedDefinition, events: [RunEvent], newState: RunState) async throws {
         try await repin(runID, to: definition, events: events, newState: newState, committed: nil)
     }
 }

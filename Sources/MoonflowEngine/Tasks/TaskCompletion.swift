@@ -1,17 +1,17 @@
-import MoonflowModel
+package import MoonflowModel
 
 /// Who completes a manual task: a user name and the groups the caller's authentication vouches for.
-public struct TaskUser: Sendable, Hashable {
-    public var name: String
-    public var groups: [String]
-    public init(_ name: String, groups: [String] = []) {
+package struct TaskUser: Sendable, Hashable {
+    package var name: String
+    package var groups: [String]
+    package init(_ name: String, groups: [String] = []) {
         self.name = name
         self.groups = groups
     }
 }
 
 /// Why a task completion was refused; the task is unchanged.
-public enum TaskCompletionError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum TaskCompletionError: Error, Sendable, Hashable, CustomStringConvertible {
     case notFound(String)
     /// The first completion won (docs/workflow-format.md); `by` is who made it.
     case alreadyCompleted(taskID: String, by: String?)
@@ -22,7 +22,7 @@ public enum TaskCompletionError: Error, Sendable, Hashable, CustomStringConverti
     case invalid(taskID: String, errors: [String])
 
     /// A stable code for the CLI and the API.
-    public var code: String {
+    package var code: String {
         switch self {
         case .notFound: "not_found"
         case .alreadyCompleted: "already_completed"
@@ -32,7 +32,7 @@ public enum TaskCompletionError: Error, Sendable, Hashable, CustomStringConverti
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notFound(let id): "no task '\(id)'"
         case .alreadyCompleted(let id, let by): "task '\(id)' is already completed\(by.map { " by \($0)" } ?? "")"

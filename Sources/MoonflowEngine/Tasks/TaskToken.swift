@@ -6,10 +6,10 @@ import Crypto
 /// histories, reports, the event stream and logs — and anyone who reads those learns nothing
 /// that completes the task. Whoever is handed the token when the task is created can prove it
 /// with `matches`.
-public enum TaskToken {
+package enum TaskToken {
     /// 128 random bits as hex, from the system generator: a task token must not be guessable, so
     /// it does not come from the engine's injected (reproducible) source.
-    public static func generate() -> String {
+    package static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<2).map { _ in
             let hex = String(generator.next() as UInt64, radix: 16)
@@ -18,7 +18,7 @@ public enum TaskToken {
     }
 
     /// The hex SHA-256 of a token, as kept.
-    public static func digest(of token: String) -> String {
+    package static func digest(of token: String) -> String {
         SHA256.hash(data: Array(token.utf8)).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
@@ -26,7 +26,7 @@ public enum TaskToken {
     }
 
     /// Whether `token` is the one whose digest was kept, compared in constant time.
-    public static func matches(_ token: String, digest: String) -> Bool {
+    package static func matches(_ token: String, digest: String) -> Bool {
         let presented = Array(Self.digest(of: token).utf8)
         let kept = Array(digest.utf8)
         guard presented.count == kept.count else { return false }
@@ -38,5 +38,5 @@ public enum TaskToken {
 
 extension TaskRecord {
     /// Whether `token` is this task's token.
-    public func hasToken(_ token: String) -> Bool { TaskToken.matches(token, digest: tokenDigest) }
+    package func hasToken(_ token: String) -> Bool { TaskToken.matches(token, digest: tokenDigest) }
 }

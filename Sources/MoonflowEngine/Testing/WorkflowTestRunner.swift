@@ -1,27 +1,27 @@
-import Logging
-import MoonflowModel
+package import Logging
+package import MoonflowModel
 
 /// The outcome of one `moonflow test` case.
-public struct WorkflowTestResult: Sendable {
-    public var name: String
+package struct WorkflowTestResult: Sendable {
+    package var name: String
     /// Every expectation that did not hold, as a sentence; empty when the case passed.
-    public var failures: [String]
-    public var report: ExecutionReport?
-    public var passed: Bool { failures.isEmpty }
+    package var failures: [String]
+    package var report: ExecutionReport?
+    package var passed: Bool { failures.isEmpty }
 }
 
 /// Runs a workflow's test cases (`workflows/<id>.test.yaml`) through the real engine, in memory,
 /// on a virtual clock: backoffs, timeouts, mocked delays, sleeps and task deadlines take no real
 /// time. The clock moves to the next deadline only when no real code is executing, so a mocked
 /// 2s delay against a 300ms timeout resolves in the order it would in real time.
-public struct WorkflowTestRunner: Sendable {
+package struct WorkflowTestRunner: Sendable {
     let runner: any ScriptRunning
     let validator: any SchemaValidating
     let catalog: (any WorkflowCatalog)?
     /// moonflow.yaml's `resources`: the sandbox defaults, as in a real run.
     let resources: ScriptLimits
 
-    public init(
+    package init(
         runner: any ScriptRunning, validator: any SchemaValidating, catalog: (any WorkflowCatalog)? = nil,
         resources: ScriptLimits = .defaults
     ) {
@@ -32,7 +32,7 @@ public struct WorkflowTestRunner: Sendable {
     }
 
     /// Mock names that cannot apply: unknown activities, or bodies that are not Lua.
-    public static func problems(of test: WorkflowTestCase, in workflow: Workflow) -> [String] {
+    package static func problems(of test: WorkflowTestCase, in workflow: Workflow) -> [String] {
         var problems: [String] = []
         for key in test.mocks.keys.sorted() {
             let name = key.hasSuffix(".compensate") ? String(key.dropLast(".compensate".count)) : key
@@ -57,7 +57,7 @@ public struct WorkflowTestRunner: Sendable {
         return problems
     }
 
-    public func run(_ test: WorkflowTestCase, workflow: Workflow, definitionHash: String) async -> WorkflowTestResult {
+    package func run(_ test: WorkflowTestCase, workflow: Workflow, definitionHash: String) async -> WorkflowTestResult {
         let problems = Self.problems(of: test, in: workflow)
         guard problems.isEmpty else { return WorkflowTestResult(name: test.name, failures: problems, report: nil) }
         let clock = ManualClock()

@@ -1,9 +1,9 @@
-import MoonflowModel
-import Synchronization
+package import MoonflowModel
+package import Synchronization
 
 /// The engine's source of time. Everything that waits (backoffs, timeouts, breaker resets, queue
 /// waits, task due dates) reads `now` and sleeps through this, so tests drive time by hand.
-public protocol EngineClock: Sendable {
+package protocol EngineClock: Sendable {
     var now: Timestamp { get }
     /// Suspends until `deadline` (returns at once if it has passed). Throws `CancellationError`
     /// when the calling task is cancelled.
@@ -11,12 +11,12 @@ public protocol EngineClock: Sendable {
 }
 
 /// Real wall-clock time.
-public struct SystemClock: EngineClock {
-    public init() {}
+package struct SystemClock: EngineClock {
+    package init() {}
 
-    public var now: Timestamp { Timestamp(.now) }
+    package var now: Timestamp { Timestamp(.now) }
 
-    public func sleep(until deadline: Timestamp) async throws {
+    package func sleep(until deadline: Timestamp) async throws {
         let remaining = deadline - now
         if remaining > .zero { try await Task.sleep(for: remaining) }
     }
@@ -24,7 +24,7 @@ public struct SystemClock: EngineClock {
 
 /// A clock that moves only when a test calls `advance`. Sleepers wake in deadline order
 /// (ties in the order they started sleeping) when time reaches their deadline.
-public final class ManualClock: EngineClock {
+package final class ManualClock: EngineClock {
     private struct Sleeper {
         var id: UInt64
         var deadline: Timestamp
@@ -39,19 +39,19 @@ public final class ManualClock: EngineClock {
 
     private let state: Mutex<State>
 
-    public init(now: Timestamp = Timestamp(nanosecondsSinceEpoch: 1_800_000_000_000_000_000)) {
+    package init(now: Timestamp = Timestamp(nanosecondsSinceEpoch: 1_800_000_000_000_000_000)) {
         state = Mutex(State(now: now))
     }
 
-    public var now: Timestamp { state.withLock { $0.now } }
+    package var now: Timestamp { state.withLock { $0.now } }
 
     /// How many tasks are sleeping on this clock (tests wait for this to reach an expected count).
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    package var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     /// The earliest deadline anyone sleeps until.
-    public var nextDeadline: Timestamp? { state.withLock { $0.sleepers.map(\.deadline).min() } }
+    package var nextDeadline: Timestamp? { state.withLock { $0.sleepers.map(\.deadline).min() } }
 
-    public func sleep(until deadline: Timestamp) async throws {
+    package func sleep(until deadline: Timestamp) async throws {
         let id: UInt64 = state.withLock { s in
             s.nextID += 1
             return s.nextID
@@ -80,11 +80,11 @@ public final class ManualClock: EngineClock {
     }
 
     /// Moves time forward and wakes every sleeper whose deadline has been reached.
-    public func advance(by duration: Duration) {
+    package func advance(by duration: Duration) {
         advance(to: now + duration)
     }
 
-    public func advance(to instant: Timestamp) {
+    package func advance(to instant: Timestamp) {
         let due: [Sleeper] = state.withLock { s in
             if instant > s.now { s.now = instant }
             let due = s.sleepers.filter { $0.deadline <= s.now }.sorted {

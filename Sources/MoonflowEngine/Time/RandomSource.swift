@@ -1,24 +1,24 @@
 import Synchronization
 
 /// The engine's source of randomness (retry jitter), injected so tests are reproducible.
-public protocol RandomSource: Sendable {
+package protocol RandomSource: Sendable {
     /// A uniformly distributed value in `[0, 1)`.
     func nextUnit() -> Double
 }
 
 /// The system's random generator.
-public struct SystemRandomSource: RandomSource {
-    public init() {}
-    public func nextUnit() -> Double { Double.random(in: 0..<1) }
+package struct SystemRandomSource: RandomSource {
+    package init() {}
+    package func nextUnit() -> Double { Double.random(in: 0..<1) }
 }
 
 /// A reproducible source (SplitMix64) for tests and benchmarks.
-public final class SeededRandomSource: RandomSource {
+package final class SeededRandomSource: RandomSource {
     private let state: Mutex<UInt64>
 
-    public init(seed: UInt64) { state = Mutex(seed) }
+    package init(seed: UInt64) { state = Mutex(seed) }
 
-    public func nextUnit() -> Double {
+    package func nextUnit() -> Double {
         let bits: UInt64 = state.withLock { s in
             s &+= 0x9E37_79B9_7F4A_7C15
             var z = s

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// A standard 5-field cron expression (minute hour day-of-month month day-of-week) with ranges,
 /// steps, lists and names, evaluated in a time zone (docs/workflow-format.md: `schedule: {cron, timezone}`).
@@ -7,9 +7,9 @@ import Foundation
 /// a wall time skipped by a spring-forward jump fires once at the first instant after the jump;
 /// a wall time repeated by a fall-back fires once, at its first occurrence. A schedule never
 /// fires twice for one wall time and never bursts.
-public struct CronSchedule: Sendable, Hashable {
-    public let expression: String
-    public let timeZone: TimeZone
+package struct CronSchedule: Sendable, Hashable {
+    package let expression: String
+    package let timeZone: TimeZone
     let minutes: [Int]
     let hours: [Int]
     let daysOfMonth: Set<Int>
@@ -19,8 +19,8 @@ public struct CronSchedule: Sendable, Hashable {
     /// Standard cron: when both day fields are restricted, a day matching either one fires.
     let dayFieldsAreAlternatives: Bool
 
-    public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
-        public var description: String
+    package struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
+        package var description: String
     }
 
     private static let monthNames = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
@@ -28,7 +28,7 @@ public struct CronSchedule: Sendable, Hashable {
 
     /// `timeZone`: an IANA identifier (`Europe/Paris`); `nil` means UTC. A schedule that can never
     /// fire (`0 0 30 2 *`) and a time zone that is not an IANA name (`../../etc/passwd`) throw.
-    public init(_ expression: String, timeZone identifier: String? = nil) throws(ParseError) {
+    package init(_ expression: String, timeZone identifier: String? = nil) throws(ParseError) {
         let fields = expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard fields.count == 5 else { throw ParseError(description: "expected 5 fields in '\(expression)'") }
         guard let zone = Self.zone(named: identifier ?? "UTC") else {
@@ -52,7 +52,7 @@ public struct CronSchedule: Sendable, Hashable {
 
     /// A time zone by IANA name: letters, digits, `_`, `+` and `-` in `/`-separated parts, never a
     /// path (`..`, a leading `/`), and known to the time zone database.
-    public static func zone(named name: String) -> TimeZone? {
+    package static func zone(named name: String) -> TimeZone? {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard name.utf8.count <= 64, !parts.isEmpty,
             parts.allSatisfy({ part in
@@ -70,7 +70,7 @@ public struct CronSchedule: Sendable, Hashable {
     /// The first fire time strictly after `instant`, or `nil` when none comes within
     /// `horizonYears`. Months the schedule excludes are skipped whole and weekdays are computed,
     /// so the cost is a few calendar conversions per matching day looked at, never a day-by-day scan.
-    public func next(after instant: Date) -> Date? {
+    package func next(after instant: Date) -> Date? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let start = calendar.dateComponents([.year, .month, .day, .hour], from: instant)

@@ -1,24 +1,24 @@
-import Crypto
-import Foundation
-import MoonflowModel
-import OrderedCollections
+package import Crypto
+package import Foundation
+package import MoonflowModel
+package import OrderedCollections
 
 /// An event as it reached the engine: posted through the API (`POST /v1/events`), or emitted by a
 /// run's script (`emit`, docs/sandbox.md).
-public struct PostedEvent: Sendable, Hashable {
-    public enum Source: Sendable, Hashable {
+package struct PostedEvent: Sendable, Hashable {
+    package enum Source: Sendable, Hashable {
         case api
         /// Emitted by this run.
         case emitted(runID: RunID)
     }
 
-    public var type: String
-    public var payload: Value
+    package var type: String
+    package var payload: Value
     /// The id its poster gave it (the API's `id`): it names the runs started by triggers without a `dedupe`.
-    public var id: String?
-    public var source: Source
+    package var id: String?
+    package var source: Source
 
-    public init(type: String, payload: Value, id: String? = nil, source: Source = .api) {
+    package init(type: String, payload: Value, id: String? = nil, source: Source = .api) {
         self.type = type
         self.payload = payload
         self.id = id
@@ -52,42 +52,42 @@ public struct PostedEvent: Sendable, Hashable {
 ///
 /// Stores keep at most `retentionLimit` of them: past it the oldest are dropped, so a flood of
 /// bad events cannot grow the store without bound.
-public struct EventDeadLetter: Sendable, Hashable {
-    public enum Status: String, Sendable, Hashable {
+package struct EventDeadLetter: Sendable, Hashable {
+    package enum Status: String, Sendable, Hashable {
         /// Refused, not redriven.
         case open
     }
 
     /// The most dead letters a store keeps (the oldest are dropped past it).
-    public static let retentionLimit = 10_000
+    package static let retentionLimit = 10_000
     /// The most validation errors kept per dead letter; each is capped like every error text
     /// (`SafeText.errorMessage`).
-    public static let errorLimit = 50
+    package static let errorLimit = 50
 
     /// `dl-` and 32 hex digits: for an event with a dedupe key (or an id), derived from the
     /// workflow and the key as the run id it would have had, so posting it again names the same
     /// dead letter; otherwise random.
-    public var id: String
-    public var createdAt: Timestamp
-    public var event: PostedEvent
+    package var id: String
+    package var createdAt: Timestamp
+    package var event: PostedEvent
     /// The key the trigger's `dedupe` made of the event, when it has one.
-    public var dedupeKey: String?
-    public var workflow: String
+    package var dedupeKey: String?
+    package var workflow: String
     /// The `version:` label of the definition that refused it.
-    public var version: String?
-    public var definitionHash: String
+    package var version: String?
+    package var definitionHash: String
     /// The run input the trigger built from the event: what the schema refused.
-    public var input: Value
+    package var input: Value
     /// The validation errors, each `field/path: message`.
-    public var errors: [String] {
+    package var errors: [String] {
         get { storedErrors }
         set { storedErrors = Self.capped(newValue) }
     }
-    public var status: Status
+    package var status: Status
 
     private var storedErrors: [String]
 
-    public init(
+    package init(
         id: String, createdAt: Timestamp, event: PostedEvent, dedupeKey: String?, workflow: String, version: String?,
         definitionHash: String, input: Value, errors: [String], status: Status = .open
     ) {
@@ -118,7 +118,7 @@ public struct EventDeadLetter: Sendable, Hashable {
 
     /// The API's shape (docs/api.md). `summary: true` leaves out the event's payload and the
     /// input, which can be large (lists).
-    public func toValue(summary: Bool = false) -> Value {
+    package func toValue(summary: Bool = false) -> Value {
         var object: OrderedDictionary<String, Value> = [
             "id": .string(id), "created_at": .string(createdAt.iso8601), "status": .string(status.rawValue),
             "workflow": .string(workflow), "version": version.map(Value.string) ?? .null, "definition_hash": .string(definitionHash),
@@ -131,7 +131,7 @@ public struct EventDeadLetter: Sendable, Hashable {
 
     /// Reads back `toValue()` (a store keeps the creation time in its own column); `nil` when a
     /// required member is missing.
-    public init?(value: Value, createdAt: Timestamp) {
+    package init?(value: Value, createdAt: Timestamp) {
         guard let id = value["id"]?.stringValue, let workflow = value["workflow"]?.stringValue,
             let hash = value["definition_hash"]?.stringValue, let event = value["event"].flatMap(PostedEvent.init(value:))
         else { return nil }

@@ -1,11 +1,11 @@
-import MoonflowModel
-import OrderedCollections
+package import MoonflowModel
+package import OrderedCollections
 
 /// A run an event starts: the workflow, the input its trigger built, and the trigger's dedupe key.
-public struct TriggerMatch: Sendable, Hashable {
-    public var workflow: PinnedWorkflow
-    public var input: Value
-    public var dedupeKey: String?
+package struct TriggerMatch: Sendable, Hashable {
+    package var workflow: PinnedWorkflow
+    package var input: Value
+    package var dedupeKey: String?
 
     /// What names the run (`EngineRunID.event`, out of callers' reach) and its dead letter: the
     /// dedupe key, else the event's id; `nil` without either (a fresh id).
@@ -19,14 +19,14 @@ public struct TriggerMatch: Sendable, Hashable {
 /// of), `when` must be true; `input` builds the run input (default: the payload); a `dedupe` key
 /// names the run (`TriggerMatch.key`), so the store makes a second start with the same key
 /// return the existing run, across restarts too.
-public final class EventTriggers: Sendable {
-    public let workflows: [PinnedWorkflow]
+package final class EventTriggers: Sendable {
+    package let workflows: [PinnedWorkflow]
 
-    public init(workflows: [PinnedWorkflow]) { self.workflows = workflows }
+    package init(workflows: [PinnedWorkflow]) { self.workflows = workflows }
 
     /// The runs this event starts. Expressions see the payload as `event`; a trigger whose `when`,
     /// `input` or `dedupe` fails to evaluate does not match.
-    public func match(type: String, payload: Value, evaluator: any ScriptRunning) async -> [TriggerMatch] {
+    package func match(type: String, payload: Value, evaluator: any ScriptRunning) async -> [TriggerMatch] {
         let scope: Value = ["event": payload]
         var matches: [TriggerMatch] = []
         for pinned in workflows {
@@ -58,7 +58,7 @@ public final class EventTriggers: Sendable {
     }
 
     /// Every field must match; a list in the conditions means any of its values.
-    public static func conditionsMatch(_ conditions: OrderedDictionary<String, Value>, payload: Value) -> Bool {
+    package static func conditionsMatch(_ conditions: OrderedDictionary<String, Value>, payload: Value) -> Bool {
         conditions.allSatisfy { key, expected in
             guard let actual = payload[key] else { return false }
             if case .array(let options) = expected { return options.contains(actual) }
@@ -76,15 +76,15 @@ extension Optional {
 
 /// What posting an event did: the runs it started (`created: false`: an earlier event with the
 /// key started it), and the starts workflows refused, each stored as a dead letter.
-public struct EventOutcome: Sendable, Hashable {
-    public struct Started: Sendable, Hashable {
-        public var workflow: String
-        public var runID: RunID
-        public var created: Bool
+package struct EventOutcome: Sendable, Hashable {
+    package struct Started: Sendable, Hashable {
+        package var workflow: String
+        package var runID: RunID
+        package var created: Bool
     }
 
-    public var started: [Started] = []
-    public var rejected: [EventDeadLetter] = []
+    package var started: [Started] = []
+    package var rejected: [EventDeadLetter] = []
 }
 
 extension Engine {
@@ -95,7 +95,7 @@ extension Engine {
     /// key: the same event refused again names the stored one) and announced on the bus
     /// (`dead_letter.created`). A dedupe key (or the event's id) seen before returns the run it
     /// started. Other errors (the store's) are thrown.
-    public func post(
+    package func post(
         _ event: PostedEvent, to triggers: EventTriggers, onCreated: (RunID) -> Void = { _ in }
     ) async throws -> EventOutcome {
         var outcome = EventOutcome()

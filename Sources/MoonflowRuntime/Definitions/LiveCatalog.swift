@@ -1,32 +1,32 @@
-import Foundation
-import MoonflowEngine
-import MoonflowLoader
-import MoonflowModel
-import Synchronization
+package import Foundation
+package import MoonflowEngine
+package import MoonflowLoader
+package import MoonflowModel
+package import Synchronization
 
 /// One version of a workflow the server has served.
-public struct WorkflowVersion: Sendable, Hashable {
-    public var hash: String
+package struct WorkflowVersion: Sendable, Hashable {
+    package var hash: String
     /// The `version:` label of the file, when it has one.
-    public var label: String?
-    public var loadedAt: Timestamp
+    package var label: String?
+    package var loadedAt: Timestamp
 }
 
 /// What a reload did (docs/reload.md).
-public struct ReloadOutcome: Sendable {
-    public enum Status: String, Sendable {
+package struct ReloadOutcome: Sendable {
+    package enum Status: String, Sendable {
         case reloaded, unchanged, invalid
         /// The project could not be read whole (a folder listing failed: out of descriptors, no
         /// permission); nothing changed, and `failure` says why.
         case failed
     }
-    public var status: Status
-    public var added: [String] = []
-    public var changed: [String] = []
-    public var removed: [String] = []
+    package var status: Status
+    package var added: [String] = []
+    package var changed: [String] = []
+    package var removed: [String] = []
     /// Every problem of the project when it does not validate (the old definitions keep serving).
-    public var diagnostics: [Diagnostic] = []
-    public var failure: String?
+    package var diagnostics: [Diagnostic] = []
+    package var failure: String?
 }
 
 /// The definitions the server serves: the last valid load of the project, swapped atomically by
@@ -34,7 +34,7 @@ public struct ReloadOutcome: Sendable {
 ///
 /// A failed load keeps the previous definitions; identical content keeps the version it had. The
 /// catalog is also the engine's `WorkflowCatalog`, so child runs start the current definition.
-public final class LiveCatalog: WorkflowCatalog {
+package final class LiveCatalog: WorkflowCatalog {
     struct Snapshot {
         var workflows: [String: LoadedWorkflow] = [:]
         var triggers = EventTriggers(workflows: [])
@@ -51,20 +51,20 @@ public final class LiveCatalog: WorkflowCatalog {
     /// snapshot lock while the project loads.
     private let reloading = Mutex(())
     /// Validates with the schema files of the current definitions; swapped with them.
-    public let validator = SwappableValidator()
+    package let validator = SwappableValidator()
     /// Told of the definitions a reload added or changed (the engine takes their new `concurrency`).
     private let reloadHandler = Mutex<(@Sendable ([Workflow]) -> Void)?>(nil)
 
-    public func onReload(_ handler: @escaping @Sendable ([Workflow]) -> Void) { reloadHandler.withLock { $0 = handler } }
+    package func onReload(_ handler: @escaping @Sendable ([Workflow]) -> Void) { reloadHandler.withLock { $0 = handler } }
 
-    public init(loader: ProjectLoader, clock: any EngineClock) {
+    package init(loader: ProjectLoader, clock: any EngineClock) {
         self.loader = loader
         self.clock = clock
     }
 
     /// Loads and validates the whole project; swaps it in when valid.
     @discardableResult
-    public func reload() -> ReloadOutcome {
+    package func reload() -> ReloadOutcome {
         reloading.withLock { _ in
             let result = loader.loadProject()
             guard result.isValid else {
@@ -130,26 +130,26 @@ public final class LiveCatalog: WorkflowCatalog {
     }
 
     /// The current definition of a workflow; `nil` when unknown or deleted.
-    public func current(_ id: String) -> LoadedWorkflow? { snapshot.withLock { $0.workflows[id] } }
+    package func current(_ id: String) -> LoadedWorkflow? { snapshot.withLock { $0.workflows[id] } }
 
-    public func workflow(id: String) async -> PinnedWorkflow? { current(id)?.pinned }
+    package func workflow(id: String) async -> PinnedWorkflow? { current(id)?.pinned }
 
     /// When the current schedule triggers of a workflow were loaded: at the load that added the
     /// workflow, or the last one that changed its `schedule:` triggers. The schedule service
     /// starts a schedule that appeared while it runs at its first tick after this.
-    public func schedulesSince(_ id: String) -> Timestamp? { snapshot.withLock { $0.schedulesSince[id] } }
+    package func schedulesSince(_ id: String) -> Timestamp? { snapshot.withLock { $0.schedulesSince[id] } }
 
     /// Current definitions, by id.
-    public var workflows: [LoadedWorkflow] { snapshot.withLock { $0.workflows.values.sorted { $0.workflow.id < $1.workflow.id } } }
+    package var workflows: [LoadedWorkflow] { snapshot.withLock { $0.workflows.values.sorted { $0.workflow.id < $1.workflow.id } } }
 
     /// Every version of a workflow, oldest first (also for one deleted since).
-    public func versions(of id: String) -> [WorkflowVersion] { snapshot.withLock { $0.versions[id] ?? [] } }
+    package func versions(of id: String) -> [WorkflowVersion] { snapshot.withLock { $0.versions[id] ?? [] } }
 
     /// Errors of the last load when it failed; empty when the project served is the last one read.
-    public var diagnostics: [Diagnostic] { snapshot.withLock { $0.diagnostics } }
+    package var diagnostics: [Diagnostic] { snapshot.withLock { $0.diagnostics } }
 
     /// The event triggers of the current definitions.
-    public var triggers: EventTriggers { snapshot.withLock { $0.triggers } }
+    package var triggers: EventTriggers { snapshot.withLock { $0.triggers } }
 
     /// A validator over every schema file the definitions pin (`schemas/*.json`).
     private static func schemaValidator(_ workflows: [LoadedWorkflow]) -> JSONSchemaValidator {
@@ -166,12 +166,12 @@ extension Workflow {
 
 /// A `SchemaValidating` whose validator a reload replaces, so the engine built once validates
 /// with the schema files of the definitions currently served.
-public final class SwappableValidator: SchemaValidating {
+package final class SwappableValidator: SchemaValidating {
     private let current = Mutex(JSONSchemaValidator(schemaFiles: [:]))
 
     func replace(with validator: JSONSchemaValidator) { current.withLock { $0 = validator } }
 
-    public func validate(_ value: Value, against schema: Value) -> [String] {
+    package func validate(_ value: Value, against schema: Value) -> [String] {
         current.withLock { $0 }.validate(value, against: schema)
     }
 }

@@ -1,6 +1,6 @@
-import MoonflowEngine
-import MoonflowLoader
-import MoonflowModel
+package import MoonflowEngine
+package import MoonflowLoader
+package import MoonflowModel
 
 // The bridge from the loader to the engine: what a run is pinned to, how a pinned run gets its
 // workflow back, and where child runs find the definition they start.

@@ -1,5 +1,5 @@
-import Logging
-import MoonflowModel
+package import Logging
+package import MoonflowModel
 
 /// Wraps a text log handler so that no logged field can forge a line or a terminal sequence: the
 /// message, every metadata key and value (nested ones, `stringConvertible` ones rendered first,
@@ -14,14 +14,14 @@ import MoonflowModel
 /// The logger's own metadata is kept here as set and escaped only when a line is logged: the
 /// server sets some on every request (Hummingbird's request id) and logs from few of them, and a
 /// `StreamLogHandler` renders its metadata again at each change.
-public struct ControlEscapingLogHandler<Wrapped: LogHandler>: LogHandler {
-    public private(set) var wrapped: Wrapped
+package struct ControlEscapingLogHandler<Wrapped: LogHandler>: LogHandler {
+    package private(set) var wrapped: Wrapped
     /// Kept here, not in `wrapped`, so that what it provides is escaped too.
-    public var metadataProvider: Logger.MetadataProvider?
+    package var metadataProvider: Logger.MetadataProvider?
     /// The logger's metadata, not escaped yet.
     private var stored: Logger.Metadata
 
-    public init(_ wrapped: Wrapped) {
+    package init(_ wrapped: Wrapped) {
         var wrapped = wrapped
         metadataProvider = wrapped.metadataProvider
         // (A handler without provider support logs a warning when one is set, even to nil.)
@@ -31,24 +31,24 @@ public struct ControlEscapingLogHandler<Wrapped: LogHandler>: LogHandler {
         self.wrapped = wrapped
     }
 
-    public var logLevel: Logger.Level {
+    package var logLevel: Logger.Level {
         get { wrapped.logLevel }
         set { wrapped.logLevel = newValue }
     }
 
-    public var metadata: Logger.Metadata {
+    package var metadata: Logger.Metadata {
         get { Self.escape(stored) }
         set { stored = newValue }
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { stored[key].map(Self.escape) }
         set { stored[key] = newValue }
     }
 
     /// The logger's metadata, then the provider's, then the call's (each wins over the one
     /// before), escaped, as the call's metadata of the wrapped handler.
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var event = event
         event.message = Logger.Message(stringLiteral: SafeText.escapingControls(event.message.description))
         var metadata = stored
@@ -79,7 +79,7 @@ extension Logger {
     /// The logger every composition root uses, on standard error in `StandardErrorLog.format`:
     /// text (`StreamLogHandler` behind `ControlEscapingLogHandler`) or one JSON object a line
     /// (`JSONLogHandler`).
-    public static func escapedStandardError(label: String, level: Logger.Level) -> Logger {
+    package static func escapedStandardError(label: String, level: Logger.Level) -> Logger {
         var logger = Logger(label: label, factory: { StandardErrorLog.handler(label: $0) })
         logger.logLevel = level
         return logger

@@ -1,8 +1,8 @@
-import Foundation
-import Logging
-import MoonflowModel
-import OrderedCollections
-import Synchronization
+package import Foundation
+package import Logging
+package import MoonflowModel
+package import OrderedCollections
+package import Synchronization
 
 /// `logging.format: json`: each log line is one JSON object, `{"ts", "level", "message",
 /// "logger", …metadata}`, written whole on one line. The metadata is flattened into the object (a
@@ -13,15 +13,15 @@ import Synchronization
 ///
 /// No maintained JSON handler for swift-log is among the packages this project can resolve; this
 /// one is small and tested on every stderr line of a real `moonflow run` and `serve`.
-public struct JSONLogHandler: LogHandler {
-    public let label: String
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+package struct JSONLogHandler: LogHandler {
+    package let label: String
+    package var logLevel: Logger.Level = .info
+    package var metadata: Logger.Metadata = [:]
+    package var metadataProvider: Logger.MetadataProvider?
     private let write: @Sendable (String) -> Void
 
     /// A handler writing to `write` (standard error by default), one call per line, without the newline.
-    public init(
+    package init(
         label: String, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider,
         write: @escaping @Sendable (String) -> Void = StandardErrorLines.write
     ) {
@@ -30,12 +30,12 @@ public struct JSONLogHandler: LogHandler {
         self.write = write
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, provided in provided } }
         if let explicit = event.metadata { merged.merge(explicit) { _, explicit in explicit } }
@@ -44,7 +44,7 @@ public struct JSONLogHandler: LogHandler {
 
     /// The JSON object of one line (no trailing newline). Metadata keys are sorted, so equal
     /// events give equal lines.
-    public static func line(at date: Date, level: Logger.Level, message: String, label: String, metadata: Logger.Metadata) -> String {
+    package static func line(at date: Date, level: Logger.Level, message: String, label: String, metadata: Logger.Metadata) -> String {
         var object: OrderedDictionary<String, Value> = [
             "ts": .string(Timestamp(date).iso8601), "level": .string(level.rawValue), "message": .string(message),
             "logger": .string(label),
@@ -71,10 +71,10 @@ public struct JSONLogHandler: LogHandler {
 
 /// Whole lines to standard error: a lock keeps the lines of concurrent loggers (and of the CLI's
 /// own messages) from interleaving, and each is written completely before the next.
-public enum StandardErrorLines {
+package enum StandardErrorLines {
     private static let lock = Mutex<Void>(())
 
-    public static let write: @Sendable (String) -> Void = { line in
+    package static let write: @Sendable (String) -> Void = { line in
         let bytes = Array((line + "\n").utf8)
         lock.withLock { _ in
             var offset = 0
@@ -95,17 +95,17 @@ public enum StandardErrorLines {
 /// How the process writes its log lines to standard error (`logging.format`): chosen once by the
 /// composition root from `moonflow.yaml`, read by every logger it makes and by the CLI's own
 /// messages, so that with `json` every line on standard error is one JSON object.
-public enum StandardErrorLog {
+package enum StandardErrorLog {
     private static let chosen = Mutex<EngineConfig.LogFormat>(.text)
 
-    public static var format: EngineConfig.LogFormat {
+    package static var format: EngineConfig.LogFormat {
         get { chosen.withLock { $0 } }
         set { chosen.withLock { $0 = newValue } }
     }
 
     /// A handler for the current format: JSON, or the text `StreamLogHandler` behind
     /// `ControlEscapingLogHandler`.
-    public static func handler(label: String) -> any LogHandler {
+    package static func handler(label: String) -> any LogHandler {
         switch format {
         case .json: JSONLogHandler(label: label)
         case .text: ControlEscapingLogHandler(StreamLogHandler.standardError(label: label))

@@ -1,6 +1,6 @@
-import Logging
-import MoonflowModel
-import Synchronization
+package import Logging
+package import MoonflowModel
+package import Synchronization
 
 /// How the process logs, set up once by the edge (the CLI) from `moonflow.yaml`'s `logging`.
 package enum RuntimeLogging {

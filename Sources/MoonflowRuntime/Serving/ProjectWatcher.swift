@@ -1,6 +1,6 @@
-import Foundation
-import Logging
-import ServiceLifecycle
+package import Foundation
+package import Logging
+package import ServiceLifecycle
 
 /// Watches `workflows/`, `scripts/` and `schemas/` and reloads the catalog when they change
 /// (docs/reload.md), by polling a fingerprint of every file (path, size, modification time).
@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// `docs/reload.md`, it stays well under the 500 ms target. A change is debounced: the reload
 /// runs once the fingerprint has been stable for `debounce`, so a file caught half-written is
 /// read again once the writer is done, and the whole project must validate before it serves.
-public struct ProjectWatcher: Service {
+package struct ProjectWatcher: Service {
     let project: URL
     let catalog: LiveCatalog
     let interval: Duration
@@ -19,7 +19,7 @@ public struct ProjectWatcher: Service {
 
     static let folders = ["workflows", "scripts", "schemas"]
 
-    public init(
+    package init(
         project: URL, catalog: LiveCatalog, interval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100),
         logger: Logger
     ) {
@@ -30,7 +30,7 @@ public struct ProjectWatcher: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         // `nil` until a listing succeeds: a failed listing is an error, never an empty project.
         var served = try? fingerprint()
         var pending: (fingerprint: [String: FileStamp], since: ContinuousClock.Instant)?

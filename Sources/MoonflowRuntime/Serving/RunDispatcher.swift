@@ -1,8 +1,8 @@
-import Logging
-import Metrics
-import MoonflowEngine
-import ServiceLifecycle
-import Synchronization
+package import Logging
+package import Metrics
+package import MoonflowEngine
+package import ServiceLifecycle
+package import Synchronization
 
 /// The engine loop: drives every run it is given until the run ends or waits, several at once.
 ///
@@ -21,7 +21,7 @@ import Synchronization
 /// starts a drive for each. (Through an `AsyncStream` of run ids, the loop took one run per turn
 /// of the cooperative pool; under HTTP load a turn is the length of every request in flight, so
 /// runs started a few hundred a second while thousands were accepted.)
-public final class RunDispatcher: Service {
+package final class RunDispatcher: Service {
     let engine: Engine
     let logger: Logger
     /// Runs the backlog holds before client starts are refused (`server.run_backlog`).
@@ -35,7 +35,7 @@ public final class RunDispatcher: Service {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    public init(engine: Engine, logger: Logger, backlogLimit: Int) {
+    package init(engine: Engine, logger: Logger, backlogLimit: Int) {
         self.engine = engine
         self.logger = logger
         self.backlogLimit = backlogLimit
@@ -46,7 +46,7 @@ public final class RunDispatcher: Service {
     package var backlogCount: Int { backlog.load(ordering: .relaxed) }
 
     /// Asks for the run to be driven; returns at once. The run enters the backlog whatever its size.
-    public func submit(_ runID: RunID) {
+    package func submit(_ runID: RunID) {
         backlog.add(1, ordering: .relaxed)
         enqueue(runID)
     }
@@ -92,7 +92,7 @@ public final class RunDispatcher: Service {
         return false
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let recovered = try await engine.runsToRecover()
         if !recovered.isEmpty { logger.info("recovering unfinished runs", metadata: ["count": "\(recovered.count)"]) }
         recovered.forEach(submit)

@@ -18,7 +18,7 @@ import ServiceLifecycle
 /// A schedule that appears while the server runs (a reload adds its workflow, or adds or changes
 /// its `schedule:` triggers) starts at its first tick after the reload that brought it
 /// (`LiveCatalog.schedulesSince`): a tick that passed before it was served starts nothing.
-public struct ScheduleService: Service {
+package struct ScheduleService: Service {
     let core: ServedProject
     /// The longest sleep, so a reload that adds or changes a schedule is seen within it.
     let horizon: Duration
@@ -28,7 +28,7 @@ public struct ScheduleService: Service {
         self.horizon = horizon
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let started = core.engine.clock.now.date
         var lastFired = try await firedTicks().mapValues { min($0, started) }
         while !Task.isShuttingDownGracefully {

@@ -1,9 +1,9 @@
-import Foundation
-import Logging
-import MoonflowEngine
-import MoonflowModel
-import Prometheus
-import ServiceLifecycle
+package import Foundation
+package import Logging
+package import MoonflowEngine
+package import MoonflowModel
+package import Prometheus
+package import ServiceLifecycle
 
 /// How a project is served (`moonflow serve`).
 package struct ServingOptions: Sendable {

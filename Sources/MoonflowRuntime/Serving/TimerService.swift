@@ -1,24 +1,24 @@
-import Logging
-import MoonflowEngine
-import MoonflowModel
-import ServiceLifecycle
+package import Logging
+package import MoonflowEngine
+package import MoonflowModel
+package import ServiceLifecycle
 
 /// Fires durable timers (task reminders and expiry, `sleep`, run deadlines) at their stored
 /// absolute times (docs/resilience.md, docs/durability.md): it sleeps until the earliest timer, at most `horizon`, so a
 /// timer armed meanwhile by a drive is seen within that bound. Timers that came due while the
 /// process was down fire at start.
-public struct TimerService: Service {
+package struct TimerService: Service {
     let engine: Engine
     let horizon: Duration
     let logger: Logger
 
-    public init(engine: Engine, horizon: Duration = .milliseconds(250), logger: Logger) {
+    package init(engine: Engine, horizon: Duration = .milliseconds(250), logger: Logger) {
         self.engine = engine
         self.horizon = horizon
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isShuttingDownGracefully {
             do {
                 try await engine.fireDueTimers()

@@ -1,5 +1,5 @@
 /// The `format` values this validator can assert (with `Options.assertFormats`); others stay annotations.
-public enum SchemaFormat: String, CaseIterable, Sendable {
+package enum SchemaFormat: String, CaseIterable, Sendable {
     case dateTime = "date-time"
     case date
     case email
@@ -9,7 +9,7 @@ public enum SchemaFormat: String, CaseIterable, Sendable {
     case ipv6
 
     /// Whether `text` is a valid instance of the format.
-    public func accepts(_ text: String) -> Bool {
+    package func accepts(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         switch self {
         case .dateTime: return FormatCheck.dateTime(bytes)

@@ -7,10 +7,10 @@
 /// replacement: other exponential shapes (overlapping alternatives such as `(a|aa)+`) are left to
 /// the budget. The scan is deliberately narrow so that ordinary patterns are never refused:
 /// `([a-z]+-)*[a-z]+` or `(\d+,)*\d+` have a character every repetition must match, and pass.
-public enum PatternShape {
+package enum PatternShape {
     /// The nested repetition found in `source` (e.g. `(a+)+`), or `nil` when there is none, or
     /// when the pattern does not parse (compiling it reports that).
-    public static func nestedRepetition(in source: String) -> String? {
+    package static func nestedRepetition(in source: String) -> String? {
         var parser = Parser(Array(source.unicodeScalars))
         guard let sequence = try? parser.alternatives(), parser.index == parser.scalars.count else { return nil }
         return find(in: sequence, parser.scalars)

@@ -1,21 +1,21 @@
-import Hummingbird
-import MoonflowEngine
-import MoonflowModel
-import MoonflowRuntime
-import OrderedCollections
+package import Hummingbird
+package import MoonflowEngine
+package import MoonflowModel
+package import MoonflowRuntime
+package import OrderedCollections
 
 /// An error as the API answers it: a status and `{error: {type, message, details}}` (docs/api.md).
 /// Engine and loader errors become these only here, at the edge.
-public struct APIError: HTTPResponseError, Sendable {
-    public var status: HTTPResponse.Status
+package struct APIError: HTTPResponseError, Sendable {
+    package var status: HTTPResponse.Status
     /// A stable code clients switch on (`BadRequest`, `NotFound`, `SchemaInvalid`, …).
-    public var type: String
-    public var message: String
-    public var details: Value?
+    package var type: String
+    package var message: String
+    package var details: Value?
     /// Seconds the client should wait before trying again (the `Retry-After` header).
-    public var retryAfter: Int?
+    package var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, _ type: String, _ message: String, details: Value? = nil, retryAfter: Int? = nil) {
+    package init(_ status: HTTPResponse.Status, _ type: String, _ message: String, details: Value? = nil, retryAfter: Int? = nil) {
         self.status = status
         self.type = type
         self.message = message
@@ -31,7 +31,7 @@ public struct APIError: HTTPResponseError, Sendable {
 
     static func notFound(_ message: String) -> APIError { APIError(.notFound, "NotFound", message) }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
         var error: OrderedDictionary<String, Value> = ["type": .string(type), "message": .string(message)]
         if let details { error["details"] = details }
         var response = JSONResponse.make(["error": .object(error)], status: status)

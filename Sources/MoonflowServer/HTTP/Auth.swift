@@ -1,17 +1,17 @@
-import Crypto
-import Hummingbird
-import MoonflowEngine
-import MoonflowModel
-import NIOCore
+package import Crypto
+package import Hummingbird
+package import MoonflowEngine
+package import MoonflowModel
+package import NIOCore
 
 /// Who is calling, as their bearer token says (docs/api.md).
-public struct Principal: Sendable, Hashable {
-    public var role: EngineConfig.Role
+package struct Principal: Sendable, Hashable {
+    package var role: EngineConfig.Role
     /// The user id tasks are assigned to; tokens of operators and admins may have one too.
-    public var user: String?
-    public var groups: [String]
+    package var user: String?
+    package var groups: [String]
     /// `--insecure-no-auth` on loopback: every caller is an admin who may complete any task.
-    public var isUnauthenticatedLocal: Bool = false
+    package var isUnauthenticatedLocal: Bool = false
 
     /// Sees every task; a `user` sees only the tasks assigned to them or their groups.
     var seesAllTasks: Bool { role != .user }
@@ -62,7 +62,7 @@ extension Principal {
 /// Checks bearer tokens against the SHA-256 digests of `moonflow.yaml` (`auth.tokens`). The
 /// presented token is hashed, and the digest compared with every configured one in constant time,
 /// so neither the time taken nor the order of tokens tells anything about a token.
-public struct Authenticator: Sendable {
+package struct Authenticator: Sendable {
     struct Entry: Sendable {
         var digest: [UInt8]
         var principal: Principal
@@ -72,7 +72,7 @@ public struct Authenticator: Sendable {
     /// `--insecure-no-auth`: no token is needed.
     let disabled: Bool
 
-    public init(tokens: [EngineConfig.Token], disabled: Bool = false) {
+    package init(tokens: [EngineConfig.Token], disabled: Bool = false) {
         entries = tokens.map { token in
             Entry(
                 digest: Self.bytes(hex: token.sha256),
@@ -112,13 +112,13 @@ public struct Authenticator: Sendable {
 }
 
 /// The request context of the API: the caller, once authenticated.
-public struct APIContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
+package struct APIContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
     var principal: Principal?
     /// The connection, so a route can drop a client that stopped reading (the event stream).
     let channel: any Channel
 
-    public init(source: ApplicationRequestContextSource) {
+    package init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
     }

@@ -2,32 +2,32 @@ import Foundation
 
 /// What one `moonflow serve` process allows its clients, so that no client — authenticated or
 /// not — can take the process down by holding connections, sending slowly, or not reading.
-public struct ServerLimits: Sendable, Hashable {
+package struct ServerLimits: Sendable, Hashable {
     /// Open connections at most. `nil`: 4,096, or fewer when the descriptor limit (raised to its
     /// hard limit at start) minus `reservedDescriptors` leaves less.
-    public var maxConnections: Int?
+    package var maxConnections: Int?
     /// Descriptors kept for everything that is not a connection: the store's files, the file
     /// watcher's listings, scripts, logs, the event loops.
-    public var reservedDescriptors: Int
+    package var reservedDescriptors: Int
     /// A connection with no request in progress — idle between requests, or still sending the
     /// head of one — is closed after this long.
-    public var idleTimeout: Duration
+    package var idleTimeout: Duration
     /// A request's body must be received within this long of its head.
-    public var requestTimeout: Duration
+    package var requestTimeout: Duration
     /// What an event-stream subscriber may fall behind by before it is dropped (with a final
     /// `stream.overflow` event), in bytes of events not yet written to it.
-    public var streamBufferBytes: Int
+    package var streamBufferBytes: Int
     /// An event-stream subscriber whose connection takes no byte for this long is disconnected.
-    public var streamWriteTimeout: Duration
+    package var streamWriteTimeout: Duration
 
-    public static let defaultMaxConnections = 4096
+    package static let defaultMaxConnections = 4096
     /// Fewer connections than this is no server; `serve` refuses to start.
-    public static let minimumConnections = 16
+    package static let minimumConnections = 16
     /// Connections closed to admit new ones may not have released their descriptor yet; accepting
     /// pauses beyond `maxConnections` plus this many.
     static let closingHeadroom = 32
 
-    public init(
+    package init(
         maxConnections: Int? = nil, reservedDescriptors: Int = 256, idleTimeout: Duration = .seconds(30),
         requestTimeout: Duration = .seconds(30), streamBufferBytes: Int = 1 << 20, streamWriteTimeout: Duration = .seconds(30)
     ) {
@@ -40,7 +40,7 @@ public struct ServerLimits: Sendable, Hashable {
     }
 
     /// The connection cap for a descriptor limit; throws when the limit cannot hold it.
-    public func connectionCap(descriptorLimit: Int) throws(ServerSetupError) -> Int {
+    package func connectionCap(descriptorLimit: Int) throws(ServerSetupError) -> Int {
         let available = descriptorLimit - reservedDescriptors - Self.closingHeadroom
         let cap = maxConnections ?? min(Self.defaultMaxConnections, available)
         guard cap >= Self.minimumConnections, cap <= available else {
