@@ -154,7 +154,7 @@ import Testing
         withOwn.activities[1].fallback = Fallback(
             .body(
                 Handler(
-                    body: .builtin("noop"),
+                    body: .builtin(.noop),
                     compensate: Compensation(Handler(body: .lua(ScriptChunk(source: "", name: "undo_fallback")))))))
         let second = try await h.run(withOwn, id: "own")
         #expect(second.status == .compensated)
