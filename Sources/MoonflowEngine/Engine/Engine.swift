@@ -67,7 +67,6 @@ public final class Engine: Sendable {
     let runner: any ScriptRunning
     /// The clock the engine reads and sleeps on; callers waiting for `nextTimer` use it too.
     public let clock: any EngineClock
-    let random: any RandomSource
     let logger: Logger
     let validator: any SchemaValidating
     let catalog: (any WorkflowCatalog)?
@@ -98,7 +97,6 @@ public final class Engine: Sendable {
         self.store = store
         self.runner = runner
         self.clock = clock
-        self.random = random
         self.logger = logger
         self.validator = validator
         self.catalog = catalog

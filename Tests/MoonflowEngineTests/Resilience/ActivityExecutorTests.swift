@@ -275,6 +275,30 @@ struct ActivityExecutorTests {
         #expect(h.breakers.snapshot(named: "crm")?.state == .open)
     }
 
+    @Test("an activity needs its policies exactly when one applies; a bulkhead or the activity gate may hold attempt 1 back")
+    func whichActivitiesNeedPolicies() {
+        let h = ExecutorHarness()
+        let bare = Activity(name: "a", body: .builtin(.noop))
+        #expect(!h.executor.needsPolicies(bare))
+        #expect(h.executor.startsAtOnce(bare))
+        let bulkheaded = Activity(name: "a", body: .builtin(.noop), bulkhead: BulkheadPolicy(name: "b", maxConcurrent: 1, maxQueueSize: 0))
+        let policed = [
+            Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy()),
+            Activity(name: "a", body: .builtin(.noop), fallback: Fallback(.skip)),
+            Activity(name: "a", body: .builtin(.noop), timeout: .seconds(1)),
+            Activity(name: "a", body: .builtin(.noop), totalTimeout: .seconds(1)),
+            Activity(name: "a", body: .builtin(.noop), circuitBreaker: CircuitBreakerPolicy(name: "crm", threshold: 1, reset: .seconds(60))),
+            bulkheaded,
+        ]
+        for activity in policed { #expect(h.executor.needsPolicies(activity)) }
+        #expect(policed.filter { !h.executor.startsAtOnce($0) } == [bulkheaded])
+        let gated = ActivityExecutor(
+            clock: h.clock, random: SeededRandomSource(seed: 7), breakers: h.breakers, bulkheads: h.bulkheads,
+            activityGate: .activityGate(maxActivities: 1, clock: h.clock))
+        #expect(gated.needsPolicies(bare))
+        #expect(!gated.startsAtOnce(bare))
+    }
+
     @Test("fallback runs once after retries are exhausted, with the last failure")
     func fallbackAfterExhaustion() async {
         let h = ExecutorHarness()
