@@ -25,10 +25,10 @@ extension RunDriver {
             var inline: [(Activity, Value)] = []
             for (activity, input, started) in starting {
                 let policed = withWorkflowPolicies(activity)
-                if started, case .builtin(let builtin) = activity.body, builtin.returnsAtOnce,
+                if started, case .builtin(let builtin) = policed.body, builtin.returnsAtOnce,
                     !environment.executor.needsPolicies(policed)
                 {
-                    inline.append((activity, input))
+                    inline.append((policed, input))
                 } else {
                     launch(policed, input: input, resume: nil, firstAttemptJournaled: started, &group, mailbox)
                 }
