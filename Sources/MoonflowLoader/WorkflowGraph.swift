@@ -52,7 +52,7 @@ package enum WorkflowGraph {
     static func kind(_ body: ActivityBody) -> String {
         switch body {
         case .lua(let chunk): chunk.name.contains("#") ? "lua" : chunk.name
-        case .builtin(let name): "call: \(name)"
+        case .builtin(let builtin): "call: \(builtin)"
         case .manual: "manual task"
         case .workflow(let id): "workflow: \(id)"
         }

@@ -9,7 +9,6 @@ extension WorkflowReader {
         "compensate_on_failure", "input_schema", "output_schema", "priority", "limits", "assign", "form", "due", "remind",
         "on_timeout",
     ]
-    static let builtins = ["noop", "log", "emit", "sleep", "fail", "set"]
 
     func readActivity(_ node: YAMLNode, scope: Scope, sagaStep: Bool) -> Activity? {
         // `- charge` is short for `- name: charge` (body found by name).
@@ -27,7 +26,7 @@ extension WorkflowReader {
             return nil
         }
         guard let name = context.identifier(nameNode, "activity name") else { return nil }
-        var activity = Activity(name: name, body: .builtin("noop"), location: nameNode.location)
+        var activity = Activity(name: name, body: .builtin(.noop), location: nameNode.location)
         if let n = map["description"] { activity.description = context.string(n, "description") }
 
         // In a saga step without `name`, `activity:` is both the name and the script.
@@ -44,7 +43,7 @@ extension WorkflowReader {
             dependencyNodes[name] = entries.map(\.1)
         }
         activity.with = readWith(map, owner: "activity '\(name)'")
-        if case .builtin("log") = activity.body { checkLogLevel(map) }
+        if case .builtin(.log) = activity.body { checkLogLevel(map) }
         if let n = map["when"] { activity.when = context.expression(n, "when") }
         if let n = map["timeout"] { activity.timeout = context.duration(n, "timeout") }
         if let n = map["total_timeout"] { activity.totalTimeout = context.duration(n, "total_timeout") }
@@ -139,8 +138,10 @@ extension WorkflowReader {
             return loadScript(name, at: n)
         }
         if let n = map["call"] {
-            guard let name = context.choice(n, "call", Self.builtins) else { return nil }
-            return .builtin(name)
+            guard let name = context.choice(n, "call", Builtin.allCases.map(\.rawValue)), let builtin = Builtin(rawValue: name) else {
+                return nil
+            }
+            return .builtin(builtin)
         }
         if let n = map["type"] {
             guard let kind = context.choice(n, "type", allowsManual ? ["manual", "workflow", "script"] : ["workflow", "script"]) else { return nil }

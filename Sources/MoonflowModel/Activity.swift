@@ -76,12 +76,20 @@ package indirect enum ActivityBody: Sendable, Hashable {
     /// Lua: inline `run:`, a `script:` file, or `scripts/<name>.lua` found by name. The chunk holds
     /// the loaded source, so a pinned definition carries its code.
     case lua(ScriptChunk)
-    /// A built-in system function: `noop`, `log`, `emit`, `sleep`, `fail`, `set`.
-    case builtin(String)
+    /// A built-in system function (`call:`).
+    case builtin(Builtin)
     /// A human task.
     case manual(ManualTask)
     /// A child run of another workflow.
     case workflow(String)
+}
+
+/// The built-in system functions a `call:` names (docs/sandbox.md), in the order the loader lists them.
+package enum Builtin: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case noop, log, emit, sleep, fail, set
+
+    /// The name a `call:` gives.
+    package var description: String { rawValue }
 }
 
 /// `type: manual` (docs/workflow-format.md).

@@ -56,9 +56,17 @@ package struct ScriptChunk: Sendable, Hashable {
     }
 }
 
+/// What a body runs as: an activity's own body (or its fallback), or the compensation of an activity.
+package enum BodyRole: Sendable, Hashable {
+    case activity
+    case compensation
+}
+
 /// Everything one execution of a code action sees (docs/sandbox.md).
 package struct ScriptInvocation: Sendable {
     package var chunk: ScriptChunk
+    /// Whether the code runs as an activity or as a compensation.
+    package var role: BodyRole
     /// `input`: the activity input.
     package var input: Value
     /// `workflow`: the context variables, readable and writable.
@@ -78,10 +86,11 @@ package struct ScriptInvocation: Sendable {
     package init(
         chunk: ScriptChunk, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:],
         steps: Value = .object([:]), activity: Value = .object([:]), event: Value? = nil,
-        limits: ScriptLimits = .defaults, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil
+        limits: ScriptLimits = .defaults, role: BodyRole = .activity, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil
     ) {
         self.logSink = logSink
         self.chunk = chunk
+        self.role = role
         self.input = input
         self.context = context
         self.steps = steps

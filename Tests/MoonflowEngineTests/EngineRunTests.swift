@@ -47,15 +47,15 @@ import Testing
         let h = Harness(["approve": returning(["approved": false])])
         let close = Activity(
             name: "close", dependencies: [Dependency("approve", when: Expression("steps.approve.output.approved"))],
-            body: .builtin("noop"))
+            body: .builtin(.noop))
         let reject = Activity(
             name: "reject", dependencies: [Dependency("approve", when: Expression("not steps.approve.output.approved"))],
-            body: .builtin("noop"))
+            body: .builtin(.noop))
         let notify = Activity(
             name: "notify",
             dependencies: [
                 Dependency("approve", when: Expression("steps.approve.output.approved")), Dependency("close"),
-            ], body: .builtin("noop"))
+            ], body: .builtin(.noop))
         let report = try await h.run(Workflow(id: "edges", activities: [lua("approve"), close, reject, notify]))
         #expect(report.status == .completed)
         #expect(report.activities.map(\.status) == [.completed, .skipped, .completed, .completed])
@@ -113,10 +113,10 @@ import Testing
         let workflow = Workflow(
             id: "builtins",
             activities: sequential([
-                Activity(name: "set", body: .builtin("set"), with: .value(["tier": "gold"])),
-                Activity(name: "emit", body: .builtin("emit"), with: .value(["type": "order:placed", "payload": ["id": 1]])),
-                Activity(name: "log", body: .builtin("log"), with: .value(["message": "hello"])),
-                Activity(name: "fail", body: .builtin("fail"), with: .value(["type": "PaymentDeclined", "message": "no"])),
+                Activity(name: "set", body: .builtin(.set), with: .value(["tier": "gold"])),
+                Activity(name: "emit", body: .builtin(.emit), with: .value(["type": "order:placed", "payload": ["id": 1]])),
+                Activity(name: "log", body: .builtin(.log), with: .value(["message": "hello"])),
+                Activity(name: "fail", body: .builtin(.fail), with: .value(["type": "PaymentDeclined", "message": "no"])),
             ]))
         let report = try await h.run(workflow)
         #expect(report.context == ["tier": "gold"])
@@ -135,7 +135,7 @@ import Testing
         let h = Harness()
         let workflow = Workflow(
             id: "sleepy",
-            activities: sequential([Activity(name: "nap", body: .builtin("sleep"), with: .value(["duration": "2s"])), lua("after")]))
+            activities: sequential([Activity(name: "nap", body: .builtin(.sleep), with: .value(["duration": "2s"])), lua("after")]))
         let first = try await h.run(workflow)
         #expect(first.status == .waiting)
         #expect(first.activities[0].status == .waiting)

@@ -30,7 +30,7 @@ import Testing
         let h = Harness(validator: validator)
         let workflow = Workflow(
             id: "pay", input: SchemaDefinition(schema: ["$ref": "../schemas/payment.json"]),
-            activities: [Activity(name: "a", body: .builtin("noop"))])
+            activities: [Activity(name: "a", body: .builtin(.noop))])
         await #expect(throws: ActivityFailure.self) { try await h.engine.start(workflow: workflow, definitionHash: "h", input: ["amount": -5]) }
         do {
             _ = try await h.engine.start(workflow: workflow, definitionHash: "h", input: ["amount": -5])

@@ -98,12 +98,12 @@ import Testing
     }
 
     @Test func edgesSkipTheTargetUnlessAnIncomingDependencyIsTaken() {
-        let onlyEdge = Activity(name: "t", dependencies: [Dependency("a", when: Expression("x"))], body: .builtin("noop"))
+        let onlyEdge = Activity(name: "t", dependencies: [Dependency("a", when: Expression("x"))], body: .builtin(.noop))
         let edgeAndNeed = Activity(
-            name: "t", dependencies: [Dependency("a", when: Expression("x")), Dependency("b")], body: .builtin("noop"))
+            name: "t", dependencies: [Dependency("a", when: Expression("x")), Dependency("b")], body: .builtin(.noop))
         let twoEdges = Activity(
             name: "t", dependencies: [Dependency("a", when: Expression("x")), Dependency("b", when: Expression("y"))],
-            body: .builtin("noop"))
+            body: .builtin(.noop))
         let scheduler = RunScheduler(workflow: diamond)
         #expect(!scheduler.runsAfterEdges(onlyEdge, taken: []))
         #expect(scheduler.runsAfterEdges(onlyEdge, taken: ["a"]))
@@ -120,7 +120,7 @@ import Testing
                 lua("a"), lua("b"),
                 Activity(
                     name: "t", dependencies: [Dependency("a", when: Expression("x")), Dependency("b", when: Expression("y"))],
-                    body: .builtin("noop")),
+                    body: .builtin(.noop)),
             ])
         let scheduler = RunScheduler(workflow: workflow)
         var state = queued(workflow)

@@ -154,7 +154,7 @@ import Testing
         withOwn.activities[1].fallback = Fallback(
             .body(
                 Handler(
-                    body: .builtin("noop"),
+                    body: .builtin(.noop),
                     compensate: Compensation(Handler(body: .lua(ScriptChunk(source: "", name: "undo_fallback")))))))
         let second = try await h.run(withOwn, id: "own")
         #expect(second.status == .compensated)
@@ -216,5 +216,26 @@ import Testing
         #expect(report.compensations.first?.attempts == 3)
         // The default compensation retry is exponential from 1s: 1s, then 2s (docs/workflow-format.md).
         #expect(h.clock.now == Timestamp(nanosecondsSinceEpoch: 1_800_000_003_000_000_000))
+    }
+
+    /// Scripts see the idempotency key, and stores keep what scripts did with it: its form stays
+    /// `<run>:<activity>` for an activity and `<run>:<activity>:compensate` for its compensation.
+    @Test func aCompensationRunsAsOneWithItsOwnIdempotencyKey() async throws {
+        let seen = Mutex<[String: (key: Value?, role: BodyRole)]>([:])
+        let record: @Sendable (String) -> ScriptBody = { name in
+            { invocation in
+                seen.withLock { $0[name] = (invocation.activity["idempotency_key"], invocation.role) }
+                return ScriptOutcome(output: .null)
+            }
+        }
+        let h = Harness(["a": record("a"), "undo_a": record("undo_a"), "fail": failing()])
+        let report = try await h.run(Workflow(id: "k", activities: sequential([lua("a", compensate: "undo_a"), lua("fail")])), id: "run-k")
+        #expect(report.status == .compensated)
+        let a = seen.withLock { $0["a"] }
+        let undo = seen.withLock { $0["undo_a"] }
+        #expect(a?.key == "run-k:a")
+        #expect(a?.role == .activity)
+        #expect(undo?.key == "run-k:a:compensate")
+        #expect(undo?.role == .compensation)
     }
 }

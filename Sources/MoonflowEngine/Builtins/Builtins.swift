@@ -8,12 +8,12 @@ enum Builtins {
     /// Runs a built-in with its rendered input (`with:`). Only `log` needs the logger, which is
     /// built on demand: setting metadata on a stream handler renders it, which cost more than a `noop`.
     static func run(
-        _ name: String, input: Value, clock: any EngineClock, logger: () -> Logger
+        _ builtin: Builtin, input: Value, clock: any EngineClock, logger: () -> Logger
     ) async throws(ActivityFailure) -> ScriptOutcome {
-        switch name {
-        case "noop":
+        switch builtin {
+        case .noop:
             return ScriptOutcome(output: .null)
-        case "log":
+        case .log:
             let level: Logger.Level
             if let name = input["level"] {
                 // A literal level was checked at load; one computed by an expression is checked here.
@@ -29,30 +29,28 @@ enum Builtins {
             let message = input["message"]?.stringValue ?? input.jsonString()
             logger().log(level: level, "\(message)", metadata: input["fields"].map { ["fields": .string($0.jsonString())] })
             return ScriptOutcome(output: .null)
-        case "emit":
+        case .emit:
             guard let type = input["type"]?.stringValue else {
                 throw ActivityFailure(.activityError, "emit needs `with: {type, payload}`", retryable: false)
             }
             return ScriptOutcome(output: .null, events: [EmittedEvent(type: type, payload: input["payload"] ?? .object([:]))])
-        case "sleep":
+        case .sleep:
             // Outside an activity body (a fallback or compensation) the wait is not durable.
             let duration = try sleepDuration(input)
             do { try await clock.sleep(until: clock.now + duration) } catch {
                 throw ActivityFailure(.cancelled, "sleep cancelled")
             }
             return ScriptOutcome(output: .null)
-        case "fail":
+        case .fail:
             throw ActivityFailure(
                 ErrorType(input["type"]?.stringValue ?? ErrorType.activityError.rawValue),
                 input["message"]?.stringValue ?? "failed by call: fail", retryable: input["retryable"]?.boolValue,
                 details: input["details"])
-        case "set":
+        case .set:
             guard let variables = input.objectValue else {
                 throw ActivityFailure(.activityError, "set needs `with:` to be an object of context variables", retryable: false)
             }
             return ScriptOutcome(output: input, contextWrites: variables)
-        default:
-            throw ActivityFailure(.activityError, "unknown built-in '\(name)'", retryable: false)
         }
     }
 
@@ -63,6 +61,17 @@ enum Builtins {
         if let text = value?.stringValue, let duration = DurationText.parse(text) { return duration }
         throw ActivityFailure(
             .activityError, "sleep needs `with: {duration: 2s}` (500ms, 30s, 5m, 2h, 1d or PT30S)", retryable: false)
+    }
+}
+
+extension Builtin {
+    /// Whether the built-in returns at once and never fails with `WorkerCrashed` (which the executor
+    /// treats as an interruption): `noop`, `log`, `emit` and `set`, but not `sleep` or `fail`.
+    var returnsAtOnce: Bool {
+        switch self {
+        case .noop, .log, .emit, .set: true
+        case .sleep, .fail: false
+        }
     }
 }
 

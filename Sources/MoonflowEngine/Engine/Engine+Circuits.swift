@@ -39,10 +39,3 @@ extension CircuitTransition {
     /// The `circuit.*` event of this transition.
     var payload: RunEvent.Payload { .circuit(breaker: breaker, from: from, to: to) }
 }
-
-extension RunDriver {
-    /// The journal entry of a transition this run's activity caused.
-    func circuitEvent(_ activity: String, _ transition: CircuitTransition) -> RunEvent {
-        event(transition.payload, activity, at: transition.at)
-    }
-}

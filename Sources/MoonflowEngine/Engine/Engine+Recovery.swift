@@ -70,10 +70,10 @@ extension Engine {
             if let latest {
                 guard latest.workflow.id == state.workflow else { throw EngineError.unknownRun(runID) }
                 definitions.remember(latest)
-                let driver = RunDriver(engine: self, workflow: latest.workflow, state: state)
+                let driver = driver(for: state, workflow: latest.workflow)
                 return try await driver.resumeCompensation(repin: latest.definition)
             }
-            let driver = RunDriver(engine: self, workflow: try await workflow(of: runID), state: state)
+            let driver = driver(for: state, workflow: try await workflow(of: runID))
             return try await driver.resumeCompensation()
         }
         try await resumeParent(of: runID, status: status)

@@ -67,29 +67,24 @@ package final class Engine: Sendable {
     let runner: any ScriptRunning
     /// The clock the engine reads and sleeps on; callers waiting for `nextTimer` use it too.
     package let clock: any EngineClock
-    let random: any RandomSource
     let logger: Logger
     let validator: any SchemaValidating
     let catalog: (any WorkflowCatalog)?
     let definitions: DefinitionCache
     let failpoints: Failpoints
-    let executor: ActivityExecutor
     /// Breakers and bulkheads are shared by name by every run in the process (docs/resilience.md);
     /// a server passes the same registries to the engine it builds after a reload.
     package let breakers: CircuitBreakerRegistry
     package let bulkheads: BulkheadRegistry
     let leases = RunLeases()
     let admissionState: AdmissionState
-    /// The engine-wide `concurrency.max_activities` (moonflow.yaml): activities of every run at once.
-    let activityGate: Bulkhead?
     /// Every event of every run, as it is committed, plus events scripts emit.
     package let bus: EventBus
-    /// moonflow.yaml's `resources`: the sandbox limits of every code action, under its `limits:`
-    /// and its `timeout` (none there: the runner's default wall time).
-    let scriptLimits: ScriptLimits
     let metrics = EngineMetrics()
     /// How long a run's writes wait out a full disk or a locked database (`StorageRetryPolicy`).
     package let storageRetry = StorageRetry()
+    /// What run drivers use: the services above, the activity executor and the script limits.
+    let environment: DriverEnvironment
 
     package init(
         store: any RunStore, runner: any ScriptRunning, clock: any EngineClock = SystemClock(),
@@ -99,11 +94,9 @@ package final class Engine: Sendable {
         resolver: (any DefinitionResolver)? = nil, failpoints: Failpoints = .none, limits: ConcurrencyLimits? = nil,
         resources: ScriptLimits = .defaults
     ) {
-        self.scriptLimits = resources
         self.store = store
         self.runner = runner
         self.clock = clock
-        self.random = random
         self.logger = logger
         self.validator = validator
         self.catalog = catalog
@@ -116,9 +109,14 @@ package final class Engine: Sendable {
         let bulkheads = bulkheads ?? BulkheadRegistry(clock: clock)
         self.breakers = breakers
         self.bulkheads = bulkheads
-        self.executor = ActivityExecutor(clock: clock, random: random, breakers: breakers, bulkheads: bulkheads, logger: logger)
         self.admissionState = AdmissionState(limits: limits)
-        self.activityGate = limits?.maxActivities.map { Bulkhead.activityGate(maxActivities: $0, clock: clock) }
+        // The engine-wide `concurrency.max_activities` (moonflow.yaml): activities of every run at once.
+        let activityGate = limits?.maxActivities.map { Bulkhead.activityGate(maxActivities: $0, clock: clock) }
+        let executor = ActivityExecutor(
+            clock: clock, random: random, breakers: breakers, bulkheads: bulkheads, activityGate: activityGate, logger: logger)
+        self.environment = DriverEnvironment(
+            store: store, bus: bus, clock: clock, runner: runner, validator: validator, executor: executor, scriptLimits: resources,
+            logger: logger, metrics: metrics, failpoints: failpoints, storageRetry: storageRetry, leases: leases)
     }
 
     /// Events from now on (docs/workflow-format.md).
@@ -280,61 +278,6 @@ package final class Engine: Sendable {
     /// The earliest durable timer of a run, when it has one.
     package func nextTimer(of runID: RunID) async throws -> Timestamp? {
         try await store.state(of: runID)?.timers.first?.at
-    }
-
-    /// Runs `body` with a driver for the run, under the run's lease; a finished run is returned as is.
-    /// A run that ends gives its admission slot to the next queued run.
-    func withDriver(_ runID: RunID, _ body: (RunDriver) async throws -> RunStatus) async throws -> RunStatus {
-        // On the runner's threads (`ScriptRunning.taskExecutor`): the driver, the activities' child
-        // tasks and their scripts then run one after another without hand-offs.
-        let status = try await withTaskExecutorPreference(runner.taskExecutor()) {
-            try await leases.withLease(runID) {
-                guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
-                if state.status.isTerminal { return state.status }
-                return try await body(RunDriver(engine: self, workflow: try await workflow(of: runID), state: state))
-            }
-        }
-        if status.isTerminal { try await releaseSlot(of: runID) }
-        return status
-    }
-
-    /// The workflow a run is pinned to, rebuilt from its stored definition (cached by hash).
-    func workflow(of runID: RunID) async throws -> Workflow {
-        guard let definition = try await store.definition(of: runID) else { throw EngineError.unknownRun(runID) }
-        return try await definitions.workflow(for: definition)
-    }
-
-    /// `withDriver`, then `resumeParent` with the driver's state: reading the run back from the
-    /// store would refold its journal.
-    func withDriverResumingParent(_ runID: RunID, _ body: (RunDriver) async throws -> RunStatus) async throws -> RunStatus {
-        var driven: RunState?
-        let status = try await withDriver(runID) { driver in
-            defer { driven = driver.state }
-            return try await body(driver)
-        }
-        try await resumeParent(of: runID, status: status, known: driven)
-        return status
-    }
-
-    /// A child run that ended outside its parent's drive (a task completed, a timer fired) lets
-    /// the parent settle the activity that started it. `known` is the run's state when the caller
-    /// holds it; otherwise (no driver ran: the run had ended already) it is read from the store.
-    func resumeParent(of runID: RunID, status: RunStatus, known: RunState? = nil) async throws {
-        guard status.isTerminal else { return }
-        let state = if let known { known } else { try await store.state(of: runID) }
-        guard let parent = state?.parent else { return }
-        _ = try await drive(parent.runID)
-    }
-
-    /// Drives a child run inside its parent's drive (no upward propagation: the parent is listening).
-    func driveChild(_ runID: RunID) async throws -> RunState? {
-        _ = try await withDriver(runID) { driver in try await driver.drive() }
-        return try await store.state(of: runID)
-    }
-
-    /// Stops a child run that is not being driven (it waits) from its parent's wind-down.
-    func stopChild(_ runID: RunID, _ ending: RunEnding) async throws {
-        _ = try await withDriver(runID) { driver in try await driver.stop(ending) }
     }
 }
 

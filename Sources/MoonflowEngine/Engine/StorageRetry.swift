@@ -1,4 +1,3 @@
-import Logging
 import Metrics
 import MoonflowModel
 import Synchronization
@@ -54,7 +53,8 @@ package final class StorageRetry: Sendable {
     /// Writes retried after a storage fault since the engine was built.
     package var count: Int { retries.withLock { $0 } }
 
-    fileprivate func record(_ error: RunStoreError) {
+    /// Counts one write retried after `error`.
+    func record(_ error: RunStoreError) {
         retries.withLock { $0 += 1 }
         if case .storageBusy = error { busy.increment() } else { full.increment() }
     }
@@ -66,39 +66,6 @@ extension RunStoreError {
         switch self {
         case .storageFull, .storageBusy: true
         default: false
-        }
-    }
-}
-
-extension Engine {
-    /// `store.append`; with `retryingStorageFaults`, written again after a backoff while the store
-    /// refuses it with a storage fault (`StorageRetryPolicy`), each retry logged and counted.
-    /// Sleeps on the engine clock. `logger` is built only when something is logged (the run's
-    /// metadata costs on every write).
-    func append(
-        _ runID: RunID, events: [RunEvent], newState: RunState, retryingStorageFaults: Bool, committed: CommitHandler?,
-        logger: () -> Logger
-    ) async throws {
-        do {
-            return try await store.append(runID, events: events, newState: newState, committed: committed)
-        } catch let error as RunStoreError where error.isStorageFault && retryingStorageFaults {
-            let policy = storageRetry.policy
-            var last = error
-            for retry in 1...max(1, policy.maximumRetries) where policy.maximumRetries > 0 && !Task.isCancelled {
-                let delay = policy.delay(before: retry)
-                storageRetry.record(last)
-                logger().warning("store write failed; retrying in \(delay) (\(retry) of \(policy.maximumRetries)): \(last)")
-                try await clock.sleep(until: clock.now + delay)
-                do {
-                    try await store.append(runID, events: events, newState: newState, committed: committed)
-                    logger().notice("store write succeeded after \(retry) retries")
-                    return
-                } catch let error as RunStoreError where error.isStorageFault {
-                    last = error
-                }
-            }
-            if policy.maximumRetries > 0 { logger().error("store write failed; giving up after the retries: \(last)") }
-            throw last
         }
     }
 }

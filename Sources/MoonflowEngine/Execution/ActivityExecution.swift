@@ -5,19 +5,25 @@ import Synchronization
 
 /// What a body sees besides its input (docs/sandbox.md).
 struct BodyContext: Sendable {
+    var role: BodyRole
     var runID: RunID
     var workflow: String
     var version: String?
     var activity: String
-    var idempotencyKey: String
     var context: OrderedDictionary<String, Value>
     var steps: Value
     var event: Value?
     var timeout: Duration?
     var limits: LimitOverrides
 
-    /// A compensation's key ends in `:compensate` (`RunDriver.bodyContext`).
-    var isCompensation: Bool { idempotencyKey.hasSuffix(":compensate") }
+    /// `<run id>:<activity>`, then `:compensate` for a compensation: scripts see it, and what
+    /// they do with it is stored elsewhere, so its form never changes.
+    var idempotencyKey: String {
+        switch role {
+        case .activity: "\(runID):\(activity)"
+        case .compensation: "\(runID):\(activity):compensate"
+        }
+    }
 
     func activityValue(attempt: Int) -> Value {
         [
@@ -27,14 +33,19 @@ struct BodyContext: Sendable {
     }
 }
 
-extension Engine {
+extension DriverEnvironment {
     /// Runs one attempt of a Lua or built-in body. Emitting one of the engine's own event types is
     /// refused: it could fake a transition to subscribers.
     /// A code action's `log.*` entries are logged as it runs and kept in `logs` for the journal.
     func runBody(_ body: ActivityBody, input: Value, attempt: Int, context: BodyContext, logs: ScriptLogBuffer? = nil)
         async throws(ActivityFailure) -> ScriptOutcome
     {
-        failpoints.reach(.during, context.isCompensation ? "compensation_body" : "activity_body", activity: context.activity)
+        let moment =
+            switch context.role {
+            case .activity: "activity_body"
+            case .compensation: "compensation_body"
+            }
+        failpoints.reach(.during, moment, activity: context.activity)
         let outcome: ScriptOutcome
         switch body {
         case .lua(let chunk):
@@ -43,15 +54,11 @@ extension Engine {
             outcome = try await runner.run(
                 ScriptInvocation(
                     chunk: chunk, input: input, context: context.context, steps: context.steps,
-                    activity: context.activityValue(attempt: attempt), event: context.event, limits: limits,
+                    activity: context.activityValue(attempt: attempt), event: context.event, limits: limits, role: context.role,
                     logSink: scriptLogSink(context, attempt: attempt, buffer: logs)))
-        case .builtin(let name):
-            outcome = try await Builtins.run(name, input: input, clock: clock) { [logger] in
-                var logger = logger
-                logger[metadataKey: "run.id"] = .string(context.runID)
-                logger[metadataKey: "workflow"] = .string(context.workflow)
-                logger[metadataKey: "activity"] = .string(context.activity)
-                return logger
+        case .builtin(let builtin):
+            outcome = try await Builtins.run(builtin, input: input, clock: clock) { [logger] in
+                logger.run(context.runID, workflow: context.workflow, activity: context.activity)
             }
         case .manual, .workflow:
             throw ActivityFailure(
@@ -78,7 +85,7 @@ private final class OutcomeBox: Sendable {
 /// One activity (or compensation) executed through the resilience layer in a child task of the
 /// driver; everything it learns goes to the driver's mailbox.
 struct ActivityExecution: Sendable {
-    let engine: Engine
+    let environment: DriverEnvironment
     let workflow: String
     /// With the workflow defaults applied (retry, fallback).
     let activity: Activity
@@ -93,7 +100,7 @@ struct ActivityExecution: Sendable {
 
     func run(resumeFrom: AttemptState?) async {
         let outcomes = OutcomeBox()
-        let (engine, activity, input, context, scope) = (engine, activity, input, context, scope)
+        let (environment, activity, input, context, scope) = (environment, activity, input, context, scope)
         let mailbox = mailbox
         // An attempt's log entries go to the driver before how it ended (`attemptFailed`, `finished`).
         let flush: @Sendable (ScriptLogBuffer, Int) -> Void = { logs, attempt in
@@ -103,8 +110,8 @@ struct ActivityExecution: Sendable {
         let body: AttemptBody = { attempt throws(ActivityFailure) in
             let logs = ScriptLogBuffer()
             defer { flush(logs, attempt) }
-            let outcome = try await engine.runBody(activity.body, input: input, attempt: attempt, context: context, logs: logs)
-            try engine.validator.check(outcome.output, against: activity.outputSchema, what: "the output of '\(activity.name)'")
+            let outcome = try await environment.runBody(activity.body, input: input, attempt: attempt, context: context, logs: logs)
+            try environment.validator.check(outcome.output, against: activity.outputSchema, what: "the output of '\(activity.name)'")
             outcomes.store(outcome, attempt: attempt)
             return outcome.output
         }
@@ -112,14 +119,14 @@ struct ActivityExecution: Sendable {
         let fallbackBody: FallbackBody = { handler, failure, attempts throws(ActivityFailure) in
             let logs = ScriptLogBuffer()
             defer { flush(logs, 1) }
-            let outcome = try await engine.runHandler(
+            let outcome = try await environment.runHandler(
                 handler, input: input, error: failure.errorValue(attempts: attempts), scope: scope, context: context, attempt: 1, logs: logs)
             outcomes.store(outcome, attempt: OutcomeBox.fallback)
             return outcome.output
         }
         let evaluateOutput: FallbackOutputEvaluator = {
             template, failure, attempts throws(ActivityFailure) in
-            try await engine.runner.evaluate(template, scope: scope.adding("error", failure.errorValue(attempts: attempts)))
+            try await environment.runner.evaluate(template, scope: scope.adding("error", failure.errorValue(attempts: attempts)))
         }
         // A breaker transition this execution's call causes goes to the run (its history), not
         // straight to the bus; when the driver is gone, to the bus.
@@ -127,24 +134,11 @@ struct ActivityExecution: Sendable {
             if case .terminated = mailbox.yield(.circuitTransition(activity: name, transition: transition)) { return false }
             return true
         }
-        let execute = { [workflow, mailbox, firstAttemptJournaled] in
-            await CircuitCause.$current.withValue(cause) {
-                await engine.executor.execute(
-                    activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
-                    evaluateOutput: evaluateOutput,
-                    observer: MailboxObserver(mailbox: mailbox, firstAttemptJournaled: firstAttemptJournaled))
-            }
-        }
-        let result: ActivityExecutionResult
-        if let gate = engine.activityGate {
-            // The engine-wide max_activities: the activity waits its turn (FIFO) before its first attempt.
-            do {
-                result = try await gate.withPermit { _ in await execute() }
-            } catch {
-                result = .failed(error, attempts: resumeFrom?.attemptsUsed ?? 0)
-            }
-        } else {
-            result = await execute()
+        let result = await CircuitCause.$current.withValue(cause) { [workflow, mailbox, firstAttemptJournaled] in
+            await environment.executor.execute(
+                activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
+                evaluateOutput: evaluateOutput,
+                observer: MailboxObserver(mailbox: mailbox, firstAttemptJournaled: firstAttemptJournaled))
         }
         let outcome: ScriptOutcome? =
             switch result {
@@ -156,7 +150,7 @@ struct ActivityExecution: Sendable {
     }
 }
 
-extension Engine {
+extension DriverEnvironment {
     /// Runs a fallback body once: its input is its `with` (which sees `error`), or the original
     /// input plus `error` (docs/workflow-format.md).
     func runHandler(

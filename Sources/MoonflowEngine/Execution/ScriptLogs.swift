@@ -14,7 +14,7 @@ final class ScriptLogBuffer: Sendable {
     func drain() -> [ScriptLogEntry] { entries.withLock { entries in defer { entries = [] }; return entries } }
 }
 
-extension Engine {
+extension DriverEnvironment {
     /// What the sandbox calls with each `log.*` entry: the entry is logged at once, at its level,
     /// with the run's metadata and its fields, and kept in `buffer` for the journal.
     func scriptLogSink(_ context: BodyContext, attempt: Int, buffer: ScriptLogBuffer?) -> @Sendable (ScriptLogEntry) -> Void {
@@ -63,12 +63,5 @@ package enum ScriptLogLevel {
         case .object(let members): .dictionary(Logger.Metadata(uniqueKeysWithValues: members.map { ($0.key, metadataValue($0.value)) }))
         default: .string(value.jsonString())
         }
-    }
-}
-
-extension RunDriver {
-    /// One `activity.log` journal entry per script log entry of an attempt.
-    func logEvents(_ name: String, attempt: Int, _ entries: [ScriptLogEntry]) -> [RunEvent] {
-        entries.map { event(.activityLog($0), name, attempt: attempt) }
     }
 }

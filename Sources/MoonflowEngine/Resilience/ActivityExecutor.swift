@@ -27,7 +27,10 @@
 //
 // Policies come from the `Activity` as given: the loader leaves `error_handling.activity_error`'s
 // `retry` and `fallback` on the workflow, so the run layer passes an activity whose `retry` and
-// `fallback` fall back to those when the activity declares none.
+// `fallback` fall back to those when the activity declares none. Around them all, the engine-wide
+// `max_activities` gate (when the executor has one) makes the activity wait its turn (FIFO) before
+// its first attempt. Whether any of this applies to an activity is the executor's to say
+// (`needsPolicies`, `startsAtOnce`): the run layer runs a body itself only when nothing does.
 //
 // Cancellation of the calling task: the running body is cancelled and awaited, queue waits are
 // left, backoff sleeps end; the result is `.failed(Cancelled)` and no fallback runs.
@@ -78,20 +81,37 @@ package struct ActivityExecutor: Sendable {
     private let random: any RandomSource
     private let breakers: CircuitBreakerRegistry
     private let bulkheads: BulkheadRegistry
+    /// The engine-wide `concurrency.max_activities` (moonflow.yaml): activities of every run at once.
+    private let activityGate: Bulkhead?
     private let logger: Logger
 
     package init(
         clock: any EngineClock, random: any RandomSource, breakers: CircuitBreakerRegistry, bulkheads: BulkheadRegistry,
-        logger: Logger = Logger(label: "moonflow.resilience")
+        activityGate: Bulkhead? = nil, logger: Logger = Logger(label: "moonflow.resilience")
     ) {
         self.clock = clock
         self.random = random
         self.breakers = breakers
         self.bulkheads = bulkheads
+        self.activityGate = activityGate
         self.logger = logger
     }
 
-    /// Applies `fallback(retry(circuit_breaker(bulkhead(timeout(body)))))` exactly as docs/resilience.md.
+    /// Whether `execute` does anything for `activity` besides running its body once: a retry, a
+    /// fallback, a timeout, a breaker, a bulkhead or the engine-wide activity gate.
+    package func needsPolicies(_ activity: Activity) -> Bool {
+        activity.retry != nil || activity.fallback != nil || activity.timeout != nil || activity.totalTimeout != nil
+            || activity.circuitBreaker != nil || !startsAtOnce(activity)
+    }
+
+    /// Whether attempt 1 of a fresh `activity` starts as soon as it is executed: no bulkhead and no
+    /// activity gate can hold it back, so its start may be journaled before it is executed.
+    package func startsAtOnce(_ activity: Activity) -> Bool {
+        activity.bulkhead == nil && activityGate == nil
+    }
+
+    /// Applies `fallback(retry(circuit_breaker(bulkhead(timeout(body)))))` exactly as docs/resilience.md,
+    /// once the activity gate (if any) gave the activity its turn.
     /// - Parameters:
     ///   - resumeFrom: the stored state after a restart; `nil` for a fresh activity.
     ///   - fallbackBody: runs a fallback handler; when `nil`, a body fallback cannot run and the
@@ -99,6 +119,28 @@ package struct ActivityExecutor: Sendable {
     ///   - evaluateOutput: renders an `{output:}` fallback; when `nil`, only a template that is a
     ///     plain value can be used, and otherwise the failure stands.
     package func execute(
+        _ activity: Activity, workflow: String, resumeFrom: AttemptState?, body: @escaping AttemptBody,
+        fallbackBody: FallbackBody?, evaluateOutput: FallbackOutputEvaluator?, observer: any ActivityObserver
+    ) async -> ActivityExecutionResult {
+        guard let activityGate else {
+            return await policies(
+                activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
+                evaluateOutput: evaluateOutput, observer: observer)
+        }
+        do {
+            return try await activityGate.withPermit { _ in
+                await policies(
+                    activity, workflow: workflow, resumeFrom: resumeFrom, body: body, fallbackBody: fallbackBody,
+                    evaluateOutput: evaluateOutput, observer: observer)
+            }
+        } catch {
+            // Cancelled while waiting its turn.
+            return .failed(error, attempts: resumeFrom?.attemptsUsed ?? 0)
+        }
+    }
+
+    /// `fallback(retry(circuit_breaker(bulkhead(timeout(body)))))`.
+    private func policies(
         _ activity: Activity, workflow: String, resumeFrom: AttemptState?, body: @escaping AttemptBody,
         fallbackBody: FallbackBody?, evaluateOutput: FallbackOutputEvaluator?, observer: any ActivityObserver
     ) async -> ActivityExecutionResult {

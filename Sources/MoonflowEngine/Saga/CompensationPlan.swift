@@ -75,7 +75,7 @@ extension ActivityBody {
     var displayName: String {
         switch self {
         case .lua(let chunk): chunk.name
-        case .builtin(let name): "call:\(name)"
+        case .builtin(let builtin): "call:\(builtin)"
         case .manual: "manual"
         case .workflow(let id): "workflow:\(id)"
         }

@@ -54,7 +54,7 @@ final class MockingRunner: ScriptRunning {
         guard let name = invocation.activity["name"]?.stringValue else { return nil }
         let attempt = Int(invocation.activity["attempt"]?.intValue ?? 1)
         let key: String
-        if invocation.activity["idempotency_key"]?.stringValue?.hasSuffix(":compensate") == true {
+        if invocation.role == .compensation {
             key = name + ".compensate"
         } else if mainBodies[name] == invocation.chunk {
             key = name

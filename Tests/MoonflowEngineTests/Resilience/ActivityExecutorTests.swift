@@ -89,7 +89,7 @@ struct ActivityExecutorTests {
     @Test("a first-attempt success completes with one attempt and one observer call")
     func success() async {
         let h = ExecutorHarness()
-        let result = await h.start(Activity(name: "a", body: .builtin("noop")), body: ScriptedBody(failing: 0).body).value
+        let result = await h.start(Activity(name: "a", body: .builtin(.noop)), body: ScriptedBody(failing: 0).body).value
         #expect(result == .completed(output: .string("ok"), attempts: 1))
         #expect(h.observer.events == ["started 1 @0ms"])
     }
@@ -97,7 +97,7 @@ struct ActivityExecutorTests {
     @Test("retries at exact absolute times, then succeeds")
     func retryTiming() async {
         let h = ExecutorHarness()
-        let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3))
+        let activity = Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 3))
         let body = ScriptedBody(failing: 2)
         let task = h.start(activity, body: body.body)
         await h.advance(to: 1000, sleepers: 1)
@@ -114,7 +114,7 @@ struct ActivityExecutorTests {
     func timeoutStopsBody() async {
         let h = ExecutorHarness()
         let log = EventLog()
-        let activity = Activity(name: "a", body: .builtin("noop"), timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2))
+        let activity = Activity(name: "a", body: .builtin(.noop), timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2))
         let task = h.start(activity, body: h.hangingBody(log))
         await h.advance(to: 5000, sleepers: 2)
         await h.advance(to: 6000, sleepers: 1)
@@ -141,7 +141,7 @@ struct ActivityExecutorTests {
             while !release.withLock({ $0 }) { await Task.yield() }
             return .string("late")
         }
-        let activity = Activity(name: "a", body: .builtin("noop"), timeout: .seconds(1))
+        let activity = Activity(name: "a", body: .builtin(.noop), timeout: .seconds(1))
         let executor = h.executor
         let observer = h.observer
         let task = Task {
@@ -165,7 +165,7 @@ struct ActivityExecutorTests {
     func breakerRejectionsUseAttempts() async {
         let h = ExecutorHarness()
         let activity = Activity(
-            name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3),
+            name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 3),
             circuitBreaker: CircuitBreakerPolicy(name: "crm", threshold: 1, reset: .seconds(60)))
         let body = ScriptedBody(failing: 10)
         let task = h.start(activity, body: body.body)
@@ -190,7 +190,7 @@ struct ActivityExecutorTests {
         let h = ExecutorHarness()
         let bulkheadPolicy = BulkheadPolicy(name: "crm", maxConcurrent: 1, maxQueueSize: 0)
         let activity = Activity(
-            name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 2),
+            name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 2),
             circuitBreaker: CircuitBreakerPolicy(name: "crm", threshold: 1, reset: .seconds(60)), bulkhead: bulkheadPolicy)
         let held = try await h.bulkheads.bulkhead(for: bulkheadPolicy).acquire()
         let body = ScriptedBody(failing: 0)
@@ -214,7 +214,7 @@ struct ActivityExecutorTests {
         let bulkhead = h.bulkheads.bulkhead(for: policy)
         let held = try await bulkhead.acquire()
         let activity = Activity(
-            name: "a", body: .builtin("noop"), totalTimeout: .seconds(4), retry: RetryPolicy(maxAttempts: 5), bulkhead: policy)
+            name: "a", body: .builtin(.noop), totalTimeout: .seconds(4), retry: RetryPolicy(maxAttempts: 5), bulkhead: policy)
         let task = h.start(activity, body: ScriptedBody(failing: 0).body)
         await h.advance(to: 2000, sleepers: 1)
         await h.advance(to: 3000, sleepers: 1)
@@ -239,7 +239,7 @@ struct ActivityExecutorTests {
         let bulkheadPolicy = BulkheadPolicy(name: "db", maxConcurrent: 1, maxQueueSize: 5)
         let bulkhead = h.bulkheads.bulkhead(for: bulkheadPolicy)
         let activity = Activity(
-            name: "a", body: .builtin("noop"), timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2), bulkhead: bulkheadPolicy)
+            name: "a", body: .builtin(.noop), timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2), bulkhead: bulkheadPolicy)
         let held = try await bulkhead.acquire()
         let task = h.start(activity, body: h.hangingBody(log))
         await waitUntil("queued") { bulkhead.snapshot().queued == 1 }
@@ -262,7 +262,7 @@ struct ActivityExecutorTests {
         let h = ExecutorHarness()
         let log = EventLog()
         let activity = Activity(
-            name: "a", body: .builtin("noop"), timeout: .seconds(10),
+            name: "a", body: .builtin(.noop), timeout: .seconds(10),
             circuitBreaker: CircuitBreakerPolicy(name: "crm", threshold: 1, timeout: .seconds(2), reset: .seconds(60)))
         let task = h.start(activity, body: h.hangingBody(log))
         await h.advance(to: 2000, sleepers: 2)
@@ -275,11 +275,35 @@ struct ActivityExecutorTests {
         #expect(h.breakers.snapshot(named: "crm")?.state == .open)
     }
 
+    @Test("an activity needs its policies exactly when one applies; a bulkhead or the activity gate may hold attempt 1 back")
+    func whichActivitiesNeedPolicies() {
+        let h = ExecutorHarness()
+        let bare = Activity(name: "a", body: .builtin(.noop))
+        #expect(!h.executor.needsPolicies(bare))
+        #expect(h.executor.startsAtOnce(bare))
+        let bulkheaded = Activity(name: "a", body: .builtin(.noop), bulkhead: BulkheadPolicy(name: "b", maxConcurrent: 1, maxQueueSize: 0))
+        let policed = [
+            Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy()),
+            Activity(name: "a", body: .builtin(.noop), fallback: Fallback(.skip)),
+            Activity(name: "a", body: .builtin(.noop), timeout: .seconds(1)),
+            Activity(name: "a", body: .builtin(.noop), totalTimeout: .seconds(1)),
+            Activity(name: "a", body: .builtin(.noop), circuitBreaker: CircuitBreakerPolicy(name: "crm", threshold: 1, reset: .seconds(60))),
+            bulkheaded,
+        ]
+        for activity in policed { #expect(h.executor.needsPolicies(activity)) }
+        #expect(policed.filter { !h.executor.startsAtOnce($0) } == [bulkheaded])
+        let gated = ActivityExecutor(
+            clock: h.clock, random: SeededRandomSource(seed: 7), breakers: h.breakers, bulkheads: h.bulkheads,
+            activityGate: .activityGate(maxActivities: 1, clock: h.clock))
+        #expect(gated.needsPolicies(bare))
+        #expect(!gated.startsAtOnce(bare))
+    }
+
     @Test("fallback runs once after retries are exhausted, with the last failure")
     func fallbackAfterExhaustion() async {
         let h = ExecutorHarness()
-        let handler = Handler(body: .builtin("noop"))
-        let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 2), fallback: Fallback(.body(handler)))
+        let handler = Handler(body: .builtin(.noop))
+        let activity = Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 2), fallback: Fallback(.body(handler)))
         let calls = EventLog()
         let fallbackBody: FallbackBody = { h, failure, _ throws(ActivityFailure) in
             calls.append("\(h.body) \(failure.type)")
@@ -288,7 +312,7 @@ struct ActivityExecutorTests {
         let task = h.start(activity, body: ScriptedBody(failing: 5).body, fallbackBody: fallbackBody)
         await h.advance(to: 1000, sleepers: 1)
         #expect(await task.value == .completedViaFallback(output: .string("degraded"), attempts: 2, failure: boom))
-        #expect(calls.all == ["builtin(\"noop\") ActivityError"])
+        #expect(calls.all == ["builtin(noop) ActivityError"])
         #expect(h.observer.events.last == "fallback ActivityError @1000ms")
     }
 
@@ -297,7 +321,7 @@ struct ActivityExecutorTests {
     ])
     func nonRetryableToFallback(_ failure: ActivityFailure) async {
         let h = ExecutorHarness()
-        let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 5), fallback: Fallback(.skip, notify: true))
+        let activity = Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 5), fallback: Fallback(.skip, notify: true))
         let result = await h.start(activity, body: ScriptedBody([failure]).body).value
         #expect(result == .skippedByFallback(attempts: 1, failure: failure))
         #expect(h.observer.events == ["started 1 @0ms", "failed 1 \(failure.type) @0ms next -", "fallback \(failure.type) @0ms"])
@@ -307,7 +331,7 @@ struct ActivityExecutorTests {
     func outputFallback() async {
         let h = ExecutorHarness()
         let template = ValueTemplate.object(["status": .value(.string("degraded"))])
-        let activity = Activity(name: "a", body: .builtin("noop"), fallback: Fallback(.output(template)))
+        let activity = Activity(name: "a", body: .builtin(.noop), fallback: Fallback(.output(template)))
         let evaluator: FallbackOutputEvaluator = { t, failure, _ throws(ActivityFailure) in
             #expect(t == template)
             return .object(["status": .string("degraded"), "error": .string(failure.type.rawValue)])
@@ -316,7 +340,7 @@ struct ActivityExecutorTests {
         #expect(rendered == .completedViaFallback(
             output: .object(["status": .string("degraded"), "error": .string("ActivityError")]), attempts: 1, failure: boom))
 
-        let plain = Activity(name: "b", body: .builtin("noop"), fallback: Fallback(.output(.value(.int(0)))))
+        let plain = Activity(name: "b", body: .builtin(.noop), fallback: Fallback(.output(.value(.int(0)))))
         #expect(await h.start(plain, body: ScriptedBody(failing: 1).body).value
             == .completedViaFallback(output: .int(0), attempts: 1, failure: boom))
     }
@@ -324,7 +348,7 @@ struct ActivityExecutorTests {
     @Test("a failing fallback body fails the activity with the fallback's failure")
     func failingFallback() async {
         let h = ExecutorHarness()
-        let activity = Activity(name: "a", body: .builtin("noop"), fallback: Fallback(.body(Handler(body: .builtin("fail")))))
+        let activity = Activity(name: "a", body: .builtin(.noop), fallback: Fallback(.body(Handler(body: .builtin(.fail)))))
         let broken = ActivityFailure("FallbackBroken", "no")
         let fallbackBody: FallbackBody = { _, _, _ throws(ActivityFailure) in throw broken }
         #expect(await h.start(activity, body: ScriptedBody(failing: 1).body, fallbackBody: fallbackBody).value
@@ -336,7 +360,7 @@ struct ActivityExecutorTests {
         let h = ExecutorHarness()
         let policy = BulkheadPolicy(name: "b", maxConcurrent: 1, maxQueueSize: 0, fallback: Fallback(.output(.value(.string("busy")))))
         let held = try await h.bulkheads.bulkhead(for: policy).acquire()
-        let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3), bulkhead: policy)
+        let activity = Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 3), bulkhead: policy)
         guard case .completedViaFallback(.string("busy"), attempts: 1, let failure) = await h.start(activity, body: ScriptedBody(failing: 0).body).value else {
             Issue.record("expected the bulkhead fallback")
             return
@@ -348,7 +372,7 @@ struct ActivityExecutorTests {
     @Test("total_timeout: gives up with ActivityTimeout as soon as the next attempt would start too late")
     func totalTimeoutBetweenAttempts() async {
         let h = ExecutorHarness()
-        let activity = Activity(name: "a", body: .builtin("noop"), totalTimeout: .seconds(4), retry: RetryPolicy(maxAttempts: 10))
+        let activity = Activity(name: "a", body: .builtin(.noop), totalTimeout: .seconds(4), retry: RetryPolicy(maxAttempts: 10))
         let task = h.start(activity, body: ScriptedBody(failing: 10).body)
         await h.advance(to: 1000, sleepers: 1)
         // Attempt 2 fails at 1s; attempt 3 would start at 3s: allowed. Attempt 3 fails at 3s; the next would be at 7s.
@@ -365,7 +389,7 @@ struct ActivityExecutorTests {
     func totalTimeoutDuringAttempt() async {
         let h = ExecutorHarness()
         let log = EventLog()
-        let activity = Activity(name: "a", body: .builtin("noop"), timeout: .seconds(10), totalTimeout: .seconds(2), retry: RetryPolicy())
+        let activity = Activity(name: "a", body: .builtin(.noop), timeout: .seconds(10), totalTimeout: .seconds(2), retry: RetryPolicy())
         let task = h.start(activity, body: h.hangingBody(log))
         await h.advance(to: 2000, sleepers: 2)
         guard case .failed(let failure, attempts: 1) = await task.value else {
@@ -380,7 +404,7 @@ struct ActivityExecutorTests {
     func cancelDuringBody() async {
         let h = ExecutorHarness()
         let log = EventLog()
-        let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 5), fallback: Fallback(.skip))
+        let activity = Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 5), fallback: Fallback(.skip))
         let task = h.start(activity, body: h.hangingBody(log))
         await waitForSleepers(h.clock, 1)
         task.cancel()
@@ -396,7 +420,7 @@ struct ActivityExecutorTests {
     @Test("cancellation during the backoff ends at once with Cancelled")
     func cancelDuringBackoff() async {
         let h = ExecutorHarness()
-        let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3))
+        let activity = Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 3))
         let task = h.start(activity, body: ScriptedBody(failing: 5).body)
         await waitForSleepers(h.clock, 1)
         task.cancel()
@@ -413,7 +437,7 @@ struct ActivityExecutorTests {
         let policy = BulkheadPolicy(name: "b", maxConcurrent: 1, maxQueueSize: 5)
         let bulkhead = h.bulkheads.bulkhead(for: policy)
         let held = try await bulkhead.acquire()
-        let activity = Activity(name: "a", body: .builtin("noop"), bulkhead: policy)
+        let activity = Activity(name: "a", body: .builtin(.noop), bulkhead: policy)
         let task = h.start(activity, body: ScriptedBody(failing: 0).body)
         await waitUntil("queued") { bulkhead.snapshot().queued == 1 }
         task.cancel()
@@ -429,7 +453,7 @@ struct ActivityExecutorTests {
     @Test("resuming waits until the stored next-attempt time and keeps the attempt count")
     func resume() async {
         let h = ExecutorHarness()
-        let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 3))
+        let activity = Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 3))
         let stored = AttemptState(attemptsUsed: 2, nextAttemptAt: h.at(4000), firstStartedAt: h.at(-3000))
         let task = h.start(activity, resumeFrom: stored, body: ScriptedBody(failing: 1).body)
         await h.advance(to: 4000, sleepers: 1)
@@ -444,7 +468,7 @@ struct ActivityExecutorTests {
     @Test("an interrupted attempt re-runs at once without using an attempt; the max_interruptions-th fails with WorkerCrashed")
     func interruptions() async {
         let h = ExecutorHarness()
-        let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 1, maxInterruptions: 3))
+        let activity = Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 1, maxInterruptions: 3))
         var recovered = AttemptState(firstStartedAt: h.at(0))
         recovered.recordInterrupted()
         #expect(await h.start(activity, resumeFrom: recovered, body: ScriptedBody(failing: 0).body).value
@@ -464,7 +488,7 @@ struct ActivityExecutorTests {
     @Test("a body reporting WorkerCrashed is re-run at once and does not use up an attempt")
     func crashedBody() async {
         let h = ExecutorHarness()
-        let activity = Activity(name: "a", body: .builtin("noop"), retry: RetryPolicy(maxAttempts: 1))
+        let activity = Activity(name: "a", body: .builtin(.noop), retry: RetryPolicy(maxAttempts: 1))
         let body = ScriptedBody(failing: 2, with: .workerCrashed)
         #expect(await h.start(activity, body: body.body).value == .completed(output: .string("ok"), attempts: 3))
         #expect(h.observer.events == [

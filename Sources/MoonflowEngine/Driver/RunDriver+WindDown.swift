@@ -13,7 +13,7 @@ extension RunDriver {
             case .task(let id)?:
                 if state.tasks[id]?.status == .open { events.insert(event(.taskCancelled(id: id), record.name), at: 0) }
             case .childRun(let id)?:
-                try await engine.stopChild(id, ending == .terminated ? .terminated : .cancelled)
+                try await host.stopChild(id, ending == .terminated ? .terminated : .cancelled)
             case .timer?, nil: break
             }
             try await commit(events)
@@ -45,74 +45,37 @@ extension RunDriver {
     }
 
     /// `compensation.timeout` from now, as the deadline of the compensation phase about to start.
-    func compensationDeadline() -> Timestamp? { workflow.compensation.timeout.map { engine.clock.now + $0 } }
+    func compensationDeadline() -> Timestamp? { workflow.compensation.timeout.map { environment.clock.now + $0 } }
 
-    /// Runs the pending compensations: one at a time in plan order (`reverse`), or all at once
-    /// (`parallel`); with `on_error: halt` the first failure stops the rest, which stay pending.
-    /// At the `compensation.timeout` deadline, what still runs is cancelled and recorded as failed
-    /// with `Timeout`, nothing more starts, and the run ends `compensation_failed` (resumable).
+    /// Runs the pending compensations (`CompensationQueue`), then ends the run `compensated` or
+    /// `compensation_failed`.
     private func compensate() async throws {
-        let handlers = Dictionary(
-            CompensationPlanner.plan(workflow, state: state).map { ($0.activity, $0.handler) }, uniquingKeysWith: { a, _ in a })
-        var queue = state.compensations.filter { $0.status == .pending }.map(\.activity)[...]
-        let parallel = workflow.compensation.strategy == .parallel
-        let halt = workflow.compensation.onError == .halt
-        let (messages, mailbox) = AsyncStream<DriverMessage>.makeStream()
-        var failure: (any Error)?
-        let deadline = state.compensationDeadline
-        var timedOut = deadline.map { engine.clock.now >= $0 } ?? false
-        await withTaskGroup(of: Void.self) { group in
-            if let deadline, !timedOut {
-                group.addTask { [clock = engine.clock] in
-                    do {
-                        try await clock.sleep(until: deadline)
-                        mailbox.yield(.deadline)
-                    } catch {}
-                }
-            }
-            do {
-                var active = 0
-                var halted = false
-                var iterator = messages.makeAsyncIterator()
-                repeat {
-                    while !halted, !timedOut, active == 0 || parallel, let name = queue.popFirst() {
-                        if try await launchCompensation(name, handlers[name], &group, mailbox) { active += 1 }
-                        halted = halt && state.compensations.contains { $0.status == .failed }
-                    }
-                    guard active > 0, let message = await iterator.next() else { break }
-                    switch message {
-                    case .attemptStarted(let name, let attempt, let at, let ack):
-                        defer { ack.resume() }
-                        try await commit([event(.compensationStarted, name, attempt: attempt, at: at)])
-                    case .attemptFailed(let name, let attempt, let failure, _, let ack):
-                        defer { ack.resume() }
-                        logger(name, attempt: attempt).warning("compensation attempt failed: \(failure)")
-                    case .scriptLogs(let name, let attempt, let entries):
-                        stage(logEvents(name, attempt: attempt, entries))  // written with what the driver commits next
-                    case .finished(let name, let result, let outcome):
-                        active -= 1
-                        guard !Task.isCancelled else { break }
-                        let cut = timedOut ? result.cutByCompensationTimeout(workflow.compensation.timeout) : result
-                        try await commit([compensationResult(name, cut, outcome)])
-                        halted = halted || (halt && state.compensations.contains { $0.status == .failed })
-                    case .deadline:
-                        timedOut = true
-                        logger(nil).warning("compensation.timeout passed: stopping the compensations still running")
-                        group.cancelAll()
-                    case .fallbackStarted(_, _, _, let ack): ack.resume()
-                    case .circuitTransition(let name, let transition): try await commit([circuitEvent(name, transition)])
-                    case .childSettled, .stop: break
-                    }
-                } while true
-            } catch {
-                failure = error
-            }
-            await Self.closePhase(&group, messages, mailbox)
-        }
-        if let failure { throw failure }
+        var phase = DrivePhase.compensating(
+            CompensationQueue(workflow: workflow, state: state, now: environment.clock.now))
+        try await run(&phase)
+        try await flush()
         guard !Task.isCancelled else { return }
         let allDone = state.compensations.allSatisfy { $0.status == .completed }
         try await commit([event(allDone ? .runCompensated : .runCompensationFailed)])
+    }
+
+    /// Starts the compensations the queue lets start now.
+    func startCompensations(
+        _ queue: inout CompensationQueue, _ group: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async throws {
+        while !queue.halted, !queue.timedOut, running.isEmpty || queue.parallel, let name = queue.pending.popFirst() {
+            if try await launchCompensation(name, queue.handlers[name], &group, mailbox) { running.insert(name) }
+            queue.halted = queue.halt && state.compensations.contains { $0.status == .failed }
+        }
+    }
+
+    /// Stages how a compensation ended; one the `compensation.timeout` cut short failed with `Timeout`.
+    func settleCompensation(
+        _ name: String, _ result: ActivityExecutionResult, _ outcome: ScriptOutcome?, _ queue: inout CompensationQueue
+    ) {
+        let cut = queue.timedOut ? result.cutByCompensationTimeout(workflow.compensation.timeout) : result
+        stage([compensationResult(name, cut, outcome)])
+        queue.halted = queue.halted || (queue.halt && state.compensations.contains { $0.status == .failed })
     }
 
     /// Starts one compensation as a durable activity with its own retry (default 5 attempts,
@@ -152,9 +115,9 @@ extension RunDriver {
                 : nil
         }
         let execution = ActivityExecution(
-            engine: engine, workflow: workflow.id, activity: activity, input: input,
+            environment: environment, workflow: workflow.id, activity: activity, input: input,
             context: bodyContext(
-                for: name, stepsUse: handler.body.stepsUse, timeout: handler.timeout, limits: LimitOverrides(), key: ":compensate"),
+                for: name, role: .compensation, stepsUse: handler.body.stepsUse, timeout: handler.timeout, limits: LimitOverrides()),
             scope: scope, mailbox: mailbox)
         group.addTask { await execution.run(resumeFrom: resume) }
         return true
@@ -169,6 +132,33 @@ extension RunDriver {
         case .failed(let failure, let attempts):
             return event(.compensationFailed(error: failure, attempts: attempts), name)
         }
+    }
+}
+
+/// The compensations of a run that compensates, as the drive loop starts them: one at a time in
+/// plan order (`reverse`), or all at once (`parallel`); with `on_error: halt` the first failure
+/// stops the rest, which stay pending. At the `compensation.timeout` deadline, what still runs is
+/// cancelled and recorded as failed with `Timeout`, nothing more starts, and the run ends
+/// `compensation_failed` (resumable).
+struct CompensationQueue {
+    /// The pending compensations, in plan order.
+    var pending: ArraySlice<String>
+    let handlers: [String: Handler]
+    let parallel: Bool
+    let halt: Bool
+    /// A compensation failed under `on_error: halt`.
+    var halted = false
+    let deadline: Timestamp?
+    var timedOut: Bool
+
+    init(workflow: Workflow, state: RunState, now: Timestamp) {
+        handlers = Dictionary(
+            CompensationPlanner.plan(workflow, state: state).map { ($0.activity, $0.handler) }, uniquingKeysWith: { a, _ in a })
+        pending = state.compensations.filter { $0.status == .pending }.map(\.activity)[...]
+        parallel = workflow.compensation.strategy == .parallel
+        halt = workflow.compensation.onError == .halt
+        deadline = state.compensationDeadline
+        timedOut = deadline.map { now >= $0 } ?? false
     }
 }
 

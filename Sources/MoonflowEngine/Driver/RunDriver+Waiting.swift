@@ -5,7 +5,7 @@ extension RunDriver {
     /// Fires the run's due timers (reminders, task expiry, `sleep`, the run deadline) and settles
     /// activities whose child run ended while this run was not being driven.
     func processDue() async throws {
-        let now = engine.clock.now
+        let now = environment.clock.now
         for timer in state.timers where timer.at <= now {
             switch timer.kind {
             case .taskReminder(let id):
@@ -30,7 +30,7 @@ extension RunDriver {
             }
         }
         for record in state.activities.values where record.status == .waiting {
-            guard case .childRun(let id) = record.waitingOn, let child = try await engine.store.state(of: id),
+            guard case .childRun(let id) = record.waitingOn, let child = try await environment.store.state(of: id),
                 child.status.isTerminal
             else { continue }
             try await settleChild(record.name, child)
@@ -39,7 +39,7 @@ extension RunDriver {
 
     /// `activity.waiting`, `task.created` and `task.assigned` for attempt `attempt` of a manual activity.
     func taskEvents(_ activity: Activity, _ task: ManualTask, attempt: Int) -> [RunEvent] {
-        let now = engine.clock.now
+        let now = environment.clock.now
         let id = TaskID.make(run: state.id, activity: activity.name, attempt: attempt)
         let due = task.due.map { now + $0 }
         let reminders = task.remind.map { now + $0 }.filter { reminder in due.map { reminder < $0 } ?? true }
@@ -106,7 +106,7 @@ extension RunDriver {
                 let logs = ScriptLogBuffer()
                 let outcome: ScriptOutcome
                 do {
-                    outcome = try await engine.runHandler(
+                    outcome = try await environment.runHandler(
                         handler, input: state.activities[name]?.input ?? state.input, error: error, scope: scope,
                         context: bodyContext(for: name, stepsUse: handler.body.stepsUse, timeout: handler.timeout, limits: activity.limits), attempt: 1, logs: logs)
                 } catch {

@@ -1,0 +1,29 @@
+import MoonflowModel
+
+/// A message to the task driving a run.
+enum DriverMessage: Sendable {
+    case attemptStarted(activity: String, attempt: Int, at: Timestamp, ack: CheckedContinuation<Void, Never>)
+    case attemptFailed(
+        activity: String, attempt: Int, failure: ActivityFailure, nextAttemptAt: Timestamp?,
+        ack: CheckedContinuation<Void, Never>)
+    case fallbackStarted(activity: String, failure: ActivityFailure, notify: Bool, ack: CheckedContinuation<Void, Never>)
+    /// The `log.*` entries of one execution of a body (sent before how the attempt ended).
+    case scriptLogs(activity: String, attempt: Int, entries: [ScriptLogEntry])
+    /// An activity's (or a compensation's) execution ended; `outcome` is what its successful body returned.
+    case finished(activity: String, result: ActivityExecutionResult, outcome: ScriptOutcome?)
+    /// A child run's drive returned with this state.
+    case childSettled(activity: String, child: RunState)
+    /// A breaker changed state in this activity's call: the run records it (`circuit.*`).
+    case circuitTransition(activity: String, transition: CircuitTransition)
+    case deadline
+    case stop(RunEnding)
+
+    /// Lets a sender waiting for the driver's acknowledgement go when the message is dropped.
+    func acknowledge() {
+        switch self {
+        case .attemptStarted(_, _, _, let ack), .attemptFailed(_, _, _, _, let ack), .fallbackStarted(_, _, _, let ack):
+            ack.resume()
+        case .scriptLogs, .finished, .childSettled, .circuitTransition, .deadline, .stop: break
+        }
+    }
+}

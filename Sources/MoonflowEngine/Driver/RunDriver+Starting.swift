@@ -1,0 +1,196 @@
+import MoonflowModel
+
+/// How the forward phase starts activities: conditions and input first, then a body in a child
+/// task (through the `ActivityExecutor`), a built-in run in place, a manual task, a durable timer,
+/// or a child run.
+extension RunDriver {
+    /// Starts (or skips) every activity the scheduler says is ready, until none is. The starts of
+    /// script and built-in bodies are written together, then those bodies run: in child tasks, or
+    /// in this task for built-ins that need nothing around them, after which the activities those
+    /// unlocked start in turn.
+    func pump(
+        _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async throws {
+        var ranInline = false
+        repeat {
+            var starting: [(Activity, Value, Bool)] = []
+            while state.ending == nil, case .start(let names) = scheduler.decide(state) {
+                for name in names where state.ending == nil {
+                    guard let activity = workflow.activity(named: name) else { continue }
+                    if let (input, started) = try await begin(activity, &childGroup, mailbox) { starting.append((activity, input, started)) }
+                }
+            }
+            guard !starting.isEmpty else { return }
+            try await flush()
+            var inline: [(Activity, Value)] = []
+            for (activity, input, started) in starting {
+                let policed = withWorkflowPolicies(activity)
+                if started, case .builtin(let builtin) = policed.body, builtin.returnsAtOnce,
+                    !environment.executor.needsPolicies(policed)
+                {
+                    inline.append((policed, input))
+                } else {
+                    launch(policed, input: input, resume: nil, firstAttemptJournaled: started, &group, mailbox)
+                }
+            }
+            ranInline = !inline.isEmpty
+            for (activity, input) in inline {
+                // Cancelled (the engine stops): nothing is settled, as for a child task's late report;
+                // the activity stays running in the journal and runs again after a restart.
+                guard !Task.isCancelled else { return }
+                await runInline(activity, input: input)
+            }
+        } while ranInline && state.ending == nil
+    }
+
+    /// `activity` with the workflow's `error_handling.activity_error` retry and fallback where it
+    /// declares none: the policies the executor applies to it.
+    private func withWorkflowPolicies(_ activity: Activity) -> Activity {
+        var policed = activity
+        policed.retry = activity.retry ?? workflow.errorHandling.retry
+        policed.fallback = workflow.fallback(for: activity)
+        return policed
+    }
+
+    /// Runs attempt 1 of a built-in in the driver's task instead of a child task reporting through
+    /// the mailbox (two task hand-offs, most of a trivial step's wall time): one that returns at
+    /// once and needs no policy, for which the executor would make one attempt, whose start the
+    /// driver journaled, and report nothing but a failure's warning. Stages how it ended. An
+    /// activity whose run began to end before its turn is cancelled without running, as the
+    /// cancellation of the phase would have cancelled its child task.
+    private func runInline(_ activity: Activity, input: Value) async {
+        let name = activity.name
+        guard state.ending == nil else {
+            settle(name, .failed(ActivityFailure(.cancelled, "cancelled"), attempts: 1), nil)
+            return
+        }
+        // A built-in sees only its input: the run's context and `steps` are not copied for it.
+        let context = BodyContext(
+            role: .activity, runID: state.id, workflow: workflow.id, version: workflow.version, activity: name, context: [:],
+            steps: .null, event: nil, timeout: nil, limits: activity.limits)
+        do throws(ActivityFailure) {
+            let outcome = try await environment.runBody(activity.body, input: input, attempt: 1, context: context)
+            try environment.validator.check(outcome.output, against: activity.outputSchema, what: "the output of '\(name)'")
+            settle(name, .completed(output: outcome.output, attempts: 1), outcome)
+        } catch {
+            logger(name, attempt: 1).warning("attempt failed: \(error)")
+            settle(name, .failed(error, attempts: 1), nil)
+        }
+    }
+
+    /// Evaluates an activity's conditions and input, then starts it or skips it. A script or
+    /// built-in body is staged as scheduled and its input returned: the caller runs it once that is
+    /// written. Its attempt 1 is staged as started with it (`started`) when the executor says
+    /// nothing can hold the attempt back (no bulkhead, no engine-wide activity gate), so
+    /// `started_at` stays the instant the body really starts; otherwise the executor reports the
+    /// start when the permit is granted.
+    private func begin(
+        _ activity: Activity, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async throws -> (input: Value, started: Bool)? {
+        let name = activity.name
+        // The scope is built only for an activity that evaluates something: it copies every step's output.
+        let evaluates = activity.when != nil || activity.with != nil || activity.dependencies.contains { $0.when != nil }
+        let scope = evaluates ? expressionScope() : .null
+        do {
+            var taken = Set<String>()
+            for dependency in scheduler.conditionsToEvaluate(for: activity, in: state) {
+                if let when = dependency.when, try await evaluate(when, scope: scope).isTruthy {
+                    taken.insert(dependency.activity)
+                }
+            }
+            guard scheduler.runsAfterEdges(activity, taken: taken) else {
+                try await commit([event(.activitySkipped(.noIncomingEdge), name)])
+                return nil
+            }
+            if let when = activity.when, !(try await evaluate(when, scope: scope).isTruthy) {
+                try await commit([event(.activitySkipped(.whenFalse), name)])
+                return nil
+            }
+            let input = try await render(activity.with, scope: scope) ?? state.input
+            try environment.validator.check(input, against: activity.inputSchema, what: "the input of '\(name)'")
+            let scheduled = event(.activityScheduled(input: input), name)
+            switch activity.body {
+            case .manual(let task):
+                try await commit([scheduled] + taskEvents(activity, task, attempt: 1))
+            case .builtin(.sleep):
+                let until = environment.clock.now + (try Builtins.sleepDuration(input))
+                try await commit([scheduled, event(.activityWaiting(.timer(until: until)), name, attempt: 1)])
+            case .workflow(let id):
+                try await commit([scheduled, event(.activityStarted, name, attempt: 1)])
+                launchChild(name, workflow: id, input: input, &childGroup, mailbox)
+            case .lua, .builtin:
+                let startsAtOnce = environment.executor.startsAtOnce(activity)
+                stage(startsAtOnce ? [scheduled, event(.activityStarted, name, attempt: 1)] : [scheduled])
+                return (input, startsAtOnce)
+            }
+        } catch let failure as ActivityFailure {
+            try await commit(failureEvents(name, failure, attempts: state.activities[name]?.attempts ?? 0))
+        }
+        return nil
+    }
+
+    /// Activities a previous drive left in flight (its process died): they run again with their
+    /// attempt count, so the next attempt is n+1; one that was running counts an interruption,
+    /// which the executor does not charge against `max_attempts` (docs/resilience.md, docs/durability.md).
+    func resumeInFlight(
+        _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) async throws {
+        for record in state.activities.values where record.status.isInFlight {
+            guard let activity = workflow.activity(named: record.name) else { continue }
+            let interrupted = record.status == .running
+            if interrupted { try await commit([event(.activityInterrupted, record.name, attempt: record.attempts)]) }
+            let input = record.input ?? state.input
+            if case .workflow(let id) = activity.body {
+                launchChild(record.name, workflow: id, input: input, &childGroup, mailbox)
+                continue
+            }
+            // `record.attempts` is the last attempt's number, crashed ones included; those do not
+            // use up `max_attempts`, and the next attempt is numbered after all of them.
+            let interruptions = record.interruptions + (interrupted ? 1 : 0)
+            let resume = AttemptState(
+                attemptsUsed: max(0, record.attempts - interruptions), interruptions: interruptions,
+                nextAttemptAt: record.nextAttemptAt, firstStartedAt: record.startedAt)
+            launch(withWorkflowPolicies(activity), input: input, resume: resume, firstAttemptJournaled: false, &group, mailbox)
+        }
+    }
+
+    /// Runs an activity, its policies applied (`withWorkflowPolicies`), in a child task of the phase.
+    private func launch(
+        _ activity: Activity, input: Value, resume: AttemptState?, firstAttemptJournaled: Bool, _ group: inout TaskGroup<Void>,
+        _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) {
+        running.insert(activity.name)
+        let execution = ActivityExecution(
+            environment: environment, workflow: workflow.id, activity: activity, input: input,
+            context: bodyContext(
+                for: activity.name,
+                stepsUse: activity.body.stepsUse.union(activity.fallback?.stepsUse ?? .none)
+                    .union(activity.bulkhead?.fallback?.stepsUse ?? .none),
+                timeout: activity.timeout, limits: activity.limits),
+            // Only a fallback evaluates in this scope (its `with` or `output`).
+            scope: activity.fallback != nil || activity.bulkhead?.fallback != nil ? expressionScope() : .null, mailbox: mailbox,
+            firstAttemptJournaled: firstAttemptJournaled)
+        group.addTask { await execution.run(resumeFrom: resume) }
+    }
+
+    /// Drives the child run of a `type: workflow` activity in the phase's group of child runs.
+    private func launchChild(
+        _ name: String, workflow childWorkflow: String, input: Value, _ childGroup: inout TaskGroup<Void>,
+        _ mailbox: AsyncStream<DriverMessage>.Continuation
+    ) {
+        let childID = EngineRunID.child(of: state.id, activity: name)
+        children[name] = childID
+        let parent = ParentLink(runID: state.id, activity: name)
+        childGroup.addTask { [host] in
+            do {
+                let child = try await host.driveChild(childID, workflow: childWorkflow, input: input, parent: parent)
+                mailbox.yield(.childSettled(activity: name, child: child))
+            } catch {
+                let failure =
+                    error as? ActivityFailure
+                    ?? ActivityFailure(.activityError, "child run: \(error)", retryable: error is EngineError ? false : nil)
+                mailbox.yield(.finished(activity: name, result: .failed(failure, attempts: 1), outcome: nil))
+            }
+        }
+    }
+}
