@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 package import MoonflowModel
 
 /// One figure of a benchmark scenario: a median time per operation, the answer the scenario

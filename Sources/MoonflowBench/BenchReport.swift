@@ -1,6 +1,6 @@
-package import Foundation
+import Foundation
 package import MoonflowModel
-package import OrderedCollections
+import OrderedCollections
 
 /// The machine a run was measured on, printed with the figures.
 struct BenchMachine: Sendable {

@@ -1,7 +1,7 @@
-package import Crypto
+import Crypto
 package import Foundation
 package import MoonflowModel
-package import MoonflowYAML
+import MoonflowYAML
 
 /// Reads `moonflow.yaml` (docs/workflow-format.md) with the same strictness as workflow files: unknown keys,
 /// wrong kinds and bad values are all reported, with positions.

@@ -1,6 +1,6 @@
 package import Foundation
 package import MoonflowModel
-package import MoonflowYAML
+import MoonflowYAML
 
 /// Reads `workflows/<id>.test.yaml` (the cases `moonflow test` runs) with the strictness of
 /// workflow files:

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 package import MoonflowModel
 
 /// The Lua implementation of `ScriptRunning`: code actions and expressions run on dedicated

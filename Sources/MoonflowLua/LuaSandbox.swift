@@ -1,7 +1,7 @@
 internal import CLua
 internal import CLuaSupport
 package import MoonflowModel
-package import OrderedCollections
+import OrderedCollections
 
 /// One sandboxed Lua state, used by one thread at a time (the runner's pool owns one per thread;
 /// tools and benchmarks may own one directly).

@@ -1,8 +1,8 @@
 internal import CLuaSupport
-package import Crypto
-package import Foundation
+import Crypto
+import Foundation
 package import MoonflowModel
-package import Synchronization
+import Synchronization
 
 /// `ScriptChecking` for the loader: compiles Lua (text only, with the parser's memory bounded and
 /// its time bounded by the compile budget, see docs/sandbox.md) without running it, and answers

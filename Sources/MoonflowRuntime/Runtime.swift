@@ -4,7 +4,7 @@ package import MoonflowEngine
 package import MoonflowLoader
 package import MoonflowLua
 package import MoonflowModel
-package import MoonflowStore
+import MoonflowStore
 
 /// Where a runtime keeps its runs.
 package enum StoreSelection: Sendable {

@@ -1,4 +1,4 @@
-package import Metrics
+import Metrics
 package import Prometheus
 
 /// The process's metrics backend: swift-metrics bootstrapped to a Prometheus registry, once per

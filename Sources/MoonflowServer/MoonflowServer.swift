@@ -1,10 +1,10 @@
-package import Foundation
+import Foundation
 package import Hummingbird
-package import HummingbirdCore
+import HummingbirdCore
 package import MoonflowModel
 package import MoonflowRuntime
-package import NIOCore
-package import ServiceLifecycle
+import NIOCore
+import ServiceLifecycle
 
 /// How `moonflow serve` listens and whom it lets in; what it serves is a `Runtime` built with
 /// `RuntimeOptions.serving`.

@@ -1,6 +1,6 @@
-package import GRDB
+import GRDB
 package import MoonflowEngine
-package import MoonflowModel
+import MoonflowModel
 
 /// Event dead letters (`event_dead_letters`): event starts a workflow refused, kept for operators.
 extension SQLiteRunStore {

@@ -1,8 +1,8 @@
-package import Foundation
-package import GRDB
+import Foundation
+import GRDB
 package import MoonflowEngine
 package import MoonflowModel
-package import OrderedCollections
+import OrderedCollections
 
 /// How the store writes (docs/durability.md).
 package struct SQLiteStoreOptions: Sendable, Hashable {

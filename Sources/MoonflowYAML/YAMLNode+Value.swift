@@ -1,5 +1,5 @@
 package import MoonflowModel
-package import OrderedCollections
+import OrderedCollections
 
 extension YAMLNode {
     /// The full form of a tag of the YAML core schema: `coreTag("int")` is `tag:yaml.org,2002:int`.

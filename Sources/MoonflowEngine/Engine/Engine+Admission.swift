@@ -1,5 +1,5 @@
 package import MoonflowModel
-package import Synchronization
+import Synchronization
 
 /// The engine's run admission (docs/resilience.md), built from the store on first use: runs that hold a
 /// slot (running, compensating, or admitted and not started yet) and the queued runs with

@@ -1,4 +1,4 @@
-package import Crypto
+import Crypto
 package import MoonflowModel
 
 /// Every run id the engine makes itself, in one place. Each has a form `RunIDRule` refuses, so no

@@ -1,4 +1,4 @@
-package import Crypto
+import Crypto
 package import MoonflowModel
 
 /// Who asked for a run, stored in its `run.queued` event: what an idempotent repeat of its start

@@ -1,7 +1,7 @@
-package import Foundation
+import Foundation
 package import MoonflowModel
-package import MoonflowSchema
-package import Synchronization
+import MoonflowSchema
+import Synchronization
 
 /// Validates with `MoonflowSchema` (draft 2020-12): run input, activity input and output schemas,
 /// manual-task forms. Each schema is compiled once and cached.

@@ -1,6 +1,6 @@
 package import Logging
-package import MoonflowModel
-package import Synchronization
+import MoonflowModel
+import Synchronization
 
 /// The `log.*` entries of one execution of a code action, kept as the script makes them (by the
 /// sandbox's `logSink`), so that those of an attempt that fails reach the journal too. The

@@ -1,5 +1,5 @@
 package import MoonflowModel
-package import OrderedCollections
+import OrderedCollections
 
 /// Why a stored event does not read back: a member missing or of the wrong type, an unknown
 /// event type, or a `format` newer than this build reads.

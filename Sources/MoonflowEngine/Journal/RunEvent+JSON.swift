@@ -1,5 +1,5 @@
 package import MoonflowModel
-package import OrderedCollections
+import OrderedCollections
 
 /// The JSON shape of events (docs/workflow-format.md), made where an event leaves the engine: the
 /// API, the CLI and logs show `toValue()`, stores keep `journalValue` (the same with the journal's

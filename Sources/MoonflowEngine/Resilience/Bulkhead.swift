@@ -1,5 +1,5 @@
 package import MoonflowModel
-package import Synchronization
+import Synchronization
 
 /// A held bulkhead permit. Give it back with `Bulkhead.release(_:)` (or use `withPermit`).
 package struct BulkheadPermit: Sendable, Hashable {

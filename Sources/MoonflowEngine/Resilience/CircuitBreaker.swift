@@ -1,5 +1,5 @@
 package import MoonflowModel
-package import Synchronization
+import Synchronization
 
 /// Receives every breaker transition; the engine turns them into events and metrics. Called
 /// synchronously after the breaker's lock is released, in the order the transitions happened.

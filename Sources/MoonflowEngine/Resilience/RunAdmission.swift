@@ -1,5 +1,5 @@
 package import MoonflowModel
-package import Synchronization
+import Synchronization
 
 /// Run admission shared by the whole engine: `RunAdmissionMachine` behind a lock, reading the engine
 /// clock. Nothing here waits: a queued run lives in the store (its entry is part of its `run.queued`

@@ -1,6 +1,6 @@
 package import MoonflowModel
-package import OrderedCollections
-package import Synchronization
+import OrderedCollections
+import Synchronization
 
 /// The reference `RunStore`: everything in memory (`--store memory`, tests). It keeps what a
 /// durable store must guarantee: appends are ordered against the journal length, and the stored

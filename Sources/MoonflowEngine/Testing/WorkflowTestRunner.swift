@@ -1,4 +1,4 @@
-package import Logging
+import Logging
 package import MoonflowModel
 
 /// The outcome of one `moonflow test` case.

@@ -1,5 +1,5 @@
 package import MoonflowModel
-package import Synchronization
+import Synchronization
 
 /// The engine's source of time. Everything that waits (backoffs, timeouts, breaker resets, queue
 /// waits, task due dates) reads `now` and sleeps through this, so tests drive time by hand.

@@ -1,7 +1,7 @@
-package import Crypto
-package import Foundation
+import Crypto
+import Foundation
 package import MoonflowModel
-package import OrderedCollections
+import OrderedCollections
 
 /// An event as it reached the engine: posted through the API (`POST /v1/events`), or emitted by a
 /// run's script (`emit`, docs/sandbox.md).

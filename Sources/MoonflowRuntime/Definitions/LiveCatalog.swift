@@ -1,8 +1,8 @@
-package import Foundation
+import Foundation
 package import MoonflowEngine
 package import MoonflowLoader
 package import MoonflowModel
-package import Synchronization
+import Synchronization
 
 /// One version of a workflow the server has served.
 package struct WorkflowVersion: Sendable, Hashable {

@@ -1,5 +1,5 @@
 package import Logging
-package import MoonflowModel
+import MoonflowModel
 
 /// Wraps a text log handler so that no logged field can forge a line or a terminal sequence: the
 /// message, every metadata key and value (nested ones, `stringConvertible` ones rendered first,

@@ -1,8 +1,8 @@
 package import Foundation
 package import Logging
 package import MoonflowModel
-package import OrderedCollections
-package import Synchronization
+import OrderedCollections
+import Synchronization
 
 /// `logging.format: json`: each log line is one JSON object, `{"ts", "level", "message",
 /// "logger", …metadata}`, written whole on one line. The metadata is flattened into the object (a

@@ -1,6 +1,6 @@
-package import Logging
+import Logging
 package import MoonflowModel
-package import Synchronization
+import Synchronization
 
 /// How the process logs, set up once by the edge (the CLI) from `moonflow.yaml`'s `logging`.
 package enum RuntimeLogging {

@@ -1,6 +1,6 @@
 package import Foundation
 package import Logging
-package import ServiceLifecycle
+import ServiceLifecycle
 
 /// Watches `workflows/`, `scripts/` and `schemas/` and reloads the catalog when they change
 /// (docs/reload.md), by polling a fingerprint of every file (path, size, modification time).

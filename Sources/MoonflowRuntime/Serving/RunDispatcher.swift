@@ -1,8 +1,8 @@
 package import Logging
-package import Metrics
+import Metrics
 package import MoonflowEngine
-package import ServiceLifecycle
-package import Synchronization
+import ServiceLifecycle
+import Synchronization
 
 /// The engine loop: drives every run it is given until the run ends or waits, several at once.
 ///

@@ -1,7 +1,7 @@
-package import Foundation
+import Foundation
 package import Logging
 package import MoonflowEngine
-package import MoonflowModel
+import MoonflowModel
 package import Prometheus
 package import ServiceLifecycle
 

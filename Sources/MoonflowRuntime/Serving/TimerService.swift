@@ -1,7 +1,7 @@
 package import Logging
 package import MoonflowEngine
-package import MoonflowModel
-package import ServiceLifecycle
+import MoonflowModel
+import ServiceLifecycle
 
 /// Fires durable timers (task reminders and expiry, `sleep`, run deadlines) at their stored
 /// absolute times (docs/resilience.md, docs/durability.md): it sleeps until the earliest timer, at most `horizon`, so a

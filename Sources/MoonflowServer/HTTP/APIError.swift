@@ -1,8 +1,8 @@
 package import Hummingbird
-package import MoonflowEngine
+import MoonflowEngine
 package import MoonflowModel
-package import MoonflowRuntime
-package import OrderedCollections
+import MoonflowRuntime
+import OrderedCollections
 
 /// An error as the API answers it: a status and `{error: {type, message, details}}` (docs/api.md).
 /// Engine and loader errors become these only here, at the edge.

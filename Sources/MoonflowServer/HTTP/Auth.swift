@@ -1,8 +1,8 @@
-package import Crypto
+import Crypto
 package import Hummingbird
-package import MoonflowEngine
+import MoonflowEngine
 package import MoonflowModel
-package import NIOCore
+import NIOCore
 
 /// Who is calling, as their bearer token says (docs/api.md).
 package struct Principal: Sendable, Hashable {
