@@ -76,6 +76,24 @@ import Testing
         }
     }
 
+    /// `hasTimers` (what the in-memory store asks on every write) agrees with `timers` at every
+    /// step of every stored run: sleeps, task reminders and due dates, deadlines, the queue.
+    @Test func hasTimersAgreesWithTimersAtEveryStepOfEveryRun() async throws {
+        let fixture = try Self.copy()
+        let store = try fixture.open()
+        var withTimers = 0
+        for run in try await store.runs(status: nil) {
+            let journal = try await store.journal(of: run.id)
+            var state = try #require(RunState(queuedBy: journal[0]))
+            for event in journal.dropFirst() {
+                state.apply(event)
+                #expect(state.hasTimers == !state.timers.isEmpty, "\(run.id) after \(event.type)")
+                if state.hasTimers { withTimers += 1 }
+            }
+        }
+        #expect(withTimers > 0)
+    }
+
     @Test func theRunLeftWaitingContinuesToTheEnd() async throws {
         let fixture = try Self.copy()
         let store = try fixture.open()

@@ -184,6 +184,20 @@ package struct RunState: Sendable, Hashable {
     /// How many journal entries have been folded: the version stores check appends against.
     package var journalLength: Int = 0
 
+    /// Whether `timers` is not empty, without building it (the in-memory store asks on every write).
+    package var hasTimers: Bool {
+        guard !status.isTerminal else { return false }
+        if deadline != nil, ending == nil { return true }
+        if status == .queued, ending == nil, queuePlace?.deadline != nil { return true }
+        for index in tasks.values.indices where tasks.values[index].status == .open {
+            if !tasks.values[index].reminders.isEmpty || tasks.values[index].due != nil { return true }
+        }
+        for index in activities.values.indices where activities.values[index].status == .waiting {
+            if case .timer = activities.values[index].waitingOn { return true }
+        }
+        return false
+    }
+
     /// Durable timers of a run that is not finished.
     package var timers: [RunTimer] {
         guard !status.isTerminal else { return [] }

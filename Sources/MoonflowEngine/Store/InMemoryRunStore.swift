@@ -27,7 +27,7 @@ package final class InMemoryRunStore: RunStore {
         var timed: Set<String> = []
 
         mutating func noteTimers(of state: RunState) {
-            if state.timers.isEmpty { timed.remove(state.id) } else { timed.insert(state.id) }
+            if state.hasTimers { timed.insert(state.id) } else { timed.remove(state.id) }
         }
 
         /// Positions for `count` new entries of `runID` starting at journal index `from`.
