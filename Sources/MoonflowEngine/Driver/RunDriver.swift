@@ -42,10 +42,15 @@ final class RunDriver {
             // Still in the run queue (docs/resilience.md): it starts when admission gives it a slot.
             if try await host.isQueued(state.id) { return state.status }
             let deadline = workflow.timeout.map { environment.clock.now + $0 }
-            try await commit([event(.runStarted(deadline: deadline))])
+            // Written with the start of the first activities (or whatever the drive writes
+            // first): a lone durable run pays one synced commit fewer. Until then nothing is
+            // stored, and a crash leaves the run queued, to be started again.
+            stage([event(.runStarted(deadline: deadline))])
         }
         if state.ending == nil { try await forward() }
         if state.ending != nil, !Task.isCancelled { try await windDown() }
+        // Nothing a drive staged stays unwritten when it returns.
+        try await flush()
         return state.status
     }
 
@@ -90,8 +95,9 @@ final class RunDriver {
         guard state.status == .running else { return }
         var phase = DrivePhase.forward
         try await run(&phase)
-        try await flush()
-        guard !Task.isCancelled, state.ending == nil else { return }
+        guard !Task.isCancelled, state.ending == nil else { return try await flush() }
+        // What the last steps staged is written with the run's next event when there is one:
+        // the last completion and `run.completed` are one transition.
         switch scheduler.decide(state) {
         case .complete: try await completeRun()
         case .wait:
@@ -99,8 +105,10 @@ final class RunDriver {
                 try await commit([event(.runWaiting)])
                 // A run waiting on a human, a timer or a child does not hold a max_workflows slot.
                 try await host.releaseSlot(of: state.id)
+            } else {
+                try await flush()
             }
-        case .start, .awaitInFlight, .windDown: break
+        case .start, .awaitInFlight, .windDown: try await flush()
         }
     }
 
