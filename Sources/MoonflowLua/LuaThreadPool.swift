@@ -102,18 +102,21 @@ final class LuaThreadPool: Sendable {
         }
 
         /// Queues a task's job on lane `index`: its thread is woken when it sleeps; when it is busy
-        /// and the job comes from another thread, an idle thread is woken to take it.
-        func enqueue(_ job: UnownedJob, lane index: Int) {
+        /// and the job comes from another thread, an idle thread is woken to take it. `false`
+        /// (nothing queued) once the pool shuts down.
+        func enqueue(_ job: UnownedJob, lane index: Int) -> Bool {
             let fromOwnThread = LuaThreadPool.current.map { $0.core === self && $0.index == index } ?? false
-            let wake = state.withLock { state -> Int? in
+            let (queued, wake) = state.withLock { state -> (Bool, Int?) in
+                guard !state.exiting else { return (false, nil) }
                 state.lanes[index].append(job)
                 if state.idle[index] {
                     state.idle[index] = false
-                    return index
+                    return (true, index)
                 }
-                return fromOwnThread ? nil : state.takeIdle()
+                return (true, fromOwnThread ? nil : state.takeIdle())
             }
             if let wake { wakers[wake].signal() }
+            return queued
         }
 
         /// Queues a script for any thread.
@@ -142,7 +145,6 @@ final class LuaThreadPool: Sendable {
             for index in sleeping { wakers[index].signal() }
         }
 
-        var isExiting: Bool { state.withLock { $0.exiting } }
     }
 
     /// A thread of the pool as the executor of the tasks that prefer it.
@@ -157,13 +159,10 @@ final class LuaThreadPool: Sendable {
 
         func enqueue(_ job: consuming ExecutorJob) {
             let job = UnownedJob(job)
-            guard !core.isExiting else {
-                // The pool is gone (its runner was released) while a task still preferred it.
-                let lane = self
-                Thread { job.runSynchronously(on: lane.asUnownedTaskExecutor()) }.start()
-                return
-            }
-            core.enqueue(job, lane: index)
+            guard !core.enqueue(job, lane: index) else { return }
+            // The pool is gone (its runner was released) while a task still preferred it.
+            let lane = self
+            Thread { job.runSynchronously(on: lane.asUnownedTaskExecutor()) }.start()
         }
     }
 

@@ -186,36 +186,42 @@ package struct RunState: Sendable, Hashable {
 
     /// Whether `timers` is not empty, without building it (the in-memory store asks on every write).
     package var hasTimers: Bool {
-        guard !status.isTerminal else { return false }
-        if deadline != nil, ending == nil { return true }
-        if status == .queued, ending == nil, queuePlace?.deadline != nil { return true }
-        for index in tasks.values.indices where tasks.values[index].status == .open {
-            if !tasks.values[index].reminders.isEmpty || tasks.values[index].due != nil { return true }
+        var any = false
+        visitTimers { _ in
+            any = true
+            return false
         }
-        for index in activities.values.indices where activities.values[index].status == .waiting {
-            if case .timer = activities.values[index].waitingOn { return true }
-        }
-        return false
+        return any
     }
 
     /// Durable timers of a run that is not finished.
     package var timers: [RunTimer] {
-        guard !status.isTerminal else { return [] }
         var timers: [RunTimer] = []
-        for task in tasks.values where task.status == .open {
-            timers += task.reminders.map { RunTimer(kind: .taskReminder(taskID: task.id), at: $0) }
-            if let due = task.due { timers.append(RunTimer(kind: .taskDue(taskID: task.id), at: due)) }
-        }
-        for record in activities.values {
-            if record.status == .waiting, case .timer(let until) = record.waitingOn {
-                timers.append(RunTimer(kind: .sleep(activity: record.name), at: until))
-            }
-        }
-        if let deadline, ending == nil { timers.append(RunTimer(kind: .runDeadline, at: deadline)) }
-        if status == .queued, ending == nil, let deadline = queuePlace?.deadline {
-            timers.append(RunTimer(kind: .queueTimeout, at: deadline))
+        visitTimers { timer in
+            timers.append(timer)
+            return true
         }
         return timers.sorted { $0.at < $1.at }
+    }
+
+    /// Calls `visit` with each durable timer, unsorted, until it returns `false`. Records are read
+    /// in place: walking the run's activities copies none of them.
+    private func visitTimers(_ visit: (RunTimer) -> Bool) {
+        guard !status.isTerminal else { return }
+        for index in tasks.values.indices where tasks.values[index].status == .open {
+            let task = tasks.values[index]
+            for reminder in task.reminders where !visit(RunTimer(kind: .taskReminder(taskID: task.id), at: reminder)) { return }
+            if let due = task.due, !visit(RunTimer(kind: .taskDue(taskID: task.id), at: due)) { return }
+        }
+        for index in activities.values.indices where activities.values[index].status == .waiting {
+            if case .timer(let until) = activities.values[index].waitingOn,
+                !visit(RunTimer(kind: .sleep(activity: activities.values[index].name), at: until))
+            {
+                return
+            }
+        }
+        if let deadline, ending == nil, !visit(RunTimer(kind: .runDeadline, at: deadline)) { return }
+        if status == .queued, ending == nil, let deadline = queuePlace?.deadline { _ = visit(RunTimer(kind: .queueTimeout, at: deadline)) }
     }
 
     /// `steps` as expressions and scripts see it: `{name: {output, status}}` for every activity that finished.

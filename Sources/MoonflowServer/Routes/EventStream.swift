@@ -73,11 +73,7 @@ struct EventStream: Sendable {
                 }
                 let from = cursor
                 group.addTask { await forward(subscription, after: from, into: buffer, orEndWith: final) }
-                while let chunk = await buffer.next() {
-                    buffer.writing(true)
-                    try await writer.write(chunk)
-                    buffer.writing(false)
-                }
+                while let chunk = await buffer.next() { try await write(chunk, buffer: buffer, writer: &writer) }
             } onCancelOrGracefulShutdown: {
                 buffer.finish()
             }
@@ -145,8 +141,9 @@ struct EventStream: Sendable {
         return ByteBuffer(string: "id: \(id)\nevent: \(event.type.rawValue)\ndata: \(event.apiValue.jsonString())\n\n")
     }
 
-    /// A replayed chunk goes straight to the connection, at the client's pace (the write-stall
-    /// watchdog sees it), so a long replay holds one page of the store, not the whole history.
+    /// Writes a chunk to the connection, marked for the write-stall watchdog. A replay writes
+    /// straight through it, at the client's pace, so it holds one page of the store, not the
+    /// whole history.
     private func write(_ chunk: ByteBuffer, buffer: EventStreamBuffer, writer: inout any ResponseBodyWriter) async throws {
         buffer.writing(true)
         try await writer.write(chunk)
