@@ -53,7 +53,7 @@ package final class LuaRunner: ScriptRunning {
         let timeout = invocation.limits.timeout ?? defaultTimeout
         invocation.limits.timeout = timeout
         let deadline = LuaClock.deadline(after: timeout)
-        return try await onPool(pool) { [invocation] sandbox, interrupt throws(ActivityFailure) in
+        return try await onPool(pool, stop: invocation.stop) { [invocation] sandbox, interrupt throws(ActivityFailure) in
             try sandbox.run(invocation, interrupt: interrupt, deadline: deadline)
         }
     }
@@ -71,12 +71,16 @@ package final class LuaRunner: ScriptRunning {
     /// calls hand out the code-action threads in turn.
     package func taskExecutor() -> (any TaskExecutor)? { pool.nextLaneExecutor() }
 
+    package var honoursStop: Bool { true }
+
     /// Runs `body` with a sandbox: in place when the caller already runs on a thread of this
     /// runner (a task that prefers it), else on the next free thread of `pool`.
     private func onPool<T: Sendable>(
-        _ pool: LuaThreadPool, _ body: @escaping @Sendable (LuaSandbox, LuaInterrupt) throws(ActivityFailure) -> T
+        _ pool: LuaThreadPool, stop: ScriptStop? = nil, _ body: @escaping @Sendable (LuaSandbox, LuaInterrupt) throws(ActivityFailure) -> T
     ) async throws(ActivityFailure) -> T {
         let interrupt = LuaInterrupt()
+        if let stop, stop.install({ interrupt.cancel() }) { interrupt.cancel() }
+        defer { stop?.uninstall() }
         let result: Result<T, ActivityFailure> = await withTaskCancellationHandler {
             if let context = LuaThreadPool.current, context.core === self.pool.core || context.core === expressionPool.core {
                 context.core.offerWork(from: context.index)

@@ -1,4 +1,5 @@
 package import OrderedCollections
+import Synchronization
 
 /// Limits of one code-action execution (docs/sandbox.md). Each is configurable per activity (`limits:`)
 /// and engine-wide (`resources:` in moonflow.yaml).
@@ -82,6 +83,9 @@ package struct ScriptInvocation: Sendable {
     /// per-execution cap: the engine logs it and keeps it for the run's journal, so the entries of
     /// an attempt that fails are not lost with its outcome.
     package var logSink: (@Sendable (ScriptLogEntry) -> Void)?
+    /// Stops the execution when requested, for a caller that runs it in its own task, which task
+    /// cancellation cannot single out; honoured by runners that say so (`ScriptRunning.honoursStop`).
+    package var stop: ScriptStop?
 
     package init(
         chunk: ScriptChunk, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:],
@@ -157,11 +161,51 @@ package protocol ScriptRunning: Sendable {
     /// `steps`, `event`, `run`, `output`, `error`) are the names visible to expressions.
     func evaluate(_ template: ValueTemplate, scope: Value) async throws(ActivityFailure) -> Value
 
+    /// Whether executions stop when their `ScriptInvocation.stop` is requested, as they stop when
+    /// the calling task is cancelled.
+    var honoursStop: Bool { get }
+
     /// An executor for the task that drives a run to prefer, so its steps and their scripts run
     /// where scripts run, without hand-offs between threads; `nil` for none.
     func taskExecutor() -> (any TaskExecutor)?
 }
 
 extension ScriptRunning {
+    package var honoursStop: Bool { false }
     package func taskExecutor() -> (any TaskExecutor)? { nil }
+}
+
+/// A stop request for the executions a task runs in place, one at a time: once requested, the
+/// current execution is told at once and any later one at its start.
+package final class ScriptStop: Sendable {
+    private struct State {
+        var requested = false
+        var onRequest: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    package init() {}
+
+    package var isRequested: Bool { state.withLock { $0.requested } }
+
+    package func request() {
+        let handler = state.withLock { state in
+            state.requested = true
+            defer { state.onRequest = nil }
+            return state.onRequest
+        }
+        handler?()
+    }
+
+    /// Calls `handler` when a stop is requested, until `uninstall`; returns whether one was
+    /// requested already (the handler is then not kept: the caller stops at once).
+    package func install(_ handler: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { state in
+            if !state.requested { state.onRequest = handler }
+            return state.requested
+        }
+    }
+
+    package func uninstall() { state.withLock { $0.onRequest = nil } }
 }

@@ -27,3 +27,19 @@ enum DriverMessage: Sendable {
         }
     }
 }
+
+/// Where the driver of a run's forward phase is reached: its mailbox, and the stop of the script it
+/// may run in its own task (`RunDriver.runInPlace`), which a message that stops the phase must
+/// interrupt as the cancellation of a child task would.
+struct DriverInbox: Sendable {
+    let mailbox: AsyncStream<DriverMessage>.Continuation
+    let scriptStop: ScriptStop
+
+    func deliver(_ message: DriverMessage) {
+        mailbox.yield(message)
+        switch message {
+        case .stop, .deadline: scriptStop.request()
+        default: break
+        }
+    }
+}

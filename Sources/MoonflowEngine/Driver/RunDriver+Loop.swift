@@ -17,10 +17,19 @@ extension RunDriver {
     /// passed), what runs is cancelled, and the loop goes on until each has reported.
     func run(_ phase: inout DrivePhase) async throws {
         let (messages, mailbox) = AsyncStream<DriverMessage>.makeStream()
+        let inbox = DriverInbox(mailbox: mailbox, scriptStop: ScriptStop())
         // Cancel and terminate reach the forward phase; a run that compensates finishes that first.
         let listens = phase.isForward
-        if listens { environment.leases.setMailbox(state.id, mailbox) }
-        defer { if listens { environment.leases.setMailbox(state.id, nil) } }
+        if listens {
+            environment.leases.setInbox(state.id, inbox)
+            scriptStop = inbox.scriptStop
+        }
+        defer {
+            if listens {
+                environment.leases.setInbox(state.id, nil)
+                scriptStop = nil
+            }
+        }
         let deadline: Timestamp? =
             switch phase {
             case .forward: state.deadline
@@ -35,7 +44,7 @@ extension RunDriver {
                     group.addTask { [clock = environment.clock] in
                         do {
                             try await clock.sleep(until: deadline)
-                            mailbox.yield(.deadline)
+                            inbox.deliver(.deadline)
                         } catch {}
                     }
                 }

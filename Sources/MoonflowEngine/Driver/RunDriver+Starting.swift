@@ -6,12 +6,11 @@ import MoonflowModel
 extension RunDriver {
     /// Starts (or skips) every activity the scheduler says is ready, until none is. The starts of
     /// script and built-in bodies are written together, then those bodies run: in child tasks, or
-    /// in this task for built-ins that need nothing around them, after which the activities those
-    /// unlocked start in turn.
+    /// in this task (`runsInPlace`), after which the activities those unlocked start in turn.
     func pump(
         _ group: inout TaskGroup<Void>, _ childGroup: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) async throws {
-        var ranInline = false
+        var ranInPlace = false
         repeat {
             var starting: [(Activity, Value, Bool)] = []
             while state.ending == nil, case .start(let names) = scheduler.decide(state) {
@@ -22,25 +21,23 @@ extension RunDriver {
             }
             guard !starting.isEmpty else { return }
             try await flush()
-            var inline: [(Activity, Value)] = []
+            var inPlace: [(Activity, Value)] = []
             for (activity, input, started) in starting {
                 let policed = withWorkflowPolicies(activity)
-                if started, case .builtin(let builtin) = policed.body, builtin.returnsAtOnce,
-                    !environment.executor.needsPolicies(policed)
-                {
-                    inline.append((policed, input))
+                if started, runsInPlace(policed, alone: starting.count == 1) {
+                    inPlace.append((policed, input))
                 } else {
                     launch(policed, input: input, resume: nil, firstAttemptJournaled: started, &group, mailbox)
                 }
             }
-            ranInline = !inline.isEmpty
-            for (activity, input) in inline {
+            ranInPlace = !inPlace.isEmpty
+            for (activity, input) in inPlace {
                 // Cancelled (the engine stops): nothing is settled, as for a child task's late report;
                 // the activity stays running in the journal and runs again after a restart.
                 guard !Task.isCancelled else { return }
-                await runInline(activity, input: input)
+                await runInPlace(activity, input: input, mailbox)
             }
-        } while ranInline && state.ending == nil
+        } while ranInPlace && state.ending == nil
     }
 
     /// `activity` with the workflow's `error_handling.activity_error` retry and fallback where it
@@ -52,27 +49,56 @@ extension RunDriver {
         return policed
     }
 
-    /// Runs attempt 1 of a built-in in the driver's task instead of a child task reporting through
-    /// the mailbox (two task hand-offs, most of a trivial step's wall time): one that returns at
-    /// once and needs no policy, for which the executor would make one attempt, whose start the
-    /// driver journaled, and report nothing but a failure's warning. Stages how it ended. An
-    /// activity whose run began to end before its turn is cancelled without running, as the
-    /// cancellation of the phase would have cancelled its child task.
-    private func runInline(_ activity: Activity, input: Value) async {
+    /// Whether attempt 1 of an activity whose start the driver journaled runs in the driver's task
+    /// instead of a child task reporting through the mailbox (two task hand-offs, most of a short
+    /// step's wall time): one for which the executor would make one attempt and report nothing but
+    /// a failure's warning (no policy). A built-in that returns at once; a script when nothing else
+    /// of the run runs or starts with it (it would hold those back) and the phase's `scriptStop`
+    /// can interrupt it, as cancelling its child task would.
+    private func runsInPlace(_ activity: Activity, alone: Bool) -> Bool {
+        guard !environment.executor.needsPolicies(activity) else { return false }
+        switch activity.body {
+        case .builtin(let builtin): return builtin.returnsAtOnce
+        case .lua: return alone && running.isEmpty && children.isEmpty && scriptStop != nil && environment.runner.honoursStop
+        case .manual, .workflow: return false
+        }
+    }
+
+    /// Runs attempt 1 of an activity in the driver's task (`runsInPlace`) and stages how it ended.
+    /// An activity whose run began to end before its turn is cancelled without running, as the
+    /// cancellation of the phase would have cancelled its child task; a script the phase's stop
+    /// interrupted is reported through the mailbox, after the message that stopped it.
+    private func runInPlace(_ activity: Activity, input: Value, _ mailbox: AsyncStream<DriverMessage>.Continuation) async {
         let name = activity.name
         guard state.ending == nil else {
             settle(name, .failed(ActivityFailure(.cancelled, "cancelled"), attempts: 1), nil)
             return
         }
-        // A built-in sees only its input: the run's context and `steps` are not copied for it.
-        let context = BodyContext(
-            role: .activity, runID: state.id, workflow: workflow.id, version: workflow.version, activity: name, context: [:],
-            steps: .null, event: nil, timeout: nil, limits: activity.limits)
+        let context =
+            if case .lua(let chunk) = activity.body {
+                bodyContext(for: name, stepsUse: chunk.stepsUse, timeout: nil, limits: activity.limits)
+            } else {
+                // A built-in sees only its input: the run's context and `steps` are not copied for it.
+                BodyContext(
+                    role: .activity, runID: state.id, workflow: workflow.id, version: workflow.version, activity: name, context: [:],
+                    steps: .null, event: nil, timeout: nil, limits: activity.limits)
+            }
+        let logs = ScriptLogBuffer()
         do throws(ActivityFailure) {
-            let outcome = try await environment.runBody(activity.body, input: input, attempt: 1, context: context)
+            let outcome = try await environment.runBody(
+                activity.body, input: input, attempt: 1, context: context, logs: logs, stop: scriptStop)
             try environment.validator.check(outcome.output, against: activity.outputSchema, what: "the output of '\(name)'")
+            guard !Task.isCancelled else { return }
+            stage(logEvents(name, attempt: 1, logs.drain()))
             settle(name, .completed(output: outcome.output, attempts: 1), outcome)
         } catch {
+            guard !Task.isCancelled else { return }
+            stage(logEvents(name, attempt: 1, logs.drain()))
+            if error.type == .cancelled, scriptStop?.isRequested == true {
+                running.insert(name)
+                mailbox.yield(.finished(activity: name, result: .failed(error, attempts: 1), outcome: nil))
+                return
+            }
             logger(name, attempt: 1).warning("attempt failed: \(error)")
             settle(name, .failed(error, attempts: 1), nil)
         }

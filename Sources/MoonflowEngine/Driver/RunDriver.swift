@@ -23,6 +23,8 @@ final class RunDriver {
     var running: Set<String> = []
     /// Child runs driven in this drive: activity name → child run id.
     var children: [String: RunID] = [:]
+    /// The stop of a script the forward phase runs in place (`runInPlace`); `nil` in other phases.
+    var scriptStop: ScriptStop?
 
     init(environment: DriverEnvironment, host: any DriverHost, workflow: Workflow, state: RunState) {
         self.environment = environment

@@ -1,12 +1,12 @@
 import Synchronization
 
 /// One driver per run at a time: `drive`, `cancel`, `completeTask` and timers take the run's lease
-/// in turn (first come, first served). The driver holding it registers a mailbox so that a
+/// in turn (first come, first served). The driver holding it registers its inbox so that a
 /// cancellation or termination reaches it while it runs.
 final class RunLeases: Sendable {
     private struct Entry {
         var waiters: [CheckedContinuation<Void, Never>] = []
-        var mailbox: AsyncStream<DriverMessage>.Continuation?
+        var inbox: DriverInbox?
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -35,20 +35,20 @@ final class RunLeases: Sendable {
                 return nil
             }
             let next = entry.waiters.removeFirst()
-            entry.mailbox = nil
+            entry.inbox = nil
             entries[runID] = entry
             return next
         }
         next?.resume()
     }
 
-    func setMailbox(_ runID: String, _ mailbox: AsyncStream<DriverMessage>.Continuation?) {
-        entries.withLock { entries in entries[runID]?.mailbox = mailbox }
+    func setInbox(_ runID: String, _ inbox: DriverInbox?) {
+        entries.withLock { entries in entries[runID]?.inbox = inbox }
     }
 
     /// Delivers a message to the run's active driver, if one is listening (else the caller,
     /// which takes the lease next, acts itself).
     func send(_ runID: String, _ message: DriverMessage) {
-        entries.withLock { $0[runID]?.mailbox }?.yield(message)
+        entries.withLock { $0[runID]?.inbox }?.deliver(message)
     }
 }

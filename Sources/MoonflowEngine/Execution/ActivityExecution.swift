@@ -37,9 +37,10 @@ extension DriverEnvironment {
     /// Runs one attempt of a Lua or built-in body. Emitting one of the engine's own event types is
     /// refused: it could fake a transition to subscribers.
     /// A code action's `log.*` entries are logged as it runs and kept in `logs` for the journal.
-    func runBody(_ body: ActivityBody, input: Value, attempt: Int, context: BodyContext, logs: ScriptLogBuffer? = nil)
-        async throws(ActivityFailure) -> ScriptOutcome
-    {
+    /// `stop` interrupts a script run in the caller's own task (`RunDriver.runInPlace`).
+    func runBody(
+        _ body: ActivityBody, input: Value, attempt: Int, context: BodyContext, logs: ScriptLogBuffer? = nil, stop: ScriptStop? = nil
+    ) async throws(ActivityFailure) -> ScriptOutcome {
         let moment =
             switch context.role {
             case .activity: "activity_body"
@@ -51,11 +52,12 @@ extension DriverEnvironment {
         case .lua(let chunk):
             var limits = context.limits.applied(to: scriptLimits)
             limits.timeout = context.timeout ?? scriptLimits.timeout
-            outcome = try await runner.run(
-                ScriptInvocation(
-                    chunk: chunk, input: input, context: context.context, steps: context.steps,
-                    activity: context.activityValue(attempt: attempt), event: context.event, limits: limits, role: context.role,
-                    logSink: scriptLogSink(context, attempt: attempt, buffer: logs)))
+            var invocation = ScriptInvocation(
+                chunk: chunk, input: input, context: context.context, steps: context.steps,
+                activity: context.activityValue(attempt: attempt), event: context.event, limits: limits, role: context.role,
+                logSink: scriptLogSink(context, attempt: attempt, buffer: logs))
+            invocation.stop = stop
+            outcome = try await runner.run(invocation)
         case .builtin(let builtin):
             outcome = try await Builtins.run(builtin, input: input, clock: clock) { [logger] in
                 logger.run(context.runID, workflow: context.workflow, activity: context.activity)
