@@ -73,6 +73,16 @@ extension Builtin {
         case .sleep, .fail: false
         }
     }
+
+    /// Whether all the built-in does reaches the world only through its completion (its output,
+    /// emitted events and context writes are written with it; a `log` line is logged again if a
+    /// crash makes it run again): its start need not be durable before it runs.
+    var actsOnlyThroughItsCompletion: Bool {
+        switch self {
+        case .noop, .log, .emit, .set: true
+        case .sleep, .fail: false
+        }
+    }
 }
 
 /// Durations as docs/workflow-format.md writes them: `500ms`, `30s`, `5m`, `2h`, `1d`, or ISO 8601 (`PT30S`, `P1DT2H`).

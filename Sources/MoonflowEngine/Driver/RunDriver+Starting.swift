@@ -20,15 +20,24 @@ extension RunDriver {
                 }
             }
             guard !starting.isEmpty else { return }
-            try await flush()
             var inPlace: [(Activity, Value)] = []
+            var launching: [(Activity, Value, Bool)] = []
             for (activity, input, started) in starting {
                 let policed = withWorkflowPolicies(activity)
                 if started, runsInPlace(policed, alone: starting.count == 1) {
                     inPlace.append((policed, input))
                 } else {
-                    launch(policed, input: input, resume: nil, firstAttemptJournaled: started, &group, mailbox)
+                    launching.append((policed, input, started))
                 }
+            }
+            // A body runs once its start is written, except a built-in that acts only through its
+            // completion: its start is written with that (a chain of them is one transition).
+            let startsMustBeWritten = !launching.isEmpty || inPlace.contains { activity, _ in
+                if case .builtin(let builtin) = activity.body { !builtin.actsOnlyThroughItsCompletion } else { true }
+            }
+            if startsMustBeWritten { try await flush() }
+            for (activity, input, started) in launching {
+                launch(activity, input: input, resume: nil, firstAttemptJournaled: started, &group, mailbox)
             }
             ranInPlace = !inPlace.isEmpty
             for (activity, input) in inPlace {
