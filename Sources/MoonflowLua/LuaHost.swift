@@ -135,7 +135,7 @@ final class LuaHost {
                 let text = String(decoding: try arguments.buffer(1, "time.parse").prefix(64), as: UTF8.self)
                 guard let seconds = ISOTime.parse(text) else { return .message("time.parse: not an ISO 8601 time: '\(text)'") }
                 return .values([seconds.rounded() == seconds && abs(seconds) < 9e15 ? .int(Int64(seconds)) : .double(seconds)])
-            case MF_HOST_UUID: return .values([.string(UUID().uuidString.lowercased())])
+            case MF_HOST_UUID: return .values([.string(RandomUUID.make())])
             case MF_HOST_BASE64_ENCODE:
                 let bytes = try arguments.buffer(1, "base64.encode")
                 if let refused = transient((bytes.count + 2) / 3 * 4, "base64.encode") { return refused }

@@ -17,7 +17,9 @@ struct ConnectionLimitTests {
             for _ in 0..<5 {
                 let started = ContinuousClock.now
                 #expect(try await RawConnection.request(port: client.port, "GET", "/health", headers: [("Host", "127.0.0.1:\(client.port)")]).status == 200)
-                #expect(ContinuousClock.now - started < .seconds(2))
+                // Well inside the 20 s idle timeout that would otherwise free a slot; the bound
+                // leaves room for a loaded machine.
+                #expect(ContinuousClock.now - started < .seconds(8))
             }
             // The oldest silent connections were closed to admit the new ones.
             #expect(await silent[0].isClosedByPeer(within: .seconds(2)))

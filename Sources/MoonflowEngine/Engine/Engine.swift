@@ -1,4 +1,3 @@
-import Foundation
 package import Logging
 package import MoonflowModel
 
@@ -174,7 +173,7 @@ package final class Engine: Sendable {
     ) async throws -> RunStart {
         let workflow = pinned.workflow
         try validator.check(input, against: workflow.input, what: "the run input")
-        let id = runID ?? UUID().uuidString.lowercased()
+        let id = runID ?? RandomUUID.make()
         let startHash = StartHash.of(workflow: workflow.id, input: input)
         let request = StartRequest(workflow: workflow.id, startHash: startHash, parent: parent, origin: origin)
         // A repeated start returns the run it names without taking an admission slot.

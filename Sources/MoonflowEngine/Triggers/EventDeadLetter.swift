@@ -1,5 +1,4 @@
 import Crypto
-import Foundation
 package import MoonflowModel
 import OrderedCollections
 
@@ -105,7 +104,7 @@ package struct EventDeadLetter: Sendable, Hashable {
 
     /// The id of the dead letter of `workflow` for an event `key` (`nil`: a random one).
     static func id(workflow: String, key: String?) -> String {
-        guard let key else { return "dl-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "") }
+        guard let key else { return "dl-" + RandomUUID.compact() }
         return "dl-" + EngineRunID.hex(SHA256.hash(data: Array("\(workflow)\u{0}\(key)".utf8)).prefix(16))
     }
 
