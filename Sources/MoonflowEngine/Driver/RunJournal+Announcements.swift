@@ -9,22 +9,12 @@ extension RunJournal {
     /// entry followed by what belongs to it (`Announcements.published`, then a `run.notification`).
     /// `state` is the fold of the transition.
     func publication(of events: [RunEvent], in state: RunState) -> Publication {
-        var entries: [Publication.Entry] = []
-        entries.reserveCapacity(events.count)
-        for (index, event) in events.enumerated() {
-            let published = Announcements.published(event)
-            for (sub, announced) in published { entries.append(Publication.Entry(index: index, sub: sub, event: announced)) }
-            switch event.type {
-            case .runFailed, .runTimedOut, .runCompensated, .runCompensationFailed:
-                if let notification {
-                    let sub = (published.last?.sub ?? 0) + 1
-                    let announced = runNotification(notification, after: event, in: state)
-                    entries.append(Publication.Entry(index: index, sub: sub, event: announced))
-                }
-            default: break
-            }
-        }
-        return Publication(entries: entries)
+        guard let notification, events.contains(where: { $0.type.endsRun }) else { return Publication(announcing: events) }
+        // Announced after the transition that ended the run: the state holds how it ended.
+        return Publication(
+            announcing: events,
+            notification: RunNotification(
+                status: state.status, channels: notification.channels, recipients: notification.recipients, error: state.error))
     }
 
     /// The warning lines of a committed transition's announcements.
@@ -45,12 +35,5 @@ extension RunJournal {
             default: break
             }
         }
-    }
-
-    private func runNotification(_ notification: ErrorHandling.Notification, after ending: RunEvent, in state: RunState) -> RunEvent {
-        // Announced after the transition that ended the run: the state holds how it ended.
-        let announced = RunNotification(
-            status: state.status, channels: notification.channels, recipients: notification.recipients, error: state.error)
-        return RunEvent(.runNotification(announced), runID: ending.runID, workflow: ending.workflow, at: ending.at)
     }
 }

@@ -29,36 +29,50 @@ extension RunEvent {
     }
 }
 
-/// What the bus publishes of one transition, each event with the index of the journal entry it
-/// belongs to and its `sub` position, so it can be stamped with the positions the store gave.
+/// What the bus publishes of one transition: its events as `Announcements.published` has them,
+/// and a `run.notification` after the event that ends the run when the workflow asks for one. It
+/// is worked out only when the bus has subscribers, once the store gave the positions.
 struct Publication: Sendable {
-    struct Entry: Sendable {
-        var index: Int
-        var sub: Int
-        var event: RunEvent
+    private let events: [RunEvent]
+    /// Announced after the event that ended the run.
+    private let notification: RunNotification?
+
+    init(announcing events: [RunEvent], notification: RunNotification? = nil) {
+        self.events = events
+        self.notification = notification
     }
 
-    var entries: [Entry]
-
-    init(entries: [Entry]) { self.entries = entries }
-
-    /// The events as `Announcements.published` has them.
-    init(announcing events: [RunEvent]) {
-        entries = events.enumerated().flatMap { index, event in
-            Announcements.published(event).map { Entry(index: index, sub: $0.sub, event: $0.event) }
-        }
-    }
-
-    /// The events with the positions of their journal entries (`offsets`, in the order written).
+    /// The published events with the positions of their journal entries (`offsets`, in the order written).
     func stamped(_ offsets: [Int64]) -> [RunEvent] {
-        entries.map { entry in
-            guard entry.index < offsets.count else { return entry.event }
-            return entry.event.at(EventPosition(offset: offsets[entry.index], sub: entry.sub))
+        var out: [RunEvent] = []
+        out.reserveCapacity(events.count)
+        for (index, event) in events.enumerated() {
+            let offset = index < offsets.count ? offsets[index] : nil
+            let published = Announcements.published(event)
+            for (sub, announced) in published {
+                out.append(offset.map { announced.at(EventPosition(offset: $0, sub: sub)) } ?? announced)
+            }
+            if let notification, event.type.endsRun {
+                let sub = (published.last?.sub ?? 0) + 1
+                let announced = RunEvent(.runNotification(notification), runID: event.runID, workflow: event.workflow, at: event.at)
+                out.append(offset.map { announced.at(EventPosition(offset: $0, sub: sub)) } ?? announced)
+            }
         }
+        return out
     }
 
     /// The handler that publishes the stamped events on `bus` once the store committed them.
     func publisher(on bus: EventBus) -> CommitHandler {
-        { offsets in bus.publish(stamped(offsets)) }
+        { offsets in bus.publish { stamped(offsets) } }
+    }
+}
+
+extension EventType {
+    /// The run ended failing (the events a `run.notification` follows).
+    var endsRun: Bool {
+        switch self {
+        case .runFailed, .runTimedOut, .runCompensated, .runCompensationFailed: true
+        default: false
+        }
     }
 }

@@ -50,9 +50,14 @@ package final class EventBus: Sendable {
         return EventSubscription(events: stream, overflow: overflow)
     }
 
-    package func publish(_ events: [RunEvent]) {
-        guard !events.isEmpty else { return }
+    package func publish(_ events: [RunEvent]) { publish { events } }
+
+    /// Publishes what `events` makes, made only when there are subscribers: the transitions of an
+    /// engine nobody watches publish nothing.
+    package func publish(_ events: () -> [RunEvent]) {
         let subscribers = state.withLock { Array($0.subscribers.values) }
+        guard !subscribers.isEmpty else { return }
+        let events = events()
         for subscriber in subscribers {
             for event in events where subscriber.wants?(event) ?? true {
                 guard case .dropped = subscriber.continuation.yield(event) else { continue }
