@@ -9,7 +9,14 @@ final class DefinitionCache: Sendable {
 
     init(resolver: (any DefinitionResolver)?) { self.resolver = resolver }
 
-    private static func key(_ definition: PinnedDefinition) -> String { "\(definition.workflowID)\u{0}\(definition.hash)" }
+    private static func key(_ definition: PinnedDefinition) -> String { key(workflow: definition.workflowID, hash: definition.hash) }
+    private static func key(workflow: String, hash: String) -> String { "\(workflow)\u{0}\(hash)" }
+
+    /// The workflow of a definition this process started runs with or rebuilt already, without
+    /// reading the definition's texts.
+    func cached(workflow: String, hash: String) -> Workflow? {
+        workflows.withLock { $0[Self.key(workflow: workflow, hash: hash)] }
+    }
 
     func remember(_ pinned: PinnedWorkflow) {
         workflows.withLock { $0[Self.key(pinned.definition)] = pinned.workflow }

@@ -11,7 +11,7 @@ extension Engine: DriverHost {
             try await leases.withLease(runID) {
                 guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
                 if state.status.isTerminal { return state.status }
-                return try await body(driver(for: state, workflow: try await workflow(of: runID)))
+                return try await body(driver(for: state, workflow: try await workflow(of: state)))
             }
         }
         if status.isTerminal { try await releaseSlot(of: runID) }
@@ -21,6 +21,13 @@ extension Engine: DriverHost {
     /// A driver for the run in `state`, under `workflow`.
     func driver(for state: RunState, workflow: Workflow) -> RunDriver {
         RunDriver(environment: environment, host: self, workflow: workflow, state: state)
+    }
+
+    /// The workflow the run in `state` is pinned to: from the cache when this process knows its
+    /// definition (the stored texts are then not read), else as `workflow(of:)`.
+    func workflow(of state: RunState) async throws -> Workflow {
+        if let cached = definitions.cached(workflow: state.workflow, hash: state.definitionHash) { return cached }
+        return try await workflow(of: state.id)
     }
 
     /// The workflow a run is pinned to, rebuilt from its stored definition (cached by hash).

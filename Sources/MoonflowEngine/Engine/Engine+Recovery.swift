@@ -73,7 +73,7 @@ extension Engine {
                 let driver = driver(for: state, workflow: latest.workflow)
                 return try await driver.resumeCompensation(repin: latest.definition)
             }
-            let driver = driver(for: state, workflow: try await workflow(of: runID))
+            let driver = driver(for: state, workflow: try await workflow(of: state))
             return try await driver.resumeCompensation()
         }
         try await resumeParent(of: runID, status: status)

@@ -4,7 +4,7 @@ extension Engine {
     /// The execution report of a run (docs/cli.md), from its stored state and definition.
     package func report(_ runID: RunID) async throws -> ExecutionReport {
         guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
-        return ExecutionReport(state: state, workflow: try await workflow(of: runID))
+        return ExecutionReport(state: state, workflow: try await workflow(of: state))
     }
 }
 
