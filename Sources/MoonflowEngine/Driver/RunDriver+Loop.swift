@@ -18,17 +18,13 @@ extension RunDriver {
     func run(_ phase: inout DrivePhase) async throws {
         let (messages, mailbox) = AsyncStream<DriverMessage>.makeStream()
         let inbox = DriverInbox(mailbox: mailbox, scriptStop: ScriptStop())
-        // Cancel and terminate reach the forward phase; a run that compensates finishes that first.
-        let listens = phase.isForward
-        if listens {
-            environment.leases.setInbox(state.id, inbox)
-            scriptStop = inbox.scriptStop
-        }
+        // Cancel and terminate reach both phases: a run that compensates ignores a cancel, and a
+        // terminate stops its compensations.
+        environment.leases.setInbox(state.id, inbox)
+        if phase.isForward { scriptStop = inbox.scriptStop }
         defer {
-            if listens {
-                environment.leases.setInbox(state.id, nil)
-                scriptStop = nil
-            }
+            environment.leases.setInbox(state.id, nil)
+            scriptStop = nil
         }
         let deadline: Timestamp? =
             switch phase {
@@ -95,7 +91,7 @@ extension RunDriver {
     private func mustStop(_ phase: DrivePhase) -> Bool {
         switch phase {
         case .forward: state.ending != nil
-        case .compensating(let queue): queue.timedOut
+        case .compensating(let queue): queue.timedOut || state.ending == .terminated
         }
     }
 

@@ -55,6 +55,8 @@ extension RunDriver {
         try await run(&phase)
         try await flush()
         guard !Task.isCancelled else { return }
+        // Terminated while compensating: what ran was cancelled and nothing more started.
+        if state.ending == .terminated { return try await commit([event(.runTerminated)]) }
         let allDone = state.compensations.allSatisfy { $0.status == .completed }
         try await commit([event(allDone ? .runCompensated : .runCompensationFailed)])
     }
@@ -63,7 +65,9 @@ extension RunDriver {
     func startCompensations(
         _ queue: inout CompensationQueue, _ group: inout TaskGroup<Void>, _ mailbox: AsyncStream<DriverMessage>.Continuation
     ) async throws {
-        while !queue.halted, !queue.timedOut, running.isEmpty || queue.parallel, let name = queue.pending.popFirst() {
+        while !queue.halted, !queue.timedOut, state.ending != .terminated, running.isEmpty || queue.parallel,
+            let name = queue.pending.popFirst()
+        {
             if try await launchCompensation(name, queue.handlers[name], &group, mailbox) { running.insert(name) }
             queue.halted = queue.halt && state.compensations.contains { $0.status == .failed }
         }
