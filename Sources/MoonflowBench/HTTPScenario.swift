@@ -76,8 +76,8 @@ struct HTTPScenario: BenchScenario {
         case .memory: config.store = .memory
         case .sqlite(let synchronous): config.store = .sqlite(path: ".moonflow/http-\(UUID().uuidString).db", synchronous: synchronous)
         }
-        var logger = Logger(label: "moonflow.bench.http")
-        logger.logLevel = .error
+        // The logger `moonflow serve` has (the server sets metadata on it at every request).
+        let logger = Logger.escapedStandardError(label: "moonflow.bench.http", level: .error)
         let runtime = try Runtime.make(RuntimeOptions(project: project.directory, config: config, logger: logger, serving: ServingOptions()))
         guard let served = runtime.served else { throw BenchError(description: "http: the runtime serves nothing") }
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
