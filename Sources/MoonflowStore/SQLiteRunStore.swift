@@ -113,6 +113,15 @@ package final class SQLiteRunStore: RunStore {
         committer = GroupCommitter(pool: pool, mapError: Self.storageError)
     }
 
+    /// Closes the database and gives up the store's ownership now, so that the same process (a
+    /// test, a command that hands the store on) can open it again at once; the store must not be
+    /// used after. Without it both happen when the last reference goes, which tasks finishing
+    /// late can delay.
+    package func close() throws {
+        defer { lock.release() }
+        try pool.close()
+    }
+
     /// SQLite's full and busy results become the engine's `StorageFull` and `StorageBusy`.
     static func storageError(_ error: any Error) -> any Error {
         guard let error = error as? DatabaseError else { return error }

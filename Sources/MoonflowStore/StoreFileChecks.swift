@@ -1,12 +1,14 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The single-owner lock: an exclusive, non-blocking `flock` on a file beside the database, held
 /// for the store's life. `flock` (not SQLite's `locking_mode=EXCLUSIVE`) because it also refuses
 /// a second process that would only read, says clearly who holds the file, and is released by the
 /// kernel when the owner dies, even by `kill -9`.
 final class OwnerLock: Sendable {
-    private let descriptor: Int32
+    /// The locked file, until `release` (then -1).
+    private let descriptor: Mutex<Int32>
 
     init(path: String, storePath: String) throws(StoreOpenError) {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -19,10 +21,18 @@ final class OwnerLock: Sendable {
             if code == EWOULDBLOCK { throw .inUse(path: storePath) }
             throw .cannotOpen(path: storePath, detail: "cannot lock \(path): \(String(cString: strerror(code)))")
         }
-        self.descriptor = descriptor
+        self.descriptor = Mutex(descriptor)
     }
 
-    deinit { close(descriptor) }
+    /// Unlocks the store now rather than when the last reference goes.
+    func release() {
+        descriptor.withLock { descriptor in
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = -1
+        }
+    }
+
+    deinit { release() }
 }
 
 /// Checks an existing store file before anything may write to it: the SQLite header, then

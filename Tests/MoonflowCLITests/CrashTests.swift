@@ -241,6 +241,8 @@ final class CrashProject: Sendable {
     /// The store, opened once the engine process is gone.
     func withStore<T>(_ body: (SQLiteRunStore) async throws -> T) async throws -> T {
         let store = try SQLiteRunStore(path: directory.appendingPathComponent(".moonflow/state.db").path)
+        // Closed here, not whenever the last reference goes: the next call opens it again at once.
+        defer { try? store.close() }
         return try await body(store)
     }
 

@@ -18,6 +18,17 @@ import Testing
         try await expectConsistent(second)
     }
 
+    @Test func closingGivesUpOwnershipAtOnce() async throws {
+        let fixture = try StoreFixture()
+        let first = try fixture.open()
+        try first.close()
+        // No retry: the lock was released by `close`, whatever still holds the first store.
+        let second = try SQLiteRunStore(path: fixture.storePath)
+        #expect(throws: StoreOpenError.inUse(path: fixture.storePath)) { _ = try SQLiteRunStore(path: fixture.storePath) }
+        try await expectConsistent(second)
+        withExtendedLifetime(first) {}
+    }
+
     @Test func aFileThatIsNotADatabaseIsRefusedUntouched() throws {
         let fixture = try StoreFixture()
         let garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31) })
