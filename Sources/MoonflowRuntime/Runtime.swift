@@ -34,10 +34,13 @@ package struct RuntimeOptions: Sendable {
     package var failpoints: Failpoints
     /// Set to serve the project (`moonflow serve`); `nil` for a one-shot command.
     package var serving: ServingOptions?
+    /// Where `secrets.env_prefix` finds the secrets (the process's environment).
+    package var environment: [String: String]
 
     package init(
         project: URL, config: EngineConfig = EngineConfig(), store: StoreSelection = .configured, acceptWALLoss: Bool = false,
-        logger: Logger, clock: any EngineClock = SystemClock(), failpoints: Failpoints = .none, serving: ServingOptions? = nil
+        logger: Logger, clock: any EngineClock = SystemClock(), failpoints: Failpoints = .none, serving: ServingOptions? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
         self.project = project
         self.config = config
@@ -47,6 +50,7 @@ package struct RuntimeOptions: Sendable {
         self.clock = clock
         self.failpoints = failpoints
         self.serving = serving
+        self.environment = environment
     }
 }
 
@@ -55,10 +59,14 @@ package enum RuntimeError: Error, Sendable, CustomStringConvertible {
     /// The store file cannot be opened: another process owns it, or it is damaged or not a store
     /// (`StoreOpenError` says which).
     case storeUnavailable(path: String, reason: any Error)
+    /// The secrets file cannot be read or is readable by others, or a connection names a secret
+    /// nobody defined (the message names it).
+    case secrets(SecretsError)
 
     package var description: String {
         switch self {
         case .storeUnavailable(_, let reason): "\(reason)"
+        case .secrets(let error): "\(error)"
         }
     }
 }
@@ -104,6 +112,12 @@ package final class Runtime: Sendable {
 
     /// Opens the store and builds everything over it.
     package static func make(_ options: RuntimeOptions) throws(RuntimeError) -> Runtime {
+        let secrets: [String: String]
+        switch SecretsLoader.load(options.config, project: options.project, environment: options.environment) {
+        case .success(let values): secrets = values
+        case .failure(let error): throw .secrets(error)
+        }
+        _ = secrets
         let store = try openStore(options)
         let loader = loader(project: options.project)
         let runner = LuaRunner()
