@@ -6,6 +6,7 @@ import MoonflowYAML
 /// does not start.
 package struct SecretsError: Error, Sendable, Hashable, CustomStringConvertible {
     package var description: String
+    package init(description: String) { self.description = description }
 }
 
 /// The values behind `${ secrets.NAME }` (docs/integrations.md): environment variables with

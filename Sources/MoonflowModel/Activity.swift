@@ -87,6 +87,8 @@ package indirect enum ActivityBody: Sendable, Hashable {
 /// The built-in system functions a `call:` names (docs/sandbox.md), in the order the loader lists them.
 package enum Builtin: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case noop, log, emit, sleep, fail, set
+    /// A request through one of moonflow.yaml's connections (docs/integrations.md).
+    case http
 
     /// The name a `call:` gives.
     package var description: String { rawValue }

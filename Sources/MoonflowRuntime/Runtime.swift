@@ -1,5 +1,6 @@
 package import Foundation
 package import Logging
+import MoonflowHTTP
 package import MoonflowEngine
 package import MoonflowLoader
 package import MoonflowLua
@@ -117,7 +118,12 @@ package final class Runtime: Sendable {
         case .success(let values): secrets = values
         case .failure(let error): throw .secrets(error)
         }
-        _ = secrets
+        let http: HTTPConnector
+        do {
+            http = try HTTPConnector(connections: options.config.connections, secrets: secrets)
+        } catch {
+            throw .secrets(SecretsError(description: "\(error)"))
+        }
         let store = try openStore(options)
         let loader = loader(project: options.project)
         let runner = LuaRunner()
@@ -131,7 +137,7 @@ package final class Runtime: Sendable {
         let validator: any SchemaValidating = live?.validator ?? JSONSchemaValidator(schemaTexts: loader.schemaTexts())
         let catalog: any WorkflowCatalog = live ?? ProjectCatalog(loader: loader)
         let engine = Engine(
-            store: store, runner: runner, clock: options.clock, random: SystemRandomSource(), logger: logger, validator: validator,
+            store: store, runner: runner, http: http, clock: options.clock, random: SystemRandomSource(), logger: logger, validator: validator,
             catalog: catalog, resolver: PinnedDefinitionLoader(loader: loader), failpoints: options.failpoints,
             limits: config.concurrency, resources: config.resources)
         var served: ServedProject?

@@ -24,7 +24,7 @@ import Testing
             report["errors"] == [
                 [
                     "file": "workflows/bad.yaml", "line": 4, "column": 11, "code": "InvalidValue",
-                    "message": "'call' must be one of noop, log, emit, sleep, fail, set, not 'nop' — did you mean 'noop'?",
+                    "message": "'call' must be one of noop, log, emit, sleep, fail, set, http, not 'nop' — did you mean 'noop'?",
                 ],
                 [
                     "file": "workflows/bad.yaml", "line": 5, "column": 27, "code": "OutOfRange",

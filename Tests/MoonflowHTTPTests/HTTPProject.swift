@@ -1,0 +1,42 @@
+import Foundation
+import Logging
+import MoonflowEngine
+import MoonflowModel
+import MoonflowRuntime
+
+/// A project whose moonflow.yaml has connections to stub services, and a runtime over it.
+final class HTTPProject: Sendable {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-http-\(UUID().uuidString)")
+    static let quiet = Logger(label: "http-test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// `config` is moonflow.yaml; `workflows` are files under workflows/ by id.
+    init(config: String, workflows: [String: String], files: [String: String] = [:]) throws {
+        try write("moonflow.yaml", config)
+        for (id, text) in workflows { try write("workflows/\(id).yaml", text) }
+        for (path, text) in files { try write(path, text) }
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    func write(_ path: String, _ text: String) throws {
+        let file = url.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: file, atomically: true, encoding: .utf8)
+    }
+
+    func runtime(store: StoreSelection = .memory, environment: [String: String] = [:], logger: Logger = HTTPProject.quiet) throws -> Runtime {
+        let config = try Runtime.configuration(project: url).get()
+        return try Runtime.make(RuntimeOptions(project: url, config: config, store: store, logger: logger, environment: environment))
+    }
+
+    /// Starts `workflow` with `input` and drives it until it settles.
+    func run(_ workflow: String, input: Value = [:], on runtime: Runtime) async throws -> ExecutionReport {
+        let loaded = try runtime.loader.loadWorkflow(workflow)
+        let id = try await runtime.engine.start(loaded.pinned, input: input)
+        return try await runtime.driveUntilSettled(id)
+    }
+}
+
+extension ExecutionReport {
+    func activity(_ name: String) -> ActivityEntry? { activities.first { $0.name == name } }
+}
