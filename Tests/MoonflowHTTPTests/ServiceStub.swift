@@ -43,9 +43,11 @@ final class ServiceStub: Sendable {
 
     var requests: [Request] { log.withLock { $0.requests } }
     var connections: Int { log.withLock { $0.connections } }
-    var base: String { "http://127.0.0.1:\(port)" }
+    let host: String
+    var base: String { "http://\(host):\(port)" }
 
-    private init(port: Int, channel: any Channel) {
+    private init(host: String, port: Int, channel: any Channel) {
+        self.host = host
         self.port = port
         self.channel = channel
     }
@@ -53,8 +55,9 @@ final class ServiceStub: Sendable {
     /// The stubs' own event loop: the suite's servers keep the NIO singleton's loops busy.
     private static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
-    /// Listens on 127.0.0.1 on a port the system chooses.
-    static func start(_ handler: @escaping Handler) async throws -> ServiceStub {
+    /// Listens on `host` (another loopback address than 127.0.0.1 is another host to egress) on a
+    /// port the system chooses.
+    static func start(host: String = "127.0.0.1", _ handler: @escaping Handler) async throws -> ServiceStub {
         let box = Mutex<ServiceStub?>(nil)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -71,8 +74,8 @@ final class ServiceStub: Sendable {
                         })
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let stub = ServiceStub(port: channel.localAddress?.port ?? 0, channel: channel)
+            .bind(host: host, port: 0).get()
+        let stub = ServiceStub(host: host, port: channel.localAddress?.port ?? 0, channel: channel)
         box.withLock { $0 = stub }
         return stub
     }
