@@ -191,7 +191,7 @@ package final class HTTPConnector: HTTPCalling {
     }
 
     private static func formEncoded(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
+        text.addingPercentEncoding(withAllowedCharacters: CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }
 
     /// A transport error as one of docs/integrations.md's types.
