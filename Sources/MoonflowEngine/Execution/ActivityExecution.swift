@@ -55,7 +55,7 @@ extension DriverEnvironment {
                 ScriptInvocation(
                     chunk: chunk, input: input, context: context.context, steps: context.steps,
                     activity: context.activityValue(attempt: attempt), event: context.event, limits: limits, role: context.role,
-                    logSink: scriptLogSink(context, attempt: attempt, buffer: logs)))
+                    logSink: scriptLogSink(context, attempt: attempt, buffer: logs), http: http))
         case .builtin(let builtin):
             let key = context.idempotencyKey
             let http: Builtins.HTTP = { [self] request throws(ActivityFailure) in try await callHTTP(request, idempotencyKey: key) }
