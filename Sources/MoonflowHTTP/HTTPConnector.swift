@@ -16,6 +16,8 @@ package final class HTTPConnector: HTTPCalling {
     private let connections: [String: ResolvedConnection]
     private let tokens = OAuthTokens()
     private let pool: ClientPool
+    /// Every secret, replaced in answers and failures before they leave the connector.
+    private let redactor: SecretRedactor
 
     /// The connections with their secrets in place (`SecretsLoader` checked that all are there).
     package init(connections: OrderedDictionary<String, Connection>, secrets: [String: String]) throws(MissingSecret) {
@@ -23,6 +25,7 @@ package final class HTTPConnector: HTTPCalling {
         for (name, connection) in connections { resolved[name] = try ResolvedConnection(connection, secrets: secrets) }
         self.connections = resolved
         self.pool = .shared
+        self.redactor = SecretRedactor(secrets: secrets, derived: resolved.values.flatMap(\.derivedSecrets))
     }
 
     package func call(_ request: HTTPCall) async throws(ActivityFailure) -> HTTPCallResponse {
@@ -37,11 +40,15 @@ package final class HTTPConnector: HTTPCalling {
         let what = "\(request.method) \(request.path.isEmpty ? "/" : request.path) (connection '\(connection.name)')"
         // Off the caller's executor (a Lua thread, which runs scripts in place): waiting on the
         // network, and the timer that bounds it, must not queue behind scripts.
-        return try await withTaskExecutorPreference(globalConcurrentExecutor) { () async throws(ActivityFailure) -> HTTPCallResponse in
-            try await Deadline.run(timeout, failure: ActivityFailure(.timeout, "\(what) timed out after \(timeout)")) {
-                () async throws(ActivityFailure) -> HTTPCallResponse in
-                try await self.perform(request, on: connection)
+        do {
+            return try await withTaskExecutorPreference(globalConcurrentExecutor) { () async throws(ActivityFailure) -> HTTPCallResponse in
+                try await Deadline.run(timeout, failure: ActivityFailure(.timeout, "\(what) timed out after \(timeout)")) {
+                    () async throws(ActivityFailure) -> HTTPCallResponse in
+                    try await self.perform(request, on: connection)
+                }
             }
+        } catch {
+            throw redactor.redact(error)
         }
     }
 
@@ -69,10 +76,13 @@ package final class HTTPConnector: HTTPCalling {
                 }
                 continue
             }
-            if response.status == .unauthorized, case .oauth2 = connection.auth, let authorization {
-                await tokens.invalidate(connection.name, token: String(authorization.value.dropFirst("Bearer ".count)))
+            var redactor = redactor
+            if case .oauth2 = connection.auth, let authorization {
+                let token = String(authorization.value.dropFirst("Bearer ".count))
+                if response.status == .unauthorized { await tokens.invalidate(connection.name, token: token) }
+                redactor = redactor.adding(token, name: "\(connection.name).oauth2_token")
             }
-            return try await read(response, connection: connection)
+            return redactor.redact(try await read(response, connection: connection))
         }
     }
 

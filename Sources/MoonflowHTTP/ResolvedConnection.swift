@@ -49,6 +49,13 @@ struct ResolvedConnection: Sendable {
         self.allowedHosts = hosts
     }
 
+    /// Credentials a request sends in another form than the secrets themselves (basic auth's
+    /// base64), to be redacted like them.
+    var derivedSecrets: [(value: String, name: String)] {
+        guard case .basic = connection.auth, case .header(_, let value) = auth else { return [] }
+        return [(String(value.dropFirst("Basic ".count)), "\(name).basic_auth")]
+    }
+
     /// The url of `path` (relative to the connection's url) with `query` added.
     func url(path: String, query: OrderedDictionary<String, String>) -> URL? {
         var parts = base
