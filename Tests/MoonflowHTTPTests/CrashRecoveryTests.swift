@@ -14,20 +14,8 @@ import Testing
             retry: {max_attempts: 3, initial: 10ms}
         """
 
-    /// `moonflow` in the project, with `failpoints` when given; its exit status.
     func moonflow(_ arguments: [String], in project: HTTPProject, failpoints: String? = nil) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("moonflow")
-        process.arguments = arguments + ["--project", project.url.path]
-        var environment = ProcessInfo.processInfo.environment
-        environment["MOONFLOW_FAILPOINTS"] = failpoints
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        try project.moonflow(arguments, failpoints: failpoints).status
     }
 
     @Test func theKeyIsTheSameAfterAKillBeforeTheCompletionCommitted() async throws {

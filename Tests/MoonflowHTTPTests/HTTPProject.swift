@@ -29,6 +29,25 @@ final class HTTPProject: Sendable {
         return try Runtime.make(RuntimeOptions(project: url, config: config, store: store, logger: logger, environment: environment))
     }
 
+    /// The built `moonflow` (next to the test bundle) run in the project, with `failpoints` when
+    /// given: its exit status and standard output.
+    func moonflow(_ arguments: [String], failpoints: String? = nil) throws -> (status: Int32, stdout: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("moonflow")
+        process.arguments = arguments + ["--project", url.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["MOONFLOW_FAILPOINTS"] = failpoints
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self))
+    }
+
     /// Starts `workflow` with `input` and drives it until it settles.
     func run(_ workflow: String, input: Value = [:], on runtime: Runtime) async throws -> ExecutionReport {
         let loaded = try runtime.loader.loadWorkflow(workflow)
