@@ -103,10 +103,12 @@ package struct ManualTask: Sendable, Hashable {
     package var remind: [Duration]
     /// `on_timeout: {fallback: …}`: what happens at expiry besides `ManualTaskTimeout`.
     package var onTimeout: Fallback?
+    /// `notify:`: the channels told when the task is assigned (docs/integrations.md).
+    package var notify: [String]
 
     package init(
         users: [String] = [], groups: [String] = [], form: SchemaDefinition? = nil, due: Duration? = nil,
-        remind: [Duration] = [], onTimeout: Fallback? = nil
+        remind: [Duration] = [], onTimeout: Fallback? = nil, notify: [String] = []
     ) {
         self.users = users
         self.groups = groups
@@ -114,6 +116,7 @@ package struct ManualTask: Sendable, Hashable {
         self.due = due
         self.remind = remind
         self.onTimeout = onTimeout
+        self.notify = notify
     }
 }
 

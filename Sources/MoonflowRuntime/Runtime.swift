@@ -37,6 +37,8 @@ package struct RuntimeOptions: Sendable {
     package var serving: ServingOptions?
     /// Where `secrets.env_prefix` finds the secrets (the process's environment).
     package var environment: [String: String]
+    /// How notification deliveries are retried.
+    package var notificationDelivery: NotificationOutbox.Policy = .init()
 
     package init(
         project: URL, config: EngineConfig = EngineConfig(), store: StoreSelection = .configured, acceptWALLoss: Bool = false,
@@ -92,12 +94,16 @@ package final class Runtime: Sendable {
     package let catalog: any WorkflowCatalog
     package let engine: Engine
     package let logger: Logger
+    /// Delivers the notifications runs queue (a service of the served project; one-shot commands
+    /// deliver those of the runs they drove).
+    package let outbox: NotificationOutbox
     /// The served project; `nil` unless `RuntimeOptions.serving` was set.
     package let served: ServedProject?
 
     private init(
         project: URL, config: EngineConfig, loader: ProjectLoader, store: any RunStore, runner: LuaRunner,
-        validator: any SchemaValidating, catalog: any WorkflowCatalog, engine: Engine, logger: Logger, served: ServedProject?
+        validator: any SchemaValidating, catalog: any WorkflowCatalog, engine: Engine, logger: Logger, outbox: NotificationOutbox,
+        served: ServedProject?
     ) {
         self.project = project
         self.config = config
@@ -108,6 +114,7 @@ package final class Runtime: Sendable {
         self.catalog = catalog
         self.engine = engine
         self.logger = logger
+        self.outbox = outbox
         self.served = served
     }
 
@@ -140,15 +147,16 @@ package final class Runtime: Sendable {
             store: store, runner: runner, http: http, clock: options.clock, random: SystemRandomSource(), logger: logger, validator: validator,
             catalog: catalog, resolver: PinnedDefinitionLoader(loader: loader), failpoints: options.failpoints,
             limits: config.concurrency, resources: config.resources)
+        let outbox = NotificationOutbox(engine: engine, http: http, logger: logger, policy: options.notificationDelivery)
         var served: ServedProject?
         if let live, let serving = options.serving {
             served = ServedProject(
-                project: options.project, engine: engine, store: store, catalog: live, logger: logger,
+                project: options.project, engine: engine, store: store, catalog: live, outbox: outbox, logger: logger,
                 metrics: config.metricsEnabled ? RuntimeMetrics.prometheus : nil, runBacklog: config.runBacklog, options: serving)
         }
         return Runtime(
             project: options.project, config: config, loader: loader, store: store, runner: runner, validator: validator,
-            catalog: catalog, engine: engine, logger: logger, served: served)
+            catalog: catalog, engine: engine, logger: logger, outbox: outbox, served: served)
     }
 
     /// The loader every command uses: the project's files, with Lua syntax checked at load.
