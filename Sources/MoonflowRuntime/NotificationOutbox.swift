@@ -38,14 +38,19 @@ package final class NotificationOutbox: Service, Sendable {
         self.policy = policy
     }
 
-    /// Follows the runs' new notifications and delivers each, after the ones left pending.
+    /// Follows the runs' new notifications and delivers each, after the ones left pending. It
+    /// subscribes to `notification.queued` only; if it falls behind the bus's buffer, it
+    /// subscribes again and delivers what is pending (the outboxes hold what it missed).
     package func run() async throws {
-        let queued = engine.events()
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.deliverPending() }
-            for await event in queued.cancelOnGracefulShutdown() {
-                guard case .notificationQueued(let notification) = event.payload else { continue }
-                group.addTask { await self.deliver(Engine.PendingNotification(runID: event.runID, notification: notification)) }
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let subscription = engine.bus.subscription(wants: { $0.type == .notificationQueued })
+                group.addTask { await self.deliverPending() }
+                for await event in subscription.cancelOnGracefulShutdown() {
+                    guard case .notificationQueued(let notification) = event.payload else { continue }
+                    group.addTask { await self.deliver(Engine.PendingNotification(runID: event.runID, notification: notification)) }
+                }
+                guard subscription.overflowed else { return }
             }
         }
     }

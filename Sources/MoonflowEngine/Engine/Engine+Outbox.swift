@@ -15,7 +15,7 @@ extension Engine {
 
     /// Every notification queued and neither delivered nor dead-lettered, run by run in creation order.
     package func pendingNotifications() async throws -> [PendingNotification] {
-        try await store.runs(status: nil).flatMap { state in
+        try await store.runsWithPendingNotifications().flatMap { state in
             state.outbox.values.map { PendingNotification(runID: state.id, notification: $0) }
         }
     }
