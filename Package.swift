@@ -146,6 +146,7 @@ let package = Package(
                 "MoonflowModel", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore",
                 "MoonflowRuntime", "MoonflowServer", "MoonflowBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]

@@ -117,7 +117,7 @@ package enum WorkflowTestLoader {
     }
 
     /// `{connection, method, path, respond: {status, json | body, headers, delay}}`.
-    private static func readHTTPMock(_ node: YAMLNode, _ context: FileContext) -> WorkflowTestCase.HTTPMock? {
+    static func readHTTPMock(_ node: YAMLNode, _ context: FileContext) -> WorkflowTestCase.HTTPMock? {
         guard let map = MappingReader(node, context, what: "a mocked request", allowed: ["connection", "method", "path", "respond"]) else { return nil }
         guard let c = map["connection"], let connection = context.string(c, "connection") else {
             if !map.has("connection") { context.error(.missingKey, "a mocked request needs a 'connection'", at: node) }
