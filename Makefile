@@ -72,6 +72,8 @@ test: deps test-deps test-tools
 	for t in twentyStalledSubscribersAndTwoThousandEventsStayWithinFiftyMegabytes emittingBeyondTheBudgetFailsTheAttempt \
 		emittingFarBeyondTheBudgetInALoopKeepsTheProcessAndItsMemory; do \
 		MOONFLOW_MEMORY_TESTS=1 $(SWIFT) test --skip-build --filter "$$t" || exit 1; done
+	@# Requests stopped by their timeouts within 10%, alone: in the whole suite timers run late.
+	MOONFLOW_TIMING_TESTS=1 $(SWIFT) test --skip-build --filter "aSlowServiceTimesOutOnTime|aRequestStopsWithTheAttemptsTimeout|theScriptsOwnTimeLimitStopsARequest"
 	$(SWIFT) build -c release --product moonflow
 	MOONFLOW_TEST_BINARY="$(CURDIR)/$(BIN)" $(SWIFT) test --skip-build --filter MoonflowCLITests
 	@# schemathesis against the release server, alone: it keeps both cores busy for half a minute.
