@@ -64,6 +64,41 @@ import Testing
         #expect(try await roomy.run("lead", on: roomy.runtime()).status == .completed)
     }
 
+    @Test func theCapCountsTheBodyAfterDecompression() async throws {
+        // 132 bytes of gzip on the wire, 100,000 bytes of "x" once inflated.
+        let gzipped = Array(Data(base64Encoded: "H4sIAAAAAAACA+3BMQEAAADCoNqLbw0PoAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIBXA3ERB/6ghgEA")!)
+        let stub = try await ServiceStub.start { _ in
+            ServiceStub.Response(status: 200, headers: [("Content-Type", "text/plain"), ("Content-Encoding", "gzip")], body: gzipped)
+        }
+        defer { Task { await stub.stop() } }
+        let capped = try HTTPProject(
+            config: HTTPActivityTests.config(stub).replacingOccurrences(of: "allow_private_network: true", with: "allow_private_network: true\n    max_response_size: 1KB"),
+            workflows: ["lead": Self.workflow])
+        #expect(try await capped.run("lead", on: capped.runtime()).activity("create")?.error?.type == "ResponseTooLarge")
+        #expect(stub.requests.first?.header("Accept-Encoding")?.contains("gzip") == true)
+        let roomy = try HTTPProject(config: HTTPActivityTests.config(stub), workflows: ["lead": Self.workflow])
+        let body = try await roomy.run("lead", on: roomy.runtime()).activity("create")?.output?["body"]?.stringValue
+        #expect(body == String(repeating: "x", count: 100_000))
+    }
+
+    @Test func credentialsStayWithTheConnectionsOwnHost() async throws {
+        let other = try await ServiceStub.start(host: "127.0.0.2") { _ in .json("{}") }
+        defer { Task { await other.stop() } }
+        let stub = try await ServiceStub.start { _ in ServiceStub.Response(status: 307, headers: [("Location", "\(other.base)/next")]) }
+        defer { Task { await stub.stop() } }
+        let project = try HTTPProject(
+            config: """
+                secrets: {env_prefix: S_}
+                connections:
+                  crm: {url: '\(stub.base)', auth: {bearer: "${ secrets.T }"}, allowed_hosts: [127.0.0.2], allow_private_network: true}
+                """,
+            workflows: ["lead": Self.workflow])
+        #expect(try await project.run("lead", on: project.runtime(environment: ["S_T": "t0ken"])).status == .completed)
+        #expect(stub.requests.first?.header("Authorization") == "Bearer t0ken")
+        #expect(other.requests.count == 1 && other.requests.first?.header("Authorization") == nil)
+        #expect(other.requests.first?.header("Idempotency-Key") == stub.requests.first?.header("Idempotency-Key"))
+    }
+
     @Test func addressesAreClassified() {
         let kinds: [String: String?] = [
             "8.8.8.8": nil, "2001:4860:4860::8888": nil, "127.0.0.1": "loopback", "10.1.2.3": "private", "172.20.0.1": "private",
