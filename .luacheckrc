@@ -43,6 +43,7 @@ stds.moonflow = {
 		hex = {fields = {"encode", "decode"}},
 		hash = {fields = {"sha256"}},
 		hmac = {fields = {"sha256"}},
+		http = {fields = {"request"}},
 		"emit",
 		"fail",
 	},

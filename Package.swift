@@ -70,6 +70,19 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Requests through moonflow.yaml's connections: egress checks, auth, limits (async-http-client).
+        .target(
+            name: "MoonflowHTTP",
+            dependencies: [
+                "MoonflowModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
         // The SQLite store (GRDB over the system SQLite, libsqlite3-dev).
         .target(
             name: "MoonflowStore",
@@ -84,7 +97,7 @@ let package = Package(
         .target(
             name: "MoonflowRuntime",
             dependencies: [
-                "MoonflowModel", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore",
+                "MoonflowModel", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore", "MoonflowHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -117,6 +130,10 @@ let package = Package(
             dependencies: [
                 "CLua", "CYAML", "MoonflowModel", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine",
                 "MoonflowRuntime", "MoonflowServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -129,6 +146,7 @@ let package = Package(
                 "MoonflowModel", "MoonflowSchema", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore",
                 "MoonflowRuntime", "MoonflowServer", "MoonflowBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
@@ -179,6 +197,18 @@ let package = Package(
             dependencies: [
                 "MoonflowCLI", "MoonflowBench", "MoonflowModel", "MoonflowEngine", "MoonflowStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Requests against a real HTTP service on a loopback port (`ServiceStub`, NIO).
+        .testTarget(
+            name: "MoonflowHTTPTests",
+            dependencies: [
+                "MoonflowHTTP", "MoonflowModel", "MoonflowEngine", "MoonflowLoader", "MoonflowLua", "MoonflowRuntime", "MoonflowStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
         .testTarget(

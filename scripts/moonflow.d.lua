@@ -122,6 +122,31 @@ function emit(type, payload) end
 ---@param details? any
 function fail(type, message, details) end
 
+http = {}
+
+---@class moonflow.HttpRequest
+---@field connection string A connection of moonflow.yaml.
+---@field method? string GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS.
+---@field path? string Relative to the connection's url.
+---@field query? table<string, string|number|boolean>
+---@field headers? table<string, string|number|boolean>
+---@field json? any Sent as JSON (not with `body`).
+---@field body? string Sent as text (not with `json`).
+---@field timeout? string|number At most the connection's timeout (`5s`, or seconds).
+
+---@class moonflow.HttpResponse
+---@field status integer
+---@field headers table<string, string> Lowercased names.
+---@field json? any When the response is JSON.
+---@field body? string Otherwise.
+
+---Makes a request through a connection and returns the answer, whatever its status. Raises a typed
+---error (`HttpConnectError`, `Timeout`, `EgressDenied`, `ResponseTooLarge`) when there is none.
+---Sends `Idempotency-Key: <activity.idempotency_key>:<n>` for the n-th request of the execution.
+---@param request moonflow.HttpRequest
+---@return moonflow.HttpResponse
+function http.request(request) end
+
 -- ============================================================================================
 -- TEST-ONLY. Present only when the runner was started with MOONFLOW_TEST_LEDGER=/path set (crash
 -- tests); in every other run `test` is nil. Never use it in a real workflow.

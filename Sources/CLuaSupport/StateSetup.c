@@ -24,6 +24,7 @@ static const builtin builtins[] = {
     {"hex", "encode", MF_HOST_HEX_ENCODE, 0},   {"hex", "decode", MF_HOST_HEX_DECODE, 0},
     {"hash", "sha256", MF_HOST_HASH_SHA256, 0}, {"hmac", "sha256", MF_HOST_HMAC_SHA256, 0},
     {NULL, "emit", MF_HOST_EMIT, 0},            {NULL, "fail", MF_HOST_FAIL, 0},
+    {"http", "request", MF_HOST_HTTP_REQUEST, 0},
     {"test", "ledger", MF_HOST_TEST_LEDGER, 1},
 };
 #define BUILTIN_COUNT ((int)(sizeof builtins / sizeof builtins[0]))

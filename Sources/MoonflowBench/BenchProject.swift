@@ -63,9 +63,9 @@ struct BenchProject {
     }
 
     /// An engine composed as `moonflow run` composes it (`Runtime.make`), over the store the
-    /// bench was asked for.
-    func engine(_ store: BenchStore) throws -> Engine {
-        var config = EngineConfig()
+    /// bench was asked for; with the project's moonflow.yaml when `configured`.
+    func engine(_ store: BenchStore, configured: Bool = false) throws -> Engine {
+        var config = configured ? try Runtime.configuration(project: directory).get() : EngineConfig()
         switch store {
         case .memory: config.store = .memory
         // A fresh file per engine; `remove()` deletes it with the project.

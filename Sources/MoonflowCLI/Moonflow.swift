@@ -14,7 +14,7 @@ struct Moonflow: AsyncParsableCommand {
             ValidateCommand.self, GraphCommand.self, RunCommand.self, ScriptCommand.self, EvalCommand.self,
             SchemaCommand.self, TestCommand.self, BenchCommand.self, RunsCommand.self, TasksCommand.self,
             DeadLettersCommand.self,
-            ServeCommand.self,
+            ServeCommand.self, MockServicesCommand.self,
         ]
     )
 

@@ -81,6 +81,9 @@ struct RunCommand: AsyncParsableCommand {
         case .json: print(report.toValue().jsonString(pretty: true))
         case .text: print(report.renderText())
         }
+        // What the run queued for its channels, delivered once it is reported (a later
+        // `moonflow runs resume` or `serve` delivers what this process could not).
+        await runtime.outbox.deliverPending(of: [id])
         switch report.status {
         case .completed: return
         case .waiting:

@@ -148,7 +148,8 @@ struct RunsCommand: AsyncParsableCommand {
             discussion: """
                 Attempts that were running when the engine stopped run again (same idempotency key); \
                 backoffs, sleeps and task expiry fire at their stored times; queued runs start in queue \
-                order; compensations continue with the pending ones. Runs are driven at most \
+                order; compensations continue with the pending ones; notifications runs queued and no \
+                process delivered are delivered. Runs are driven at most \
                 concurrency.max_workflows at a time (moonflow.yaml; default 1). Exit status: 0 every run \
                 completed (or none was unfinished), 3 some wait on a human, 1 otherwise.
                 """)
@@ -192,6 +193,8 @@ struct RunsCommand: AsyncParsableCommand {
             case .text:
                 TextTable.print(lines.map { [$0["run_id"]!.stringValue!, $0["status"]?.stringValue ?? "error: \($0["error"]!.stringValue!)"] })
             }
+            // Recovery delivers what runs queued for their channels and no process delivered.
+            await runtime.outbox.deliverPending(of: id.map { [$0] })
             if statuses.allSatisfy({ $0 == .completed }) { return }
             throw statuses.allSatisfy({ $0 == .completed || $0 == .waiting }) ? MoonflowExit.waiting : MoonflowExit.failure
         }

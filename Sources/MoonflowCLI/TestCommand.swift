@@ -32,9 +32,13 @@ struct TestCommand: AsyncParsableCommand {
         }
         // The cases run on the test runner's own engine (virtual clock, in memory); the runtime
         // gives them the Lua runner, the schema validator and the catalog `moonflow run` has.
+        // Their requests are answered by their `http:` mocks: no connection is made, so no
+        // secret is read (a test runs where the secrets are not).
+        var config = try Composition.engineConfig(project: global.projectURL)
+        (config.connections, config.secretsFile, config.secretsEnvironmentPrefix) = ([:], nil, nil)
         let runtime = try Composition.make(
             RuntimeOptions(
-                project: global.projectURL, config: try Composition.engineConfig(project: global.projectURL), store: .memory,
+                project: global.projectURL, config: config, store: .memory,
                 logger: Logger.escapedStandardError(label: "moonflow", level: .warning)))
         let runner = WorkflowTestRunner(
             runner: runtime.runner, validator: runtime.validator, catalog: runtime.catalog, resources: runtime.config.resources)

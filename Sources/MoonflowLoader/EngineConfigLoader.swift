@@ -48,7 +48,7 @@ package enum EngineConfigLoader {
         return .success(config)
     }
 
-    static let keys = ["concurrency", "resources", "logging", "tracing", "monitoring", "store", "server", "auth", "secrets"]
+    static let keys = ["concurrency", "resources", "logging", "tracing", "monitoring", "store", "server", "auth", "secrets", "connections"]
 
     static func read(_ root: YAMLNode, context: FileContext, environment: [String: String]) -> EngineConfig {
         var config = EngineConfig()
@@ -100,6 +100,7 @@ package enum EngineConfigLoader {
             if let f = m["file"] { config.secretsFile = context.string(f, "file") }
             if let p = m["env_prefix"] { config.secretsEnvironmentPrefix = context.string(p, "env_prefix") }
         }
+        if let n = map["connections"] { config.connections = ConnectionReader.read(n, context: context) }
         return config
     }
 

@@ -183,13 +183,14 @@ extension FileContext {
         }
     }
 
-    /// A scalar holding text with `${ }` templates.
-    func template(_ node: YAMLNode, _ field: String) -> Template? {
+    /// A scalar holding text with `${ }` templates; `secrets` only where moonflow.yaml's
+    /// connections allow them (`secretsAllowed`).
+    func template(_ node: YAMLNode, _ field: String, secretsAllowed: Bool = false) -> Template? {
         guard let scalar = node.scalar, node.resolvedScalar != .null else {
             error(.typeMismatch, "'\(field)' must be text, not \(node.kindDescription)", at: node)
             return nil
         }
-        return parseTemplate(scalar, at: node)
+        return parseTemplate(scalar, at: node, secretsAllowed: secretsAllowed)
     }
 
     /// A condition: a whole `${ expression }`, or the literal true/false.
@@ -237,11 +238,18 @@ extension FileContext {
         }
     }
 
-    private func parseTemplate(_ scalar: YAMLScalar, at node: YAMLNode) -> Template? {
+    private func parseTemplate(_ scalar: YAMLScalar, at node: YAMLNode, secretsAllowed: Bool = false) -> Template? {
         // Quoted scalars start one column after their opening quote.
         let offset = scalar.style == .singleQuoted || scalar.style == .doubleQuoted ? 1 : 0
         switch TemplateParser.parse(scalar.text, location: node.location, columnOffset: offset) {
-        case .success(let t): return t
+        case .success(let t):
+            if !secretsAllowed, let leak = t.expressions.first(where: { SecretReference.mentionsSecrets($0.source) }) {
+                error(
+                    .badTemplate, "secrets cannot be used here: ${ \(leak.source) }", at: leak.location,
+                    hint: "${ secrets.NAME } may be used only in moonflow.yaml's connections (auth and headers); call the connection instead")
+                return nil
+            }
+            return t
         case .failure(let failure):
             let loc = SourceLocation(file: node.location.file, line: node.location.line, column: node.location.column + offset + failure.offset)
             // In a plain scalar, ` #` starts a YAML comment: `${ #list > 0 }` loses everything after `${`.

@@ -7,7 +7,7 @@ extension WorkflowReader {
         "name", "description", "needs", "after", "run", "script", "call", "type", "workflow", "with", "params", "when",
         "timeout", "total_timeout", "retry", "circuit_breaker", "bulkhead", "fallback", "compensate",
         "compensate_on_failure", "input_schema", "output_schema", "priority", "limits", "assign", "form", "due", "remind",
-        "on_timeout",
+        "on_timeout", "notify",
     ]
 
     func readActivity(_ node: YAMLNode, scope: Scope, sagaStep: Bool) -> Activity? {
@@ -79,7 +79,7 @@ extension WorkflowReader {
         }
         // Manual-task keys belong to `type: manual` only.
         if case .manual = activity.body {} else {
-            for key in ["assign", "form", "due", "remind", "on_timeout"] where map.has(key) {
+            for key in ["assign", "form", "due", "remind", "on_timeout", "notify"] where map.has(key) {
                 context.error(.conflictingKeys, "'\(key)' applies to manual activities only", at: map.keyLocation(key), hint: "add `type: manual` or remove '\(key)'")
             }
         }
@@ -287,6 +287,7 @@ extension WorkflowReader {
         if let t = map["on_timeout"], let tm = MappingReader(t, context, what: "'on_timeout'", allowed: ["fallback"]) {
             task.onTimeout = tm["fallback"].flatMap { readFallback($0, scope: scope) }
         }
+        if let n = map["notify"] { task.notify = context.stringList(n, "notify").map(\.0) }
     }
 
     /// `saga: {steps: [{activity, compensation}]}` (seed): a sequential list with compensations.

@@ -66,7 +66,7 @@ package enum WorkflowTestLoader {
     }
 
     private static func readCase(_ node: YAMLNode, _ context: FileContext) -> WorkflowTestCase? {
-        guard let map = MappingReader(node, context, what: "a test", allowed: ["name", "input", "earlier_runs", "mocks", "tasks", "expect"]) else { return nil }
+        guard let map = MappingReader(node, context, what: "a test", allowed: ["name", "input", "earlier_runs", "mocks", "http", "tasks", "expect"]) else { return nil }
         guard let nameNode = map["name"], let name = context.string(nameNode, "name") else {
             if !map.has("name") { context.error(.missingKey, "a test needs a 'name'", at: node) }
             return nil
@@ -105,8 +105,54 @@ package enum WorkflowTestLoader {
         } else if let t = map["tasks"] {
             context.error(.typeMismatch, "'tasks' must map manual activities to completions, not \(t.kindDescription)", at: t)
         }
+        if let h = map["http"] {
+            if let items = h.sequence {
+                test.http = items.compactMap { readHTTPMock($0, context) }
+            } else {
+                context.error(.typeMismatch, "'http' must be a list of mocked requests, not \(h.kindDescription)", at: h)
+            }
+        }
         if let e = map["expect"] { test.expect = readExpectations(e, context) }
         return test
+    }
+
+    /// `{connection, method, path, respond: {status, json | body, headers, delay}}`.
+    static func readHTTPMock(_ node: YAMLNode, _ context: FileContext) -> WorkflowTestCase.HTTPMock? {
+        guard let map = MappingReader(node, context, what: "a mocked request", allowed: ["connection", "method", "path", "respond"]) else { return nil }
+        guard let c = map["connection"], let connection = context.string(c, "connection") else {
+            if !map.has("connection") { context.error(.missingKey, "a mocked request needs a 'connection'", at: node) }
+            return nil
+        }
+        guard let r = map["respond"], let respond = MappingReader(r, context, what: "'respond'", allowed: ["status", "json", "body", "headers", "delay"]) else {
+            if !map.has("respond") { context.error(.missingKey, "a mocked request needs 'respond: {status, json | body}'", at: node) }
+            return nil
+        }
+        var mock = WorkflowTestCase.HTTPMock(connection: connection, response: HTTPCallResponse(status: 200))
+        if let m = map["method"], let method = context.choice(m, "method", HTTPCall.methods + HTTPCall.methods.map { $0.lowercased() }) {
+            mock.method = method.uppercased()
+        }
+        if let p = map["path"], let path = context.string(p, "path") { mock.path = path.hasPrefix("/") ? path : "/" + path }
+        if let s = respond["status"] { mock.response.status = context.int(s, "status", 100...599) ?? 200 }
+        if respond.has("json"), respond.has("body") {
+            context.error(.conflictingKeys, "'respond' gives 'json' or 'body', not both", at: r)
+        } else if let j = respond["json"], let json = context.value(j) {
+            mock.response.body = .json(json)
+            mock.response.headers["content-type"] = "application/json"
+        } else if let b = respond["body"], let body = context.string(b, "body") {
+            mock.response.body = .text(body)
+        }
+        if let h = respond["headers"], let pairs = h.mapping {
+            for pair in pairs {
+                if let name = context.string(pair.key, "header name"), let value = context.string(pair.value, "header value") {
+                    mock.response.headers[name.lowercased()] = value
+                }
+            }
+        } else if let h = respond["headers"] {
+            context.error(.typeMismatch, "'headers' must be a mapping of names to values, not \(h.kindDescription)", at: h)
+        }
+        mock.response.retryAfter = mock.response.headers["retry-after"].flatMap { Int64($0) }.map { .seconds($0) }
+        if let d = respond["delay"] { mock.delay = context.duration(d, "delay", allowZero: true) }
+        return mock
     }
 
     private static func readOutcome(_ node: YAMLNode, _ context: FileContext) -> WorkflowTestCase.MockOutcome? {

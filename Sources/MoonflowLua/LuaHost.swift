@@ -23,6 +23,9 @@ final class LuaHost {
         var hostHeld = 0
         /// `ScriptInvocation.logSink`: told of each entry kept.
         var logSink: (@Sendable (ScriptLogEntry) -> Void)?
+        /// `ScriptInvocation.http`, and the requests made so far (the n of `<key>:<n>`).
+        var http: (any HTTPCalling)?
+        var requests = 0
     }
 
     private var execution = Execution(valueDepth: ScriptLimits.defaults.valueDepth, hostBudget: ScriptLimits.defaults.hostMemory)
@@ -43,8 +46,11 @@ final class LuaHost {
     /// Bytes hashed between two polls of the deadline.
     static let hashPiece = 1 << 20
 
-    func begin(valueDepth: Int, activity: Value?, hostBudget: Int, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil) {
-        execution = Execution(valueDepth: valueDepth, activity: activity, hostBudget: hostBudget, logSink: logSink)
+    func begin(
+        valueDepth: Int, activity: Value?, hostBudget: Int, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil,
+        http: (any HTTPCalling)? = nil
+    ) {
+        execution = Execution(valueDepth: valueDepth, activity: activity, hostBudget: hostBudget, logSink: logSink, http: http)
     }
 
     /// Releases buffers an execution grew beyond `keep` bytes (answers are bounded by the budget,
@@ -55,6 +61,15 @@ final class LuaHost {
     }
 
     var logs: [ScriptLogEntry] { execution.logs }
+    /// What `http.request` calls in this execution, if anything.
+    var http: (any HTTPCalling)? { execution.http }
+    /// The running code action's idempotency key (`nil` for expressions).
+    var idempotencyKey: String? { execution.activity?["idempotency_key"]?.stringValue }
+    /// Counts one more request of the execution; its number, from 1.
+    func countRequest() -> Int {
+        execution.requests += 1
+        return execution.requests
+    }
     var events: [EmittedEvent] { execution.events }
 
     /// What remains of the host budget.
@@ -62,7 +77,7 @@ final class LuaHost {
     /// Records a copy kept for the execution (the reader already refused one beyond the budget).
     func hold(_ bytes: Int) { execution.hostHeld += bytes }
 
-    private enum Answer {
+    enum Answer {
         case values([Value])
         case string([UInt8])
         case message(String)
@@ -104,7 +119,7 @@ final class LuaHost {
     }
 
     /// `.budget` when a temporary copy of `bytes` would not fit in what remains of the budget.
-    private func transient(_ bytes: Int, _ function: String) -> Answer? {
+    func transient(_ bytes: Int, _ function: String) -> Answer? {
         bytes <= hostRemaining ? nil : .budget("\(function): a result of \(bytes) bytes exceeds the host memory budget (\(hostRemaining) bytes left)")
     }
 
@@ -189,6 +204,8 @@ final class LuaHost {
                     error["details"] = try? arguments.value(3, root: "fail details", budget: min(hostRemaining, LuaSandbox.maxErrorDetails))
                 }
                 return .raise(.object(error))
+            case MF_HOST_HTTP_REQUEST:
+                return try httpRequest(L, arguments)
             case MF_HOST_TEST_LEDGER:
                 let tag = try arguments.text(1, "test.ledger")
                 guard let testLedger, let activity = execution.activity else { return .message("test.ledger: only code actions run with a test ledger") }
@@ -253,7 +270,7 @@ final class LuaHost {
 }
 
 /// Arguments of a host call, read raw.
-private struct Arguments {
+struct Arguments {
     let L: OpaquePointer
     let count: Int
     let depth: Int

@@ -77,7 +77,8 @@ package final class LuaSandbox {
         try prepare(maxDepth: limits.valueDepth) { blob throws(ActivityFailure) in try Self.encodeBindings(of: invocation, into: &blob) }
         defer { mf_finish(L) }
         host.begin(
-            valueDepth: limits.valueDepth, activity: invocation.activity, hostBudget: limits.hostMemory, logSink: invocation.logSink)
+            valueDepth: limits.valueDepth, activity: invocation.activity, hostBudget: limits.hostMemory, logSink: invocation.logSink,
+            http: invocation.http)
         defer { host.trim(L, keep: Self.keptBuffer) }
         let status = mf_run(L, ref)
         try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)

@@ -87,6 +87,8 @@ package indirect enum ActivityBody: Sendable, Hashable {
 /// The built-in system functions a `call:` names (docs/sandbox.md), in the order the loader lists them.
 package enum Builtin: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case noop, log, emit, sleep, fail, set
+    /// A request through one of moonflow.yaml's connections (docs/integrations.md).
+    case http
 
     /// The name a `call:` gives.
     package var description: String { rawValue }
@@ -101,10 +103,12 @@ package struct ManualTask: Sendable, Hashable {
     package var remind: [Duration]
     /// `on_timeout: {fallback: …}`: what happens at expiry besides `ManualTaskTimeout`.
     package var onTimeout: Fallback?
+    /// `notify:`: the channels told when the task is assigned (docs/integrations.md).
+    package var notify: [String]
 
     package init(
         users: [String] = [], groups: [String] = [], form: SchemaDefinition? = nil, due: Duration? = nil,
-        remind: [Duration] = [], onTimeout: Fallback? = nil
+        remind: [Duration] = [], onTimeout: Fallback? = nil, notify: [String] = []
     ) {
         self.users = users
         self.groups = groups
@@ -112,6 +116,7 @@ package struct ManualTask: Sendable, Hashable {
         self.due = due
         self.remind = remind
         self.onTimeout = onTimeout
+        self.notify = notify
     }
 }
 

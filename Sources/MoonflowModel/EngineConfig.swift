@@ -1,3 +1,5 @@
+package import OrderedCollections
+
 /// The engine-wide configuration, `moonflow.yaml` at the project root (docs/workflow-format.md). Every field
 /// has a default, so a project without the file runs with these.
 package struct EngineConfig: Sendable, Hashable {
@@ -56,10 +58,13 @@ package struct EngineConfig: Sendable, Hashable {
     /// 503 and `Retry-After` (docs/api.md, "Back-pressure").
     package var runBacklog: Int
     package var tokens: [Token]
-    /// A file of `NAME=value` lines, project-relative, for `${ secrets.NAME }`.
+    /// A YAML file of `NAME: value` pairs, project-relative, for `${ secrets.NAME }` in connections;
+    /// refused when group- or world-readable.
     package var secretsFile: String?
     /// Environment variables with this prefix are secrets (`MOONFLOW_SECRET_API_KEY` → `API_KEY`).
     package var secretsEnvironmentPrefix: String?
+    /// The services activities and notifications reach, by name (docs/integrations.md).
+    package var connections: OrderedDictionary<String, Connection>
 
     package init(
         concurrency: ConcurrencyLimits? = nil, resources: ScriptLimits = .defaults, logLevel: LogLevel = .info,
@@ -67,7 +72,7 @@ package struct EngineConfig: Sendable, Hashable {
         metricsEnabled: Bool = true, store: Store = .sqlite(path: ".moonflow/state.db", synchronous: .full),
         host: String = "127.0.0.1", port: Int = 8080, runBacklog: Int = EngineConfig.defaultRunBacklog, tokens: [Token] = [],
         secretsFile: String? = nil,
-        secretsEnvironmentPrefix: String? = nil
+        secretsEnvironmentPrefix: String? = nil, connections: OrderedDictionary<String, Connection> = [:]
     ) {
         self.concurrency = concurrency
         self.resources = resources
@@ -83,5 +88,6 @@ package struct EngineConfig: Sendable, Hashable {
         self.tokens = tokens
         self.secretsFile = secretsFile
         self.secretsEnvironmentPrefix = secretsEnvironmentPrefix
+        self.connections = connections
     }
 }

@@ -28,6 +28,14 @@ package struct ErrorType: RawRepresentable, Sendable, Hashable, Codable, CustomS
     package static let compensationFailed: ErrorType = "CompensationFailed"
     package static let storageFull: ErrorType = "StorageFull"
     package static let storageBusy: ErrorType = "StorageBusy"
+    /// A service answered with a status outside 2xx (docs/integrations.md).
+    package static let httpError: ErrorType = "HttpError"
+    /// DNS, a refused connection or TLS: the request never reached the service.
+    package static let httpConnectError: ErrorType = "HttpConnectError"
+    /// A request to a host or an address the connection does not allow.
+    package static let egressDenied: ErrorType = "EgressDenied"
+    /// A response body over the connection's `max_response_size`.
+    package static let responseTooLarge: ErrorType = "ResponseTooLarge"
 
     /// Types never retried unless a policy's `retry_on` names them explicitly.
     package static let notRetriedByDefault: Set<ErrorType> = [.sandboxViolation, .schemaInvalid, .cancelled]
@@ -57,6 +65,13 @@ package struct ActivityFailure: Error, Sendable, Hashable, CustomStringConvertib
         set { storedScript = newValue.map { SafeText.errorMessage($0, limit: Self.nameLimit) } }
     }
     package var line: Int?
+    /// The earliest the next attempt may start after this failure (a service's `Retry-After`, capped
+    /// by its connection's `retry_after_max`): the retry waits at least this long, whatever the
+    /// backoff says. Not journaled: the time of the next attempt is.
+    package var retryAfter: Duration?
+    /// `false` for a failure retried only when a policy's `retry_on` names its type (an HTTP 4xx
+    /// other than 429); `retryable = false` and `non_retryable` still win.
+    package var retriedByDefault: Bool
 
     private var storedType: ErrorType
     private var storedMessage: String
@@ -67,7 +82,7 @@ package struct ActivityFailure: Error, Sendable, Hashable, CustomStringConvertib
 
     package init(
         _ type: ErrorType, _ message: String, retryable: Bool? = nil, details: Value? = nil,
-        script: String? = nil, line: Int? = nil
+        script: String? = nil, line: Int? = nil, retryAfter: Duration? = nil, retriedByDefault: Bool = true
     ) {
         self.storedType = Self.safeType(type)
         self.storedMessage = SafeText.errorMessage(message)
@@ -75,6 +90,8 @@ package struct ActivityFailure: Error, Sendable, Hashable, CustomStringConvertib
         self.details = details
         self.storedScript = script.map { SafeText.errorMessage($0, limit: Self.nameLimit) }
         self.line = line
+        self.retryAfter = retryAfter
+        self.retriedByDefault = retriedByDefault
     }
 
     private static func safeType(_ type: ErrorType) -> ErrorType {

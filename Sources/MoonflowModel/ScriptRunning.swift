@@ -83,6 +83,8 @@ package struct ScriptInvocation: Sendable {
     /// per-execution cap: the engine logs it and keeps it for the run's journal, so the entries of
     /// an attempt that fails are not lost with its outcome.
     package var logSink: (@Sendable (ScriptLogEntry) -> Void)?
+    /// What `http.request{…}` calls (docs/integrations.md); `nil`: the script has no connections.
+    package var http: (any HTTPCalling)?
     /// Stops the execution when requested, for a caller that runs it in its own task, which task
     /// cancellation cannot single out; honoured by runners that say so (`ScriptRunning.honoursStop`).
     package var stop: ScriptStop?
@@ -90,9 +92,11 @@ package struct ScriptInvocation: Sendable {
     package init(
         chunk: ScriptChunk, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:],
         steps: Value = .object([:]), activity: Value = .object([:]), event: Value? = nil,
-        limits: ScriptLimits = .defaults, role: BodyRole = .activity, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil
+        limits: ScriptLimits = .defaults, role: BodyRole = .activity, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil,
+        http: (any HTTPCalling)? = nil
     ) {
         self.logSink = logSink
+        self.http = http
         self.chunk = chunk
         self.role = role
         self.input = input

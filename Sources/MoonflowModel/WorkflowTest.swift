@@ -15,6 +15,27 @@ package struct WorkflowTestCase: Sendable, Hashable {
         }
     }
 
+    /// A mocked answer to the requests made through `connection` with `method` to `path`
+    /// (`call: http` and `http.request`); several for one route answer in turn, the last repeating.
+    package struct HTTPMock: Sendable, Hashable {
+        package var connection: String
+        /// Uppercased.
+        package var method: String
+        /// Starts with `/`; the query is not compared.
+        package var path: String
+        package var response: HTTPCallResponse
+        /// Virtual time before the answer.
+        package var delay: Duration?
+
+        package init(connection: String, method: String = "GET", path: String = "/", response: HTTPCallResponse, delay: Duration? = nil) {
+            self.connection = connection
+            self.method = method
+            self.path = path
+            self.response = response
+            self.delay = delay
+        }
+    }
+
     /// A manual task completed by the test when the run waits on it.
     package struct TaskCompletion: Sendable, Hashable {
         package var data: Value
@@ -60,6 +81,8 @@ package struct WorkflowTestCase: Sendable, Hashable {
     /// the activity's compensation. Activities without mocks run their real body.
     package var mocks: [String: [MockOutcome]]
     package var tasks: [String: TaskCompletion]
+    /// Mocked services: a request no mock answers fails the case, naming it.
+    package var http: [HTTPMock] = []
     /// Inputs of runs driven to their end first, on the same engine and clock (unmocked bodies,
     /// the case's mocks apply): what they leave behind — an open circuit, a full bulkhead — is what
     /// the case's own run meets.

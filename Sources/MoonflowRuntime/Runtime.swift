@@ -1,5 +1,6 @@
 package import Foundation
 package import Logging
+import MoonflowHTTP
 package import MoonflowEngine
 package import MoonflowLoader
 package import MoonflowLua
@@ -34,10 +35,15 @@ package struct RuntimeOptions: Sendable {
     package var failpoints: Failpoints
     /// Set to serve the project (`moonflow serve`); `nil` for a one-shot command.
     package var serving: ServingOptions?
+    /// Where `secrets.env_prefix` finds the secrets (the process's environment).
+    package var environment: [String: String]
+    /// How notification deliveries are retried.
+    package var notificationDelivery: NotificationOutbox.Policy = .init()
 
     package init(
         project: URL, config: EngineConfig = EngineConfig(), store: StoreSelection = .configured, acceptWALLoss: Bool = false,
-        logger: Logger, clock: any EngineClock = SystemClock(), failpoints: Failpoints = .none, serving: ServingOptions? = nil
+        logger: Logger, clock: any EngineClock = SystemClock(), failpoints: Failpoints = .none, serving: ServingOptions? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
         self.project = project
         self.config = config
@@ -47,6 +53,7 @@ package struct RuntimeOptions: Sendable {
         self.clock = clock
         self.failpoints = failpoints
         self.serving = serving
+        self.environment = environment
     }
 }
 
@@ -55,10 +62,14 @@ package enum RuntimeError: Error, Sendable, CustomStringConvertible {
     /// The store file cannot be opened: another process owns it, or it is damaged or not a store
     /// (`StoreOpenError` says which).
     case storeUnavailable(path: String, reason: any Error)
+    /// The secrets file cannot be read or is readable by others, or a connection names a secret
+    /// nobody defined (the message names it).
+    case secrets(SecretsError)
 
     package var description: String {
         switch self {
         case .storeUnavailable(_, let reason): "\(reason)"
+        case .secrets(let error): "\(error)"
         }
     }
 }
@@ -83,12 +94,16 @@ package final class Runtime: Sendable {
     package let catalog: any WorkflowCatalog
     package let engine: Engine
     package let logger: Logger
+    /// Delivers the notifications runs queue (a service of the served project; one-shot commands
+    /// deliver those of the runs they drove).
+    package let outbox: NotificationOutbox
     /// The served project; `nil` unless `RuntimeOptions.serving` was set.
     package let served: ServedProject?
 
     private init(
         project: URL, config: EngineConfig, loader: ProjectLoader, store: any RunStore, runner: LuaRunner,
-        validator: any SchemaValidating, catalog: any WorkflowCatalog, engine: Engine, logger: Logger, served: ServedProject?
+        validator: any SchemaValidating, catalog: any WorkflowCatalog, engine: Engine, logger: Logger, outbox: NotificationOutbox,
+        served: ServedProject?
     ) {
         self.project = project
         self.config = config
@@ -99,11 +114,23 @@ package final class Runtime: Sendable {
         self.catalog = catalog
         self.engine = engine
         self.logger = logger
+        self.outbox = outbox
         self.served = served
     }
 
     /// Opens the store and builds everything over it.
     package static func make(_ options: RuntimeOptions) throws(RuntimeError) -> Runtime {
+        let secrets: [String: String]
+        switch SecretsLoader.load(options.config, project: options.project, environment: options.environment) {
+        case .success(let values): secrets = values
+        case .failure(let error): throw .secrets(error)
+        }
+        let http: HTTPConnector
+        do {
+            http = try HTTPConnector(connections: options.config.connections, secrets: secrets)
+        } catch {
+            throw .secrets(SecretsError(description: "\(error)"))
+        }
         let store = try openStore(options)
         let loader = loader(project: options.project)
         let runner = LuaRunner()
@@ -117,18 +144,19 @@ package final class Runtime: Sendable {
         let validator: any SchemaValidating = live?.validator ?? JSONSchemaValidator(schemaTexts: loader.schemaTexts())
         let catalog: any WorkflowCatalog = live ?? ProjectCatalog(loader: loader)
         let engine = Engine(
-            store: store, runner: runner, clock: options.clock, random: SystemRandomSource(), logger: logger, validator: validator,
+            store: store, runner: runner, http: http, clock: options.clock, random: SystemRandomSource(), logger: logger, validator: validator,
             catalog: catalog, resolver: PinnedDefinitionLoader(loader: loader), failpoints: options.failpoints,
             limits: config.concurrency, resources: config.resources)
+        let outbox = NotificationOutbox(engine: engine, http: http, logger: logger, policy: options.notificationDelivery)
         var served: ServedProject?
         if let live, let serving = options.serving {
             served = ServedProject(
-                project: options.project, engine: engine, store: store, catalog: live, logger: logger,
+                project: options.project, engine: engine, store: store, catalog: live, outbox: outbox, logger: logger,
                 metrics: config.metricsEnabled ? RuntimeMetrics.prometheus : nil, runBacklog: config.runBacklog, options: serving)
         }
         return Runtime(
             project: options.project, config: config, loader: loader, store: store, runner: runner, validator: validator,
-            catalog: catalog, engine: engine, logger: logger, served: served)
+            catalog: catalog, engine: engine, logger: logger, outbox: outbox, served: served)
     }
 
     /// The loader every command uses: the project's files, with Lua syntax checked at load.

@@ -127,6 +127,15 @@ enum StoreSchema {
                     CREATE UNIQUE INDEX journal_by_position ON journal(position);
                     """)
         }
+        migrator.registerMigration("notification-outbox") { db in
+            try db.execute(
+                sql: """
+                    -- The outbox entries of the journal (docs/integrations.md): which runs hold a
+                    -- notification neither delivered nor dead-lettered, without folding every run.
+                    CREATE INDEX journal_notifications ON journal(run_id, type)
+                        WHERE type IN ('notification.queued', 'notification.delivered', 'notification.dead_lettered');
+                    """)
+        }
         return migrator
     }
 }

@@ -7,7 +7,8 @@ import Testing
     @Test func theShippedProjectIsValid() throws {
         let result = try CLIRunner.run(["validate"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout == "5 files valid: hello, high_priority_ticket, inventory_reorder, lead_qualification, order_processing\n")
+        // moonflow.yaml is one of the files read.
+        #expect(result.stdout == "6 files valid: hello, high_priority_ticket, inventory_reorder, lead_qualification, order_processing\n")
     }
 
     @Test func jsonListsEveryErrorWithPositionAndExitsOne() throws {
@@ -24,7 +25,7 @@ import Testing
             report["errors"] == [
                 [
                     "file": "workflows/bad.yaml", "line": 4, "column": 11, "code": "InvalidValue",
-                    "message": "'call' must be one of noop, log, emit, sleep, fail, set, not 'nop' — did you mean 'noop'?",
+                    "message": "'call' must be one of noop, log, emit, sleep, fail, set, http, not 'nop' — did you mean 'noop'?",
                 ],
                 [
                     "file": "workflows/bad.yaml", "line": 5, "column": 27, "code": "OutOfRange",
@@ -43,7 +44,7 @@ import Testing
                   |
                 5 |     tiemout: 5s
                   |     ^
-                  = help: allowed keys: name, description, needs, after, run, script, call, type, workflow, with, params, when, timeout, total_timeout, retry, circuit_breaker, bulkhead, fallback, compensate, compensate_on_failure, input_schema, output_schema, priority, limits, assign, form, due, remind, on_timeout
+                  = help: allowed keys: name, description, needs, after, run, script, call, type, workflow, with, params, when, timeout, total_timeout, retry, circuit_breaker, bulkhead, fallback, compensate, compensate_on_failure, input_schema, output_schema, priority, limits, assign, form, due, remind, on_timeout, notify
 
                 1 error in 1 file
 

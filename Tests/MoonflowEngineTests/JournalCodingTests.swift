@@ -95,6 +95,10 @@ import Testing
         event(.circuit(breaker: "payments", from: .halfOpen, to: .closed)),
         event(.deadLetterCreated(DeadLetterNotice(id: "dl-1", eventType: "order.placed", eventID: "e-1", errors: ["bad input"]))),
         event(.deadLetterCreated(DeadLetterNotice(id: "dl-2", eventType: "order.placed", eventID: nil, errors: []))),
+        event(
+            .notificationQueued(QueuedNotification(id: "run-1:9", channel: "ops", message: ["event": "run.failed", "recipients": ["oncall"]]))),
+        event(.notificationDelivered(id: "run-1:9", channel: "ops", attempts: 2)),
+        event(.notificationDeadLettered(id: "run-1:9", channel: "ops", attempts: 5, error: ActivityFailure(.httpError, "answered 503"))),
         event(.emitted(type: "order.paid", payload: ["id": 7])),
         event(.emitted(type: "ping", payload: [1, "two"])),
     ]
@@ -113,7 +117,7 @@ import Testing
             .activityScheduled, .activityStarted, .activityRetrying, .activityInterrupted, .activityFallback, .activityWaiting,
             .activityCompleted, .activityFailed, .activitySkipped, .activityCancelled, .activityLog, .compensationStarted,
             .compensationCompleted, .compensationFailed, .taskCreated, .taskAssigned, .taskReminded, .taskCompleted, .taskExpired,
-            .taskCancelled, .deadLetterCreated,
+            .taskCancelled, .deadLetterCreated, .notificationQueued, .notificationDelivered, .notificationDeadLettered,
         ]
         #expect(types.isSuperset(of: named.map(\.rawValue) + ["circuit.opened", "circuit.half_open", "circuit.closed", "order.paid"]))
     }

@@ -248,7 +248,7 @@ import Testing
         let invocation: Set<String> = ["input", "workflow", "steps", "activity", "event"]
         #expect(invocation.isSubset(of: Set(LuaBuiltins.globals)))
         let registered = Set(LuaBuiltins.hostFunctions).union(invocation)
-        let libraries: Set<String> = ["json", "log", "time", "base64", "hex", "hash", "hmac"]
+        let libraries: Set<String> = ["json", "log", "time", "base64", "hex", "hash", "hmac", "http"]
         #expect(registered.subtracting(declared).isEmpty, "missing: \(registered.subtracting(declared).sorted())")
         #expect(declared.subtracting(registered).subtracting(libraries).isEmpty, "extra: \(declared.subtracting(registered).subtracting(libraries).sorted())")
         #expect(testDeclared == Set(LuaBuiltins.testFunctions).union(["test"]), "test-only section: \(testDeclared.sorted())")

@@ -90,9 +90,25 @@ import Testing
         case .storeUnavailable(let refused, let reason):
             #expect(refused == path)
             #expect(reason as? StoreOpenError == .inUse(path: path))
+        default:
+            Issue.record("expected the store's refusal, not \(error)")
         }
         #expect(error.description == StoreOpenError.inUse(path: path).description)
         withExtendedLifetime(owner) {}
+    }
+
+    /// A connection naming a secret nobody defined stops the start, naming the secret; no store is opened.
+    @Test func aMissingSecretIsAStartupErrorNamingIt() throws {
+        let project = try Project(["workflows/hello.yaml": Self.hello])
+        var config = EngineConfig(secretsEnvironmentPrefix: "MOONFLOW_SECRET_")
+        config.connections["crm"] = Connection(name: "crm", url: "https://crm.example", auth: .bearer(SecretText([.secret("CRM_TOKEN")])))
+        var options = options(project, config: config)
+        options.environment = [:]
+        let error = try #require(throws: RuntimeError.self) { try Runtime.make(options) }
+        #expect(error.description.contains("secret 'CRM_TOKEN' used by connection 'crm'"))
+        #expect(!FileManager.default.fileExists(atPath: project.url.appendingPathComponent(".moonflow/state.db").path))
+        options.environment = ["MOONFLOW_SECRET_CRM_TOKEN": "t0ken"]
+        _ = try Runtime.make(options)
     }
 
     /// A one-shot command's child runs start the definition the files hold now.
@@ -115,7 +131,9 @@ import Testing
         options.serving = ServingOptions()
         let runtime = try Runtime.make(options)
         let served = try #require(runtime.served)
-        #expect(served.makeServices().count == 6)
+        let services = served.makeServices()
+        #expect(services.count == 7)
+        #expect(services.contains { $0 as? NotificationOutbox === runtime.outbox })
         let first = try #require(served.catalog.current("hello"))
         try project.write("workflows/hello.yaml", Self.hello + "\n  - name: again\n    run: return 2\n")
         #expect(await runtime.catalog.workflow(id: "hello")?.hash == first.contentHash)

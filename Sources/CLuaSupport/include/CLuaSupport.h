@@ -47,6 +47,7 @@ enum {
     MF_HOST_EMIT,
     MF_HOST_FAIL,
     MF_HOST_TEST_LEDGER,
+    MF_HOST_HTTP_REQUEST,
 };
 
 /// What a Swift host function asks C to do with the bytes it appended to the out buffer.

@@ -5,12 +5,17 @@ import MoonflowModel
 /// The built-in system functions usable as `call:` bodies (docs/sandbox.md), except `sleep` as an
 /// activity body, which the driver turns into a durable timer.
 enum Builtins {
+    /// Makes the request of `call: http` (`DriverEnvironment.callHTTP`).
+    typealias HTTP = @Sendable (Value) async throws(ActivityFailure) -> Value
+
     /// Runs a built-in with its rendered input (`with:`). Only `log` needs the logger, which is
     /// built on demand: setting metadata on a stream handler renders it, which cost more than a `noop`.
     static func run(
-        _ builtin: Builtin, input: Value, clock: any EngineClock, logger: () -> Logger
+        _ builtin: Builtin, input: Value, clock: any EngineClock, http: HTTP, logger: () -> Logger
     ) async throws(ActivityFailure) -> ScriptOutcome {
         switch builtin {
+        case .http:
+            return ScriptOutcome(output: try await http(input))
         case .noop:
             return ScriptOutcome(output: .null)
         case .log:
@@ -70,17 +75,18 @@ extension Builtin {
     var returnsAtOnce: Bool {
         switch self {
         case .noop, .log, .emit, .set: true
-        case .sleep, .fail: false
+        case .sleep, .fail, .http: false
         }
     }
 
     /// Whether all the built-in does reaches the world only through its completion (its output,
     /// emitted events and context writes are written with it; a `log` line is logged again if a
-    /// crash makes it run again): its start need not be durable before it runs.
+    /// crash makes it run again): its start need not be durable before it runs. Not `http`: a
+    /// request reaches a service, so its start is on disk first.
     var actsOnlyThroughItsCompletion: Bool {
         switch self {
         case .noop, .log, .emit, .set: true
-        case .sleep, .fail: false
+        case .sleep, .fail, .http: false
         }
     }
 }

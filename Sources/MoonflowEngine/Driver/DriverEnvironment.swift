@@ -11,6 +11,8 @@ final class DriverEnvironment: Sendable {
     let clock: any EngineClock
     /// Runs code actions and evaluates expressions.
     let runner: any ScriptRunning
+    /// Makes `call: http` requests through moonflow.yaml's connections; `nil`: the engine has none.
+    let http: (any HTTPCalling)?
     let validator: any SchemaValidating
     /// The policies around an activity's attempts, and whether an activity needs any (docs/resilience.md).
     let executor: ActivityExecutor
@@ -26,7 +28,8 @@ final class DriverEnvironment: Sendable {
     let leases: RunLeases
 
     init(
-        store: any RunStore, bus: EventBus, clock: any EngineClock, runner: any ScriptRunning, validator: any SchemaValidating,
+        store: any RunStore, bus: EventBus, clock: any EngineClock, runner: any ScriptRunning, http: (any HTTPCalling)?,
+        validator: any SchemaValidating,
         executor: ActivityExecutor, scriptLimits: ScriptLimits, logger: Logger, metrics: EngineMetrics, failpoints: Failpoints,
         storageRetry: StorageRetry, leases: RunLeases
     ) {
@@ -34,6 +37,7 @@ final class DriverEnvironment: Sendable {
         self.bus = bus
         self.clock = clock
         self.runner = runner
+        self.http = http
         self.validator = validator
         self.executor = executor
         self.scriptLimits = scriptLimits

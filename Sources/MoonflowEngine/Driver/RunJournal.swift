@@ -17,6 +17,8 @@ struct RunJournal {
     let workflow: String
     /// `workflow_error.notification`: announced after the transition that ends the run.
     let notification: ErrorHandling.Notification?
+    /// Who is told what through the outbox (`RunJournal+Notifications`).
+    let channels: Channels
     /// Events folded into the state but not written yet.
     private var staged: [RunEvent] = []
     /// Whether the run had ended before the staged events.
@@ -32,15 +34,23 @@ struct RunJournal {
         storageRetry = environment.storageRetry
         self.workflow = workflow.id
         notification = workflow.errorHandling.notification
+        channels = Channels(workflow)
     }
 
     /// Folds events into the state without writing them yet: `flush` writes them, before anything
     /// depends on them being durable. The state is folded in place: folding into a copy copied
     /// every activity record on every transition.
+    /// A notification an event calls for is staged right after it (the run's outbox).
     mutating func stage(_ events: [RunEvent], into state: inout RunState) {
         if staged.isEmpty { stagedFromTerminal = state.status.isTerminal }
-        for event in events { state.apply(event) }
-        staged += events
+        for event in events {
+            state.apply(event)
+            staged.append(event)
+            for queued in notifications(after: event, in: state) {
+                state.apply(queued)
+                staged.append(queued)
+            }
+        }
     }
 
     /// Writes the staged events, and `state` they fold to, as one transaction. A storage fault is

@@ -86,7 +86,7 @@ package final class Engine: Sendable {
     let environment: DriverEnvironment
 
     package init(
-        store: any RunStore, runner: any ScriptRunning, clock: any EngineClock = SystemClock(),
+        store: any RunStore, runner: any ScriptRunning, http: (any HTTPCalling)? = nil, clock: any EngineClock = SystemClock(),
         random: any RandomSource = SystemRandomSource(), logger: Logger,
         validator: any SchemaValidating = AcceptingValidator(), catalog: (any WorkflowCatalog)? = nil,
         breakers: CircuitBreakerRegistry? = nil, bulkheads: BulkheadRegistry? = nil,
@@ -114,7 +114,7 @@ package final class Engine: Sendable {
         let executor = ActivityExecutor(
             clock: clock, random: random, breakers: breakers, bulkheads: bulkheads, activityGate: activityGate, logger: logger)
         self.environment = DriverEnvironment(
-            store: store, bus: bus, clock: clock, runner: runner, validator: validator, executor: executor, scriptLimits: resources,
+            store: store, bus: bus, clock: clock, runner: runner, http: http, validator: validator, executor: executor, scriptLimits: resources,
             logger: logger, metrics: metrics, failpoints: failpoints, storageRetry: storageRetry, leases: leases)
     }
 

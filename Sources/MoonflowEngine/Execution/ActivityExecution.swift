@@ -55,11 +55,13 @@ extension DriverEnvironment {
             var invocation = ScriptInvocation(
                 chunk: chunk, input: input, context: context.context, steps: context.steps,
                 activity: context.activityValue(attempt: attempt), event: context.event, limits: limits, role: context.role,
-                logSink: scriptLogSink(context, attempt: attempt, buffer: logs))
+                logSink: scriptLogSink(context, attempt: attempt, buffer: logs), http: http)
             invocation.stop = stop
             outcome = try await runner.run(invocation)
         case .builtin(let builtin):
-            outcome = try await Builtins.run(builtin, input: input, clock: clock) { [logger] in
+            let key = context.idempotencyKey
+            let http: Builtins.HTTP = { [self] request throws(ActivityFailure) in try await callHTTP(request, idempotencyKey: key) }
+            outcome = try await Builtins.run(builtin, input: input, clock: clock, http: http) { [logger] in
                 logger.run(context.runID, workflow: context.workflow, activity: context.activity)
             }
         case .manual, .workflow:
@@ -70,6 +72,20 @@ extension DriverEnvironment {
             throw ActivityFailure(.sandboxViolation, "event type '\(reserved.type)' is reserved for the engine", retryable: false)
         }
         return outcome
+    }
+}
+
+extension DriverEnvironment {
+    /// `call: http`: the response of a 2xx, an `HttpError` for any other status (docs/integrations.md).
+    /// Every attempt sends the activity's idempotency key, so a retry or a recovery repeats it.
+    func callHTTP(_ input: Value, idempotencyKey: String) async throws(ActivityFailure) -> Value {
+        guard let http else {
+            throw ActivityFailure(.activityError, "call: http needs moonflow.yaml's connections, and this engine has none", retryable: false)
+        }
+        let request = try HTTPCall(input, idempotencyKey: idempotencyKey, parseDuration: DurationText.parse)
+        let response = try await http.call(request)
+        if let failure = response.failure(method: request.method, path: request.path) { throw failure }
+        return response.value
     }
 }
 

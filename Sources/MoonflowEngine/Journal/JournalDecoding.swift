@@ -113,6 +113,13 @@ struct JournalReader {
                 DeadLetterNotice(
                     id: try string("dead_letter_id"), eventType: try string("event_type"), eventID: try optionalString("event_id"),
                     errors: try strings("errors")))
+        case .notificationQueued:
+            return .notificationQueued(QueuedNotification(id: try string("id"), channel: try string("channel"), message: try value("message")))
+        case .notificationDelivered:
+            return .notificationDelivered(id: try string("id"), channel: try string("channel"), attempts: try int("attempts"))
+        case .notificationDeadLettered:
+            return .notificationDeadLettered(
+                id: try string("id"), channel: try string("channel"), attempts: try int("attempts"), error: try failure("error"))
         default:
             if type.rawValue.hasPrefix("circuit.") { return try circuit(type) }
             guard !type.isReserved else { throw JournalEntryError("unknown event type \(quoted(type.rawValue))") }

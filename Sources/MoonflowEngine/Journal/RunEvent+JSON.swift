@@ -97,6 +97,11 @@ extension RunEvent {
                 "event_id": notice.eventID.map(Value.string) ?? .null, "errors": .strings(notice.errors),
             ]
         case .emitted(_, let payload): payload
+        case .notificationQueued(let queued): ["id": .string(queued.id), "channel": .string(queued.channel), "message": queued.message]
+        case .notificationDelivered(let id, let channel, let attempts):
+            ["id": .string(id), "channel": .string(channel), "attempts": .int(Int64(attempts))]
+        case .notificationDeadLettered(let id, let channel, let attempts, let error):
+            ["id": .string(id), "channel": .string(channel), "attempts": .int(Int64(attempts)), "error": error.toValue()]
         }
     }
 

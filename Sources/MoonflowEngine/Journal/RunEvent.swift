@@ -59,8 +59,16 @@ package struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConv
     /// (`data: {dead_letter_id, event_type, event_id, errors}`); announced on the bus, not journaled.
     package static let deadLetterCreated: EventType = "dead_letter.created"
 
+    /// A notification for a channel, written with the transition it announces: the run's outbox
+    /// (`data: {id, channel, message}`, docs/integrations.md).
+    package static let notificationQueued: EventType = "notification.queued"
+    /// The channel took it (`data: {id, channel, attempts}`).
+    package static let notificationDelivered: EventType = "notification.delivered"
+    /// Every delivery attempt failed: the notification's dead letter (`data: {id, channel, attempts, error}`).
+    package static let notificationDeadLettered: EventType = "notification.dead_lettered"
+
     /// Prefixes of the engine's own types: a script may not emit these (it could fake a transition).
-    package static let reservedPrefixes = ["run.", "activity.", "compensation.", "task.", "circuit.", "dead_letter."]
+    package static let reservedPrefixes = ["run.", "activity.", "compensation.", "task.", "circuit.", "dead_letter.", "notification."]
 
     package var isReserved: Bool { Self.reservedPrefixes.contains { rawValue.hasPrefix($0) } }
 }

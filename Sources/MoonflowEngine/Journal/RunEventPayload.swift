@@ -63,6 +63,10 @@ extension RunEvent {
         /// the bus once its activity completed; journaled inside that `activity.completed`.
         case emitted(type: EventType, payload: Value)
 
+        indirect case notificationQueued(QueuedNotification)
+        case notificationDelivered(id: String, channel: String, attempts: Int)
+        case notificationDeadLettered(id: String, channel: String, attempts: Int, error: ActivityFailure)
+
         package var type: EventType {
             switch self {
             case .runQueued: .runQueued
@@ -103,6 +107,9 @@ extension RunEvent {
             case .circuit(_, _, let to): EventType.circuit(to)
             case .deadLetterCreated: .deadLetterCreated
             case .emitted(let type, _): type
+            case .notificationQueued: .notificationQueued
+            case .notificationDelivered: .notificationDelivered
+            case .notificationDeadLettered: .notificationDeadLettered
             }
         }
     }
@@ -176,6 +183,21 @@ package struct Repin: Sendable, Hashable {
     package init(definitionHash: String, previousDefinitionHash: String) {
         self.definitionHash = definitionHash
         self.previousDefinitionHash = previousDefinitionHash
+    }
+}
+
+/// A notification in a run's outbox: what a channel (a connection, or `log`) is sent.
+package struct QueuedNotification: Sendable, Hashable {
+    /// `<run id>:<journal position of the queued entry>`, the same after a restart: the
+    /// `Idempotency-Key` of its delivery.
+    package var id: String
+    package var channel: String
+    /// `{event, workflow, run_id, activity, error, recipients, url}`.
+    package var message: Value
+    package init(id: String, channel: String, message: Value) {
+        self.id = id
+        self.channel = channel
+        self.message = message
     }
 }
 

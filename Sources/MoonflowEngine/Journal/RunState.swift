@@ -181,6 +181,8 @@ package struct RunState: Sendable, Hashable {
     /// (`Timeout`), the rest stay pending, and the run ends `compensation_failed`.
     package var compensationDeadline: Timestamp?
     package var tasks: OrderedDictionary<String, TaskRecord> = [:]
+    /// Notifications queued and neither delivered nor dead-lettered yet, in order (docs/integrations.md).
+    package var outbox: OrderedDictionary<String, QueuedNotification> = [:]
     /// How many journal entries have been folded: the version stores check appends against.
     package var journalLength: Int = 0
 
@@ -432,6 +434,9 @@ extension RunState {
         case .runQueued, .taskAssigned, .activityLog, .circuit: break
         // Announced, never journaled.
         case .runNotification, .deadLetterCreated, .emitted: break
+
+        case .notificationQueued(let queued): outbox[queued.id] = queued
+        case .notificationDelivered(let id, _, _), .notificationDeadLettered(let id, _, _, _): outbox[id] = nil
         }
     }
 

@@ -53,12 +53,13 @@ package struct RetryMachine: Sendable, Hashable {
     /// Whether a failure of this type may be retried at all (attempts left aside). Order: a raiser's
     /// `retryable = false` and the policy's `non_retryable` always win; then `retry_on`, when set, is
     /// the only list retried (it may name a type not retried by default); otherwise everything but
-    /// the defaults of docs/workflow-format.md (and `ActivityTimeout`, which means the budget is spent) is retried.
+    /// the defaults of docs/workflow-format.md, a failure not `retriedByDefault` (an HTTP 4xx) and
+    /// `ActivityTimeout` (which means the budget is spent) is retried.
     package func isRetryable(_ failure: ActivityFailure) -> Bool {
         if failure.retryable == false || failure.type == .activityTimeout { return false }
         if policy.nonRetryable.contains(failure.type) { return false }
         if let retryOn = policy.retryOn { return retryOn.contains(failure.type) }
-        return !ErrorType.notRetriedByDefault.contains(failure.type)
+        return failure.retriedByDefault && !ErrorType.notRetriedByDefault.contains(failure.type)
     }
 
     /// Whether an attempt may start now, given the state (after a restart, or after a backoff).
@@ -86,7 +87,9 @@ package struct RetryMachine: Sendable, Hashable {
         guard isRetryable(failure) else { return .giveUp(failure) }
         let used = state.attemptsUsed + 1
         guard used < policy.maxAttempts else { return .giveUp(failure) }
-        let next = now + delay(afterAttempt: used, random: random)
+        var next = now + delay(afterAttempt: used, random: random)
+        // A service's Retry-After is a floor under the backoff.
+        if let after = failure.retryAfter, now + after > next { next = now + after }
         // An attempt starting at the deadline would have no time to run: give up now rather than then.
         if let deadline = totalDeadline(state), next >= deadline { return .giveUp(totalTimeoutFailure()) }
         return .retry(at: next)

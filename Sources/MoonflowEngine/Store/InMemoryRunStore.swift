@@ -129,6 +129,10 @@ package final class InMemoryRunStore: RunStore {
         contents.withLock { contents in contents.runs.values.map(\.state).filter { status?.contains($0.status) ?? true } }
     }
 
+    package func runsWithPendingNotifications() async throws -> [RunState] {
+        contents.withLock { contents in contents.runs.values.map(\.state).filter { !$0.outbox.isEmpty } }
+    }
+
     package func task(id: String) async throws -> TaskRecord? {
         contents.withLock { contents in contents.runs.values.lazy.compactMap { $0.state.tasks[id] }.first }
     }

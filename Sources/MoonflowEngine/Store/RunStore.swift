@@ -82,6 +82,9 @@ package protocol RunStore: Sendable {
     func tasks(status: TaskStatus?) async throws -> [TaskRecord]
     /// Timers of unfinished runs due at `now`, earliest first.
     func dueTimers(at now: Timestamp) async throws -> [DueTimer]
+    /// Runs whose outbox holds a notification neither delivered nor dead-lettered
+    /// (`RunState.outbox`), in creation order, found without folding every run.
+    func runsWithPendingNotifications() async throws -> [RunState]
 
     /// Stores an event start a workflow refused (`EventDeadLetter`). Returns `false`, writing
     /// nothing, when one with its id is stored already. Past the store's retention limit

@@ -9,7 +9,7 @@ final class MockingRunner: ScriptRunning {
     private let mocks: [String: [WorkflowTestCase.MockOutcome]]
     private let mainBodies: [String: ScriptChunk]
     private let clock: ManualClock
-    private let inFlight = Atomic<Int>(0)
+    fileprivate let inFlight = Atomic<Int>(0)
 
     init(real: any ScriptRunning, mocks: [String: [WorkflowTestCase.MockOutcome]], workflow: Workflow, clock: ManualClock) {
         self.real = real
@@ -39,6 +39,8 @@ final class MockingRunner: ScriptRunning {
         }
         inFlight.add(1, ordering: .acquiringAndReleasing)
         defer { inFlight.subtract(1, ordering: .acquiringAndReleasing) }
+        var invocation = invocation
+        if let http = invocation.http { invocation.http = WaitingHTTP(base: http, runner: self) }
         return try await real.run(invocation)
     }
 
@@ -63,5 +65,18 @@ final class MockingRunner: ScriptRunning {
         }
         guard let outcomes = mocks[key], !outcomes.isEmpty else { return nil }
         return outcomes[min(max(attempt, 1), outcomes.count) - 1]
+    }
+}
+
+/// A script's requests: while it waits on a (mocked) service it computes nothing, so the virtual
+/// clock may move to the service's delay.
+private struct WaitingHTTP: HTTPCalling {
+    let base: any HTTPCalling
+    let runner: MockingRunner
+
+    func call(_ request: HTTPCall) async throws(ActivityFailure) -> HTTPCallResponse {
+        runner.inFlight.subtract(1, ordering: .acquiringAndReleasing)
+        defer { runner.inFlight.add(1, ordering: .acquiringAndReleasing) }
+        return try await base.call(request)
     }
 }

@@ -11,8 +11,8 @@ package struct WorkflowTestResult: Sendable {
 }
 
 /// Runs a workflow's test cases (`workflows/<id>.test.yaml`) through the real engine, in memory,
-/// on a virtual clock: backoffs, timeouts, mocked delays, sleeps and task deadlines take no real
-/// time. The clock moves to the next deadline only when no real code is executing, so a mocked
+/// on a virtual clock, with mocked services (`MockHTTP`): backoffs, timeouts, mocked delays, sleeps
+/// and task deadlines take no real time. The clock moves to the next deadline only when no real code is executing, so a mocked
 /// 2s delay against a 300ms timeout resolves in the order it would in real time.
 package struct WorkflowTestRunner: Sendable {
     let runner: any ScriptRunning
@@ -62,7 +62,8 @@ package struct WorkflowTestRunner: Sendable {
         guard problems.isEmpty else { return WorkflowTestResult(name: test.name, failures: problems, report: nil) }
         let clock = ManualClock()
         let mocking = MockingRunner(real: runner, mocks: test.mocks, workflow: workflow, clock: clock)
-        let engine = makeEngine(mocking, clock)
+        let http = MockHTTP(test.http, clock: clock)
+        let engine = makeEngine(mocking, http, clock)
         do {
             try await runEarlierRuns(test, workflow: workflow, definitionHash: definitionHash, engine: engine, clock: clock, mocking: mocking)
             let runID = try await engine.start(workflow: workflow, definitionHash: definitionHash, input: test.input, runID: "test")
@@ -85,7 +86,8 @@ package struct WorkflowTestRunner: Sendable {
                 }
             }
             let report = try await engine.report(runID)
-            return WorkflowTestResult(name: test.name, failures: Self.check(test.expect, against: report), report: report)
+            let unmocked = http.unmocked.map { "unmocked HTTP request: \($0)" }
+            return WorkflowTestResult(name: test.name, failures: unmocked + Self.check(test.expect, against: report), report: report)
         } catch {
             return WorkflowTestResult(name: test.name, failures: ["the run could not be driven: \(error)"], report: nil)
         }
@@ -95,9 +97,9 @@ package struct WorkflowTestRunner: Sendable {
     /// into `run`: part of the shape that keeps Swift 6.3.1's optimiser from crashing, see
     /// `runEarlierRuns`.)
     @inline(never)
-    private func makeEngine(_ mocking: MockingRunner, _ clock: ManualClock) -> Engine {
+    private func makeEngine(_ mocking: MockingRunner, _ http: MockHTTP, _ clock: ManualClock) -> Engine {
         Engine(
-            store: InMemoryRunStore(), runner: mocking, clock: clock, random: SeededRandomSource(seed: 42),
+            store: InMemoryRunStore(), runner: mocking, http: http, clock: clock, random: SeededRandomSource(seed: 42),
             logger: Logger(label: "moonflow.test", factory: { _ in SwiftLogNoOpLogHandler() }), validator: validator, catalog: catalog,
             resources: resources)
     }

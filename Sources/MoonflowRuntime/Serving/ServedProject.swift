@@ -49,12 +49,14 @@ package final class ServedProject: Sendable {
     package let metrics: PrometheusCollectorRegistry?
     private let project: URL
     private let options: ServingOptions
+    private let outbox: NotificationOutbox
 
     init(
-        project: URL, engine: Engine, store: any RunStore, catalog: LiveCatalog, logger: Logger,
+        project: URL, engine: Engine, store: any RunStore, catalog: LiveCatalog, outbox: NotificationOutbox, logger: Logger,
         metrics: PrometheusCollectorRegistry?, runBacklog: Int, options: ServingOptions
     ) {
         self.project = project
+        self.outbox = outbox
         self.engine = engine
         self.store = store
         self.catalog = catalog
@@ -71,7 +73,7 @@ package final class ServedProject: Sendable {
     }
 
     /// The engine loop (which recovers unfinished runs first), durable timers, schedules,
-    /// emitted-event triggers, the file watcher and SIGHUP reloads, to run once in one
+    /// emitted-event triggers, the file watcher, SIGHUP reloads and notification deliveries, to run once in one
     /// `ServiceGroup` (the HTTP server adds them to its application).
     package func makeServices() -> [any Service] {
         [
@@ -81,6 +83,7 @@ package final class ServedProject: Sendable {
             EmittedEventService(core: self),
             ProjectWatcher(project: project, catalog: catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger),
             ReloadSignalService(core: self),
+            outbox,
         ]
     }
 

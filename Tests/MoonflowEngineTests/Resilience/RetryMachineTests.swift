@@ -29,6 +29,36 @@ struct RetryMachineTests {
         #expect(machine.decide(after: failure, state: state, now: now, random: FixedRandom(value: 0.5)) == .retry(at: now + wait))
     }
 
+    @Test("a Retry-After is a floor under the backoff, never a ceiling")
+    func retryAfterFloor() {
+        let machine = RetryMachine(policy: RetryPolicy(maxAttempts: 3, initial: .milliseconds(10)), totalTimeout: nil)
+        let state = AttemptState(firstStartedAt: t0)
+        let later = ActivityFailure(.httpError, "503", retryAfter: .seconds(1))
+        #expect(machine.decide(after: later, state: state, now: t0, random: FixedRandom(value: 0)) == .retry(at: t0 + .seconds(1)))
+        let sooner = ActivityFailure(.httpError, "503", retryAfter: .milliseconds(1))
+        #expect(machine.decide(after: sooner, state: state, now: t0, random: FixedRandom(value: 0)) == .retry(at: t0 + .milliseconds(10)))
+        // Past the total deadline it gives up instead of waiting.
+        let bounded = RetryMachine(policy: RetryPolicy(maxAttempts: 3), totalTimeout: .milliseconds(500))
+        guard case .giveUp(let timedOut) = bounded.decide(after: later, state: state, now: t0, random: FixedRandom(value: 0)) else {
+            Issue.record("a Retry-After past the total deadline must give up")
+            return
+        }
+        #expect(timedOut.type == .activityTimeout)
+    }
+
+    @Test("a failure not retried by default is retried only when retry_on names it")
+    func notRetriedByDefault() {
+        let notFound = ActivityFailure(.httpError, "404", retriedByDefault: false)
+        let state = AttemptState(firstStartedAt: t0)
+        let plain = RetryMachine(policy: RetryPolicy(maxAttempts: 3), totalTimeout: nil)
+        #expect(plain.decide(after: notFound, state: state, now: t0, random: FixedRandom(value: 0)) == .giveUp(notFound))
+        let named = RetryMachine(policy: RetryPolicy(maxAttempts: 3, retryOn: [.httpError]), totalTimeout: nil)
+        #expect(named.decide(after: notFound, state: state, now: t0, random: FixedRandom(value: 0)) == .retry(at: t0 + .seconds(1)))
+        let refused = RetryMachine(policy: RetryPolicy(maxAttempts: 3, nonRetryable: [.httpError]), totalTimeout: nil)
+        let busy = ActivityFailure(.httpError, "503")
+        #expect(refused.decide(after: busy, state: state, now: t0, random: FixedRandom(value: 0)) == .giveUp(busy))
+    }
+
     @Test("the last attempt gives up with its own failure")
     func exhausted() {
         let machine = RetryMachine(policy: RetryPolicy(maxAttempts: 3), totalTimeout: nil)
