@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries from the system (Debian: libyaml-dev, liblua5.4-dev).
@@ -134,6 +135,9 @@ let package = Package(
             ]
         ),
 
+        // What the tests share and ship nowhere: the throwaway PostgreSQL cluster.
+        .target(name: "MoonflowTestSupport", path: "Tests/MoonflowTestSupport"),
+
         .testTarget(name: "MoonflowModelTests", dependencies: ["MoonflowModel"]),
         .testTarget(name: "MoonflowYAMLTests", dependencies: ["MoonflowYAML", "MoonflowModel"]),
         .testTarget(name: "MoonflowSchemaTests", dependencies: ["MoonflowSchema", "MoonflowModel"], exclude: ["Fixtures"]),
@@ -160,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "MoonflowStoreTests",
             dependencies: [
-                "MoonflowStore", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowRuntime",
+                "MoonflowStore", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowRuntime", "MoonflowTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -181,7 +181,7 @@ struct RunsCommand: AsyncParsableCommand {
                     lines.append(["run_id": .string(runID), "status": .string(status.rawValue)])
                 case .failure(let error):
                     statuses.append(.failed)
-                    if let store = store as? SQLiteRunStore {
+                    if let store = store as? any DurableRunStore {
                         try await store.recordDeadLetter(runID: runID, reason: "\(error)", at: engine.clock.now)
                     }
                     lines.append(["run_id": .string(runID), "error": .string(SafeText.errorMessage("\(error)"))])

@@ -66,7 +66,7 @@ package enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible 
 ///
 /// One process owns a store: an exclusive `flock` on `<path>.lock` is held while the store is
 /// open (the kernel drops it when the process dies, so a crash never leaves a stale lock).
-package final class SQLiteRunStore: RunStore {
+package final class SQLiteRunStore: DurableRunStore {
     package let path: String
     let pool: DatabasePool
     let committer: GroupCommitter
@@ -123,7 +123,6 @@ package final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Transactions committed and writes they held so far (mean batch size = writes / transactions).
     package var commitStatistics: (transactions: Int, writes: Int) { committer.statistics }
 
     // MARK: - Writes
@@ -195,7 +194,6 @@ package final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Notes a run recovery could not drive; the reason is kept as every error text is (`SafeText.errorMessage`).
     package func recordDeadLetter(runID: String, reason: String, at: Timestamp) async throws {
         _ = try await committer.write { db in
             try db.execute(
@@ -280,7 +278,6 @@ package final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Every stored definition version of a workflow, oldest first: `(version, hash)`.
     package func definitionVersions(of workflow: String) async throws -> [(version: Int, hash: String)] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT version, hash FROM definitions WHERE workflow = ? ORDER BY version", arguments: [workflow])
@@ -352,7 +349,7 @@ package final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Runs waiting to start, in queue order (docs/resilience.md): what `RunAdmissionMachine` is rebuilt from.
+    /// What `RunAdmissionMachine` is rebuilt from.
     package func queuedRuns() async throws -> [RunQueueEntry] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM run_queue ORDER BY sequence").map { row in
@@ -438,13 +435,6 @@ package enum StoreDataError: Error, Sendable, Hashable, CustomStringConvertible 
         case .badDeadLetter(let id): "dead letter '\(SafeText.display(id, limit: 256))' does not decode"
         }
     }
-}
-
-/// A run recovery could not drive, and why.
-package struct DeadLetter: Sendable, Hashable {
-    package var runID: String
-    package var at: Timestamp
-    package var reason: String
 }
 
 /// What `runs list` shows of a run, from the summary row.

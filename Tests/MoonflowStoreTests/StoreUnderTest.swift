@@ -1,0 +1,68 @@
+import Foundation
+import MoonflowEngine
+import MoonflowModel
+import MoonflowStore
+import MoonflowTestSupport
+import Testing
+
+/// The stores the conformance suite runs against: every one keeps the `RunStore` semantics.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case memory, sqlite
+
+    /// The stores that outlive their process.
+    static let durable: [StoreKind] = [.sqlite]
+
+    var testDescription: String { rawValue }
+}
+
+/// A store of one kind for one test, opened again as a restarted process would open it: the
+/// in-memory store is the same instance (a restart keeps nothing else of it), SQLite the same
+/// file.
+final class StoreUnderTest: Sendable {
+    let kind: StoreKind
+    let fixture: StoreFixture
+    private let memory: InMemoryRunStore?
+    private let deadLetterRetention: Int
+
+    init(_ kind: StoreKind, fixture: StoreFixture, deadLetterRetention: Int = EventDeadLetter.retentionLimit) {
+        self.kind = kind
+        self.fixture = fixture
+        self.deadLetterRetention = deadLetterRetention
+        memory = kind == .memory ? InMemoryRunStore(deadLetterRetention: deadLetterRetention) : nil
+    }
+
+    /// Opens the store. A SQLite store of this test opened before must have been let go (its
+    /// owner lock; `StoreFixture.open` waits for it).
+    func open() async throws -> any RunStore {
+        switch kind {
+        case .memory: memory!
+        case .sqlite: try fixture.open(SQLiteStoreOptions(deadLetterRetention: deadLetterRetention))
+        }
+    }
+
+    /// `open()` for the durable kinds.
+    func openDurable() async throws -> any DurableRunStore {
+        guard let store = try await open() as? any DurableRunStore else { throw StoreTestError.notDurable(kind) }
+        return store
+    }
+}
+
+enum StoreTestError: Error { case notDurable(StoreKind) }
+
+/// The stored state of every run equals the fold of its journal (docs/durability.md): what the
+/// protocol reads back for any store, and for a durable one its own check of every summary table
+/// (`verify()`) and, for SQLite, `PRAGMA integrity_check`.
+func expectConsistent(_ store: any RunStore, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    for state in try await store.runs(status: nil) {
+        let folded = RunState.folding(try await store.journal(of: state.id))
+        #expect(folded == state, "run \(state.id): the state read is not the fold of its journal", sourceLocation: sourceLocation)
+        #expect(try await store.state(of: state.id) == state, sourceLocation: sourceLocation)
+    }
+    if let durable = store as? any DurableRunStore {
+        let problems = try await durable.verify()
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    }
+    if let sqlite = store as? SQLiteRunStore {
+        #expect(try await sqlite.integrityCheck() == ["ok"], sourceLocation: sourceLocation)
+    }
+}
