@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.36.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
@@ -76,6 +77,17 @@ let package = Package(
             name: "MoonflowStore",
             dependencies: [
                 "MoonflowModel", "MoonflowEngine", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
+        // The PostgreSQL store (postgres-nio): many engine processes on one database (docs/scale-out.md).
+        .target(
+            name: "MoonflowPostgres",
+            dependencies: [
+                "MoonflowModel", "MoonflowEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
@@ -164,7 +176,8 @@ let package = Package(
         .testTarget(
             name: "MoonflowStoreTests",
             dependencies: [
-                "MoonflowStore", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowRuntime", "MoonflowTestSupport",
+                "MoonflowStore", "MoonflowPostgres", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowRuntime",
+                "MoonflowTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

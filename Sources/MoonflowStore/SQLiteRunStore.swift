@@ -370,22 +370,7 @@ package final class SQLiteRunStore: DurableRunStore {
     /// earlier formats).
     static func journal(_ runID: String, _ db: Database) throws -> [RunEvent] {
         let texts = try String.fetchAll(db, sql: "SELECT event FROM journal WHERE run_id = ? ORDER BY seq", arguments: [runID])
-        return try texts.enumerated().map { index, text in try event(text, runID: runID, seq: index + 1) }
-    }
-
-    /// One stored journal row; one that does not read back is `StoreDataError.badJournalEntry`.
-    static func event(_ text: String, runID: String, seq: Int) throws(StoreDataError) -> RunEvent {
-        let value: Value
-        do {
-            value = try Value(json: text)
-        } catch {
-            throw .badJournalEntry(runID: runID, seq: seq, reason: "not JSON (\(error))")
-        }
-        do {
-            return try RunEvent(journalValue: value)
-        } catch {
-            throw .badJournalEntry(runID: runID, seq: seq, reason: error.description)
-        }
+        return try texts.enumerated().map { index, text in try RunEvent(storedJournalText: text, runID: runID, seq: index + 1) }
     }
 
     package func events(after position: Int64, runID: String?, limit: Int) async throws -> [RunEvent] {
@@ -402,7 +387,7 @@ package final class SQLiteRunStore: DurableRunStore {
                         arguments: [position, max(0, limit)])
                 }
             return try rows.map { row in
-                try Self.event(row["event"], runID: row["run_id"], seq: row["seq"]).at(EventPosition(offset: row["position"]))
+                try RunEvent(storedJournalText: row["event"], runID: row["run_id"], seq: row["seq"]).at(EventPosition(offset: row["position"]))
             }
         }
     }
@@ -420,20 +405,6 @@ package final class SQLiteRunStore: DurableRunStore {
         return PinnedDefinition(
             workflowID: row["workflow"], hash: row["hash"], workflowFile: row["workflow_file"],
             files: files.compactMapValues(\.stringValue))
-    }
-}
-
-/// A stored row that does not read back (written by another program, or damaged).
-package enum StoreDataError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// Entry `seq` of the run's journal is not JSON, or not an event this build reads (`reason`).
-    case badJournalEntry(runID: String, seq: Int, reason: String)
-    case badDeadLetter(id: String)
-    package var description: String {
-        switch self {
-        case .badJournalEntry(let id, let seq, let reason):
-            "run '\(SafeText.display(id, limit: 256))': journal entry \(seq) does not read back: \(reason)"
-        case .badDeadLetter(let id): "dead letter '\(SafeText.display(id, limit: 256))' does not decode"
-        }
     }
 }
 

@@ -1,27 +1,30 @@
 import Foundation
+import Logging
 import MoonflowEngine
 import MoonflowModel
+import MoonflowPostgres
 import MoonflowStore
 import MoonflowTestSupport
 import Testing
 
 /// The stores the conformance suite runs against: every one keeps the `RunStore` semantics.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case memory, sqlite
+    case memory, sqlite, postgres
 
     /// The stores that outlive their process.
-    static let durable: [StoreKind] = [.sqlite]
+    static let durable: [StoreKind] = [.sqlite, .postgres]
 
     var testDescription: String { rawValue }
 }
 
 /// A store of one kind for one test, opened again as a restarted process would open it: the
 /// in-memory store is the same instance (a restart keeps nothing else of it), SQLite the same
-/// file.
+/// file, PostgreSQL the same database (one of its own on the tests' throwaway cluster).
 final class StoreUnderTest: Sendable {
     let kind: StoreKind
     let fixture: StoreFixture
     private let memory: InMemoryRunStore?
+    private let database: Task<String, any Error>?
     private let deadLetterRetention: Int
 
     init(_ kind: StoreKind, fixture: StoreFixture, deadLetterRetention: Int = EventDeadLetter.retentionLimit) {
@@ -29,14 +32,21 @@ final class StoreUnderTest: Sendable {
         self.fixture = fixture
         self.deadLetterRetention = deadLetterRetention
         memory = kind == .memory ? InMemoryRunStore(deadLetterRetention: deadLetterRetention) : nil
+        database = kind == .postgres ? Task { try await PostgresCluster.shared().createDatabase() } : nil
     }
 
     /// Opens the store. A SQLite store of this test opened before must have been let go (its
-    /// owner lock; `StoreFixture.open` waits for it).
+    /// owner lock; `StoreFixture.open` waits for it). Without PostgreSQL installed, a PostgreSQL
+    /// case is skipped.
     func open() async throws -> any RunStore {
         switch kind {
-        case .memory: memory!
-        case .sqlite: try fixture.open(SQLiteStoreOptions(deadLetterRetention: deadLetterRetention))
+        case .memory: return memory!
+        case .sqlite: return try fixture.open(SQLiteStoreOptions(deadLetterRetention: deadLetterRetention))
+        case .postgres:
+            guard PostgresCluster.installed else { try Test.cancel(Comment(rawValue: PostgresCluster.notInstalled)) }
+            var options = try PostgresStoreOptions(url: try await database!.value, tls: .disable)
+            options.deadLetterRetention = deadLetterRetention
+            return try await PostgresRunStore.open(options, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
     }
 
