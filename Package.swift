@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "MoonflowRuntime",
             dependencies: [
-                "MoonflowModel", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore",
+                "MoonflowModel", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore", "MoonflowPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -194,8 +194,10 @@ let package = Package(
         .testTarget(
             name: "MoonflowCLITests",
             dependencies: [
-                "MoonflowCLI", "MoonflowBench", "MoonflowModel", "MoonflowEngine", "MoonflowStore",
+                "MoonflowCLI", "MoonflowBench", "MoonflowModel", "MoonflowEngine", "MoonflowStore", "MoonflowPostgres",
+                "MoonflowTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

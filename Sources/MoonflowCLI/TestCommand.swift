@@ -32,7 +32,7 @@ struct TestCommand: AsyncParsableCommand {
         }
         // The cases run on the test runner's own engine (virtual clock, in memory); the runtime
         // gives them the Lua runner, the schema validator and the catalog `moonflow run` has.
-        let runtime = try Composition.make(
+        let runtime = try await Composition.make(
             RuntimeOptions(
                 project: global.projectURL, config: try Composition.engineConfig(project: global.projectURL), store: .memory,
                 logger: Logger.escapedStandardError(label: "moonflow", level: .warning)))

@@ -33,16 +33,17 @@ package final class PostgresRunStore: DurableRunStore {
     /// Connects, migrates the database to this binary's schema (refusing one that is newer) and
     /// opens the store. Nothing is written when it throws.
     package static func open(_ options: PostgresStoreOptions, logger: Logger) async throws -> PostgresRunStore {
-        let url = options.displayURL
+        let url = options.location.displayURL
+        let location = options.location
         let tls: PostgresConnection.Configuration.TLS
         do {
-            tls = try Self.connectionTLS(options.tls)
+            tls = try Self.connectionTLS(location.tls)
         } catch {
             throw PostgresStoreError.cannotConnect(url: url, detail: "TLS: \(error)")
         }
         var connection = PostgresConnection.Configuration(
-            host: options.host, port: options.port, username: options.user, password: options.password, database: options.database,
-            tls: tls)
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: tls)
         connection.options.additionalStartupParameters = sessionSettings(options)
         connection.options.connectTimeout = .seconds(10)
         let migrator: PostgresConnection
@@ -60,10 +61,10 @@ package final class PostgresRunStore: DurableRunStore {
             throw PostgresStoreError.cannotConnect(url: url, detail: PostgresErrors.text(error))
         }
         var configuration = PostgresClient.Configuration(
-            host: options.host, port: options.port, username: options.user, password: options.password, database: options.database,
-            tls: Self.clientTLS(options.tls))
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: Self.clientTLS(location.tls))
         configuration.options.additionalStartupParameters = sessionSettings(options)
-        configuration.options.maximumConnections = max(2, options.poolSize)
+        configuration.options.maximumConnections = max(2, location.poolSize)
         configuration.options.minimumConnections = 1
         return PostgresRunStore(options: options, client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
     }
@@ -76,7 +77,7 @@ package final class PostgresRunStore: DurableRunStore {
     }
 
     /// The migrating connection's TLS and the pool's: the same mode, certificates verified.
-    private static func connectionTLS(_ mode: PostgresStoreOptions.TLSMode) throws -> PostgresConnection.Configuration.TLS {
+    private static func connectionTLS(_ mode: PostgresLocation.TLS) throws -> PostgresConnection.Configuration.TLS {
         switch mode {
         case .disable: .disable
         case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
@@ -84,7 +85,7 @@ package final class PostgresRunStore: DurableRunStore {
         }
     }
 
-    private static func clientTLS(_ mode: PostgresStoreOptions.TLSMode) -> PostgresClient.Configuration.TLS {
+    private static func clientTLS(_ mode: PostgresLocation.TLS) -> PostgresClient.Configuration.TLS {
         switch mode {
         case .disable: .disable
         case .prefer: .prefer(.makeClientConfiguration())

@@ -15,11 +15,11 @@ struct PostgresRunStoreTests {
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func open(_ url: String) async throws -> PostgresRunStore {
-        try await PostgresRunStore.open(try PostgresStoreOptions(url: url, tls: .disable), logger: logger)
+        try await PostgresRunStore.open(PostgresStoreOptions(try PostgresLocation(url: url, tls: .disable)), logger: logger)
     }
 
     @Test func urlsAreReadWithTheirPartsAndBadOnesNamed() throws {
-        let options = try PostgresStoreOptions(url: "postgres://ada:s%40cret@db.example:6543/flows", password: "ignored", poolSize: 4)
+        let options = try PostgresLocation(url: "postgres://ada:s%40cret@db.example:6543/flows", password: "ignored", poolSize: 4)
         #expect(options.host == "db.example")
         #expect(options.port == 6543)
         #expect(options.user == "ada")
@@ -27,7 +27,7 @@ struct PostgresRunStoreTests {
         #expect(options.database == "flows")
         #expect(options.poolSize == 4)
         #expect(options.displayURL == "postgres://ada@db.example:6543/flows")
-        let fromEnvironment = try PostgresStoreOptions(url: "postgresql://ada@localhost/flows", password: "from-env")
+        let fromEnvironment = try PostgresLocation(url: "postgresql://ada@localhost/flows", password: "from-env")
         #expect(fromEnvironment.password == "from-env")
         #expect(fromEnvironment.port == 5432)
         for (url, problem) in [
@@ -35,13 +35,13 @@ struct PostgresRunStoreTests {
             ("postgres://b/c", "the user is missing"), ("postgres://a:pw@b/c?sslmode=require", "parameters after '?'"),
         ] {
             #expect {
-                _ = try PostgresStoreOptions(url: url)
+                _ = try PostgresLocation(url: url)
             } throws: { error in
                 let text = "\(error)"
                 return text.contains(problem) && !text.contains("pw@")
             }
         }
-        #expect(throws: PostgresURLError.self) { _ = try PostgresStoreOptions(url: "postgres://a@b/c", poolSize: 1) }
+        #expect(throws: PostgresURLError.self) { _ = try PostgresLocation(url: "postgres://a@b/c", poolSize: 1) }
     }
 
     @Test func aServerThatIsNotThereIsNamedWithoutThePassword() async throws {

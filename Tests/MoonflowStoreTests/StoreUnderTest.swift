@@ -44,8 +44,8 @@ final class StoreUnderTest: Sendable {
         case .sqlite: return try fixture.open(SQLiteStoreOptions(deadLetterRetention: deadLetterRetention))
         case .postgres:
             guard PostgresCluster.installed else { try Test.cancel(Comment(rawValue: PostgresCluster.notInstalled)) }
-            var options = try PostgresStoreOptions(url: try await database!.value, tls: .disable)
-            options.deadLetterRetention = deadLetterRetention
+            let options = PostgresStoreOptions(
+                try PostgresLocation(url: try await database!.value, tls: .disable), deadLetterRetention: deadLetterRetention)
             return try await PostgresRunStore.open(options, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
     }
