@@ -16,12 +16,16 @@ import Synchronization
 final class PostgresCommitter: Sendable {
     /// What the database did with one write.
     enum Outcome: Sendable, Equatable {
-        /// Written; its journal entries got positions `first ..< first + count`.
-        case written(first: Int64, count: Int)
+        /// Written; its journal entries got positions `first ..< first + count`, and the run's epoch is `epoch`.
+        case written(first: Int64, count: Int, epoch: Int64)
         /// A create whose run is stored already: nothing was written.
         case exists
         /// The run's journal has `length` entries, not the expected number: nothing was written.
         case conflict(length: Int)
+        /// A live process (`owner`) drives the run: nothing was written.
+        case owned(by: String)
+        /// The claim the write held is another process's now: nothing was written.
+        case lost
         case unknownRun
     }
 
@@ -44,10 +48,13 @@ final class PostgresCommitter: Sendable {
 
     private let client: PostgresClient
     private let logger: Logger
+    /// The process whose writes these are (`processes.id`).
+    private let processID: String
     private let queue = Mutex(Queue())
 
-    init(client: PostgresClient, logger: Logger) {
+    init(client: PostgresClient, processID: String, logger: Logger) {
         self.client = client
+        self.processID = processID
         self.logger = logger
     }
 
@@ -92,7 +99,7 @@ final class PostgresCommitter: Sendable {
                 results = batch.map { _ in .failure(error) }
             }
             for (pending, result) in zip(batch, results) {
-                if let committed = pending.committed, case .success(.written(let first, let count)) = result {
+                if let committed = pending.committed, case .success(.written(let first, let count, _)) = result {
                     committed((0..<Int64(count)).map { first + $0 })
                 }
             }
@@ -122,7 +129,7 @@ final class PostgresCommitter: Sendable {
         let text = Value.array(writes).jsonString()
         var answer: String?
         do {
-            for try await row in try await client.query("SELECT moonflow_write(\(text)::jsonb)::text", logger: logger).decode(String.self) {
+            for try await row in try await client.query("SELECT moonflow_write(\(text)::jsonb, \(processID))::text", logger: logger).decode(String.self) {
                 answer = row
             }
         } catch {
@@ -132,8 +139,12 @@ final class PostgresCommitter: Sendable {
             throw RunStoreError.storageBusy("moonflow_write answered \(answer ?? "nothing") for \(writes.count) writes")
         }
         return outcomes.map { outcome in
-            if let first = outcome["first"]?.intValue, let count = outcome["count"]?.intValue { return .written(first: first, count: Int(count)) }
+            if let first = outcome["first"]?.intValue, let count = outcome["count"]?.intValue, let epoch = outcome["epoch"]?.intValue {
+                return .written(first: first, count: Int(count), epoch: epoch)
+            }
             if let length = outcome["conflict"]?.intValue { return .conflict(length: Int(length)) }
+            if let owner = outcome["owned"]?.stringValue { return .owned(by: owner) }
+            if outcome["lost"] != nil { return .lost }
             if outcome["exists"] != nil { return .exists }
             return .unknownRun
         }

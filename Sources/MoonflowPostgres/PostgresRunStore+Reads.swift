@@ -96,16 +96,6 @@ extension PostgresRunStore {
             status: TaskStatus(rawValue: status) ?? .open, completedBy: completedBy, data: try data.map { try Value(json: $0) })
     }
 
-    package func dueTimers(at now: Timestamp) async throws -> [DueTimer] {
-        try await rows(
-            "SELECT t.run_id, t.kind, t.ref, t.at FROM timers t JOIN runs r ON r.id = t.run_id WHERE t.at <= \(now.nanosecondsSinceEpoch) ORDER BY t.at, r.position"
-        ) { row -> DueTimer? in
-            let (runID, kind, ref, at) = try row.decode((String, String, String, Int64).self)
-            guard let kind = TimerKind.runTimerKind(kind, ref: ref) else { return nil }
-            return DueTimer(runID: runID, timer: RunTimer(kind: kind, at: Timestamp(nanosecondsSinceEpoch: at)))
-        }.compactMap { $0 }
-    }
-
     package func queuedRuns() async throws -> [RunQueueEntry] {
         try await rows("SELECT run_id, workflow, priority::bigint, sequence, enqueued_at, deadline FROM run_queue ORDER BY sequence") { row in
             let (runID, workflow, priority, sequence, enqueuedAt, deadline) = try row.decode((String, String, Int64, Int64, Int64, Int64?).self)

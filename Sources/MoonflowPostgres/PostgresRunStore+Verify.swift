@@ -9,8 +9,11 @@ extension PostgresRunStore {
         do {
             return try await client.withConnection { connection in
                 try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-                defer { Task { [logger] in _ = try? await connection.query("ROLLBACK", logger: logger) } }
-                return try await verify(on: connection)
+                // Ended before the connection goes back to the pool, whatever happened.
+                let problems: Result<[String], any Error>
+                do { problems = .success(try await verify(on: connection)) } catch { problems = .failure(error) }
+                try await connection.query("ROLLBACK", logger: logger)
+                return try problems.get()
             }
         } catch {
             throw PostgresErrors.storageError(error)

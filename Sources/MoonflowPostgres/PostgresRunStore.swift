@@ -5,6 +5,7 @@ package import MoonflowModel
 import NIOSSL
 import OrderedCollections
 import PostgresNIO
+import Synchronization
 
 /// The `RunStore` on PostgreSQL (docs/scale-out.md), with the SQLite store's semantics: one
 /// transition is one transaction (its journal rows with their positions, the run's row, its
@@ -13,22 +14,30 @@ import PostgresNIO
 /// journal (`verify()`); each run keeps the definition it was pinned to. Migrations run when the
 /// store opens; a database migrated by a newer binary is refused. Every session of the store has
 /// `idle_in_transaction_session_timeout` set.
-package final class PostgresRunStore: DurableRunStore {
+package final class PostgresRunStore: SharedRunStore {
     package let options: PostgresStoreOptions
     let client: PostgresClient
     let logger: Logger
+    /// This process in `processes` (host, pid and a random part: a restarted process is another).
+    package let processID: String
+    /// The runs this process drives, with the epoch of its claim on each (docs/scale-out.md).
+    let claims = Mutex<[String: Int64]>([:])
+    /// One element when another process announced work (`NOTIFY moonflow_work`).
+    let announcements = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     private let committer: PostgresCommitter
-    private let running: Task<Void, Never>
+    /// The pool's run loop, the heartbeat and the listener: ended with the store.
+    let background = Mutex<[Task<Void, Never>]>([])
 
     private init(options: PostgresStoreOptions, client: PostgresClient, logger: Logger) {
         self.options = options
         self.client = client
         self.logger = logger
-        committer = PostgresCommitter(client: client, logger: logger)
-        running = Task { await client.run() }
+        processID = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+        committer = PostgresCommitter(client: client, processID: processID, logger: logger)
+        background.withLock { $0.append(Task { await client.run() }) }
     }
 
-    deinit { running.cancel() }
+    deinit { background.withLock { tasks in tasks.forEach { $0.cancel() } } }
 
     /// Connects, migrates the database to this binary's schema (refusing one that is newer) and
     /// opens the store. Nothing is written when it throws.
@@ -66,7 +75,15 @@ package final class PostgresRunStore: DurableRunStore {
         configuration.options.additionalStartupParameters = sessionSettings(options)
         configuration.options.maximumConnections = max(2, location.poolSize)
         configuration.options.minimumConnections = 1
-        return PostgresRunStore(options: options, client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        let store = PostgresRunStore(options: options, client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        do {
+            try await store.heartbeat()
+            try await store.expireDeadNeighbours()
+        } catch {
+            throw PostgresStoreError.cannotConnect(url: url, detail: PostgresErrors.text(error))
+        }
+        store.startBackgroundWork()
+        return store
     }
 
     /// Settings of every session the store opens.
@@ -110,9 +127,11 @@ package final class PostgresRunStore: DurableRunStore {
         write["created_at"] = .int(state.queuedAt.nanosecondsSinceEpoch)
         write["definition"] = Self.definitionValue(definition, at: events.first?.at ?? state.queuedAt)
         switch try await committer.write(.object(write), committed: committed) {
-        case .written: return true
+        case .written(_, _, let epoch):
+            noteClaim(state.id, epoch: epoch, released: Self.releases(state))
+            return true
         case .exists: return false
-        case .conflict, .unknownRun: throw RunStoreError.storageBusy("run '\(state.id)' was not created")
+        case .conflict, .owned, .lost, .unknownRun: throw RunStoreError.storageBusy("run '\(state.id)' was not created")
         }
     }
 
@@ -120,7 +139,7 @@ package final class PostgresRunStore: DurableRunStore {
         var write = Self.transition(of: newState, after: events, isNew: false)
         write["op"] = "append"
         write["expect"] = .int(Int64(newState.journalLength - events.count))
-        try Self.check(try await committer.write(.object(write), committed: committed), runID, events, newState)
+        try await commit(write, runID, events, newState, committed)
     }
 
     package func repin(
@@ -130,16 +149,35 @@ package final class PostgresRunStore: DurableRunStore {
         write["op"] = "repin"
         write["expect"] = .int(Int64(newState.journalLength - events.count))
         write["definition"] = Self.definitionValue(definition, at: events.first?.at ?? newState.queuedAt)
-        try Self.check(try await committer.write(.object(write), committed: committed), runID, events, newState)
+        try await commit(write, runID, events, newState, committed)
     }
 
-    private static func check(_ outcome: PostgresCommitter.Outcome, _ runID: String, _ events: [RunEvent], _ newState: RunState) throws {
-        switch outcome {
-        case .written, .exists: return
+    /// Writes a transition of a stored run under this process's claim on it (its epoch when it
+    /// holds one), and keeps the claim the database answered.
+    private func commit(
+        _ write: OrderedDictionary<String, Value>, _ runID: String, _ events: [RunEvent], _ newState: RunState,
+        _ committed: CommitHandler?
+    ) async throws {
+        var write = write
+        if let epoch = claims.withLock({ $0[runID] }) { write["epoch"] = .int(epoch) }
+        switch try await committer.write(.object(write), committed: committed) {
+        case .written(_, _, let epoch): noteClaim(runID, epoch: epoch, released: Self.releases(newState))
+        case .exists: return
         case .conflict(let length):
             throw RunStoreError.conflict(runID: runID, expectedLength: newState.journalLength - events.count, actualLength: length)
+        case .owned(let owner): throw RunStoreError.ownedElsewhere(runID: runID, owner: owner)
+        case .lost:
+            claims.withLock { _ = $0.removeValue(forKey: runID) }
+            throw RunStoreError.claimLost(runID: runID)
         case .unknownRun: throw RunStoreError.unknownRun(runID)
         }
+    }
+
+    /// Whether a run in `state` is nobody's after its write: it waits (on a timer or a task) or ended.
+    static func releases(_ state: RunState) -> Bool { state.status == .waiting || state.status.isTerminal }
+
+    func noteClaim(_ runID: String, epoch: Int64, released: Bool) {
+        claims.withLock { claims in claims[runID] = released ? nil : epoch }
     }
 
     private static func definitionValue(_ definition: PinnedDefinition, at: Timestamp) -> Value {
@@ -159,7 +197,7 @@ package final class PostgresRunStore: DurableRunStore {
             "run": .string(state.id), "status": .string(state.status.rawValue),
             "updated_at": .int((events.last?.at ?? state.queuedAt).nanosecondsSinceEpoch),
             "next_timer_at": timers.map(\.at).min().map { .int($0.nanosecondsSinceEpoch) } ?? .null,
-            "length": .int(Int64(state.journalLength)),
+            "length": .int(Int64(state.journalLength)), "release": .bool(releases(state)),
         ]
         write["events"] = .array(
             events.map { event in

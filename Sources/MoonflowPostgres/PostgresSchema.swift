@@ -95,9 +95,13 @@ enum PostgresSchema {
             created_at bigint NOT NULL,
             updated_at bigint NOT NULL,
             next_timer_at bigint,
-            journal_length integer NOT NULL
+            journal_length integer NOT NULL,
+            owner text,                      -- the process driving it (processes.id); NULL when it waits or ended
+            epoch bigint NOT NULL DEFAULT 0  -- fencing token: bumped on every claim
         );
         CREATE INDEX runs_by_status ON runs(status, position);
+        -- What claiming reads: the unfinished runs, a small part of the table.
+        CREATE INDEX runs_ready ON runs(position) WHERE status IN ('queued', 'running', 'compensating');
         CREATE INDEX runs_by_workflow ON runs(workflow, position);
         CREATE INDEX runs_by_parent ON runs(parent_run) WHERE parent_run IS NOT NULL;
         -- Append-only.
@@ -172,6 +176,16 @@ enum PostgresSchema {
             letter text NOT NULL             -- JSON (EventDeadLetter.toValue)
         );
         CREATE INDEX event_dead_letters_by_workflow ON event_dead_letters(workflow, position);
+        -- The engine processes: each renews its lease with one heartbeat (database time).
+        CREATE TABLE processes (
+            id text PRIMARY KEY,
+            host text NOT NULL,
+            pid integer NOT NULL,
+            machine text NOT NULL,           -- boot id and pid namespace: where `pid` means this process
+            started_at timestamptz NOT NULL DEFAULT now(),
+            heartbeat_at timestamptz NOT NULL DEFAULT now(),
+            lease_until timestamptz NOT NULL
+        );
 
         -- Stores a definition unless its hash is stored, numbering it after the workflow's others.
         CREATE FUNCTION moonflow_put_definition(d jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
@@ -186,11 +200,13 @@ enum PostgresSchema {
         END
         $fn$;
 
-        -- Writes a batch of transitions in the caller's transaction, each checked against its run's
-        -- journal length first: a refused one writes nothing and does not stop the others. Returns
-        -- one result per write: {"first": position, "count": n}, {"exists": true} (a create of a
-        -- stored run), {"conflict": length} or {"unknown": true}.
-        CREATE FUNCTION moonflow_write(writes jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+        -- Writes a batch of transitions of process `me` in the caller's transaction, each checked
+        -- first against its run's claim and journal length: a refused one writes nothing and does
+        -- not stop the others. A write with an "epoch" holds a claim, which must still be the run's;
+        -- one without claims the run unless a live process owns it. Returns one result per write:
+        -- {"first": position, "count": n, "epoch": e}, {"exists": true} (a create of a stored run),
+        -- {"conflict": length}, {"owned": process}, {"lost": true} or {"unknown": true}.
+        CREATE FUNCTION moonflow_write(writes jsonb, me text) RETURNS jsonb LANGUAGE plpgsql AS $fn$
         DECLARE
             w jsonb;
             run text;
@@ -198,6 +214,8 @@ enum PostgresSchema {
             last_position bigint;
             current_length integer;
             had_timers boolean;
+            run_owner text;
+            run_epoch bigint;
             written integer;
         BEGIN
             PERFORM pg_advisory_xact_lock(\(LockSpace.positions.rawValue), 0);
@@ -222,12 +240,27 @@ enum PostgresSchema {
                     END IF;
                     current_length := 0;
                     had_timers := false;
+                    run_epoch := 1;
                 ELSE
-                    SELECT journal_length, next_timer_at IS NOT NULL INTO current_length, had_timers
+                    SELECT journal_length, next_timer_at IS NOT NULL, owner, epoch
+                        INTO current_length, had_timers, run_owner, run_epoch
                         FROM runs WHERE id = run FOR UPDATE;
                     IF NOT FOUND THEN
                         results := results || jsonb_build_object('unknown', true);
                         CONTINUE;
+                    END IF;
+                    IF w ? 'epoch' THEN
+                        IF run_owner IS DISTINCT FROM me OR run_epoch <> (w->>'epoch')::bigint THEN
+                            results := results || jsonb_build_object('lost', true);
+                            CONTINUE;
+                        END IF;
+                    ELSIF run_owner IS DISTINCT FROM me THEN
+                        IF run_owner IS NOT NULL
+                            AND EXISTS (SELECT 1 FROM processes WHERE id = run_owner AND lease_until > now()) THEN
+                            results := results || jsonb_build_object('owned', run_owner);
+                            CONTINUE;
+                        END IF;
+                        run_epoch := run_epoch + 1;
                     END IF;
                     IF current_length <> (w->>'expect')::integer THEN
                         results := results || jsonb_build_object('conflict', current_length);
@@ -242,10 +275,13 @@ enum PostgresSchema {
                     SELECT run, current_length + e.n, e.value->>'type', e.value->>'activity', (e.value->>'attempt')::integer,
                            (e.value->>'at')::bigint, e.value->>'event', last_position + e.n
                     FROM jsonb_array_elements(w->'events') WITH ORDINALITY AS e(value, n);
-                results := results || jsonb_build_object('first', last_position + 1, 'count', jsonb_array_length(w->'events'));
+                results := results || jsonb_build_object(
+                    'first', last_position + 1, 'count', jsonb_array_length(w->'events'), 'epoch', run_epoch);
                 last_position := last_position + jsonb_array_length(w->'events');
+                -- A run that waits or ended is nobody's: whichever process its timer or task wakes drives it.
                 UPDATE runs SET status = w->>'status', updated_at = (w->>'updated_at')::bigint,
-                        next_timer_at = (w->>'next_timer_at')::bigint, journal_length = (w->>'length')::integer
+                        next_timer_at = (w->>'next_timer_at')::bigint, journal_length = (w->>'length')::integer,
+                        owner = CASE WHEN (w->>'release')::boolean THEN NULL ELSE me END, epoch = run_epoch
                     WHERE id = run;
                 INSERT INTO activities (run_id, name, status, attempts, interruptions, next_attempt_at, seq)
                     SELECT run, a.name, a.status, a.attempts, a.interruptions, a.next_attempt_at, a.seq

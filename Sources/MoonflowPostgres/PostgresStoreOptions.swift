@@ -9,14 +9,17 @@ package struct PostgresStoreOptions: Sendable, Hashable {
     /// Set on every session of the engine: a transaction left open this long is ended by the server,
     /// so a stuck session cannot hold locks or hold back vacuum.
     package var idleInTransactionTimeout: Duration
+    /// How long this process's claims outlive its last heartbeat; it heartbeats three times per lease.
+    package var lease: Duration
 
     package init(
         _ location: PostgresLocation, deadLetterRetention: Int = EventDeadLetter.retentionLimit,
-        idleInTransactionTimeout: Duration = .seconds(60)
+        idleInTransactionTimeout: Duration = .seconds(60), lease: Duration = .seconds(30)
     ) {
         self.location = location
         self.deadLetterRetention = deadLetterRetention
         self.idleInTransactionTimeout = idleInTransactionTimeout
+        self.lease = lease
     }
 }
 

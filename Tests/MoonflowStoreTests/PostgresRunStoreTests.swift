@@ -96,10 +96,14 @@ struct PostgresRunStoreTests {
         #expect(seenB == seenB.sorted())
         let history = try await b.events(after: 0, runID: nil, limit: 1000)
         #expect(history.compactMap(\.position?.offset) == (1...Int64(total)).map { $0 })
+        // b3 is b's: a cannot write it, and b's own stale append is refused as a conflict.
         var state = try #require(try await a.state(of: "b3"))
         let event = RunEvent(.activityStarted, runID: "b3", workflow: "w", activity: "a", attempt: 9, at: Timestamp(Date()))
         state.apply(event)
-        try await a.append("b3", events: [event], newState: state)
+        await #expect(throws: RunStoreError.ownedElsewhere(runID: "b3", owner: b.processID)) {
+            try await a.append("b3", events: [event], newState: state)
+        }
+        try await b.append("b3", events: [event], newState: state)
         await #expect(throws: RunStoreError.conflict(runID: "b3", expectedLength: state.journalLength - 1, actualLength: state.journalLength)) {
             try await b.append("b3", events: [event], newState: state)
         }

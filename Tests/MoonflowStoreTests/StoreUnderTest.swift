@@ -5,6 +5,7 @@ import MoonflowModel
 import MoonflowPostgres
 import MoonflowStore
 import MoonflowTestSupport
+import Synchronization
 import Testing
 
 /// The stores the conformance suite runs against: every one keeps the `RunStore` semantics.
@@ -26,6 +27,8 @@ final class StoreUnderTest: Sendable {
     private let memory: InMemoryRunStore?
     private let database: Task<String, any Error>?
     private let deadLetterRetention: Int
+    /// The PostgreSQL store opened last: opening again stops it as a clean shutdown does.
+    private let opened = Mutex<PostgresRunStore?>(nil)
 
     init(_ kind: StoreKind, fixture: StoreFixture, deadLetterRetention: Int = EventDeadLetter.retentionLimit) {
         self.kind = kind
@@ -46,7 +49,10 @@ final class StoreUnderTest: Sendable {
             guard PostgresCluster.installed else { try Test.cancel(Comment(rawValue: PostgresCluster.notInstalled)) }
             let options = PostgresStoreOptions(
                 try PostgresLocation(url: try await database!.value, tls: .disable), deadLetterRetention: deadLetterRetention)
-            return try await PostgresRunStore.open(options, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            try await opened.withLock { $0 }?.releaseAll()
+            let store = try await PostgresRunStore.open(options, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            opened.withLock { $0 = store }
+            return store
         }
     }
 
