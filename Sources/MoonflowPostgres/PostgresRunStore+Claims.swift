@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 package import MoonflowEngine
 package import MoonflowModel
 import PostgresNIO
@@ -62,10 +63,11 @@ extension PostgresRunStore {
                 }
             }
         }
-        let listener = Task { [weak self] in
+        // Not holding the store: it ends when the store goes (its deinit cancels this task).
+        let (client, logger, wake) = (client, logger, announcements.continuation)
+        let listener = Task {
             while !Task.isCancelled {
-                guard let self else { return }
-                await self.listen()
+                await Self.listen(client, logger: logger, wake: wake)
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -73,11 +75,11 @@ extension PostgresRunStore {
     }
 
     /// Listens on one pooled connection until it fails; each notification is one wake-up (coalesced).
-    private func listen() async {
+    private static func listen(_ client: PostgresClient, logger: Logger, wake: AsyncStream<Void>.Continuation) async {
         do {
             try await client.withConnection { connection in
-                try await connection.listen(on: Self.channel) { notifications in
-                    for try await _ in notifications { announcements.continuation.yield() }
+                try await connection.listen(on: channel) { notifications in
+                    for try await _ in notifications { wake.yield() }
                 }
             }
         } catch {
