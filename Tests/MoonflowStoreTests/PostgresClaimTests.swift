@@ -99,4 +99,26 @@ struct PostgresClaimTests {
         #expect(try await winner.state(of: "n1")?.status == .completed)
         try await expectConsistent(winner)
     }
+
+    /// Three processes firing the same schedule tick, and posting the same keyed event: one run each.
+    @Test func aScheduleTickAndAnEventKeyStartOneRunAcrossProcesses() async throws {
+        let fixture = try StoreFixture(workflows: ["tick": "workflow: tick\nactivities:\n  - {name: a, run: return 1}\n"])
+        let url = try await PostgresCluster.shared().createDatabase()
+        var engines: [Engine] = []
+        for _ in 0..<3 { engines.append(fixture.engine(try await Self.open(url))) }
+        let pinned = try fixture.pinned("tick")
+        let tick = Timestamp(nanosecondsSinceEpoch: 1_800_000_000_000_000_000)
+        let scheduled = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for engine in engines { group.addTask { try await engine.startScheduled(pinned, tick: tick, event: nil).created } }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(scheduled.filter { $0 }.count == 1)
+        let keyed = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for engine in engines {
+                group.addTask { try await engine.startTriggered(pinned, input: [:], key: "order-7", event: nil).created }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(keyed.filter { $0 }.count == 1)
+    }
 }
