@@ -100,6 +100,8 @@ extension PostgresRunStore {
 
     package func claimReadyRuns(limit: Int) async throws -> [String] {
         try await expireDeadNeighbours()
+        // Processes gone for a day are forgotten (a run still naming one is nobody's all the same).
+        try await execute("DELETE FROM processes WHERE lease_until < now() - interval '1 day'")
         let claimed = try await rows(
             """
             WITH ready AS (

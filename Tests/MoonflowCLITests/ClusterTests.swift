@@ -122,6 +122,12 @@ struct ClusterTests {
             #expect(Double(at) / 1e9 >= napStartedAt.timeIntervalSince1970 + 2)
         }
         #expect(ran.filter { $0["run"] == "nap1" }.count == 1)
+        // The cluster as monitoring shows it: the two survivors alive, the killed one not.
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(servers[0].port)/v1/monitoring")!)
+        let processes = try Value(json: String(decoding: data, as: UTF8.self))["processes"]?.arrayValue ?? []
+        let killedPID = Int64(servers[2].process.processIdentifier)
+        #expect(processes.filter { $0["alive"] == true }.count == 2)
+        #expect(processes.first { $0["pid"]?.intValue == killedPID }?["alive"] == false)
     }
 
     static func waitUntilHealthy(port: Int) async throws {
