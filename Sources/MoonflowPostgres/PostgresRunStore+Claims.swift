@@ -120,27 +120,37 @@ extension PostgresRunStore {
     }
 
     /// Timers due at `now` of the runs this process drives or may claim — nobody's, or an expired
-    /// owner's — which it claims here: another process skips them, so each timer fires in one.
+    /// owner's. Those due by the database's clock are claimed here (another process skips them, so
+    /// each timer fires in one); those only `now` reaches (the timer service looks a little ahead
+    /// to know how long to sleep) are returned unclaimed, and claimed by the write that fires them.
     package func dueTimers(at now: Timestamp) async throws -> [DueTimer] {
+        let at = now.nanosecondsSinceEpoch
         let due = try await rows(
             """
-            WITH due AS (
-                SELECT r.id FROM runs r
-                WHERE r.id IN (SELECT run_id FROM timers WHERE at <= \(now.nanosecondsSinceEpoch))
+            WITH free AS (
+                SELECT r.id, r.owner, r.position FROM runs r
+                WHERE r.id IN (SELECT run_id FROM timers WHERE at <= \(at))
                   AND (r.owner = \(processID) OR NOT EXISTS (SELECT 1 FROM processes p WHERE p.id = r.owner AND p.lease_until > now()))
+            ), due AS (
+                SELECT r.id FROM runs r JOIN free f ON f.id = r.id
+                WHERE f.owner = \(processID) OR r.id IN (SELECT run_id FROM timers WHERE at <= (extract(epoch FROM now()) * 1e9)::bigint)
                 FOR UPDATE OF r SKIP LOCKED
             ), claimed AS (
                 UPDATE runs SET owner = \(processID), epoch = runs.epoch + CASE WHEN runs.owner = \(processID) THEN 0 ELSE 1 END
                 FROM due WHERE runs.id = due.id
                 RETURNING runs.id, runs.epoch, runs.position
             )
-            SELECT t.run_id, t.kind, t.ref, t.at, c.epoch FROM timers t JOIN claimed c ON c.id = t.run_id
-            WHERE t.at <= \(now.nanosecondsSinceEpoch) ORDER BY t.at, c.position
+            SELECT t.run_id, t.kind, t.ref, t.at, c.epoch, c.position FROM timers t JOIN claimed c ON c.id = t.run_id WHERE t.at <= \(at)
+            UNION ALL
+            SELECT t.run_id, t.kind, t.ref, t.at, NULL, f.position FROM timers t JOIN free f ON f.id = t.run_id
+            WHERE t.at <= \(at) AND f.owner IS DISTINCT FROM \(processID)
+              AND t.run_id NOT IN (SELECT run_id FROM timers WHERE at <= (extract(epoch FROM now()) * 1e9)::bigint)
+            ORDER BY 4, 6
             """
-        ) { try $0.decode((String, String, String, Int64, Int64).self) }
+        ) { try $0.decode((String, String, String, Int64, Int64?, Int64).self) }
         var timers: [DueTimer] = []
-        for (runID, kind, ref, at, epoch) in due {
-            noteClaim(runID, epoch: epoch, released: false)
+        for (runID, kind, ref, at, epoch, _) in due {
+            if let epoch { noteClaim(runID, epoch: epoch, released: false) }
             guard let kind = TimerKind.runTimerKind(kind, ref: ref) else { continue }
             timers.append(DueTimer(runID: runID, timer: RunTimer(kind: kind, at: Timestamp(nanosecondsSinceEpoch: at))))
         }

@@ -87,6 +87,9 @@ struct PostgresClaimTests {
         #expect(try await engine.drive(id) == .waiting)
         // Waiting, the run is nobody's.
         #expect(try await a.processes().allSatisfy { $0.runsOwned == 0 })
+        // Looked at before it is due (the timer service sleeps until it), it stays nobody's.
+        #expect(try await b.dueTimers(at: Timestamp(Date()) + .seconds(5)).map(\.runID) == ["n1"])
+        #expect(try await a.processes().allSatisfy { $0.runsOwned == 0 })
         try await Task.sleep(for: .milliseconds(1100))
         let now = Timestamp(Date())
         async let fromA = a.dueTimers(at: now)
