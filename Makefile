@@ -6,8 +6,9 @@ SWIFT ?= swift
 PACKAGES := libyaml-dev liblua5.4-dev pkg-config libsqlite3-dev
 # Only the tests need these: chromium for the web page's browser test (it skips without it),
 # luacheck (EditorConfigTests), curl (.ci/doc-examples), promtool from prometheus (MetricsExpositionTests),
-# python3-venv (test-tools).
-TEST_PACKAGES := chromium chromium-driver lua-check curl prometheus python3-venv wrk
+# python3-venv (test-tools), postgresql (the PostgreSQL store's tests start a throwaway cluster of
+# their own with its initdb and pg_ctl; they never use a server the package may have started).
+TEST_PACKAGES := chromium chromium-driver lua-check curl prometheus python3-venv wrk postgresql
 # From PyPI into .build/venv: the OpenAPI validator and schemathesis (OpenAPIConformanceTests).
 VENV := .build/venv
 PY_TEST_TOOLS := openapi-spec-validator==0.9.0 schemathesis==4.32.5

@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.36.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries from the system (Debian: libyaml-dev, liblua5.4-dev).
@@ -91,13 +93,24 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
+        // The PostgreSQL store (postgres-nio): many engine processes on one database (docs/scale-out.md).
+        .target(
+            name: "MoonflowPostgres",
+            dependencies: [
+                "MoonflowModel", "MoonflowEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
         // The composition root: project loading, pinned definitions, the store the configuration
         // selects, the Lua runner, the engine; for `moonflow serve` the served project and its
         // background services; logging and metrics set-up for the edge.
         .target(
             name: "MoonflowRuntime",
             dependencies: [
-                "MoonflowModel", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore", "MoonflowHTTP",
+                "MoonflowModel", "MoonflowLoader", "MoonflowLua", "MoonflowEngine", "MoonflowStore", "MoonflowHTTP", "MoonflowPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -135,6 +148,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
@@ -151,6 +166,9 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
+
+        // What the tests share and ship nowhere: the throwaway PostgreSQL cluster.
+        .target(name: "MoonflowTestSupport", path: "Tests/MoonflowTestSupport"),
 
         .testTarget(name: "MoonflowModelTests", dependencies: ["MoonflowModel"]),
         .testTarget(name: "MoonflowYAMLTests", dependencies: ["MoonflowYAML", "MoonflowModel"]),
@@ -178,7 +196,8 @@ let package = Package(
         .testTarget(
             name: "MoonflowStoreTests",
             dependencies: [
-                "MoonflowStore", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowRuntime",
+                "MoonflowStore", "MoonflowPostgres", "MoonflowEngine", "MoonflowModel", "MoonflowLoader", "MoonflowRuntime",
+                "MoonflowTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -195,8 +214,10 @@ let package = Package(
         .testTarget(
             name: "MoonflowCLITests",
             dependencies: [
-                "MoonflowCLI", "MoonflowBench", "MoonflowModel", "MoonflowEngine", "MoonflowStore",
+                "MoonflowCLI", "MoonflowBench", "MoonflowModel", "MoonflowEngine", "MoonflowStore", "MoonflowPostgres",
+                "MoonflowTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Requests against a real HTTP service on a loopback port (`ServiceStub`, NIO).

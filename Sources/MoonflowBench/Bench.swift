@@ -44,11 +44,14 @@ package enum BenchStore: Sendable, Hashable, CustomStringConvertible {
     case memory
     /// A fresh SQLite store file per engine, WAL, with this synchronous level.
     case sqlite(EngineConfig.Synchronous)
+    /// A PostgreSQL database (`--store postgres://…`), shared by every engine of the run.
+    case postgres(PostgresLocation)
 
     package var description: String {
         switch self {
         case .memory: "memory"
         case .sqlite(let synchronous): "sqlite (synchronous=\(synchronous.rawValue))"
+        case .postgres(let location): "postgres (\(location.displayURL))"
         }
     }
 }

@@ -51,11 +51,11 @@ struct BenchProject {
 
     /// A project of one generated workflow, loaded, and an engine over it: what most engine
     /// scenarios start from. The caller removes the project.
-    static func single(id: String, yaml: String, store: BenchStore) throws -> (BenchProject, LoadedWorkflow, Engine) {
+    static func single(id: String, yaml: String, store: BenchStore) async throws -> (BenchProject, LoadedWorkflow, Engine) {
         let project = try BenchProject(files: ["\(id).yaml": yaml])
         do {
             guard let loaded = try project.loadValid()[id] else { throw BenchError(description: "\(id): not loaded") }
-            return (project, loaded, try project.engine(store))
+            return (project, loaded, try await project.engine(store))
         } catch {
             project.remove()
             throw error
@@ -64,16 +64,17 @@ struct BenchProject {
 
     /// An engine composed as `moonflow run` composes it (`Runtime.make`), over the store the
     /// bench was asked for; with the project's moonflow.yaml when `configured`.
-    func engine(_ store: BenchStore, configured: Bool = false) throws -> Engine {
+    func engine(_ store: BenchStore, configured: Bool = false) async throws -> Engine {
         var config = configured ? try Runtime.configuration(project: directory).get() : EngineConfig()
         switch store {
         case .memory: config.store = .memory
         // A fresh file per engine; `remove()` deletes it with the project.
         case .sqlite(let synchronous): config.store = .sqlite(path: ".moonflow/state-\(UUID().uuidString).db", synchronous: synchronous)
+        case .postgres(let location): config.store = .postgres(location)
         }
         let options = RuntimeOptions(
             project: directory, config: config, logger: Logger.escapedStandardError(label: "moonflow", level: .warning))
-        return try Runtime.make(options).engine
+        return try await Runtime.open(options).engine
     }
 }
 

@@ -25,6 +25,11 @@ extension Bench {
                 name: "bare SQLite commit (WAL, synchronous=\(synchronous.rawValue))",
                 nanos: try SQLiteCommitFloor.measure(synchronous: synchronous, repetitions: repetitions))
         }
+        if case .postgres(let location) = store {
+            commitFloor = BenchFloor(
+                name: "bare PostgreSQL one-row commit (same database)",
+                nanos: try await PostgresCommitFloor.measure(location, repetitions: repetitions))
+        }
         let context = BenchContext(repetitions: repetitions, store: store, luaFloor: luaFloor, commitFloor: commitFloor)
         var figures: [BenchFigure] = []
         for (index, candidate) in scenarios.enumerated() {

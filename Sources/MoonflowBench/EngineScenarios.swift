@@ -60,7 +60,7 @@ struct Seq40Scenario: BenchScenario {
         defer { project.remove() }
         let workflows = try project.loadValid()
         guard let lua = workflows["seq40"], let noop = workflows["seq40_noop"] else { throw BenchError(description: "seq40: not loaded") }
-        let engine = try project.engine(context.store)
+        let engine = try await project.engine(context.store)
         let (runs, reps) = (Self.runsPerRepetition, context.repetitions)
 
         let perRun = try await EngineBench.nanosPerRun(engine, lua, runs: runs, output: .int(Int64(Self.steps)), repetitions: reps)
@@ -114,7 +114,7 @@ struct Par10Scenario: BenchScenario {
     let name = "par10"
 
     func run(_ context: BenchContext) async throws -> [BenchFigure] {
-        let (project, loaded, engine) = try BenchProject.single(id: "par10", yaml: BenchWorkflows.parallel(id: "par10", width: 10), store: context.store)
+        let (project, loaded, engine) = try await BenchProject.single(id: "par10", yaml: BenchWorkflows.parallel(id: "par10", width: 10), store: context.store)
         defer { project.remove() }
         let perRun = try await EngineBench.nanosPerRun(engine, loaded, runs: 20, output: 10, repetitions: context.repetitions)
         return [
@@ -128,7 +128,7 @@ struct Runs3Scenario: BenchScenario {
     let name = "runs3"
 
     func run(_ context: BenchContext) async throws -> [BenchFigure] {
-        let (project, loaded, engine) = try BenchProject.single(id: "runs3", yaml: BenchWorkflows.sequential(id: "runs3", count: 3), store: context.store)
+        let (project, loaded, engine) = try await BenchProject.single(id: "runs3", yaml: BenchWorkflows.sequential(id: "runs3", count: 3), store: context.store)
         defer { project.remove() }
         let perRun = try await EngineBench.nanosPerRun(engine, loaded, runs: 1_000, output: 3, repetitions: context.repetitions)
         return [
@@ -144,7 +144,7 @@ struct ConcurrentScenario: BenchScenario {
     let name = "concurrent"
 
     func run(_ context: BenchContext) async throws -> [BenchFigure] {
-        let (project, loaded, engine) = try BenchProject.single(id: "seq40", yaml: BenchWorkflows.sequential(id: "seq40", count: Seq40Scenario.steps), store: context.store)
+        let (project, loaded, engine) = try await BenchProject.single(id: "seq40", yaml: BenchWorkflows.sequential(id: "seq40", count: Seq40Scenario.steps), store: context.store)
         defer { project.remove() }
         let perRun = try await EngineBench.nanosPerRun(
             engine, loaded, runs: 100, concurrently: true, output: .int(Int64(Seq40Scenario.steps)), repetitions: context.repetitions)

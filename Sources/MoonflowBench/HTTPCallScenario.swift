@@ -27,7 +27,7 @@ struct HTTPCallScenario: BenchScenario {
         try project.write("moonflow.yaml", "connections: {svc: {url: 'http://127.0.0.1:\(service.port)', allow_private_network: true}}\n")
         let workflows = try project.loadValid()
         guard let sequential = workflows["http_call"], let one = workflows["http_one"] else { throw BenchError(description: "http_call: not loaded") }
-        let engine = try project.engine(context.store, configured: true)
+        let engine = try await project.engine(context.store, configured: true)
         let output: Value = ["status": 200, "headers": ["content-type": "application/json", "content-length": "11"], "json": ["ok": true]]
 
         let raw = try await Self.rawRequestNanos(port: service.port, repetitions: context.repetitions)

@@ -75,6 +75,8 @@ struct HTTPScenario: BenchScenario {
         switch store {
         case .memory: config.store = .memory
         case .sqlite(let synchronous): config.store = .sqlite(path: ".moonflow/http-\(UUID().uuidString).db", synchronous: synchronous)
+        // It counts the runs of a fresh store per repetition: a shared database is not that.
+        case .postgres: throw BenchError(description: "http: not measured with --store postgres (it needs a fresh store per repetition)")
         }
         // The logger `moonflow serve` has (the server sets metadata on it at every request).
         let logger = Logger.escapedStandardError(label: "moonflow.bench.http", level: .error)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MoonflowBench
+import MoonflowModel
 
 /// `moonflow bench`: runs the registered scenarios (`Bench.scenarios`) and prints each figure with
 /// its ratio to the floor measured in the same run. A scenario whose checked result is wrong fails
@@ -18,7 +19,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Run only this scenario (repeatable): \(Bench.scenarios.map(\.name).joined(separator: ", ")).")
     var scenario: [String] = []
 
-    @Option(name: .long, help: "Where the engine scenarios keep runs: memory or sqlite (a fresh file per engine).")
+    @Option(
+        name: .long,
+        help: "Where the engine scenarios keep runs: memory, sqlite (a fresh file per engine) or a postgres://user:password@host:port/database URL (one database for every engine; tls disabled).")
     var store: String = "memory"
 
     @Option(name: .long, help: "SQLite synchronous level with --store sqlite: full or normal.")
@@ -32,15 +35,24 @@ struct BenchCommand: AsyncParsableCommand {
         if let unknown = scenario.first(where: { !known.contains($0) }) {
             throw ValidationError("--scenario: unknown scenario '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
-        guard ["memory", "sqlite"].contains(store) else { throw ValidationError("--store: memory or sqlite") }
+        if PostgresLocation.isURL(store) {
+            do { _ = try PostgresLocation(url: store) } catch { throw ValidationError("--store: \(error)") }
+        } else if !["memory", "sqlite"].contains(store) {
+            throw ValidationError("--store: memory, sqlite or a postgres:// URL")
+        }
         guard ["full", "normal"].contains(sync) else { throw ValidationError("--sync: full or normal") }
         guard repetitions >= 1 else { throw ValidationError("--repetitions: at least 1") }
     }
 
     func run() async throws {
         let selected = Bench.scenarios.filter { scenario.isEmpty || scenario.contains($0.name) }
-        let report = try await Self.measure(
-            selected, repetitions: repetitions, store: store == "sqlite" ? .sqlite(sync == "normal" ? .normal : .full) : .memory)
+        let chosen: BenchStore =
+            if let location = try? PostgresLocation(url: store, tls: .disable) {
+                .postgres(location)
+            } else {
+                store == "sqlite" ? .sqlite(sync == "normal" ? .normal : .full) : .memory
+            }
+        let report = try await Self.measure(selected, repetitions: repetitions, store: chosen)
         switch global.format {
         case .json: print(report.json.jsonString(pretty: true))
         case .text: print(report.text)

@@ -27,19 +27,19 @@ enum Composition {
     /// with the system clock, logs on standard error (standard output is for the report) and
     /// `MOONFLOW_FAILPOINTS` (docs/testing.md). A store another process holds, or a corrupt file,
     /// exits 1 with the reason.
-    static func runtime(_ global: GlobalOptions, _ storage: StoreOptions, config: EngineConfig? = nil) throws -> Runtime {
+    static func runtime(_ global: GlobalOptions, _ storage: StoreOptions, config: EngineConfig? = nil) async throws -> Runtime {
         let project = global.projectURL
         let options = RuntimeOptions(
             project: project, config: try config ?? engineConfig(project: project), store: storage.selection,
             acceptWALLoss: storage.acceptWALLoss, logger: Logger.escapedStandardError(label: "moonflow", level: .warning),
             failpoints: Failpoints(ProcessInfo.processInfo.environment["MOONFLOW_FAILPOINTS"] ?? ""))
-        return try make(options)
+        return try await make(options)
     }
 
-    /// `Runtime.make`, its failure told on standard error with exit 1.
-    static func make(_ options: RuntimeOptions) throws -> Runtime {
+    /// `Runtime.open`, its failure told on standard error with exit 1.
+    static func make(_ options: RuntimeOptions) async throws -> Runtime {
         do {
-            return try Runtime.make(options)
+            return try await Runtime.open(options)
         } catch {
             printError("error: \(error)")
             throw MoonflowExit.failure
@@ -63,11 +63,11 @@ enum Composition {
     }
 }
 
-/// `--store PATH|memory`, shared by every command that reads or drives runs.
+/// `--store PATH|memory|postgres://…`, shared by every command that reads or drives runs.
 struct StoreOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: "Where runs are kept: a SQLite file, or memory (default: moonflow.yaml's store, else .moonflow/state.db).")
+        help: "Where runs are kept: a SQLite file, memory, or a postgres://user@host:port/database URL (default: moonflow.yaml's store, else .moonflow/state.db).")
     var store: String?
 
     @Flag(
@@ -80,6 +80,7 @@ struct StoreOptions: ParsableArguments {
         switch store {
         case nil: .configured
         case "memory": .memory
+        case let url? where PostgresLocation.isURL(url): .postgres(url: url)
         case let path?: .sqlite(path: path)
         }
     }

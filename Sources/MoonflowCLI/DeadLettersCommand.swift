@@ -16,7 +16,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Option(help: "Only dead letters of this workflow.") var workflow: String?
 
         func run() async throws {
-            let store = try Composition.runtime(global, storage).store
+            let store = try await Composition.runtime(global, storage).store
             let letters = try await store.eventDeadLetters(workflow: workflow)
             switch global.format {
             case .json: print(Value.array(letters.map { $0.toValue(summary: true) }).jsonString(pretty: true))
@@ -40,7 +40,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument(help: "The dead letter's id (dl-…).") var id: String
 
         func run() async throws {
-            let store = try Composition.runtime(global, storage).store
+            let store = try await Composition.runtime(global, storage).store
             guard let letter = try await store.eventDeadLetter(id: id) else {
                 printError("error: unknown dead letter '\(SafeText.display(id, limit: 256))'")
                 throw MoonflowExit.usage

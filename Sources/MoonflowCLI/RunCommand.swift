@@ -63,7 +63,7 @@ struct RunCommand: AsyncParsableCommand {
         let config = try Composition.engineConfig(project: global.projectURL)
         let loaded = try Composition.loadWorkflow(workflow, project: global.projectURL)
         let runInput = try readInput()
-        let runtime = try Composition.runtime(global, storage, config: config)
+        let runtime = try await Composition.runtime(global, storage, config: config)
         let engine = runtime.engine
         let id: RunID
         do {

@@ -27,7 +27,7 @@ struct RunsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try Composition.runtime(global, storage).store
+            let store = try await Composition.runtime(global, storage).store
             let wanted = status.flatMap(RunStatus.init(rawValue:))
             let runs = try await store.runs(status: wanted.map { [$0] }).filter { workflow == nil || $0.workflow == workflow }
             switch global.format {
@@ -55,7 +55,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            let engine = try Composition.runtime(global, storage).engine
+            let engine = try await Composition.runtime(global, storage).engine
             let report = try await Composition.known(id) { try await engine.report(id) }
             Composition.print(report, global.format)
         }
@@ -70,7 +70,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            let store = try Composition.runtime(global, storage).store
+            let store = try await Composition.runtime(global, storage).store
             let journal = try await store.journal(of: id)
             guard var state = journal.first.flatMap(RunState.init(queuedBy:)) else {
                 printError("error: unknown run '\(id)'")
@@ -121,7 +121,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            let engine = try Composition.runtime(global, storage).engine
+            let engine = try await Composition.runtime(global, storage).engine
             _ = try await Composition.known(id) { try await engine.cancel(id) }
             Composition.print(try await engine.report(id), global.format)
         }
@@ -135,7 +135,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            let engine = try Composition.runtime(global, storage).engine
+            let engine = try await Composition.runtime(global, storage).engine
             _ = try await Composition.known(id) { try await engine.terminate(id) }
             Composition.print(try await engine.report(id), global.format)
         }
@@ -158,7 +158,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "Only this run.") var id: String?
 
         func run() async throws {
-            let runtime = try Composition.runtime(global, storage)
+            let runtime = try await Composition.runtime(global, storage)
             let (engine, store) = (runtime.engine, runtime.store)
             var results: [(RunID, Result<RunStatus, any Error>)]
             if let id {
@@ -182,7 +182,7 @@ struct RunsCommand: AsyncParsableCommand {
                     lines.append(["run_id": .string(runID), "status": .string(status.rawValue)])
                 case .failure(let error):
                     statuses.append(.failed)
-                    if let store = store as? SQLiteRunStore {
+                    if let store = store as? any DurableRunStore {
                         try await store.recordDeadLetter(runID: runID, reason: "\(error)", at: engine.clock.now)
                     }
                     lines.append(["run_id": .string(runID), "error": .string(SafeText.errorMessage("\(error)"))])
@@ -212,7 +212,7 @@ struct RunsCommand: AsyncParsableCommand {
         var latest = false
 
         func run() async throws {
-            let runtime = try Composition.runtime(global, storage)
+            let runtime = try await Composition.runtime(global, storage)
             let (engine, store) = (runtime.engine, runtime.store)
             let status: RunStatus
             do {

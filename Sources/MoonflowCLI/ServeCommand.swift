@@ -70,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw MoonflowExit.usage
         }
-        let runtime = try Composition.make(
+        let runtime = try await Composition.make(
             RuntimeOptions(
                 project: project, config: engineConfig, store: storage.selection, acceptWALLoss: storage.acceptWALLoss, logger: logger,
                 serving: ServingOptions()))

@@ -26,7 +26,7 @@ struct TasksCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try Composition.runtime(global, storage).store
+            let store = try await Composition.runtime(global, storage).store
             let tasks = try await store.tasks(status: status.flatMap(TaskStatus.init(rawValue:))).filter { task in
                 user.map { task.users.contains($0) || (task.users.isEmpty && task.groups.isEmpty) } ?? true
             }
@@ -50,7 +50,7 @@ struct TasksCommand: AsyncParsableCommand {
         @Argument(help: "The task id.") var id: String
 
         func run() async throws {
-            let store = try Composition.runtime(global, storage).store
+            let store = try await Composition.runtime(global, storage).store
             guard let task = try await store.task(id: id) else {
                 printError("error: no task '\(id)'")
                 throw MoonflowExit.usage
@@ -88,7 +88,7 @@ struct TasksCommand: AsyncParsableCommand {
 
         func run() async throws {
             let submitted = try CLIScriptSupport.json(data, flag: "--data")
-            let runtime = try Composition.runtime(global, storage)
+            let runtime = try await Composition.runtime(global, storage)
             let (engine, store) = (runtime.engine, runtime.store)
             let name = user ?? ProcessInfo.processInfo.environment["USER"] ?? ""
             let status: RunStatus

@@ -36,7 +36,7 @@ struct TestCommand: AsyncParsableCommand {
         // secret is read (a test runs where the secrets are not).
         var config = try Composition.engineConfig(project: global.projectURL)
         (config.connections, config.secretsFile, config.secretsEnvironmentPrefix) = ([:], nil, nil)
-        let runtime = try Composition.make(
+        let runtime = try await Composition.make(
             RuntimeOptions(
                 project: global.projectURL, config: config, store: .memory,
                 logger: Logger.escapedStandardError(label: "moonflow", level: .warning)))

@@ -83,7 +83,7 @@ package enum EngineConfigLoader {
         if let n = map["monitoring"], let m = MappingReader(n, context, what: "'monitoring'", allowed: ["metrics"]) {
             if let e = m["metrics"] { config.metricsEnabled = context.bool(e, "metrics") ?? true }
         }
-        if let n = map["store"] { config.store = readStore(n, context: context) ?? config.store }
+        if let n = map["store"] { config.store = readStore(n, context: context, environment: environment) ?? config.store }
         if let n = map["server"], let m = MappingReader(n, context, what: "'server'", allowed: ["host", "port", "run_backlog"]) {
             if let h = m["host"] { config.host = context.string(h, "host") ?? config.host }
             if let p = m["port"] { config.port = context.int(p, "port", 0...65535) ?? config.port }
@@ -104,12 +104,16 @@ package enum EngineConfigLoader {
         return config
     }
 
-    private static func readStore(_ node: YAMLNode, context: FileContext) -> EngineConfig.Store? {
+    private static func readStore(_ node: YAMLNode, context: FileContext, environment: [String: String]) -> EngineConfig.Store? {
         if node.scalar?.text == "memory" { return .memory }
-        guard let m = MappingReader(node, context, what: "'store'", allowed: ["sqlite", "memory", "synchronous", "postgres"]) else { return nil }
-        if let p = m["postgres"] {
-            context.error(.invalidValue, "the PostgreSQL store is not available yet", at: p, hint: "use sqlite (the default) for now")
-            return nil
+        let postgresKeys = ["password_env", "pool_size", "tls"]
+        guard
+            let m = MappingReader(
+                node, context, what: "'store'", allowed: ["sqlite", "memory", "synchronous", "postgres"] + postgresKeys)
+        else { return nil }
+        if let p = m["postgres"] { return readPostgres(p, m, context: context, environment: environment) }
+        for key in postgresKeys {
+            if let n = m[key] { context.error(.invalidValue, "'store.\(key)' applies to a PostgreSQL store only", at: n, hint: "add 'postgres: URL'") }
         }
         if m.has("memory") { return .memory }
         var path = ".moonflow/state.db"
@@ -124,6 +128,26 @@ package enum EngineConfigLoader {
         }
         if let y = m["synchronous"], let v = context.choice(y, "synchronous", ["full", "normal"]) { synchronous = .init(rawValue: v)! }
         return .sqlite(path: path, synchronous: synchronous)
+    }
+
+    /// `store: {postgres: URL, password_env, pool_size, tls}` (docs/scale-out.md).
+    private static func readPostgres(
+        _ url: YAMLNode, _ m: MappingReader, context: FileContext, environment: [String: String]
+    ) -> EngineConfig.Store? {
+        guard let text = context.string(url, "postgres") else { return nil }
+        var password: String?
+        if let e = m["password_env"], let variable = context.string(e, "password_env") {
+            password = environment[variable]
+            if password == nil { context.error(.invalidValue, "the environment variable \(variable) is not set", at: e) }
+        }
+        let poolSize = m["pool_size"].flatMap { context.int($0, "pool_size", PostgresLocation.poolSizes) } ?? PostgresLocation.defaultPoolSize
+        let tls = m["tls"].flatMap { context.choice($0, "tls", PostgresLocation.TLS.allCases.map(\.rawValue)) }.flatMap(PostgresLocation.TLS.init)
+        do {
+            return .postgres(try PostgresLocation(url: text, password: password, tls: tls ?? .prefer, poolSize: poolSize))
+        } catch {
+            context.error(.invalidValue, error.description, at: url, hint: "postgres://user[:password]@host[:port]/database")
+            return nil
+        }
     }
 
     private static func readToken(_ node: YAMLNode, context: FileContext, environment: [String: String]) -> EngineConfig.Token? {

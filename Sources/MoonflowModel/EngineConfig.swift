@@ -18,6 +18,8 @@ package struct EngineConfig: Sendable, Hashable {
         /// A project-relative or absolute path.
         case sqlite(path: String, synchronous: Synchronous)
         case memory
+        /// A PostgreSQL database several engine processes share (docs/scale-out.md).
+        case postgres(PostgresLocation)
     }
 
     package enum Role: String, Sendable, Hashable, CaseIterable { case admin, `operator`, user }

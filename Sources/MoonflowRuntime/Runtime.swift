@@ -5,6 +5,7 @@ package import MoonflowEngine
 package import MoonflowLoader
 package import MoonflowLua
 package import MoonflowModel
+import MoonflowPostgres
 import MoonflowStore
 
 /// Where a runtime keeps its runs.
@@ -15,6 +16,9 @@ package enum StoreSelection: Sendable {
     case memory
     /// A SQLite file (a relative path is under the project), at `moonflow.yaml`'s synchronous level.
     case sqlite(path: String)
+    /// A PostgreSQL database (`--store postgres://…`), with `moonflow.yaml`'s `password_env`,
+    /// `pool_size` and `tls` when its store is PostgreSQL too.
+    case postgres(url: String)
     /// A store opened already.
     case existing(any RunStore)
 }
@@ -74,6 +78,11 @@ package enum RuntimeError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// A PostgreSQL store was asked of `Runtime.make`, which cannot wait for a connection.
+private struct NeedsOpen: Error, CustomStringConvertible {
+    var description: String { "a PostgreSQL store is opened with Runtime.open" }
+}
+
 /// The composition root of every command that runs workflows (`moonflow run`, `test`, `runs …`,
 /// `tasks …`, `bench`, `serve`) and of the tests that need an engine like theirs: the project
 /// loader with the Lua syntax checker, the store the configuration selects, the Lua runner, the
@@ -118,7 +127,21 @@ package final class Runtime: Sendable {
         self.served = served
     }
 
-    /// Opens the store and builds everything over it.
+    /// Opens the store and builds everything over it: a PostgreSQL store is connected to and
+    /// migrated first (docs/scale-out.md).
+    package static func open(_ options: RuntimeOptions) async throws(RuntimeError) -> Runtime {
+        guard let location = try postgresLocation(options) else { return try make(options) }
+        var options = options
+        do {
+            options.store = .existing(try await PostgresRunStore.open(PostgresStoreOptions(location), logger: options.logger))
+        } catch {
+            throw .storeUnavailable(path: location.displayURL, reason: error)
+        }
+        return try make(options)
+    }
+
+    /// `open` for a store that opens at once: memory, a SQLite file, one opened already. A
+    /// PostgreSQL store needs `open`.
     package static func make(_ options: RuntimeOptions) throws(RuntimeError) -> Runtime {
         let secrets: [String: String]
         switch SecretsLoader.load(options.config, project: options.project, environment: options.environment) {
@@ -171,6 +194,23 @@ package final class Runtime: Sendable {
         return EngineConfigLoader.load(url, displayName: file ?? "moonflow.yaml", required: file != nil)
     }
 
+    /// The PostgreSQL database `options` select, if they select one.
+    private static func postgresLocation(_ options: RuntimeOptions) throws(RuntimeError) -> PostgresLocation? {
+        switch (options.store, options.config.store) {
+        case (.configured, .postgres(let location)): return location
+        case (.postgres(let url), let configured):
+            var base: PostgresLocation?
+            if case .postgres(let location) = configured { base = location }
+            do {
+                return try PostgresLocation(
+                    url: url, password: base?.password, tls: base?.tls ?? .prefer, poolSize: base?.poolSize ?? PostgresLocation.defaultPoolSize)
+            } catch {
+                throw .storeUnavailable(path: "--store", reason: error)
+            }
+        default: return nil
+        }
+    }
+
     /// The store `options` select; a relative path is under the project.
     private static func openStore(_ options: RuntimeOptions) throws(RuntimeError) -> any RunStore {
         var sqlite = SQLiteStoreOptions(acceptWALLoss: options.acceptWALLoss)
@@ -178,13 +218,17 @@ package final class Runtime: Sendable {
         switch (options.store, options.config.store) {
         case (.existing(let store), _): return store
         case (.memory, _), (.configured, .memory): return InMemoryRunStore()
+        case (.postgres(let url), _):
+            throw .storeUnavailable(path: url, reason: NeedsOpen())
+        case (.configured, .postgres(let location)):
+            throw .storeUnavailable(path: location.displayURL, reason: NeedsOpen())
         case (.configured, .sqlite(let configured, let synchronous)):
             path = configured
             sqlite.synchronous = synchronous
         case (.sqlite(let chosen), .sqlite(_, let synchronous)):
             path = chosen
             sqlite.synchronous = synchronous
-        case (.sqlite(let chosen), .memory):
+        case (.sqlite(let chosen), .memory), (.sqlite(let chosen), .postgres):
             path = chosen
         }
         // Appended rather than resolved against the project's URL, which would drop its last

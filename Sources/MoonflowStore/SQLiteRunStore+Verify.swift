@@ -3,9 +3,7 @@ import MoonflowEngine
 import MoonflowModel
 
 extension SQLiteRunStore {
-    /// Checks that the stored state of every run equals the fold of its journal (docs/durability.md): the
-    /// run row, its activities, tasks, timers and queue entry are what the fold says. Returns one
-    /// line per difference; empty when the store is consistent.
+    /// The run row, its activities, tasks, timers and queue entry are what the fold says.
     package func verify() async throws -> [String] {
         try await pool.read { db in
             var problems: [String] = []

@@ -66,7 +66,7 @@ package enum StoreOpenError: Error, Sendable, Hashable, CustomStringConvertible 
 ///
 /// One process owns a store: an exclusive `flock` on `<path>.lock` is held while the store is
 /// open (the kernel drops it when the process dies, so a crash never leaves a stale lock).
-package final class SQLiteRunStore: RunStore {
+package final class SQLiteRunStore: DurableRunStore {
     package let path: String
     let pool: DatabasePool
     let committer: GroupCommitter
@@ -132,7 +132,6 @@ package final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Transactions committed and writes they held so far (mean batch size = writes / transactions).
     package var commitStatistics: (transactions: Int, writes: Int) { committer.statistics }
 
     // MARK: - Writes
@@ -204,7 +203,6 @@ package final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Notes a run recovery could not drive; the reason is kept as every error text is (`SafeText.errorMessage`).
     package func recordDeadLetter(runID: String, reason: String, at: Timestamp) async throws {
         _ = try await committer.write { db in
             try db.execute(
@@ -289,7 +287,6 @@ package final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Every stored definition version of a workflow, oldest first: `(version, hash)`.
     package func definitionVersions(of workflow: String) async throws -> [(version: Int, hash: String)] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT version, hash FROM definitions WHERE workflow = ? ORDER BY version", arguments: [workflow])
@@ -361,7 +358,7 @@ package final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Runs waiting to start, in queue order (docs/resilience.md): what `RunAdmissionMachine` is rebuilt from.
+    /// What `RunAdmissionMachine` is rebuilt from.
     package func queuedRuns() async throws -> [RunQueueEntry] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM run_queue ORDER BY sequence").map { row in
@@ -382,22 +379,7 @@ package final class SQLiteRunStore: RunStore {
     /// earlier formats).
     static func journal(_ runID: String, _ db: Database) throws -> [RunEvent] {
         let texts = try String.fetchAll(db, sql: "SELECT event FROM journal WHERE run_id = ? ORDER BY seq", arguments: [runID])
-        return try texts.enumerated().map { index, text in try event(text, runID: runID, seq: index + 1) }
-    }
-
-    /// One stored journal row; one that does not read back is `StoreDataError.badJournalEntry`.
-    static func event(_ text: String, runID: String, seq: Int) throws(StoreDataError) -> RunEvent {
-        let value: Value
-        do {
-            value = try Value(json: text)
-        } catch {
-            throw .badJournalEntry(runID: runID, seq: seq, reason: "not JSON (\(error))")
-        }
-        do {
-            return try RunEvent(journalValue: value)
-        } catch {
-            throw .badJournalEntry(runID: runID, seq: seq, reason: error.description)
-        }
+        return try texts.enumerated().map { index, text in try RunEvent(storedJournalText: text, runID: runID, seq: index + 1) }
     }
 
     package func events(after position: Int64, runID: String?, limit: Int) async throws -> [RunEvent] {
@@ -414,7 +396,7 @@ package final class SQLiteRunStore: RunStore {
                         arguments: [position, max(0, limit)])
                 }
             return try rows.map { row in
-                try Self.event(row["event"], runID: row["run_id"], seq: row["seq"]).at(EventPosition(offset: row["position"]))
+                try RunEvent(storedJournalText: row["event"], runID: row["run_id"], seq: row["seq"]).at(EventPosition(offset: row["position"]))
             }
         }
     }
@@ -433,27 +415,6 @@ package final class SQLiteRunStore: RunStore {
             workflowID: row["workflow"], hash: row["hash"], workflowFile: row["workflow_file"],
             files: files.compactMapValues(\.stringValue))
     }
-}
-
-/// A stored row that does not read back (written by another program, or damaged).
-package enum StoreDataError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// Entry `seq` of the run's journal is not JSON, or not an event this build reads (`reason`).
-    case badJournalEntry(runID: String, seq: Int, reason: String)
-    case badDeadLetter(id: String)
-    package var description: String {
-        switch self {
-        case .badJournalEntry(let id, let seq, let reason):
-            "run '\(SafeText.display(id, limit: 256))': journal entry \(seq) does not read back: \(reason)"
-        case .badDeadLetter(let id): "dead letter '\(SafeText.display(id, limit: 256))' does not decode"
-        }
-    }
-}
-
-/// A run recovery could not drive, and why.
-package struct DeadLetter: Sendable, Hashable {
-    package var runID: String
-    package var at: Timestamp
-    package var reason: String
 }
 
 /// What `runs list` shows of a run, from the summary row.

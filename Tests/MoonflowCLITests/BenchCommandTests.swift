@@ -113,3 +113,12 @@ struct BenchCommandTests {
         #expect(throws: BenchError.self) { try Bench.check(nil, equals: 40, "missing") }
     }
 }
+
+/// `moonflow bench --store postgres://…`: a URL that does not read is refused before anything runs.
+@Suite struct BenchPostgresStoreTests {
+    @Test func aBadPostgresURLIsRefusedAsUsage() throws {
+        let result = try CLIRunner.run(["bench", "--scenario", "seq40", "--store", "postgres://nobody@host"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("the database is missing"))
+    }
+}

@@ -1,15 +1,20 @@
 import Foundation
+import Logging
 import MoonflowEngine
 import MoonflowModel
+import MoonflowPostgres
 import MoonflowStore
+import MoonflowTestSupport
 import Testing
 
 /// Crash recovery (docs/durability.md) with real processes: the built `moonflow` is killed — by `kill -9`, or
 /// by a failpoint that `_exit(137)`s at a chosen moment — and `moonflow runs resume` restarts it on
-/// the same store. What happened is read back from the store's journal.
+/// the same store. What happened is read back from the store's journal. Each runs on SQLite and on
+/// PostgreSQL (a database of its own on the tests' throwaway cluster).
 @Suite(.serialized, .timeLimit(.minutes(3))) struct CrashTests {
-    @Test func aLinearRunKilledWhileBRunsRerunsOnlyBWithTheSameIdempotencyKey() async throws {
-        let project = try CrashProject()
+    @Test(arguments: CrashStore.allCases)
+    func aLinearRunKilledWhileBRunsRerunsOnlyBWithTheSameIdempotencyKey(_ kind: CrashStore) async throws {
+        let project = try await CrashProject.make(kind)
         let killed = try project.moonflow(["run", "linear", "--run-id", "r1"], failpoints: "during:activity_body:b")
         #expect(killed.status == 137)
         #expect(try project.moonflow(["runs", "resume"]).status == 0)
@@ -30,8 +35,9 @@ import Testing
         try await project.expectConsistent()
     }
 
-    @Test func aCompletionCommittedBeforeTheKillNeverRunsAgain() async throws {
-        let project = try CrashProject()
+    @Test(arguments: CrashStore.allCases)
+    func aCompletionCommittedBeforeTheKillNeverRunsAgain(_ kind: CrashStore) async throws {
+        let project = try await CrashProject.make(kind)
         #expect(try project.moonflow(["run", "linear", "--run-id", "r1"], failpoints: "after_commit:activity_completed:a").status == 137)
         #expect(try project.moonflow(["runs", "resume", "r1"]).status == 0)
         #expect(try await project.journal("r1").attempts(of: "a") == [1])
@@ -46,8 +52,9 @@ import Testing
         try await project.expectConsistent()
     }
 
-    @Test func aKillDuringBackoffWaitsUntilTheStoredTimeAndKeepsTheCount() async throws {
-        let project = try CrashProject()
+    @Test(arguments: CrashStore.allCases)
+    func aKillDuringBackoffWaitsUntilTheStoredTimeAndKeepsTheCount(_ kind: CrashStore) async throws {
+        let project = try await CrashProject.make(kind)
         #expect(try project.moonflow(["run", "flaky", "--run-id", "f1"], failpoints: "after_commit:activity_retrying:b").status == 137)
         let stored = try #require(try await project.journal("f1").last { $0.type == .activityRetrying })
         let nextAttemptAt = try #require(stored.data["next_attempt_at"]?.intValue)
@@ -60,8 +67,9 @@ import Testing
         try await project.expectConsistent()
     }
 
-    @Test func aKillDuringCompensationContinuesWithThePendingOnesInOrder() async throws {
-        let project = try CrashProject()
+    @Test(arguments: CrashStore.allCases)
+    func aKillDuringCompensationContinuesWithThePendingOnesInOrder(_ kind: CrashStore) async throws {
+        let project = try await CrashProject.make(kind)
         let killed = try project.moonflow(["run", "saga", "--run-id", "s1"], failpoints: "after_commit:compensation_completed:c")
         #expect(killed.status == 137)
         #expect(try await project.state("s1").status == .compensating)
@@ -73,8 +81,9 @@ import Testing
         try await project.expectConsistent()
     }
 
-    @Test func aWaitingTaskKeepsItsTokenAcrossAKill() async throws {
-        let project = try CrashProject()
+    @Test(arguments: CrashStore.allCases)
+    func aWaitingTaskKeepsItsTokenAcrossAKill(_ kind: CrashStore) async throws {
+        let project = try await CrashProject.make(kind)
         #expect(try project.moonflow(["run", "approval", "--run-id", "t1"]).status == 3)
         let before = try Value(json: try project.moonflow(["tasks", "show", "t1:ask:1", "--format", "json"]).stdout)
         let background = try project.start(["runs", "resume"])
@@ -89,8 +98,9 @@ import Testing
         try await project.expectConsistent()
     }
 
-    @Test func queuedRunsStartInTheirOrderAfterARestart() async throws {
-        let project = try CrashProject()
+    @Test(arguments: CrashStore.allCases)
+    func queuedRunsStartInTheirOrderAfterARestart(_ kind: CrashStore) async throws {
+        let project = try await CrashProject.make(kind)
         for id in ["q1", "q2", "q3"] {
             #expect(try project.moonflow(["run", "linear", "--run-id", id], failpoints: "after_commit:run_queued").status == 137)
         }
@@ -104,8 +114,9 @@ import Testing
         try await project.expectConsistent()
     }
 
-    @Test func twentyRandomKillsEndWithEveryActivityCompletedOnce() async throws {
-        let project = try CrashProject()
+    @Test(arguments: CrashStore.allCases)
+    func twentyRandomKillsEndWithEveryActivityCompletedOnce(_ kind: CrashStore) async throws {
+        let project = try await CrashProject.make(kind)
         var generator = SystemRandomNumberGenerator()
         #expect(try project.moonflow(["run", "chaos", "--run-id", "x1"], failpoints: "after_commit:run_queued").status == 137)
         var hits = 0
@@ -114,7 +125,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(Int.random(in: 30...400, using: &generator)))
             if process.kill() { hits += 1 }
         }
-        print("chaos: \(hits) of 20 kills hit a running engine")
+        print("chaos (\(kind)): \(hits) of 20 kills hit a running engine")
         let final = try project.moonflow(["runs", "resume"])
         #expect(final.status == 0, "\(final.stderr)")
         let journal = try await project.journal("x1")
@@ -126,7 +137,7 @@ import Testing
     }
 
     @Test func aSecondEngineOnTheSameStoreIsRefused() async throws {
-        let project = try CrashProject()
+        let project = try await CrashProject.make(.sqlite)
         let first = try project.start(["run", "sleeper", "--run-id", "z1"])
         defer { first.kill() }
         // Wait until the first engine holds the store (it waits on a 60s timer), probing the lock
@@ -152,14 +163,52 @@ import Testing
 
 // MARK: - Support
 
-/// A project with the crash-test workflows and its own store, in a temporary folder.
+/// The stores the crash tests run on.
+enum CrashStore: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+}
+
+/// A project with the crash-test workflows and its own store, in a temporary folder: a SQLite file
+/// in it, or a PostgreSQL database of its own (named in its moonflow.yaml, the password in the
+/// environment of every `moonflow` it runs).
 final class CrashProject: Sendable {
     let directory: URL
+    /// The database's URL, with its password, when the store is PostgreSQL.
+    let postgres: String?
+    /// `password_env` of the PostgreSQL store.
+    static let passwordVariable = "MOONFLOW_TEST_PG_PASSWORD"
 
-    init() throws {
+    static func make(_ kind: CrashStore) async throws -> CrashProject {
+        switch kind {
+        case .sqlite: return try CrashProject(postgres: nil, password: nil)
+        case .postgres:
+            guard PostgresCluster.installed else { try Test.cancel(Comment(rawValue: PostgresCluster.notInstalled)) }
+            let cluster = try await PostgresCluster.shared()
+            let url = try await cluster.createDatabase()
+            return try CrashProject(postgres: url, password: cluster.password)
+        }
+    }
+
+    private let password: String?
+
+    /// A project on a SQLite file.
+    convenience init() throws { try self.init(postgres: nil, password: nil) }
+
+    private init(postgres: String?, password: String?) throws {
+        self.postgres = postgres
+        self.password = password
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-crash-\(UUID().uuidString)")
+        var configuration = "concurrency: {max_workflows: 1}\n"
+        if let postgres, let location = try? PostgresLocation(url: postgres) {
+            configuration += """
+                store: {postgres: "postgres://\(location.user)@\(location.host):\(location.port)/\(location.database)", \
+                password_env: \(Self.passwordVariable), tls: disable}
+
+                """
+        }
         let files: [String: String] = [
-            "moonflow.yaml": "concurrency: {max_workflows: 1}\n",
+            "moonflow.yaml": configuration,
             "workflows/linear.yaml": """
                 workflow: linear
                 activities:
@@ -220,14 +269,21 @@ final class CrashProject: Sendable {
     /// often a body really ran, independent of the store (docs/testing.md).
     var ledger: URL { directory.appendingPathComponent("ledger.jsonl") }
 
-    func moonflow(_ arguments: [String], failpoints: String? = nil) throws -> CLIResult {
+    /// What every `moonflow` of the project runs with.
+    var environment: [String: String] {
         var environment = ["MOONFLOW_TEST_LEDGER": ledger.path]
+        if let password { environment[Self.passwordVariable] = password }
+        return environment
+    }
+
+    func moonflow(_ arguments: [String], failpoints: String? = nil) throws -> CLIResult {
+        var environment = environment
         if let failpoints { environment["MOONFLOW_FAILPOINTS"] = failpoints }
         return try CLIRunner.run(arguments + ["--project", directory.path], in: directory, environment: environment)
     }
 
     func start(_ arguments: [String]) throws -> BackgroundProcess {
-        try BackgroundProcess(arguments + ["--project", directory.path], in: directory, environment: ["MOONFLOW_TEST_LEDGER": ledger.path])
+        try BackgroundProcess(arguments + ["--project", directory.path], in: directory, environment: environment)
     }
 
     /// The attempts the ledger saw of one activity of one run, in the order they ran.
@@ -238,8 +294,14 @@ final class CrashProject: Sendable {
             .compactMap { $0["attempt"]?.intValue }
     }
 
-    /// The store, opened once the engine process is gone.
-    func withStore<T>(_ body: (SQLiteRunStore) async throws -> T) async throws -> T {
+    /// The store, opened once the engine process is gone (a SQLite file has one owner).
+    func withStore<T>(_ body: (any DurableRunStore) async throws -> T) async throws -> T {
+        if let postgres {
+            let store = try await PostgresRunStore.open(
+                PostgresStoreOptions(try PostgresLocation(url: postgres, tls: .disable)),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            return try await body(store)
+        }
         let store = try SQLiteRunStore(path: directory.appendingPathComponent(".moonflow/state.db").path)
         // Closed here, not whenever the last reference goes: the next call opens it again at once.
         defer { try? store.close() }
@@ -259,7 +321,9 @@ final class CrashProject: Sendable {
         try await withStore { store in
             let problems = try await store.verify()
             #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
-            #expect(try await store.integrityCheck() == ["ok"], sourceLocation: sourceLocation)
+            if let sqlite = store as? SQLiteRunStore {
+                #expect(try await sqlite.integrityCheck() == ["ok"], sourceLocation: sourceLocation)
+            }
         }
     }
 }

@@ -2,10 +2,12 @@ import Foundation
 import MoonflowModel
 import Testing
 
-/// `moonflow runs …` and `moonflow tasks …` against a store file (docs/cli.md).
+/// `moonflow runs …` and `moonflow tasks …` against a store file, and against a PostgreSQL
+/// database, which they read and write directly (docs/cli.md, docs/scale-out.md).
 @Suite(.timeLimit(.minutes(1))) struct RunsCommandTests {
-    @Test func listShowHistoryAndCancelAWaitingRun() throws {
-        let project = try CrashProject()
+    @Test(arguments: CrashStore.allCases)
+    func listShowHistoryAndCancelAWaitingRun(_ kind: CrashStore) async throws {
+        let project = try await CrashProject.make(kind)
         #expect(try project.moonflow(["run", "approval", "--run-id", "w1"]).status == 3)
         #expect(try project.moonflow(["run", "linear", "--run-id", "l1"]).status == 0)
 
@@ -36,8 +38,9 @@ import Testing
         #expect(task["status"] == "cancelled")
     }
 
-    @Test func tasksAreListedAndCompletedOnlyByAssigneesWithValidData() throws {
-        let project = try CrashProject()
+    @Test(arguments: CrashStore.allCases)
+    func tasksAreListedAndCompletedOnlyByAssigneesWithValidData(_ kind: CrashStore) async throws {
+        let project = try await CrashProject.make(kind)
         #expect(try project.moonflow(["run", "approval", "--run-id", "t1"]).status == 3)
         let open = try Value(json: try project.moonflow(["tasks", "list", "--status", "open", "--user", "alice", "--format", "json"]).stdout)
         #expect(open.arrayValue?.compactMap { $0["id"]?.stringValue } == ["t1:ask:1"])

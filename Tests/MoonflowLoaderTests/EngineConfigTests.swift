@@ -83,4 +83,41 @@ import Testing
                 "moonflow.yaml:8:7: error[ConflictingKeys]: a token needs exactly one of 'token', 'token_env' or 'token_sha256'",
             ])
     }
+
+    /// `store: {postgres: URL, password_env, pool_size, tls}` (docs/scale-out.md).
+    @Test func aPostgresStoreIsReadWithItsPasswordFromTheEnvironment() throws {
+        let config = try load(
+            "store: {postgres: \"postgres://moonflow@db.internal:6432/flows\", password_env: PGPASS, pool_size: 20, tls: require}\n",
+            environment: ["PGPASS": "s3cret"]
+        ).get()
+        let location = try PostgresLocation(url: "postgres://moonflow@db.internal:6432/flows", password: "s3cret", tls: .require, poolSize: 20)
+        #expect(config.store == .postgres(location))
+        #expect(try load("store: {postgres: \"postgres://a@h/d\"}\n").get().store == .postgres(try PostgresLocation(url: "postgres://a@h/d")))
+    }
+
+    @Test func postgresStoreMistakesAreReportedWithPositions() throws {
+        guard
+            case .failure(let problems) = try load(
+                """
+                store: {postgres: "mysql://a@h/d", password_env: UNSET, pool_size: 1, tls: maybe}
+                """)
+        else {
+            Issue.record("the configuration should be refused")
+            return
+        }
+        #expect(
+            problems.diagnostics.map(\.description) == [
+                "moonflow.yaml:1:19: error[InvalidValue]: bad PostgreSQL store URL 'mysql://…': it is not a postgres://user[:password]@host[:port]/database URL",
+                "moonflow.yaml:1:50: error[InvalidValue]: the environment variable UNSET is not set",
+                "moonflow.yaml:1:68: error[OutOfRange]: 'pool_size' must be between 2 and 1000, not 1",
+                "moonflow.yaml:1:76: error[InvalidValue]: 'tls' must be one of disable, prefer, require, not 'maybe'",
+            ])
+        guard case .failure(let sqlite) = try load("store: {sqlite: a.db, pool_size: 4}\n") else {
+            Issue.record("pool_size without postgres should be refused")
+            return
+        }
+        #expect(sqlite.diagnostics.map(\.description) == [
+            "moonflow.yaml:1:34: error[InvalidValue]: 'store.pool_size' applies to a PostgreSQL store only"
+        ])
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MoonflowEngine
 import MoonflowModel
 import MoonflowStore
 import Testing
@@ -6,9 +7,10 @@ import Testing
 /// A dead letter's reason is an error text like any other (capped, control characters escaped):
 /// whatever failed a recovery, its description cannot fill the store or forge a line when shown.
 @Suite struct DeadLetterTests {
-    @Test func aDeadLetterReasonIsStoredCappedAndEscaped() async throws {
-        let fixture = try StoreFixture()
-        let store = try SQLiteRunStore(path: fixture.storePath)
+    @Test(arguments: StoreKind.durable)
+    func aDeadLetterReasonIsStoredCappedAndEscaped(_ kind: StoreKind) async throws {
+        let stores = StoreUnderTest(kind, fixture: try StoreFixture())
+        let store = try await stores.openDurable()
         let huge = "\u{1B}[2Jforged\nline " + String(repeating: "E", count: 20 << 20)
         try await store.recordDeadLetter(runID: "r1", reason: huge, at: Timestamp(nanosecondsSinceEpoch: 0))
         let letters = try await store.deadLetters()

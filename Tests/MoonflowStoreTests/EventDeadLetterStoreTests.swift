@@ -14,22 +14,20 @@ import Testing
             dedupeKey: "k\(number)", workflow: workflow, version: "2", definitionHash: "hash", input: ["amount": "ten"], errors: errors)
     }
 
-    /// The same checks on the in-memory store and on a SQLite file reopened before reading.
-    @Test(arguments: ["memory", "sqlite"])
-    func keptNewestFirstOncePerIDAndBounded(_ kind: String) async throws {
-        let fixture = try StoreFixture()
-        var store: any RunStore =
-            kind == "memory"
-            ? InMemoryRunStore(deadLetterRetention: 3) : try fixture.open(SQLiteStoreOptions(deadLetterRetention: 3))
+    /// The same checks on every store, a durable one reopened before reading.
+    @Test(arguments: StoreKind.allCases)
+    func keptNewestFirstOncePerIDAndBounded(_ kind: StoreKind) async throws {
+        let stores = StoreUnderTest(kind, fixture: try StoreFixture(), deadLetterRetention: 3)
+        var store = try await stores.open()
         #expect(try await store.recordEventDeadLetter(Self.letter(1)))
         #expect(try await store.recordEventDeadLetter(Self.letter(2, workflow: "refunds")))
         // A second dead letter under a stored id changes nothing.
         #expect(try await store.recordEventDeadLetter(Self.letter(1, workflow: "refunds")) == false)
         #expect(try await store.recordEventDeadLetter(Self.letter(3)))
         #expect(try await store.recordEventDeadLetter(Self.letter(4)))
-        if kind == "sqlite" {
-            store = InMemoryRunStore()  // lets the file's owner lock go
-            store = try fixture.open(SQLiteStoreOptions(deadLetterRetention: 3))
+        if kind != .memory {
+            store = InMemoryRunStore()  // lets a SQLite file's owner lock go
+            store = try await stores.open()
         }
         // Past the limit (3) the oldest went.
         #expect(try await store.eventDeadLetters(workflow: nil).map(\.id) == ["dl-4", "dl-3", "dl-2"])
@@ -42,9 +40,10 @@ import Testing
 
     /// A flood of errors cannot fill a dead letter: at most `errorLimit` are kept, each capped
     /// and escaped like every error text.
-    @Test func errorsAreCappedAndEscaped() async throws {
-        let fixture = try StoreFixture()
-        let store = try fixture.open()
+    @Test(arguments: StoreKind.allCases)
+    func errorsAreCappedAndEscaped(_ kind: StoreKind) async throws {
+        let stores = StoreUnderTest(kind, fixture: try StoreFixture())
+        let store = try await stores.open()
         let huge = "\u{1B}[2Jforged\nline " + String(repeating: "E", count: 1 << 20)
         let letter = Self.letter(1, errors: [huge] + (1...500).map { "item/\($0): must be integer" })
         #expect(try await store.recordEventDeadLetter(letter))

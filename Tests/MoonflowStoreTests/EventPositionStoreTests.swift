@@ -9,8 +9,6 @@ import Testing
 /// Issue 13, item 15: every journal entry gets a durable, increasing position in the store's
 /// history (the event stream's ids), handed to the writer's `committed` handler in commit order.
 @Suite(.timeLimit(.minutes(2))) struct EventPositionStoreTests {
-    enum Kind: String, CaseIterable { case memory, sqlite }
-
     /// Drives `runs` runs of `steps` transitions each, concurrently, collecting what each
     /// `committed` handler got, in the order the handlers ran.
     static func drive(_ store: any RunStore, runs: Int, steps: Int, prefix: String = "r") async throws -> [Int64] {
@@ -43,17 +41,10 @@ import Testing
         return seen.withLock { $0 }
     }
 
-    static func open(_ kind: Kind, _ fixture: StoreFixture) throws -> any RunStore {
-        switch kind {
-        case .memory: InMemoryRunStore()
-        case .sqlite: try fixture.open()
-        }
-    }
-
-    @Test(arguments: Kind.allCases)
-    func positionsCountEveryEntryAcrossRunsInCommitOrder(_ kind: Kind) async throws {
-        let fixture = try StoreFixture()
-        let store = try Self.open(kind, fixture)
+    @Test(arguments: StoreKind.allCases)
+    func positionsCountEveryEntryAcrossRunsInCommitOrder(_ kind: StoreKind) async throws {
+        let stores = StoreUnderTest(kind, fixture: try StoreFixture())
+        let store = try await stores.open()
         let (runs, steps) = (20, 5)
         let seen = try await Self.drive(store, runs: runs, steps: steps)
         let total = runs * (1 + 2 * steps)
@@ -84,13 +75,14 @@ import Testing
         #expect(try await store.events(after: Int64(total) - 3, runID: nil, limit: 10).count == 3)
     }
 
-    @Test func positionsSurviveReopeningAndGoOnFromTheNewest() async throws {
-        let fixture = try StoreFixture()
+    @Test(arguments: StoreKind.durable)
+    func positionsSurviveReopeningAndGoOnFromTheNewest(_ kind: StoreKind) async throws {
+        let stores = StoreUnderTest(kind, fixture: try StoreFixture())
         do {
-            let store = try fixture.open()
+            let store = try await stores.open()
             _ = try await Self.drive(store, runs: 3, steps: 2, prefix: "a")
         }
-        let reopened = try fixture.open()
+        let reopened = try await stores.open()
         let before = try await reopened.events(after: 0, runID: nil, limit: 100)
         #expect(before.count == 15)
         let seen = try await Self.drive(reopened, runs: 2, steps: 1, prefix: "b")
@@ -139,9 +131,10 @@ import Testing
     }
 
     /// A write refused inside a shared transaction gives back its positions: no gap.
-    @Test func aRefusedWriteLeavesNoGap() async throws {
-        let fixture = try StoreFixture()
-        let store = try fixture.open()
+    @Test(arguments: StoreKind.allCases)
+    func aRefusedWriteLeavesNoGap(_ kind: StoreKind) async throws {
+        let stores = StoreUnderTest(kind, fixture: try StoreFixture())
+        let store = try await stores.open()
         _ = try await Self.drive(store, runs: 2, steps: 1)
         let stale = RunEvent(.activityStarted, runID: "r0", workflow: "w", activity: "a", attempt: 9, at: Timestamp(Date()))
         var state = try #require(try await store.state(of: "r0"))

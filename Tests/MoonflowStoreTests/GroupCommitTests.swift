@@ -8,7 +8,7 @@ import Testing
 /// transaction committed. The figure printed is for the report, never asserted (docs/performance.md).
 @Suite(.timeLimit(.minutes(2))) struct GroupCommitTests {
     /// `runs` runs, each appending `steps` transitions one after another (as a driver does).
-    private func appendTransitions(_ store: SQLiteRunStore, runs: Int, steps: Int, concurrently: Bool, prefix: String) async throws {
+    private func appendTransitions(_ store: any DurableRunStore, runs: Int, steps: Int, concurrently: Bool, prefix: String) async throws {
         let definition = PinnedDefinition(workflowID: "w", hash: "h")
         let drive = { @Sendable (index: Int) async throws in
             let id = "\(prefix)\(index)"
@@ -34,9 +34,10 @@ import Testing
         }
     }
 
-    @Test func concurrentTransitionsShareTransactions() async throws {
-        let fixture = try StoreFixture()
-        let store = try fixture.open()
+    @Test(arguments: StoreKind.durable)
+    func concurrentTransitionsShareTransactions(_ kind: StoreKind) async throws {
+        let stores = StoreUnderTest(kind, fixture: try StoreFixture())
+        let store = try await stores.openDurable()
         let clock = ContinuousClock()
         let (runs, steps) = (50, 10)
         let sequential = try await clock.measure {
@@ -57,7 +58,7 @@ import Testing
         }
         print(
             """
-            group commit, synchronous=FULL, \(runs) runs x \(steps + 1) transitions: sequential \
+            group commit, \(kind), \(runs) runs x \(steps + 1) transitions: sequential \
             \(String(format: "%.0f", micros(sequential))) µs/transition (1 per commit); concurrent \
             \(String(format: "%.0f", micros(concurrent))) µs/transition (\(String(format: "%.1f", Double(writes) / Double(transactions))) per commit)
             """)

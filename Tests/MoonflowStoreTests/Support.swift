@@ -55,13 +55,6 @@ final class StoreFixture: Sendable {
     func pinned(_ id: String) throws -> PinnedWorkflow { try loader.loadWorkflow(id).pinned }
 }
 
-/// The stored state of every run equals the fold of its journal (docs/durability.md).
-func expectConsistent(_ store: SQLiteRunStore, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
-    let problems = try await store.verify()
-    #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
-    #expect(try await store.integrityCheck() == ["ok"], sourceLocation: sourceLocation)
-}
-
 let threeSteps = """
     workflow: three
     context: {count: 0}

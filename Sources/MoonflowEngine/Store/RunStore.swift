@@ -9,6 +9,11 @@ package enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case stateMismatch(runID: String)
     case storageFull(String)
     case storageBusy(String)
+    /// Another live engine process drives the run (a shared store, docs/scale-out.md): nothing was written.
+    case ownedElsewhere(runID: String, owner: String)
+    /// This process drove the run, and another took it over since (its lease expired): nothing was
+    /// written, and the run is this process's no longer.
+    case claimLost(runID: String)
 
     package var description: String {
         switch self {
@@ -18,6 +23,9 @@ package enum RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case .stateMismatch(let id): "run '\(id)': the new state is not the fold of its journal"
         case .storageFull(let message): "StorageFull: \(message)"
         case .storageBusy(let message): "StorageBusy: \(message)"
+        case .ownedElsewhere(let id, let owner):
+            "run '\(SafeText.display(id, limit: 256))' is driven by another engine process (\(SafeText.display(owner, limit: 256)))"
+        case .claimLost(let id): "run '\(SafeText.display(id, limit: 256))' was taken over by another engine process"
         }
     }
 }

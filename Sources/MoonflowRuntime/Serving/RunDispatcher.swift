@@ -7,7 +7,7 @@ import Synchronization
 /// The engine loop: drives every run it is given until the run ends or waits, several at once.
 ///
 /// At start it recovers what a previous process left unfinished (queued, running, compensating;
-/// `Engine.runsToRecover`). On graceful shutdown it stops taking new work and lets the drives in
+/// `Engine.runsToRecover`), unless the store is shared (docs/scale-out.md). On graceful shutdown it stops taking new work and lets the drives in
 /// flight finish; the service group's grace period bounds that wait, and a drive cut short is
 /// picked up again by the next process (at-least-once, docs/durability.md).
 ///
@@ -26,6 +26,9 @@ package final class RunDispatcher: Service {
     let logger: Logger
     /// Runs the backlog holds before client starts are refused (`server.run_backlog`).
     package let backlogLimit: Int
+    /// Whether it drives every unfinished run at start (a store of one process); on a shared
+    /// store the runs to take over are claimed instead (`ClaimService`).
+    let recovers: Bool
     private let backlog = Atomic<Int>(0)
     /// `moonflow_starts_refused_total`.
     private let refusals = Counter(label: "moonflow_starts_refused_total")
@@ -35,10 +38,11 @@ package final class RunDispatcher: Service {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    package init(engine: Engine, logger: Logger, backlogLimit: Int) {
+    package init(engine: Engine, logger: Logger, backlogLimit: Int, recovers: Bool = true) {
         self.engine = engine
         self.logger = logger
         self.backlogLimit = backlogLimit
+        self.recovers = recovers
         (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -93,7 +97,7 @@ package final class RunDispatcher: Service {
     }
 
     package func run() async throws {
-        let recovered = try await engine.runsToRecover()
+        let recovered = recovers ? try await engine.runsToRecover() : []
         if !recovered.isEmpty { logger.info("recovering unfinished runs", metadata: ["count": "\(recovered.count)"]) }
         recovered.forEach(submit)
         await withDiscardingTaskGroup { group in

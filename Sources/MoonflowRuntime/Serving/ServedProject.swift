@@ -64,7 +64,8 @@ package final class ServedProject: Sendable {
         self.metrics = metrics
         self.options = options
         // After `metrics`: the dispatcher's counter binds to the backend bootstrapped by then.
-        let dispatcher = RunDispatcher(engine: engine, logger: logger, backlogLimit: runBacklog)
+        // On a shared store the runs to recover are claimed (`ClaimService`), not all taken.
+        let dispatcher = RunDispatcher(engine: engine, logger: logger, backlogLimit: runBacklog, recovers: !(store is any SharedRunStore))
         self.dispatcher = dispatcher
         engine.onAdmission { dispatcher.submit($0) }
         catalog.onReload { workflows in
@@ -76,7 +77,8 @@ package final class ServedProject: Sendable {
     /// emitted-event triggers, the file watcher, SIGHUP reloads and notification deliveries, to run once in one
     /// `ServiceGroup` (the HTTP server adds them to its application).
     package func makeServices() -> [any Service] {
-        [
+        let claims: [any Service] = (store as? any SharedRunStore).map { [ClaimService(store: $0, dispatcher: dispatcher, logger: logger)] } ?? []
+        return [
             dispatcher,
             TimerService(engine: engine, logger: logger),
             ScheduleService(core: self),
@@ -84,7 +86,7 @@ package final class ServedProject: Sendable {
             ProjectWatcher(project: project, catalog: catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger),
             ReloadSignalService(core: self),
             outbox,
-        ]
+        ] + claims
     }
 
     /// Starts the runs an event triggers (docs/workflow-format.md): the current definitions' event triggers

@@ -28,7 +28,12 @@ enum OperationRoutes {
         }
         router.get("/v1/monitoring") { _, context in
             _ = try context.require(.read)
-            return JSONResponse.make(try await monitoring(core).apiValue)
+            var figures = try await monitoring(core).apiFields
+            // On a shared store (PostgreSQL), the cluster's engine processes (docs/scale-out.md).
+            if let shared = core.store as? any SharedRunStore {
+                figures["processes"] = .array(try await shared.processes().map(\.apiValue))
+            }
+            return JSONResponse.make(.object(figures))
         }
         router.get("/metrics") { _, context in
             _ = try context.require(.metrics)
@@ -76,7 +81,7 @@ enum OperationRoutes {
 }
 
 extension MonitoringSnapshot {
-    var apiValue: Value {
+    var apiFields: OrderedDictionary<String, Value> {
         [
             "active_runs": .object(OrderedDictionary(uniqueKeysWithValues: activeRuns.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key.rawValue, Value.int(Int64($0.value))) })),
             "active_total": .int(Int64(activeRuns.values.reduce(0, +))),
@@ -99,6 +104,15 @@ extension MonitoringSnapshot {
                         "max_concurrent": .int(Int64(bulkhead.maxConcurrent)), "max_queue_size": .int(Int64(bulkhead.maxQueueSize)),
                     ]
                 }),
+        ]
+    }
+}
+
+extension EngineProcess {
+    var apiValue: Value {
+        [
+            "id": .string(id), "host": .string(host), "pid": .int(Int64(pid)), "last_heartbeat": .string(lastHeartbeat.iso8601),
+            "alive": .bool(alive), "runs_owned": .int(Int64(runsOwned)),
         ]
     }
 }

@@ -5,18 +5,22 @@ import MoonflowModel
 import MoonflowStore
 import Testing
 
-/// The SQLite store: runs, pinned definitions, idempotent starts, reopening (docs/durability.md, docs/reload.md).
-@Suite(.timeLimit(.minutes(1))) struct SQLiteRunStoreTests {
-    @Test func aRunIsDrivenDurablyAndReadBackAfterReopening() async throws {
+/// The store conformance suite: the `RunStore` semantics every store keeps — runs driven and read
+/// back after a restart, pinned definitions, idempotent starts, the run queue, tasks, refused stale
+/// appends (docs/durability.md, docs/reload.md) — run against each store.
+@Suite(.timeLimit(.minutes(1))) struct StoreConformanceTests {
+    @Test(arguments: StoreKind.allCases)
+    func aRunIsDrivenDurablyAndReadBackAfterReopening(_ kind: StoreKind) async throws {
         let fixture = try StoreFixture(workflows: ["three": threeSteps])
+        let stores = StoreUnderTest(kind, fixture: fixture)
         do {
-            let store = try fixture.open()
+            let store = try await stores.open()
             let engine = fixture.engine(store)
             let id = try await engine.start(try fixture.pinned("three"), input: [:], runID: "r1")
             #expect(try await engine.drive(id) == .completed)
             try await expectConsistent(store)
         }
-        let store = try fixture.open()
+        let store = try await stores.open()
         let state = try #require(try await store.state(of: "r1"))
         #expect(state.status == .completed)
         #expect(state.context["count"] == 2)
@@ -24,13 +28,17 @@ import Testing
         #expect(state.output?["key"] == "r1:c")
         let report = try await fixture.engine(store).report("r1")
         #expect(report.activities.map(\.seq) == [1, 2, 3])
-        #expect(try await store.summaries(status: .completed, workflow: "three").map(\.id) == ["r1"])
+        if let sqlite = store as? SQLiteRunStore {
+            #expect(try await sqlite.summaries(status: .completed, workflow: "three").map(\.id) == ["r1"])
+        }
         try await expectConsistent(store)
     }
 
-    @Test func startsWithAnExistingRunIDReturnTheExistingRun() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func startsWithAnExistingRunIDReturnTheExistingRun(_ kind: StoreKind) async throws {
         let fixture = try StoreFixture(workflows: ["three": threeSteps])
-        let store = try fixture.open()
+        let stores = StoreUnderTest(kind, fixture: fixture)
+        let store = try await stores.open()
         let engine = fixture.engine(store)
         let pinned = try fixture.pinned("three")
         #expect(try await engine.start(pinned, input: ["x": 1], runID: "same") == "same")
@@ -42,7 +50,8 @@ import Testing
         try await expectConsistent(store)
     }
 
-    @Test func theRunQueueSurvivesARestartInItsPriorityOrder() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func theRunQueueSurvivesARestartInItsPriorityOrder(_ kind: StoreKind) async throws {
         let gated = """
             workflow: gated
             concurrency:
@@ -52,8 +61,9 @@ import Testing
               - {name: a, run: return 1}
             """
         let fixture = try StoreFixture(workflows: ["gated": gated])
+        let stores = StoreUnderTest(kind, fixture: fixture)
         do {
-            let store = try fixture.open()
+            let store = try await stores.open()
             let engine = fixture.engine(store)
             let pinned = try fixture.pinned("gated")
             // Admitted (it holds the only slot) but not started when the process stops.
@@ -61,7 +71,7 @@ import Testing
             for (id, priority) in [("low", -1), ("high", 1), ("normal", 0), ("high2", 1)] {
                 _ = try await engine.start(pinned, input: [:], runID: id, priority: priority)
             }
-            let queued = try await store.queuedRuns()
+            let queued = try await queueEntries(store)
             #expect(queued.map(\.runID) == ["low", "high", "normal", "high2"])
             #expect(queued.map(\.priority) == [-1, 1, 0, 1])
             #expect(queued.allSatisfy { $0.deadline == $0.enqueuedAt + .seconds(3600) })
@@ -69,40 +79,47 @@ import Testing
             #expect(try await store.dueTimers(at: last).map(\.runID).sorted() == queued.map(\.runID).sorted())
             try await expectConsistent(store)
         }
-        let store = try fixture.open()
+        let store = try await stores.open()
         let recovered = try await fixture.engine(store).resumeAll()
         #expect(recovered.map(\.runID) == ["holder", "high", "high2", "normal", "low"])
         #expect(try await store.runs(status: nil).allSatisfy { $0.status == .completed })
-        #expect(try await store.queuedRuns().isEmpty)
+        #expect(try await queueEntries(store).isEmpty)
         try await expectConsistent(store)
     }
 
-    @Test func eachDefinitionVersionIsStoredOnce() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func eachDefinitionVersionIsStoredOnce(_ kind: StoreKind) async throws {
         let fixture = try StoreFixture(workflows: ["three": threeSteps])
-        let store = try fixture.open()
+        let stores = StoreUnderTest(kind, fixture: fixture)
+        let store = try await stores.open()
         let engine = fixture.engine(store)
         _ = try await engine.start(try fixture.pinned("three"), input: [:], runID: "v1a")
         _ = try await engine.start(try fixture.pinned("three"), input: [:], runID: "v1b")
         try fixture.write("workflows/three.yaml", threeSteps.replacingOccurrences(of: "n = 1", with: "n = 10"))
         let changed = try fixture.pinned("three")
         _ = try await engine.start(changed, input: [:], runID: "v2")
-        let versions = try await store.definitionVersions(of: "three")
-        #expect(versions.map(\.version) == [1, 2])
-        #expect(versions.last?.hash == changed.hash)
+        if let durable = store as? any DurableRunStore {
+            let versions = try await durable.definitionVersions(of: "three")
+            #expect(versions.map(\.version) == [1, 2])
+            #expect(versions.last?.hash == changed.hash)
+        }
+        #expect(try await store.definition(of: "v1b")?.hash == store.definition(of: "v1a")?.hash)
         #expect(try await store.definition(of: "v2")?.files == changed.definition.files)
         try await expectConsistent(store)
     }
 
-    @Test func aRunContinuesWithItsPinnedDefinitionAfterTheFilesChange() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func aRunContinuesWithItsPinnedDefinitionAfterTheFilesChange(_ kind: StoreKind) async throws {
         let fixture = try StoreFixture(workflows: ["approval": approval])
+        let stores = StoreUnderTest(kind, fixture: fixture)
         do {
-            let store = try fixture.open()
+            let store = try await stores.open()
             let engine = fixture.engine(store)
             let id = try await engine.start(try fixture.pinned("approval"), input: [:], runID: "p1")
             #expect(try await engine.drive(id) == .waiting)
         }
         try fixture.write("workflows/approval.yaml", approval.replacingOccurrences(of: "version = 1", with: "version = 2"))
-        let store = try fixture.open()
+        let store = try await stores.open()
         let engine = fixture.engine(store)
         let task = try #require(try await store.tasks(status: .open).first)
         await #expect(throws: TaskCompletionError.self) {
@@ -126,9 +143,11 @@ import Testing
 
     /// A task without a form takes any data. (Folding its `form: null` as a `null` schema made
     /// every completion fail: "the schema cannot be used".)
-    @Test func aTaskWithoutAFormIsCompletedWithAnyData() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func aTaskWithoutAFormIsCompletedWithAnyData(_ kind: StoreKind) async throws {
         let fixture = try StoreFixture(workflows: ["sign": "workflow: sign\nactivities:\n  - name: sign\n    type: manual\n    assign: [alice]\n"])
-        let store = try fixture.open()
+        let stores = StoreUnderTest(kind, fixture: fixture)
+        let store = try await stores.open()
         let engine = fixture.engine(store)
         _ = try await engine.start(try fixture.pinned("sign"), input: [:], runID: "s1")
         #expect(try await engine.drive("s1") == .waiting)
@@ -137,9 +156,11 @@ import Testing
         try await expectConsistent(store)
     }
 
-    @Test func anAppendAgainstAStaleJournalIsRefused() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func anAppendAgainstAStaleJournalIsRefused(_ kind: StoreKind) async throws {
         let fixture = try StoreFixture(workflows: ["three": threeSteps])
-        let store = try fixture.open()
+        let stores = StoreUnderTest(kind, fixture: fixture)
+        let store = try await stores.open()
         let engine = fixture.engine(store)
         _ = try await engine.start(try fixture.pinned("three"), input: [:], runID: "c1")
         var state = try #require(try await store.state(of: "c1"))
@@ -152,7 +173,8 @@ import Testing
         try await expectConsistent(store)
     }
 
-    @Test func resumeCompensationRerunsOnlyTheFailedCompensation() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func resumeCompensationRerunsOnlyTheFailedCompensation(_ kind: StoreKind) async throws {
         let saga = """
             workflow: saga
             compensation: {on_error: continue}
@@ -171,7 +193,8 @@ import Testing
                 run: error("boom")
             """
         let fixture = try StoreFixture(workflows: ["saga": saga])
-        let store = try fixture.open()
+        let stores = StoreUnderTest(kind, fixture: fixture)
+        let store = try await stores.open()
         let engine = fixture.engine(store)
         let id = try await engine.start(try fixture.pinned("saga"), input: [:], runID: "s1")
         #expect(try await engine.drive(id) == .compensationFailed)
@@ -186,4 +209,16 @@ import Testing
         await #expect(throws: EngineError.notCompensationFailed("s2", .queued)) { _ = try await engine.resumeCompensation("s2") }
         try await expectConsistent(store)
     }
+}
+
+/// The run queue: a durable store's `run_queue` table; the in-memory store's queued runs in queue order.
+func queueEntries(_ store: any RunStore) async throws -> [RunQueueEntry] {
+    if let durable = store as? any DurableRunStore { return try await durable.queuedRuns() }
+    return try await store.runs(status: [.queued]).compactMap { state in
+        state.queuePlace.map {
+            RunQueueEntry(
+                runID: state.id, workflow: state.workflow, priority: state.priority, sequence: $0.sequence, enqueuedAt: state.queuedAt,
+                deadline: $0.deadline)
+        }
+    }.sorted { $0.sequence < $1.sequence }
 }
