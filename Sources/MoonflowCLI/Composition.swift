@@ -47,9 +47,10 @@ enum Composition {
     }
 
     /// A workflow by id or path, or the exit docs/cli.md asks for: 2 when unknown, 1 when invalid.
-    static func loadWorkflow(_ idOrPath: String, project: URL) throws -> LoadedWorkflow {
+    /// `connections`: moonflow.yaml's, for the names the workflow may use.
+    static func loadWorkflow(_ idOrPath: String, project: URL, connections: Set<String>? = nil) throws -> LoadedWorkflow {
         do {
-            return try Runtime.loader(project: project).loadWorkflow(idOrPath)
+            return try Runtime.loader(project: project, connections: connections).loadWorkflow(idOrPath)
         } catch {
             switch error {
             case .notFound:

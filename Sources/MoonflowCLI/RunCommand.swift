@@ -61,7 +61,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         // First, so that everything on standard error follows its logging.format.
         let config = try Composition.engineConfig(project: global.projectURL)
-        let loaded = try Composition.loadWorkflow(workflow, project: global.projectURL)
+        let loaded = try Composition.loadWorkflow(workflow, project: global.projectURL, connections: Set(config.connections.keys))
         let runInput = try readInput()
         let runtime = try await Composition.runtime(global, storage, config: config)
         let engine = runtime.engine

@@ -218,7 +218,9 @@ struct RunsCommand: AsyncParsableCommand {
             do {
                 var pinned: PinnedWorkflow?
                 if latest, let state = try await store.state(of: id) {
-                    pinned = try Composition.loadWorkflow(state.workflow, project: global.projectURL).pinned
+                    pinned = try Composition.loadWorkflow(
+                        state.workflow, project: global.projectURL, connections: Set(runtime.config.connections.keys)
+                    ).pinned
                 }
                 status = try await Composition.known(id) { try await engine.resumeCompensation(id, latest: pinned) }
             } catch let error as EngineError {

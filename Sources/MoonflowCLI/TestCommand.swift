@@ -20,7 +20,8 @@ struct TestCommand: AsyncParsableCommand {
     var workflow: String
 
     func run() async throws {
-        let loaded = try Composition.loadWorkflow(workflow, project: global.projectURL)
+        let config = try Composition.engineConfig(project: global.projectURL)
+        let loaded = try Composition.loadWorkflow(workflow, project: global.projectURL, connections: Set(config.connections.keys))
         let testURL = WorkflowTestLoader.testFile(for: global.projectURL.appendingPathComponent(loaded.file))
         let testName = String(loaded.file.dropLast(URL(fileURLWithPath: loaded.file).pathExtension.count + 1)) + ".test.yaml"
         let cases: [WorkflowTestCase]
@@ -34,12 +35,11 @@ struct TestCommand: AsyncParsableCommand {
         // gives them the Lua runner, the schema validator and the catalog `moonflow run` has.
         // Their requests are answered by their `http:` mocks: no connection is made, so no
         // secret is read (a test runs where the secrets are not).
-        var config = try Composition.engineConfig(project: global.projectURL)
-        (config.connections, config.secretsFile, config.secretsEnvironmentPrefix) = ([:], nil, nil)
-        let runtime = try await Composition.make(
-            RuntimeOptions(
-                project: global.projectURL, config: config, store: .memory,
-                logger: Logger.escapedStandardError(label: "moonflow", level: .warning)))
+        var options = RuntimeOptions(
+            project: global.projectURL, config: config, store: .memory,
+            logger: Logger.escapedStandardError(label: "moonflow", level: .warning))
+        options.offline = true
+        let runtime = try await Composition.make(options)
         let runner = WorkflowTestRunner(
             runner: runtime.runner, validator: runtime.validator, catalog: runtime.catalog, resources: runtime.config.resources)
         var results: [WorkflowTestResult] = []

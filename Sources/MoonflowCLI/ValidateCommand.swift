@@ -17,7 +17,13 @@ struct ValidateCommand: ParsableCommand {
     var paths: [String] = []
 
     func run() throws {
-        let loader = Runtime.loader(project: global.projectURL)
+        // The whole project includes its engine configuration, when it has one; workflows are
+        // checked against its connections when it is valid.
+        let configURL = global.projectURL.appendingPathComponent("moonflow.yaml")
+        let hasConfig = FileManager.default.fileExists(atPath: configURL.path)
+        let config = hasConfig ? EngineConfigLoader.load(configURL, displayName: "moonflow.yaml") : .success(EngineConfig())
+        let connections: Set<String>? = if case .success(let loaded) = config { Set(loaded.connections.keys) } else { nil }
+        let loader = Runtime.loader(project: global.projectURL, connections: connections)
         var files: [URL] = []
         for path in paths {
             let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
@@ -34,11 +40,9 @@ struct ValidateCommand: ParsableCommand {
             }
         }
         var result = paths.isEmpty ? loader.loadProject() : loader.load(files: files)
-        // The whole project includes its engine configuration, when it has one.
-        let configURL = global.projectURL.appendingPathComponent("moonflow.yaml")
-        if paths.isEmpty, FileManager.default.fileExists(atPath: configURL.path) {
+        if paths.isEmpty, hasConfig {
             result.files.append("moonflow.yaml")
-            if case .failure(let problems) = EngineConfigLoader.load(configURL, displayName: "moonflow.yaml") {
+            if case .failure(let problems) = config {
                 result.diagnostics += problems.diagnostics
                 result.sources.merge(problems.sources) { current, _ in current }
             }
@@ -51,8 +55,9 @@ struct ValidateCommand: ParsableCommand {
             print(report.jsonString(pretty: true))
         case .text:
             if result.isValid {
-                let names = result.workflows.map(\.workflow.id).joined(separator: ", ")
-                print("\(result.files.count) file\(result.files.count == 1 ? "" : "s") valid\(names.isEmpty ? "" : ": \(names)")")
+                // The workflows by id, then moonflow.yaml when it was read: as many as the files counted.
+                let names = result.workflows.map(\.workflow.id) + result.files.filter { $0 == "moonflow.yaml" }
+                print("\(result.files.count) file\(result.files.count == 1 ? "" : "s") valid\(names.isEmpty ? "" : ": \(names.joined(separator: ", "))")")
             } else {
                 print(result.renderedDiagnostics())
                 let fileCount = Set(result.diagnostics.map(\.location.file)).count

@@ -61,6 +61,11 @@ package struct ProjectLoader: Sendable {
     package let checker: (any ScriptChecking)?
     package let limits: YAMLLimits
 
+    /// The names of moonflow.yaml's connections: workflows that name another connection (or a
+    /// notification channel that is neither one nor `log`) are invalid. `nil`: not checked (the
+    /// configuration is not known, or is invalid itself).
+    package var connections: Set<String>?
+
     package init(projectDirectory: URL, checker: (any ScriptChecking)? = nil, limits: YAMLLimits = .init()) {
         self.projectDirectory = URL(fileURLWithPath: ProjectFileReader.lexicallyNormalized(projectDirectory.path))
         self.checker = checker
@@ -146,6 +151,11 @@ package struct ProjectLoader: Sendable {
             var message = "child workflow '\(id)' does not exist in this project"
             if let s = Suggest.closest(to: id, in: Array(projectIDs)) { message += " — did you mean '\(s)'?" }
             result.diagnostics.append(Diagnostic(.unknownReference, message, at: location))
+        }
+        if let connections {
+            for outcome in outcomes {
+                result.diagnostics += outcome.connectionReferences.compactMap { $0.problem(connections: connections) }
+            }
         }
         for cycle in childCycles(result.workflows) {
             let first = result.workflows.first { $0.workflow.id == cycle[0] }!
@@ -248,6 +258,7 @@ package struct ProjectLoader: Sendable {
         var declaredID: String?
         var diagnostics: [Diagnostic]
         var children: [(String, SourceLocation)]
+        var connectionReferences: [ConnectionReference] = []
     }
 
     func displayPath(_ url: URL) -> String {
@@ -305,6 +316,7 @@ package struct ProjectLoader: Sendable {
         outcome.declaredID = workflow?.id
         outcome.diagnostics = context.diagnostics
         outcome.children = reader.childReferences.map { ($0.0, $0.1.location) }
+        outcome.connectionReferences = reader.connectionReferences
         guard let workflow, !context.hasErrors else { return outcome }
         var used = OrderedDictionary<String, String>()
         used[file] = outcome.source

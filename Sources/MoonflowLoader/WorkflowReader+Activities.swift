@@ -43,6 +43,7 @@ extension WorkflowReader {
             dependencyNodes[name] = entries.map(\.1)
         }
         activity.with = readWith(map, owner: "activity '\(name)'")
+        if case .builtin(.http) = activity.body { checkHTTPRequest(map, owner: name) }
         if case .builtin(.log) = activity.body { checkLogLevel(map) }
         if let n = map["when"] { activity.when = context.expression(n, "when") }
         if let n = map["timeout"] { activity.timeout = context.duration(n, "timeout") }
@@ -287,7 +288,11 @@ extension WorkflowReader {
         if let t = map["on_timeout"], let tm = MappingReader(t, context, what: "'on_timeout'", allowed: ["fallback"]) {
             task.onTimeout = tm["fallback"].flatMap { readFallback($0, scope: scope) }
         }
-        if let n = map["notify"] { task.notify = context.stringList(n, "notify").map(\.0) }
+        if let n = map["notify"] {
+            let channels = context.stringList(n, "notify")
+            noteChannels(channels)
+            task.notify = channels.map(\.0)
+        }
     }
 
     /// `saga: {steps: [{activity, compensation}]}` (seed): a sequential list with compensations.

@@ -13,6 +13,8 @@ final class WorkflowReader {
     var dependencyNodes: [String: [YAMLNode]] = [:]
     /// Child workflows named by `type: workflow`, checked against the project.
     var childReferences: [(String, YAMLNode)] = []
+    /// Connections and notification channels named, checked against moonflow.yaml's connections.
+    var connectionReferences: [ConnectionReference] = []
     /// The id read from the file, to catch a workflow that runs itself.
     var workflowID = ""
 
@@ -404,8 +406,10 @@ final class WorkflowReader {
         if let w = map["workflow_error"], let wm = MappingReader(w, context, what: "'workflow_error'", allowed: ["strategy", "notification"]) {
             if let s = wm["strategy"], let v = context.choice(s, "strategy", ["compensate", "fail"]) { out.strategy = .init(rawValue: v) }
             if let n = wm["notification"], let nm = MappingReader(n, context, what: "'notification'", allowed: ["channels", "recipients"]) {
+                let channels = nm["channels"].map { context.stringList($0, "channels") } ?? []
+                noteChannels(channels)
                 out.notification = .init(
-                    channels: nm["channels"].map { context.stringList($0, "channels").map(\.0) } ?? [],
+                    channels: channels.map(\.0),
                     recipients: nm["recipients"].map { context.stringList($0, "recipients").map(\.0) } ?? [])
             }
         }

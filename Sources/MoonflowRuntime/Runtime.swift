@@ -43,6 +43,9 @@ package struct RuntimeOptions: Sendable {
     package var environment: [String: String]
     /// How notification deliveries are retried.
     package var notificationDelivery: NotificationOutbox.Policy = .init()
+    /// Requests are answered by mocks (`moonflow test`): no connection is made and no secret is
+    /// read; workflows are still checked against the connections' names.
+    package var offline = false
 
     package init(
         project: URL, config: EngineConfig = EngineConfig(), store: StoreSelection = .configured, acceptWALLoss: Bool = false,
@@ -143,19 +146,9 @@ package final class Runtime: Sendable {
     /// `open` for a store that opens at once: memory, a SQLite file, one opened already. A
     /// PostgreSQL store needs `open`.
     package static func make(_ options: RuntimeOptions) throws(RuntimeError) -> Runtime {
-        let secrets: [String: String]
-        switch SecretsLoader.load(options.config, project: options.project, environment: options.environment) {
-        case .success(let values): secrets = values
-        case .failure(let error): throw .secrets(error)
-        }
-        let http: HTTPConnector
-        do {
-            http = try HTTPConnector(connections: options.config.connections, secrets: secrets)
-        } catch {
-            throw .secrets(SecretsError(description: "\(error)"))
-        }
+        let http = try connector(options)
         let store = try openStore(options)
-        let loader = loader(project: options.project)
+        let loader = loader(project: options.project, connections: Set(options.config.connections.keys))
         let runner = LuaRunner()
         let config = options.config
         let logger = options.logger
@@ -182,9 +175,29 @@ package final class Runtime: Sendable {
             catalog: catalog, engine: engine, logger: logger, outbox: outbox, served: served)
     }
 
-    /// The loader every command uses: the project's files, with Lua syntax checked at load.
-    package static func loader(project: URL) -> ProjectLoader {
-        ProjectLoader(projectDirectory: project, checker: LuaSyntaxChecker())
+    /// The loader every command uses: the project's files, with Lua syntax checked at load, and
+    /// the connections workflows name checked against `connections` when given.
+    package static func loader(project: URL, connections: Set<String>? = nil) -> ProjectLoader {
+        var loader = ProjectLoader(projectDirectory: project, checker: LuaSyntaxChecker())
+        loader.connections = connections
+        return loader
+    }
+
+    /// The connector over moonflow.yaml's connections with their secrets read (none `offline`).
+    private static func connector(_ options: RuntimeOptions) throws(RuntimeError) -> HTTPConnector {
+        guard !options.offline else {
+            do { return try HTTPConnector(connections: [:], secrets: [:]) } catch { throw .secrets(SecretsError(description: "\(error)")) }
+        }
+        let secrets: [String: String]
+        switch SecretsLoader.load(options.config, project: options.project, environment: options.environment) {
+        case .success(let values): secrets = values
+        case .failure(let error): throw .secrets(error)
+        }
+        do {
+            return try HTTPConnector(connections: options.config.connections, secrets: secrets)
+        } catch {
+            throw .secrets(SecretsError(description: "\(error)"))
+        }
     }
 
     /// `moonflow.yaml` of the project (defaults without it), or the configuration `file` given

@@ -8,7 +8,7 @@ import Testing
         let result = try CLIRunner.run(["validate"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         // moonflow.yaml is one of the files read.
-        #expect(result.stdout == "6 files valid: hello, high_priority_ticket, inventory_reorder, lead_qualification, order_processing\n")
+        #expect(result.stdout == "6 files valid: hello, high_priority_ticket, inventory_reorder, lead_qualification, order_processing, moonflow.yaml\n")
     }
 
     @Test func jsonListsEveryErrorWithPositionAndExitsOne() throws {

@@ -149,18 +149,28 @@ import Testing
         #expect(TimingTests.onTime(quick.activity("create")?.durationMs, limit: 200))
     }
 
-    @Test func anUnknownConnectionOrABadRequestFailsAtOnce() async throws {
-        let project = try HTTPProject(
+    @Test func anUnknownConnectionOrABadRequestFailsAtLoadOrAtOnce() async throws {
+        // Written out, both are load errors at their place.
+        let written = try HTTPProject(
             config: "connections: {}",
             workflows: [
                 "lead": Self.workflow("{connection: erp}"),
                 "bad": Self.workflow("{connection: erp, verb: GET}").replacingOccurrences(of: "workflow: lead", with: "workflow: bad"),
             ])
-        let runtime = try project.runtime()
-        let report = try await project.run("lead", on: runtime)
+        let loaded = Runtime.loader(project: written.url, connections: []).loadProject()
+        #expect(loaded.diagnostics.map(\.code.rawValue).sorted() == ["UnknownKey", "UnknownReference", "UnknownReference"])
+        // Known only when the run renders its input, they fail the attempt at once, not retried.
+        let rendered = try HTTPProject(
+            config: "connections: {}",
+            workflows: [
+                "lead": Self.workflow(#"{connection: "${ input.service }"}"#),
+                "bad": Self.workflow(#"${ input.request }"#).replacingOccurrences(of: "workflow: lead", with: "workflow: bad"),
+            ])
+        let runtime = try rendered.runtime()
+        let report = try await rendered.run("lead", input: ["service": "erp"], on: runtime)
         #expect(report.activity("create")?.error?.message == "unknown connection 'erp' (moonflow.yaml defines none)")
         #expect(report.activity("create")?.attempts == 1)
-        let bad = try await project.run("bad", on: runtime)
+        let bad = try await rendered.run("bad", input: ["request": ["connection": "erp", "verb": "GET"]], on: runtime)
         #expect(bad.activity("create")?.error?.message.hasPrefix("http: unknown key 'verb'") == true)
     }
 }
