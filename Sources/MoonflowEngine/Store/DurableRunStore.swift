@@ -16,6 +16,16 @@ package protocol DurableRunStore: RunStore {
     func deadLetters() async throws -> [DeadLetter]
     /// Transactions committed and writes they held so far (mean batch size = writes / transactions).
     var commitStatistics: (transactions: Int, writes: Int) { get }
+    /// Retention (docs/durability.md): deletes at most `limit` runs that ended (`RunStatus.expirable`)
+    /// with their last write before `cutoff` — journal, activities, tasks, timers and all — in one
+    /// short transaction, and returns how many. Kept: a run whose parent has not ended, and the
+    /// runs holding the highest run and journal positions (new positions continue after them).
+    func deleteFinishedRuns(before cutoff: Timestamp, limit: Int) async throws -> Int
+}
+
+extension RunStatus {
+    /// The ends retention deletes: all but `compensation_failed`, which waits for an operator.
+    package static let expirable: [RunStatus] = [.completed, .failed, .compensated, .timedOut, .cancelled, .terminated]
 }
 
 /// A durable store several engine processes share (PostgreSQL, docs/scale-out.md). A run is
