@@ -57,7 +57,7 @@ struct PostgresForgottenTransactionTests {
         forgotten.executableURL = cluster.binaries.appendingPathComponent("psql")
         forgotten.arguments = [
             "-X", "-q", "-h", cluster.host, "-p", "\(cluster.port)", "-U", cluster.user, "-d", database,
-            "-c", "BEGIN", "-c", "SELECT id FROM runs WHERE id = 'r0' FOR UPDATE", "-c", "SELECT count(*) FROM journal", "-c", "\\! sleep 4",
+            "-c", "BEGIN", "-c", "SELECT id FROM runs WHERE id = 'r0' FOR UPDATE", "-c", "SELECT count(*) FROM journal", "-c", "\\! sleep 6",
             "-c", "COMMIT",
         ]
         forgotten.environment = ["PGPASSWORD": cluster.password, "PATH": "/usr/bin:/bin"]
@@ -66,7 +66,9 @@ struct PostgresForgottenTransactionTests {
         defer { if forgotten.isRunning { forgotten.terminate() } }
         // Until its transaction is open and idle.
         let idle = "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND application_name <> 'moonflow'"
-        for _ in 0..<100 where try await cluster.psql(idle, database: database).trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
+        let opened = ContinuousClock.now + .seconds(30)
+        while try await cluster.psql(idle, database: database).trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
+            try #require(ContinuousClock.now < opened, "the psql session did not open its transaction")
             try await Task.sleep(for: .milliseconds(20))
         }
         let held = try await Self.measure(store, runs: runs, for: .seconds(2))
