@@ -83,7 +83,7 @@ package enum EngineConfigLoader {
         if let n = map["monitoring"], let m = MappingReader(n, context, what: "'monitoring'", allowed: ["metrics"]) {
             if let e = m["metrics"] { config.metricsEnabled = context.bool(e, "metrics") ?? true }
         }
-        if let n = map["store"] { config.store = readStore(n, context: context, environment: environment) ?? config.store }
+        if let n = map["store"] { config.store = readStore(n, context: context, environment: environment, retention: &config.retention) ?? config.store }
         if let n = map["server"], let m = MappingReader(n, context, what: "'server'", allowed: ["host", "port", "run_backlog"]) {
             if let h = m["host"] { config.host = context.string(h, "host") ?? config.host }
             if let p = m["port"] { config.port = context.int(p, "port", 0...65535) ?? config.port }
@@ -104,13 +104,28 @@ package enum EngineConfigLoader {
         return config
     }
 
-    private static func readStore(_ node: YAMLNode, context: FileContext, environment: [String: String]) -> EngineConfig.Store? {
+    private static func readStore(
+        _ node: YAMLNode, context: FileContext, environment: [String: String], retention: inout Duration?
+    ) -> EngineConfig.Store? {
         if node.scalar?.text == "memory" { return .memory }
         let postgresKeys = ["password_env", "pool_size", "tls"]
         guard
             let m = MappingReader(
-                node, context, what: "'store'", allowed: ["sqlite", "memory", "synchronous", "postgres"] + postgresKeys)
+                node, context, what: "'store'", allowed: ["sqlite", "memory", "synchronous", "postgres", "retention"] + postgresKeys)
         else { return nil }
+        if let r = m["retention"] {
+            if m.has("memory") {
+                context.error(.invalidValue, "'store.retention' applies to a SQLite or PostgreSQL store only", at: r)
+            } else if r.scalar?.text == "forever" {
+                retention = nil
+            } else if let duration = context.duration(r, "retention") {
+                if duration < .seconds(60) {
+                    context.error(.outOfRange, "'retention' must be at least 1m", at: r, hint: "a duration such as 30d, or 'forever'")
+                } else {
+                    retention = duration
+                }
+            }
+        }
         if let p = m["postgres"] { return readPostgres(p, m, context: context, environment: environment) }
         for key in postgresKeys {
             if let n = m[key] { context.error(.invalidValue, "'store.\(key)' applies to a PostgreSQL store only", at: n, hint: "add 'postgres: URL'") }

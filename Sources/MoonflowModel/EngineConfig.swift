@@ -40,6 +40,8 @@ package struct EngineConfig: Sendable, Hashable {
 
     /// `server.run_backlog` unless moonflow.yaml says otherwise.
     package static let defaultRunBacklog = 4096
+    /// `store.retention` unless moonflow.yaml says otherwise: 30 days.
+    package static let defaultRetention: Duration = .seconds(30 * 86_400)
     /// The largest `server.run_backlog` accepted.
     package static let maxRunBacklog = 1_000_000
 
@@ -53,6 +55,9 @@ package struct EngineConfig: Sendable, Hashable {
     package var tracingSamplingRate: Double
     package var metricsEnabled: Bool
     package var store: Store
+    /// `store.retention`: runs that ended this long ago are deleted (docs/durability.md); `nil`
+    /// (`retention: forever`) keeps every run.
+    package var retention: Duration?
     package var host: String
     package var port: Int
     /// `server.run_backlog`: runs the API (or an event it takes) has started that the engine has
@@ -84,6 +89,7 @@ package struct EngineConfig: Sendable, Hashable {
         self.tracingSamplingRate = tracingSamplingRate
         self.metricsEnabled = metricsEnabled
         self.store = store
+        self.retention = EngineConfig.defaultRetention
         self.host = host
         self.port = port
         self.runBacklog = runBacklog

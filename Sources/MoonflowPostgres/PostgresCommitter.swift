@@ -26,6 +26,8 @@ final class PostgresCommitter: Sendable {
         case owned(by: String)
         /// The claim the write held is another process's now: nothing was written.
         case lost
+        /// Another session holds the run's row (a transaction left open): refused at once, nothing was written.
+        case busy
         case unknownRun
     }
 
@@ -145,6 +147,7 @@ final class PostgresCommitter: Sendable {
             if let length = outcome["conflict"]?.intValue { return .conflict(length: Int(length)) }
             if let owner = outcome["owned"]?.stringValue { return .owned(by: owner) }
             if outcome["lost"] != nil { return .lost }
+            if outcome["busy"] != nil { return .busy }
             if outcome["exists"] != nil { return .exists }
             return .unknownRun
         }

@@ -132,8 +132,12 @@ extension PostgresRunStore {
                 WHERE r.id IN (SELECT run_id FROM timers WHERE at <= \(at))
                   AND (r.owner = \(processID) OR NOT EXISTS (SELECT 1 FROM processes p WHERE p.id = r.owner AND p.lease_until > now()))
             ), due AS (
+                -- The owner checked again on the row itself: a process that claimed it after this
+                -- statement's snapshot committed a new owner, which the lock sees (and then skips).
                 SELECT r.id FROM runs r JOIN free f ON f.id = r.id
-                WHERE f.owner = \(processID) OR r.id IN (SELECT run_id FROM timers WHERE at <= (extract(epoch FROM now()) * 1e9)::bigint)
+                WHERE (f.owner = \(processID) OR r.id IN (SELECT run_id FROM timers WHERE at <= (extract(epoch FROM now()) * 1e9)::bigint))
+                  AND (r.owner IS NULL OR r.owner = \(processID)
+                       OR NOT EXISTS (SELECT 1 FROM processes p WHERE p.id = r.owner AND p.lease_until > now()))
                 FOR UPDATE OF r SKIP LOCKED
             ), claimed AS (
                 UPDATE runs SET owner = \(processID), epoch = runs.epoch + CASE WHEN runs.owner = \(processID) THEN 0 ELSE 1 END

@@ -72,7 +72,10 @@ package final class PostgresRunStore: SharedRunStore {
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password,
             database: location.database, tls: Self.clientTLS(location.tls))
-        configuration.options.additionalStartupParameters = sessionSettings(options)
+        // The pool's statements never wait on a lock for long: one a forgotten transaction of
+        // another session holds fails them (`StorageBusy`, written again later) instead of stalling
+        // the process. The migrator waits for another process's migration as long as it takes.
+        configuration.options.additionalStartupParameters = sessionSettings(options) + [("lock_timeout", "5000")]
         configuration.options.maximumConnections = max(2, location.poolSize)
         configuration.options.minimumConnections = 1
         let store = PostgresRunStore(options: options, client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
@@ -131,7 +134,7 @@ package final class PostgresRunStore: SharedRunStore {
             noteClaim(state.id, epoch: epoch, released: Self.releases(state))
             return true
         case .exists: return false
-        case .conflict, .owned, .lost, .unknownRun: throw RunStoreError.storageBusy("run '\(state.id)' was not created")
+        case .conflict, .owned, .lost, .busy, .unknownRun: throw RunStoreError.storageBusy("run '\(state.id)' was not created")
         }
     }
 
@@ -169,6 +172,7 @@ package final class PostgresRunStore: SharedRunStore {
         case .lost:
             claims.withLock { _ = $0.removeValue(forKey: runID) }
             throw RunStoreError.claimLost(runID: runID)
+        case .busy: throw RunStoreError.storageBusy("run '\(runID)' is locked by another database session")
         case .unknownRun: throw RunStoreError.unknownRun(runID)
         }
     }

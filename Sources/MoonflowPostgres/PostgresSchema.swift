@@ -8,7 +8,7 @@ enum PostgresSchema {
     /// Each migration is one script run in one transaction, in order; `moonflow_migrations` holds the
     /// versions applied. A database with a version above the last one here was migrated by a newer
     /// binary and is refused.
-    static let migrations: [(version: Int, script: String)] = [(1, version1), (2, version2)]
+    static let migrations: [(version: Int, script: String)] = [(1, version1), (2, version2), (3, version3), (4, version4)]
 
     static var latest: Int { migrations.last?.version ?? 0 }
 
@@ -21,6 +21,8 @@ enum PostgresSchema {
         /// Transaction lock of the journal's positions, held by every write of journal entries to
         /// its commit: positions are given out and become visible in commit order.
         case positions = 0x4D46_0003
+        /// Transaction lock of run admission: slots are counted and taken one process at a time.
+        case slots = 0x4D46_0004
     }
 
     /// Applies the missing migrations on `connection`, holding the migration lock; refuses a
@@ -76,6 +78,45 @@ enum PostgresSchema {
 
     /// The runs whose outbox holds a notification neither delivered nor dead-lettered, found
     /// without folding every run (docs/integrations.md).
+    /// `moonflow_write` as in version 1, except that a run's row locked by another session (a
+    /// transaction left open that updated or locked it) refuses that write at once (`busy`)
+    /// instead of waiting: the write holds the positions' lock, so waiting stalled every commit of
+    /// the cluster for as long as that session lived.
+    static var version4: String {
+        let function = String(version1[version1.range(of: "CREATE FUNCTION moonflow_write")!.lowerBound...])
+        let locked = """
+                            FROM runs WHERE id = run FOR UPDATE;
+                        IF NOT FOUND THEN
+                            results := results || jsonb_build_object('unknown', true);
+                            CONTINUE;
+                        END IF;
+            """
+        let skipping = """
+                            FROM runs WHERE id = run FOR UPDATE SKIP LOCKED;
+                        IF NOT FOUND THEN
+                            IF EXISTS (SELECT 1 FROM runs WHERE id = run) THEN
+                                results := results || jsonb_build_object('busy', true);
+                            ELSE
+                                results := results || jsonb_build_object('unknown', true);
+                            END IF;
+                            CONTINUE;
+                        END IF;
+            """
+        precondition(function.contains(locked), "moonflow_write of version 1 changed")
+        return "CREATE OR REPLACE" + function.dropFirst("CREATE".count).replacingOccurrences(of: locked, with: skipping)
+    }
+
+    /// Run admission across processes: the queued runs admitted to a slot and not started yet (a
+    /// run that starts holds its slot by its status), and a new run's slot while it is created
+    /// (`taken_at`: one whose creation never committed stops counting after a minute).
+    static let version3 = """
+        CREATE TABLE run_admitted (
+            run_id text PRIMARY KEY,
+            workflow text NOT NULL,
+            taken_at timestamptz NOT NULL DEFAULT now()
+        );
+        """
+
     static let version2 = """
         CREATE INDEX journal_notifications ON journal (run_id, type)
             WHERE type IN ('notification.queued', 'notification.delivered', 'notification.dead_lettered');

@@ -168,7 +168,8 @@ package final class Runtime: Sendable {
         if let live, let serving = options.serving {
             served = ServedProject(
                 project: options.project, engine: engine, store: store, catalog: live, outbox: outbox, logger: logger,
-                metrics: config.metricsEnabled ? RuntimeMetrics.prometheus : nil, runBacklog: config.runBacklog, options: serving)
+                metrics: config.metricsEnabled ? RuntimeMetrics.prometheus : nil, runBacklog: config.runBacklog,
+                retention: config.retention, options: serving)
         }
         return Runtime(
             project: options.project, config: config, loader: loader, store: store, runner: runner, validator: validator,

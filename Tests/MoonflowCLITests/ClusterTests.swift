@@ -29,37 +29,13 @@ struct ClusterTests {
 
     @Test func threeProcessesShareTheRunsAndTakeOverTheOneKilled() async throws {
         let cluster = try await PostgresCluster.shared()
-        let url = try await cluster.createDatabase()
-        let database = String(url.split(separator: "/").last!)
         let project = FileManager.default.temporaryDirectory.appendingPathComponent("moonflow-cluster-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: project) }
-        let files = [
-            "moonflow.yaml": """
-                store: {postgres: "postgres://\(cluster.user)@\(cluster.host):\(cluster.port)/\(database)", password_env: MOONFLOW_TEST_PG_PASSWORD, tls: disable}
-                """,
-            "workflows/work.yaml": Self.work, "workflows/nap.yaml": Self.nap,
-        ]
-        for (path, text) in files {
-            let file = project.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: file)
-        }
         let ledger = project.appendingPathComponent("ledger.jsonl")
-        let environment = ["MOONFLOW_TEST_PG_PASSWORD": cluster.password, "MOONFLOW_TEST_LEDGER": ledger.path]
+        let database = try await Self.writeProject(at: project, cluster: cluster, workflows: ["work": Self.work, "nap": Self.nap])
         var servers: [(process: Process, port: Int)] = []
         defer { for server in servers where server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
-        for _ in 0..<3 {
-            let port = try freeLoopbackPort()
-            let process = Process()
-            process.executableURL = CLIRunner.binary
-            process.arguments = ["serve", "--insecure-no-auth", "--port", "\(port)", "--project", project.path]
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            servers.append((process, port))
-        }
-        for server in servers { try await Self.waitUntilHealthy(port: server.port) }
+        servers = try await Self.startServers(project: project, cluster: cluster, ledger: ledger)
 
         var acknowledged: [String] = []
         let napStartedAt = Date()
@@ -128,6 +104,48 @@ struct ClusterTests {
         let killedPID = Int64(servers[2].process.processIdentifier)
         #expect(processes.filter { $0["alive"] == true }.count == 2)
         #expect(processes.first { $0["pid"]?.intValue == killedPID }?["alive"] == false)
+    }
+
+    /// A project whose store is a new database of `cluster`; returns the database's name.
+    static func writeProject(at project: URL, cluster: PostgresCluster, workflows: [String: String]) async throws -> String {
+        let url = try await cluster.createDatabase()
+        let database = String(url.split(separator: "/").last!)
+        var files = [
+            "moonflow.yaml": """
+                store: {postgres: "postgres://\(cluster.user)@\(cluster.host):\(cluster.port)/\(database)", password_env: MOONFLOW_TEST_PG_PASSWORD, tls: disable}
+                """
+        ]
+        for (name, text) in workflows { files["workflows/\(name).yaml"] = text }
+        for (path, text) in files {
+            let file = project.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: file)
+        }
+        return database
+    }
+
+    /// Three `moonflow serve` of the project, each on a free port, once all answer `/health`.
+    static func startServers(project: URL, cluster: PostgresCluster, ledger: URL) async throws -> [(process: Process, port: Int)] {
+        let environment = ["MOONFLOW_TEST_PG_PASSWORD": cluster.password, "MOONFLOW_TEST_LEDGER": ledger.path]
+        var servers: [(process: Process, port: Int)] = []
+        do {
+            for _ in 0..<3 {
+                let port = try freeLoopbackPort()
+                let process = Process()
+                process.executableURL = CLIRunner.binary
+                process.arguments = ["serve", "--insecure-no-auth", "--port", "\(port)", "--project", project.path]
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                servers.append((process, port))
+            }
+        } catch {
+            for server in servers { kill(server.process.processIdentifier, SIGKILL) }
+            throw error
+        }
+        for server in servers { try await Self.waitUntilHealthy(port: server.port) }
+        return servers
     }
 
     static func waitUntilHealthy(port: Int) async throws {

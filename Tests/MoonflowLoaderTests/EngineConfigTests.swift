@@ -120,4 +120,26 @@ import Testing
             "moonflow.yaml:1:34: error[InvalidValue]: 'store.pool_size' applies to a PostgreSQL store only"
         ])
     }
+
+    /// `store.retention` (docs/durability.md): a duration of at least a minute, or `forever`; 30 days by default.
+    @Test func retentionIsReadWithItsDefaultAndMistakesHavePositions() throws {
+        #expect(EngineConfig().retention == .seconds(30 * 86_400))
+        #expect(try load("store: {sqlite: a.db, retention: 7d}\n").get().retention == .seconds(7 * 86_400))
+        #expect(try load("store: {retention: forever}\n").get().retention == nil)
+        guard case .failure(let problems) = try load("store: {retention: 30s}\n") else {
+            Issue.record("a retention under a minute should be refused")
+            return
+        }
+        #expect(problems.diagnostics.map(\.description) == ["moonflow.yaml:1:20: error[OutOfRange]: 'retention' must be at least 1m"])
+        guard case .failure(let kinds) = try load("store: {retention: soon}\n"), case .failure(let memory) = try load("store: {memory: true, retention: 1d}\n")
+        else {
+            Issue.record("a retention that is no duration, or on the memory store, should be refused")
+            return
+        }
+        #expect(kinds.diagnostics.map(\.location.line) == [1])
+        #expect(kinds.diagnostics.map(\.location.column) == [20])
+        #expect(memory.diagnostics.map(\.description) == [
+            "moonflow.yaml:1:34: error[InvalidValue]: 'store.retention' applies to a SQLite or PostgreSQL store only"
+        ])
+    }
 }

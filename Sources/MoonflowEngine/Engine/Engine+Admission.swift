@@ -23,11 +23,20 @@ extension Engine {
     }
 
     /// Who holds a slot and who waits, for monitoring.
-    package func runQueue() async throws -> RunQueueSnapshot { try await admission().snapshot() }
+    package func runQueue() async throws -> RunQueueSnapshot {
+        if let shared = sharedStore { return try await shared.admissionSnapshot() }
+        return try await admission().snapshot()
+    }
 
     /// A workflow's `concurrency` changed (a reload): queued runs that now fit start. Before the
     /// first admission there is nothing to update: the rebuild reads current definitions.
     package func updateConcurrency(workflow: String, limits: ConcurrencyLimits?) {
+        if sharedStore != nil {
+            Task { [self] in
+                do { try await admitQueuedRuns() } catch { logger.warning("admitting queued runs failed", metadata: ["error": .string("\(error)")]) }
+            }
+            return
+        }
         guard let admission = admissionState.built.withLock({ $0 }) else { return }
         dispatch(admission.update(workflow: workflow, limits: limits))
     }
@@ -50,10 +59,11 @@ extension Engine {
 
     /// The run ended (or left the queue): its slot goes to the next queued run.
     func releaseSlot(of runID: RunID) async throws {
+        if let shared = sharedStore { return try await releaseShared(shared, runID: runID) }
         dispatch(try await admission().finished(runID: runID))
     }
 
-    private func dispatch(_ admitted: [RunQueueEntry]) {
+    func dispatch(_ admitted: [RunQueueEntry]) {
         guard !admitted.isEmpty else { return }
         let handler = admissionState.handler.withLock { $0 }
         for entry in admitted {

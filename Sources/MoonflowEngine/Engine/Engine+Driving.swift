@@ -14,7 +14,8 @@ extension Engine: DriverHost {
                 return try await body(driver(for: state, workflow: try await workflow(of: state)))
             }
         }
-        if status.isTerminal { try await releaseSlot(of: runID) }
+        // On a shared store a waiting run's slot is free too (its stored status no longer counts).
+        if status.isTerminal || (status == .waiting && sharedStore != nil) { try await releaseSlot(of: runID) }
         return status
     }
 
@@ -60,9 +61,16 @@ extension Engine: DriverHost {
 
     // MARK: - DriverHost
 
-    func isQueued(_ runID: RunID) async throws -> Bool { try await admission().isWaiting(runID) }
+    func isQueued(_ runID: RunID) async throws -> Bool {
+        if let shared = sharedStore { return try await shared.waitsInQueue(runID) }
+        return try await admission().isWaiting(runID)
+    }
 
-    func resumed(_ runID: RunID, workflow: String) async throws { try await admission().resume(runID: runID, workflow: workflow) }
+    func resumed(_ runID: RunID, workflow: String) async throws {
+        // On a shared store the run's stored status counts it again.
+        guard sharedStore == nil else { return }
+        try await admission().resume(runID: runID, workflow: workflow)
+    }
 
     func driveChild(_ runID: RunID, workflow: String, input: Value, parent: ParentLink) async throws -> RunState {
         guard let pinned = await catalog?.workflow(id: workflow) else {

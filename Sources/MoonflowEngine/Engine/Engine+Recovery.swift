@@ -19,12 +19,17 @@ extension Engine {
     package func resumeAll(concurrency: Int = 1, progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) async throws
         -> [RecoveredRun]
     {
-        let admission = try await admission()
+        // On a shared store the cluster's admission decides (`Engine+SharedAdmission`); each pass
+        // first admits what fits, and runs that end admit more for the next pass.
+        let admission = sharedStore == nil ? try await admission() : nil
         var results: [RunID: Result<RunStatus, any Error>] = [:]
         var order: [RunID] = []
         while true {
-            let unfinished = try await store.runs(status: RunStatus.unfinished).filter { state in
-                results[state.id] == nil && !(state.status == .queued && state.ending == nil && admission.isWaiting(state.id))
+            try await admitQueuedRuns()
+            var unfinished: [RunState] = []
+            for state in try await store.runs(status: RunStatus.unfinished) where results[state.id] == nil {
+                if state.status == .queued, state.ending == nil, try await isStillQueued(state.id, admission) { continue }
+                unfinished.append(state)
             }
             guard !unfinished.isEmpty else { break }
             let queued = unfinished.filter { $0.status == .queued }.sorted { ($0.queuePlace?.sequence ?? 0) < ($1.queuePlace?.sequence ?? 0) }
@@ -50,6 +55,11 @@ extension Engine {
             }
         }
         return order.compactMap { id in results[id].map { RecoveredRun(runID: id, outcome: $0) } }
+    }
+
+    private func isStillQueued(_ runID: RunID, _ admission: RunAdmission?) async throws -> Bool {
+        if let admission { return admission.isWaiting(runID) }
+        return try await sharedStore?.waitsInQueue(runID) ?? false
     }
 
     /// Drives one run for `resumeAll`, its error kept as the outcome.

@@ -178,9 +178,13 @@ package final class Engine: Sendable {
         let request = StartRequest(workflow: workflow.id, startHash: startHash, parent: parent, origin: origin)
         // A repeated start returns the run it names without taking an admission slot.
         if runID != nil, let existing = try await store.state(of: id) { return try request.adopt(existing) }
-        let admission = try await admission()
         let now = clock.now
-        let decision = admission.submit(runID: id, workflow: workflow.id, limits: workflow.concurrency, priority: priority, now: now)
+        let decision =
+            if let shared = sharedStore {
+                try await submitShared(shared, runID: id, workflow: workflow.id, limits: workflow.concurrency, priority: priority, now: now)
+            } else {
+                try await admission().submit(runID: id, workflow: workflow.id, limits: workflow.concurrency, priority: priority, now: now)
+            }
         if decision == .duplicate {
             // Another start of this id is in flight in this process (it holds the admission entry).
             guard let existing = try await store.state(of: id) else {
@@ -217,6 +221,8 @@ package final class Engine: Sendable {
             return try request.adopt(existing)
         }
         failpoints.reach(.afterCommit, of: events)
+        // A slot another process freed while this run was being queued woke nobody for it.
+        if case .queued = decision, sharedStore != nil { try await admitQueuedRuns() }
         if case .rejected(let failure) = decision {
             logger.warning("run refused: \(failure.message)", metadata: ["run.id": .string(id), "workflow": .string(workflow.id)])
         }

@@ -100,21 +100,33 @@ package struct RunAdmissionMachine: Sendable {
             hold(runID, workflow)
             return .start
         }
-        let ownQueued = waiting.count { $0.workflow == workflow }
+        let decision = Self.queueing(
+            runID: runID, workflow: workflow, limits: limits, engineLimits: engineLimits, priority: priority, now: now,
+            sequence: nextSequence, ownQueued: waiting.count { $0.workflow == workflow }, allQueued: waiting.count)
+        if case .queued(let entry) = decision {
+            nextSequence += 1
+            waiting.append(entry)
+        }
+        return decision
+    }
+
+    /// A run that found no room: refused with `QueueFull` when its workflow's queue (`ownQueued`
+    /// runs) or the engine's (`allQueued`) is at its `max_size`, else queued at `sequence` with
+    /// the nearer of the two queue timeouts as its deadline.
+    package static func queueing(
+        runID: String, workflow: String, limits: ConcurrencyLimits?, engineLimits: ConcurrencyLimits?, priority: Int, now: Timestamp,
+        sequence: UInt64, ownQueued: Int, allQueued: Int
+    ) -> Decision {
         if let max = limits?.queueMaxSize, ownQueued >= max {
             return .rejected(
                 ActivityFailure(.queueFull, "the run queue of workflow '\(workflow)' is full (concurrency.queuing.max_size: \(max))"))
         }
-        if let max = engineLimits?.queueMaxSize, waiting.count >= max {
+        if let max = engineLimits?.queueMaxSize, allQueued >= max {
             return .rejected(ActivityFailure(.queueFull, "the engine's run queue is full (moonflow.yaml concurrency.queuing.max_size: \(max))"))
         }
         let deadline = [limits?.queueTimeout, engineLimits?.queueTimeout].compactMap { $0.map { now + $0 } }.min()
-        let entry = RunQueueEntry(
-            runID: runID, workflow: workflow, priority: priority, sequence: nextSequence, enqueuedAt: now,
-            deadline: deadline)
-        nextSequence += 1
-        waiting.append(entry)
-        return .queued(entry)
+        return .queued(
+            RunQueueEntry(runID: runID, workflow: workflow, priority: priority, sequence: sequence, enqueuedAt: now, deadline: deadline))
     }
 
     /// The run ended (or left the queue): its slot, or its place in the queue, is given back.

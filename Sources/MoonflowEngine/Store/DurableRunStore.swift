@@ -16,6 +16,16 @@ package protocol DurableRunStore: RunStore {
     func deadLetters() async throws -> [DeadLetter]
     /// Transactions committed and writes they held so far (mean batch size = writes / transactions).
     var commitStatistics: (transactions: Int, writes: Int) { get }
+    /// Retention (docs/durability.md): deletes at most `limit` runs that ended (`RunStatus.expirable`)
+    /// with their last write before `cutoff` — journal, activities, tasks, timers and all — in one
+    /// short transaction, and returns how many. Kept: a run whose parent has not ended, and the
+    /// runs holding the highest run and journal positions (new positions continue after them).
+    func deleteFinishedRuns(before cutoff: Timestamp, limit: Int) async throws -> Int
+}
+
+extension RunStatus {
+    /// The ends retention deletes: all but `compensation_failed`, which waits for an operator.
+    package static let expirable: [RunStatus] = [.completed, .failed, .compensated, .timedOut, .cancelled, .terminated]
 }
 
 /// A durable store several engine processes share (PostgreSQL, docs/scale-out.md). A run is
@@ -37,6 +47,32 @@ package protocol SharedRunStore: DurableRunStore {
     func releaseAll() async throws
     /// The processes the store knows, for monitoring.
     func processes() async throws -> [EngineProcess]
+
+    // Run admission across processes (docs/scale-out.md): a run holds a slot while its stored
+    // status is running or compensating, or while it is queued and was admitted (`takeSlot`,
+    // `admitQueued`) and has not started yet. Slots are counted in the database under one lock.
+
+    /// Takes a slot for a new run when its workflow (`workflowMax`) and the cluster (`engineMax`)
+    /// have room; otherwise says how many runs wait in the queue, of the workflow and in all.
+    func takeSlot(runID: String, workflow: String, workflowMax: Int?, engineMax: Int?) async throws -> SharedSlot
+    /// The workflows with runs waiting in the queue.
+    func queuedWorkflows() async throws -> [String]
+    /// Admits the queued runs that fit now, in the order `RunAdmissionMachine` gives, among those
+    /// this process may drive (its own and nobody's); claims them, and returns them to be driven.
+    func admitQueued(workflowLimits: [String: ConcurrencyLimits], engineLimits: ConcurrencyLimits?) async throws -> [RunQueueEntry]
+    /// Whether the queued run still waits for a slot.
+    func waitsInQueue(_ runID: String) async throws -> Bool
+    /// The run ended, waits, or was not created: an admission it held is dropped, and, when runs
+    /// wait in the queue, every process is woken (`NOTIFY`) to admit them.
+    func freeSlot(of runID: String) async throws
+    /// Who holds a slot and who waits, across the cluster, for monitoring.
+    func admissionSnapshot() async throws -> RunQueueSnapshot
+}
+
+/// What `SharedRunStore.takeSlot` answers.
+package enum SharedSlot: Sendable, Hashable {
+    case taken
+    case full(queuedInWorkflow: Int, queuedInAll: Int)
 }
 
 /// An engine process of a shared store (`GET /v1/monitoring`).

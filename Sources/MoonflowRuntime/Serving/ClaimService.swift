@@ -5,7 +5,7 @@ import ServiceLifecycle
 /// The work finder of a process on a shared store (docs/scale-out.md): claims runs that are ready
 /// and nobody's — those of a process whose lease expired — in batches and gives them to the
 /// dispatcher; then waits for another process to announce work (`LISTEN`), at most `poll` (the
-/// fallback). Stopping cleanly, it waits for the drives in flight, then hands every run this
+/// fallback), and admits the queued runs that fit (`max_workflows` across processes). Stopping cleanly, it waits for the drives in flight, then hands every run this
 /// process owns over to the others at once.
 package struct ClaimService: Service {
     let store: any SharedRunStore
@@ -29,6 +29,8 @@ package struct ClaimService: Service {
                 claimed = runs.count
                 if !runs.isEmpty { logger.info("claimed runs to drive", metadata: ["count": "\(runs.count)"]) }
                 runs.forEach(dispatcher.submit)
+                // A slot freed anywhere in the cluster (the wake-up) or missed (the poll).
+                try await dispatcher.engine.admitQueuedRuns()
             } catch {
                 logger.error("claiming runs failed", metadata: ["error": .string("\(error)")])
             }

@@ -11,6 +11,8 @@ package struct ServingOptions: Sendable {
     package var watchInterval: Duration
     /// How long a change must stay still before it is loaded.
     package var debounce: Duration
+    /// How often runs past `store.retention` are looked for (`RetentionService`).
+    package var retentionInterval: Duration = .seconds(600)
 
     package init(watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100)) {
         self.watchInterval = watchInterval
@@ -50,12 +52,15 @@ package final class ServedProject: Sendable {
     private let project: URL
     private let options: ServingOptions
     private let outbox: NotificationOutbox
+    /// `store.retention`; `nil` keeps every run.
+    private let retention: Duration?
 
     init(
         project: URL, engine: Engine, store: any RunStore, catalog: LiveCatalog, outbox: NotificationOutbox, logger: Logger,
-        metrics: PrometheusCollectorRegistry?, runBacklog: Int, options: ServingOptions
+        metrics: PrometheusCollectorRegistry?, runBacklog: Int, retention: Duration?, options: ServingOptions
     ) {
         self.project = project
+        self.retention = retention
         self.outbox = outbox
         self.engine = engine
         self.store = store
@@ -78,6 +83,10 @@ package final class ServedProject: Sendable {
     /// `ServiceGroup` (the HTTP server adds them to its application).
     package func makeServices() -> [any Service] {
         let claims: [any Service] = (store as? any SharedRunStore).map { [ClaimService(store: $0, dispatcher: dispatcher, logger: logger)] } ?? []
+        var retention: [any Service] = []
+        if let durable = store as? any DurableRunStore, let kept = self.retention {
+            retention = [RetentionService(store: durable, clock: engine.clock, retention: kept, interval: options.retentionInterval, logger: logger)]
+        }
         return [
             dispatcher,
             TimerService(engine: engine, logger: logger),
@@ -86,7 +95,7 @@ package final class ServedProject: Sendable {
             ProjectWatcher(project: project, catalog: catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger),
             ReloadSignalService(core: self),
             outbox,
-        ] + claims
+        ] + claims + retention
     }
 
     /// Starts the runs an event triggers (docs/workflow-format.md): the current definitions' event triggers
