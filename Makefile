@@ -64,11 +64,16 @@ demo: build
 	echo "Serving the examples on http://127.0.0.1:8080/ (API: docs/api.md; Ctrl-C stops)"; \
 	$(BIN) serve --insecure-no-auth
 
+TIMED_SUITES := BodyLimitTests|StorageRetryTests|ConnectionLimitTests|HeadAndMethodTests|BadBodyTests|StreamBackpressureTests
+
 # Every test on the debug build, then the command-line suite again against the release binary users
 # run (MOONFLOW_TEST_BINARY): a crash only the optimiser exposes has escaped debug-only runs before.
 test: deps test-deps test-tools
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip '$(TIMED_SUITES)'
+	@# Suites that bound how soon the server answers or a store gives up, after the others: run beside
+	@# the PostgreSQL clusters and the three-process test, their bounds measure the machine's load.
+	$(SWIFT) test --skip-build --filter '$(TIMED_SUITES)'
 	@# Tests that bound this process's RSS, each in a test process of its own.
 	for t in twentyStalledSubscribersAndTwoThousandEventsStayWithinFiftyMegabytes emittingBeyondTheBudgetFailsTheAttempt \
 		emittingFarBeyondTheBudgetInALoopKeepsTheProcessAndItsMemory; do \
