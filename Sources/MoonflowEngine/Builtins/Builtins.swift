@@ -70,20 +70,13 @@ enum Builtins {
 }
 
 extension Builtin {
-    /// Whether the built-in returns at once and never fails with `WorkerCrashed` (which the executor
-    /// treats as an interruption): `noop`, `log`, `emit` and `set`, but not `sleep` or `fail`.
-    var returnsAtOnce: Bool {
-        switch self {
-        case .noop, .log, .emit, .set: true
-        case .sleep, .fail, .http: false
-        }
-    }
-
-    /// Whether all the built-in does reaches the world only through its completion (its output,
+    /// Whether the built-in returns at once, never fails with `WorkerCrashed` (which the executor
+    /// treats as an interruption), and reaches the world only through its completion (its output,
     /// emitted events and context writes are written with it; a `log` line is logged again if a
-    /// crash makes it run again): its start need not be durable before it runs. Not `http`: a
+    /// crash makes it run again): `noop`, `log`, `emit` and `set`. The driver runs these in its own
+    /// task and writes their start with their completion. Not `sleep` or `fail`, nor `http`, whose
     /// request reaches a service, so its start is on disk first.
-    var actsOnlyThroughItsCompletion: Bool {
+    var returnsAtOnce: Bool {
         switch self {
         case .noop, .log, .emit, .set: true
         case .sleep, .fail, .http: false

@@ -30,10 +30,11 @@ extension RunDriver {
                     launching.append((policed, input, started))
                 }
             }
-            // A body runs once its start is written, except a built-in that acts only through its
-            // completion: its start is written with that (a chain of them is one transition).
+            // A body runs once its start is written, except a built-in run in place, which acts only
+            // through its completion (`Builtin.returnsAtOnce`): its start is written with that, and a
+            // chain of them is one transition.
             let startsMustBeWritten = !launching.isEmpty || inPlace.contains { activity, _ in
-                if case .builtin(let builtin) = activity.body { !builtin.actsOnlyThroughItsCompletion } else { true }
+                if case .builtin = activity.body { false } else { true }
             }
             if startsMustBeWritten { try await flush() }
             for (activity, input, started) in launching {
