@@ -75,10 +75,11 @@ struct PostgresClaimTests {
         #expect(try await b.processes().map(\.id) == [b.processID])
     }
 
-    /// A run sleeping 1 s in one process, due while both look: it fires in one of them, once.
+    /// A run sleeping 3 s in one process, due while both look: it fires in one of them, once. (The
+    /// look before it is due must come within those 3 s, which a loaded machine took more than 1 s for.)
     @Test func aDueTimerIsClaimedByOneProcess() async throws {
         let fixture = try StoreFixture(workflows: [
-            "nap": "workflow: nap\nactivities:\n  - {name: nap, call: sleep, with: {duration: 1s}}\n  - {name: after, run: return 1}\n"
+            "nap": "workflow: nap\nactivities:\n  - {name: nap, call: sleep, with: {duration: 3s}}\n  - {name: after, run: return 1}\n"
         ])
         let url = try await PostgresCluster.shared().createDatabase()
         let (a, b) = (try await Self.open(url), try await Self.open(url))
@@ -90,7 +91,7 @@ struct PostgresClaimTests {
         // Looked at before it is due (the timer service sleeps until it), it stays nobody's.
         #expect(try await b.dueTimers(at: Timestamp(Date()) + .seconds(5)).map(\.runID) == ["n1"])
         #expect(try await a.processes().allSatisfy { $0.runsOwned == 0 })
-        try await Task.sleep(for: .milliseconds(1100))
+        try await Task.sleep(for: .milliseconds(3100))
         let now = Timestamp(Date())
         async let fromA = a.dueTimers(at: now)
         async let fromB = b.dueTimers(at: now)
