@@ -1,6 +1,7 @@
 internal import CIsolation
 import Dispatch
 import Foundation
+import Glibc
 import MoonflowModel
 import OrderedCollections
 import Synchronization
@@ -54,7 +55,7 @@ final class HelperProcess: @unchecked Sendable {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let error = mf_iso_spawn(launch.executable, &argv, fds[1], &pid)
+        let error = mf_iso_spawn(launch.executable, argv, fds[1], &pid)
         close(fds[1])
         guard error == 0 else {
             close(fds[0])
@@ -82,7 +83,7 @@ final class HelperProcess: @unchecked Sendable {
         state.withLock { state in
             guard !state.reaped else { return }
             if forCancel { state.killedForCancel = true }
-            _ = Foundation.kill(pid, SIGKILL)
+            _ = Glibc.kill(pid, SIGKILL)
         }
     }
 

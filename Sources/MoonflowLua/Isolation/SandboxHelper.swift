@@ -18,6 +18,12 @@ package enum SandboxHelper {
         var addressSpace: UInt64 = 0
         var testLedger = false
 
+        init(parent: pid_t, addressSpace: UInt64, testLedger: Bool) {
+            self.parent = parent
+            self.addressSpace = addressSpace
+            self.testLedger = testLedger
+        }
+
         init(_ arguments: [String]) {
             var iterator = arguments.makeIterator()
             while let argument = iterator.next() {
@@ -62,7 +68,7 @@ final class HelperSession: @unchecked Sendable {
     }
 
     private func makeSandbox() -> LuaSandbox? {
-        let ledger = testLedger ? LuaTestLedger(forward: { [unowned self] tag, activity in forwardLedger(tag: tag, activity: activity) }) : nil
+        let ledger = testLedger ? LuaTestLedger(forward: { [unowned self] tag, activity in self.forwardLedger(tag: tag, activity: activity) }) : nil
         return try? LuaSandbox(testLedger: ledger)
     }
 
@@ -112,7 +118,7 @@ final class HelperSession: @unchecked Sendable {
 
     private func execute(_ request: HelperRequest) {
         var invocation = request.invocation
-        invocation.logSink = { [unowned self] entry in sendLog(entry) }
+        invocation.logSink = { [unowned self] entry in self.sendLog(entry) }
         if request.hasHTTP { invocation.http = HelperHTTP(session: self) }
         let timeout = invocation.limits.timeout ?? .seconds(60)
         mf_iso_cpu_budget(UInt64(timeout.components.seconds) + 1)
