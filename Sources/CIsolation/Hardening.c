@@ -23,11 +23,8 @@ static int limit(int resource, rlim_t value) {
 }
 
 int mf_iso_harden(pid_t parent, uint64_t address_space) {
-    // Descriptors 0–2 are /dev/null and 3 the socket (posix_spawn's file actions); close the rest,
-    // whatever the engine left without close-on-exec.
-    if (syscall(SYS_close_range, 4u, ~0u, 0u) != 0) {
-        for (int fd = 4; fd < 1024; fd++) close(fd);
-    }
+    // Descriptors 0–2 are /dev/null and 3 the socket; posix_spawn's file actions closed the rest,
+    // and what the runtime opened since (its wake-up descriptors) stays: no new one can be opened.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return errno;
     // The parent may have died before the line above: then nobody would kill us.
     if (getppid() != parent) _exit(0);
@@ -73,17 +70,6 @@ uint64_t mf_iso_peak_rss(void) {
     struct rusage usage;
     if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
     return (uint64_t)usage.ru_maxrss * 1024;
-}
-
-uint64_t mf_iso_rss_of(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-    FILE *file = fopen(path, "r");
-    if (!file) return 0;
-    unsigned long long size = 0, resident = 0;
-    if (fscanf(file, "%llu %llu", &size, &resident) != 2) resident = 0;
-    fclose(file);
-    return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 uint64_t mf_iso_now_ns(void) {

@@ -13,10 +13,10 @@ int mf_iso_spawn(const char *path, char *const argv[], int child_fd, pid_t *pid)
 /// A connected pair of stream sockets, both close-on-exec. Returns 0 or an errno.
 int mf_iso_socketpair(int fds[2]);
 
-/// The helper's hardening before its first request (docs/sandbox.md, "The second wall"):
-/// closes every descriptor above 3, dies with its parent (and exits when the parent is already
-/// not `parent`), no new privileges, rlimits (address space `address_space` bytes, no core
-/// files, no file writes, at most the descriptors open now). Returns 0 or an errno.
+/// The helper's hardening before its first request (docs/sandbox.md, "The second wall"): dies
+/// with its parent (and exits when the parent is already not `parent`), no new privileges, not
+/// dumpable, rlimits (address space `address_space` bytes, no core files, no file writes, at
+/// most the descriptors open now). Returns 0 or an errno.
 int mf_iso_harden(pid_t parent, uint64_t address_space);
 
 /// Installs the seccomp allow-list (docs/sandbox.md lists it). Returns 0 or an errno.
@@ -30,9 +30,6 @@ void mf_iso_cpu_budget(uint64_t seconds);
 
 /// The helper's peak resident set, in bytes.
 uint64_t mf_iso_peak_rss(void);
-
-/// The resident set of process `pid`, in bytes (the engine reads its helpers'); 0 when unknown.
-uint64_t mf_iso_rss_of(pid_t pid);
 
 /// Reads what has arrived, at most `capacity` bytes, waiting for some at most until `deadline_ns`
 /// (CLOCK_MONOTONIC; 0: no deadline). Returns the count, -1 at end of file or on an error, -2

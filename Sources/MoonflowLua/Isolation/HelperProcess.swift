@@ -44,8 +44,14 @@ final class HelperProcess: @unchecked Sendable {
 
     deinit { retire() }
 
-    /// Starts a helper and waits for its `hello`.
+    /// Starts a helper and waits for its `hello`. The spawn is made from a thread that lives as
+    /// long as the engine: a helper's `PR_SET_PDEATHSIG` fires when the *thread* that started it
+    /// ends, and the threads of Swift's pools come and go.
     static func start(_ launch: Launch) throws(ActivityFailure) -> HelperProcess {
+        try HelperSpawner.shared.perform { () throws(ActivityFailure) -> HelperProcess in try spawn(launch) }
+    }
+
+    private static func spawn(_ launch: Launch) throws(ActivityFailure) -> HelperProcess {
         var fds: [Int32] = [-1, -1]
         guard mf_iso_socketpair(&fds) == 0 else {
             throw ActivityFailure(.sandboxCrashed, "could not start a sandbox helper: socketpair: \(String(cString: strerror(errno)))")
@@ -257,5 +263,42 @@ final class HelperProcess: @unchecked Sendable {
         default:
             return crashed()
         }
+    }
+}
+
+/// The engine's one thread that starts helpers; it never ends (see `HelperProcess.start`).
+private final class HelperSpawner: Sendable {
+    static let shared = HelperSpawner()
+
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private let wake = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                wake.wait()
+                let job = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+                job?()
+            }
+        }
+        thread.name = "moonflow-helper-spawner"
+        thread.start()
+    }
+
+    /// Runs `body` on the spawner thread and waits for it.
+    func perform<T: Sendable>(_ body: @escaping @Sendable () throws(ActivityFailure) -> T) throws(ActivityFailure) -> T {
+        let result = Mutex<Result<T, ActivityFailure>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        jobs.withLock {
+            $0.append {
+                let outcome: Result<T, ActivityFailure>
+                do throws(ActivityFailure) { outcome = .success(try body()) } catch { outcome = .failure(error) }
+                result.withLock { $0 = outcome }
+                done.signal()
+            }
+        }
+        wake.signal()
+        done.wait()
+        return try result.withLock { $0! }.get()
     }
 }
