@@ -30,7 +30,7 @@ final class WorkflowReader {
         "saga", "execution", "isolation",
     ]
     /// Keys the seed's `execution:` wrapper may hold (the same meaning as at the root).
-    static let executionKeys = ["workflow", "trigger", "triggers", "activities", "compensation", "saga", "edges", "compensation_activities", "context", "input", "output", "timeout"]
+    static let executionKeys = ["workflow", "trigger", "triggers", "activities", "compensation", "saga", "edges", "compensation_activities", "context", "input", "output", "timeout", "isolation"]
 
     /// Policies and defaults visible while reading activities.
     struct Scope {
