@@ -122,7 +122,10 @@ long mf_iso_forbidden_call(const char *which) {
         char *envp[] = {NULL};
         return syscall(SYS_execve, "/bin/true", argv, envp);
     }
-    if (strcmp(which, "socket") == 0) return syscall(SYS_socket, 2 /* AF_INET */, 1 /* SOCK_STREAM */, 0);
+    if (strcmp(which, "socket") == 0) {
+        long fd = syscall(SYS_socket, 2 /* AF_INET */, 1 /* SOCK_STREAM */, 0);
+        return fd < 0 ? -errno : fd;
+    }
     if (strcmp(which, "fork") == 0) return syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
     if (strcmp(which, "ptrace") == 0) return syscall(SYS_ptrace, 0L /* PTRACE_TRACEME */, 0L, 0L, 0L);
     if (strcmp(which, "exec_mmap") == 0) {

@@ -101,15 +101,23 @@ static const long allowed[] = {
 #endif
 };
 
-// What kills the helper at once: running programs, new processes, the network, other processes' memory.
+// What kills the helper at once: running programs, new processes, tracing, other processes' memory.
 static const long killing[] = {
-    SYS_execve, SYS_execveat, SYS_ptrace, SYS_socket, SYS_socketpair, SYS_connect, SYS_bind, SYS_listen,
-    SYS_process_vm_readv, SYS_process_vm_writev, SYS_kexec_load, SYS_init_module, SYS_finit_module,
+    SYS_execve, SYS_execveat, SYS_ptrace, SYS_process_vm_readv, SYS_process_vm_writev, SYS_kexec_load,
+    SYS_init_module, SYS_finit_module,
 #ifdef SYS_fork
     SYS_fork,
 #endif
 #ifdef SYS_vfork
     SYS_vfork,
+#endif
+};
+
+// Refused with EPERM (listed for the record: everything not allowed is refused so).
+static const long refused[] = {
+    SYS_openat, SYS_socket, SYS_socketpair, SYS_connect, SYS_bind, SYS_listen, SYS_accept4,
+#ifdef SYS_open
+    SYS_open,
 #endif
 };
 
@@ -128,6 +136,9 @@ int mf_iso_install_seccomp(void) {
     ret(&p, MF_KILL);
 #endif
     for (size_t i = 0; i < sizeof killing / sizeof killing[0]; i++) rule(&p, killing[i], MF_KILL);
+    // Files and the network are refused with EPERM, not a kill: the C library and the runtime
+    // probe them on their own (a name-service socket, a locale file) and carry on without.
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) rule(&p, refused[i], MF_EPERM);
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) rule(&p, allowed[i], MF_ALLOW);
     // Memory may be mapped and protected, never executable (no code the helper did not start with).
     rule_mask(&p, SYS_mmap, 2, PROT_EXEC, MF_KILL, MF_ALLOW);

@@ -43,7 +43,8 @@ uint64_t mf_iso_now_ns(void);
 int mf_iso_write_full(int fd, const void *buffer, size_t count);
 
 /// Test-only (debug builds): makes the forbidden system call `which` names ("execve", "socket",
-/// "fork", "ptrace", "exec_mmap", "open"); returns what the call returned when it survived.
+/// "fork", "ptrace", "exec_mmap", "open"); returns what the call returned (-errno on failure)
+/// when it survived.
 long mf_iso_forbidden_call(const char *which);
 
 #endif

@@ -22,6 +22,8 @@ final class HelperProcess: @unchecked Sendable {
 
     private struct State {
         var reaped = false
+        /// The socket is closed once: its number may belong to another helper afterwards.
+        var closed = false
         var killedForCancel = false
         var status: Int32 = 0
     }
@@ -58,7 +60,7 @@ final class HelperProcess: @unchecked Sendable {
         }
         let arguments = [launch.executable, SandboxHelper.command]
             + SandboxHelper.Arguments(parent: getpid(), addressSpace: launch.addressSpace, testLedger: launch.testLedger).list
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
         let error = mf_iso_spawn(launch.executable, argv, fds[1], &pid)
@@ -93,11 +95,15 @@ final class HelperProcess: @unchecked Sendable {
         }
     }
 
-    /// Ends the helper (its socket closed, the process killed and reaped).
+    /// Ends the helper (its socket closed, the process killed and reaped); again is nothing.
     func retire() {
         kill(forCancel: false)
         reap()
-        if channel.descriptor >= 0 { close(channel.descriptor) }
+        let open = state.withLock { state in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        if open { close(channel.descriptor) }
     }
 
     private func reap() {
@@ -139,7 +145,9 @@ final class HelperProcess: @unchecked Sendable {
         // is not trusted further.
         var charged = 0
         let budget = invocation.limits.hostMemory + invocation.limits.outputSize
-        let watchdog = deadline &+ grace
+        // Counted from the send when the deadline passed already (a helper that had to start
+        // first): the helper answers `Timeout` at once, and must have the time to say so.
+        let watchdog = max(deadline, mf_iso_now_ns()) &+ grace
         while true {
             switch channel.receive(deadline: watchdog) {
             case .frame(let kind, let payload):

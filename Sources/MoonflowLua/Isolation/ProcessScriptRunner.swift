@@ -95,7 +95,7 @@ package final class ProcessScriptRunner: Sendable {
     }
 
     /// The pids of the idle helpers (tests kill them).
-    package var idleHelpers: [pid_t] { pool.withLock { $0.idle.map(\.pid) } }
+    package var idleHelpers: [Int32] { pool.withLock { $0.idle.map(\.pid) } }
 
     /// Helpers started so far, and replaced so far (after a crash, a tripped limit, their
     /// execution count or their memory mark).

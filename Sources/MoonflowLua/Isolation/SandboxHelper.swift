@@ -171,7 +171,11 @@ final class HelperSession: @unchecked Sendable {
         guard channel.send() else { exit(0) }
         guard case .frame(.ledgerAnswer, let payload) = channel.receive(deadline: 0) else { exit(65) }
         var reader = FrameReader(payload, maxDepth: 1)
-        return (try? reader.optionalString()) ?? "malformed ledger answer"
+        do throws(FrameError) {
+            return try reader.optionalString()
+        } catch {
+            exit(65)
+        }
     }
 
     /// `http.request` through the engine: the request out, the response or typed failure back.
