@@ -88,7 +88,7 @@ static const long allowed[] = {
     SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sigaltstack,
     SYS_futex, SYS_sched_yield, SYS_sched_getaffinity, SYS_nanosleep, SYS_clock_nanosleep, SYS_clock_gettime,
     SYS_clock_getres, SYS_gettimeofday, SYS_getpid, SYS_gettid, SYS_getppid, SYS_getrusage, SYS_getrlimit, SYS_setrlimit,
-    SYS_ppoll, SYS_epoll_pwait, SYS_epoll_ctl, SYS_eventfd2, SYS_getrandom, SYS_membarrier, SYS_rseq,
+    SYS_ppoll, SYS_epoll_pwait, SYS_epoll_ctl, SYS_eventfd2, SYS_timerfd_settime, SYS_timerfd_gettime, SYS_getrandom, SYS_membarrier, SYS_rseq,
     SYS_set_robust_list, SYS_set_tid_address, SYS_restart_syscall, SYS_exit, SYS_exit_group,
 #ifdef SYS_poll
     SYS_poll,

@@ -234,8 +234,11 @@ import Testing
         #expect(marked.process.counts.replaced == 1)
     }
 
-    /// A script allocating 150 MB under a 200 MB limit: the helper holds it, the engine's RSS stays flat.
-    @Test func theEnginesMemoryDoesNotGrowWithAScriptsAllocations() async throws {
+    /// A script allocating 150 MB under a 200 MB limit: the helper holds it, the engine's RSS stays
+    /// flat. It measures this process's RSS: alone, in a test process of its own (`make test`).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["MOONFLOW_MEMORY_TESTS"] == "1",
+        "measures this process's RSS: run alone with MOONFLOW_MEMORY_TESTS=1 (make test does)"))
+    func theEnginesMemoryDoesNotGrowWithAScriptsAllocations() async throws {
         let runner = Self.runner()
         try runner.process.prestart(1)
         _ = try await runner.run(Self.invocation("return 1"))
@@ -245,8 +248,7 @@ import Testing
         let outcome = try await runner.run(Self.invocation(source, limits: limits))
         #expect(outcome.output == 150)
         let grown = Self.residentBytes() - before
-        // Well under the script's 150MB (other suites run beside this one in the same process).
-        #expect(grown < 100 << 20, "the engine grew by \(grown >> 20) MB")
+        #expect(grown < 20 << 20, "the engine grew by \(grown >> 20) MB")
     }
 
     /// The seccomp filter is on: each forbidden call kills the helper (SIGSYS); files and sockets
