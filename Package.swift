@@ -38,6 +38,9 @@ let package = Package(
         ),
         // Lua's function-like macros, the bounded allocator, the hook and the only place that raises Lua errors.
         .target(name: "CLuaSupport", dependencies: ["CLua"]),
+        // The sandbox helper's second wall: posix_spawn, rlimits and the seccomp filter (docs/sandbox.md).
+        // The forbidden-call probe exists only in debug builds (the isolation tests use it).
+        .target(name: "CIsolation", cSettings: [.define("MF_ISOLATION_PROBE", .when(configuration: .debug))]),
 
         .target(
             name: "MoonflowModel",
@@ -56,7 +59,7 @@ let package = Package(
         .target(
             name: "MoonflowLua",
             dependencies: [
-                "MoonflowModel", "CLua", "CLuaSupport",
+                "MoonflowModel", "CLua", "CLuaSupport", "CIsolation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
@@ -249,7 +252,7 @@ let package = Package(
 
 // Imports are internal unless a file says otherwise (`package import`): a module's package
 // declarations name only the modules it imports for them.
-for target in package.targets where target.type != .system && target.name != "CLuaSupport" {
+for target in package.targets where target.type != .system && !["CLuaSupport", "CIsolation"].contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("InternalImportsByDefault")]
 }
 
@@ -257,7 +260,7 @@ for target in package.targets where target.type != .system && target.name != "CL
 // targets are errors. Dependencies' warnings are not ours to fix, so they stay warnings.
 if Context.environment["CI"] != nil {
     for target in package.targets where target.type != .system {
-        if target.name == "CLuaSupport" {
+        if target.name == "CLuaSupport" || target.name == "CIsolation" {
             target.cSettings = (target.cSettings ?? []) + [.unsafeFlags(["-Werror"])]
         } else {
             target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-warnings-as-errors"])]

@@ -4,7 +4,7 @@ import MoonflowModel
 /// The cost of the sandbox against a bare `lua_pcall` (the run's Lua floor): one sandboxed
 /// execution of a tiny script (fresh environment, the engine's path) synchronously on this thread
 /// and through the async pool, one expression evaluation, and, for the isolation choice, a fresh
-/// state per execution.
+/// state per execution; then process isolation beside in process (`SandboxIsolationFigures`).
 struct SandboxScenario: BenchScenario {
     let name = "sandbox"
 
@@ -48,6 +48,6 @@ struct SandboxScenario: BenchScenario {
             figure("sandboxed run (async pool)", async, "output 42"),
             figure("expression (sync)", expression, "value 42"),
             figure("fresh state per run (sync)", freshState, "output 42"),
-        ]
+        ] + (try await SandboxIsolationFigures.measure(context, scenario: name))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MoonflowLua
 
 @main
 struct Moonflow: AsyncParsableCommand {
@@ -21,6 +22,11 @@ struct Moonflow: AsyncParsableCommand {
     /// Runs the command with docs/cli.md's exit codes: argument-parser reports usage errors as 64
     /// (EX_USAGE); Moonflow promises 2.
     static func main() async {
+        // The hidden subcommand the sandbox helpers run (docs/sandbox.md): before any parsing, so a
+        // helper starts in a few milliseconds and owns this (main) thread for its scripts.
+        if CommandLine.arguments.dropFirst().first == SandboxHelper.command {
+            SandboxHelper.main(arguments: Array(CommandLine.arguments.dropFirst(2)))
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

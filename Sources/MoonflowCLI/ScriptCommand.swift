@@ -25,12 +25,19 @@ struct ScriptCommand: AsyncParsableCommand {
     @Option(help: "Limits, e.g. memory=16MB,instructions=1000000,timeout=300ms,output=1MB,source=256KB,depth=64.")
     var limits: String?
 
+    @Option(help: "Where the script runs: in_process (a thread of this process) or process (a sandbox helper).")
+    var isolation: String = ScriptIsolation.inProcess.rawValue
+
     func run() async throws {
         let input = try CLIScriptSupport.json(self.input, flag: "--input")
         guard case .object(let context) = try CLIScriptSupport.json(self.context, flag: "--context") else {
             throw CLIScriptSupport.usage("--context: expected a JSON object")
         }
-        let limits = try limits.map { try CLIScriptSupport.limits($0) } ?? .defaults
+        var limits = try limits.map { try CLIScriptSupport.limits($0) } ?? .defaults
+        guard let isolation = ScriptIsolation(rawValue: isolation) else {
+            throw CLIScriptSupport.usage("--isolation: expected in_process or process, got '\(isolation)'")
+        }
+        limits.isolation = isolation
         let (url, name) = resolve()
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CLIScriptSupport.usage("script: cannot read \(url.path)")
@@ -47,7 +54,7 @@ struct ScriptCommand: AsyncParsableCommand {
             activity: ["name": .string(name), "attempt": 1, "idempotency_key": "cli", "run": ["id": "cli", "workflow": "cli", "version": 1]],
             limits: limits)
         do {
-            let outcome = try await LuaRunner(threads: 1).run(invocation)
+            let outcome = try await IsolatingRunner(inProcess: LuaRunner(threads: 1), helpers: .init(helpers: 1)).run(invocation)
             var merged = context
             for (key, value) in outcome.contextWrites {
                 if value.isNull { merged.removeValue(forKey: key) } else { merged[key] = value }

@@ -54,7 +54,7 @@ package enum EngineConfigLoader {
         var config = EngineConfig()
         guard let map = MappingReader(root, context, what: "the configuration", allowed: keys) else { return config }
         if let n = map["concurrency"] { config.concurrency = context.concurrency(n) }
-        if let n = map["resources"], let m = MappingReader(n, context, what: "'resources'", allowed: ["memory", "instructions", "timeout", "output_size", "host_memory", "cpu"]) {
+        if let n = map["resources"], let m = MappingReader(n, context, what: "'resources'", allowed: ["memory", "instructions", "timeout", "output_size", "host_memory", "cpu", "isolation"]) {
             notSupported(m, "cpu", "resources.cpu", context, instead: "a script's CPU is bounded by 'resources.instructions' and 'resources.timeout'")
             // Seed form `memory: {limit: 64Mi}` and plain `memory: 64MB` both work.
             if let mem = m["memory"] {
@@ -69,6 +69,9 @@ package enum EngineConfigLoader {
             if let t = m["timeout"] { config.resources.timeout = context.duration(t, "timeout") }
             if let o = m["output_size"] { config.resources.outputSize = context.size(o, "output_size") ?? config.resources.outputSize }
             if let h = m["host_memory"] { config.resources.hostMemory = context.size(h, "host_memory") ?? config.resources.hostMemory }
+            if let i = m["isolation"], let isolation = context.choice(i, "isolation", ScriptIsolation.allCases.map(\.rawValue)) {
+                config.resources.isolation = ScriptIsolation(rawValue: isolation) ?? .inProcess
+            }
         }
         if let n = map["logging"], let m = MappingReader(n, context, what: "'logging'", allowed: ["level", "format", "components"]) {
             notSupported(m, "components", "logging.components", context, instead: "one 'level' applies to every component")

@@ -7,7 +7,7 @@ extension WorkflowReader {
         "name", "description", "needs", "after", "run", "script", "call", "type", "workflow", "with", "params", "when",
         "timeout", "total_timeout", "retry", "circuit_breaker", "bulkhead", "fallback", "compensate",
         "compensate_on_failure", "input_schema", "output_schema", "priority", "limits", "assign", "form", "due", "remind",
-        "on_timeout", "notify",
+        "on_timeout", "notify", "isolation",
     ]
 
     func readActivity(_ node: YAMLNode, scope: Scope, sagaStep: Bool) -> Activity? {
@@ -78,6 +78,7 @@ extension WorkflowReader {
             if let i = lm["instructions"] { activity.limits.instructions = context.int(i, "instructions", 1000...Int(Int32.max) * 100) }
             if let o = lm["output_size"] { activity.limits.outputSize = context.size(o, "output_size") }
         }
+        if let n = map["isolation"] { activity.limits.isolation = readIsolation(n) }
         // Manual-task keys belong to `type: manual` only.
         if case .manual = activity.body {} else {
             for key in ["assign", "form", "due", "remind", "on_timeout", "notify"] where map.has(key) {

@@ -27,10 +27,10 @@ final class WorkflowReader {
     static let rootKeys = [
         "workflow", "version", "description", "trigger", "triggers", "input", "context", "output", "timeout",
         "policies", "error_handling", "concurrency", "compensation", "activities", "edges", "compensation_activities",
-        "saga", "execution",
+        "saga", "execution", "isolation",
     ]
     /// Keys the seed's `execution:` wrapper may hold (the same meaning as at the root).
-    static let executionKeys = ["workflow", "trigger", "triggers", "activities", "compensation", "saga", "edges", "compensation_activities", "context", "input", "output", "timeout"]
+    static let executionKeys = ["workflow", "trigger", "triggers", "activities", "compensation", "saga", "edges", "compensation_activities", "context", "input", "output", "timeout", "isolation"]
 
     /// Policies and defaults visible while reading activities.
     struct Scope {
@@ -127,6 +127,12 @@ final class WorkflowReader {
             activities[index].0.dependencies.append(Dependency(edge.from, when: edge.when))
         }
         workflow.activities = activities.map(\.0)
+        // `isolation:` of the workflow is the default of its activities' own.
+        if let n = node("isolation"), let isolation = readIsolation(n) {
+            for index in workflow.activities.indices where workflow.activities[index].limits.isolation == nil {
+                workflow.activities[index].limits.isolation = isolation
+            }
+        }
         var compensationNames = Set(workflow.activities.map(\.name))
         for entry in workflow.compensation.activities where !compensationNames.insert(entry.name).inserted {
             context.error(
@@ -141,6 +147,11 @@ final class WorkflowReader {
     }
 
     // MARK: - Pieces
+
+    /// `isolation: in_process | process` (docs/sandbox.md).
+    func readIsolation(_ node: YAMLNode) -> ScriptIsolation? {
+        context.choice(node, "isolation", ScriptIsolation.allCases.map(\.rawValue)).flatMap(ScriptIsolation.init(rawValue:))
+    }
 
     func sequence(_ node: YAMLNode, _ field: String) -> [YAMLNode]? {
         guard let items = node.sequence else {

@@ -8,14 +8,26 @@ import MoonflowModel
 /// appends one JSON line `{"run":…,"activity":…,"attempt":…,"tag":…,"unix_ns":…}` with a single
 /// `write` on a descriptor opened with `O_APPEND` (so lines of concurrent writers never
 /// interleave) and `fsync`s it before the script continues.
+///
+/// In a sandbox helper (which may open no file) the call is forwarded to the engine, which appends
+/// the line with its own ledger before the script continues.
 package struct LuaTestLedger: Sendable {
     /// The environment variable that turns the seam on.
     package static let environmentVariable = "MOONFLOW_TEST_LEDGER"
 
-    package let path: String
+    /// The file, or `nil` in a helper, which forwards.
+    package let path: String?
+    private let forward: (@Sendable (_ tag: String, _ activity: Value) -> String?)?
 
     package init(path: String) {
         self.path = path
+        self.forward = nil
+    }
+
+    /// A ledger whose calls `forward` handles (a sandbox helper's: to the engine).
+    init(forward: @escaping @Sendable (_ tag: String, _ activity: Value) -> String?) {
+        self.path = nil
+        self.forward = forward
     }
 
     /// The ledger the environment asks for, if any.
@@ -27,6 +39,8 @@ package struct LuaTestLedger: Sendable {
     /// Appends the line of one `test.ledger(tag)` call made by the activity `activity`
     /// (`{name, attempt, run: {id}}`); returns an error message or `nil`.
     func append(tag: String, activity: Value) -> String? {
+        if let forward { return forward(tag, activity) }
+        guard let path else { return "no ledger file" }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let line: Value = [

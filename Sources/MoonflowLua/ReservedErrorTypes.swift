@@ -8,7 +8,7 @@ import MoonflowModel
 enum ReservedErrorTypes {
     static let names: Set<String> = Set(
         [
-            ErrorType.timeout, .activityTimeout, .workerCrashed, .circuitOpen, .bulkheadFull, .bulkheadTimeout, .queueFull,
+            ErrorType.timeout, .activityTimeout, .workerCrashed, .sandboxCrashed, .circuitOpen, .bulkheadFull, .bulkheadTimeout, .queueFull,
             .queueTimeout, .manualTaskTimeout, .cancelled, .sandboxViolation, .luaMemoryLimit, .luaInstructionLimit,
             .luaPatternBudget, .schemaInvalid, .compensationFailed, .storageFull, .storageBusy,
         ].map(\.rawValue))

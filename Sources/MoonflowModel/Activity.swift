@@ -278,20 +278,24 @@ package struct Compensation: Sendable, Hashable {
     package init(_ handler: Handler) { self.storage = .handler(handler) }
 }
 
-/// Per-activity sandbox limits (`limits:`); unset fields take the engine defaults.
+/// Per-activity sandbox limits (`limits:`) and isolation (`isolation:` of the activity, else of its
+/// workflow); unset fields take the engine defaults.
 package struct LimitOverrides: Sendable, Hashable {
     package var memory: Int?
     package var instructions: Int?
     package var outputSize: Int?
+    package var isolation: ScriptIsolation?
 
-    package init(memory: Int? = nil, instructions: Int? = nil, outputSize: Int? = nil) {
+    package init(memory: Int? = nil, instructions: Int? = nil, outputSize: Int? = nil, isolation: ScriptIsolation? = nil) {
         self.memory = memory
         self.instructions = instructions
         self.outputSize = outputSize
+        self.isolation = isolation
     }
 
     package func applied(to base: ScriptLimits) -> ScriptLimits {
         var limits = base
+        if let isolation { limits.isolation = isolation }
         if let memory { limits.memory = memory }
         if let instructions { limits.instructions = instructions }
         if let outputSize { limits.outputSize = outputSize }

@@ -13,6 +13,9 @@ package struct ErrorType: RawRepresentable, Sendable, Hashable, Codable, CustomS
     package static let timeout: ErrorType = "Timeout"
     package static let activityTimeout: ErrorType = "ActivityTimeout"
     package static let workerCrashed: ErrorType = "WorkerCrashed"
+    /// The helper process running a code action died or was killed (docs/sandbox.md): an
+    /// interruption like `WorkerCrashed`.
+    package static let sandboxCrashed: ErrorType = "SandboxCrashed"
     package static let circuitOpen: ErrorType = "CircuitOpen"
     package static let bulkheadFull: ErrorType = "BulkheadFull"
     package static let bulkheadTimeout: ErrorType = "BulkheadTimeout"
@@ -36,6 +39,10 @@ package struct ErrorType: RawRepresentable, Sendable, Hashable, Codable, CustomS
     package static let egressDenied: ErrorType = "EgressDenied"
     /// A response body over the connection's `max_response_size`.
     package static let responseTooLarge: ErrorType = "ResponseTooLarge"
+
+    /// Whether a failure of this type interrupted its attempt rather than used it (docs/resilience.md):
+    /// re-run at once, counted against `max_interruptions`.
+    package var isInterruption: Bool { self == .workerCrashed || self == .sandboxCrashed }
 
     /// Types never retried unless a policy's `retry_on` names them explicitly.
     package static let notRetriedByDefault: Set<ErrorType> = [.sandboxViolation, .schemaInvalid, .cancelled]

@@ -1,6 +1,13 @@
 package import OrderedCollections
 import Synchronization
 
+/// Where a code action runs (docs/sandbox.md): in a thread of the engine, or in a helper process
+/// behind the second wall. `resources.isolation` in moonflow.yaml, `isolation:` of a workflow or activity.
+package enum ScriptIsolation: String, Sendable, Hashable, CaseIterable {
+    case inProcess = "in_process"
+    case process
+}
+
 /// Limits of one code-action execution (docs/sandbox.md). Each is configurable per activity (`limits:`)
 /// and engine-wide (`resources:` in moonflow.yaml).
 package struct ScriptLimits: Sendable, Hashable {
@@ -21,11 +28,15 @@ package struct ScriptLimits: Sendable, Hashable {
     /// events, logs, error texts and details, the output, context writes; a built-in's temporary
     /// copy must fit in what remains): `LuaMemoryLimit` beyond.
     package var hostMemory: Int
+    /// Where the execution runs; a runner that cannot isolate (`LuaRunner`) runs it in process.
+    package var isolation: ScriptIsolation
 
     package init(
         memory: Int = 64 << 20, instructions: Int = 100_000_000, timeout: Duration? = nil,
-        outputSize: Int = 1 << 20, sourceSize: Int = 256 << 10, valueDepth: Int = 64, hostMemory: Int = 16 << 20
+        outputSize: Int = 1 << 20, sourceSize: Int = 256 << 10, valueDepth: Int = 64, hostMemory: Int = 16 << 20,
+        isolation: ScriptIsolation = .inProcess
     ) {
+        self.isolation = isolation
         self.memory = memory
         self.instructions = instructions
         self.timeout = timeout
@@ -154,8 +165,9 @@ package struct ScriptOutcome: Sendable, Hashable {
     }
 }
 
-/// What the engine needs from a code-action runtime. The Lua sandbox implements it; a process
-/// isolation mode can later implement it too. Cancelling the calling task stops the execution.
+/// What the engine needs from a code-action runtime. The Lua sandbox implements it in process, the
+/// sandbox helpers in helper processes (`ScriptLimits.isolation` chooses). Cancelling the calling
+/// task stops the execution.
 package protocol ScriptRunning: Sendable {
     /// Runs a code action. Failures are typed (`ActivityError`, user types, `Timeout`, `Lua…Limit`,
     /// `SandboxViolation`, `Cancelled`).

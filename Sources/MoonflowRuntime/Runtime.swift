@@ -100,7 +100,7 @@ package final class Runtime: Sendable {
     package let config: EngineConfig
     package let loader: ProjectLoader
     package let store: any RunStore
-    package let runner: LuaRunner
+    package let runner: IsolatingRunner
     package let validator: any SchemaValidating
     /// Where child runs (`type: workflow`) find the definition they start.
     package let catalog: any WorkflowCatalog
@@ -113,7 +113,7 @@ package final class Runtime: Sendable {
     package let served: ServedProject?
 
     private init(
-        project: URL, config: EngineConfig, loader: ProjectLoader, store: any RunStore, runner: LuaRunner,
+        project: URL, config: EngineConfig, loader: ProjectLoader, store: any RunStore, runner: IsolatingRunner,
         validator: any SchemaValidating, catalog: any WorkflowCatalog, engine: Engine, logger: Logger, outbox: NotificationOutbox,
         served: ServedProject?
     ) {
@@ -149,7 +149,7 @@ package final class Runtime: Sendable {
         let http = try connector(options)
         let store = try openStore(options)
         let loader = loader(project: options.project, connections: Set(options.config.connections.keys))
-        let runner = LuaRunner()
+        let runner = IsolatingRunner()
         let config = options.config
         let logger = options.logger
         // Served: the last valid load of the whole project, validated with the schema files its

@@ -39,7 +39,14 @@ struct BenchCommandTests {
         let report = try Value(json: result.stdout)
         #expect(report["floors"]?.arrayValue?.first?["name"] == "bare lua_pcall")
         let metrics = (report["scenarios"]?.arrayValue ?? []).compactMap { $0["metric"]?.stringValue }
-        #expect(metrics == ["sandboxed run (sync)", "sandboxed run (async pool)", "expression (sync)", "fresh state per run (sync)"])
+        #expect(
+            metrics == [
+                "sandboxed run (sync)", "sandboxed run (async pool)", "expression (sync)", "fresh state per run (sync)",
+                "in process p50", "in process p99", "process isolation p50", "process isolation p99", "added by isolation p50",
+                "added by isolation p99", "one helper's executions", "socket-pair round trip", "new helper ready",
+            ])
+        let added = (report["scenarios"]?.arrayValue ?? []).first { $0["metric"] == "added by isolation p50" }
+        #expect(added?["target_met"]?.boolValue != nil)
     }
 
     /// The real server over a temporary project: each save must be served and checked (hash and a

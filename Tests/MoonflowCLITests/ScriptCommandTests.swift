@@ -27,6 +27,21 @@ import Testing
         #expect(result.stdout == #"{"output":{"receipt":"f71df656","total":15},"context":{"charged":15},"logs":[{"level":"info","message":"charged","fields":{"amount":5}}]}"# + "\n")
     }
 
+    /// `--isolation process`: the same document from a sandbox helper (`moonflow sandbox-helper`).
+    @Test func aSandboxHelperPrintsTheSameDocument() throws {
+        let arguments = ["script", "charge", "--project", Self.project, "--input", #"{"amount": 5}"#, "--context", #"{"charged": 10}"#]
+        let local = try CLIRunner.run(arguments)
+        let isolated = try CLIRunner.run(arguments + ["--isolation", "process"])
+        #expect(isolated.status == 0, "\(isolated.stderr)")
+        #expect(isolated.stdout == local.stdout)
+        let failed = try CLIRunner.run(["script", "charge", "--project", Self.project, "--input", #"{"amount": 0}"#, "--isolation", "process"])
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains(#""type":"InvalidAmount""#))
+        let unknown = try CLIRunner.run(arguments + ["--isolation", "container"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("--isolation: expected in_process or process, got 'container'"))
+    }
+
     @Test func typedErrorIsJSONWithExitOne() throws {
         let result = try CLIRunner.run(["script", "charge", "--project", Self.project, "--input", #"{"amount": 0}"#])
         #expect(result.status == 1)

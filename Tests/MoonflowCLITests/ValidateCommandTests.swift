@@ -44,7 +44,7 @@ import Testing
                   |
                 5 |     tiemout: 5s
                   |     ^
-                  = help: allowed keys: name, description, needs, after, run, script, call, type, workflow, with, params, when, timeout, total_timeout, retry, circuit_breaker, bulkhead, fallback, compensate, compensate_on_failure, input_schema, output_schema, priority, limits, assign, form, due, remind, on_timeout, notify
+                  = help: allowed keys: name, description, needs, after, run, script, call, type, workflow, with, params, when, timeout, total_timeout, retry, circuit_breaker, bulkhead, fallback, compensate, compensate_on_failure, input_schema, output_schema, priority, limits, assign, form, due, remind, on_timeout, notify, isolation
 
                 1 error in 1 file
 

@@ -176,10 +176,15 @@ enum AttackCorpus {
     static let all = escapes + denialOfService + finalizersAndErrors + results
 }
 
+/// Every attack in both modes (docs/sandbox.md): in process, and in a sandbox helper, where the
+/// same limits must end it with the same error types.
 @Suite struct AttackCorpusTests {
-    @Test(arguments: AttackCorpus.all)
-    func attack(_ attack: Attack) async throws {
-        let result = await run(attack.source, limits: attack.limits)
+    @Test(arguments: AttackCorpus.all, ScriptIsolation.allCases)
+    func attack(_ attack: Attack, _ isolation: ScriptIsolation) async throws {
+        var limits = attack.limits
+        limits.isolation = isolation
+        let runner: any ScriptRunning = isolation == .inProcess ? sharedRunner : sharedIsolatingRunner
+        let result = await run(attack.source, limits: limits, runner: runner)
         switch attack.expect {
         case .fails(let type):
             #expect(result.failure?.type == type, "\(attack.name): \(String(describing: result.failure ?? nil)) \(String(describing: result.value?.output))")
@@ -188,7 +193,9 @@ enum AttackCorpus {
             #expect(result.value?.output == value)
         }
         // The next execution on the same pool sees nothing of the attack.
-        let probe = await run(cleanlinessProbe)
+        var probeLimits = attackLimits
+        probeLimits.isolation = isolation
+        let probe = await run(cleanlinessProbe, limits: probeLimits, runner: runner)
         #expect(probe.value?.output == cleanProbeResult, "after \(attack.name): \(String(describing: probe.failure))")
     }
 

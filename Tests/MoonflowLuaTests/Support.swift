@@ -1,3 +1,4 @@
+import Foundation
 import MoonflowLua
 import MoonflowModel
 import OrderedCollections
@@ -6,12 +7,20 @@ import OrderedCollections
 /// state and leaks between executions would show.
 let sharedRunner = LuaRunner(threads: 1)
 
+/// The `moonflow` binary beside the test bundle: what sandbox helpers run (`moonflow
+/// sandbox-helper`; the test binary has no such subcommand).
+let helperExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    .appendingPathComponent("moonflow").path
+
+/// The process-isolation twin of `sharedRunner`: one helper, reused or replaced like the state.
+let sharedIsolatingRunner = IsolatingRunner(inProcess: LuaRunner(threads: 1), helpers: .init(helpers: 1, executable: helperExecutable, testLedger: nil))
+
 /// Limits small enough that every attack ends quickly, by the limits rather than by timing.
 let attackLimits = ScriptLimits(memory: 16 << 20, instructions: 20_000_000, timeout: .seconds(120))
 
 func run(
     _ source: String, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:],
-    limits: ScriptLimits = attackLimits, firstLine: Int = 1, runner: LuaRunner = sharedRunner
+    limits: ScriptLimits = attackLimits, firstLine: Int = 1, runner: any ScriptRunning = sharedRunner
 ) async -> Result<ScriptOutcome, ActivityFailure> {
     let invocation = ScriptInvocation(
         chunk: ScriptChunk(source: source, name: "test.lua", firstLine: firstLine), input: input, context: context,

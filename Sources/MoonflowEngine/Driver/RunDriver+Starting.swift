@@ -69,7 +69,11 @@ extension RunDriver {
         guard !environment.executor.needsPolicies(activity) else { return false }
         switch activity.body {
         case .builtin(let builtin): return builtin.returnsAtOnce
-        case .lua: return alone && running.isEmpty && children.isEmpty && scriptStop != nil && environment.runner.honoursStop
+        case .lua:
+            // A script in a sandbox helper goes through the executor, which re-runs an attempt its
+            // helper's crash interrupted (`SandboxCrashed`, docs/sandbox.md).
+            return alone && running.isEmpty && children.isEmpty && scriptStop != nil && environment.runner.honoursStop
+                && activity.limits.applied(to: environment.scriptLimits).isolation == .inProcess
         case .manual, .workflow: return false
         }
     }

@@ -121,7 +121,9 @@ extension RunDriver {
         let execution = ActivityExecution(
             environment: environment, workflow: workflow.id, activity: activity, input: input,
             context: bodyContext(
-                for: name, role: .compensation, stepsUse: handler.body.stepsUse, timeout: handler.timeout, limits: LimitOverrides()),
+                for: name, role: .compensation, stepsUse: handler.body.stepsUse, timeout: handler.timeout,
+                // The engine's limits, in the activity's isolation (docs/sandbox.md).
+                limits: LimitOverrides(isolation: workflow.activity(named: name)?.limits.isolation)),
             scope: scope, mailbox: mailbox)
         group.addTask { await execution.run(resumeFrom: resume) }
         return true

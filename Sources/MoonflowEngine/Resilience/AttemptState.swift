@@ -39,7 +39,7 @@ package struct AttemptState: Sendable, Hashable {
 
     /// An attempt ended in `failure`. A `WorkerCrashed` failure is an interruption, not a used attempt.
     package mutating func recordFailed(_ failure: ActivityFailure, nextAttemptAt: Timestamp?) {
-        if failure.type == .workerCrashed { interruptions += 1 } else { attemptsUsed += 1 }
+        if failure.type.isInterruption { interruptions += 1 } else { attemptsUsed += 1 }
         self.nextAttemptAt = nextAttemptAt
     }
 

@@ -78,10 +78,14 @@ package struct RetryMachine: Sendable, Hashable {
     package func decide(after failure: ActivityFailure, state: AttemptState, now: Timestamp, random: any RandomSource)
         -> Decision
     {
-        if failure.type == .workerCrashed {
+        if failure.type.isInterruption {
             var after = state
             after.recordFailed(failure, nextAttemptAt: nil)
-            if let refusal = refusal(toStart: after, now: now) { return .giveUp(refusal) }
+            if var refusal = refusal(toStart: after, now: now) {
+                // The last interruption names what was interrupted: a worker, or a sandbox helper.
+                if refusal.type == .workerCrashed { refusal.type = failure.type }
+                return .giveUp(refusal)
+            }
             return .retry(at: now)
         }
         guard isRetryable(failure) else { return .giveUp(failure) }

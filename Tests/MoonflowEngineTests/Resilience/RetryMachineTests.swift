@@ -157,10 +157,11 @@ struct RetryMachineTests {
         #expect(machine.refusal(toStart: state, now: t0 + .seconds(10))?.type == .activityTimeout)
     }
 
-    @Test("WorkerCrashed re-runs at once without using an attempt, until max_interruptions")
-    func interruptions() {
+    @Test("WorkerCrashed and SandboxCrashed re-run at once without using an attempt, until max_interruptions",
+          arguments: [ErrorType.workerCrashed, .sandboxCrashed])
+    func interruptions(_ type: ErrorType) {
         let machine = RetryMachine(policy: RetryPolicy(maxAttempts: 1, maxInterruptions: 3), totalTimeout: nil)
-        let crash = ActivityFailure(.workerCrashed, "worker died")
+        let crash = ActivityFailure(type, "worker died")
         var state = AttemptState(firstStartedAt: t0)
         for _ in 1...2 {
             #expect(machine.decide(after: crash, state: state, now: t0, random: FixedRandom(value: 0)) == .retry(at: t0))
@@ -171,7 +172,7 @@ struct RetryMachineTests {
             Issue.record("expected to give up")
             return
         }
-        #expect(final.type == .workerCrashed)
+        #expect(final.type == type)
     }
 
     @Test("after a restart the stored interruptions count: the third one fails instead of running")
