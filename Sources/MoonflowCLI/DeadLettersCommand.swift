@@ -5,8 +5,9 @@ import MoonflowModel
 /// `moonflow dead-letters …`: event starts a workflow refused, kept in the store (docs/cli.md).
 struct DeadLettersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dead-letters", abstract: "List and inspect events a workflow refused (its input schema), kept in the store.",
-        subcommands: [List.self, Show.self])
+        commandName: "dead-letters",
+        abstract: "List, inspect, redrive and discard events a workflow refused (its input schema), kept in the store.",
+        subcommands: [List.self, Show.self, Redrive.self, Discard.self])
 
     /// `dead-letters list [--workflow W]`.
     struct List: AsyncParsableCommand {
@@ -64,11 +65,68 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 "workflow: \(letter.workflow)  version \(letter.version ?? "-")  hash \(letter.definitionHash)", event,
             ]
             if let key = letter.dedupeKey { lines.append("dedupe key: \(key)") }
+            if let runID = letter.runID { lines.append("redriven as run: \(runID)") }
             lines.append("payload: \(letter.event.payload.jsonString())")
             lines.append("input: \(letter.input.jsonString())")
             lines.append("errors:")
             lines += letter.errors.map { "  \($0)" }
             return lines
+        }
+    }
+
+    /// `dead-letters redrive ID`: the event submitted again to its workflow's current definition.
+    struct Redrive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Submit a dead letter's event again to its workflow (after a fix), drive the run it starts and print its report.",
+            discussion: "Exit status as `moonflow run`; 2 for an unknown dead letter or one that is not open, or an input the workflow still refuses.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The dead letter's id (dl-…).") var id: String
+
+        func run() async throws {
+            let runtime = try await Composition.runtime(global, storage)
+            let redrive: DeadLetterRedrive
+            do {
+                guard let letter = try await runtime.store.eventDeadLetter(id: id) else { throw DeadLetterError.unknown(id) }
+                let pinned = try Composition.loadWorkflow(
+                    letter.workflow, project: global.projectURL, connections: Set(runtime.config.connections.keys)
+                ).pinned
+                redrive = try await runtime.engine.redriveDeadLetter(id, workflow: pinned)
+            } catch let error as DeadLetterError {
+                printError("error: \(error)")
+                throw MoonflowExit.usage
+            }
+            let report = try await runtime.driveUntilSettled(redrive.runID)
+            Composition.print(report, global.format)
+            await runtime.outbox.deliverPending(of: [redrive.runID])
+            switch report.status {
+            case .completed: return
+            case .waiting, .paused, .queued: throw MoonflowExit.waiting
+            default: throw MoonflowExit.failure
+            }
+        }
+    }
+
+    /// `dead-letters discard ID`.
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Drop an open dead letter: it stays listed as discarded and is never redriven.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The dead letter's id (dl-…).") var id: String
+
+        func run() async throws {
+            let runtime = try await Composition.runtime(global, storage)
+            let letter: EventDeadLetter
+            do {
+                letter = try await runtime.engine.discardDeadLetter(id)
+            } catch let error as DeadLetterError {
+                printError("error: \(error)")
+                throw MoonflowExit.usage
+            }
+            switch global.format {
+            case .json: print(letter.toValue().jsonString(pretty: true))
+            case .text: for line in Show.lines(letter) { print(SafeText.escapingControls(line)) }
+            }
         }
     }
 }

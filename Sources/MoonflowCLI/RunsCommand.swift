@@ -9,8 +9,11 @@ import OrderedCollections
 /// `moonflow runs …`: the runs kept in the store (docs/cli.md).
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "List, inspect, stop and resume the runs kept in the store.",
-        subcommands: [List.self, Show.self, History.self, Cancel.self, Terminate.self, Resume.self, ResumeCompensation.self])
+        commandName: "runs", abstract: "List, inspect, debug, stop and resume the runs kept in the store.",
+        subcommands: [
+            List.self, Show.self, History.self, Logs.self, Cancel.self, Terminate.self, Resume.self, ResumeCompensation.self, Pause.self,
+            Unpause.self, Continue.self, Redrive.self, Rerun.self, Replay.self,
+        ])
 
     /// `runs list [--status S] [--workflow W]`.
     struct List: AsyncParsableCommand {
@@ -68,6 +71,14 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var storage: StoreOptions
         @Argument(help: "The run id.") var id: String
+        @Option(
+            help: "Print only the changes of this value (repeatable): workflow.NAME[.key…] or steps.ACTIVITY.output[.key…], each with the entry, activity and time that changed it."
+        )
+        var watch: [String] = []
+
+        func validate() throws {
+            for path in watch { if case .failure(let error) = WatchPath.parse(path) { throw ValidationError("--watch: \(error)") } }
+        }
 
         func run() async throws {
             let store = try await Composition.runtime(global, storage).store
@@ -76,6 +87,7 @@ struct RunsCommand: AsyncParsableCommand {
                 printError("error: unknown run '\(id)'")
                 throw MoonflowExit.usage
             }
+            if !watch.isEmpty { return Self.printChanges(WatchPath.changes(of: watch.compactMap { try? WatchPath.parse($0).get() }, in: journal), global.format) }
             var entries: [Value] = []
             for (index, event) in journal.enumerated() {
                 let before = state.context
@@ -107,6 +119,60 @@ struct RunsCommand: AsyncParsableCommand {
                     if entry["context_before"] != entry["context_after"] {
                         print("    context: \(entry["context_before"]!.jsonString()) -> \(entry["context_after"]!.jsonString())")
                     }
+                }
+            }
+        }
+
+        /// `--watch`: one line per change.
+        static func printChanges(_ changes: [Value], _ format: OutputFormat) {
+            switch format {
+            case .json: print(Value.array(changes).jsonString(pretty: true))
+            case .text:
+                for change in changes {
+                    var line = "\(change["seq"]!.jsonString())  \(change["at"]!.stringValue!)  \(change["path"]!.stringValue!)"
+                    line += "  \(change["before"]!.jsonString()) -> \(change["after"]!.jsonString())  \(change["type"]!.stringValue!)"
+                    if let activity = change["activity"]?.stringValue { line += "  \(activity)" }
+                    if let attempt = change["attempt"]?.intValue { line += "  attempt \(attempt)" }
+                    print(SafeText.escapingControls(line))
+                }
+            }
+        }
+    }
+
+    /// `runs logs ID [--level L] [--activity A]`.
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a run's log from its journal: its scripts' log entries and the engine's lines (failures, retries, pauses…).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The run id.") var id: String
+        @Option(help: "Only lines at this level or above: debug, info, warn, error.") var level = "debug"
+        @Option(help: "Only the lines of this activity.") var activity: String?
+
+        func validate() throws {
+            guard RunLogLine.levels.contains(level) else {
+                throw ValidationError("--level must be one of \(RunLogLine.levels.joined(separator: ", ")), not '\(level)'")
+            }
+        }
+
+        func run() async throws {
+            let store = try await Composition.runtime(global, storage).store
+            let journal = try await store.journal(of: id)
+            guard !journal.isEmpty else {
+                printError("error: unknown run '\(id)'")
+                throw MoonflowExit.usage
+            }
+            let lines = RunLogLine.lines(of: journal, minimumLevel: level, activity: activity)
+            switch global.format {
+            case .json: print(Value.array(lines.map { $0.toValue() }).jsonString(pretty: true))
+            case .text:
+                for line in lines {
+                    var text = "\(line.at.iso8601)  \(line.level.uppercased())  \(line.source)"
+                    if let activity = line.activity { text += "  \(activity)" }
+                    if let attempt = line.attempt { text += "#\(attempt)" }
+                    text += "  \(line.message)"
+                    if let fields = line.fields { text += "  \(fields.jsonString())" }
+                    print(SafeText.escapingControls(text))
                 }
             }
         }

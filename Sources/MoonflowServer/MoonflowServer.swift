@@ -155,6 +155,7 @@ package enum MoonflowServer {
         router.add(middleware: AuthMiddleware(authenticator: authenticator))
         WorkflowRoutes.add(to: router, core: core)
         RunRoutes.add(to: router, core: core)
+        OperateRoutes.add(to: router, core: core)
         TaskRoutes.add(to: router, core: core)
         EventRoutes.add(to: router, core: core, keepAlive: keepAlive, limits: limits)
         DeadLetterRoutes.add(to: router, core: core)
