@@ -17,6 +17,13 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Option(help: "Only dead letters of this workflow.") var workflow: String?
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                let answer = try await remote.call(.GET, "/v1/dead-letters?limit=500" + (workflow.map { "&workflow=\(RemoteServer.segment($0))" } ?? ""))
+                return remote.printItems(answer, key: "dead_letters", global.format) { letter in
+                    ["id", "created_at", "workflow", "status"].map { letter[$0]?.stringValue ?? "" }.joined(separator: "  ")
+                        + "  " + (letter["event"]?["type"]?.stringValue ?? "") + "  " + (letter["errors"]?.arrayValue?.first?.stringValue ?? "")
+                }
+            }
             let store = try await Composition.runtime(global, storage).store
             let letters = try await store.eventDeadLetters(workflow: workflow)
             switch global.format {
@@ -41,6 +48,10 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument(help: "The dead letter's id (dl-…).") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                let answer = try await remote.call(.GET, "/v1/dead-letters/\(RemoteServer.segment(id))")
+                return remote.printItems(answer, key: nil, global.format) { $0.jsonString(pretty: true) }
+            }
             let store = try await Composition.runtime(global, storage).store
             guard let letter = try await store.eventDeadLetter(id: id) else {
                 printError("error: unknown dead letter '\(SafeText.display(id, limit: 256))'")
@@ -84,6 +95,10 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument(help: "The dead letter's id (dl-…).") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                let answer = try await remote.call(.POST, "/v1/dead-letters/\(RemoteServer.segment(id))/redrive")
+                return try await remote.printReport(of: answer["run_id"]?.stringValue ?? "", global.format)
+            }
             let runtime = try await Composition.runtime(global, storage)
             let redrive: DeadLetterRedrive
             do {
@@ -115,6 +130,10 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument(help: "The dead letter's id (dl-…).") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                let answer = try await remote.call(.POST, "/v1/dead-letters/\(RemoteServer.segment(id))/discard")
+                return remote.printItems(answer, key: nil, global.format) { $0.jsonString(pretty: true) }
+            }
             let runtime = try await Composition.runtime(global, storage)
             let letter: EventDeadLetter
             do {

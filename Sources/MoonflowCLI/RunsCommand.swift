@@ -30,6 +30,7 @@ struct RunsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) { return try await remote.listRuns(status: status, workflow: workflow, global.format) }
             let store = try await Composition.runtime(global, storage).store
             let wanted = status.flatMap(RunStatus.init(rawValue:))
             let runs = try await store.runs(status: wanted.map { [$0] }).filter { workflow == nil || $0.workflow == workflow }
@@ -58,6 +59,9 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                return try await remote.printReport(of: id, global.format, settle: false, exits: false)
+            }
             let engine = try await Composition.runtime(global, storage).engine
             let report = try await Composition.known(id) { try await engine.report(id) }
             Composition.print(report, global.format)
@@ -81,6 +85,20 @@ struct RunsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                let path = "/v1/runs/\(RemoteServer.segment(id))/history"
+                guard watch.isEmpty else {
+                    let answer = try await remote.call(.GET, path + "?" + watch.map { "watch=\(RemoteServer.segment($0))" }.joined(separator: "&"))
+                    return Self.printChanges(answer["changes"]?.arrayValue ?? [], global.format)
+                }
+                let answer = try await remote.call(.GET, path)
+                return remote.printItems(answer, key: "events", global.format) { event in
+                    var line = "\(event["at_iso"]?.stringValue ?? "")  \(event["type"]?.stringValue ?? "")"
+                    if let activity = event["activity"]?.stringValue { line += "  \(activity)" }
+                    if let attempt = event["attempt"]?.intValue { line += "  attempt \(attempt)" }
+                    return line
+                }
+            }
             let store = try await Composition.runtime(global, storage).store
             let journal = try await store.journal(of: id)
             guard var state = journal.first.flatMap(RunState.init(queuedBy:)) else {
@@ -156,6 +174,15 @@ struct RunsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                var query = "?level=\(level)"
+                if let activity { query += "&activity=\(RemoteServer.segment(activity))" }
+                let answer = try await remote.call(.GET, "/v1/runs/\(RemoteServer.segment(id))/logs" + query)
+                return remote.printItems(answer, key: "lines", global.format) { line in
+                    "\(line["at"]?.stringValue ?? "")  \((line["level"]?.stringValue ?? "").uppercased())  \(line["source"]?.stringValue ?? "")  "
+                        + "\(line["activity"]?.stringValue ?? "-")  \(line["message"]?.stringValue ?? "")"
+                }
+            }
             let store = try await Composition.runtime(global, storage).store
             let journal = try await store.journal(of: id)
             guard !journal.isEmpty else {
@@ -187,6 +214,10 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/cancel")
+                return try await remote.printReport(of: id, global.format, exits: false)
+            }
             let engine = try await Composition.runtime(global, storage).engine
             _ = try await Composition.known(id) { try await engine.cancel(id) }
             Composition.print(try await engine.report(id), global.format)
@@ -201,6 +232,10 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/terminate")
+                return try await remote.printReport(of: id, global.format, exits: false)
+            }
             let engine = try await Composition.runtime(global, storage).engine
             _ = try await Composition.known(id) { try await engine.terminate(id) }
             Composition.print(try await engine.report(id), global.format)
@@ -278,6 +313,10 @@ struct RunsCommand: AsyncParsableCommand {
         var latest = false
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/resume-compensation", ["latest": Value.bool(latest)])
+                return try await remote.printReport(of: id, global.format)
+            }
             let runtime = try await Composition.runtime(global, storage)
             let (engine, store) = (runtime.engine, runtime.store)
             let status: RunStatus

@@ -17,6 +17,10 @@ extension RunsCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/pause")
+                return try await remote.printReport(of: id, global.format)
+            }
             let client = try await OperatorClient.make(global, storage)
             try await client.finish(try await client.pause(id), global.format)
         }
@@ -30,6 +34,10 @@ extension RunsCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/unpause")
+                return try await remote.printReport(of: id, global.format)
+            }
             let client = try await OperatorClient.make(global, storage)
             try await client.finish(try await client.unpause(id, step: false), global.format)
         }
@@ -45,6 +53,10 @@ extension RunsCommand {
         @Flag(help: "Run exactly one more activity, then pause again.") var step = false
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/continue", ["step": .bool(step)])
+                return try await remote.printReport(of: id, global.format)
+            }
             let client = try await OperatorClient.make(global, storage)
             try await client.finish(try await client.unpause(id, step: step), global.format)
         }
@@ -61,6 +73,10 @@ extension RunsCommand {
         var latest = false
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/redrive", ["latest": .bool(latest)])
+                return try await remote.printReport(of: id, global.format)
+            }
             let client = try await OperatorClient.make(global, storage)
             try await client.finish(try await client.redrive(id, latest: latest), global.format)
         }
@@ -85,6 +101,11 @@ extension RunsCommand {
                     throw MoonflowExit.usage
                 }
                 value = parsed
+            }
+            if let remote = Composition.remote(global, storage) {
+                let answer = try await remote.call(
+                    .POST, "/v1/runs/\(RemoteServer.segment(id))/rerun", ["from": .string(from), "input": value ?? .null, "latest": .bool(latest)])
+                return try await remote.printReport(of: answer["run_id"]?.stringValue ?? "", global.format)
             }
             let client = try await OperatorClient.make(global, storage)
             try await client.finish(try await client.rerun(id, from: from, input: value, latest: latest), global.format)
