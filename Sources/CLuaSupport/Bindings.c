@@ -252,6 +252,9 @@ int mf_prepare(lua_State *L, const unsigned char *blob, size_t length) {
     c->env_pending = 1;
     c->materialized = 0;
     c->seeded = 0;
+    c->seed_count = 0;
+    c->replaying = 0;
+    c->replay_next = 0;
     c->max_string = 0;
     return 1;
 }

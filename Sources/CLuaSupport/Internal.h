@@ -6,6 +6,8 @@
 
 /// Names one environment blob may bind (a script's five, an expression scope's seven).
 #define MF_MAX_BINDINGS 8
+/// Seeds `math.random` may draw from the OS in one execution and have recorded (a replay needs them).
+#define MF_MAX_SEEDS 16
 /// The count hook fires at most every this many VM instructions (fewer once big strings exist).
 #define MF_HOOK_COUNT 100
 /// Allocated bytes charged as one instruction (bounds C work that allocates).
@@ -41,6 +43,10 @@ typedef struct mf_ctx {
     size_t max_string;     // largest string allocated in this execution (or held by its chunk)
     int error_line;
     int seeded;            // math.random was seeded in this execution (lazily, on first use)
+    uint64_t seeds[MF_MAX_SEEDS][2];  // the seeds drawn from the OS in this execution, in order
+    int seed_count;        // how many were drawn (past MF_MAX_SEEDS: counted, not kept)
+    int replaying;         // seeds come from `seeds` (set by mf_replay_seeds), not from the OS
+    int replay_next;       // the next seed a replay hands out
     mf_binding bindings[MF_MAX_BINDINGS];
     int binding_count;     // 0 outside mf_prepare ... mf_finish
     int env_pending;       // mf_prepare recorded bindings whose environment mf_run has not built yet

@@ -27,8 +27,22 @@ static int random_bytes(void *out, size_t length) {
 
 /// Seeds the state's generator with 128 fresh bits (`math.randomseed(n1, n2)`).
 static void seed_from_os(lua_State *L) {
+    mf_ctx *c = mf_ctx_of(L);
     uint64_t seed[2];
-    if (!random_bytes(seed, sizeof seed)) luaL_error(L, "math.random: the system's random source failed");
+    if (c->replaying) {
+        // A replay (docs/operations.md) draws the seeds the recorded execution drew, in order.
+        if (c->replay_next >= c->seed_count) luaL_error(L, "math.random: the replay has no more recorded seeds");
+        seed[0] = c->seeds[c->replay_next][0];
+        seed[1] = c->seeds[c->replay_next][1];
+        c->replay_next++;
+    } else {
+        if (!random_bytes(seed, sizeof seed)) luaL_error(L, "math.random: the system's random source failed");
+        if (c->seed_count < MF_MAX_SEEDS) {
+            c->seeds[c->seed_count][0] = seed[0];
+            c->seeds[c->seed_count][1] = seed[1];
+        }
+        c->seed_count++;
+    }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &k_randomseed);
     lua_pushinteger(L, (lua_Integer)seed[0]);
     lua_pushinteger(L, (lua_Integer)seed[1]);
@@ -68,4 +82,28 @@ void mf_random_install(lua_State *L, int math) {
     lua_getfield(L, math, "randomseed");
     lua_pushcclosure(L, mf_randomseed, 1);
     lua_setfield(L, math, "randomseed");
+}
+
+int mf_recorded_seeds(lua_State *L, uint64_t *out, int capacity) {
+    mf_ctx *c = mf_ctx_of(L);
+    if (c->replaying) return 0;
+    int kept = c->seed_count < MF_MAX_SEEDS ? c->seed_count : MF_MAX_SEEDS;
+    for (int i = 0; i < kept && i < capacity; i++) {
+        out[2 * i] = c->seeds[i][0];
+        out[2 * i + 1] = c->seeds[i][1];
+    }
+    return c->seed_count;
+}
+
+int mf_replay_seeds(lua_State *L, const uint64_t *seeds, int count) {
+    mf_ctx *c = mf_ctx_of(L);
+    if (count < 0 || count > MF_MAX_SEEDS) return 0;
+    for (int i = 0; i < count; i++) {
+        c->seeds[i][0] = seeds[2 * i];
+        c->seeds[i][1] = seeds[2 * i + 1];
+    }
+    c->seed_count = count;
+    c->replay_next = 0;
+    c->replaying = 1;
+    return 1;
 }

@@ -76,6 +76,12 @@ struct StoreOptions: ParsableArguments {
         help: "Open a store whose WAL is damaged, keeping the transactions before the damage and dropping those after it (back the files up first; docs/durability.md).")
     var acceptWALLoss = false
 
+    @Option(name: .long, help: "Act through the API of the moonflow serve at this URL instead of on the store (with --token).")
+    var server: String?
+
+    @Option(name: .long, help: "The bearer token for --server (default: $MOONFLOW_TOKEN).")
+    var token: String?
+
     /// `--store memory`, `--store PATH`, or the configuration's store.
     var selection: StoreSelection {
         switch store {
@@ -84,5 +90,18 @@ struct StoreOptions: ParsableArguments {
         case let url? where PostgresLocation.isURL(url): .postgres(url: url)
         case let path?: .sqlite(path: path)
         }
+    }
+}
+
+extension Composition {
+    /// The running server a command goes through (docs/cli.md): the one `--server` names, else the
+    /// `moonflow serve` that owns this project's store (its `.moonflow/server.json`), unless the
+    /// command names a store of its own. `nil`: act on the store in this process.
+    static func remote(_ global: GlobalOptions, _ storage: StoreOptions) -> RemoteServer? {
+        if let server = storage.server {
+            return RemoteServer(url: server, token: storage.token ?? ProcessInfo.processInfo.environment["MOONFLOW_TOKEN"] ?? "")
+        }
+        guard storage.store == nil, let file = LocalServerFile.read(project: global.projectURL) else { return nil }
+        return RemoteServer(url: file.url, token: file.token)
     }
 }

@@ -15,8 +15,8 @@ struct RunCommand: AsyncParsableCommand {
             task is not: `moonflow tasks complete` continues the run. Exit status: 0 completed, 1 the \
             run did not complete (failed, compensated, timed out…), the files are invalid or the store \
             cannot be opened, 2 usage error, unknown workflow or an input that does not match the \
-            workflow's schema, 3 the run waits on a human, or is queued behind max_workflows, and \
-            was left in the store.
+            workflow's schema, 3 the run waits on a human, is queued behind max_workflows, or paused \
+            at a breakpoint (--break-before; `moonflow runs continue` goes on), and was left in the store.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -49,6 +49,11 @@ struct RunCommand: AsyncParsableCommand {
         })
     var priority: Int = 0
 
+    @Option(
+        name: .customLong("break-before"),
+        help: "Pause the run before this activity (repeatable): status paused, exit 3; `moonflow runs continue ID [--step]` goes on.")
+    var breakBefore: [String] = []
+
     @OptionGroup var storage: StoreOptions
 
     func validate() throws {
@@ -67,14 +72,17 @@ struct RunCommand: AsyncParsableCommand {
         let engine = runtime.engine
         let id: RunID
         do {
-            id = try await engine.start(loaded.pinned, input: runInput, runID: runID, priority: priority)
+            id = try await engine.start(loaded.pinned, input: runInput, runID: runID, priority: priority, breakBefore: breakBefore)
         } catch let failure as ActivityFailure {
             printError("error: \(failure)")
             throw MoonflowExit.usage
-        } catch let conflict as EngineError {
-            guard case .runIDConflict = conflict else { throw conflict }
-            printError("error: \(conflict)")
-            throw MoonflowExit.usage
+        } catch let refusal as EngineError {
+            switch refusal {
+            case .runIDConflict, .unknownActivity:
+                printError("error: \(refusal)")
+                throw MoonflowExit.usage
+            default: throw refusal
+            }
         }
         let report = try await runtime.driveUntilSettled(id)
         switch global.format {
@@ -91,6 +99,11 @@ struct RunCommand: AsyncParsableCommand {
                 runtime.store is InMemoryRunStore
                     ? "the run waits on a manual task; with --store memory it is not kept after this process"
                     : "the run waits on a manual task; it is kept in the store: `moonflow tasks list`, then `moonflow tasks complete`")
+            throw MoonflowExit.waiting
+        case .paused:
+            printError(
+                "the run is paused before '\(report.pausedBefore ?? "?")'; it is kept in the store: "
+                    + "`moonflow runs continue \(id)` goes on (`--step`: one activity at a time)")
             throw MoonflowExit.waiting
         case .queued:
             printError(

@@ -9,8 +9,11 @@ import OrderedCollections
 /// `moonflow runs …`: the runs kept in the store (docs/cli.md).
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "List, inspect, stop and resume the runs kept in the store.",
-        subcommands: [List.self, Show.self, History.self, Cancel.self, Terminate.self, Resume.self, ResumeCompensation.self])
+        commandName: "runs", abstract: "List, inspect, debug, stop and resume the runs kept in the store.",
+        subcommands: [
+            List.self, Show.self, History.self, Logs.self, Cancel.self, Terminate.self, Resume.self, ResumeCompensation.self, Pause.self,
+            Unpause.self, Continue.self, Redrive.self, Rerun.self, Replay.self,
+        ])
 
     /// `runs list [--status S] [--workflow W]`.
     struct List: AsyncParsableCommand {
@@ -27,6 +30,7 @@ struct RunsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) { return try await remote.listRuns(status: status, workflow: workflow, global.format) }
             let store = try await Composition.runtime(global, storage).store
             let wanted = status.flatMap(RunStatus.init(rawValue:))
             let runs = try await store.runs(status: wanted.map { [$0] }).filter { workflow == nil || $0.workflow == workflow }
@@ -55,6 +59,9 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                return try await remote.printReport(of: id, global.format, settle: false, exits: false)
+            }
             let engine = try await Composition.runtime(global, storage).engine
             let report = try await Composition.known(id) { try await engine.report(id) }
             Composition.print(report, global.format)
@@ -68,14 +75,37 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var storage: StoreOptions
         @Argument(help: "The run id.") var id: String
+        @Option(
+            help: "Print only the changes of this value (repeatable): workflow.NAME[.key…] or steps.ACTIVITY.output[.key…], each with the entry, activity and time that changed it."
+        )
+        var watch: [String] = []
+
+        func validate() throws {
+            for path in watch { if case .failure(let error) = WatchPath.parse(path) { throw ValidationError("--watch: \(error)") } }
+        }
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                let path = "/v1/runs/\(RemoteServer.segment(id))/history"
+                guard watch.isEmpty else {
+                    let answer = try await remote.call(.GET, path + "?" + watch.map { "watch=\(RemoteServer.segment($0))" }.joined(separator: "&"))
+                    return Self.printChanges(answer["changes"]?.arrayValue ?? [], global.format)
+                }
+                let answer = try await remote.call(.GET, path)
+                return remote.printItems(answer, key: "events", global.format) { event in
+                    var line = "\(event["at_iso"]?.stringValue ?? "")  \(event["type"]?.stringValue ?? "")"
+                    if let activity = event["activity"]?.stringValue { line += "  \(activity)" }
+                    if let attempt = event["attempt"]?.intValue { line += "  attempt \(attempt)" }
+                    return line
+                }
+            }
             let store = try await Composition.runtime(global, storage).store
             let journal = try await store.journal(of: id)
             guard var state = journal.first.flatMap(RunState.init(queuedBy:)) else {
                 printError("error: unknown run '\(id)'")
                 throw MoonflowExit.usage
             }
+            if !watch.isEmpty { return Self.printChanges(WatchPath.changes(of: watch.compactMap { try? WatchPath.parse($0).get() }, in: journal), global.format) }
             var entries: [Value] = []
             for (index, event) in journal.enumerated() {
                 let before = state.context
@@ -110,6 +140,69 @@ struct RunsCommand: AsyncParsableCommand {
                 }
             }
         }
+
+        /// `--watch`: one line per change.
+        static func printChanges(_ changes: [Value], _ format: OutputFormat) {
+            switch format {
+            case .json: print(Value.array(changes).jsonString(pretty: true))
+            case .text:
+                for change in changes {
+                    var line = "\(change["seq"]!.jsonString())  \(change["at"]!.stringValue!)  \(change["path"]!.stringValue!)"
+                    line += "  \(change["before"]!.jsonString()) -> \(change["after"]!.jsonString())  \(change["type"]!.stringValue!)"
+                    if let activity = change["activity"]?.stringValue { line += "  \(activity)" }
+                    if let attempt = change["attempt"]?.intValue { line += "  attempt \(attempt)" }
+                    print(SafeText.escapingControls(line))
+                }
+            }
+        }
+    }
+
+    /// `runs logs ID [--level L] [--activity A]`.
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a run's log from its journal: its scripts' log entries and the engine's lines (failures, retries, pauses…).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var storage: StoreOptions
+        @Argument(help: "The run id.") var id: String
+        @Option(help: "Only lines at this level or above: debug, info, warn, error.") var level = "debug"
+        @Option(help: "Only the lines of this activity.") var activity: String?
+
+        func validate() throws {
+            guard RunLogLine.levels.contains(level) else {
+                throw ValidationError("--level must be one of \(RunLogLine.levels.joined(separator: ", ")), not '\(level)'")
+            }
+        }
+
+        func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                var query = "?level=\(level)"
+                if let activity { query += "&activity=\(RemoteServer.segment(activity))" }
+                let answer = try await remote.call(.GET, "/v1/runs/\(RemoteServer.segment(id))/logs" + query)
+                return remote.printItems(answer, key: "lines", global.format) { line in
+                    "\(line["at"]?.stringValue ?? "")  \((line["level"]?.stringValue ?? "").uppercased())  \(line["source"]?.stringValue ?? "")  "
+                        + "\(line["activity"]?.stringValue ?? "-")  \(line["message"]?.stringValue ?? "")"
+                }
+            }
+            let store = try await Composition.runtime(global, storage).store
+            let journal = try await store.journal(of: id)
+            guard !journal.isEmpty else {
+                printError("error: unknown run '\(id)'")
+                throw MoonflowExit.usage
+            }
+            let lines = RunLogLine.lines(of: journal, minimumLevel: level, activity: activity)
+            switch global.format {
+            case .json: print(Value.array(lines.map { $0.toValue() }).jsonString(pretty: true))
+            case .text:
+                for line in lines {
+                    var text = "\(line.at.iso8601)  \(line.level.uppercased())  \(line.source)"
+                    if let activity = line.activity { text += "  \(activity)" }
+                    if let attempt = line.attempt { text += "#\(attempt)" }
+                    text += "  \(line.message)"
+                    if let fields = line.fields { text += "  \(fields.jsonString())" }
+                    print(SafeText.escapingControls(text))
+                }
+            }
+        }
     }
 
     /// `runs cancel ID`.
@@ -121,6 +214,10 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/cancel")
+                return try await remote.printReport(of: id, global.format, exits: false)
+            }
             let engine = try await Composition.runtime(global, storage).engine
             _ = try await Composition.known(id) { try await engine.cancel(id) }
             Composition.print(try await engine.report(id), global.format)
@@ -135,6 +232,10 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/terminate")
+                return try await remote.printReport(of: id, global.format, exits: false)
+            }
             let engine = try await Composition.runtime(global, storage).engine
             _ = try await Composition.known(id) { try await engine.terminate(id) }
             Composition.print(try await engine.report(id), global.format)
@@ -212,6 +313,10 @@ struct RunsCommand: AsyncParsableCommand {
         var latest = false
 
         func run() async throws {
+            if let remote = Composition.remote(global, storage) {
+                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/resume-compensation", ["latest": Value.bool(latest)])
+                return try await remote.printReport(of: id, global.format)
+            }
             let runtime = try await Composition.runtime(global, storage)
             let (engine, store) = (runtime.engine, runtime.store)
             let status: RunStatus

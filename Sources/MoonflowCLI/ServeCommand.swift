@@ -74,13 +74,23 @@ struct ServeCommand: AsyncParsableCommand {
             RuntimeOptions(
                 project: project, config: engineConfig, store: storage.selection, acceptWALLoss: storage.acceptWALLoss, logger: logger,
                 serving: ServingOptions()))
+        // The CLI of this machine goes through this server while it owns the store (docs/cli.md):
+        // its address and an admin token, in a file only this user can read, gone when it stops.
+        let localToken = LocalServerFile.newToken()
         let options = ServerOptions(
             host: host, port: port ?? engineConfig.port, insecureNoAuth: insecureNoAuth,
             limits: ServerLimits(maxConnections: maxConnections, idleTimeout: .seconds(idleTimeout)), allowedHosts: allowedHosts,
-            allowedOrigins: allowedOrigins)
+            allowedOrigins: allowedOrigins, localAdminToken: localToken)
+        defer { LocalServerFile.remove(project: project) }
         do {
             try await MoonflowServer.serve(options, runtime: runtime, gracePeriod: .seconds(gracePeriod)) { port in
                 logger.notice("moonflow serves http://\(host):\(port)/ (project \(project.path))")
+                let reachable = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host
+                do {
+                    try LocalServerFile(url: "http://\(reachable):\(port)", token: localToken, pid: getpid()).write(project: project)
+                } catch {
+                    logger.warning("cannot write \(LocalServerFile.location(project: project).path): \(error); the CLI cannot reach this server by itself")
+                }
             }
         } catch where Self.isAddressInUse(error) {
             printError(

@@ -12,6 +12,13 @@ extension LuaHost {
     /// typed failures raised as error tables. The script's thread waits for the answer, polling
     /// the execution's deadline and cancellation: either cancels the request and stops the script.
     func httpRequest(_ L: OpaquePointer, _ arguments: Arguments) throws(ActivityFailure) -> Answer {
+        if isReplaying {
+            // A replay reaches no service: the recorded answer, in order.
+            _ = try arguments.value(1, root: "http.request", budget: hostRemaining)
+            guard let recorded = replayedResponse() else { return .message("http.request: the replay has no more recorded answers") }
+            if let error = recorded["error"], recorded.objectValue?.count == 1 { return .raise(error) }
+            return .values([recorded])
+        }
         guard let http else { return .message("http.request: this engine has no connections") }
         guard let key = idempotencyKey else { return .message("http.request: only code actions may make requests") }
         let given = try arguments.value(1, root: "http.request", budget: hostRemaining)
@@ -35,11 +42,13 @@ extension LuaHost {
         case .success(let response):
             let value = response.value
             if let refused = transient(value.jsonString().utf8.count, "http.request") { return refused }
+            recordResponse(value)
             return .values([value])
         case .failure(let failure):
             var error: Value = ["type": .string(failure.type.rawValue), "message": .string(failure.message)]
             if failure.retryable == false { error = error.adding("retryable", false) }
             if let details = failure.details { error = error.adding("details", details) }
+            if failure.type != .cancelled { recordResponse(["error": error]) }
             return .raise(error)
         }
     }

@@ -26,6 +26,17 @@ final class LuaHost {
         /// `ScriptInvocation.http`, and the requests made so far (the n of `<key>:<n>`).
         var http: (any HTTPCalling)?
         var requests = 0
+        /// What the non-deterministic built-ins answered so far (`ScriptRecording`); in a replay,
+        /// what they answer, and how much of it they answered already.
+        var recording = ScriptRecording()
+        var httpBytes = 0
+        var replay: ScriptRecording?
+        var replayed = Replayed()
+    }
+
+    /// How far a replay has read each kind of recorded answer.
+    struct Replayed {
+        var now = 0, unix = 0, uuids = 0, http = 0
     }
 
     private var execution = Execution(valueDepth: ScriptLimits.defaults.valueDepth, hostBudget: ScriptLimits.defaults.hostMemory)
@@ -48,9 +59,54 @@ final class LuaHost {
 
     func begin(
         valueDepth: Int, activity: Value?, hostBudget: Int, logSink: (@Sendable (ScriptLogEntry) -> Void)? = nil,
-        http: (any HTTPCalling)? = nil
+        http: (any HTTPCalling)? = nil, replay: ScriptRecording? = nil
     ) {
-        execution = Execution(valueDepth: valueDepth, activity: activity, hostBudget: hostBudget, logSink: logSink, http: http)
+        execution = Execution(valueDepth: valueDepth, activity: activity, hostBudget: hostBudget, logSink: logSink, http: http, replay: replay)
+    }
+
+    /// What the execution's non-deterministic built-ins answered (the seeds are C's to tell).
+    var recording: ScriptRecording { execution.recording }
+    /// Whether this execution replays a recorded one.
+    var isReplaying: Bool { execution.replay != nil }
+
+    /// `time.now`, `time.unix` and `uuid`: a fresh answer, recorded (bounded); in a replay, the
+    /// recorded one, in order.
+    private func nondeterministic(
+        _ name: String, _ recorded: KeyPath<ScriptRecording, [Value]>, _ read: WritableKeyPath<Replayed, Int>,
+        fresh: () -> Value, keep: (inout ScriptRecording, Value) -> Void
+    ) -> Answer {
+        if let replay = execution.replay {
+            let answers = replay[keyPath: recorded]
+            let index = execution.replayed[keyPath: read]
+            guard index < answers.count else { return .message("\(name): the replay has no more recorded answers (\(answers.count) recorded)") }
+            execution.replayed[keyPath: read] += 1
+            return .values([answers[index]])
+        }
+        let value = fresh()
+        if execution.recording[keyPath: recorded].count < ScriptRecording.maxEntries {
+            keep(&execution.recording, value)
+        } else {
+            execution.recording.truncated = true
+        }
+        return .values([value])
+    }
+
+    /// The next recorded `http.request` answer of a replay.
+    func replayedResponse() -> Value? {
+        guard let replay = execution.replay, execution.replayed.http < replay.http.count else { return nil }
+        defer { execution.replayed.http += 1 }
+        return replay.http[execution.replayed.http]
+    }
+
+    /// Records what an `http.request` answered, while the recording's bound holds.
+    func recordResponse(_ value: Value) {
+        let bytes = value.jsonString().utf8.count
+        guard execution.recording.http.count < ScriptRecording.maxEntries, execution.httpBytes + bytes <= ScriptRecording.maxHTTPBytes else {
+            execution.recording.truncated = true
+            return
+        }
+        execution.httpBytes += bytes
+        execution.recording.http.append(value)
     }
 
     /// Releases buffers an execution grew beyond `keep` bytes (answers are bounded by the budget,
@@ -144,13 +200,22 @@ final class LuaHost {
             case MF_HOST_LOG_INFO: return try log("info", arguments)
             case MF_HOST_LOG_WARN: return try log("warn", arguments)
             case MF_HOST_LOG_ERROR: return try log("error", arguments)
-            case MF_HOST_TIME_NOW: return .values([.string(ISOTime.format(Date()))])
-            case MF_HOST_TIME_UNIX: return .values([.int(Int64(Date().timeIntervalSince1970.rounded(.down)))])
+            case MF_HOST_TIME_NOW:
+                return nondeterministic("time.now", \.nowValues, \.now, fresh: { .string(ISOTime.format(Date())) }) {
+                    $0.now.append($1.stringValue ?? "")
+                }
+            case MF_HOST_TIME_UNIX:
+                return nondeterministic("time.unix", \.unixValues, \.unix, fresh: { .int(Int64(Date().timeIntervalSince1970.rounded(.down))) }) {
+                    $0.unix.append($1.intValue ?? 0)
+                }
             case MF_HOST_TIME_PARSE:
                 let text = String(decoding: try arguments.buffer(1, "time.parse").prefix(64), as: UTF8.self)
                 guard let seconds = ISOTime.parse(text) else { return .message("time.parse: not an ISO 8601 time: '\(text)'") }
                 return .values([seconds.rounded() == seconds && abs(seconds) < 9e15 ? .int(Int64(seconds)) : .double(seconds)])
-            case MF_HOST_UUID: return .values([.string(RandomUUID.make())])
+            case MF_HOST_UUID:
+                return nondeterministic("uuid", \.uuidValues, \.uuids, fresh: { .string(RandomUUID.make()) }) {
+                    $0.uuids.append($1.stringValue ?? "")
+                }
             case MF_HOST_BASE64_ENCODE:
                 let bytes = try arguments.buffer(1, "base64.encode")
                 if let refused = transient((bytes.count + 2) / 3 * 4, "base64.encode") { return refused }
@@ -461,4 +526,11 @@ enum ISOTime {
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
+}
+
+extension ScriptRecording {
+    /// The recorded answers as the values the built-ins return.
+    fileprivate var nowValues: [Value] { now.map(Value.string) }
+    fileprivate var unixValues: [Value] { unix.map(Value.int) }
+    fileprivate var uuidValues: [Value] { uuids.map(Value.string) }
 }

@@ -78,8 +78,15 @@ package final class LuaSandbox {
         defer { mf_finish(L) }
         host.begin(
             valueDepth: limits.valueDepth, activity: invocation.activity, hostBudget: limits.hostMemory, logSink: invocation.logSink,
-            http: invocation.http)
+            http: invocation.http, replay: invocation.replay)
         defer { host.trim(L, keep: Self.keptBuffer) }
+        if let replay = invocation.replay {
+            let words = replay.seeds.flatMap { $0 }
+            guard words.withUnsafeBufferPointer({ mf_replay_seeds(L, $0.baseAddress, Int32(replay.seeds.count)) }) != 0 else {
+                throw ActivityFailure(.sandboxViolation, "replay: more recorded random seeds than a script can draw", script: chunk.name)
+            }
+        }
+        defer { if let sink = invocation.recordingSink { record(into: sink) } }
         let status = mf_run(L, ref)
         try checkTrip(limits: limits, script: chunk.name, firstLine: chunk.firstLine)
         guard status == LUA_OK else {
@@ -89,6 +96,16 @@ package final class LuaSandbox {
         let output = try outputReader.read(-1)
         host.hold(outputReader.size)
         return ScriptOutcome(output: output, contextWrites: try contextWrites(invocation, script: chunk.name), logs: host.logs, events: host.events)
+    }
+
+    /// Tells `sink` what the execution's non-deterministic built-ins answered, if it called any.
+    private func record(into sink: @Sendable (ScriptRecording) -> Void) {
+        var recording = host.recording
+        var words = [UInt64](repeating: 0, count: 2 * ScriptRecording.maxSeeds)
+        let drawn = Int(words.withUnsafeMutableBufferPointer { mf_recorded_seeds(L, $0.baseAddress, Int32(ScriptRecording.maxSeeds)) })
+        for index in 0..<min(drawn, ScriptRecording.maxSeeds) { recording.seeds.append([words[2 * index], words[2 * index + 1]]) }
+        if drawn > ScriptRecording.maxSeeds { recording.truncated = true }
+        if !recording.isEmpty { sink(recording) }
     }
 
     /// The invocation's names (docs/sandbox.md). `input` is built with the environment: nearly every

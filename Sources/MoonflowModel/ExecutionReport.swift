@@ -154,6 +154,12 @@ package struct ExecutionReport: Sendable, Hashable {
     package var tasks: [TaskEntry]
     /// How many events the run's journal holds.
     package var events: Int
+    /// While the run is paused: why (`requested`, `breakpoint`, `step`).
+    package var pauseReason: String?
+    /// While the run is paused at a breakpoint or a step: the activity it pauses before.
+    package var pausedBefore: String?
+    /// The run this one reruns (`moonflow runs rerun`).
+    package var rerunOf: String?
 
     package init(
         runID: String, workflow: String, version: String?, definitionHash: String, status: RunStatus,
@@ -182,7 +188,7 @@ package struct ExecutionReport: Sendable, Hashable {
 
     /// The JSON object of docs/cli.md.
     package func toValue() -> Value {
-        [
+        var object: OrderedDictionary<String, Value> = [
             "run_id": .string(runID), "workflow": .string(workflow), "version": version.map(Value.string) ?? .null,
             "definition_hash": .string(definitionHash), "status": .string(status.rawValue),
             "started_at": startedAt.reportValue, "finished_at": finishedAt.reportValue,
@@ -192,6 +198,9 @@ package struct ExecutionReport: Sendable, Hashable {
             "compensations": .array(compensations.map { $0.toValue() }), "tasks": .array(tasks.map { $0.toValue() }),
             "events": .int(Int64(events)),
         ]
+        if let pauseReason { object["paused"] = ["reason": .string(pauseReason), "before": pausedBefore.map(Value.string) ?? .null] }
+        if let rerunOf { object["rerun_of"] = .string(rerunOf) }
+        return .object(object)
     }
 
     /// The same information for a person: a header, one line per activity (status, attempts,
@@ -217,6 +226,10 @@ package struct ExecutionReport: Sendable, Hashable {
             lines.append("error \(error.type): \(error.message)\(error.activity.map { " (activity \($0))" } ?? "")")
         }
         if let output { lines.append("output \(output.jsonString())") }
+        if let pauseReason {
+            lines.append("paused (\(pauseReason))\(pausedBefore.map { " before \($0)" } ?? "")  context \(Value.object(context).jsonString())")
+        }
+        if let rerunOf { lines.append("rerun of \(rerunOf)") }
         return lines.joined(separator: "\n")
     }
 

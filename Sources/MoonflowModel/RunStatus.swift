@@ -5,6 +5,9 @@ package enum RunStatus: String, Sendable, Hashable, CaseIterable, CustomStringCo
     case running
     /// Waiting only on a human (a manual task) or a timer; nothing is held in memory.
     case waiting
+    /// Held by an operator (`runs pause`), a breakpoint or a step: it starts no new activity; what
+    /// runs finishes and timers keep their times (docs/operations.md).
+    case paused
     case completed
     case failed
     /// Undoing completed activities after a failure, a timeout or a cancellation.
@@ -19,7 +22,7 @@ package enum RunStatus: String, Sendable, Hashable, CaseIterable, CustomStringCo
     /// A final state: the run never changes again.
     package var isTerminal: Bool {
         switch self {
-        case .queued, .running, .waiting, .compensating: false
+        case .queued, .running, .waiting, .paused, .compensating: false
         case .completed, .failed, .compensated, .compensationFailed, .timedOut, .cancelled, .terminated: true
         }
     }

@@ -99,6 +99,12 @@ package struct ScriptInvocation: Sendable {
     /// Stops the execution when requested, for a caller that runs it in its own task, which task
     /// cancellation cannot single out; honoured by runners that say so (`ScriptRunning.honoursStop`).
     package var stop: ScriptStop?
+    /// Told, when the execution ends (whether it succeeded or not), what its non-deterministic
+    /// built-ins answered, if it called any (`ScriptRecording`).
+    package var recordingSink: (@Sendable (ScriptRecording) -> Void)?
+    /// A replay of a recorded execution: the built-ins answer what they answered then, in order
+    /// (`http.request` reaches no service), and one called more often than recorded fails.
+    package var replay: ScriptRecording?
 
     package init(
         chunk: ScriptChunk, input: Value = .object([:]), context: OrderedDictionary<String, Value> = [:],

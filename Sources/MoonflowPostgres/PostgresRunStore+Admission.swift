@@ -4,14 +4,14 @@ package import MoonflowModel
 import PostgresNIO
 
 /// Run admission across processes (docs/scale-out.md): `max_workflows` counted in the database.
-/// A run holds a slot while its stored status is running or compensating — so the transition
+/// A run holds a slot while its stored status is running, paused or compensating — so the transition
 /// that ends it or makes it wait frees the slot in its own transaction — or while it is queued
 /// and admitted (`run_admitted`) and not started yet. Counting and taking happen under one
 /// transaction-scoped advisory lock, so two processes never both take the last slot.
 extension PostgresRunStore {
     /// The runs holding a slot: `run_id`, `workflow`.
     private static let holders = """
-        SELECT id AS run_id, workflow FROM runs WHERE status IN ('running', 'compensating')
+        SELECT id AS run_id, workflow FROM runs WHERE status IN ('running', 'paused', 'compensating')
         UNION
         SELECT a.run_id, a.workflow FROM run_admitted a LEFT JOIN runs r ON r.id = a.run_id
         WHERE r.status = 'queued' OR (r.id IS NULL AND a.taken_at > now() - interval '1 minute')

@@ -106,7 +106,7 @@ extension PostgresRunStore {
             """
             WITH ready AS (
                 SELECT r.id FROM runs r
-                WHERE r.status IN ('queued', 'running', 'compensating') AND r.owner IS DISTINCT FROM \(processID)
+                WHERE r.status IN ('queued', 'running', 'paused', 'compensating') AND r.owner IS DISTINCT FROM \(processID)
                   AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.id = r.owner AND p.lease_until > now())
                 ORDER BY r.position LIMIT \(Int64(max(1, limit)))
                 FOR UPDATE OF r SKIP LOCKED

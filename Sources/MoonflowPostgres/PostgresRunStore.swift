@@ -273,6 +273,15 @@ package final class PostgresRunStore: SharedRunStore {
         return inserted > 0
     }
 
+    package func updateEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool {
+        let rows = try await client.query(
+            "UPDATE event_dead_letters SET letter = \(letter.toValue().jsonString()) WHERE id = \(letter.id) RETURNING position",
+            logger: logger)
+        var updated = false
+        for try await _ in rows.decode(Int64.self) { updated = true }
+        return updated
+    }
+
     /// Runs one statement that returns nothing of interest, with its errors as storage errors.
     func execute(_ query: PostgresQuery) async throws {
         do {

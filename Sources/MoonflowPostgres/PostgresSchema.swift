@@ -8,7 +8,7 @@ enum PostgresSchema {
     /// Each migration is one script run in one transaction, in order; `moonflow_migrations` holds the
     /// versions applied. A database with a version above the last one here was migrated by a newer
     /// binary and is refused.
-    static let migrations: [(version: Int, script: String)] = [(1, version1), (2, version2), (3, version3), (4, version4)]
+    static let migrations: [(version: Int, script: String)] = [(1, version1), (2, version2), (3, version3), (4, version4), (5, version5)]
 
     static var latest: Int { migrations.last?.version ?? 0 }
 
@@ -105,6 +105,13 @@ enum PostgresSchema {
         precondition(function.contains(locked), "moonflow_write of version 1 changed")
         return "CREATE OR REPLACE" + function.dropFirst("CREATE".count).replacingOccurrences(of: locked, with: skipping)
     }
+
+    /// A paused run (docs/operations.md) is unfinished: a process that dies leaves it to be
+    /// claimed like a running one (its in-flight activities finish elsewhere), so claiming reads it.
+    static let version5 = """
+        DROP INDEX runs_ready;
+        CREATE INDEX runs_ready ON runs(position) WHERE status IN ('queued', 'running', 'paused', 'compensating');
+        """
 
     /// Run admission across processes: the queued runs admitted to a slot and not started yet (a
     /// run that starts holds its slot by its status), and a new run's slot while it is created

@@ -22,11 +22,15 @@ package struct ServerOptions: Sendable {
     package var allowedHosts: [String]
     /// Extra origins (`https://console.example.com`) whose pages may call the API.
     package var allowedOrigins: [String]
+    /// A token accepted as an admin's besides the configured ones: the local credential `moonflow
+    /// serve` writes for the CLI (`LocalServerFile`).
+    package var localAdminToken: String?
 
     package init(
         host: String = "127.0.0.1", port: Int = 8080, insecureNoAuth: Bool = false, keepAlive: Duration = .seconds(15),
-        limits: ServerLimits = ServerLimits(), allowedHosts: [String] = [], allowedOrigins: [String] = []
+        limits: ServerLimits = ServerLimits(), allowedHosts: [String] = [], allowedOrigins: [String] = [], localAdminToken: String? = nil
     ) {
+        self.localAdminToken = localAdminToken
         self.host = host
         self.port = port
         self.insecureNoAuth = insecureNoAuth
@@ -99,7 +103,7 @@ package enum MoonflowServer {
         let hostPolicy = HostPolicy(
             bindHost: options.host, port: options.port, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins)
         let router = makeRouter(
-            core: ServerCore(served: served), authenticator: Authenticator(tokens: tokens, disabled: options.insecureNoAuth),
+            core: ServerCore(served: served), authenticator: Authenticator(tokens: tokens, disabled: options.insecureNoAuth, localAdminToken: options.localAdminToken),
             hostPolicy: hostPolicy, limits: options.limits, keepAlive: options.keepAlive)
         let registry = ConnectionRegistry(capacity: connectionCap, logger: logger)
         let limits = options.limits
@@ -155,6 +159,7 @@ package enum MoonflowServer {
         router.add(middleware: AuthMiddleware(authenticator: authenticator))
         WorkflowRoutes.add(to: router, core: core)
         RunRoutes.add(to: router, core: core)
+        OperateRoutes.add(to: router, core: core)
         TaskRoutes.add(to: router, core: core)
         EventRoutes.add(to: router, core: core, keepAlive: keepAlive, limits: limits)
         DeadLetterRoutes.add(to: router, core: core)

@@ -21,14 +21,15 @@ final class ServerCore: Sendable {
     /// must follow `RunIDRule`): a run started with the same workflow and input is returned as is;
     /// any other start under an existing id is a 409 conflict, and nothing changes. While the
     /// dispatcher's backlog is full nothing is started: 503 with `Retry-After`.
-    func startRun(_ workflowID: String, input: Value, runID: RunID?, priority: Int = 0) async throws -> StartedRun {
+    func startRun(_ workflowID: String, input: Value, runID: RunID?, priority: Int = 0, breakBefore: [String] = []) async throws -> StartedRun {
         guard let loaded = catalog.current(workflowID) else {
             throw APIError.notFound("no workflow '\(workflowID)' is served (unknown, deleted, or never valid)")
         }
         let started: RunStart
         do {
             started = try await dispatcher.admitting { submit in
-                let started = try await engine.startRun(loaded.pinned, input: input, runID: runID, priority: priority)
+                let started = try await engine.startRun(
+                    loaded.pinned, input: input, runID: runID, priority: priority, breakBefore: breakBefore)
                 if started.created { submit(started.runID) }
                 return started
             }
@@ -36,6 +37,9 @@ final class ServerCore: Sendable {
             throw APIError.badBody(error.reason, path: "$.run_id", ["pattern": .string(RunIDRule.pattern)])
         } catch EngineError.runIDConflict(let id, let reason) {
             throw APIError(.conflict, "Conflict", EngineError.runIDConflict(id, reason: reason).description)
+        } catch let error as EngineError {
+            guard case .unknownActivity = error else { throw error }
+            throw APIError.badBody(error.description, path: "$.debug.break_before")
         }
         return StartedRun(runID: started.runID, workflow: workflowID, created: started.created)
     }

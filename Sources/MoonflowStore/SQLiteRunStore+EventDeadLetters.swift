@@ -42,6 +42,14 @@ extension SQLiteRunStore {
         }
     }
 
+    package func updateEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool {
+        let text = letter.toValue().jsonString()
+        return try await committer.write { db in
+            try db.execute(sql: "UPDATE event_dead_letters SET letter = ? WHERE id = ?", arguments: [text, letter.id])
+            return db.changesCount > 0 ? .done : .nothing
+        }
+    }
+
     private static func deadLetter(_ row: Row) throws -> EventDeadLetter {
         let id: String = row["id"]
         guard

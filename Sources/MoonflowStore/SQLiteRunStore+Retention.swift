@@ -16,7 +16,7 @@ extension SQLiteRunStore {
                     SELECT r.id FROM runs r
                     WHERE r.status IN (\(marks)) AND r.updated_at < ?
                       AND r.position < (SELECT max(position) FROM runs)
-                      AND NOT EXISTS (SELECT 1 FROM runs p WHERE p.id = r.parent_run AND p.status IN ('queued', 'running', 'waiting', 'compensating'))
+                      AND NOT EXISTS (SELECT 1 FROM runs p WHERE p.id = r.parent_run AND p.status IN ('queued', 'running', 'waiting', 'paused', 'compensating'))
                       AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.run_id = r.id AND j.position = (SELECT max(position) FROM journal))
                     ORDER BY r.updated_at LIMIT ?
                     """,

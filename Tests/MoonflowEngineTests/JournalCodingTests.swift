@@ -44,6 +44,16 @@ import Testing
         event(.runFailed), event(.runTimedOut), event(.runCancelled), event(.runTerminated), event(.runCompensated), event(.runCompensationFailed),
         event(.runCompensationResumed(deadline: at, repin: Repin(definitionHash: "new", previousDefinitionHash: "old"))),
         event(.runCompensationResumed(deadline: nil, repin: nil)),
+        event(.runPaused(.requested)), event(.runPaused(.breakpoint(activity: "b")), activity: "b"),
+        event(.runPaused(.step(activity: "c")), activity: "c"),
+        event(.runUnpaused(step: true)), event(.runUnpaused(step: false)),
+        event(.runRedriven(deadline: at, repin: nil, activities: [])),
+        event(.runRedriven(deadline: nil, repin: Repin(definitionHash: "new", previousDefinitionHash: "old"), activities: ["a", "b", "c"])),
+        event(
+            .runQueued(
+                QueuedRun(
+                    definitionHash: "abc", input: [:], activities: ["a", "b"], breakBefore: ["b"],
+                    rerunOf: RerunSource(runID: "original", from: "b")))),
         event(.runNotification(RunNotification(status: .compensationFailed, channels: ["log"], recipients: ["ops"], error: failure))),
         event(.runNotification(RunNotification(status: .timedOut, channels: [], recipients: [], error: nil))),
         event(.activityScheduled(input: ["x": true]), activity: "a"),
@@ -114,7 +124,7 @@ import Testing
         let named: [EventType] = [
             .runQueued, .runStarted, .runWaiting, .runResumed, .runFailing, .runCompensating, .runCompleted, .runFailed, .runTimedOut,
             .runCancelled, .runTerminated, .runCompensated, .runCompensationFailed, .runCompensationResumed, .runNotification,
-            .activityScheduled, .activityStarted, .activityRetrying, .activityInterrupted, .activityFallback, .activityWaiting,
+            .runPaused, .runUnpaused, .runRedriven, .activityScheduled, .activityStarted, .activityRetrying, .activityInterrupted, .activityFallback, .activityWaiting,
             .activityCompleted, .activityFailed, .activitySkipped, .activityCancelled, .activityLog, .compensationStarted,
             .compensationCompleted, .compensationFailed, .taskCreated, .taskAssigned, .taskReminded, .taskCompleted, .taskExpired,
             .taskCancelled, .deadLetterCreated, .notificationQueued, .notificationDelivered, .notificationDeadLettered,

@@ -18,10 +18,12 @@ struct PathParameterTests {
         var method: String
         var path: String
         var body: Value?
-        var field: String
+        /// `nil`: the answer is an error (the status says the run was found, not 404).
+        var field: String?
         var id: String
         /// Tasks are completed by an assignee.
         var token = Tokens.admin
+        var status = 200
     }
 
     static let cases: [Case] = [
@@ -35,6 +37,18 @@ struct PathParameterTests {
             field: "task_id", id: "approval-1:approve:1", token: Tokens.alice),
         Case(route: "POST /v1/runs/{id}/cancel", method: "POST", path: "/v1/runs/{}/cancel", field: "run_id", id: "approval-2"),
         Case(route: "POST /v1/runs/{id}/terminate", method: "POST", path: "/v1/runs/{}/terminate", field: "run_id", id: "approval-3"),
+        Case(route: "GET /v1/runs/{id}/logs", method: "GET", path: "/v1/runs/{}/logs", field: "run_id", id: "hello-1"),
+        Case(
+            route: "POST /v1/runs/{id}/rerun", method: "POST", path: "/v1/runs/{}/rerun", body: ["from": "greet"], field: "rerun_of",
+            id: "hello-1", status: 201),
+        Case(route: "POST /v1/runs/{id}/redrive", method: "POST", path: "/v1/runs/{}/redrive", field: "run_id", id: "approval-2"),
+        Case(
+            route: "POST /v1/runs/{id}/resume-compensation", method: "POST", path: "/v1/runs/{}/resume-compensation", field: nil,
+            id: "hello-1", status: 409),
+        Case(route: "POST /v1/runs/{id}/pause", method: "POST", path: "/v1/runs/{}/pause", field: "run_id", id: "approval-4"),
+        Case(route: "POST /v1/runs/{id}/continue", method: "POST", path: "/v1/runs/{}/continue", field: "run_id", id: "approval-4"),
+        Case(route: "POST /v1/runs/{id}/pause", method: "POST", path: "/v1/runs/{}/pause", field: "run_id", id: "approval-5"),
+        Case(route: "POST /v1/runs/{id}/unpause", method: "POST", path: "/v1/runs/{}/unpause", field: "run_id", id: "approval-5"),
     ]
 
     @Test func everyRouteWithAnIDHasACase() throws {
@@ -46,7 +60,9 @@ struct PathParameterTests {
     }
 
     /// Routes whose ids need a project of their own, each with its test below.
-    static let testedApart: Set<String> = ["GET /v1/dead-letters/{id}"]
+    static let testedApart: Set<String> = [
+        "GET /v1/dead-letters/{id}", "POST /v1/dead-letters/{id}/redrive", "POST /v1/dead-letters/{id}/discard",
+    ]
 
     @Test func deadLetterIDsAreDecoded() async throws {
         try await TestServer.run(DeadLetterAPITests.files) { client in
@@ -56,6 +72,10 @@ struct PathParameterTests {
             let answer = try await client.get("/v1/dead-letters/\(Self.encodedFully(id))")
             #expect(answer.status == 200, "\(answer.text.prefix(300))")
             #expect(answer.json["id"] == .string(id))
+            // Found (still refused: 409, not 404), then discarded.
+            #expect(try await client.post("/v1/dead-letters/\(Self.encodedFully(id))/redrive").status == 409)
+            let discarded = try await client.post("/v1/dead-letters/\(Self.encodedFully(id))/discard")
+            #expect(discarded.status == 200 && discarded.json["id"] == .string(id), "\(discarded.text.prefix(300))")
         }
     }
 
@@ -63,15 +83,15 @@ struct PathParameterTests {
         try await TestServer.run(Fixtures.project) { client in
             #expect(try await client.post("/v1/runs", ["workflow": "hello", "run_id": "hello-1"]).status == 201)
             _ = try await client.waitForStatus("hello-1", ["completed"])
-            for id in ["approval-1", "approval-2", "approval-3"] {
+            for id in ["approval-1", "approval-2", "approval-3", "approval-4", "approval-5"] {
                 #expect(try await client.post("/v1/runs", ["workflow": "approval", "run_id": .string(id)]).status == 201)
                 _ = try await client.waitForStatus(id, ["waiting"])
             }
             for test in Self.cases {
                 let path = test.path.replacingOccurrences(of: "{}", with: Self.encodedFully(test.id))
                 let answer = try await client.send(.init(rawValue: test.method), path, token: test.token, body: test.body?.jsonString())
-                #expect(answer.status == 200, "\(test.route): \(path) → \(answer.status) \(answer.text.prefix(300))")
-                #expect(answer.json[test.field] == .string(test.id), "\(test.route)")
+                #expect(answer.status == test.status, "\(test.route): \(path) → \(answer.status) \(answer.text.prefix(300))")
+                if let field = test.field { #expect(answer.json[field] == .string(test.id), "\(test.route)") }
             }
         }
     }

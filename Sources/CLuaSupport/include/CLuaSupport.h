@@ -158,6 +158,14 @@ void mf_host_charge(lua_State *L, size_t bytes);
 /// host work polls it between pieces. Never raises.
 int mf_host_poll(lua_State *L);
 
+/// The seeds `math.random` drew from the OS in the current execution, two words each, at most
+/// `capacity` of them copied to `out`; returns how many were drawn (more than were kept when past
+/// the recording limit; 0 in a replay).
+int mf_recorded_seeds(lua_State *L, uint64_t *out, int capacity);
+/// Makes the current execution (after `mf_prepare`) a replay: `math.random` draws these `count`
+/// recorded seeds in order instead of the OS's. Returns 0 when there are too many.
+int mf_replay_seeds(lua_State *L, const uint64_t *seeds, int count);
+
 /// Pushes an anchored key string (`MF_KEY_*`) without allocating.
 void mf_push_key(lua_State *L, int key);
 /// When the value at `idx` is a read-only proxy, pushes its target and returns 1; else 0.

@@ -7,8 +7,8 @@ enum DriverMessage: Sendable {
         activity: String, attempt: Int, failure: ActivityFailure, nextAttemptAt: Timestamp?,
         ack: CheckedContinuation<Void, Never>)
     case fallbackStarted(activity: String, failure: ActivityFailure, notify: Bool, ack: CheckedContinuation<Void, Never>)
-    /// The `log.*` entries of one execution of a body (sent before how the attempt ended).
-    case scriptLogs(activity: String, attempt: Int, entries: [ScriptLogEntry])
+    /// The `log.*` entries and the recording of one execution of a body (sent before how the attempt ended).
+    case scriptLogs(activity: String, attempt: Int, trace: ScriptTrace)
     /// An activity's (or a compensation's) execution ended; `outcome` is what its successful body returned.
     case finished(activity: String, result: ActivityExecutionResult, outcome: ScriptOutcome?)
     /// A child run's drive returned with this state.
@@ -17,13 +17,15 @@ enum DriverMessage: Sendable {
     case circuitTransition(activity: String, transition: CircuitTransition)
     case deadline
     case stop(RunEnding)
+    /// An operator paused the run: nothing new starts.
+    case pause
 
     /// Lets a sender waiting for the driver's acknowledgement go when the message is dropped.
     func acknowledge() {
         switch self {
         case .attemptStarted(_, _, _, let ack), .attemptFailed(_, _, _, _, let ack), .fallbackStarted(_, _, _, let ack):
             ack.resume()
-        case .scriptLogs, .finished, .childSettled, .circuitTransition, .deadline, .stop: break
+        case .scriptLogs, .finished, .childSettled, .circuitTransition, .deadline, .stop, .pause: break
         }
     }
 }

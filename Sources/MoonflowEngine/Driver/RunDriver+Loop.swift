@@ -125,8 +125,8 @@ extension RunDriver {
             // Only an activity has a fallback: a compensation's executions never send this.
             defer { ack.resume() }
             try await commit([event(.activityFallback(error: failure, notify: notify), name)])
-        case .scriptLogs(let name, let attempt, let entries):
-            stage(logEvents(name, attempt: attempt, entries))  // written with what the driver commits next
+        case .scriptLogs(let name, let attempt, let trace):
+            stage(logEvents(name, attempt: attempt, trace))  // written with what the driver commits next
         case .finished(let name, let result, let outcome):
             running.remove(name)
             children[name] = nil
@@ -154,6 +154,8 @@ extension RunDriver {
                 phase = .compensating(queue)
                 logger(nil).warning("compensation.timeout passed: stopping the compensations still running")
             }
+        case .pause:
+            if state.status == .running, state.ending == nil { try await commit([event(.runPaused(.requested))]) }
         case .stop(let ending):
             if state.ending == nil || (ending == .terminated && state.ending != .terminated) {
                 try await commit(endingEvents(ending, failure: Self.stopFailure(ending), activity: nil))

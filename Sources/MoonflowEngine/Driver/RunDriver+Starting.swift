@@ -13,8 +13,9 @@ extension RunDriver {
         var ranInPlace = false
         repeat {
             var starting: [(Activity, Value, Bool)] = []
-            while state.ending == nil, case .start(let names) = scheduler.decide(state) {
+            ready: while state.ending == nil, case .start(let names) = scheduler.decide(state) {
                 for name in names where state.ending == nil {
+                    if try await holds(before: name) { break ready }
                     guard let activity = workflow.activity(named: name) else { continue }
                     if let (input, started) = try await begin(activity, &childGroup, mailbox) { starting.append((activity, input, started)) }
                 }
@@ -48,6 +49,23 @@ extension RunDriver {
                 await runInPlace(activity, input: input, mailbox)
             }
         } while ranInPlace && state.ending == nil
+    }
+
+    /// Whether the run must not start `name` now: it is paused, or this start reaches a breakpoint
+    /// or ends a step, which pauses it (`run.paused`, written before anything else starts).
+    private func holds(before name: String) async throws -> Bool {
+        if state.status == .paused { return true }
+        let reason: PauseReason
+        if state.breakBefore.contains(name), state.released != name {
+            reason = .breakpoint(activity: name)
+        } else if state.stepping, state.stepTaken {
+            reason = .step(activity: name)
+        } else {
+            return false
+        }
+        try await commit([event(.runPaused(reason), name)])
+        logger(name).notice("run paused (\(reason.name)) before '\(name)'")
+        return true
     }
 
     /// `activity` with the workflow's `error_handling.activity_error` retry and fallback where it

@@ -74,7 +74,7 @@ extension RunDriver {
         switch child.status {
         case .completed:
             try await commit(completionEvents(name, output: child.output ?? .null, attempts: attempts, outcome: nil, rescued: nil))
-        case .queued, .running, .waiting, .compensating:
+        case .queued, .running, .waiting, .paused, .compensating:
             try await commit([event(.activityWaiting(.childRun(id: child.id)), name, attempt: attempts)])
         case .failed, .compensated, .compensationFailed, .timedOut, .cancelled, .terminated:
             let failure = child.error ?? ActivityFailure(.activityError, "child run '\(child.id)' ended \(child.status)")

@@ -79,6 +79,38 @@ final class RunDriver {
         return try await drive()
     }
 
+    /// Pauses the run (an operator asked): nothing new starts from now on. A waiting run counts
+    /// against `max_workflows` again while paused, as a running one does.
+    func pause(drive driving: Bool) async throws -> RunStatus {
+        let wasWaiting = state.status == .waiting
+        try await commitFailingFast([event(.runPaused(.requested))])
+        if wasWaiting { try await host.resumed(state.id, workflow: workflow.id) }
+        return driving ? try await drive() : state.status
+    }
+
+    /// Lets a paused run go on: past the breakpoint it stopped at, to the next one; with `step`,
+    /// for one activity.
+    func unpause(step: Bool, drive driving: Bool) async throws -> RunStatus {
+        try await commitFailingFast([event(.runUnpaused(step: step))])
+        return driving ? try await drive() : state.status
+    }
+
+    /// Runs a failed, timed-out or cancelled run again from where it stopped; with `repin`, under
+    /// that definition (recorded in the same journal entry).
+    func redrive(repin: PinnedDefinition?, drive driving: Bool) async throws -> RunStatus {
+        let deadline = workflow.timeout.map { environment.clock.now + $0 }
+        guard let repin, repin.hash != state.definitionHash else {
+            try await commitFailingFast([event(.runRedriven(deadline: deadline, repin: nil, activities: []))])
+            return driving ? try await drive() : state.status
+        }
+        let redriven = event(
+            .runRedriven(
+                deadline: deadline, repin: Repin(definitionHash: repin.hash, previousDefinitionHash: state.definitionHash),
+                activities: workflow.activities.map(\.name)))
+        try await journal.repin(&state, to: repin, with: redriven)
+        return driving ? try await drive() : state.status
+    }
+
     func completeTask(_ task: TaskRecord, data: Value, user: String) async throws {
         try await commitFailingFast(
             [event(.taskCompleted(id: task.id, data: data, user: user), task.activity, attempt: task.attempt)]
@@ -94,13 +126,16 @@ final class RunDriver {
             try await commit([event(.runResumed)])
             try await host.resumed(state.id, workflow: workflow.id)
         }
-        guard state.status == .running else { return }
+        // A paused run finishes what runs and starts nothing (`holds(before:)`).
+        guard state.status == .running || state.status == .paused else { return }
         var phase = DrivePhase.forward
         try await run(&phase)
         guard !Task.isCancelled, state.ending == nil else { return try await flush() }
         // What the last steps staged is written with the run's next event when there is one:
         // the last completion and `run.completed` are one transition.
-        switch scheduler.decide(state) {
+        let decision = scheduler.decide(state)
+        if state.status == .paused, decision != .complete { return try await flush() }
+        switch decision {
         case .complete: try await completeRun()
         case .wait:
             if state.status != .waiting {
@@ -168,9 +203,11 @@ final class RunDriver {
             ? ActivityFailure(.cancelled, "terminated by an operator") : ActivityFailure(.cancelled, "cancelled by an operator")
     }
 
-    /// One `activity.log` journal entry per script log entry of an attempt.
-    func logEvents(_ name: String, attempt: Int, _ entries: [ScriptLogEntry]) -> [RunEvent] {
-        entries.map { event(.activityLog($0), name, attempt: attempt) }
+    /// One `activity.log` journal entry per script log entry of an attempt, then its recording
+    /// (`activity.recorded`) when its built-ins answered anything a replay needs.
+    func logEvents(_ name: String, attempt: Int, _ trace: ScriptTrace) -> [RunEvent] {
+        trace.entries.map { event(.activityLog($0), name, attempt: attempt) }
+            + (trace.recording.map { [event(.activityRecorded($0), name, attempt: attempt)] } ?? [])
     }
 
     /// The journal entry of a breaker transition this run's activity caused.

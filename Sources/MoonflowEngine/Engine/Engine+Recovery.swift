@@ -93,5 +93,5 @@ extension Engine {
 
 extension RunStatus {
     /// States a restart drives on.
-    package static let unfinished: Set<RunStatus> = [.queued, .running, .waiting, .compensating]
+    package static let unfinished: Set<RunStatus> = [.queued, .running, .waiting, .paused, .compensating]
 }

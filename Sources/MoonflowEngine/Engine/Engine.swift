@@ -33,6 +33,11 @@ package enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A start named a run that exists and was started by another request: another workflow,
     /// another input, or another origin (the API answers 409).
     case runIDConflict(RunID, reason: String)
+    /// An operator action the run's state does not allow (pause a finished run, redrive a
+    /// completed one…): nothing changed.
+    case refused(RunID, reason: String)
+    /// A start named an activity the workflow does not declare (`break_before`, `rerun --from`).
+    case unknownActivity(workflow: String, activity: String)
     package var description: String {
         switch self {
         case .unknownRun(let id): "unknown run '\(SafeText.display(id, limit: 256))'"
@@ -40,6 +45,9 @@ package enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
             "run '\(id)' is \(status.rawValue); only a compensation_failed run can resume its compensation"
         case .runIDConflict(let id, let reason):
             "run '\(id)' exists and \(reason); a start with an existing run id must repeat the same workflow and input"
+        case .refused(let id, let reason): "run '\(id)': \(reason)"
+        case .unknownActivity(let workflow, let activity):
+            "workflow '\(workflow)' has no activity '\(SafeText.display(activity, limit: 256))'"
         }
     }
 }
@@ -130,18 +138,24 @@ package final class Engine: Sendable {
     /// the engine's) the run stays `queued` in its place (`priority` orders it under
     /// `strategy: priority`) until a slot frees; past `max_size` it ends `failed` with `QueueFull`
     /// at once (docs/resilience.md).
-    package func start(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
-        async throws -> RunID
-    {
-        try await startRun(pinned, input: input, runID: runID, event: event, priority: priority).runID
+    /// `breakBefore`: activities the run pauses before (docs/operations.md); each must be one the
+    /// workflow declares (`EngineError.unknownActivity`, nothing stored).
+    package func start(
+        _ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0, breakBefore: [String] = []
+    ) async throws -> RunID {
+        try await startRun(pinned, input: input, runID: runID, event: event, priority: priority, breakBefore: breakBefore).runID
     }
 
     /// `start`, saying whether this call created the run.
-    package func startRun(_ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0)
-        async throws -> RunStart
-    {
+    package func startRun(
+        _ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0, breakBefore: [String] = []
+    ) async throws -> RunStart {
         if let runID { try RunIDRule.check(runID) }
-        return try await create(pinned, input: input, runID: runID, event: event, parent: nil, origin: .request, priority: priority)
+        for name in breakBefore where pinned.workflow.activity(named: name) == nil {
+            throw EngineError.unknownActivity(workflow: pinned.workflow.id, activity: name)
+        }
+        return try await create(
+            pinned, input: input, runID: runID, event: event, parent: nil, origin: .request, priority: priority, breakBefore: breakBefore)
     }
 
     /// `start` for a definition built in code (no file texts to pin).
@@ -169,7 +183,8 @@ package final class Engine: Sendable {
     }
 
     func create(
-        _ pinned: PinnedWorkflow, input: Value, runID: RunID?, event: Value?, parent: ParentLink?, origin: RunOrigin, priority: Int = 0
+        _ pinned: PinnedWorkflow, input: Value, runID: RunID?, event: Value?, parent: ParentLink?, origin: RunOrigin, priority: Int = 0,
+        breakBefore: [String] = [], rerun: Rerun? = nil
     ) async throws -> RunStart {
         let workflow = pinned.workflow
         try validator.check(input, against: workflow.input, what: "the run input")
@@ -197,8 +212,9 @@ package final class Engine: Sendable {
         let queued = QueuedRun(
             version: workflow.version, definitionHash: pinned.hash, input: input, context: workflow.context,
             activities: workflow.activities.map(\.name), triggerEvent: event, priority: priority, startHash: startHash, origin: origin,
-            parent: parent, queuePlace: place)
+            parent: parent, queuePlace: place, breakBefore: breakBefore, rerunOf: rerun?.source)
         var events = [RunEvent(.runQueued(queued), runID: id, workflow: workflow.id, at: now)]
+        if let rerun, !decision.rejects { events += rerun.adoptedEvents(runID: id, workflow: workflow.id, at: now) }
         if case .rejected(let failure) = decision {
             events.append(RunEvent(.runFailing(cause: .failed, error: failure, activity: nil), runID: id, workflow: workflow.id, at: now))
             events.append(RunEvent(.runFailed, runID: id, workflow: workflow.id, at: now))

@@ -57,6 +57,8 @@ extension DriverEnvironment {
                 activity: context.activityValue(attempt: attempt), event: context.event, limits: limits, role: context.role,
                 logSink: scriptLogSink(context, attempt: attempt, buffer: logs), http: http)
             invocation.stop = stop
+            // An activity's attempts are recorded for `runs replay` (a compensation's are not).
+            if context.role == .activity, let logs { invocation.recordingSink = { logs.record($0) } }
             outcome = try await runner.run(invocation)
         case .builtin(let builtin):
             let key = context.idempotencyKey
@@ -122,8 +124,8 @@ struct ActivityExecution: Sendable {
         let mailbox = mailbox
         // An attempt's log entries go to the driver before how it ended (`attemptFailed`, `finished`).
         let flush: @Sendable (ScriptLogBuffer, Int) -> Void = { logs, attempt in
-            let entries = logs.drain()
-            if !entries.isEmpty { mailbox.yield(.scriptLogs(activity: activity.name, attempt: attempt, entries: entries)) }
+            let trace = logs.drain()
+            if !trace.isEmpty { mailbox.yield(.scriptLogs(activity: activity.name, attempt: attempt, trace: trace)) }
         }
         let body: AttemptBody = { attempt throws(ActivityFailure) in
             let logs = ScriptLogBuffer()

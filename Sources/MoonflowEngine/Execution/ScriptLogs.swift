@@ -6,12 +6,24 @@ import Synchronization
 /// sandbox's `logSink`), so that those of an attempt that fails reach the journal too. The
 /// sandbox caps them per execution (entries and bytes, within the host budget).
 final class ScriptLogBuffer: Sendable {
-    private let entries = Mutex<[ScriptLogEntry]>([])
+    private let trace = Mutex(ScriptTrace())
 
-    func append(_ entry: ScriptLogEntry) { entries.withLock { $0.append(entry) } }
+    func append(_ entry: ScriptLogEntry) { trace.withLock { $0.entries.append(entry) } }
 
-    /// The entries kept so far, emptying the buffer.
-    func drain() -> [ScriptLogEntry] { entries.withLock { entries in defer { entries = [] }; return entries } }
+    /// What the execution's non-deterministic built-ins answered (`ScriptInvocation.recordingSink`).
+    func record(_ recording: ScriptRecording) { trace.withLock { $0.recording = recording } }
+
+    /// The entries and the recording kept so far, emptying the buffer.
+    func drain() -> ScriptTrace { trace.withLock { trace in defer { trace = ScriptTrace() }; return trace } }
+}
+
+/// What one execution of a body leaves for its run's journal besides its outcome: its log entries
+/// (`activity.log`) and the recording of its non-deterministic built-ins (`activity.recorded`).
+struct ScriptTrace: Sendable {
+    var entries: [ScriptLogEntry] = []
+    var recording: ScriptRecording?
+
+    var isEmpty: Bool { entries.isEmpty && recording == nil }
 }
 
 extension DriverEnvironment {

@@ -77,6 +77,21 @@ struct JournalReader {
                 Repin(definitionHash: hash, previousDefinitionHash: try string("previous_definition_hash"))
             }
             return .runCompensationResumed(deadline: try added("deadline", else: nil, nullableTime), repin: repin)
+        case .runPaused:
+            let reason = try string("reason")
+            switch reason {
+            case "requested": return .runPaused(.requested)
+            case "breakpoint": return .runPaused(.breakpoint(activity: try string("activity")))
+            case "step": return .runPaused(.step(activity: try string("activity")))
+            default: throw invalid("reason", "\(quoted(reason)) is not a reason a run pauses")
+            }
+        case .runUnpaused: return .runUnpaused(step: try bool("step"))
+        case .runRedriven:
+            let repin = try optionalString("definition_hash").map { hash throws(JournalEntryError) in
+                Repin(definitionHash: hash, previousDefinitionHash: try string("previous_definition_hash"))
+            }
+            let activities = try repin == nil ? [] : strings("activities")
+            return .runRedriven(deadline: try nullableTime("deadline"), repin: repin, activities: activities)
         case .runNotification:
             let status = try string("status")
             guard let ended = RunStatus(rawValue: status) else { throw invalid("status", "\(quoted(status)) is not a run status") }
@@ -97,6 +112,9 @@ struct JournalReader {
         case .activityLog:
             return .activityLog(
                 ScriptLogEntry(level: try string("level"), message: try string("message"), fields: members["fields"] ?? .object([:])))
+        case .activityRecorded:
+            guard let recording = ScriptRecording(value: rawData) else { throw JournalEntryError("\(path): not a recording of built-in answers") }
+            return .activityRecorded(recording)
         case .compensationStarted: return .compensationStarted
         case .compensationCompleted:
             return .compensationCompleted(
@@ -143,7 +161,14 @@ struct JournalReader {
             version: try nullableString("version"), definitionHash: try added("definition_hash", else: "", string),
             input: try value("input"), context: try object("context"), activities: try strings("activities"),
             triggerEvent: try value("event").nonNull, priority: try added("priority", else: 0, int),
-            startHash: try optionalString("start_hash"), origin: try origin(hasParent: parent != nil), parent: parent, queuePlace: place)
+            startHash: try optionalString("start_hash"), origin: try origin(hasParent: parent != nil), parent: parent, queuePlace: place,
+            breakBefore: try optionalStrings("break_before") ?? [], rerunOf: try rerunSource())
+    }
+
+    private func rerunSource() throws(JournalEntryError) -> RerunSource? {
+        guard let source = try optionalObject("rerun_of") else { return nil }
+        let reader = JournalReader(source, path: "\(path)rerun_of.", legacy: legacy)
+        return RerunSource(runID: try reader.string("run_id"), from: try reader.string("from"))
     }
 
     private func origin(hasParent: Bool) throws(JournalEntryError) -> RunOrigin {
@@ -292,6 +317,7 @@ struct JournalReader {
         isAbsent(key) ? nil : try object(key)
     }
     func optionalObjects(_ key: String) throws(JournalEntryError) -> [JournalReader]? { isAbsent(key) ? nil : try objects(key) }
+    func optionalStrings(_ key: String) throws(JournalEntryError) -> [String]? { isAbsent(key) ? nil : try strings(key) }
 
     private func isAbsent(_ key: String) -> Bool { members[key]?.isNull ?? true }
 

@@ -57,6 +57,22 @@ extension RunEvent {
             } else {
                 ["deadline": .time(deadline)]
             }
+        case .runPaused(let reason):
+            if let activity = reason.activity {
+                ["reason": .string(reason.name), "activity": .string(activity)]
+            } else {
+                ["reason": .string(reason.name)]
+            }
+        case .runUnpaused(let step): ["step": .bool(step)]
+        case .runRedriven(let deadline, let repin, let activities):
+            if let repin {
+                [
+                    "deadline": .time(deadline), "definition_hash": .string(repin.definitionHash),
+                    "previous_definition_hash": .string(repin.previousDefinitionHash), "activities": .strings(activities),
+                ]
+            } else {
+                ["deadline": .time(deadline)]
+            }
         case .runNotification(let notification):
             [
                 "status": .string(notification.status.rawValue), "channels": .strings(notification.channels),
@@ -82,6 +98,7 @@ extension RunEvent {
             } else {
                 ["level": .string(entry.level), "message": .string(entry.message), "fields": entry.fields]
             }
+        case .activityRecorded(let recording): recording.toValue()
         case .compensationCompleted(let attempts, let output, let writes):
             Self.compensationData(attempts: attempts, output: output, writes: writes)
         case .taskCreated(let task): task.dataValue
@@ -130,6 +147,8 @@ extension QueuedRun {
         if let queuePlace {
             data["queue"] = ["sequence": .int(Int64(queuePlace.sequence)), "deadline": .time(queuePlace.deadline)]
         }
+        if !breakBefore.isEmpty { data["break_before"] = .strings(breakBefore) }
+        if let rerunOf { data["rerun_of"] = ["run_id": .string(rerunOf.runID), "from": .string(rerunOf.from)] }
         return .object(data)
     }
 }

@@ -26,6 +26,16 @@ package struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConv
     /// An operator continues a `compensation_failed` run: failed compensations run again with a
     /// fresh retry budget, then the pending ones (`moonflow runs resume-compensation`).
     package static let runCompensationResumed: EventType = "run.compensation_resumed"
+    /// The run starts no new activity: an operator paused it, or it reached a breakpoint or the
+    /// end of a step (`data: {reason, activity?}`, docs/operations.md).
+    package static let runPaused: EventType = "run.paused"
+    /// A paused run goes on (`runs unpause`, `runs continue`); with `step`, it pauses again before
+    /// the activity after the next one (`data: {step}`).
+    package static let runUnpaused: EventType = "run.unpaused"
+    /// A failed, timed-out or cancelled run continues from where it stopped (`runs redrive`):
+    /// failed and cancelled activities run again with fresh attempts; with a re-pin, under the
+    /// current definition (`data: {definition_hash?, previous_definition_hash?}`).
+    package static let runRedriven: EventType = "run.redriven"
     /// A failed run of a workflow with `workflow_error.notification`: announced on the bus, not journaled.
     package static let runNotification: EventType = "run.notification"
 
@@ -43,6 +53,10 @@ package struct EventType: RawRepresentable, Sendable, Hashable, CustomStringConv
     /// A script's `log.*` call (`data: {level, message, fields?}`), of the attempt in `attempt`.
     /// Changes nothing in the run's state.
     package static let activityLog: EventType = "activity.log"
+    /// What the non-deterministic built-ins of the attempt in `attempt` answered
+    /// (`data: {now?, unix?, uuid?, random_seeds?, http?, truncated?}`), written with the attempt's
+    /// end when it called any: what `moonflow runs replay` gives the script back. History only.
+    package static let activityRecorded: EventType = "activity.recorded"
 
     package static let compensationStarted: EventType = "compensation.started"
     package static let compensationCompleted: EventType = "compensation.completed"

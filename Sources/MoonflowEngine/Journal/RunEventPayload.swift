@@ -26,6 +26,13 @@ extension RunEvent {
         case runCompensationResumed(deadline: Timestamp?, repin: Repin?)
         /// Announced on the bus, not journaled.
         case runNotification(RunNotification)
+        case runPaused(PauseReason)
+        /// `step`: run one more activity, then pause again.
+        case runUnpaused(step: Bool)
+        /// `deadline`: the workflow `timeout` counted again from the redrive; `repin`: the
+        /// definition the run continues under, when an operator chose the current one, with
+        /// `activities` the activities that definition declares (new ones join the run pending).
+        case runRedriven(deadline: Timestamp?, repin: Repin?, activities: [String])
 
         case activityScheduled(input: Value)
         case activityStarted
@@ -41,6 +48,8 @@ extension RunEvent {
         case activityCancelled(error: ActivityFailure, attempts: Int?)
         /// A script's `log.*` entry; its `fields` are whatever the script passed.
         case activityLog(ScriptLogEntry)
+        /// What the non-deterministic built-ins of an attempt answered (`runs replay`).
+        case activityRecorded(ScriptRecording)
 
         case compensationStarted
         /// `output` is absent when the compensation was skipped.
@@ -84,6 +93,9 @@ extension RunEvent {
             case .runCompensationFailed: .runCompensationFailed
             case .runCompensationResumed: .runCompensationResumed
             case .runNotification: .runNotification
+            case .runPaused: .runPaused
+            case .runUnpaused: .runUnpaused
+            case .runRedriven: .runRedriven
             case .activityScheduled: .activityScheduled
             case .activityStarted: .activityStarted
             case .activityRetrying: .activityRetrying
@@ -95,6 +107,7 @@ extension RunEvent {
             case .activitySkipped: .activitySkipped
             case .activityCancelled: .activityCancelled
             case .activityLog: .activityLog
+            case .activityRecorded: .activityRecorded
             case .compensationStarted: .compensationStarted
             case .compensationCompleted: .compensationCompleted
             case .compensationFailed: .compensationFailed
@@ -145,12 +158,18 @@ package struct QueuedRun: Sendable, Hashable {
     package var parent: ParentLink?
     /// Its place in the run queue, when admission queued it.
     package var queuePlace: QueuePlace?
+    /// Activities the run pauses before (`--break-before`, `debug.break_before`).
+    package var breakBefore: [String] = []
+    /// The run this one reruns (`runs rerun`).
+    package var rerunOf: RerunSource?
 
     package init(
         version: String? = nil, definitionHash: String, input: Value, context: OrderedDictionary<String, Value> = [:],
         activities: [String], triggerEvent: Value? = nil, priority: Int = 0, startHash: String? = nil, origin: RunOrigin = .request,
-        parent: ParentLink? = nil, queuePlace: QueuePlace? = nil
+        parent: ParentLink? = nil, queuePlace: QueuePlace? = nil, breakBefore: [String] = [], rerunOf: RerunSource? = nil
     ) {
+        self.breakBefore = breakBefore
+        self.rerunOf = rerunOf
         self.version = version
         self.definitionHash = definitionHash
         self.input = input
@@ -162,6 +181,43 @@ package struct QueuedRun: Sendable, Hashable {
         self.origin = origin
         self.parent = parent
         self.queuePlace = queuePlace
+    }
+}
+
+/// Why a run paused (`run.paused`).
+package enum PauseReason: Sendable, Hashable {
+    /// `moonflow runs pause` (or the API).
+    case requested
+    /// The run reached an activity named in its `break_before`.
+    case breakpoint(activity: String)
+    /// A `continue --step` ran its one activity; this one is next.
+    case step(activity: String)
+
+    /// The activity the run stopped before (none for a requested pause).
+    package var activity: String? {
+        switch self {
+        case .requested: nil
+        case .breakpoint(let activity), .step(let activity): activity
+        }
+    }
+
+    package var name: String {
+        switch self {
+        case .requested: "requested"
+        case .breakpoint: "breakpoint"
+        case .step: "step"
+        }
+    }
+}
+
+/// What a rerun takes from the run it reruns: the original's id, the activity it reruns from, and
+/// the completions of the activities the graph places before it, adopted without executing.
+package struct RerunSource: Sendable, Hashable {
+    package var runID: String
+    package var from: String
+    package init(runID: String, from: String) {
+        self.runID = runID
+        self.from = from
     }
 }
 

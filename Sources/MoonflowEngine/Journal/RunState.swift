@@ -185,6 +185,18 @@ package struct RunState: Sendable, Hashable {
     package var outbox: OrderedDictionary<String, QueuedNotification> = [:]
     /// How many journal entries have been folded: the version stores check appends against.
     package var journalLength: Int = 0
+    /// Activities the run pauses before (`debug.break_before`).
+    package var breakBefore: [String] = []
+    /// Why the run is paused, while it is.
+    package var pause: PauseReason?
+    /// The activity a `continue` let past its breakpoint: it starts without pausing again.
+    package var released: String?
+    /// After `continue --step`: the run pauses before the activity after the next one.
+    package var stepping = false
+    /// Whether the step's one activity has been scheduled.
+    package var stepTaken = false
+    /// The run this one reruns.
+    package var rerunOf: RerunSource?
 
     /// Whether `timers` is not empty, without building it (the in-memory store asks on every write).
     package var hasTimers: Bool {
@@ -279,6 +291,8 @@ extension RunState {
         parent = run.parent
         origin = run.origin
         startHash = run.startHash
+        breakBefore = run.breakBefore
+        rerunOf = run.rerunOf
         activities = [:]
         for name in run.activities { activities[name] = ActivityRecord(name: name) }
         journalLength = 1
@@ -294,6 +308,19 @@ extension RunState {
             self.deadline = deadline
         case .runWaiting: status = .waiting
         case .runResumed: status = .running
+        case .runPaused(let reason):
+            status = .paused
+            pause = reason
+        case .runUnpaused(let step):
+            status = .running
+            released = pause?.activity
+            pause = nil
+            stepping = step
+            stepTaken = false
+        case .runRedriven(let deadline, let repin, let names):
+            reopen(deadline: deadline)
+            if let repin { definitionHash = repin.definitionHash }
+            for name in names where activities[name] == nil { activities[name] = ActivityRecord(name: name) }
         case .runFailing(let cause, let failure, let activity):
             // The first cause wins, except that a termination overrides a pending compensation.
             guard ending == nil || cause == .terminated else { return }
@@ -329,6 +356,8 @@ extension RunState {
             }
 
         case .activityScheduled(let input):
+            if stepping { stepTaken = true }
+            if released == event.activity { released = nil }
             updateActivity(event) { record in
                 record.status = .scheduled
                 record.input = input
@@ -431,12 +460,28 @@ extension RunState {
         case .taskCancelled(let taskID): updateTask(taskID) { $0.status = .cancelled }
 
         // Opens a journal (`init(queuedBy:)`), records who was asked, or is history only.
-        case .runQueued, .taskAssigned, .activityLog, .circuit: break
+        case .runQueued, .taskAssigned, .activityLog, .activityRecorded, .circuit: break
         // Announced, never journaled.
         case .runNotification, .deadLetterCreated, .emitted: break
 
         case .notificationQueued(let queued): outbox[queued.id] = queued
         case .notificationDelivered(let id, _, _), .notificationDeadLettered(let id, _, _, _): outbox[id] = nil
+        }
+    }
+
+    /// A redrive: the run runs again from where it stopped. Activities that failed or were
+    /// cancelled are pending again with no attempts; completed and skipped ones keep their results.
+    private mutating func reopen(deadline: Timestamp?) {
+        status = .running
+        ending = nil
+        error = nil
+        errorActivity = nil
+        output = nil
+        finishedAt = nil
+        self.deadline = deadline
+        pause = nil
+        for index in activities.values.indices where activities.values[index].status == .failed || activities.values[index].status == .cancelled {
+            activities.values[index] = ActivityRecord(name: activities.values[index].name)
         }
     }
 

@@ -69,7 +69,7 @@ final class OutcomeWindow: Sendable {
             switch status {
             case .completed: outcomes.runsCompleted += 1
             case .failed, .timedOut, .compensated, .compensationFailed: outcomes.runsErrored += 1
-            case .queued, .running, .waiting, .compensating, .cancelled, .terminated: break
+            case .queued, .running, .waiting, .paused, .compensating, .cancelled, .terminated: break
             }
             outcomes.runSketch.record(duration)
         }

@@ -32,5 +32,8 @@ extension ExecutionReport {
             context: state.context, output: state.output,
             error: state.error.map { ErrorInfo($0, activity: state.errorActivity) }, activities: activities,
             compensations: compensations, tasks: tasks, events: state.journalLength)
+        pauseReason = state.status == .paused ? state.pause?.name : nil
+        pausedBefore = state.status == .paused ? state.pause?.activity : nil
+        rerunOf = state.rerunOf?.runID
     }
 }

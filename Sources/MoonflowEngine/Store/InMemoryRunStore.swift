@@ -168,4 +168,12 @@ package final class InMemoryRunStore: RunStore {
     }
 
     package func eventDeadLetter(id: String) async throws -> EventDeadLetter? { deadLetters.withLock { $0[id] } }
+
+    package func updateEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool {
+        deadLetters.withLock { letters in
+            guard letters[letter.id] != nil else { return false }
+            letters[letter.id] = letter
+            return true
+        }
+    }
 }

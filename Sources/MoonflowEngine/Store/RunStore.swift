@@ -101,6 +101,9 @@ package protocol RunStore: Sendable {
     /// Dead letters, newest first; only those of `workflow` when given.
     func eventDeadLetters(workflow: String?) async throws -> [EventDeadLetter]
     func eventDeadLetter(id: String) async throws -> EventDeadLetter?
+    /// Writes a stored dead letter's new status (`redriven` with its run, `discarded`); `false`
+    /// when none is stored under its id.
+    func updateEventDeadLetter(_ letter: EventDeadLetter) async throws -> Bool
 }
 
 extension RunStore {

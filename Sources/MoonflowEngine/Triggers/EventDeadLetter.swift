@@ -55,6 +55,10 @@ package struct EventDeadLetter: Sendable, Hashable {
     package enum Status: String, Sendable, Hashable {
         /// Refused, not redriven.
         case open
+        /// Submitted again after a fix, and a run started (`runID`).
+        case redriven
+        /// An operator dropped it: it is kept for the record, never redriven.
+        case discarded
     }
 
     /// The most dead letters a store keeps (the oldest are dropped past it).
@@ -83,6 +87,8 @@ package struct EventDeadLetter: Sendable, Hashable {
         set { storedErrors = Self.capped(newValue) }
     }
     package var status: Status
+    /// The run its redrive started.
+    package var runID: String?
 
     private var storedErrors: [String]
 
@@ -125,6 +131,7 @@ package struct EventDeadLetter: Sendable, Hashable {
         ]
         if !summary { object["input"] = input }
         object["errors"] = .array(errors.map(Value.string))
+        if let runID { object["run_id"] = .string(runID) }
         return .object(object)
     }
 
@@ -140,5 +147,6 @@ package struct EventDeadLetter: Sendable, Hashable {
             status: value["status"]?.stringValue.flatMap(Status.init(rawValue:)) ?? .open)
         // Capped when stored: capping again would count the "… and N more" line as an error.
         storedErrors = value["errors"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        runID = value["run_id"]?.stringValue
     }
 }

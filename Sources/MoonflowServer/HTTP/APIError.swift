@@ -66,6 +66,17 @@ extension APIError {
                 retryAfter: RunBacklogFull.retryAfterSeconds)
         case EngineError.unknownRun(let id):
             self = .notFound("no run '\(id)'")
+        case let failure as DeadLetterError:
+            switch failure {
+            case .unknown: self = .notFound(failure.description)
+            case .refused: self.init(.conflict, "Refused", failure.description)
+            }
+        case let refusal as EngineError:
+            switch refusal {
+            case .refused, .notCompensationFailed: self.init(.conflict, "Refused", refusal.description)
+            case .unknownActivity: self.init(.badRequest, "BadRequest", refusal.description)
+            default: self.init(.conflict, "Conflict", refusal.description)
+            }
         case let failure as RunStoreError:
             switch failure {
             case .storageBusy, .storageFull: self.init(.serviceUnavailable, "StorageUnavailable", failure.description)

@@ -72,12 +72,18 @@ package struct Authenticator: Sendable {
     /// `--insecure-no-auth`: no token is needed.
     let disabled: Bool
 
-    package init(tokens: [EngineConfig.Token], disabled: Bool = false) {
-        entries = tokens.map { token in
+    /// `localAdminToken`: the credential `moonflow serve` writes under `.moonflow/` for the CLI of
+    /// this machine (`LocalServerFile`), an admin's.
+    package init(tokens: [EngineConfig.Token], disabled: Bool = false, localAdminToken: String? = nil) {
+        var entries = tokens.map { token in
             Entry(
                 digest: Self.bytes(hex: token.sha256),
                 principal: Principal(role: token.role, user: token.user, groups: token.groups))
         }
+        if let localAdminToken {
+            entries.append(Entry(digest: Array(SHA256.hash(data: Array(localAdminToken.utf8))), principal: Principal(role: .admin, user: nil, groups: [])))
+        }
+        self.entries = entries
         self.disabled = disabled
     }
 

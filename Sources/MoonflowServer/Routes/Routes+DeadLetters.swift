@@ -4,7 +4,7 @@ import MoonflowModel
 
 /// `/v1/dead-letters`: event starts a workflow refused (docs/api.md, "Dead letters"), newest
 /// first, filtered by workflow and paged like runs; one by id. They hold events' payloads, so
-/// reading them needs `runs.read`.
+/// reading them needs `runs.read`; redriving (after a fix) and discarding one needs `operate`.
 enum DeadLetterRoutes {
     static func add(to router: Router<APIContext>, core: ServerCore) {
         router.get("/v1/dead-letters") { request, context in
@@ -31,6 +31,25 @@ enum DeadLetterRoutes {
                 throw APIError.notFound("no dead letter '\(SafeText.display(id, limit: 256))'")
             }
             return JSONResponse.make(letter.toValue())
+        }
+        router.post("/v1/dead-letters/{id}/redrive") { _, context in
+            _ = try context.require(.operate)
+            let id = try context.pathID()
+            guard let letter = try await core.store.eventDeadLetter(id: id) else {
+                throw APIError.notFound("no dead letter '\(SafeText.display(id, limit: 256))'")
+            }
+            let redrive = try await core.dispatcher.admitting { submit in
+                let redrive = try await core.engine.redriveDeadLetter(id, workflow: core.catalog.current(letter.workflow)?.pinned)
+                if redrive.created { submit(redrive.runID) }
+                return redrive
+            }
+            return JSONResponse.make([
+                "dead_letter": redrive.letter.toValue(summary: true), "run_id": .string(redrive.runID), "created": .bool(redrive.created),
+            ])
+        }
+        router.post("/v1/dead-letters/{id}/discard") { _, context in
+            _ = try context.require(.operate)
+            return JSONResponse.make(try await core.engine.discardDeadLetter(try context.pathID()).toValue(summary: true))
         }
     }
 }

@@ -13,13 +13,14 @@ enum RunRoutes {
     static func add(to router: Router<APIContext>, core: ServerCore) {
         router.post("/v1/runs") { request, context in
             _ = try context.require(.start)
-            let body = try await JSONBody(request, allowed: ["workflow", "input", "run_id", "priority"])
+            let body = try await JSONBody(request, allowed: ["workflow", "input", "run_id", "priority", "debug"])
             let runID = try body.string("run_id")
             if let runID, let problem = RunIDRule.problem(with: runID) {
                 throw APIError.badBody(problem, path: "$.run_id", ["pattern": .string(RunIDRule.pattern)])
             }
             let started = try await core.startRun(
-                try body.requiredString("workflow"), input: try body.object("input"), runID: runID, priority: try body.priority("priority"))
+                try body.requiredString("workflow"), input: try body.object("input"), runID: runID, priority: try body.priority("priority"),
+                breakBefore: try body.breakBefore())
             let status = try await core.store.state(of: started.runID)?.status ?? .queued
             return JSONResponse.make(
                 ["run_id": .string(started.runID), "workflow": .string(started.workflow), "status": .string(status.rawValue), "created": .bool(started.created)],
@@ -56,17 +57,30 @@ enum RunRoutes {
             ])
         }
         router.get("/v1/runs/{id}") { _, context in
-            _ = try context.require(.runs)
-            return JSONResponse.make(try await state(context, core).apiSummary)
+            let principal = try context.require(.runs)
+            let run = try await state(context, core)
+            var detail = run.apiSummary.objectValue ?? [:]
+            detail["actions"] = .array(operatorActions(run, for: principal).map(Value.string))
+            return JSONResponse.make(.object(detail))
         }
         router.get("/v1/runs/{id}/report") { _, context in
             _ = try context.require(.runs)
             return JSONResponse.make(try await core.engine.report(try context.pathID()).toValue())
         }
-        router.get("/v1/runs/{id}/history") { _, context in
+        router.get("/v1/runs/{id}/history") { request, context in
             _ = try context.require(.runs)
             let run = try await state(context, core)
-            return JSONResponse.make(["run_id": .string(run.id), "events": .array(try await core.store.journal(of: run.id).map(\.apiValue))])
+            let watched = try request.uri.queryParameters.getAll("watch").flatMap { $0.split(separator: ",") }.map { text in
+                switch WatchPath.parse(String(text)) {
+                case .success(let path): return path
+                case .failure(let error): throw APIError.badBody(error.description, path: "query.watch")
+                }
+            }
+            let journal = try await core.store.journal(of: run.id)
+            guard watched.isEmpty else {
+                return JSONResponse.make(["run_id": .string(run.id), "changes": .array(WatchPath.changes(of: watched, in: journal))])
+            }
+            return JSONResponse.make(["run_id": .string(run.id), "events": .array(journal.map(\.apiValue))])
         }
         router.post("/v1/runs/{id}/cancel") { _, context in
             _ = try context.require(.operate)
@@ -82,7 +96,7 @@ enum RunRoutes {
         }
     }
 
-    private static func state(_ context: APIContext, _ core: ServerCore) async throws -> RunState {
+    static func state(_ context: APIContext, _ core: ServerCore) async throws -> RunState {
         let id = try context.pathID()
         guard let state = try await core.store.state(of: id) else { throw APIError.notFound("no run '\(id)'") }
         return state

@@ -1,0 +1,63 @@
+import Foundation
+import MoonflowModel
+import Testing
+
+/// `moonflow runs replay`: an attempt of a script using time.now, time.unix, uuid and math.random
+/// replays to the same output and context writes (exit 0); changed code (`--script`) differs and
+/// says where (exit 1).
+@Suite(.timeLimit(.minutes(2))) struct ReplayCommandTests {
+    static let workflow = """
+        workflow: lottery
+        activities:
+          - name: draw
+            run: |
+              local picks = {}
+              for i = 1, 3 do picks[i] = math.random(1, 1000000) end
+              workflow.ticket = uuid()
+              return {at = time.now(), unix = time.unix(), picks = picks, ticket = workflow.ticket, f = math.random()}
+          - name: after
+            needs: [draw]
+            run: |
+              return {n = #steps.draw.output.picks}
+
+        """
+
+    @Test func anUnchangedScriptReproducesItsOutputAndChangedCodeDiffers() throws {
+        let project = try CLIProject(files: ["workflows/lottery.yaml": Self.workflow])
+        let path = project.url.path
+        #expect(try CLIRunner.run(["run", "lottery", "--run-id", "r1", "--project", path]).status == 0)
+
+        let same = try CLIRunner.run(["runs", "replay", "r1", "draw", "--project", path, "--format", "json"])
+        #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
+        let result = try Value(json: same.stdout)
+        #expect(result["equal"] == true)
+        #expect(result["attempt"] == 1)
+        #expect(result["recorded"] == result["replayed"])
+        #expect(result["recorded"]?["context_writes"]?["ticket"]?.stringValue?.count == 36)
+
+        // Replaying twice gives the same again (nothing is written).
+        #expect(try CLIRunner.run(["runs", "replay", "r1", "draw", "--project", path]).stdout.contains("equal"))
+
+        let changed = """
+            local picks = {}
+            for i = 1, 3 do picks[i] = math.random(1, 1000000) end
+            workflow.ticket = uuid()
+            return {at = time.now(), unix = time.unix(), picks = picks, ticket = "fixed", f = math.random()}
+            """
+        let fix = project.url.appendingPathComponent("fix.lua")
+        try changed.write(to: fix, atomically: true, encoding: .utf8)
+        let different = try CLIRunner.run(["runs", "replay", "r1", "draw", "--script", fix.path, "--project", path])
+        #expect(different.status == 1, "\(different.stdout)\(different.stderr)")
+        #expect(different.stdout.contains("replay of 'draw' attempt 1: different"))
+        #expect(different.stdout.contains("output: recorded"))
+        #expect(!different.stdout.contains("workflow.ticket"))  // the context write is the same
+
+        let inline = try CLIRunner.run(["runs", "replay", "r1", "draw", "--script", "return 1", "--project", path, "--format", "json"])
+        #expect(inline.status == 1)
+        #expect(try Value(json: inline.stdout)["replayed"]?["output"] == 1)
+
+        #expect(try CLIRunner.run(["runs", "replay", "r1", "nope", "--project", path]).status == 2)
+        #expect(try CLIRunner.run(["runs", "replay", "r1", "draw", "--attempt", "5", "--project", path]).status == 2)
+        #expect(try CLIRunner.run(["runs", "replay", "zz", "draw", "--project", path]).status == 2)
+    }
+}
