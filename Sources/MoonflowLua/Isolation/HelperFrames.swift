@@ -168,8 +168,6 @@ struct FrameReader {
         self.maxDepth = maxDepth
     }
 
-    var isAtEnd: Bool { offset == bytes.count }
-
     private mutating func take(_ count: Int) throws(FrameError) -> UnsafeRawBufferPointer {
         guard count >= 0, count <= bytes.count - offset else { throw FrameError(message: "frame ends early") }
         defer { offset += count }
