@@ -135,7 +135,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
-            ]
+            ],
+            // The web console's HTML, CSS and JavaScript modules (docs/console.md), served as they are.
+            resources: [.copy("Resources/console")]
         ),
         // `moonflow bench`: the scenarios and the floors they are measured against.
         .target(

@@ -49,7 +49,7 @@ package enum WorkflowGraph {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func kind(_ body: ActivityBody) -> String {
+    package static func kind(_ body: ActivityBody) -> String {
         switch body {
         case .lua(let chunk): chunk.name.contains("#") ? "lua" : chunk.name
         case .builtin(let builtin): "call: \(builtin)"

@@ -57,7 +57,10 @@ enum RunRoutes {
         }
         router.get("/v1/runs/{id}") { _, context in
             _ = try context.require(.runs)
-            return JSONResponse.make(try await state(context, core).apiSummary)
+            let run = try await state(context, core)
+            var summary = run.apiSummary.objectValue ?? [:]
+            summary["actions"] = .array(operatorActions(run).map(Value.string))
+            return JSONResponse.make(.object(summary))
         }
         router.get("/v1/runs/{id}/report") { _, context in
             _ = try context.require(.runs)
@@ -80,6 +83,11 @@ enum RunRoutes {
             let status = try await core.engine.terminate(run.id)
             return JSONResponse.make(["run_id": .string(run.id), "status": .string(status.rawValue)])
         }
+    }
+
+    /// The operator actions the run's status allows: each is `POST /v1/runs/{id}/<action>`.
+    static func operatorActions(_ run: RunState) -> [String] {
+        run.status.isTerminal ? [] : ["cancel", "terminate"]
     }
 
     private static func state(_ context: APIContext, _ core: ServerCore) async throws -> RunState {
