@@ -33,6 +33,7 @@ const routes = {
 async function render() {
   if (cleanup) { try { cleanup(); } catch { /* the page is gone either way */ } cleanup = null; }
   say("");
+  main.setAttribute("data-ready", "false");
   const {segments, query} = parseRoute(location.hash);
   if (segments.length === 0 || !routes[segments[0]]) { location.replace("#/workflows"); return; }
   for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === segments[0]);

@@ -36,13 +36,16 @@ function field(schema, path, label, required, errorNodes) {
       children.map(([, c]) => c.node), error);
     if (children.length === 0) return jsonField(schema, path, title, required, errorNodes);
     return {node, read(errors) {
-      const value = {};
+      const value = {}, own = [];
       for (const [name, c] of children) {
-        const v = c.read(errors);
+        const v = c.read(own);
         if (v !== undefined) value[name] = v;
-        else if (needed.has(name)) errors.push({path: path ? `${path}/${name}` : name, message: "required"});
+        else if (needed.has(name)) own.push({path: path ? `${path}/${name}` : name, message: "required"});
       }
-      return path && !required && Object.keys(value).length === 0 ? undefined : value;
+      // An optional group left empty is left out, with its required fields.
+      if (path && !required && Object.keys(value).length === 0) return undefined;
+      errors.push(...own);
+      return value;
     }};
   }
   if (type === "array") {
@@ -112,7 +115,7 @@ function field(schema, path, label, required, errorNodes) {
     if (typeof schema.default === "string") input.value = schema.default;
     return {node: wrap(labelNode, help, input, error), set(v) { input.value = String(v); }, read(errors) {
       let v = input.value;
-      if (v === "") return required ? (nullable(schema) ? null : (fail(errors, "required"), undefined)) : undefined;
+      if (v === "") return required && nullable(schema) ? null : undefined;
       if (schema.format === "date-time") { const d = new Date(v); if (!isNaN(d)) v = d.toISOString(); }
       if (schema.format === "time" && /^\d\d:\d\d$/.test(v)) v += ":00";
       if (typeof schema.minLength === "number" && [...v].length < schema.minLength) fail(errors, `at least ${schema.minLength} characters`);

@@ -51,7 +51,7 @@ export async function taskPage(view, {id}) {
       else say(`${error.type}: ${error.message}`);
       submit.disabled = false;
     }
-  }, {class: "primary", "data-submit": "complete"});
+  }, {class: "primary", "data-action": "complete", "data-submit": "complete"});
   const formPanel = el("div", {class: "panel", "data-form": "task"}, form.node, el("div", {class: "buttons"}, submit));
   view.append(section("Form", formPanel, outcome));
 }
