@@ -10,7 +10,7 @@ struct Browser {
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static var available: Bool { chromium != nil && driver != nil }
-    static let missing = "chromium and chromedriver are not installed (make test-deps, or apt-get install -y chromium chromium-driver)"
+    static let missing: Comment = "chromium and chromedriver are not installed (make test-deps, or apt-get install -y chromium chromium-driver)"
 
     let base: String
     let session: String
@@ -68,7 +68,7 @@ struct Browser {
         return try await Self.call(base + "/session/\(session)/execute/async", "POST", ["script": .string(script), "args": []])
     }
 
-    /// Runs a synchronous script and returns its value.
+    /// Runs a synchronous script (a function body: `return` gives its value).
     @discardableResult
     func eval(_ script: String) async throws -> Value {
         try await Self.call(base + "/session/\(session)/execute/sync", "POST", ["script": .string(script), "args": []])
@@ -87,7 +87,7 @@ struct Browser {
               let value = null;
               try { value = (() => \(expression))(); } catch (e) { value = null; }
               if (value) done({ok: value});
-              else if (Date.now() > deadline) done({timeout: document.body ? document.body.innerText.slice(0, 1500) : ""});
+              else if (Date.now() > deadline) done({timeout: (document.getElementById("main") ?? document.body)?.innerText.slice(0, 3000) ?? ""});
               else setTimeout(check, 50);
             };
             check();

@@ -141,7 +141,7 @@ export async function runPage(view, {id}) {
     if (selected !== name) return;
     const a = (report.activities ?? []).find(x => x.name === name);
     const attempts = events.filter(e => e.activity === name && (e.type === "activity.retrying" || e.type === "activity.failed"));
-    details.replaceChildren(el("h3", {}, name, " ", badge(compensated.has(name) ? "compensated" : shown(a?.status ?? summary.activities?.[name]))),
+    details.replaceChildren(...[el("h3", {}, name, " ", badge(compensated.has(name) ? "compensated" : shown(a?.status ?? summary.activities?.[name]))),
       a ? el("dl", {},
         el("dt", {}, "Attempts"), el("dd", {"data-attempts": ""}, String(a.attempts)),
         el("dt", {}, "Started"), el("dd", {}, time(a.started_at)), el("dt", {}, "Finished"), el("dd", {}, time(a.finished_at)),
@@ -149,7 +149,7 @@ export async function runPage(view, {id}) {
       a?.error ? [el("h4", {}, "Error"), el("pre", {class: "error", "data-activity-error": ""}, `${a.error.type}: ${a.error.message}`)] : "",
       attempts.length ? [el("h4", {}, "Failed attempts"), el("ol", {}, attempts.map(e => el("li", {}, `#${e.attempt ?? "?"} ${clock(e)}: ${e.data?.error?.type ?? ""}: ${e.data?.error?.message ?? ""}`)))] : "",
       el("h4", {}, "Input"), el("pre", {"data-activity-input": ""}, json(a?.input ?? null)),
-      el("h4", {}, "Output"), el("pre", {"data-activity-output": ""}, json(a?.output ?? null)));
+      el("h4", {}, "Output"), el("pre", {"data-activity-output": ""}, json(a?.output ?? null))].flat());
   }
 
   let timelineQueued = false;
