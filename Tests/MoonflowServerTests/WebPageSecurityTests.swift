@@ -193,6 +193,9 @@ struct WebPageSecurityTests {
                 #expect(try await browser.eval("return window.__pwned ?? null") == .null)
                 let consoleErrors = try await browser.consoleErrors()
                 #expect(consoleErrors.isEmpty, "\(consoleErrors)")
+                // Had a string reached an HTML sink, the policy would have refused it: Trusted Types.
+                let sink = try await browser.eval("try { document.createElement('div').innerHTML = '<b>x</b>'; return 'assigned'; } catch (e) { return e.name; }")
+                #expect(sink == "TypeError")
             }
         }
     }

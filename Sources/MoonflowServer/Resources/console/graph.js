@@ -3,6 +3,9 @@
 // data-activity and data-status, compensations data-compensation, fallbacks data-fallback.
 import {svg, clip} from "./dom.js";
 
+/** A body's kind as a box shows it: `scripts/charge.lua` → `charge.lua`. */
+const short = kind => String(kind ?? "").replace(/^scripts\//, "");
+
 export const NODE = {width: 176, height: 44, attachment: 20, gapX: 36, gapY: 64, margin: 16};
 
 /** Each activity's layer: 0 without dependencies, else one more than its deepest dependency. */
@@ -121,19 +124,19 @@ export function drawGraph(graph, {status = () => "pending", onSelect = null} = {
     group.append(svg("title", {}, `${n.name} — ${a.kind}${a.when ? `\nwhen ${a.when}` : ""}`),
       svg("rect", {class: "box", width: n.width, height: NODE.height, rx: 8}),
       svg("text", {x: 10, y: 18, class: "name"}, clip(n.name, 24)),
-      svg("text", {x: 10, y: 34, class: "kind"}, clip((a.when ? "when… · " : "") + a.kind, 28)));
+      svg("text", {x: 10, y: 34, class: "kind"}, clip((a.when ? "when… · " : "") + short(a.kind), 28)));
     let y = NODE.height;
     if (a.fallback) {
       group.append(svg("g", {class: "attachment fallback", "data-fallback": n.name, transform: `translate(12,${y + 2})`},
         svg("rect", {width: n.width - 12, height: NODE.attachment - 4, rx: 4}),
-        svg("text", {x: 6, y: 12}, clip("fallback: " + a.fallback.kind, 30))));
+        svg("title", {}, "fallback: " + a.fallback.kind), svg("text", {x: 6, y: 12}, clip("fallback: " + short(a.fallback.kind), 25))));
       y += NODE.attachment;
     }
     if (a.compensation) {
       group.append(svg("g", {class: "attachment compensation", "data-compensation": n.name, "data-status": "pending",
         transform: `translate(12,${y + 2})`},
         svg("rect", {width: n.width - 12, height: NODE.attachment - 4, rx: 4}),
-        svg("text", {x: 6, y: 12}, clip("undo: " + a.compensation.kind, 30))));
+        svg("title", {}, "undo: " + a.compensation.kind), svg("text", {x: 6, y: 12}, clip("undo: " + short(a.compensation.kind), 25))));
     }
     if (onSelect) {
       group.addEventListener("click", () => onSelect(n.name));
@@ -148,7 +151,7 @@ export function drawGraph(graph, {status = () => "pending", onSelect = null} = {
       svg("title", {}, `on failure: ${c.name} — ${c.kind}`),
       svg("rect", {width: c.width, height: c.height, rx: 8}),
       svg("text", {x: 10, y: 18}, clip("on failure: " + c.name, 26)),
-      svg("text", {x: 10, y: 34, class: "kind"}, clip(c.kind, 28))));
+      svg("text", {x: 10, y: 34, class: "kind"}, clip(short(c.kind), 28))));
   }
   root.setStatus = (name, value) => nodes.get(name)?.setAttribute("data-status", value);
   root.setCompensation = (name, value) => {

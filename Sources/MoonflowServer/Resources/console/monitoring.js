@@ -34,7 +34,8 @@ function chart(title, list, pick) {
   return el("figure", {class: "chart", "data-chart": title},
     el("figcaption", {}, title, ": ", el("b", {}, last === null ? "–" : String(Math.round(last * 100) / 100))),
     svg("svg", {viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": title},
-      svg("rect", {class: "chart-bg", width, height}), path ? svg("path", {d: path, class: "line"}) : svg("text", {x: 8, y: 34, class: "axis"}, "no data yet")));
+      svg("rect", {class: "chart-bg", width, height}), path ? svg("path", {d: path, class: "line"}) : svg("text", {x: 8, y: 34, class: "axis"}, "no data yet"),
+      points.length ? svg("circle", {cx: x(points[points.length - 1][0]), cy: y(last), r: 2.5, class: "dot"}) : ""));
 }
 
 export async function monitoringPage(view) {

@@ -147,7 +147,7 @@ export async function runPage(view, {id}) {
         el("dt", {}, "Started"), el("dd", {}, time(a.started_at)), el("dt", {}, "Finished"), el("dd", {}, time(a.finished_at)),
         el("dt", {}, "Duration"), el("dd", {}, duration(a.duration_ms))) : el("p", {class: "muted"}, "Not started."),
       a?.error ? [el("h4", {}, "Error"), el("pre", {class: "error", "data-activity-error": ""}, `${a.error.type}: ${a.error.message}`)] : "",
-      attempts.length ? [el("h4", {}, "Failed attempts"), el("ol", {}, attempts.map(e => el("li", {}, `#${e.attempt ?? "?"} ${clock(e)}: ${e.data?.error?.type ?? ""}: ${e.data?.error?.message ?? ""}`)))] : "",
+      attempts.length ? [el("h4", {}, "Failed attempts"), el("ol", {}, attempts.map(e => el("li", {}, `#${e.attempt ?? e.data?.attempts ?? "?"} ${clock(e)}: ${e.data?.error?.type ?? ""}: ${e.data?.error?.message ?? ""}`)))] : "",
       el("h4", {}, "Input"), el("pre", {"data-activity-input": ""}, json(a?.input ?? null)),
       el("h4", {}, "Output"), el("pre", {"data-activity-output": ""}, json(a?.output ?? null))].flat());
   }
