@@ -191,6 +191,16 @@ struct ConsoleBrowserTests {
                 try await browser.eval("document.querySelector('svg.graph [data-activity=ship]').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
                 try await browser.waitFor("document.querySelector('[data-activity-error]')?.textContent.includes('Carrier')", "the activity's error")
                 try await browser.screenshot("run-compensated")
+
+                // The runs list, filtered in its route: by workflow and status, then by a status it does not have.
+                try await browser.eval("location.hash = '#/runs?workflow=refund&status=compensated'")
+                try await browser.waitFor(
+                    "document.querySelector('[data-page=runs] select[name=status]')?.value === 'compensated' && document.querySelector('[data-list=runs] tr[data-run=\\'\(id)\\']')",
+                    "the filtered list")
+                try await browser.eval("location.hash = '#/runs?workflow=refund&status=completed'")
+                try await browser.waitFor(
+                    "document.querySelector('[data-page=runs] select[name=status]')?.value === 'completed' && document.querySelector('[data-list=runs] tbody')?.textContent === 'No runs.'",
+                    "the empty list")
                 let consoleErrors = try await browser.consoleErrors()
                 #expect(consoleErrors.isEmpty, "\(consoleErrors)")
             }
