@@ -192,6 +192,30 @@ struct ConsoleBrowserTests {
                 try await browser.waitFor("document.querySelector('[data-activity-error]')?.textContent.includes('Carrier')", "the activity's error")
                 try await browser.screenshot("run-compensated")
 
+                // The console's event reader resumes after the id it is given (`Last-Event-ID`): from 0
+                // it gets the run's whole history, from its third event the rest, each once.
+                let resumed = try await browser.run(
+                    """
+                    const done = arguments[arguments.length - 1];
+                    (async () => {
+                      const {followEvents} = await import(document.querySelector('script[type=module]').src.replace(/app\\.js$/, 'api.js'));
+                      const read = (from, until) => new Promise(resolve => {
+                        const got = [];
+                        const stop = followEvents('run_id=' + encodeURIComponent(\(Self.js(id))), {lastEventId: from, onEvent: e => {
+                          got.push(e.id);
+                          if (e.type === 'run.compensated' || got.length === until) { stop(); resolve(got); }
+                        }});
+                        setTimeout(() => { stop(); resolve(got); }, 5000);
+                      });
+                      const all = await read('0');
+                      const rest = await read(all[2], all.length - 3);
+                      done({all, rest});
+                    })().catch(e => done({error: e.message}));
+                    """)
+                let all = resumed["all"]?.arrayValue ?? []
+                #expect(all.count > 5, "\(resumed)")
+                #expect(resumed["rest"]?.arrayValue == Array(all.dropFirst(3)), "\(resumed)")
+
                 // The runs list, filtered in its route: by workflow and status, then by a status it does not have.
                 try await browser.eval("location.hash = '#/runs?workflow=refund&status=compensated'")
                 try await browser.waitFor(
