@@ -77,7 +77,7 @@ struct Browser {
     /// Waits until `expression` (JavaScript) is truthy, polling in the page; returns its value.
     /// Fails with `what` after `timeout`.
     @discardableResult
-    func waitFor(_ expression: String, _ what: String, timeout: Duration = .seconds(8)) async throws -> Value {
+    func waitFor(_ expression: String, _ what: String, timeout: Duration = .seconds(20)) async throws -> Value {
         let milliseconds = timeout.components.seconds * 1000
         let value = try await run(
             """

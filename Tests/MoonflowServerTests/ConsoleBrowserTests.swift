@@ -205,7 +205,7 @@ struct ConsoleBrowserTests {
                           got.push(e.id);
                           if (e.type === 'run.compensated' || got.length === until) { stop(); resolve(got); }
                         }});
-                        setTimeout(() => { stop(); resolve(got); }, 5000);
+                        setTimeout(() => { stop(); resolve(got); }, 15000);
                       });
                       const all = await read('0');
                       const rest = await read(all[2], all.length - 3);
