@@ -13,6 +13,7 @@ import Testing
 struct ConsoleBrowserTests {
     static let refund = """
         workflow: refund
+        context: {payment: null, note: null}
         error_handling:
           workflow_error:
             strategy: compensate
@@ -20,9 +21,13 @@ struct ConsoleBrowserTests {
           - name: charge
             run: |
               log.info("charged", {amount = 10})
+              workflow.payment = "p-1"
+              workflow.note = "charged"
               return {payment = "p-1"}
             compensate:
-              run: return {refunded = true}
+              run: |
+                workflow.payment = nil
+                return {refunded = true}
           - name: ship
             needs: [charge]
             run: error({type = "Carrier", message = "no carrier", retryable = false})
@@ -191,6 +196,21 @@ struct ConsoleBrowserTests {
                 try await browser.eval("document.querySelector('svg.graph [data-activity=ship]').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
                 try await browser.waitFor("document.querySelector('[data-activity-error]')?.textContent.includes('Carrier')", "the activity's error")
                 try await browser.screenshot("run-compensated")
+
+                // Context step by step, then only the watched variable's changes.
+                let steps = try await browser.eval(
+                    """
+                    const rows = () => [...document.querySelectorAll('[data-context-steps] tr')].filter(r => !r.hidden).map(r => r.dataset.variable + '=' + r.cells[3].textContent);
+                    const every = rows();
+                    const watch = document.querySelector('[data-watch]');
+                    watch.value = 'payment';
+                    watch.dispatchEvent(new Event('change'));
+                    return JSON.stringify({every, payment: rows(), now: JSON.parse(document.querySelector('[data-context]').textContent)});
+                    """)
+                let context = try Value(json: Array((steps.stringValue ?? "{}").utf8))
+                #expect(context["every"] == [#"note="charged""#, #"payment="p-1""#, "payment=null"], "\(context)")
+                #expect(context["payment"] == [#"payment="p-1""#, "payment=null"])
+                #expect(context["now"] == ["payment": .null, "note": "charged"])
 
                 // The console's event reader resumes after the id it is given (`Last-Event-ID`): from 0
                 // it gets the run's whole history, from its third event the rest, each once.

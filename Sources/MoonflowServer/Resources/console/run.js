@@ -59,6 +59,11 @@ export async function runPage(view, {id}) {
   const contextStart = el("pre", {"data-context-initial": ""}, "{}");
   const contextNow = el("pre", {"data-context": ""}, "{}");
   const contextRows = el("tbody", {"data-context-steps": ""});
+  // Watching a variable: only its changes are listed.
+  const watch = el("select", {"data-watch": ""}, el("option", {value: ""}, "every variable"));
+  const watched = new Set();
+  const showWatched = () => { for (const row of contextRows.children) row.hidden = watch.value !== "" && row.dataset.variable !== watch.value; };
+  watch.addEventListener("change", showWatched);
   const logRows = el("tbody", {"data-logs": ""});
   const historyRows = el("tbody", {"data-history": ""});
   const taskList = el("ul", {"data-tasks": ""});
@@ -79,7 +84,7 @@ export async function runPage(view, {id}) {
     section("Timeline", el("p", {class: "legend"}, ["queue", "attempt", "backoff", "waiting", "compensation"].map(k => el("span", {class: "key " + k}, k))), timelineFrame),
     section("Compensations (in the order they ran)", table(["Activity", "Handler", "Status", "Attempts", "Error"], compensationRows)),
     section("Context", el("div", {class: "two"}, el("div", {}, el("h3", {}, "Initial"), contextStart), el("div", {}, el("h3", {}, "Now"), contextNow)),
-      table(["Time", "Step", "Variable", "Value"], contextRows)),
+      el("label", {class: "watch"}, "Watch ", watch), table(["Time", "Step", "Variable", "Value"], contextRows)),
     section("Tasks", taskList),
     section("Script logs", table(["Time", "Activity", "Level", "Message", "Fields"], logRows)),
     section("History", table(["Time", "Event", "Activity", "Attempt", "Data"], historyRows, {class: "history"})));
@@ -179,7 +184,13 @@ export async function runPage(view, {id}) {
     if (writes && typeof writes === "object") {
       for (const [name, value] of Object.entries(writes)) {
         context[name] = value;
-        contextRows.append(el("tr", {}, el("td", {}, clock(e)), el("td", {}, (e.type.startsWith("compensation.") ? "undo " : "") + (e.activity ?? "")),
+        if (!watched.has(name)) {
+          watched.add(name);
+          const option = el("option", {}, name);
+          option.value = name;
+          watch.append(option);
+        }
+        contextRows.append(el("tr", {"data-variable": name, hidden: watch.value !== "" && watch.value !== name}, el("td", {}, clock(e)), el("td", {}, (e.type.startsWith("compensation.") ? "undo " : "") + (e.activity ?? "")),
           el("td", {}, el("code", {}, name)), el("td", {}, pre(value))));
       }
       contextNow.textContent = json(context);
