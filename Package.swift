@@ -119,7 +119,7 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
-        // The HTTP API of `moonflow serve` over a served runtime: router, middleware, routes, web page.
+        // The HTTP API of `moonflow serve` over a served runtime: router, middleware, routes, the web console (Resources/console).
         .target(
             name: "MoonflowServer",
             dependencies: [

@@ -1,6 +1,6 @@
 package import MoonflowModel
 
-/// Renders a workflow's activity graph for `moonflow graph` (and the web page later).
+/// Renders a workflow's activity graph for `moonflow graph` (the web console draws `graph` of `GET /v1/workflows/{id}` with its kinds).
 package enum WorkflowGraph {
     /// Mermaid flowchart: one node per activity labelled with its body kind, dashed edges for conditions.
     package static func mermaid(_ workflow: Workflow) -> String {
