@@ -64,6 +64,7 @@ demo: build
 	echo "Serving the examples on http://127.0.0.1:8080/ (API: docs/api.md; Ctrl-C stops)"; \
 	$(BIN) serve --insecure-no-auth
 
+BROWSER_SUITES := ConsoleBrowserTests|WebPageSecurityTests
 TIMED_SUITES := BodyLimitTests|StorageRetryTests|ConnectionLimitTests|HeadAndMethodTests|BadBodyTests|StreamBackpressureTests
 
 # Every test, on one debug build: CI has 90 minutes on two cores, and a second (release) build of
@@ -74,7 +75,13 @@ DEBUG_BIN := .build/debug/moonflow
 LIMIT := timeout -k 10 1200
 test: deps test-deps test-tools
 	$(SWIFT) build --build-tests
-	$(LIMIT) $(SWIFT) test --skip-build --skip '$(TIMED_SUITES)'
+	@# In one process the command-line tests wait on their child processes on the cooperative pool's
+	@# threads (two here), and Chromium takes both cores: beside them, in-process servers and the
+	@# PostgreSQL suites stalled past their time limits. So: the in-process suites, then the
+	@# command-line suites, then the browser suites, each in a test process of its own.
+	$(LIMIT) $(SWIFT) test --skip-build --skip '$(TIMED_SUITES)|$(BROWSER_SUITES)|MoonflowCLITests'
+	$(LIMIT) $(SWIFT) test --skip-build --filter MoonflowCLITests
+	$(LIMIT) $(SWIFT) test --skip-build --filter '$(BROWSER_SUITES)'
 	@# Suites that bound how soon the server answers or a store gives up, after the others: run beside
 	@# the PostgreSQL clusters and the three-process test, their bounds measure the machine's load.
 	$(LIMIT) $(SWIFT) test --skip-build --filter '$(TIMED_SUITES)'

@@ -122,7 +122,7 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
-        // The HTTP API of `moonflow serve` over a served runtime: router, middleware, routes, web page.
+        // The HTTP API of `moonflow serve` over a served runtime: router, middleware, routes, the web console (Resources/console).
         .target(
             name: "MoonflowServer",
             dependencies: [
@@ -138,7 +138,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
-            ]
+            ],
+            // The web console's HTML, CSS and JavaScript modules (docs/console.md), served as they are.
+            resources: [.copy("Resources/console")]
         ),
         // `moonflow bench`: the scenarios and the floors they are measured against.
         .target(

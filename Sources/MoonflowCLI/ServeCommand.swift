@@ -5,11 +5,11 @@ import MoonflowRuntime
 import MoonflowServer
 
 /// `moonflow serve`: the engine as a service (docs/cli.md, docs/api.md): HTTP API, triggers, timers, hot
-/// reload, metrics and the web page, in one service group that shuts down gracefully on SIGTERM
+/// reload, metrics and the web console, in one service group that shuts down gracefully on SIGTERM
 /// and SIGINT.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve", abstract: "Run the engine as a service: HTTP API, triggers, timers, hot reload, metrics, web page.",
+        commandName: "serve", abstract: "Run the engine as a service: HTTP API, triggers, timers, hot reload, metrics, web console.",
         discussion: """
             Tokens come from auth.tokens in moonflow.yaml (see docs/api.md). The project's workflows/, scripts/ and \
             schemas/ are watched and reloaded when they change (docs/reload.md); SIGHUP and POST /v1/reload reload \

@@ -1,6 +1,6 @@
 package import MoonflowModel
 
-/// Renders a workflow's activity graph for `moonflow graph` (and the web page later).
+/// Renders a workflow's activity graph for `moonflow graph` (the web console draws `graph` of `GET /v1/workflows/{id}` with its kinds).
 package enum WorkflowGraph {
     /// Mermaid flowchart: one node per activity labelled with its body kind, dashed edges for conditions.
     package static func mermaid(_ workflow: Workflow) -> String {
@@ -49,7 +49,7 @@ package enum WorkflowGraph {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func kind(_ body: ActivityBody) -> String {
+    package static func kind(_ body: ActivityBody) -> String {
         switch body {
         case .lua(let chunk): chunk.name.contains("#") ? "lua" : chunk.name
         case .builtin(let builtin): "call: \(builtin)"

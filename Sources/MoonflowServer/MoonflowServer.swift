@@ -164,6 +164,7 @@ package enum MoonflowServer {
         EventRoutes.add(to: router, core: core, keepAlive: keepAlive, limits: limits)
         DeadLetterRoutes.add(to: router, core: core)
         OperationRoutes.add(to: router, core: core, metrics: core.served.metrics)
+        ConsoleRoutes.add(to: router, assets: ConsoleAssets.bundled, logger: core.logger)
         // After every route, so only requests that no route matched pass through it.
         router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path, $0.method) }))
         return router

@@ -139,17 +139,19 @@ package struct APIContext: RequestContext {
     }
 }
 
-/// Authenticates every request (docs/api.md): without a valid token only `/health` and the web page
-/// (static, it holds no data) answer; everything else is 401 here, before any route runs. Routes
-/// then `require` the permission they need (403).
+/// Authenticates every request (docs/api.md): without a valid token only `/health` and the web
+/// console (`/` and its files under `/assets/`: static, they hold no data) answer; everything else
+/// is 401 here, before any route runs. Routes then `require` the permission they need (403).
 struct AuthMiddleware: RouterMiddleware {
     let authenticator: Authenticator
     static let publicPaths: Set<String> = ["/", "/health"]
 
+    static func isPublic(_ path: String) -> Bool { publicPaths.contains(path) || path.hasPrefix("/assets/") }
+
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         var context = context
         context.principal = authenticator.principal(authorization: request.headers[.authorization])
-        if context.principal == nil, !Self.publicPaths.contains(request.uri.path) {
+        if context.principal == nil, !Self.isPublic(request.uri.path) {
             throw APIError(.unauthorized, "Unauthorized", "a valid bearer token is required")
         }
         return try await next(request, context)

@@ -106,7 +106,7 @@ final class HostPolicy: Sendable {
         return false
     }
 
-    /// Whether a request's `Origin` is this server itself (the web page it serves) or an allowed one.
+    /// Whether a request's `Origin` is this server itself (the web console it serves) or an allowed one.
     func allows(origin: String, host: String) -> Bool {
         let origin = origin.lowercased()
         if allowedOrigins.contains(origin.trimmingSuffix("/")) { return true }

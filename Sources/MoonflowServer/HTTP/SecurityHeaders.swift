@@ -2,7 +2,7 @@ import Hummingbird
 
 /// Headers every answer carries: browsers must not guess a type other than the one given (a JSON
 /// body read as HTML), nor frame the page, nor tell other sites which URL was open. An answer
-/// without its own `Content-Security-Policy` (every one but the web page's) allows nothing.
+/// without its own `Content-Security-Policy` (every one but the console page's) allows nothing.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     static var apiPolicy: String { "default-src 'none'; frame-ancestors 'none'" }
 

@@ -6,7 +6,7 @@ import MoonflowModel
 import OrderedCollections
 import Prometheus
 
-/// Reload, monitoring, metrics, health and the web page.
+/// Reload, monitoring, metrics and health.
 enum OperationRoutes {
     /// `metrics` is `nil` when moonflow.yaml says `monitoring: {metrics: false}`: `/metrics` is then a 404.
     static func add(to router: Router<APIContext>, core: ServerCore, metrics: PrometheusCollectorRegistry?) {
@@ -45,12 +45,6 @@ enum OperationRoutes {
         }
         router.get("/health") { _, _ in
             JSONResponse.make(["status": "ok"])
-        }
-        router.get("/") { _, _ in
-            Response(
-                status: .ok,
-                headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: WebPage.contentSecurityPolicy],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.html)))
         }
     }
 

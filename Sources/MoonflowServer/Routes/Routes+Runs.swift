@@ -129,7 +129,7 @@ extension RunState {
 }
 
 extension RunEvent {
-    /// `toValue()` with the time also as ISO 8601, for people and the web page. (A task token that a
+    /// `toValue()` with the time also as ISO 8601, for people and the web console. (A task token that a
     /// journal written before tokens were kept as digests holds is read as its digest.)
     var apiValue: Value {
         var object = toValue().objectValue ?? [:]

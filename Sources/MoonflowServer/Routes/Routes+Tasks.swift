@@ -53,6 +53,7 @@ extension TaskRecord {
             "id": .string(id), "run_id": .string(runID), "activity": .string(activity), "attempt": .int(Int64(attempt)),
             "status": .string(status.rawValue), "users": .array(users.map(Value.string)), "groups": .array(groups.map(Value.string)),
             "form": form ?? .null, "created_at": .string(createdAt.iso8601), "due": due.map { .string($0.iso8601) } ?? .null,
+            "reminders": .array(reminders.map { .string($0.iso8601) }),
             "completed_by": completedBy.map(Value.string) ?? .null, "data": data ?? .null,
         ]
     }

@@ -24,6 +24,9 @@ enum WorkflowRoutes {
             if let current {
                 body = summary(current, catalog: core.catalog).objectValue ?? body
                 body["files"] = .object(current.files.mapValues(Value.string))
+                // What the console draws and the form it starts a run with.
+                body["graph"] = current.workflow.graphValue
+                body["input_schema"] = current.workflow.input?.schema ?? .null
             } else {
                 body["deleted"] = true
             }
