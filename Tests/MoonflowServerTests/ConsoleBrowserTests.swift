@@ -385,6 +385,17 @@ struct ConsoleBrowserTests {
                     "document.querySelector('[data-run-status=cancelled]') && !document.querySelector('[data-action=cancel]') && "
                         + "[...document.querySelectorAll('[data-action]')].map(b => b.dataset.action).join() === 'redrive,rerun'", "the cancelled run")
                 #expect(try await client.get("/v1/runs/\(id)").json["status"] == "cancelled")
+                // Rerun, nothing selected: the whole workflow again, in a new run the page then shows.
+                try await browser.eval("document.querySelector('[data-action=rerun]').click()")
+                try await browser.waitFor("document.getElementById('confirm-dialog').open", "the rerun's confirmation")
+                try await browser.eval("document.getElementById('confirm-yes').click()")
+                let rerunHash = try await browser.waitFor(
+                    "!location.hash.endsWith(\(Self.js(id))) && document.querySelector('[data-run-status=waiting]') && location.hash",
+                    "the rerun's page")
+                let rerun = try #require(rerunHash.stringValue?.split(separator: "/").last.map { String($0).removingPercentEncoding ?? String($0) })
+                let rerunRun = try await client.get("/v1/runs/\(rerun)").json
+                #expect(rerunRun["status"] == "waiting" && rerunRun["workflow"] == "approval")
+                #expect(try await client.get("/v1/runs/\(rerun)/report").json["rerun_of"] == .string(id))
                 // The one error is the first call's 401, as the browser logs every failed request.
                 let consoleErrors = try await browser.consoleErrors().filter { !$0.contains("401") }
                 #expect(consoleErrors.isEmpty, "\(consoleErrors)")
