@@ -8,6 +8,20 @@ import MoonflowRuntime
 /// run's report afterwards. Exit status: 0 the run completed, 3 it is paused or waits, 1 it ended
 /// otherwise, 2 the run is unknown or its state does not allow the action (nothing changed).
 extension RunsCommand {
+    /// Posts `action` (with `body`) to a running server that owns the store, or does it on the store
+    /// with `local`; prints the run's report either way.
+    static func operate(
+        _ id: String, _ action: String, _ global: GlobalOptions, _ storage: StoreOptions, body: Value? = nil,
+        local: (OperatorClient) async throws -> RunID
+    ) async throws {
+        if let remote = Composition.remote(global, storage) {
+            _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/\(action)", body)
+            return try await remote.printReport(of: id, global.format)
+        }
+        let client = try await OperatorClient.make(global, storage)
+        try await client.finish(try await local(client), global.format)
+    }
+
     /// `runs pause ID`.
     struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -17,12 +31,7 @@ extension RunsCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            if let remote = Composition.remote(global, storage) {
-                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/pause")
-                return try await remote.printReport(of: id, global.format)
-            }
-            let client = try await OperatorClient.make(global, storage)
-            try await client.finish(try await client.pause(id), global.format)
+            try await RunsCommand.operate(id, "pause", global, storage) { try await $0.pause(id) }
         }
     }
 
@@ -34,12 +43,7 @@ extension RunsCommand {
         @Argument(help: "The run id.") var id: String
 
         func run() async throws {
-            if let remote = Composition.remote(global, storage) {
-                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/unpause")
-                return try await remote.printReport(of: id, global.format)
-            }
-            let client = try await OperatorClient.make(global, storage)
-            try await client.finish(try await client.unpause(id, step: false), global.format)
+            try await RunsCommand.operate(id, "unpause", global, storage) { try await $0.unpause(id, step: false) }
         }
     }
 
@@ -53,12 +57,9 @@ extension RunsCommand {
         @Flag(help: "Run exactly one more activity, then pause again.") var step = false
 
         func run() async throws {
-            if let remote = Composition.remote(global, storage) {
-                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/continue", ["step": .bool(step)])
-                return try await remote.printReport(of: id, global.format)
+            try await RunsCommand.operate(id, "continue", global, storage, body: ["step": .bool(step)]) {
+                try await $0.unpause(id, step: step)
             }
-            let client = try await OperatorClient.make(global, storage)
-            try await client.finish(try await client.unpause(id, step: step), global.format)
         }
     }
 
@@ -73,12 +74,9 @@ extension RunsCommand {
         var latest = false
 
         func run() async throws {
-            if let remote = Composition.remote(global, storage) {
-                _ = try await remote.call(.POST, "/v1/runs/\(RemoteServer.segment(id))/redrive", ["latest": .bool(latest)])
-                return try await remote.printReport(of: id, global.format)
+            try await RunsCommand.operate(id, "redrive", global, storage, body: ["latest": .bool(latest)]) {
+                try await $0.redrive(id, latest: latest)
             }
-            let client = try await OperatorClient.make(global, storage)
-            try await client.finish(try await client.redrive(id, latest: latest), global.format)
         }
     }
 
