@@ -15,7 +15,8 @@ extension RunDriver {
             var starting: [(Activity, Value, Bool)] = []
             ready: while state.ending == nil, case .start(let names) = scheduler.decide(state) {
                 for name in names where state.ending == nil {
-                    if try await holds(before: name) { break ready }
+                    // Checked without a suspension point unless the run is paused or has breakpoints or steps.
+                    if state.status == .paused || !state.breakBefore.isEmpty || state.stepping, try await holds(before: name) { break ready }
                     guard let activity = workflow.activity(named: name) else { continue }
                     if let (input, started) = try await begin(activity, &childGroup, mailbox) { starting.append((activity, input, started)) }
                 }
@@ -150,21 +151,23 @@ extension RunDriver {
         let evaluates = activity.when != nil || activity.with != nil || activity.dependencies.contains { $0.when != nil }
         let scope = evaluates ? expressionScope() : .null
         do {
-            var taken = Set<String>()
-            for dependency in scheduler.conditionsToEvaluate(for: activity, in: state) {
-                if let when = dependency.when, try await evaluate(when, scope: scope).isTruthy {
-                    taken.insert(dependency.activity)
+            if activity.dependencies.contains(where: { $0.when != nil }) {
+                var taken = Set<String>()
+                for dependency in scheduler.conditionsToEvaluate(for: activity, in: state) {
+                    if let when = dependency.when, try await evaluate(when, scope: scope).isTruthy {
+                        taken.insert(dependency.activity)
+                    }
                 }
-            }
-            guard scheduler.runsAfterEdges(activity, taken: taken) else {
-                try await commit([event(.activitySkipped(.noIncomingEdge), name)])
-                return nil
+                guard scheduler.runsAfterEdges(activity, taken: taken) else {
+                    try await commit([event(.activitySkipped(.noIncomingEdge), name)])
+                    return nil
+                }
             }
             if let when = activity.when, !(try await evaluate(when, scope: scope).isTruthy) {
                 try await commit([event(.activitySkipped(.whenFalse), name)])
                 return nil
             }
-            let input = try await render(activity.with, scope: scope) ?? state.input
+            let input = activity.with == nil ? state.input : try await render(activity.with, scope: scope) ?? state.input
             try environment.validator.check(input, against: activity.inputSchema, what: "the input of '\(name)'")
             let scheduled = event(.activityScheduled(input: input), name)
             switch activity.body {

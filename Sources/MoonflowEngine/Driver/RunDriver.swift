@@ -26,11 +26,11 @@ final class RunDriver {
     /// The stop of a script the forward phase runs in place (`runInPlace`); `nil` in other phases.
     var scriptStop: ScriptStop?
 
-    init(environment: DriverEnvironment, host: any DriverHost, workflow: Workflow, state: RunState) {
+    init(environment: DriverEnvironment, host: any DriverHost, scheduler: RunScheduler, state: RunState) {
         self.environment = environment
         self.host = host
-        self.workflow = workflow
-        self.scheduler = RunScheduler(workflow: workflow)
+        self.workflow = scheduler.workflow
+        self.scheduler = scheduler
         self.state = state
         self.journal = RunJournal(environment: environment, workflow: workflow)
     }

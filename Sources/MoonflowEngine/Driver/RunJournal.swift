@@ -42,7 +42,11 @@ struct RunJournal {
     /// every activity record on every transition.
     /// A notification an event calls for is staged right after it (the run's outbox).
     mutating func stage(_ events: [RunEvent], into state: inout RunState) {
-        if staged.isEmpty { stagedFromTerminal = state.status.isTerminal }
+        if staged.isEmpty {
+            stagedFromTerminal = state.status.isTerminal
+            // A transition is a few events (a chain of built-ins, more): one allocation for most.
+            staged.reserveCapacity(max(8, events.count))
+        }
         for event in events {
             state.apply(event)
             staged.append(event)

@@ -6,6 +6,9 @@ import Synchronization
 final class DefinitionCache: Sendable {
     private let resolver: (any DefinitionResolver)?
     private let workflows = Mutex<[String: Workflow]>([:])
+    /// The scheduler of each definition a driver ran: built once per definition, not per drive
+    /// (it indexes the graph's dependencies by position).
+    private let schedulers = Mutex<[String: RunScheduler]>([:])
 
     init(resolver: (any DefinitionResolver)?) { self.resolver = resolver }
 
@@ -16,6 +19,15 @@ final class DefinitionCache: Sendable {
     /// reading the definition's texts.
     func cached(workflow: String, hash: String) -> Workflow? {
         workflows.withLock { $0[Self.key(workflow: workflow, hash: hash)] }
+    }
+
+    /// The scheduler of `workflow`, whose definition hash is `hash`.
+    func scheduler(for workflow: Workflow, hash: String) -> RunScheduler {
+        let key = Self.key(workflow: workflow.id, hash: hash)
+        if let cached = schedulers.withLock({ $0[key] }) { return cached }
+        let scheduler = RunScheduler(workflow: workflow)
+        schedulers.withLock { $0[key] = scheduler }
+        return scheduler
     }
 
     func remember(_ pinned: PinnedWorkflow) {

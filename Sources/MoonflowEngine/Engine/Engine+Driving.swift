@@ -11,7 +11,7 @@ extension Engine: DriverHost {
             try await leases.withLease(runID) {
                 guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
                 if state.status.isTerminal { return state.status }
-                return try await body(driver(for: state, workflow: try await workflow(of: state)))
+                return try await body(driver(for: state, workflow: try await workflow(of: state), hash: state.definitionHash))
             }
         }
         // On a shared store a waiting run's slot is free too (its stored status no longer counts).
@@ -20,8 +20,8 @@ extension Engine: DriverHost {
     }
 
     /// A driver for the run in `state`, under `workflow`.
-    func driver(for state: RunState, workflow: Workflow) -> RunDriver {
-        RunDriver(environment: environment, host: self, workflow: workflow, state: state)
+    func driver(for state: RunState, workflow: Workflow, hash: String) -> RunDriver {
+        RunDriver(environment: environment, host: self, scheduler: definitions.scheduler(for: workflow, hash: hash), state: state)
     }
 
     /// The workflow the run in `state` is pinned to: from the cache when this process knows its

@@ -50,10 +50,10 @@ extension Engine {
             if let latest {
                 guard latest.workflow.id == state.workflow else { throw EngineError.unknownRun(runID) }
                 definitions.remember(latest)
-                driver = self.driver(for: state, workflow: latest.workflow)
+                driver = self.driver(for: state, workflow: latest.workflow, hash: latest.hash)
                 return try await driver.redrive(repin: latest.definition, drive: drive)
             }
-            driver = self.driver(for: state, workflow: try await workflow(of: state))
+            driver = self.driver(for: state, workflow: try await workflow(of: state), hash: state.definitionHash)
             return try await driver.redrive(repin: nil, drive: drive)
         }
         if status.isTerminal { try await releaseSlot(of: runID) }

@@ -80,10 +80,10 @@ extension Engine {
             if let latest {
                 guard latest.workflow.id == state.workflow else { throw EngineError.unknownRun(runID) }
                 definitions.remember(latest)
-                let driver = driver(for: state, workflow: latest.workflow)
+                let driver = driver(for: state, workflow: latest.workflow, hash: latest.hash)
                 return try await driver.resumeCompensation(repin: latest.definition)
             }
-            let driver = driver(for: state, workflow: try await workflow(of: state))
+            let driver = driver(for: state, workflow: try await workflow(of: state), hash: state.definitionHash)
             return try await driver.resumeCompensation()
         }
         try await resumeParent(of: runID, status: status)

@@ -61,9 +61,10 @@ extension DriverEnvironment {
             if context.role == .activity, let logs { invocation.recordingSink = { logs.record($0) } }
             outcome = try await runner.run(invocation)
         case .builtin(let builtin):
-            let key = context.idempotencyKey
-            let http: Builtins.HTTP = { [self] request throws(ActivityFailure) in try await callHTTP(request, idempotencyKey: key) }
-            outcome = try await Builtins.run(builtin, input: input, clock: clock, http: http) { [logger] in
+            // The key is built only by a request: most built-ins make none.
+            outcome = try await Builtins.run(builtin, input: input, clock: clock) { [self] request throws(ActivityFailure) in
+                try await callHTTP(request, idempotencyKey: context.idempotencyKey)
+            } logger: { [logger] in
                 logger.run(context.runID, workflow: context.workflow, activity: context.activity)
             }
         case .manual, .workflow:

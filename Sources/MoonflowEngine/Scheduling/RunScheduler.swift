@@ -47,52 +47,58 @@ package struct RunScheduler: Sendable {
 
     package func decide(_ state: RunState) -> Decision {
         if let ending = state.ending { return .windDown(ending) }
-        // One pass over the records, one over the definition, no copies of records or activities.
-        var inFlight = 0
-        var waiting = false
-        var allSatisfied = true
-        let records = state.activities.values
-        for index in records.indices {
-            let status = records[index].status
-            if status.isInFlight { inFlight += 1 }
-            if status == .waiting { waiting = true }
-            if !status.satisfiesDependents { allSatisfied = false }
-        }
-        let statuses = declaredStatuses(state)
-        let room = maxActivities.map { max(0, $0 - inFlight) } ?? Int.max
-        var ready: [String] = []
-        for position in startOrder where ready.count < room && statuses[position] == .pending {
-            let satisfied = dependencyPositions[position].allSatisfy { dependency in
-                dependency.flatMap { statuses[$0] }?.satisfiesDependents ?? false
+        // One pass over the records, one over the definition: statuses are read in place (a
+        // record is never copied) into a scratch buffer on the stack, as `decide` runs after every
+        // transition.
+        let activities = workflow.activities
+        return withUnsafeTemporaryAllocation(of: ActivityStatus?.self, capacity: activities.count) { statuses in
+            var inFlight = 0
+            var waiting = false
+            var allSatisfied = true
+            state.activities.values.withUnsafeBufferPointer { records in
+                for index in records.indices {
+                    let status = records[index].status
+                    if status.isInFlight { inFlight += 1 }
+                    if status == .waiting { waiting = true }
+                    if !status.satisfiesDependents { allSatisfied = false }
+                }
+                declaredStatuses(state, records, into: statuses)
             }
-            if satisfied { ready.append(workflow.activities[position].name) }
+            let room = maxActivities.map { max(0, $0 - inFlight) } ?? Int.max
+            var ready: [String] = []
+            for position in startOrder where ready.count < room && statuses[position] == .pending {
+                let satisfied = dependencyPositions[position].allSatisfy { dependency in
+                    dependency.flatMap { statuses[$0] }?.satisfiesDependents ?? false
+                }
+                if satisfied { ready.append(activities[position].name) }
+            }
+            if !ready.isEmpty { return .start(ready) }
+            if inFlight > 0 { return .awaitInFlight }
+            if waiting { return .wait }
+            if allSatisfied { return .complete }
+            // A pending activity whose dependency failed or was cancelled can never run; the failure
+            // itself records `run.failing`, so this is reached only by an inconsistent journal.
+            return .windDown(.failed)
         }
-        if !ready.isEmpty { return .start(ready) }
-        if inFlight > 0 { return .awaitInFlight }
-        if waiting { return .wait }
-        if allSatisfied { return .complete }
-        // A pending activity whose dependency failed or was cancelled can never run; the failure
-        // itself records `run.failing`, so this is reached only by an inconsistent journal.
-        return .windDown(.failed)
     }
 
-    /// The status of each declared activity, by position. A run's records are in declaration order
-    /// (`run.queued` lists the activities), so each is read in place; a name is looked up only
-    /// where the records do not line up with the definition.
-    private func declaredStatuses(_ state: RunState) -> [ActivityStatus?] {
+    /// Writes the status of each declared activity, by position, into `statuses`. A run's records
+    /// are in declaration order (`run.queued` lists the activities), so each is read in place; a
+    /// name is looked up only where the records do not line up with the definition.
+    private func declaredStatuses(
+        _ state: RunState, _ records: UnsafeBufferPointer<ActivityRecord>, into statuses: UnsafeMutableBufferPointer<ActivityStatus?>
+    ) {
         let activities = workflow.activities
         let names = state.activities.keys
-        let records = state.activities.values
-        var statuses: [ActivityStatus?] = []
-        statuses.reserveCapacity(activities.count)
         for position in activities.indices {
-            if position < names.count, names[position] == activities[position].name {
-                statuses.append(records[position].status)
-            } else {
-                statuses.append(state.activities[activities[position].name]?.status)
-            }
+            let status =
+                if position < records.count, names[position] == activities[position].name {
+                    records[position].status
+                } else {
+                    state.activities[activities[position].name]?.status
+                }
+            statuses.initializeElement(at: position, to: status)
         }
-        return statuses
     }
 
     /// Every dependency completed (by itself or a fallback) or was skipped.
