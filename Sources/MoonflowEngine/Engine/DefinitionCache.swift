@@ -5,15 +5,21 @@ import Synchronization
 /// with, and those rebuilt from stored texts by the `DefinitionResolver` (after a restart).
 final class DefinitionCache: Sendable {
     private let resolver: (any DefinitionResolver)?
-    private let workflows = Mutex<[String: Workflow]>([:])
+    private let workflows = Mutex<[Key: Workflow]>([:])
     /// The scheduler of each definition a driver ran: built once per definition, not per drive
     /// (it indexes the graph's dependencies by position).
-    private let schedulers = Mutex<[String: RunScheduler]>([:])
+    private let schedulers = Mutex<[Key: RunScheduler]>([:])
 
     init(resolver: (any DefinitionResolver)?) { self.resolver = resolver }
 
-    private static func key(_ definition: PinnedDefinition) -> String { key(workflow: definition.workflowID, hash: definition.hash) }
-    private static func key(workflow: String, hash: String) -> String { "\(workflow)\u{0}\(hash)" }
+    /// A definition of a workflow (no string is built to look one up, as every drive does).
+    private struct Key: Hashable {
+        var workflow: String
+        var hash: String
+    }
+
+    private static func key(_ definition: PinnedDefinition) -> Key { key(workflow: definition.workflowID, hash: definition.hash) }
+    private static func key(workflow: String, hash: String) -> Key { Key(workflow: workflow, hash: hash) }
 
     /// The workflow of a definition this process started runs with or rebuilt already, without
     /// reading the definition's texts.
