@@ -2,10 +2,12 @@ import AsyncHTTPClient
 import NIOCore
 import Synchronization
 
-/// One request made from an event loop of its client, body read whole: the request, its
-/// connection, its deadline timer and the delegate all live on that loop, so the caller's thread
-/// hands the request over once (instead of once for the request, once for the timer, once for
-/// cancelling it and once for waiting on it), and the answer comes back as one resumption.
+/// One request made from the event loop of its client (`ClientPool` gives each client one), body
+/// read whole: the request, its connection, its deadline timer and the delegate all live on that
+/// loop, so the caller's thread hands the request over once (instead of once for the request,
+/// once for the timer, once for cancelling it and once for waiting on it), and the answer comes
+/// back as one resumption. (A client's only loop is every request's loop without pinning one:
+/// pinned requests past the pool's connection limit would open connections beyond it.)
 enum EventLoopRequest {
     static func execute(
         _ request: HTTPClient.Request, on client: HTTPClient, deadline: NIODeadline, maxBodySize: Int
@@ -17,7 +19,7 @@ enum EventLoopRequest {
                 loop.execute {
                     let task = client.execute(
                         request: request, delegate: ResponseAccumulator(request: request, maxBodySize: maxBodySize),
-                        eventLoop: .delegateAndChannel(on: loop), deadline: deadline)
+                        eventLoop: .indifferent, deadline: deadline)
                     handle.started(task)
                     task.futureResult.whenComplete { continuation.resume(with: $0) }
                 }
