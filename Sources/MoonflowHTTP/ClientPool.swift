@@ -33,7 +33,9 @@ final class ClientPool: Sendable {
             // what happens next, not a retry loop hidden in the client until the connect timeout.
             configuration.connectionPool.retryConnectionEstablishment = false
             if let address = key.target.address { configuration.dnsOverride = [key.target.host: address] }
-            let client = HTTPClient(eventLoopGroup: group, configuration: configuration)
+            // One loop per client: its connections, requests and deadlines are on the loop a
+            // request is handed to (`EventLoopRequest`), never on the other.
+            let client = HTTPClient(eventLoopGroup: group.next(), configuration: configuration)
             state.byKey[key] = client
             state.order.append(key)
             var evicted: HTTPClient?

@@ -1,11 +1,14 @@
 import Foundation
 import MoonflowModel
+import Synchronization
 
 /// Where a request may go (docs/integrations.md, "Egress"): a host the connection allows, over
 /// http or https, to addresses that are all public unless the connection allows private networks.
 /// The host is resolved here, every address checked, and the request connects to the address
-/// checked: a name that resolves again to something else is never asked.
-struct Egress {
+/// checked: a name that resolves again to something else is never asked. A resolution is kept for
+/// `ttl` (a connection's requests to one host make one lookup, not one each) and checked again by
+/// every request, against its own connection's rules; an address literal needs no lookup.
+final class Egress: Sendable {
     /// A checked destination: the address to connect to, for a host name.
     struct Target: Sendable, Hashable {
         var host: String
@@ -13,43 +16,70 @@ struct Egress {
         var address: String?
     }
 
-    let connection: ResolvedConnection
+    typealias Resolve = @Sendable (String) async -> [IPAddress]
 
-    func check(_ url: URL) async throws(ActivityFailure) -> Target {
+    /// How long a host's addresses are used before it is resolved again.
+    static let ttl: Duration = .seconds(5)
+    /// Hosts kept at most; past it the cache starts again empty.
+    static let capacity = 256
+
+    private let resolve: Resolve
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private let resolved = Mutex<[String: (addresses: [IPAddress], until: ContinuousClock.Instant)]>([:])
+
+    init(resolve: @escaping Resolve = Egress.lookUp, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.resolve = resolve
+        self.now = now
+    }
+
+    func check(_ url: URL, connection: ResolvedConnection) async throws(ActivityFailure) -> Target {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
-            throw denied("\(url.scheme ?? "a URL without a scheme") is not http or https")
+            throw denied("\(url.scheme ?? "a URL without a scheme") is not http or https", connection)
         }
-        guard var host = url.host?.lowercased(), !host.isEmpty else { throw denied("the URL has no host") }
+        guard var host = url.host?.lowercased(), !host.isEmpty else { throw denied("the URL has no host", connection) }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard connection.allowedHosts.contains(host) else {
-            throw denied("host '\(host)' is not allowed (allowed_hosts: \(connection.allowedHosts.sorted().joined(separator: ", ")))")
+            throw denied("host '\(host)' is not allowed (allowed_hosts: \(connection.allowedHosts.sorted().joined(separator: ", ")))", connection)
         }
         if let literal = IPAddress(host) {
             if !connection.connection.allowPrivateNetwork, let kind = literal.privateKind {
-                throw denied("\(host) is a \(kind) address (allow_private_network is false)")
+                throw denied("\(host) is a \(kind) address (allow_private_network is false)", connection)
             }
             return Target(host: host, address: nil)
         }
-        let addresses = await Self.resolve(host)
+        let addresses = await addresses(of: host)
         guard let first = addresses.first else {
             throw ActivityFailure(.httpConnectError, "cannot resolve host '\(host)' (connection '\(connection.name)')")
         }
         if !connection.connection.allowPrivateNetwork {
             for address in addresses {
                 if let kind = address.privateKind {
-                    throw denied("host '\(host)' resolves to \(address), a \(kind) address (allow_private_network is false)")
+                    throw denied("host '\(host)' resolves to \(address), a \(kind) address (allow_private_network is false)", connection)
                 }
             }
         }
         return Target(host: host, address: first.description)
     }
 
-    private func denied(_ why: String) -> ActivityFailure {
+    /// The addresses of `host`: kept ones within `ttl`, else a lookup (a failed one is not kept).
+    private func addresses(of host: String) async -> [IPAddress] {
+        let start = now()
+        if let kept = resolved.withLock({ $0[host] }), kept.until > start { return kept.addresses }
+        let addresses = await resolve(host)
+        guard !addresses.isEmpty else { return addresses }
+        resolved.withLock { cache in
+            if cache.count >= Self.capacity { cache.removeAll() }
+            cache[host] = (addresses, start + Self.ttl)
+        }
+        return addresses
+    }
+
+    private func denied(_ why: String, _ connection: ResolvedConnection) -> ActivityFailure {
         ActivityFailure(.egressDenied, "connection '\(connection.name)': \(why)", retryable: false)
     }
 
     /// Every address `host` resolves to (getaddrinfo, off the calling thread).
-    static func resolve(_ host: String) async -> [IPAddress] {
+    @Sendable static func lookUp(_ host: String) async -> [IPAddress] {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var hints = addrinfo()

@@ -16,6 +16,7 @@ package final class HTTPConnector: HTTPCalling {
     private let connections: [String: ResolvedConnection]
     private let tokens = OAuthTokens()
     private let pool: ClientPool
+    private let egress = Egress()
     /// Every secret, replaced in answers and failures before they leave the connector.
     private let redactor: SecretRedactor
 
@@ -37,22 +38,21 @@ package final class HTTPConnector: HTTPCalling {
                 retryable: false)
         }
         let timeout = min(request.timeout ?? connection.connection.timeout, connection.connection.timeout)
-        let what = "\(request.method) \(request.path.isEmpty ? "/" : request.path) (connection '\(connection.name)')"
-        // Off the caller's executor (a Lua thread, which runs scripts in place): waiting on the
-        // network, and the timer that bounds it, must not queue behind scripts.
+        // The whole request (every hop and the body) ends by this deadline, which a timer on the
+        // client's event loop enforces by failing the request there: neither the timer nor the
+        // request waits on the caller's executor (a Lua lane running scripts), and no task is
+        // spawned for either.
+        let deadline = RequestDeadline(at: .now() + TimeAmount(timeout), timeout: timeout, request: request, connection: connection.name)
         do {
-            return try await withTaskExecutorPreference(globalConcurrentExecutor) { () async throws(ActivityFailure) -> HTTPCallResponse in
-                try await Deadline.run(timeout, failure: ActivityFailure(.timeout, "\(what) timed out after \(timeout)")) {
-                    () async throws(ActivityFailure) -> HTTPCallResponse in
-                    try await self.perform(request, on: connection)
-                }
-            }
+            return try await perform(request, on: connection, deadline: deadline)
         } catch {
             throw redactor.redact(error)
         }
     }
 
-    private func perform(_ request: HTTPCall, on connection: ResolvedConnection) async throws(ActivityFailure) -> HTTPCallResponse {
+    private func perform(
+        _ request: HTTPCall, on connection: ResolvedConnection, deadline: RequestDeadline
+    ) async throws(ActivityFailure) -> HTTPCallResponse {
         guard var url = connection.url(path: request.path, query: request.query) else {
             throw ActivityFailure(.activityError, "http: '\(request.path)' does not make a URL with \(connection.connection.url)", retryable: false)
         }
@@ -61,16 +61,17 @@ package final class HTTPConnector: HTTPCalling {
         var hop = 0
         while true {
             let sameHost = url.host?.lowercased() == connection.baseHost
-            let authorization = sameHost ? try await authHeader(connection) : nil
+            let authorization = sameHost ? try await authHeader(connection, deadline: deadline) : nil
             let response = try await send(
-                url: url, method: method, body: body, headers: headers(request, connection, auth: authorization), connection: connection)
+                url: url, method: method, body: body, headers: headers(request, connection, auth: authorization), connection: connection,
+                deadline: deadline)
             if let (_, location) = redirect(response), hop < Self.maxRedirects,
                 let next = URL(string: location, relativeTo: url)?.absoluteURL
             {
                 hop += 1
                 url = next
                 // 303, and 301/302 after a POST, go on with a GET without the body (what browsers do).
-                if response.status.code == 303 || (method == "POST" && [301, 302].contains(response.status.code)) {
+                if response.status == .seeOther || (method == "POST" && [301, 302].contains(response.status.code)) {
                     method = "GET"
                     body = .none
                 }
@@ -82,18 +83,20 @@ package final class HTTPConnector: HTTPCalling {
                 if response.status == .unauthorized { await tokens.invalidate(connection.name, token: token) }
                 redactor = redactor.adding(token, name: "\(connection.name).oauth2_token")
             }
-            return redactor.redact(try await read(response, connection: connection))
+            return redactor.redact(read(response, connection: connection))
         }
     }
 
     /// The auth header of a request to the connection's own host.
-    private func authHeader(_ connection: ResolvedConnection) async throws(ActivityFailure) -> (name: String, value: String)? {
+    private func authHeader(
+        _ connection: ResolvedConnection, deadline: RequestDeadline
+    ) async throws(ActivityFailure) -> (name: String, value: String)? {
         switch connection.auth {
         case .none: return nil
         case .header(let name, let value): return (name, value)
         case .oauth2(let client):
             let token = try await tokens.token(for: client) { [self] client throws(ActivityFailure) in
-                try await self.fetchToken(client, connection: connection)
+                try await self.fetchToken(client, connection: connection, deadline: deadline)
             }
             return ("Authorization", "Bearer \(token)")
         }
@@ -110,62 +113,63 @@ package final class HTTPConnector: HTTPCalling {
         return headers
     }
 
-    /// One hop: egress checked, then the request to the checked address.
+    /// One hop: egress checked, then the request to the checked address, its body read whole
+    /// within `max_response_size` (after decompression), all by the deadline.
     private func send(
-        url: URL, method: String, body: HTTPCall.Body, headers: HTTPHeaders, connection: ResolvedConnection
-    ) async throws(ActivityFailure) -> HTTPClientResponse {
-        let target = try await Egress(connection: connection).check(url)
+        url: URL, method: String, body: HTTPCall.Body, headers: HTTPHeaders, connection: ResolvedConnection, deadline: RequestDeadline
+    ) async throws(ActivityFailure) -> HTTPClient.Response {
+        let target = try await egress.check(url, connection: connection)
         let client = pool.client(for: ClientPool.Key(connectTimeout: connection.connection.connectTimeout, target: target))
-        var request = HTTPClientRequest(url: url.absoluteString)
-        request.method = HTTPMethod(rawValue: method)
-        request.headers = headers
+        var headers = headers
+        let payload: HTTPClient.Body?
         switch body {
-        case .none: break
+        case .none: payload = nil
         case .json(let value):
-            if !request.headers.contains(name: "Content-Type") { request.headers.add(name: "Content-Type", value: "application/json") }
-            request.body = .bytes(ByteBuffer(string: value.jsonString()))
+            if !headers.contains(name: "Content-Type") { headers.add(name: "Content-Type", value: "application/json") }
+            payload = .byteBuffer(ByteBuffer(string: value.jsonString()))
         case .text(let text):
-            if !request.headers.contains(name: "Content-Type") { request.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8") }
-            request.body = .bytes(ByteBuffer(string: text))
+            if !headers.contains(name: "Content-Type") { headers.add(name: "Content-Type", value: "text/plain; charset=utf-8") }
+            payload = .byteBuffer(ByteBuffer(string: text))
         }
+        let request: HTTPClient.Request
         do {
-            // The whole request is bounded by `Deadline`; this bound only keeps AHC from its own default.
-            return try await client.execute(request, timeout: .seconds(Int64(Connection.maxTimeout.components.seconds) + 1))
+            request = try HTTPClient.Request(url: url, method: HTTPMethod(rawValue: method), headers: headers, body: payload)
         } catch {
+            throw Self.failure(error, url: url, connection: connection)
+        }
+        guard NIODeadline.now() < deadline.at else { throw deadline.failure }
+        let limit = min(connection.connection.maxResponseSize, Self.largestBody)
+        do {
+            return try await EventLoopRequest.execute(request, on: client, deadline: deadline.at, maxBodySize: limit)
+        } catch {
+            if error as? HTTPClientError == .deadlineExceeded || NIODeadline.now() >= deadline.at { throw deadline.failure }
+            if error is ResponseAccumulator.ResponseTooBigError {
+                throw ActivityFailure(
+                    .responseTooLarge, "the response of connection '\(connection.name)' is over max_response_size (\(limit) bytes)",
+                    retryable: false)
+            }
             throw Self.failure(error, url: url, connection: connection)
         }
     }
 
-    private func redirect(_ response: HTTPClientResponse) -> (Int, String)? {
+    /// The most a `ByteBuffer` (the body as read) holds.
+    private static let largestBody = Int(UInt32.max)
+
+    private func redirect(_ response: HTTPClient.Response) -> (Int, String)? {
         guard [301, 302, 303, 307, 308].contains(Int(response.status.code)), let location = response.headers.first(name: "Location") else {
             return nil
         }
         return (Int(response.status.code), location)
     }
 
-    /// The body, decompressed, within `max_response_size`; JSON when the content type says so.
-    private func read(_ response: HTTPClientResponse, connection: ResolvedConnection) async throws(ActivityFailure) -> HTTPCallResponse {
-        let limit = connection.connection.maxResponseSize
-        var bytes: [UInt8] = []
-        do {
-            for try await chunk in response.body {
-                guard bytes.count + chunk.readableBytes <= limit else {
-                    throw ActivityFailure(
-                        .responseTooLarge, "the response of connection '\(connection.name)' is over max_response_size (\(limit) bytes)",
-                        retryable: false)
-                }
-                bytes += chunk.readableBytesView
-            }
-        } catch let failure as ActivityFailure {
-            throw failure
-        } catch {
-            throw Self.failure(error, url: nil, connection: connection)
-        }
+    /// The answer: headers joined by name, the body as JSON when the content type says so.
+    private func read(_ response: HTTPClient.Response, connection: ResolvedConnection) -> HTTPCallResponse {
         var headers: OrderedDictionary<String, String> = [:]
         for field in response.headers {
             let name = field.name.lowercased()
             headers[name] = headers[name].map { "\($0), \(field.value)" } ?? field.value
         }
+        let bytes = response.body.map { Array($0.readableBytesView) } ?? []
         var body = HTTPCallResponse.Body.text(String(decoding: bytes, as: UTF8.self))
         if !bytes.isEmpty, let type = headers["content-type"]?.lowercased(), type.contains("json"), let json = try? Value(json: bytes) {
             body = .json(json)
@@ -175,7 +179,9 @@ package final class HTTPConnector: HTTPCalling {
     }
 
     /// A client-credentials grant at the token url (client id and secret as HTTP Basic, RFC 6749 §2.3.1).
-    private func fetchToken(_ client: OAuthClient, connection: ResolvedConnection) async throws(ActivityFailure) -> (token: String, expiresIn: Duration?) {
+    private func fetchToken(
+        _ client: OAuthClient, connection: ResolvedConnection, deadline: RequestDeadline
+    ) async throws(ActivityFailure) -> (token: String, expiresIn: Duration?) {
         guard let url = URL(string: client.tokenURL) else {
             throw ActivityFailure(.activityError, "connection '\(connection.name)': bad token_url", retryable: false)
         }
@@ -186,8 +192,9 @@ package final class HTTPConnector: HTTPCalling {
         headers.add(name: "Authorization", value: "Basic \(basic)")
         headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         headers.add(name: "Accept", value: "application/json")
-        let response = try await read(
-            try await send(url: url, method: "POST", body: .text(form.percentEncodedQuery ?? ""), headers: headers, connection: connection),
+        let response = read(
+            try await send(
+                url: url, method: "POST", body: .text(form.percentEncodedQuery ?? ""), headers: headers, connection: connection, deadline: deadline),
             connection: connection)
         if let failure = response.failure(method: "POST", path: "token_url") {
             throw ActivityFailure(
@@ -229,27 +236,15 @@ enum RetryAfter {
     }
 }
 
-/// Runs work until it ends or `timeout` passes, which cancels it and fails with `failure`.
-enum Deadline {
-    static func run<T: Sendable>(
-        _ timeout: Duration, failure: ActivityFailure, _ work: @escaping @Sendable () async throws(ActivityFailure) -> T
-    ) async throws(ActivityFailure) -> T {
-        let result = await withTaskGroup(of: Result<T, ActivityFailure>?.self) { group in
-            group.addTask {
-                do throws(ActivityFailure) { return .success(try await work()) } catch { return .failure(error) }
-            }
-            group.addTask {
-                do { try await Task.sleep(for: timeout) } catch { return nil }
-                return .failure(failure)
-            }
-            var first: Result<T, ActivityFailure>?
-            for await end in group {
-                guard first == nil, let end else { continue }
-                first = end
-                group.cancelAll()
-            }
-            return first ?? .failure(ActivityFailure(.cancelled, "request cancelled"))
-        }
-        return try result.get()
+/// When a request must have ended (its connection's `timeout`, or the request's own if shorter).
+struct RequestDeadline: Sendable {
+    let at: NIODeadline
+    let timeout: Duration
+    let request: HTTPCall
+    let connection: String
+
+    var failure: ActivityFailure {
+        let path = request.path.isEmpty ? "/" : request.path
+        return ActivityFailure(.timeout, "\(request.method) \(path) (connection '\(connection)') timed out after \(timeout)")
     }
 }

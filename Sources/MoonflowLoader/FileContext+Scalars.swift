@@ -222,7 +222,11 @@ extension FileContext {
             for item in items {
                 if let v = valueTemplate(item) { out.append(v) } else { ok = false }
             }
-            return ok ? .array(out) : nil
+            guard ok else { return nil }
+            // Without an expression anywhere, the tree is one value: rendering it needs no scope
+            // and no sandbox (the engine renders a `with` like this at every start of its activity).
+            let values = out.compactMap(\.constant)
+            return values.count == out.count ? .value(.array(values)) : .array(out)
         case .mapping(let pairs):
             var out: [(String, ValueTemplate)] = []
             var ok = true
@@ -234,7 +238,9 @@ extension FileContext {
                 }
                 if let v = valueTemplate(pair.value) { out.append((key, v)) } else { ok = false }
             }
-            return ok ? .object(.init(uniqueKeysWithValues: out)) : nil
+            guard ok else { return nil }
+            let values = out.compactMap { key, template in template.constant.map { (key, $0) } }
+            return values.count == out.count ? .value(.object(.init(uniqueKeysWithValues: values))) : .object(.init(uniqueKeysWithValues: out))
         }
     }
 

@@ -43,6 +43,11 @@ package indirect enum ValueTemplate: Sendable, Hashable {
     case array([ValueTemplate])
     case object(OrderedDictionary<String, ValueTemplate>)
 
+    /// The value of a tree without expressions (the loader folds such a tree into `.value`).
+    package var constant: Value? {
+        if case .value(let value) = self { value } else { nil }
+    }
+
     /// Every expression in the tree, in document order.
     package var expressions: [Expression] {
         switch self {

@@ -77,4 +77,26 @@ import Testing
         #expect(with["literal"] == .value("${ not } plain"))
         #expect(with["number"] == .value(3))
     }
+
+    @Test func aWithWithoutExpressionsIsOneValueToRender() throws {
+        let (constant, diagnostics) = try loadActivity(
+            """
+                with: {connection: svc, path: /ok, query: {page: 2}, tags: [a, "$${ b }"]}
+
+            """)
+        #expect(diagnostics.isEmpty)
+        #expect(constant?.with == .value(["connection": "svc", "path": "/ok", "query": ["page": 2], "tags": ["a", "${ b }"]]))
+        // One expression anywhere keeps the tree, its other members folded.
+        let (mixed, _) = try loadActivity(
+            """
+                with: {connection: svc, query: {page: "${ input.page }"}, tags: [a]}
+
+            """)
+        guard case .object(let members)? = mixed?.with else {
+            Issue.record("with should stay a tree")
+            return
+        }
+        #expect(members["connection"] == .value("svc") && members["tags"] == .value(["a"]))
+        #expect(members["query"] == .object(["page": .template(Template(parts: [.expression(Expression("input.page"))]))]))
+    }
 }

@@ -148,7 +148,8 @@ extension RunDriver {
     ) async throws -> (input: Value, started: Bool)? {
         let name = activity.name
         // The scope is built only for an activity that evaluates something: it copies every step's output.
-        let evaluates = activity.when != nil || activity.with != nil || activity.dependencies.contains { $0.when != nil }
+        let evaluates =
+            activity.when != nil || (activity.with != nil && activity.with?.constant == nil) || activity.dependencies.contains { $0.when != nil }
         let scope = evaluates ? expressionScope() : .null
         do {
             if activity.dependencies.contains(where: { $0.when != nil }) {
