@@ -193,9 +193,12 @@ package final class PostgresRunStore: SharedRunStore {
     static func releases(_ state: RunState) -> Bool { state.status == .waiting || state.status.isTerminal }
 
     /// Notes the claim a write or a claim answered; `written` is the run's state after this
-    /// process's write (nil after a claim: the state is then the database's to tell).
+    /// process's write (nil after a claim: the state is then the database's to tell). The state
+    /// of a run left waiting in the run queue is not kept: a long queue would hold every run's
+    /// state in memory, and its drive comes later, when a slot frees.
     func noteClaim(_ runID: String, epoch: Int64, released: Bool, written: RunState? = nil) {
-        claims.withLock { claims in claims[runID] = released ? nil : Claim(epoch: epoch, written: written) }
+        let kept = written.flatMap { $0.status == .queued && $0.queuePlace != nil ? nil : $0 }
+        claims.withLock { claims in claims[runID] = released ? nil : Claim(epoch: epoch, written: kept) }
     }
 
     private func forgetWrittenState(of runID: String) {
