@@ -65,6 +65,11 @@ struct BenchProject {
     /// An engine composed as `moonflow run` composes it (`Runtime.make`), over the store the
     /// bench was asked for; with the project's moonflow.yaml when `configured`.
     func engine(_ store: BenchStore, configured: Bool = false) async throws -> Engine {
+        try await runtime(store, configured: configured).engine
+    }
+
+    /// The runtime `engine(_:configured:)` takes its engine from (with its store).
+    func runtime(_ store: BenchStore, configured: Bool = false) async throws -> Runtime {
         var config = configured ? try Runtime.configuration(project: directory).get() : EngineConfig()
         switch store {
         case .memory: config.store = .memory
@@ -74,7 +79,7 @@ struct BenchProject {
         }
         let options = RuntimeOptions(
             project: directory, config: config, logger: Logger.escapedStandardError(label: "moonflow", level: .warning))
-        return try await Runtime.open(options).engine
+        return try await Runtime.open(options)
     }
 }
 

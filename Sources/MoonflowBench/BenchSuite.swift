@@ -1,7 +1,7 @@
 extension Bench {
     /// Every scenario `moonflow bench` knows, in the order they run; add new ones here.
     package static let scenarios: [any BenchScenario] = [
-        Seq40Scenario(), Par10Scenario(), Runs3Scenario(), ConcurrentScenario(), LoadScenario(), SandboxScenario(),
+        Seq40Scenario(), Par10Scenario(), Runs3Scenario(), ConcurrentScenario(), ForgottenTransactionScenario(), LoadScenario(), SandboxScenario(),
         SchemaScenario(), HTTPCallScenario(),
         // Last: they start the server, which bootstraps the process's metrics backend for what follows.
         ReloadScenario(), HTTPScenario(),

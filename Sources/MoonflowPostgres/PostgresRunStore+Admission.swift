@@ -105,16 +105,22 @@ extension PostgresRunStore {
         ) { try $0.decode(Bool.self) }.first ?? false
     }
 
-    package func freeSlot(of runID: String) async throws {
+    package func freeSlot(of runID: String) async throws -> [String] {
         // An admission of a run still queued (another process's start of the same id won) stays.
-        try await execute(
+        // One statement: freeing, the wake-up when runs wait, and which workflows they are of.
+        try await rows(
             """
             WITH freed AS (
                 DELETE FROM run_admitted a WHERE a.run_id = \(runID)
                   AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = a.run_id AND r.status = 'queued')
+            ), queued AS (
+                SELECT DISTINCT workflow FROM (\(unescaped: Self.waiting)) w
+            ), woken AS (
+                SELECT pg_notify(\(Self.channel), 'slot') FROM queued LIMIT 1
             )
-            SELECT pg_notify(\(Self.channel), 'slot') FROM (\(unescaped: Self.waiting)) w LIMIT 1
-            """)
+            SELECT workflow FROM queued WHERE (SELECT count(*) FROM woken) >= 0
+            """
+        ) { try $0.decode(String.self) }
     }
 
     package func admissionSnapshot() async throws -> RunQueueSnapshot {

@@ -11,6 +11,21 @@ import PostgresNIO
 extension PostgresRunStore {
     static let channel = "moonflow_work"
 
+    /// This process's claim on a run: its epoch and, when this process wrote the run's last
+    /// transition under it, the state that write stored.
+    struct Claim: Sendable {
+        var epoch: Int64
+        var written: RunState?
+    }
+
+    /// The state this process wrote last under its claim, without a round trip: while the claim is
+    /// this process's, no other writes the run (every write checks the epoch, docs/scale-out.md), and
+    /// a write that lost the claim or whose outcome is unknown forgets the state. Else the stored state.
+    package func stateToDrive(of runID: String) async throws -> RunState? {
+        if let written = claims.withLock({ $0[runID]?.written }) { return written }
+        return try await state(of: runID)
+    }
+
     /// Milliseconds of the lease, for SQL intervals.
     var leaseMilliseconds: Int64 {
         options.lease.components.seconds * 1000 + options.lease.components.attoseconds / 1_000_000_000_000_000

@@ -20,8 +20,8 @@ package final class PostgresRunStore: SharedRunStore {
     let logger: Logger
     /// This process in `processes` (host, pid and a random part: a restarted process is another).
     package let processID: String
-    /// The runs this process drives, with the epoch of its claim on each (docs/scale-out.md).
-    let claims = Mutex<[String: Int64]>([:])
+    /// The runs this process drives, with its claim on each (docs/scale-out.md).
+    let claims = Mutex<[String: Claim]>([:])
     /// One element when another process announced work (`NOTIFY moonflow_work`).
     let announcements = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     private let committer: PostgresCommitter
@@ -131,7 +131,7 @@ package final class PostgresRunStore: SharedRunStore {
         write["definition"] = Self.definitionValue(definition, at: events.first?.at ?? state.queuedAt)
         switch try await committer.write(.object(write), committed: committed) {
         case .written(_, _, let epoch):
-            noteClaim(state.id, epoch: epoch, released: Self.releases(state))
+            noteClaim(state.id, epoch: epoch, released: Self.releases(state), written: state)
             return true
         case .exists: return false
         case .conflict, .owned, .lost, .busy, .unknownRun: throw RunStoreError.storageBusy("run '\(state.id)' was not created")
@@ -162,10 +162,22 @@ package final class PostgresRunStore: SharedRunStore {
         _ committed: CommitHandler?
     ) async throws {
         var write = write
-        if let epoch = claims.withLock({ $0[runID] }) { write["epoch"] = .int(epoch) }
-        switch try await committer.write(.object(write), committed: committed) {
-        case .written(_, _, let epoch): noteClaim(runID, epoch: epoch, released: Self.releases(newState))
-        case .exists: return
+        if let epoch = claims.withLock({ $0[runID]?.epoch }) { write["epoch"] = .int(epoch) }
+        let outcome: PostgresCommitter.Outcome
+        do {
+            outcome = try await committer.write(.object(write), committed: committed)
+        } catch {
+            // Whether it committed is unknown: the run's state is read from the database again.
+            forgetWrittenState(of: runID)
+            throw error
+        }
+        if case .written(_, _, let epoch) = outcome {
+            noteClaim(runID, epoch: epoch, released: Self.releases(newState), written: newState)
+            return
+        }
+        forgetWrittenState(of: runID)
+        switch outcome {
+        case .written, .exists: return
         case .conflict(let length):
             throw RunStoreError.conflict(runID: runID, expectedLength: newState.journalLength - events.count, actualLength: length)
         case .owned(let owner): throw RunStoreError.ownedElsewhere(runID: runID, owner: owner)
@@ -180,8 +192,17 @@ package final class PostgresRunStore: SharedRunStore {
     /// Whether a run in `state` is nobody's after its write: it waits (on a timer or a task) or ended.
     static func releases(_ state: RunState) -> Bool { state.status == .waiting || state.status.isTerminal }
 
-    func noteClaim(_ runID: String, epoch: Int64, released: Bool) {
-        claims.withLock { claims in claims[runID] = released ? nil : epoch }
+    /// Notes the claim a write or a claim answered; `written` is the run's state after this
+    /// process's write (nil after a claim: the state is then the database's to tell). The state
+    /// of a run left waiting in the run queue is not kept: a long queue would hold every run's
+    /// state in memory, and its drive comes later, when a slot frees.
+    func noteClaim(_ runID: String, epoch: Int64, released: Bool, written: RunState? = nil) {
+        let kept = written.flatMap { $0.status == .queued && $0.queuePlace != nil ? nil : $0 }
+        claims.withLock { claims in claims[runID] = released ? nil : Claim(epoch: epoch, written: kept) }
+    }
+
+    private func forgetWrittenState(of runID: String) {
+        claims.withLock { claims in claims[runID]?.written = nil }
     }
 
     private static func definitionValue(_ definition: PinnedDefinition, at: Timestamp) -> Value {

@@ -26,7 +26,7 @@ struct PostgresAdmissionTests {
         #expect(try await stores[0].takeSlot(runID: "x", workflow: "other", workflowMax: nil, engineMax: 3) == .taken)
         #expect(try await stores[1].admissionSnapshot().running == ["w": 2, "other": 1])
         // A slot whose run was not created is given back, and another process takes it.
-        try await stores[2].freeSlot(of: taken[0])
+        #expect(try await stores[2].freeSlot(of: taken[0]) == [])
         #expect(try await stores[1].takeSlot(runID: "y", workflow: "w", workflowMax: 2, engineMax: nil) == .taken)
         #expect(try await stores[0].takeSlot(runID: "z", workflow: "w", workflowMax: 2, engineMax: nil) == .full(queuedInWorkflow: 0, queuedInAll: 0))
     }

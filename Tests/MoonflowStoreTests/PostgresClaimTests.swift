@@ -44,6 +44,33 @@ struct PostgresClaimTests {
         try await expectConsistent(b)
     }
 
+    /// A driver starts from the state its process's own last write stored, while that process's
+    /// claim holds (no round trip); once the claim is lost, from the database's.
+    @Test func theStateToDriveIsTheOwnLastWriteWhileTheClaimHolds() async throws {
+        let cluster = try await PostgresCluster.shared()
+        let url = try await cluster.createDatabase()
+        let database = String(url.split(separator: "/").last!)
+        let (a, b) = (try await Self.open(url), try await Self.open(url))
+        _ = try await EventPositionStoreTests.drive(a, runs: 1, steps: 1)
+        try await Self.step(a, "r0", attempt: 1)
+        let written = try #require(try await a.stateToDrive(of: "r0"))
+        #expect(written == (try await a.state(of: "r0")))
+        // The journal loses its last row behind the store's back (as no writer does): the state
+        // to drive is still a's own write, not read back.
+        try await cluster.psql(
+            "DELETE FROM journal WHERE run_id = 'r0' AND seq = (SELECT max(seq) FROM journal WHERE run_id = 'r0')", database: database)
+        let stored = try #require(try await a.state(of: "r0"))
+        #expect(stored.journalLength == written.journalLength - 1)
+        #expect(try await a.stateToDrive(of: "r0") == written)
+        // b takes the run over; a's next write is refused, and a reads the database from then on.
+        try await cluster.psql("UPDATE processes SET lease_until = now() WHERE id = '\(a.processID)'", database: database)
+        #expect(try await b.claimReadyRuns(limit: 10) == ["r0"])
+        await #expect(throws: RunStoreError.claimLost(runID: "r0")) { try await Self.step(a, "r0", attempt: 2) }
+        #expect(try await a.stateToDrive(of: "r0") == stored)
+        // b never wrote the run: it drives from what is stored.
+        #expect(try await b.stateToDrive(of: "r0") == stored)
+    }
+
     @Test func aShortLeaseEndsWithoutHeartbeatsAndTheRunsAreClaimedInBatches() async throws {
         let url = try await PostgresCluster.shared().createDatabase()
         var a: PostgresRunStore? = try await Self.open(url, lease: .seconds(1))

@@ -10,12 +10,8 @@ import PostgresNIO
 enum PostgresCommitFloor {
     /// Median nanoseconds of one commit, over `repetitions` batches of `commits`.
     static func measure(_ location: PostgresLocation, commits: Int = 200, repetitions: Int = 5) async throws -> Double {
-        let logger = Logger(label: "moonflow.bench.floor", factory: { _ in SwiftLogNoOpLogHandler() })
-        var configuration = PostgresConnection.Configuration(
-            host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
-            tls: location.tls == .disable ? .disable : .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())))
-        configuration.options.additionalStartupParameters = [("application_name", "moonflow-bench")]
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        let logger = Self.logger
+        let connection = try await connect(location)
         let table = "moonflow_bench_floor_\(UUID().uuidString.prefix(8).lowercased())"
         do {
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE TABLE \(table) (id bigserial PRIMARY KEY, v text)"), logger: logger)
@@ -34,5 +30,16 @@ enum PostgresCommitFloor {
             try? await connection.close()
             throw error
         }
+    }
+
+    static let logger = Logger(label: "moonflow.bench.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A connection of its own to the bench's database, outside the store's pool (`moonflow-bench`).
+    static func connect(_ location: PostgresLocation) async throws -> PostgresConnection {
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
+            tls: location.tls == .disable ? .disable : .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())))
+        configuration.options.additionalStartupParameters = [("application_name", "moonflow-bench")]
+        return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
     }
 }

@@ -52,8 +52,8 @@ final class DriverEnvironment: Sendable {
 /// What a driver asks of the run level above it (the `Engine`): run admission, and the child runs
 /// of `type: workflow` activities, each driven by a driver of its own.
 protocol DriverHost: Sendable {
-    /// Whether the run still waits in the run queue for a slot (docs/resilience.md).
-    func isQueued(_ runID: RunID) async throws -> Bool
+    /// Whether the run in `state` (queued) still waits in the run queue for a slot (docs/resilience.md).
+    func isQueued(_ state: RunState) async throws -> Bool
     /// A run that waited goes on: it holds a slot again.
     func resumed(_ runID: RunID, workflow: String) async throws
     /// The run waits (on a human, a timer or a child) or ended: its slot goes to the next queued run.

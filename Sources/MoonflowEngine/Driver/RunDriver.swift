@@ -42,7 +42,7 @@ final class RunDriver {
         try await processDue()
         if state.status == .queued, state.ending == nil {
             // Still in the run queue (docs/resilience.md): it starts when admission gives it a slot.
-            if try await host.isQueued(state.id) { return state.status }
+            if try await host.isQueued(state) { return state.status }
             let deadline = workflow.timeout.map { environment.clock.now + $0 }
             // Written with the start of the first activities (or whatever the drive writes
             // first): a lone durable run pays one synced commit fewer. Until then nothing is

@@ -9,7 +9,8 @@ extension Engine: DriverHost {
         // tasks and their scripts then run one after another without hand-offs.
         let status = try await withTaskExecutorPreference(runner.taskExecutor()) {
             try await leases.withLease(runID) {
-                guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
+                let stored = if let shared = sharedStore { try await shared.stateToDrive(of: runID) } else { try await store.state(of: runID) }
+                guard let state = stored else { throw EngineError.unknownRun(runID) }
                 if state.status.isTerminal { return state.status }
                 return try await body(driver(for: state, workflow: try await workflow(of: state), hash: state.definitionHash))
             }
@@ -61,9 +62,10 @@ extension Engine: DriverHost {
 
     // MARK: - DriverHost
 
-    func isQueued(_ runID: RunID) async throws -> Bool {
-        if let shared = sharedStore { return try await shared.waitsInQueue(runID) }
-        return try await admission().isWaiting(runID)
+    func isQueued(_ state: RunState) async throws -> Bool {
+        // On a shared store only a run created with a queue place was ever in the run queue.
+        if let shared = sharedStore { return state.queuePlace != nil ? try await shared.waitsInQueue(state.id) : false }
+        return try await admission().isWaiting(state.id)
     }
 
     func resumed(_ runID: RunID, workflow: String) async throws {

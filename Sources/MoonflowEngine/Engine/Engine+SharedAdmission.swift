@@ -27,8 +27,7 @@ extension Engine {
 
     /// The run ended or waits (or was not created): its slot is free for the cluster's queued runs.
     func releaseShared(_ shared: any SharedRunStore, runID: RunID) async throws {
-        try await shared.freeSlot(of: runID)
-        try await admitQueuedRuns()
+        try await admitQueuedRuns(of: try await shared.freeSlot(of: runID))
     }
 
     /// Admits the queued runs of the cluster that fit now and that this process may drive, and
@@ -36,8 +35,12 @@ extension Engine {
     /// process announces work, and on the claim loop's poll. Nothing on a store of one process.
     package func admitQueuedRuns() async throws {
         guard let shared = sharedStore else { return }
-        let workflows = try await shared.queuedWorkflows()
-        guard !workflows.isEmpty else { return }
+        try await admitQueuedRuns(of: try await shared.queuedWorkflows())
+    }
+
+    /// `admitQueuedRuns` when the workflows with queued runs are known (`freeSlot` answered them).
+    private func admitQueuedRuns(of workflows: [String]) async throws {
+        guard let shared = sharedStore, !workflows.isEmpty else { return }
         var limits: [String: ConcurrencyLimits] = [:]
         for workflow in workflows {
             limits[workflow] = await catalog?.workflow(id: workflow)?.workflow.concurrency

@@ -35,6 +35,10 @@ extension RunStatus {
 package protocol SharedRunStore: DurableRunStore {
     /// This process's id in the store (`processes`).
     var processID: String { get }
+    /// The run's state for a driver of this process: what this process's own last write stored,
+    /// while its claim on the run holds (no round trip), else `state(of:)`. Every write checks the
+    /// claim, so a state gone stale behind a lost claim is never written over.
+    func stateToDrive(of runID: String) async throws -> RunState?
     /// Claims up to `limit` runs that are ready and nobody's — queued, running or compensating
     /// runs whose owner's lease expired — skipping those another process is claiming, and returns
     /// their ids, to be driven here.
@@ -63,8 +67,9 @@ package protocol SharedRunStore: DurableRunStore {
     /// Whether the queued run still waits for a slot.
     func waitsInQueue(_ runID: String) async throws -> Bool
     /// The run ended, waits, or was not created: an admission it held is dropped, and, when runs
-    /// wait in the queue, every process is woken (`NOTIFY`) to admit them.
-    func freeSlot(of runID: String) async throws
+    /// wait in the queue, every process is woken (`NOTIFY`) to admit them. Returns the workflows
+    /// with runs waiting in the queue (as `queuedWorkflows`), in the same round trip.
+    func freeSlot(of runID: String) async throws -> [String]
     /// Who holds a slot and who waits, across the cluster, for monitoring.
     func admissionSnapshot() async throws -> RunQueueSnapshot
 }
