@@ -188,6 +188,7 @@ final class HelperProcess: @unchecked Sendable {
                         var events: [EmittedEvent] = []
                         for _ in 0..<min(count, payload.count) { events.append(EmittedEvent(type: try reader.string(), payload: try reader.value())) }
                         peakRSS = try reader.u64()
+                        try deliverRecording(&reader, to: invocation)
                         channel.trim()
                         return Execution(
                             result: .success(ScriptOutcome(output: output, contextWrites: writes, logs: logs, events: events)), retire: false)
@@ -195,6 +196,7 @@ final class HelperProcess: @unchecked Sendable {
                         let failure = try reader.failure()
                         let tripped = try reader.bool()
                         peakRSS = try reader.u64()
+                        try deliverRecording(&reader, to: invocation)
                         channel.trim()
                         return Execution(result: .failure(failure), retire: tripped)
                     default:
@@ -216,6 +218,16 @@ final class HelperProcess: @unchecked Sendable {
                 return misbehaved("sent \(problem)")
             }
         }
+    }
+
+    /// Reads the recording at the end of a `done` or `failed` frame and tells the invocation's
+    /// sink; one it did not ask for, or bytes after it, mean the helper is not speaking the protocol.
+    private func deliverRecording(_ reader: inout FrameReader, to invocation: ScriptInvocation) throws(FrameError) {
+        let recording = try reader.recording()
+        guard reader.isAtEnd else { throw FrameError(message: "bytes after the recording") }
+        guard let recording else { return }
+        guard let sink = invocation.recordingSink else { throw FrameError(message: "a recording the engine did not ask for") }
+        sink(recording)
     }
 
     /// The helper died under the execution (or was killed for a cancellation).
