@@ -37,6 +37,8 @@ final class HelperProcess: @unchecked Sendable {
         var maxFrame: Int
         /// Wait for `hello` at most this long (a loaded machine starts processes slowly).
         var startTimeout: Duration = .seconds(20)
+        /// Nanoseconds the engine polls for the helper's next frame before sleeping (`Settings.spin`).
+        var spin: UInt64 = 0
     }
 
     private init(pid: pid_t, channel: FrameChannel) {
@@ -51,6 +53,19 @@ final class HelperProcess: @unchecked Sendable {
     /// ends, and the threads of Swift's pools come and go.
     static func start(_ launch: Launch) throws(ActivityFailure) -> HelperProcess {
         try HelperSpawner.shared.perform { () throws(ActivityFailure) -> HelperProcess in try spawn(launch) }
+    }
+
+    /// Starts a helper on the spawner thread and hands it to `ready` there, without waiting
+    /// (`nil` when it could not start).
+    static func startInBackground(_ launch: Launch, ready: @escaping @Sendable (HelperProcess?) -> Void) {
+        HelperSpawner.shared.submit { ready(try? spawn(launch)) }
+    }
+
+    /// Kills the helper now and reaps it on the spawner thread, so the caller does not wait for
+    /// the process to end.
+    func retireInBackground() {
+        kill(forCancel: false)
+        HelperSpawner.shared.submit { self.retire() }
     }
 
     private static func spawn(_ launch: Launch) throws(ActivityFailure) -> HelperProcess {
@@ -69,7 +84,7 @@ final class HelperProcess: @unchecked Sendable {
             close(fds[0])
             throw ActivityFailure(.sandboxCrashed, "could not start a sandbox helper (\(launch.executable)): \(String(cString: strerror(error)))")
         }
-        let helper = HelperProcess(pid: pid, channel: FrameChannel(descriptor: fds[0], maxFrame: launch.maxFrame))
+        let helper = HelperProcess(pid: pid, channel: FrameChannel(descriptor: fds[0], maxFrame: launch.maxFrame, spin: launch.spin))
         let deadline = mf_iso_now_ns() &+ UInt64(launch.startTimeout.components.seconds) * 1_000_000_000
         guard case .frame(.hello, let payload) = helper.channel.receive(deadline: deadline) else {
             helper.retire()
@@ -309,16 +324,19 @@ private final class HelperSpawner: Sendable {
     func perform<T: Sendable>(_ body: @escaping @Sendable () throws(ActivityFailure) -> T) throws(ActivityFailure) -> T {
         let result = Mutex<Result<T, ActivityFailure>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        jobs.withLock {
-            $0.append {
-                let outcome: Result<T, ActivityFailure>
-                do throws(ActivityFailure) { outcome = .success(try body()) } catch { outcome = .failure(error) }
-                result.withLock { $0 = outcome }
-                done.signal()
-            }
+        submit {
+            let outcome: Result<T, ActivityFailure>
+            do throws(ActivityFailure) { outcome = .success(try body()) } catch { outcome = .failure(error) }
+            result.withLock { $0 = outcome }
+            done.signal()
         }
-        wake.signal()
         done.wait()
         return try result.withLock { $0! }.get()
+    }
+
+    /// Runs `job` on the spawner thread, after the jobs before it, without waiting.
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        jobs.withLock { $0.append(job) }
+        wake.signal()
     }
 }
