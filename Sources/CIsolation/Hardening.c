@@ -95,27 +95,7 @@ uint64_t mf_iso_now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static inline void relax(void) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
-long mf_iso_read_some(int fd, void *buffer, size_t capacity, uint64_t deadline_ns, uint64_t spin_ns) {
-    if (spin_ns > 0) {
-        uint64_t until = mf_iso_now_ns() + spin_ns;
-        if (deadline_ns != 0 && deadline_ns < until) until = deadline_ns;
-        for (;;) {
-            ssize_t n = recv(fd, buffer, capacity, MSG_DONTWAIT);
-            if (n > 0) return (long)n;
-            if (n < 0 && errno == ENOTSOCK) break;
-            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return -1;
-            if (mf_iso_now_ns() >= until) break;
-            for (int i = 0; i < 16; i++) relax();
-        }
-    }
+long mf_iso_read_some(int fd, void *buffer, size_t capacity, uint64_t deadline_ns) {
     for (;;) {
         if (deadline_ns != 0) {
             uint64_t now = mf_iso_now_ns();

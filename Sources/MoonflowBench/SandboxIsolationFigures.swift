@@ -5,17 +5,14 @@ import MoonflowModel
 /// The second wall's cost (docs/sandbox.md): one tiny code action per call in process and in a
 /// sandbox helper, each call timed alone from a runner thread (where the engine calls scripts),
 /// their p50 and p99 and the difference; the round trip of a bare socket pair between two threads
-/// (the floor of any helper call); the same without polling before sleeping (`Settings.spin`); a
-/// helper's throughput; how soon a spent helper is replaced (the spare handed over) and how long a
+/// (the floor of any helper call); a helper's throughput; how soon a spent helper is replaced (the spare handed over) and how long a
 /// helper takes to start cold.
 enum SandboxIsolationFigures {
     static let calls = 2_000
 
     static func measure(_ context: BenchContext, scenario: String) async throws -> [BenchFigure] {
         let runner = IsolatingRunner(inProcess: LuaRunner(threads: 1), helpers: .init(helpers: 1, testLedger: nil))
-        let sleeping = IsolatingRunner(inProcess: LuaRunner(threads: 1), helpers: .init(helpers: 1, testLedger: nil, spin: .zero, spare: false))
         try runner.process.prestart(1)
-        try sleeping.process.prestart(1)
         let inProcess = ScriptInvocation(chunk: ScriptChunk(source: "return input.n + 1", name: "bench.lua"), input: ["n": 41])
         var isolated = inProcess
         isolated.limits.isolation = .process
@@ -28,11 +25,6 @@ enum SandboxIsolationFigures {
                 helper += try await latencies(of: isolated, runner, count: calls / 2)
             }
             return (local.sorted(), helper.sorted())
-        }
-        let noSpin = try await withTaskExecutorPreference(sleeping.taskExecutor()) {
-            var times: [Double] = []
-            for _ in 0..<max(1, context.repetitions) { times += try await latencies(of: isolated, sleeping, count: calls / 2) }
-            return times.sorted()
         }
         let floor = try socketPairRoundTrip(count: calls)
         let replacement = try await replacementReady(runner.process, count: 5)
@@ -57,8 +49,6 @@ enum SandboxIsolationFigures {
             figure(
                 "one helper's executions", mean, String(format: "%.0f executions/s", 1e9 / mean),
                 target: .atMost(mean, 50_000, "≥ 20k tiny executions/s per helper")),
-            figure("process isolation p50, no spin", percentile(noSpin, 0.5), "output 42", floor: roundTrip),
-            figure("process isolation p99, no spin", percentile(noSpin, 0.99), "output 42", floor: roundTrip),
             figure("socket-pair round trip", floor, "8 bytes echoed by a thread"),
             figure(
                 "new helper ready", replacement, "a spent helper replaced, the spare handed over", unit: "helper",

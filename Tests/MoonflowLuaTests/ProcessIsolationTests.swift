@@ -15,12 +15,10 @@ import Testing
     }
 
     private static func settings(
-        maxExecutions: Int = 10_000, memoryMark: UInt64 = 512 << 20, testLedger: LuaTestLedger? = nil, spin: Duration = .microseconds(50),
-        spare: Bool = true
+        maxExecutions: Int = 10_000, memoryMark: UInt64 = 512 << 20, testLedger: LuaTestLedger? = nil, spare: Bool = true
     ) -> ProcessScriptRunner.Settings {
         .init(
-            helpers: 1, executable: helperExecutable, maxExecutions: maxExecutions, memoryMark: memoryMark, testLedger: testLedger, spin: spin,
-            spare: spare)
+            helpers: 1, executable: helperExecutable, maxExecutions: maxExecutions, memoryMark: memoryMark, testLedger: testLedger, spare: spare)
     }
 
     /// Waits (at most 30 s, a backstop) until the runner's spare has started.
@@ -266,16 +264,6 @@ import Testing
         #expect(bare.process.idleHelpers.count == 1 && bare.process.idleHelpers.first != first)
         #expect(!bare.process.hasSpare && bare.process.counts.started == 2)
         #expect(try await bare.run(Self.invocation("return 1")).output == 1)
-    }
-
-    /// Polling before sleeping changes nothing but the wait: the same answers with and without it.
-    @Test(arguments: [Duration.zero, .microseconds(50), .milliseconds(5)]) func answersDoNotDependOnTheSpin(spin: Duration) async throws {
-        let runner = Self.runner(Self.settings(spin: spin, spare: false))
-        for n in 0..<20 {
-            #expect(try await runner.run(Self.invocation("return input.n + \(n)")).output == .int(41 + Int64(n)))
-        }
-        let limits = ScriptLimits(instructions: 1 << 40, timeout: .milliseconds(200))
-        #expect(await Self.outcome(runner, Self.invocation("while true do end", limits: limits)).failure?.type == .timeout)
     }
 
     /// A script allocating 150 MB under a 200 MB limit: the helper holds it, the engine's RSS stays

@@ -35,10 +35,9 @@ void mf_iso_cpu_budget(uint64_t seconds);
 uint64_t mf_iso_peak_rss(void);
 
 /// Reads what has arrived, at most `capacity` bytes, waiting for some at most until `deadline_ns`
-/// (CLOCK_MONOTONIC; 0: no deadline). For the first `spin_ns` it polls without sleeping (an answer
-/// that comes that soon is read without a wake-up). Returns the count, -1 at end of file or on an
-/// error, -2 when the deadline passed first.
-long mf_iso_read_some(int fd, void *buffer, size_t capacity, uint64_t deadline_ns, uint64_t spin_ns);
+/// (CLOCK_MONOTONIC; 0: no deadline). Returns the count, -1 at end of file or on an error, -2
+/// when the deadline passed first.
+long mf_iso_read_some(int fd, void *buffer, size_t capacity, uint64_t deadline_ns);
 
 /// CLOCK_MONOTONIC in nanoseconds.
 uint64_t mf_iso_now_ns(void);

@@ -275,14 +275,11 @@ final class FrameChannel {
     private var end = 0
     /// The largest frame accepted; a bigger length means the peer is not to be trusted.
     let maxFrame: Int
-    /// Nanoseconds to poll for a frame before sleeping on the socket (`ProcessScriptRunner.Settings.spin`).
-    let spin: UInt64
     private static let initialCapacity = 64 << 10
 
-    init(descriptor: Int32, maxFrame: Int, spin: UInt64 = 0) {
+    init(descriptor: Int32, maxFrame: Int) {
         self.descriptor = descriptor
         self.maxFrame = maxFrame
-        self.spin = spin
         inbound = .allocate(byteCount: Self.initialCapacity, alignment: 8)
     }
 
@@ -357,7 +354,7 @@ final class FrameChannel {
     }
 
     private func fill(deadline: UInt64) -> Received? {
-        let result = mf_iso_read_some(descriptor, inbound.baseAddress! + end, inbound.count - end, deadline, spin)
+        let result = mf_iso_read_some(descriptor, inbound.baseAddress! + end, inbound.count - end, deadline)
         if result > 0 {
             end += result
             return nil

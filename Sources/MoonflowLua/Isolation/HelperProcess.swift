@@ -37,8 +37,6 @@ final class HelperProcess: @unchecked Sendable {
         var maxFrame: Int
         /// Wait for `hello` at most this long (a loaded machine starts processes slowly).
         var startTimeout: Duration = .seconds(20)
-        /// Nanoseconds the engine polls for the helper's next frame before sleeping (`Settings.spin`).
-        var spin: UInt64 = 0
     }
 
     private init(pid: pid_t, channel: FrameChannel) {
@@ -84,7 +82,7 @@ final class HelperProcess: @unchecked Sendable {
             close(fds[0])
             throw ActivityFailure(.sandboxCrashed, "could not start a sandbox helper (\(launch.executable)): \(String(cString: strerror(error)))")
         }
-        let helper = HelperProcess(pid: pid, channel: FrameChannel(descriptor: fds[0], maxFrame: launch.maxFrame, spin: launch.spin))
+        let helper = HelperProcess(pid: pid, channel: FrameChannel(descriptor: fds[0], maxFrame: launch.maxFrame))
         let deadline = mf_iso_now_ns() &+ UInt64(launch.startTimeout.components.seconds) * 1_000_000_000
         guard case .frame(.hello, let payload) = helper.channel.receive(deadline: deadline) else {
             helper.retire()

@@ -30,9 +30,6 @@ package final class ProcessScriptRunner: Sendable {
         package var defaultTimeout: Duration
         /// `test.ledger` (crash tests): the helper forwards each call to the engine's ledger.
         package var testLedger: LuaTestLedger?
-        /// How long the engine polls for a helper's answer before sleeping on the socket: an answer
-        /// within it costs no wake-up of a sleeping thread, but the poll holds a core meanwhile.
-        package var spin: Duration
         /// Whether a started, hardened helper waits beside the pool, so a helper that must be
         /// replaced is replaced by a hand-over rather than a start.
         package var spare: Bool
@@ -41,9 +38,8 @@ package final class ProcessScriptRunner: Sendable {
             helpers: Int = ProcessInfo.processInfo.activeProcessorCount, executable: String = ProcessScriptRunner.ownExecutable,
             maxExecutions: Int = 10_000, memoryMark: UInt64 = 512 << 20, addressSpace: UInt64 = 4 << 30,
             watchdogGrace: Duration = .milliseconds(100), defaultTimeout: Duration = LuaRunner.defaultTimeout,
-            testLedger: LuaTestLedger? = LuaTestLedger.fromEnvironment(), spin: Duration = .microseconds(50), spare: Bool = true
+            testLedger: LuaTestLedger? = LuaTestLedger.fromEnvironment(), spare: Bool = true
         ) {
-            self.spin = spin
             self.spare = spare
             self.helpers = max(1, helpers)
             self.executable = executable
@@ -82,7 +78,7 @@ package final class ProcessScriptRunner: Sendable {
         self.settings = settings
         launch = HelperProcess.Launch(
             executable: settings.executable, addressSpace: settings.addressSpace, testLedger: settings.testLedger != nil,
-            maxFrame: 1 << 30, spin: UInt64(settings.spin.components.seconds) * 1_000_000_000 + UInt64(settings.spin.components.attoseconds / 1_000_000_000))
+            maxFrame: 1 << 30)
         pool = Mutex(Pool())
         permits = DispatchSemaphore(value: settings.helpers)
         waiters = LuaThreadPool(threads: settings.helpers, stackSize: 1 << 20, testLedger: nil, name: "moonflow-helper-wait")
@@ -188,7 +184,8 @@ package final class ProcessScriptRunner: Sendable {
             defer { pool.spare = nil }
             return pool.spare
         }
-        primeSpare()
+        // Started behind the helper it needs, never before it (one thread starts them in turn).
+        defer { primeSpare() }
         if let spare { return spare }
         return try startHelper()
     }
@@ -234,9 +231,17 @@ package final class ProcessScriptRunner: Sendable {
             pool.withLock { $0.idle.append(helper) }
             return
         }
+        // The spare first: the next execution may take it before anything else is done.
+        let handedOver = pool.withLock { pool in
+            pool.replaced += 1
+            guard let spare = pool.spare else { return false }
+            pool.spare = nil
+            pool.idle.append(spare)
+            return true
+        }
         helper.retireInBackground()
-        pool.withLock { $0.replaced += 1 }
-        if let replacement = try? replacement() { pool.withLock { $0.idle.append(replacement) } }
+        if !handedOver, let fresh = try? startHelper() { pool.withLock { $0.idle.append(fresh) } }
+        primeSpare()
     }
 
     /// Replaces an idle helper as a spent one is replaced (`giveBack`), and says how long it took
