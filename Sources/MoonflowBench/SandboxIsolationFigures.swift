@@ -5,8 +5,8 @@ import MoonflowModel
 /// The second wall's cost (docs/sandbox.md): one tiny code action per call in process and in a
 /// sandbox helper, each call timed alone from a runner thread (where the engine calls scripts),
 /// their p50 and p99 and the difference; the round trip of a bare socket pair between two threads
-/// (the floor of any helper call); a helper's throughput; how soon a spent helper is replaced (the spare handed over) and how long a
-/// helper takes to start cold.
+/// (the floor of any helper call); a helper's throughput; how soon a spent helper is replaced (the
+/// spare handed over) and how long a helper takes to start cold.
 enum SandboxIsolationFigures {
     static let calls = 2_000
 
