@@ -54,21 +54,38 @@ uint64_t mf_iso_address_space(void) {
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+// CPU seconds used as the last getrusage read them (-1: not read yet), and the soft limit set last.
+static int64_t cpu_used = -1;
+static rlim_t cpu_soft = RLIM_INFINITY;
+static rlim_t cpu_hard = 0;
+
+static void read_usage(struct rusage *usage) {
+    if (getrusage(RUSAGE_SELF, usage) != 0) {
+        memset(usage, 0, sizeof *usage);
+        return;
+    }
+    cpu_used = (int64_t)usage->ru_utime.tv_sec + (int64_t)usage->ru_stime.tv_sec;
+}
+
 void mf_iso_cpu_budget(uint64_t seconds) {
-    struct rusage usage;
-    if (getrusage(RUSAGE_SELF, &usage) != 0) return;
-    struct rlimit l;
-    if (getrlimit(RLIMIT_CPU, &l) != 0) return;
-    uint64_t used = (uint64_t)usage.ru_utime.tv_sec + (uint64_t)usage.ru_stime.tv_sec + 1;
-    rlim_t soft = (rlim_t)(used + seconds);
-    if (l.rlim_max != RLIM_INFINITY && soft > l.rlim_max) soft = l.rlim_max;
-    l.rlim_cur = soft;
-    setrlimit(RLIMIT_CPU, &l);
+    if (cpu_used < 0) {
+        struct rusage usage;
+        read_usage(&usage);
+        struct rlimit l;
+        if (getrlimit(RLIMIT_CPU, &l) != 0) return;
+        cpu_hard = l.rlim_max;
+        cpu_soft = l.rlim_cur;
+    }
+    rlim_t soft = (rlim_t)((uint64_t)cpu_used + 1 + seconds);
+    if (cpu_hard != RLIM_INFINITY && soft > cpu_hard) soft = cpu_hard;
+    if (soft == cpu_soft) return;
+    struct rlimit l = {.rlim_cur = soft, .rlim_max = cpu_hard};
+    if (setrlimit(RLIMIT_CPU, &l) == 0) cpu_soft = soft;
 }
 
 uint64_t mf_iso_peak_rss(void) {
     struct rusage usage;
-    if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+    read_usage(&usage);
     return (uint64_t)usage.ru_maxrss * 1024;
 }
 

@@ -43,7 +43,7 @@ struct BenchCommandTests {
             metrics == [
                 "sandboxed run (sync)", "sandboxed run (async pool)", "expression (sync)", "fresh state per run (sync)",
                 "in process p50", "in process p99", "process isolation p50", "process isolation p99", "added by isolation p50",
-                "added by isolation p99", "one helper's executions", "socket-pair round trip", "new helper ready",
+                "added by isolation p99", "one helper's executions", "socket-pair round trip", "new helper ready", "cold helper start",
             ])
         let added = (report["scenarios"]?.arrayValue ?? []).first { $0["metric"] == "added by isolation p50" }
         #expect(added?["target_met"]?.boolValue != nil)

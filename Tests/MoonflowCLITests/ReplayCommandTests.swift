@@ -60,4 +60,28 @@ import Testing
         #expect(try CLIRunner.run(["runs", "replay", "r1", "draw", "--attempt", "5", "--project", path]).status == 2)
         #expect(try CLIRunner.run(["runs", "replay", "zz", "draw", "--project", path]).status == 2)
     }
+
+    /// With `isolation: process` the helper records the attempt (`activity.recorded`) and the
+    /// replay, in a helper too, reproduces it; changed code still differs.
+    @Test func anAttemptInASandboxHelperIsRecordedAndReplays() throws {
+        let project = try CLIProject(files: ["moonflow.yaml": "resources: {isolation: process}\n", "workflows/lottery.yaml": Self.workflow])
+        let path = project.url.path
+        let run = try CLIRunner.run(["run", "lottery", "--run-id", "p1", "--project", path])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+
+        let history = try CLIRunner.run(["runs", "history", "p1", "--format", "json", "--project", path])
+        let entries = try Value(json: history.stdout).arrayValue ?? []
+        let recorded = entries.filter { $0["type"] == "activity.recorded" }
+        #expect(recorded.count == 1 && recorded.first?["activity"] == "draw", "\(history.stdout)")
+        let data = recorded.first?["data"]
+        #expect(data?["now"]?.arrayValue?.count == 1 && data?["unix"]?.arrayValue?.count == 1)
+        #expect(data?["uuid"]?.arrayValue?.count == 1 && data?["random_seeds"]?.arrayValue?.count == 1)
+
+        let same = try CLIRunner.run(["runs", "replay", "p1", "draw", "--project", path, "--format", "json"])
+        #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
+        #expect(try Value(json: same.stdout)["equal"] == true)
+
+        let different = try CLIRunner.run(["runs", "replay", "p1", "draw", "--script", "return {ticket = uuid()}", "--project", path])
+        #expect(different.status == 1, "\(different.stdout)\(different.stderr)")
+    }
 }

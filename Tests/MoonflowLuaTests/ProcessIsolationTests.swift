@@ -15,9 +15,15 @@ import Testing
     }
 
     private static func settings(
-        maxExecutions: Int = 10_000, memoryMark: UInt64 = 512 << 20, testLedger: LuaTestLedger? = nil
+        maxExecutions: Int = 10_000, memoryMark: UInt64 = 512 << 20, testLedger: LuaTestLedger? = nil, spare: Bool = true
     ) -> ProcessScriptRunner.Settings {
-        .init(helpers: 1, executable: helperExecutable, maxExecutions: maxExecutions, memoryMark: memoryMark, testLedger: testLedger)
+        .init(
+            helpers: 1, executable: helperExecutable, maxExecutions: maxExecutions, memoryMark: memoryMark, testLedger: testLedger, spare: spare)
+    }
+
+    /// Waits (at most 30 s, a backstop) until the runner's spare has started.
+    private static func awaitSpare(_ runner: IsolatingRunner) async throws {
+        for _ in 0..<6_000 where !runner.process.hasSpare { try await Task.sleep(for: .milliseconds(5)) }
     }
 
     private static func invocation(
@@ -232,6 +238,32 @@ import Testing
         let marked = Self.runner(Self.settings(memoryMark: 1 << 20))
         _ = try await marked.run(Self.invocation("return 1"))
         #expect(marked.process.counts.replaced == 1)
+    }
+
+    /// A spent helper is replaced by the spare that waits started and hardened; another spare
+    /// starts behind it. Without a spare the replacement is started on the spot.
+    @Test func aSpentHelperIsReplacedByTheWaitingSpare() async throws {
+        let runner = Self.runner()
+        try runner.process.prestart(1)
+        try await Self.awaitSpare(runner)
+        #expect(runner.process.hasSpare)
+        #expect(runner.process.counts.started == 2)
+        let old = try #require(runner.process.idleHelpers.first)
+        _ = try runner.process.replaceIdleHelper()
+        let new = try #require(runner.process.idleHelpers.first)
+        #expect(new != old && runner.process.idleHelpers.count == 1)
+        #expect(try await runner.run(Self.invocation("return input.n + 1")).output == 42)
+        try await Self.awaitSpare(runner)
+        #expect(runner.process.hasSpare)
+        #expect(runner.process.counts.started == 3 && runner.process.counts.replaced == 1)
+
+        let bare = Self.runner(Self.settings(spare: false))
+        try bare.process.prestart(1)
+        let first = try #require(bare.process.idleHelpers.first)
+        _ = try bare.process.replaceIdleHelper()
+        #expect(bare.process.idleHelpers.count == 1 && bare.process.idleHelpers.first != first)
+        #expect(!bare.process.hasSpare && bare.process.counts.started == 2)
+        #expect(try await bare.run(Self.invocation("return 1")).output == 1)
     }
 
     /// A script allocating 150 MB under a 200 MB limit: the helper holds it, the engine's RSS stays

@@ -25,10 +25,13 @@ int mf_iso_install_seccomp(void);
 /// Bytes of virtual address space the process maps now (read before the filter is on).
 uint64_t mf_iso_address_space(void);
 
-/// Lets the helper's CPU time run `seconds` more before SIGXCPU ends it.
+/// Lets the helper's CPU time run `seconds` more before SIGXCPU ends it: the CPU time counted is
+/// the one `mf_iso_peak_rss` read after the previous execution (the helper only waited since), and
+/// the limit is set only when it changes.
 void mf_iso_cpu_budget(uint64_t seconds);
 
-/// The helper's peak resident set, in bytes.
+/// The helper's peak resident set, in bytes (and the CPU time it used so far, kept for
+/// `mf_iso_cpu_budget`): one `getrusage`.
 uint64_t mf_iso_peak_rss(void);
 
 /// Reads what has arrived, at most `capacity` bytes, waiting for some at most until `deadline_ns`

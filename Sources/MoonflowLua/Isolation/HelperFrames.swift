@@ -5,9 +5,10 @@ import OrderedCollections
 /// The protocol between the engine and a sandbox helper (docs/sandbox.md, "The second wall"): one
 /// stream socket, frames of `u32 length (little-endian) · u8 kind · payload`, the length counting
 /// the kind and the payload. The helper's first frame is `hello` with `HelperProtocol.version`;
-/// an engine meeting another version retires the helper.
+/// an engine meeting another version retires the helper. Version 2: a `run` frame ends with
+/// whether to record and the replay, `done` and `failed` with the recording.
 enum HelperProtocol {
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     /// Descriptor of the socket in the helper (posix_spawn's file actions put it there).
     static let helperDescriptor: Int32 = 3
     /// Bytes of a frame header.
@@ -17,7 +18,7 @@ enum HelperProtocol {
 /// What a frame carries.
 enum FrameKind: UInt8 {
     // Engine → helper.
-    /// An execution: limits, the chunk, the bindings.
+    /// An execution: limits, the chunk, the bindings, whether to record, the replay.
     case run = 1
     /// The answer to `http`.
     case httpAnswer = 2
@@ -35,9 +36,9 @@ enum FrameKind: UInt8 {
     case http = 12
     /// `test.ledger(tag)`: the engine appends the line, answers `ledgerAnswer`.
     case ledger = 13
-    /// The execution succeeded: output, context writes, events, the helper's peak RSS.
+    /// The execution succeeded: output, context writes, events, the helper's peak RSS, the recording.
     case done = 14
-    /// The execution failed: the typed failure, whether a limit tripped, the peak RSS.
+    /// The execution failed: the typed failure, whether a limit tripped, the peak RSS, the recording.
     case failed = 15
 }
 
@@ -173,6 +174,9 @@ struct FrameReader {
         defer { offset += count }
         return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
     }
+
+    /// Whether the payload was read to its end.
+    var isAtEnd: Bool { offset == bytes.count }
 
     mutating func u8() throws(FrameError) -> UInt8 { try take(1)[0] }
 

@@ -53,6 +53,19 @@ final class HelperProcess: @unchecked Sendable {
         try HelperSpawner.shared.perform { () throws(ActivityFailure) -> HelperProcess in try spawn(launch) }
     }
 
+    /// Starts a helper on the spawner thread and hands it to `ready` there, without waiting
+    /// (`nil` when it could not start).
+    static func startInBackground(_ launch: Launch, ready: @escaping @Sendable (HelperProcess?) -> Void) {
+        HelperSpawner.shared.submit { ready(try? spawn(launch)) }
+    }
+
+    /// Kills the helper now and reaps it on the spawner thread, so the caller does not wait for
+    /// the process to end.
+    func retireInBackground() {
+        kill(forCancel: false)
+        HelperSpawner.shared.submit { self.retire() }
+    }
+
     private static func spawn(_ launch: Launch) throws(ActivityFailure) -> HelperProcess {
         var fds: [Int32] = [-1, -1]
         guard mf_iso_socketpair(&fds) == 0 else {
@@ -188,6 +201,7 @@ final class HelperProcess: @unchecked Sendable {
                         var events: [EmittedEvent] = []
                         for _ in 0..<min(count, payload.count) { events.append(EmittedEvent(type: try reader.string(), payload: try reader.value())) }
                         peakRSS = try reader.u64()
+                        try deliverRecording(&reader, to: invocation)
                         channel.trim()
                         return Execution(
                             result: .success(ScriptOutcome(output: output, contextWrites: writes, logs: logs, events: events)), retire: false)
@@ -195,6 +209,7 @@ final class HelperProcess: @unchecked Sendable {
                         let failure = try reader.failure()
                         let tripped = try reader.bool()
                         peakRSS = try reader.u64()
+                        try deliverRecording(&reader, to: invocation)
                         channel.trim()
                         return Execution(result: .failure(failure), retire: tripped)
                     default:
@@ -216,6 +231,16 @@ final class HelperProcess: @unchecked Sendable {
                 return misbehaved("sent \(problem)")
             }
         }
+    }
+
+    /// Reads the recording at the end of a `done` or `failed` frame and tells the invocation's
+    /// sink; one it did not ask for, or bytes after it, mean the helper is not speaking the protocol.
+    private func deliverRecording(_ reader: inout FrameReader, to invocation: ScriptInvocation) throws(FrameError) {
+        let recording = try reader.recording()
+        guard reader.isAtEnd else { throw FrameError(message: "bytes after the recording") }
+        guard let recording else { return }
+        guard let sink = invocation.recordingSink else { throw FrameError(message: "a recording the engine did not ask for") }
+        sink(recording)
     }
 
     /// The helper died under the execution (or was killed for a cancellation).
@@ -297,16 +322,19 @@ private final class HelperSpawner: Sendable {
     func perform<T: Sendable>(_ body: @escaping @Sendable () throws(ActivityFailure) -> T) throws(ActivityFailure) -> T {
         let result = Mutex<Result<T, ActivityFailure>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        jobs.withLock {
-            $0.append {
-                let outcome: Result<T, ActivityFailure>
-                do throws(ActivityFailure) { outcome = .success(try body()) } catch { outcome = .failure(error) }
-                result.withLock { $0 = outcome }
-                done.signal()
-            }
+        submit {
+            let outcome: Result<T, ActivityFailure>
+            do throws(ActivityFailure) { outcome = .success(try body()) } catch { outcome = .failure(error) }
+            result.withLock { $0 = outcome }
+            done.signal()
         }
-        wake.signal()
         done.wait()
         return try result.withLock { $0! }.get()
+    }
+
+    /// Runs `job` on the spawner thread, after the jobs before it, without waiting.
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        jobs.withLock { $0.append(job) }
+        wake.signal()
     }
 }

@@ -30,13 +30,17 @@ package final class ProcessScriptRunner: Sendable {
         package var defaultTimeout: Duration
         /// `test.ledger` (crash tests): the helper forwards each call to the engine's ledger.
         package var testLedger: LuaTestLedger?
+        /// Whether a started, hardened helper waits beside the pool, so a helper that must be
+        /// replaced is replaced by a hand-over rather than a start.
+        package var spare: Bool
 
         package init(
             helpers: Int = ProcessInfo.processInfo.activeProcessorCount, executable: String = ProcessScriptRunner.ownExecutable,
             maxExecutions: Int = 10_000, memoryMark: UInt64 = 512 << 20, addressSpace: UInt64 = 4 << 30,
             watchdogGrace: Duration = .milliseconds(100), defaultTimeout: Duration = LuaRunner.defaultTimeout,
-            testLedger: LuaTestLedger? = LuaTestLedger.fromEnvironment()
+            testLedger: LuaTestLedger? = LuaTestLedger.fromEnvironment(), spare: Bool = true
         ) {
+            self.spare = spare
             self.helpers = max(1, helpers)
             self.executable = executable
             self.maxExecutions = max(1, maxExecutions)
@@ -63,6 +67,9 @@ package final class ProcessScriptRunner: Sendable {
 
     private struct Pool {
         var idle: [HelperProcess] = []
+        /// The warm spare (`Settings.spare`), and whether one is being started.
+        var spare: HelperProcess?
+        var spareStarting = false
         var replaced = 0
         var started = 0
     }
@@ -80,19 +87,27 @@ package final class ProcessScriptRunner: Sendable {
     deinit {
         waiters.shutdown()
         let helpers = pool.withLock { pool in
-            defer { pool.idle = [] }
-            return pool.idle
+            defer {
+                pool.idle = []
+                pool.spare = nil
+            }
+            return pool.idle + (pool.spare.map { [$0] } ?? [])
         }
         for helper in helpers { helper.retire() }
     }
 
-    /// Starts helpers until `count` are idle (benchmarks, and a server that wants them warm).
+    /// Starts helpers until `count` are idle (benchmarks, and a server that wants them warm), and
+    /// the spare.
     package func prestart(_ count: Int) throws(ActivityFailure) {
         for _ in 0..<min(count, settings.helpers) {
             let helper = try startHelper()
             pool.withLock { $0.idle.append(helper) }
         }
+        primeSpare()
     }
+
+    /// Whether the warm spare is started and waiting.
+    package var hasSpare: Bool { pool.withLock { $0.spare != nil } }
 
     /// The pids of the idle helpers (tests kill them).
     package var idleHelpers: [Int32] { pool.withLock { $0.idle.map(\.pid) } }
@@ -160,7 +175,44 @@ package final class ProcessScriptRunner: Sendable {
 
     private func takeHelper() throws(ActivityFailure) -> HelperProcess {
         if let helper = pool.withLock({ $0.idle.popLast() }) { return helper }
+        return try replacement()
+    }
+
+    /// The spare if one waits (and another is started behind it), else a helper started now.
+    private func replacement() throws(ActivityFailure) -> HelperProcess {
+        let spare = pool.withLock { pool in
+            defer { pool.spare = nil }
+            return pool.spare
+        }
+        // Started behind the helper it needs, never before it (one thread starts them in turn).
+        defer { primeSpare() }
+        if let spare { return spare }
         return try startHelper()
+    }
+
+    /// Starts the spare in the background unless it waits or starts already.
+    private func primeSpare() {
+        guard settings.spare else { return }
+        let start = pool.withLock { pool in
+            defer { pool.spareStarting = true }
+            return pool.spare == nil && !pool.spareStarting
+        }
+        guard start else { return }
+        HelperProcess.startInBackground(launch) { [weak self] helper in
+            guard let self else {
+                helper?.retire()
+                return
+            }
+            let surplus = self.pool.withLock { pool -> HelperProcess? in
+                pool.spareStarting = false
+                guard let helper else { return nil }
+                pool.started += 1
+                if pool.spare != nil { return helper }
+                pool.spare = helper
+                return nil
+            }
+            surplus?.retire()
+        }
     }
 
     private func startHelper() throws(ActivityFailure) -> HelperProcess {
@@ -170,17 +222,38 @@ package final class ProcessScriptRunner: Sendable {
     }
 
     /// Keeps the helper for the next execution, or replaces it: after a crash or a tripped limit,
-    /// after `maxExecutions`, above `memoryMark`. The replacement starts at once, so the next
-    /// execution finds it ready.
+    /// after `maxExecutions`, above `memoryMark`. The replacement is the spare, handed over at once
+    /// (a new spare starts in the background), or without one a helper started here, so the next
+    /// execution finds it ready; the old one is killed now and reaped in the background.
     private func giveBack(_ helper: HelperProcess, retire: Bool) {
         let spent = retire || helper.isGone || helper.executions >= settings.maxExecutions || helper.peakRSS > settings.memoryMark
         guard spent else {
             pool.withLock { $0.idle.append(helper) }
             return
         }
-        helper.retire()
-        pool.withLock { $0.replaced += 1 }
-        if let replacement = try? startHelper() { pool.withLock { $0.idle.append(replacement) } }
+        // The spare first: the next execution may take it before anything else is done.
+        let handedOver = pool.withLock { pool in
+            pool.replaced += 1
+            guard let spare = pool.spare else { return false }
+            pool.spare = nil
+            pool.idle.append(spare)
+            return true
+        }
+        helper.retireInBackground()
+        if !handedOver, let fresh = try? startHelper() { pool.withLock { $0.idle.append(fresh) } }
+        primeSpare()
+    }
+
+    /// Replaces an idle helper as a spent one is replaced (`giveBack`), and says how long it took
+    /// from the need to a helper ready to run (`moonflow bench --scenario sandbox`).
+    package func replaceIdleHelper() throws(ActivityFailure) -> Duration {
+        guard let helper = pool.withLock({ $0.idle.popLast() }) else { throw ActivityFailure(.sandboxCrashed, "no idle helper to replace") }
+        let clock = ContinuousClock()
+        let start = clock.now
+        giveBack(helper, retire: true)
+        let took = start.duration(to: clock.now)
+        guard !idleHelpers.isEmpty else { throw ActivityFailure(.sandboxCrashed, "the replacement did not start") }
+        return took
     }
 
     /// Test-only (debug builds): has a helper make the forbidden call `which`; the failure

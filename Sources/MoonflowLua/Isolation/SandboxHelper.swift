@@ -107,6 +107,7 @@ final class HelperSession: @unchecked Sendable {
                 channel.writer.failure(ActivityFailure(.activityError, "\(which) returned \(result)"))
                 channel.writer.bool(false)
                 channel.writer.u64(mf_iso_peak_rss())
+                channel.writer.recording(nil)
                 guard channel.send() else { exit(0) }
             case .frame:
                 exit(65)
@@ -120,6 +121,8 @@ final class HelperSession: @unchecked Sendable {
         var invocation = request.invocation
         invocation.logSink = { [unowned self] entry in self.sendLog(entry) }
         if request.hasHTTP { invocation.http = HelperHTTP(session: self) }
+        let recorded = request.records ? RecordingBox() : nil
+        if let recorded { invocation.recordingSink = { recording in recorded.recording = recording } }
         let timeout = invocation.limits.timeout ?? .seconds(60)
         mf_iso_cpu_budget(UInt64(timeout.components.seconds) + 1)
         let deadline = mf_iso_now_ns() &+ request.remaining
@@ -152,6 +155,7 @@ final class HelperSession: @unchecked Sendable {
             channel.writer.bool(tripped)
         }
         channel.writer.u64(mf_iso_peak_rss())
+        channel.writer.recording(recorded?.recording)
         guard channel.send() else { exit(0) }
         channel.trim()
     }
@@ -204,12 +208,19 @@ private struct HelperHTTP: HTTPCalling {
     }
 }
 
+/// Where the helper's sandbox leaves an execution's recording (on the helper's one thread).
+private final class RecordingBox: @unchecked Sendable {
+    var recording: ScriptRecording?
+}
+
 /// A `run` frame, read.
 struct HelperRequest {
     var invocation: ScriptInvocation
     /// Nanoseconds left until the execution's deadline when the engine sent it.
     var remaining: UInt64
     var hasHTTP: Bool
+    /// Whether the engine wants the execution's recording back (it has a `recordingSink`).
+    var records: Bool
 
     init(_ reader: inout FrameReader) throws(FrameError) {
         var limits = ScriptLimits()
@@ -231,9 +242,13 @@ struct HelperRequest {
         let steps = try reader.value()
         let activity = try reader.value()
         let event = try reader.optionalValue()
+        records = try reader.bool()
+        let replay = try reader.recording()
+        guard reader.isAtEnd else { throw FrameError(message: "bytes after the replay") }
         invocation = ScriptInvocation(
             chunk: ScriptChunk(source: source, name: name, firstLine: firstLine), input: input, context: context, steps: steps,
             activity: activity, event: event, limits: limits, role: role)
+        invocation.replay = replay
     }
 
     /// Writes the frame of `invocation` (the engine's side).
@@ -258,6 +273,8 @@ struct HelperRequest {
         writer.value(invocation.steps)
         writer.value(invocation.activity)
         writer.optionalValue(invocation.event)
+        writer.bool(invocation.recordingSink != nil)
+        writer.recording(invocation.replay)
     }
 }
 
