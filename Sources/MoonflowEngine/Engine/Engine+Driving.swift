@@ -11,7 +11,9 @@ extension Engine: DriverHost {
             try await leases.withLease(runID) {
                 guard let state = try await store.state(of: runID) else { throw EngineError.unknownRun(runID) }
                 if state.status.isTerminal { return state.status }
-                return try await body(driver(for: state, workflow: try await workflow(of: state)))
+                let workflow = try await workflow(of: state)
+                guard let tracing = environment.tracing else { return try await body(driver(for: state, workflow: workflow)) }
+                return try await tracing.drive(state, workflow: workflow) { try await body(driver(for: state, workflow: workflow)) }
             }
         }
         // On a shared store a waiting run's slot is free too (its stored status no longer counts).
