@@ -146,6 +146,65 @@ import Testing
         #expect(Set(sent) == Set(requests.map { "00-\($0.traceHex)-\($0.spanHex)-01" }))
     }
 
+    @Test func aCompensationHasASpanOfItsOwnInTheRunsTrace() async throws {
+        let (collector, service) = (try await Self.collector(), try await Self.service())
+        defer { Task { await collector.stop(); await service.stop() } }
+        let workflow = """
+            workflow: traced
+            activities:
+              - name: reserve
+                run: return {id = 1}
+                compensate:
+                  run: return {released = true}
+              - name: charge
+                needs: [reserve]
+                run: error({type = "Declined", message = "no", retryable = false})
+            """
+        let project = try HTTPProject(config: Self.config(collector: collector, service: service), workflows: ["traced": workflow])
+        let (report, _) = try await Self.run(project, input: [:])
+        #expect(report.status == .compensated)
+        let spans = try Self.spans(collector)
+        let root = try #require(spans.first { $0.name == "run traced" })
+        #expect(root.string("moonflow.run.status") == "compensated" && root.statusCode == 2)
+        let undo = try #require(spans.first { $0.name == "compensation reserve" })
+        #expect(undo.parentHex == root.spanHex && undo.string("moonflow.status") == "completed")
+        #expect(spans.first { $0.name == "activity charge" }?.string("moonflow.error.type") == "Declined")
+        #expect(Set(spans.map(\.traceHex)).count == 1)
+    }
+
+    /// Two runtimes over one store stand for a process that stopped and the one that took over.
+    @Test func aRunAnotherProcessGoesOnWithStaysInItsTrace() async throws {
+        let (collector, service) = (try await Self.collector(), try await Self.service())
+        defer { Task { await collector.stop(); await service.stop() } }
+        let project = try HTTPProject(config: Self.config(collector: collector, service: service), workflows: ["traced": Self.workflow])
+        let store = InMemoryRunStore()
+        func runtime() throws -> Runtime {
+            var options = RuntimeOptions(
+                project: project.url, config: try Runtime.configuration(project: project.url).get(), store: .existing(store),
+                logger: HTTPProject.quiet, environment: Self.environment)
+            options.exportsTraces = true
+            return try Runtime.make(options)
+        }
+        let first = try runtime()
+        let id = try await first.exportingTraces { () async throws -> RunID in
+            let loaded = try first.loader.loadWorkflow("traced")
+            let id = try await first.engine.start(loaded.pinned, input: ["secret": "x"], breakBefore: ["fetch"])
+            #expect(try await first.driveUntilSettled(id).status == .paused)
+            return id
+        }
+        // The first process never ended its run span: only its attempts were exported.
+        #expect(try Self.spans(collector).map(\.name).sorted() == ["activity flaky", "activity flaky"])
+        let second = try runtime()
+        let status = try await second.exportingTraces { try await second.engine.unpause(id) }
+        #expect(status == .completed)
+        let spans = try Self.spans(collector)
+        let anchor = RunTrace.parent(of: id, given: nil, samplingRate: 1)
+        #expect(Set(spans.map(\.traceHex)) == [anchor.traceIDHex])
+        let run = try #require(spans.first { $0.name == "run traced" })
+        #expect(run.attributes["moonflow.run.resumed"] == .bool(true) && run.parentHex == TraceParent.hex(anchor.parentID))
+        #expect(spans.first { $0.name == "activity fetch" }?.parentHex == run.spanHex)
+    }
+
     @Test func samplingRateZeroExportsNothingButStillPropagatesTheTrace() async throws {
         let (collector, service) = (try await Self.collector(), try await Self.service())
         defer { Task { await collector.stop(); await service.stop() } }
