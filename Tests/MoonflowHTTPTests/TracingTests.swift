@@ -205,6 +205,22 @@ import Testing
         #expect(spans.first { $0.name == "activity fetch" }?.parentHex == run.spanHex)
     }
 
+    /// The built `moonflow run` exports the run's spans before it exits.
+    @Test func moonflowRunExportsItsRunBeforeExiting() async throws {
+        let (collector, service) = (try await Self.collector(), try await Self.service())
+        defer { Task { await collector.stop(); await service.stop() } }
+        let project = try HTTPProject(
+            config: Self.config(collector: collector, service: service).replacingOccurrences(of: "\"k-${ secrets.COLLECTOR }\"", with: "k-cli"),
+            workflows: ["traced": Self.workflow])
+        let (status, stdout) = try project.moonflow(["run", "traced", "--input", #"{"secret": "x"}"#, "--store", "memory", "--format", "json"])
+        #expect(status == 0)
+        let runID = try #require(try Value(json: stdout)["run_id"]?.stringValue)
+        let spans = try Self.spans(collector)
+        #expect(spans.map(\.name).sorted() == ["HTTP GET", "activity fetch", "activity flaky", "activity flaky", "run traced"])
+        #expect(Set(spans.map(\.traceHex)) == [RunTrace.parent(of: runID, given: nil, samplingRate: 1).traceIDHex])
+        #expect(collector.requests.first?.header("X-Collector-Key") == "k-cli")
+    }
+
     @Test func samplingRateZeroExportsNothingButStillPropagatesTheTrace() async throws {
         let (collector, service) = (try await Self.collector(), try await Self.service())
         defer { Task { await collector.stop(); await service.stop() } }

@@ -34,6 +34,8 @@ package struct RunTracingSetup: Sendable {
         var otel = OTel.Configuration.default
         otel.serviceName = "moonflow"
         otel.diagnosticLogger = .custom(logger)
+        // A failed export is a warning; swift-otel's own comings and goings are not news.
+        otel.diagnosticLogLevel = .warning
         otel.propagators = [.traceContext]
         otel.logs.enabled = false
         otel.metrics.enabled = false
