@@ -221,6 +221,41 @@ import Testing
         #expect(collector.requests.first?.header("X-Collector-Key") == "k-cli")
     }
 
+    @Test func aRunsTraceAndItsSamplingFollowFromItsIDAlone() {
+        let one = RunTrace.parent(of: "order-1", given: nil, samplingRate: 1)
+        #expect(one == RunTrace.parent(of: "order-1", given: nil, samplingRate: 1))
+        #expect(one.traceID != RunTrace.parent(of: "order-2", given: nil, samplingRate: 1).traceID)
+        #expect(one.traceID.count == 16 && one.parentID.count == 8 && one.sampled)
+        // The first 8 bytes of the trace id, as a fraction of 2⁶⁴, against the rate.
+        let low = [UInt8](repeating: 0, count: 7) + [1] + [UInt8](repeating: 7, count: 8)
+        let high = [0xc0] + [UInt8](repeating: 0, count: 15)
+        #expect(RunTrace.sampled(low, rate: 0.5) && !RunTrace.sampled(high, rate: 0.5) && RunTrace.sampled(high, rate: 0.8))
+        #expect(!RunTrace.sampled(low, rate: 0) && RunTrace.sampled(high, rate: 1))
+        // A caller's traceparent wins, sampled or not, whatever the rate.
+        let caller = TraceParent(header: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")!
+        #expect(RunTrace.parent(of: "order-1", given: caller, samplingRate: 1) == caller)
+    }
+
+    @Test func aHeaderNamingAnUndefinedSecretStopsTheRuntime() throws {
+        let project = try HTTPProject(
+            config: """
+                tracing: {enabled: true, headers: {Authorization: "Bearer ${ secrets.OTEL_TOKEN }"}}
+                secrets: {env_prefix: MOONFLOW_SECRET_}
+                """, workflows: ["traced": Self.workflow])
+        var options = RuntimeOptions(
+            project: project.url, config: try Runtime.configuration(project: project.url).get(), store: .memory, logger: HTTPProject.quiet,
+            environment: [:])
+        options.exportsTraces = true
+        #expect {
+            _ = try Runtime.make(options)
+        } throws: { error in
+            "\(error)" == "tracing.headers.Authorization names secret 'OTEL_TOKEN', which is not defined"
+        }
+        // A command that exports no traces does not need it.
+        options.exportsTraces = false
+        #expect(try Runtime.make(options).tracing == nil)
+    }
+
     @Test func samplingRateZeroExportsNothingButStillPropagatesTheTrace() async throws {
         let (collector, service) = (try await Self.collector(), try await Self.service())
         defer { Task { await collector.stop(); await service.stop() } }
