@@ -38,6 +38,8 @@ extension DriverEnvironment {
     /// refused: it could fake a transition to subscribers.
     /// A code action's `log.*` entries are logged as it runs and kept in `logs` for the journal.
     /// `stop` interrupts a script run in the caller's own task (`RunDriver.runInPlace`).
+    /// With tracing on, the attempt runs within a span of its own (`RunTracing.attempt`; `fallback`:
+    /// this is a fallback's body) and its requests within child spans; off, nothing more is done.
     func runBody(
         _ body: ActivityBody, input: Value, attempt: Int, context: BodyContext, logs: ScriptLogBuffer? = nil, stop: ScriptStop? = nil,
         fallback: Bool = false
