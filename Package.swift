@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.36.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // OTLP/HTTP trace export (docs/operations.md, tracing); the default gRPC trait is off so gRPC is not built.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.3.1"),
     ],
     targets: [
         // C libraries from the system (Debian: libyaml-dev, liblua5.4-dev).
@@ -120,6 +123,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // The HTTP API of `moonflow serve` over a served runtime: router, middleware, routes, the web console (Resources/console).
@@ -228,11 +233,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Requests against a real HTTP service on a loopback port (`ServiceStub`, NIO).
+        // Requests against a real HTTP service on a loopback port (`ServiceStub`, NIO); the spans
+        // of traced runs at a collector made of one (`TracingTests`).
         .testTarget(
             name: "MoonflowHTTPTests",
             dependencies: [
                 "MoonflowHTTP", "MoonflowModel", "MoonflowEngine", "MoonflowLoader", "MoonflowLua", "MoonflowRuntime", "MoonflowStore",
+                "MoonflowServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

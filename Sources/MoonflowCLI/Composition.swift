@@ -27,12 +27,16 @@ enum Composition {
     /// with the system clock, logs on standard error (standard output is for the report) and
     /// `MOONFLOW_FAILPOINTS` (docs/testing.md). A store another process holds, or a corrupt file,
     /// exits 1 with the reason.
-    static func runtime(_ global: GlobalOptions, _ storage: StoreOptions, config: EngineConfig? = nil) async throws -> Runtime {
+    /// `exportsTraces`: the command exports its runs' spans (`Runtime.exportingTraces`).
+    static func runtime(
+        _ global: GlobalOptions, _ storage: StoreOptions, config: EngineConfig? = nil, exportsTraces: Bool = false
+    ) async throws -> Runtime {
         let project = global.projectURL
-        let options = RuntimeOptions(
+        var options = RuntimeOptions(
             project: project, config: try config ?? engineConfig(project: project), store: storage.selection,
             acceptWALLoss: storage.acceptWALLoss, logger: Logger.escapedStandardError(label: "moonflow", level: .warning),
             failpoints: Failpoints(ProcessInfo.processInfo.environment["MOONFLOW_FAILPOINTS"] ?? ""))
+        options.exportsTraces = exportsTraces
         return try await make(options)
     }
 

@@ -68,23 +68,26 @@ struct RunCommand: AsyncParsableCommand {
         let config = try Composition.engineConfig(project: global.projectURL)
         let loaded = try Composition.loadWorkflow(workflow, project: global.projectURL, connections: Set(config.connections.keys))
         let runInput = try readInput()
-        let runtime = try await Composition.runtime(global, storage, config: config)
+        let runtime = try await Composition.runtime(global, storage, config: config, exportsTraces: true)
         let engine = runtime.engine
-        let id: RunID
-        do {
-            id = try await engine.start(loaded.pinned, input: runInput, runID: runID, priority: priority, breakBefore: breakBefore)
-        } catch let failure as ActivityFailure {
-            printError("error: \(failure)")
-            throw MoonflowExit.usage
-        } catch let refusal as EngineError {
-            switch refusal {
-            case .runIDConflict, .unknownActivity:
-                printError("error: \(refusal)")
+        // The run's spans are exported while it runs, and the rest before the report (moonflow.yaml `tracing`).
+        let (id, report) = try await runtime.exportingTraces { () async throws -> (RunID, ExecutionReport) in
+            let id: RunID
+            do {
+                id = try await engine.start(loaded.pinned, input: runInput, runID: runID, priority: priority, breakBefore: breakBefore)
+            } catch let failure as ActivityFailure {
+                printError("error: \(failure)")
                 throw MoonflowExit.usage
-            default: throw refusal
+            } catch let refusal as EngineError {
+                switch refusal {
+                case .runIDConflict, .unknownActivity:
+                    printError("error: \(refusal)")
+                    throw MoonflowExit.usage
+                default: throw refusal
+                }
             }
+            return (id, try await runtime.driveUntilSettled(id))
         }
-        let report = try await runtime.driveUntilSettled(id)
         switch global.format {
         case .json: print(report.toValue().jsonString(pretty: true))
         case .text: print(report.renderText())

@@ -19,7 +19,8 @@ extension RunsCommand {
             return try await remote.printReport(of: id, global.format)
         }
         let client = try await OperatorClient.make(global, storage)
-        try await client.finish(try await local(client), global.format)
+        // The spans of what it drives are exported before it exits (moonflow.yaml `tracing`).
+        try await client.runtime.exportingTraces { try await client.finish(try await local(client), global.format) }
     }
 
     /// `runs pause ID`.
@@ -106,7 +107,9 @@ extension RunsCommand {
                 return try await remote.printReport(of: answer["run_id"]?.stringValue ?? "", global.format)
             }
             let client = try await OperatorClient.make(global, storage)
-            try await client.finish(try await client.rerun(id, from: from, input: value, latest: latest), global.format)
+            try await client.runtime.exportingTraces {
+                try await client.finish(try await client.rerun(id, from: from, input: value, latest: latest), global.format)
+            }
         }
     }
 }
@@ -167,7 +170,7 @@ struct OperatorClient {
     let project: URL
 
     static func make(_ global: GlobalOptions, _ storage: StoreOptions) async throws -> OperatorClient {
-        OperatorClient(runtime: try await Composition.runtime(global, storage), project: global.projectURL)
+        OperatorClient(runtime: try await Composition.runtime(global, storage, exportsTraces: true), project: global.projectURL)
     }
 
     var engine: Engine { runtime.engine }

@@ -39,13 +39,7 @@ enum ConnectionReader {
         guard let url = baseURL(urlNode, "url", context: context) else { return nil }
         var connection = Connection(name: name, url: url.absoluteString, location: node.location)
         if let n = map["auth"] { connection.auth = readAuth(n, context: context) }
-        if let n = map["headers"], let pairs = mapping(n, "headers", context: context) {
-            for pair in pairs {
-                guard let header = headerName(pair.key, context: context), let value = secretText(pair.value, "headers.\(header)", context: context)
-                else { continue }
-                connection.headers[header] = value
-            }
-        }
+        if let n = map["headers"] { connection.headers = headers(n, "headers", context: context) }
         if let n = map["timeout"], let d = bounded(n, "timeout", context: context) { connection.timeout = d }
         if let n = map["connect_timeout"], let d = bounded(n, "connect_timeout", context: context) { connection.connectTimeout = d }
         if let n = map["retry_after_max"], let d = bounded(n, "retry_after_max", context: context) { connection.retryAfterMax = d }
@@ -129,8 +123,20 @@ enum ConnectionReader {
         return duration
     }
 
+    /// Header names and their texts, `${ secrets.NAME }` allowed in the texts.
+    static func headers(_ node: YAMLNode, _ field: String, context: FileContext) -> OrderedDictionary<String, SecretText> {
+        var headers: OrderedDictionary<String, SecretText> = [:]
+        guard let pairs = mapping(node, field, context: context) else { return headers }
+        for pair in pairs {
+            guard let header = headerName(pair.key, context: context), let value = secretText(pair.value, "\(field).\(header)", context: context)
+            else { continue }
+            headers[header] = value
+        }
+        return headers
+    }
+
     /// An absolute `http` or `https` URL with a host, no credentials and no fragment.
-    private static func baseURL(_ node: YAMLNode, _ field: String, context: FileContext) -> URL? {
+    static func baseURL(_ node: YAMLNode, _ field: String, context: FileContext) -> URL? {
         guard let text = context.string(node, field) else { return nil }
         if text.contains("${") {
             context.error(.invalidValue, "'\(field)' cannot hold a template", at: node, hint: "secrets belong in 'auth' or 'headers'")

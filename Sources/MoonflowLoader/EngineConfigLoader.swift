@@ -78,10 +78,16 @@ package enum EngineConfigLoader {
             if let l = m["level"], let v = context.choice(l, "level", EngineConfig.LogLevel.allCases.map(\.rawValue)) { config.logLevel = .init(rawValue: v)! }
             if let f = m["format"], let v = context.choice(f, "format", ["text", "json"]) { config.logFormat = .init(rawValue: v)! }
         }
-        if let n = map["tracing"], let m = MappingReader(n, context, what: "'tracing'", allowed: ["enabled", "sampling_rate", "components"]) {
+        if let n = map["tracing"],
+            let m = MappingReader(n, context, what: "'tracing'", allowed: ["enabled", "sampling_rate", "endpoint", "headers", "components"])
+        {
             notSupported(m, "components", "tracing.components", context, instead: "'enabled' and 'sampling_rate' apply to every component")
             if let e = m["enabled"] { config.tracingEnabled = context.bool(e, "enabled") ?? false }
             if let r = m["sampling_rate"] { config.tracingSamplingRate = context.number(r, "sampling_rate", 0...1) ?? 1 }
+            if let e = m["endpoint"], let url = ConnectionReader.baseURL(e, "tracing.endpoint", context: context) {
+                config.tracingEndpoint = url.absoluteString
+            }
+            if let h = m["headers"] { config.tracingHeaders = ConnectionReader.headers(h, "tracing.headers", context: context) }
         }
         if let n = map["monitoring"], let m = MappingReader(n, context, what: "'monitoring'", allowed: ["metrics"]) {
             if let e = m["metrics"] { config.metricsEnabled = context.bool(e, "metrics") ?? true }

@@ -44,6 +44,8 @@ package struct EngineConfig: Sendable, Hashable {
     package static let defaultRetention: Duration = .seconds(30 * 86_400)
     /// The largest `server.run_backlog` accepted.
     package static let maxRunBacklog = 1_000_000
+    /// An OpenTelemetry collector's OTLP/HTTP traces endpoint on this machine.
+    package static let defaultTracingEndpoint = "http://localhost:4318/v1/traces"
 
     package var concurrency: ConcurrencyLimits?
     /// Default sandbox limits for every code action.
@@ -51,8 +53,12 @@ package struct EngineConfig: Sendable, Hashable {
     package var logLevel: LogLevel
     package var logFormat: LogFormat
     package var tracingEnabled: Bool
-    /// 0…1.
+    /// 0…1: the share of runs traced, decided from each run's trace id (docs/operations.md).
     package var tracingSamplingRate: Double
+    /// `tracing.endpoint`: where spans are sent, OTLP/HTTP protobuf.
+    package var tracingEndpoint: String = EngineConfig.defaultTracingEndpoint
+    /// `tracing.headers`: sent with every export (`${ secrets.NAME }` allowed).
+    package var tracingHeaders: OrderedDictionary<String, SecretText> = [:]
     package var metricsEnabled: Bool
     package var store: Store
     /// `store.retention`: runs that ended this long ago are deleted (docs/durability.md); `nil`

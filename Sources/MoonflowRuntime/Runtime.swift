@@ -7,6 +7,7 @@ package import MoonflowLua
 package import MoonflowModel
 import MoonflowPostgres
 import MoonflowStore
+import ServiceLifecycle
 
 /// Where a runtime keeps its runs.
 package enum StoreSelection: Sendable {
@@ -46,6 +47,9 @@ package struct RuntimeOptions: Sendable {
     /// Requests are answered by mocks (`moonflow test`): no connection is made and no secret is
     /// read; workflows are still checked against the connections' names.
     package var offline = false
+    /// The command exports the spans of the runs it drives when moonflow.yaml's `tracing` is
+    /// enabled (`moonflow run`, through `Runtime.exportingTraces`); a served project always does.
+    package var exportsTraces = false
 
     package init(
         project: URL, config: EngineConfig = EngineConfig(), store: StoreSelection = .configured, acceptWALLoss: Bool = false,
@@ -72,11 +76,14 @@ package enum RuntimeError: Error, Sendable, CustomStringConvertible {
     /// The secrets file cannot be read or is readable by others, or a connection names a secret
     /// nobody defined (the message names it).
     case secrets(SecretsError)
+    /// moonflow.yaml's `tracing` cannot be set up (a header's secret is not defined).
+    case tracing(TracingSetupError)
 
     package var description: String {
         switch self {
         case .storeUnavailable(_, let reason): "\(reason)"
         case .secrets(let error): "\(error)"
+        case .tracing(let error): "\(error)"
         }
     }
 }
@@ -111,11 +118,14 @@ package final class Runtime: Sendable {
     package let outbox: NotificationOutbox
     /// The served project; `nil` unless `RuntimeOptions.serving` was set.
     package let served: ServedProject?
+    /// The spans' tracer and exporter; `nil` unless moonflow.yaml's `tracing` is enabled and the
+    /// command exports traces (`RuntimeOptions.exportsTraces`, or serving).
+    package let tracing: RunTracingSetup?
 
     private init(
         project: URL, config: EngineConfig, loader: ProjectLoader, store: any RunStore, runner: IsolatingRunner,
         validator: any SchemaValidating, catalog: any WorkflowCatalog, engine: Engine, logger: Logger, outbox: NotificationOutbox,
-        served: ServedProject?
+        served: ServedProject?, tracing: RunTracingSetup?
     ) {
         self.project = project
         self.config = config
@@ -128,6 +138,7 @@ package final class Runtime: Sendable {
         self.logger = logger
         self.outbox = outbox
         self.served = served
+        self.tracing = tracing
     }
 
     /// Opens the store and builds everything over it: a PostgreSQL store is connected to and
@@ -146,7 +157,12 @@ package final class Runtime: Sendable {
     /// `open` for a store that opens at once: memory, a SQLite file, one opened already. A
     /// PostgreSQL store needs `open`.
     package static func make(_ options: RuntimeOptions) throws(RuntimeError) -> Runtime {
-        let http = try connector(options)
+        let secrets = try secrets(options)
+        let http = try connector(options, secrets: secrets)
+        var tracing: RunTracingSetup?
+        if options.exportsTraces || options.serving != nil {
+            do { tracing = try RunTracingSetup.make(options.config, secrets: secrets, logger: options.logger) } catch { throw .tracing(error) }
+        }
         let store = try openStore(options)
         let loader = loader(project: options.project, connections: Set(options.config.connections.keys))
         let runner = IsolatingRunner()
@@ -162,18 +178,18 @@ package final class Runtime: Sendable {
         let engine = Engine(
             store: store, runner: runner, http: http, clock: options.clock, random: SystemRandomSource(), logger: logger, validator: validator,
             catalog: catalog, resolver: PinnedDefinitionLoader(loader: loader), failpoints: options.failpoints,
-            limits: config.concurrency, resources: config.resources)
+            limits: config.concurrency, resources: config.resources, tracing: tracing?.tracing)
         let outbox = NotificationOutbox(engine: engine, http: http, logger: logger, policy: options.notificationDelivery)
         var served: ServedProject?
         if let live, let serving = options.serving {
             served = ServedProject(
                 project: options.project, engine: engine, store: store, catalog: live, outbox: outbox, logger: logger,
                 metrics: config.metricsEnabled ? RuntimeMetrics.prometheus : nil, runBacklog: config.runBacklog,
-                retention: config.retention, options: serving)
+                retention: config.retention, tracing: tracing?.service, options: serving)
         }
         return Runtime(
             project: options.project, config: config, loader: loader, store: store, runner: runner, validator: validator,
-            catalog: catalog, engine: engine, logger: logger, outbox: outbox, served: served)
+            catalog: catalog, engine: engine, logger: logger, outbox: outbox, served: served, tracing: tracing)
     }
 
     /// The loader every command uses: the project's files, with Lua syntax checked at load, and
@@ -184,15 +200,19 @@ package final class Runtime: Sendable {
         return loader
     }
 
-    /// The connector over moonflow.yaml's connections with their secrets read (none `offline`).
-    private static func connector(_ options: RuntimeOptions) throws(RuntimeError) -> HTTPConnector {
+    /// The secrets of moonflow.yaml (none `offline`).
+    private static func secrets(_ options: RuntimeOptions) throws(RuntimeError) -> [String: String] {
+        guard !options.offline else { return [:] }
+        switch SecretsLoader.load(options.config, project: options.project, environment: options.environment) {
+        case .success(let values): return values
+        case .failure(let error): throw .secrets(error)
+        }
+    }
+
+    /// The connector over moonflow.yaml's connections with their secrets (none `offline`).
+    private static func connector(_ options: RuntimeOptions, secrets: [String: String]) throws(RuntimeError) -> HTTPConnector {
         guard !options.offline else {
             do { return try HTTPConnector(connections: [:], secrets: [:]) } catch { throw .secrets(SecretsError(description: "\(error)")) }
-        }
-        let secrets: [String: String]
-        switch SecretsLoader.load(options.config, project: options.project, environment: options.environment) {
-        case .success(let values): secrets = values
-        case .failure(let error): throw .secrets(error)
         }
         do {
             return try HTTPConnector(connections: options.config.connections, secrets: secrets)
@@ -253,6 +273,21 @@ package final class Runtime: Sendable {
             return try SQLiteRunStore(path: absolute, options: sqlite)
         } catch {
             throw .storeUnavailable(path: absolute, reason: error)
+        }
+    }
+
+    /// Runs `body` while the spans of the runs it drives are exported (moonflow.yaml's `tracing`),
+    /// then exports what is left, waiting at most the export timeout when the collector is down.
+    package func exportingTraces<T>(_ body: () async throws -> T) async throws -> T {
+        guard let tracing else { return try await body() }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [tracing.service], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let result: Result<T, any Error>
+            do { result = .success(try await body()) } catch { result = .failure(error) }
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            return try result.get()
         }
     }
 

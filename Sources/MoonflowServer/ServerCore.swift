@@ -21,7 +21,9 @@ final class ServerCore: Sendable {
     /// must follow `RunIDRule`): a run started with the same workflow and input is returned as is;
     /// any other start under an existing id is a 409 conflict, and nothing changes. While the
     /// dispatcher's backlog is full nothing is started: 503 with `Retry-After`.
-    func startRun(_ workflowID: String, input: Value, runID: RunID?, priority: Int = 0, breakBefore: [String] = []) async throws -> StartedRun {
+    func startRun(
+        _ workflowID: String, input: Value, runID: RunID?, priority: Int = 0, breakBefore: [String] = [], traceParent: TraceParent? = nil
+    ) async throws -> StartedRun {
         guard let loaded = catalog.current(workflowID) else {
             throw APIError.notFound("no workflow '\(workflowID)' is served (unknown, deleted, or never valid)")
         }
@@ -29,7 +31,7 @@ final class ServerCore: Sendable {
         do {
             started = try await dispatcher.admitting { submit in
                 let started = try await engine.startRun(
-                    loaded.pinned, input: input, runID: runID, priority: priority, breakBefore: breakBefore)
+                    loaded.pinned, input: input, runID: runID, priority: priority, breakBefore: breakBefore, traceParent: traceParent)
                 if started.created { submit(started.runID) }
                 return started
             }

@@ -21,7 +21,8 @@ import Testing
                     version: "1.2", definitionHash: "abc", input: ["order": ["id": 7]], context: ["count": 0, "note": nil],
                     activities: ["a", "b"], triggerEvent: ["type": "order.placed"], priority: -5, startHash: "hash",
                     origin: .schedule(tick: at), parent: ParentLink(runID: "parent", activity: "kid"),
-                    queuePlace: QueuePlace(sequence: 42, deadline: at)))),
+                    queuePlace: QueuePlace(sequence: 42, deadline: at),
+                    traceParent: TraceParent(header: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")))),
         event(.runQueued(QueuedRun(definitionHash: "abc", input: .null, activities: []))),
         event(
             .runQueued(

@@ -53,6 +53,49 @@ import Testing
         #expect(config.secretsFile == "secrets.env" && config.secretsEnvironmentPrefix == "MOONFLOW_SECRET_")
     }
 
+    @Test func tracingReadsItsEndpointAndHeaders() throws {
+        let config = try load(
+            """
+            tracing:
+              enabled: true
+              sampling_rate: 0.5
+              endpoint: https://collector.example.com:4318/v1/traces
+              headers: {Authorization: "Bearer ${ secrets.OTEL_TOKEN }", X-Team: moonflow}
+            """
+        ).get()
+        #expect(config.tracingEnabled && config.tracingSamplingRate == 0.5)
+        #expect(config.tracingEndpoint == "https://collector.example.com:4318/v1/traces")
+        #expect(Array(config.tracingHeaders.keys) == ["Authorization", "X-Team"])
+        #expect(config.tracingHeaders["Authorization"]?.secretNames == ["OTEL_TOKEN"])
+        #expect(config.tracingHeaders["X-Team"]?.resolved([:]) == .success("moonflow"))
+        #expect(EngineConfig().tracingEndpoint == "http://localhost:4318/v1/traces" && EngineConfig().tracingHeaders.isEmpty)
+    }
+
+    @Test func tracingMistakesAreRefusedWithPositions() throws {
+        guard
+            case .failure(let problems) = try load(
+                """
+                tracing:
+                  enabled: true
+                  endpoint: ftp://collector.example.com/v1/traces
+                  headers: {"bad header": x, X-Key: "${ input.key }"}
+                  sample_rate: 0.5
+                  sampling_rate: 2
+                """)
+        else {
+            Issue.record("the configuration should be refused")
+            return
+        }
+        #expect(
+            problems.diagnostics.map(\.description) == [
+                "moonflow.yaml:3:13: error[InvalidValue]: 'tracing.endpoint' must be an absolute http or https URL, not 'ftp://collector.example.com/v1/traces'",
+                "moonflow.yaml:4:13: error[InvalidValue]: 'bad header' is not a valid header name",
+                "moonflow.yaml:4:38: error[BadTemplate]: 'tracing.headers.X-Key' may only use ${ secrets.NAME }, not ${ input.key }",
+                "moonflow.yaml:5:3: error[UnknownKey]: unknown key 'sample_rate' in 'tracing' — did you mean 'sampling_rate'?",
+                "moonflow.yaml:6:18: error[OutOfRange]: 'sampling_rate' must be between 0 and 1, not 2",
+            ])
+    }
+
     @Test func mistakesAreReportedTogetherWithPositions() throws {
         guard
             case .failure(let problems) = try load(

@@ -26,12 +26,14 @@ final class DriverEnvironment: Sendable {
     let storageRetry: StorageRetry
     /// Where a driver registers its mailbox, so that cancel and terminate reach it while it runs.
     let leases: RunLeases
+    /// The spans of runs and attempts; `nil` (tracing disabled): nothing is traced, nothing is spent.
+    let tracing: (any RunTracing)?
 
     init(
         store: any RunStore, bus: EventBus, clock: any EngineClock, runner: any ScriptRunning, http: (any HTTPCalling)?,
         validator: any SchemaValidating,
         executor: ActivityExecutor, scriptLimits: ScriptLimits, logger: Logger, metrics: EngineMetrics, failpoints: Failpoints,
-        storageRetry: StorageRetry, leases: RunLeases
+        storageRetry: StorageRetry, leases: RunLeases, tracing: (any RunTracing)?
     ) {
         self.store = store
         self.bus = bus
@@ -46,6 +48,7 @@ final class DriverEnvironment: Sendable {
         self.failpoints = failpoints
         self.storageRetry = storageRetry
         self.leases = leases
+        self.tracing = tracing
     }
 }
 

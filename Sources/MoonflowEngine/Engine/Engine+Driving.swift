@@ -12,7 +12,13 @@ extension Engine: DriverHost {
                 let stored = if let shared = sharedStore { try await shared.stateToDrive(of: runID) } else { try await store.state(of: runID) }
                 guard let state = stored else { throw EngineError.unknownRun(runID) }
                 if state.status.isTerminal { return state.status }
-                return try await body(driver(for: state, workflow: try await workflow(of: state), hash: state.definitionHash))
+                let workflow = try await workflow(of: state)
+                guard let tracing = environment.tracing else {
+                    return try await body(driver(for: state, workflow: workflow, hash: state.definitionHash))
+                }
+                return try await tracing.drive(state, workflow: workflow) {
+                    try await body(driver(for: state, workflow: workflow, hash: state.definitionHash))
+                }
             }
         }
         // On a shared store a waiting run's slot is free too (its stored status no longer counts).

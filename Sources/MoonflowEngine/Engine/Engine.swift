@@ -99,7 +99,7 @@ package final class Engine: Sendable {
         validator: any SchemaValidating = AcceptingValidator(), catalog: (any WorkflowCatalog)? = nil,
         breakers: CircuitBreakerRegistry? = nil, bulkheads: BulkheadRegistry? = nil,
         resolver: (any DefinitionResolver)? = nil, failpoints: Failpoints = .none, limits: ConcurrencyLimits? = nil,
-        resources: ScriptLimits = .defaults
+        resources: ScriptLimits = .defaults, tracing: (any RunTracing)? = nil
     ) {
         self.store = store
         self.runner = runner
@@ -123,7 +123,8 @@ package final class Engine: Sendable {
             clock: clock, random: random, breakers: breakers, bulkheads: bulkheads, activityGate: activityGate, logger: logger)
         self.environment = DriverEnvironment(
             store: store, bus: bus, clock: clock, runner: runner, http: http, validator: validator, executor: executor, scriptLimits: resources,
-            logger: logger, metrics: metrics, failpoints: failpoints, storageRetry: storageRetry, leases: leases)
+            logger: logger, metrics: metrics, failpoints: failpoints, storageRetry: storageRetry, leases: leases,
+            tracing: tracing)
     }
 
     /// Events from now on (docs/workflow-format.md).
@@ -140,22 +141,28 @@ package final class Engine: Sendable {
     /// at once (docs/resilience.md).
     /// `breakBefore`: activities the run pauses before (docs/operations.md); each must be one the
     /// workflow declares (`EngineError.unknownActivity`, nothing stored).
+    /// `traceParent`: the caller's W3C trace context, stored with the run (its trace continues the caller's).
     package func start(
-        _ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0, breakBefore: [String] = []
+        _ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0, breakBefore: [String] = [],
+        traceParent: TraceParent? = nil
     ) async throws -> RunID {
-        try await startRun(pinned, input: input, runID: runID, event: event, priority: priority, breakBefore: breakBefore).runID
+        try await startRun(
+            pinned, input: input, runID: runID, event: event, priority: priority, breakBefore: breakBefore, traceParent: traceParent
+        ).runID
     }
 
     /// `start`, saying whether this call created the run.
     package func startRun(
-        _ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0, breakBefore: [String] = []
+        _ pinned: PinnedWorkflow, input: Value, runID: RunID? = nil, event: Value? = nil, priority: Int = 0, breakBefore: [String] = [],
+        traceParent: TraceParent? = nil
     ) async throws -> RunStart {
         if let runID { try RunIDRule.check(runID) }
         for name in breakBefore where pinned.workflow.activity(named: name) == nil {
             throw EngineError.unknownActivity(workflow: pinned.workflow.id, activity: name)
         }
         return try await create(
-            pinned, input: input, runID: runID, event: event, parent: nil, origin: .request, priority: priority, breakBefore: breakBefore)
+            pinned, input: input, runID: runID, event: event, parent: nil, origin: .request, priority: priority, breakBefore: breakBefore,
+            traceParent: traceParent)
     }
 
     /// `start` for a definition built in code (no file texts to pin).
@@ -177,14 +184,17 @@ package final class Engine: Sendable {
     /// Starts the run an event triggers. With a `key` (the trigger's dedupe key, or the event's
     /// id) the run gets the engine-made id `EngineRunID.event`, and a second event with the key
     /// returns that run whatever its payload; without one, a fresh id.
-    package func startTriggered(_ pinned: PinnedWorkflow, input: Value, key: String?, event: Value?) async throws -> RunStart {
+    package func startTriggered(
+        _ pinned: PinnedWorkflow, input: Value, key: String?, event: Value?, traceParent: TraceParent? = nil
+    ) async throws -> RunStart {
         let runID = key.map { EngineRunID.event(workflow: pinned.workflow.id, key: $0) }
-        return try await create(pinned, input: input, runID: runID, event: event, parent: nil, origin: key == nil ? .request : .event)
+        return try await create(
+            pinned, input: input, runID: runID, event: event, parent: nil, origin: key == nil ? .request : .event, traceParent: traceParent)
     }
 
     func create(
         _ pinned: PinnedWorkflow, input: Value, runID: RunID?, event: Value?, parent: ParentLink?, origin: RunOrigin, priority: Int = 0,
-        breakBefore: [String] = [], rerun: Rerun? = nil
+        breakBefore: [String] = [], rerun: Rerun? = nil, traceParent: TraceParent? = nil
     ) async throws -> RunStart {
         let workflow = pinned.workflow
         try validator.check(input, against: workflow.input, what: "the run input")
@@ -212,7 +222,7 @@ package final class Engine: Sendable {
         let queued = QueuedRun(
             version: workflow.version, definitionHash: pinned.hash, input: input, context: workflow.context,
             activities: workflow.activities.map(\.name), triggerEvent: event, priority: priority, startHash: startHash, origin: origin,
-            parent: parent, queuePlace: place, breakBefore: breakBefore, rerunOf: rerun?.source)
+            parent: parent, queuePlace: place, breakBefore: breakBefore, rerunOf: rerun?.source, traceParent: traceParent)
         var events = [RunEvent(.runQueued(queued), runID: id, workflow: workflow.id, at: now)]
         if let rerun, !decision.rejects { events += rerun.adoptedEvents(runID: id, workflow: workflow.id, at: now) }
         if case .rejected(let failure) = decision {

@@ -38,8 +38,29 @@ extension DriverEnvironment {
     /// refused: it could fake a transition to subscribers.
     /// A code action's `log.*` entries are logged as it runs and kept in `logs` for the journal.
     /// `stop` interrupts a script run in the caller's own task (`RunDriver.runInPlace`).
+    /// With tracing on, the attempt runs within a span of its own (`RunTracing.attempt`; `fallback`:
+    /// this is a fallback's body) and its requests within child spans; off, nothing more is done.
     func runBody(
-        _ body: ActivityBody, input: Value, attempt: Int, context: BodyContext, logs: ScriptLogBuffer? = nil, stop: ScriptStop? = nil
+        _ body: ActivityBody, input: Value, attempt: Int, context: BodyContext, logs: ScriptLogBuffer? = nil, stop: ScriptStop? = nil,
+        fallback: Bool = false
+    ) async throws(ActivityFailure) -> ScriptOutcome {
+        guard let tracing else {
+            return try await runBody(body, input: input, attempt: attempt, context: context, logs: logs, stop: stop, http: http)
+        }
+        let kind: TracedAttempt.Kind =
+            fallback ? .fallback : context.role == .compensation ? .compensation : .activity
+        let traced = TracedAttempt(
+            kind: kind, runID: context.runID, workflow: context.workflow, version: context.version, activity: context.activity,
+            attempt: attempt)
+        return try await tracing.attempt(traced, http: http) { http throws(ActivityFailure) in
+            try await runBody(body, input: input, attempt: attempt, context: context, logs: logs, stop: stop, http: http)
+        }
+    }
+
+    /// `runBody` with the requests made through `http` (the attempt's span's, when traced).
+    private func runBody(
+        _ body: ActivityBody, input: Value, attempt: Int, context: BodyContext, logs: ScriptLogBuffer?, stop: ScriptStop?,
+        http: (any HTTPCalling)?
     ) async throws(ActivityFailure) -> ScriptOutcome {
         let moment =
             switch context.role {
@@ -62,8 +83,8 @@ extension DriverEnvironment {
             outcome = try await runner.run(invocation)
         case .builtin(let builtin):
             // The key is built only by a request: most built-ins make none.
-            outcome = try await Builtins.run(builtin, input: input, clock: clock) { [self] request throws(ActivityFailure) in
-                try await callHTTP(request, idempotencyKey: context.idempotencyKey)
+            outcome = try await Builtins.run(builtin, input: input, clock: clock) { [http] request throws(ActivityFailure) in
+                try await Self.callHTTP(request, idempotencyKey: context.idempotencyKey, through: http)
             } logger: { [logger] in
                 logger.run(context.runID, workflow: context.workflow, activity: context.activity)
             }
@@ -81,7 +102,7 @@ extension DriverEnvironment {
 extension DriverEnvironment {
     /// `call: http`: the response of a 2xx, an `HttpError` for any other status (docs/integrations.md).
     /// Every attempt sends the activity's idempotency key, so a retry or a recovery repeats it.
-    func callHTTP(_ input: Value, idempotencyKey: String) async throws(ActivityFailure) -> Value {
+    static func callHTTP(_ input: Value, idempotencyKey: String, through http: (any HTTPCalling)?) async throws(ActivityFailure) -> Value {
         guard let http else {
             throw ActivityFailure(.activityError, "call: http needs moonflow.yaml's connections, and this engine has none", retryable: false)
         }
@@ -186,7 +207,7 @@ extension DriverEnvironment {
         }
         var context = context
         context.timeout = handler.timeout ?? context.timeout
-        return try await runBody(handler.body, input: handlerInput, attempt: attempt, context: context, logs: logs)
+        return try await runBody(handler.body, input: handlerInput, attempt: attempt, context: context, logs: logs, fallback: true)
     }
 }
 

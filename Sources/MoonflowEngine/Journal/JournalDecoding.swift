@@ -162,7 +162,8 @@ struct JournalReader {
             input: try value("input"), context: try object("context"), activities: try strings("activities"),
             triggerEvent: try value("event").nonNull, priority: try added("priority", else: 0, int),
             startHash: try optionalString("start_hash"), origin: try origin(hasParent: parent != nil), parent: parent, queuePlace: place,
-            breakBefore: try optionalStrings("break_before") ?? [], rerunOf: try rerunSource())
+            breakBefore: try optionalStrings("break_before") ?? [], rerunOf: try rerunSource(),
+            traceParent: try optionalString("traceparent").flatMap(TraceParent.init(header:)))
     }
 
     private func rerunSource() throws(JournalEntryError) -> RerunSource? {

@@ -149,6 +149,7 @@ extension QueuedRun {
         }
         if !breakBefore.isEmpty { data["break_before"] = .strings(breakBefore) }
         if let rerunOf { data["rerun_of"] = ["run_id": .string(rerunOf.runID), "from": .string(rerunOf.from)] }
+        if let traceParent { data["traceparent"] = .string(traceParent.header) }
         return .object(data)
     }
 }

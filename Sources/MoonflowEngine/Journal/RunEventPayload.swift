@@ -162,12 +162,16 @@ package struct QueuedRun: Sendable, Hashable {
     package var breakBefore: [String] = []
     /// The run this one reruns (`runs rerun`).
     package var rerunOf: RerunSource?
+    /// The W3C `traceparent` its start came with: the run's trace continues the caller's.
+    package var traceParent: TraceParent?
 
     package init(
         version: String? = nil, definitionHash: String, input: Value, context: OrderedDictionary<String, Value> = [:],
         activities: [String], triggerEvent: Value? = nil, priority: Int = 0, startHash: String? = nil, origin: RunOrigin = .request,
-        parent: ParentLink? = nil, queuePlace: QueuePlace? = nil, breakBefore: [String] = [], rerunOf: RerunSource? = nil
+        parent: ParentLink? = nil, queuePlace: QueuePlace? = nil, breakBefore: [String] = [], rerunOf: RerunSource? = nil,
+        traceParent: TraceParent? = nil
     ) {
+        self.traceParent = traceParent
         self.breakBefore = breakBefore
         self.rerunOf = rerunOf
         self.version = version

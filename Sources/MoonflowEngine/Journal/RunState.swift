@@ -187,6 +187,8 @@ package struct RunState: Sendable, Hashable {
     package var journalLength: Int = 0
     /// Activities the run pauses before (`debug.break_before`).
     package var breakBefore: [String] = []
+    /// The W3C `traceparent` its start came with (docs/operations.md, tracing).
+    package var traceParent: TraceParent?
     /// Why the run is paused, while it is.
     package var pause: PauseReason?
     /// The activity a `continue` let past its breakpoint: it starts without pausing again.
@@ -292,6 +294,7 @@ extension RunState {
         origin = run.origin
         startHash = run.startHash
         breakBefore = run.breakBefore
+        traceParent = run.traceParent
         rerunOf = run.rerunOf
         activities = [:]
         for name in run.activities { activities[name] = ActivityRecord(name: name) }

@@ -16,8 +16,12 @@ package struct PostedEvent: Sendable, Hashable {
     /// The id its poster gave it (the API's `id`): it names the runs started by triggers without a `dedupe`.
     package var id: String?
     package var source: Source
+    /// The W3C `traceparent` it was posted with: the runs it starts continue that trace. Not kept
+    /// with a dead letter (a redrive starts a trace of its own).
+    package var traceParent: TraceParent?
 
-    package init(type: String, payload: Value, id: String? = nil, source: Source = .api) {
+    package init(type: String, payload: Value, id: String? = nil, source: Source = .api, traceParent: TraceParent? = nil) {
+        self.traceParent = traceParent
         self.type = type
         self.payload = payload
         self.id = id

@@ -103,7 +103,8 @@ extension Engine {
             let key = match.key(eventID: event.id)
             let workflow = match.workflow.workflow
             do {
-                let run = try await startTriggered(match.workflow, input: match.input, key: key, event: event.payload)
+                let run = try await startTriggered(
+                    match.workflow, input: match.input, key: key, event: event.payload, traceParent: event.traceParent)
                 if run.created { onCreated(run.runID) }
                 outcome.started.append(EventOutcome.Started(workflow: workflow.id, runID: run.runID, created: run.created))
             } catch let failure as ActivityFailure where failure.type == .schemaInvalid {

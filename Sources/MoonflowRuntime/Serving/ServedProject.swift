@@ -54,11 +54,14 @@ package final class ServedProject: Sendable {
     private let outbox: NotificationOutbox
     /// `store.retention`; `nil` keeps every run.
     private let retention: Duration?
+    /// The span exporter (`RunTracingSetup`) when tracing is enabled.
+    private let tracing: (any Service)?
 
     init(
         project: URL, engine: Engine, store: any RunStore, catalog: LiveCatalog, outbox: NotificationOutbox, logger: Logger,
-        metrics: PrometheusCollectorRegistry?, runBacklog: Int, retention: Duration?, options: ServingOptions
+        metrics: PrometheusCollectorRegistry?, runBacklog: Int, retention: Duration?, tracing: (any Service)? = nil, options: ServingOptions
     ) {
+        self.tracing = tracing
         self.project = project
         self.retention = retention
         self.outbox = outbox
@@ -87,7 +90,8 @@ package final class ServedProject: Sendable {
         if let durable = store as? any DurableRunStore, let kept = self.retention {
             retention = [RetentionService(store: durable, clock: engine.clock, retention: kept, interval: options.retentionInterval, logger: logger)]
         }
-        return [
+        // First, so that it stops last: the spans of the drives that end at shutdown are exported.
+        return (tracing.map { [$0] } ?? []) + [
             dispatcher,
             TimerService(engine: engine, logger: logger),
             ScheduleService(core: self),

@@ -17,7 +17,8 @@ enum EventRoutes {
             guard !EventType(type).isReserved else {
                 throw APIError.badBody("event types starting with \(EventType.reservedPrefixes.joined(separator: ", ")) are the engine's own", path: "$.type")
             }
-            let outcome = try await core.postEvent(PostedEvent(type: type, payload: try body.object("payload"), id: try body.string("id")))
+            let outcome = try await core.postEvent(PostedEvent(
+                    type: type, payload: try body.object("payload"), id: try body.string("id"), traceParent: request.traceParent))
             return response(type: type, outcome)
         }
         // `HEAD` answers the stream's headers without subscribing (a `GET` body never ends).

@@ -20,7 +20,7 @@ enum RunRoutes {
             }
             let started = try await core.startRun(
                 try body.requiredString("workflow"), input: try body.object("input"), runID: runID, priority: try body.priority("priority"),
-                breakBefore: try body.breakBefore())
+                breakBefore: try body.breakBefore(), traceParent: request.traceParent)
             let status = try await core.store.state(of: started.runID)?.status ?? .queued
             return JSONResponse.make(
                 ["run_id": .string(started.runID), "workflow": .string(started.workflow), "status": .string(status.rawValue), "created": .bool(started.created)],
