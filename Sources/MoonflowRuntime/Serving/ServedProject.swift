@@ -49,9 +49,10 @@ package final class ServedProject: Sendable {
     /// the server serves at `/metrics`; `nil` with `monitoring: {metrics: false}`, when the
     /// process never bootstraps metrics and `/metrics` is a 404.
     package let metrics: PrometheusCollectorRegistry?
+    /// Delivers the runs' notifications; redelivers a dead-lettered one (`redrive`).
+    package let outbox: NotificationOutbox
     private let project: URL
     private let options: ServingOptions
-    private let outbox: NotificationOutbox
     /// `store.retention`; `nil` keeps every run.
     private let retention: Duration?
 
