@@ -14,11 +14,11 @@ import Testing
 @Suite("Dead letters: failed triggers and notifications", .timeLimit(.minutes(1)))
 struct DeadLetterKindsAPITests {
     /// `when` indexes `event.customer`, which an event without a customer lacks.
-    static func vip(when: String) -> String {
+    static func vip(when: String, event: String = "order:placed") -> String {
         """
         workflow: vip
         trigger:
-          event: "order:placed"
+          event: "\(event)"
           when: ${ \(when) }
         activities:
           - {name: a, run: "return {amount = input.amount}"}
@@ -68,6 +68,29 @@ struct DeadLetterKindsAPITests {
             let discarded = try await client.post("/v1/dead-letters/\(ids[1])/discard")
             #expect(discarded.status == 200 && discarded.json["status"] == "discarded" && discarded.json["kind"] == "trigger_failed")
             #expect(try await client.post("/v1/dead-letters/\(ids[1])/redrive").status == 409)
+        }
+    }
+
+    /// An event a script emits whose trigger fails is kept the same way, with the emitting run.
+    @Test func anEmittedEventWhoseTriggerFailedIsDeadLettered() async throws {
+        let files = [
+            "workflows/vip.yaml": Self.vip(when: #"event.customer.tier == "gold""#, event: "order.placed"),
+            "workflows/shop.yaml": """
+                workflow: shop
+                activities:
+                  - {name: a, run: "emit('order.placed', {amount = 7}) return 1"}
+                """,
+        ]
+        try await TestServer.run(files) { client in
+            let run = try #require(try await client.post("/v1/runs", ["workflow": "shop"]).json["run_id"]?.stringValue)
+            _ = try await client.waitForStatus(run, ["completed"])
+            let listed = try await Self.waitForLetter(client, kind: "trigger_failed")
+            #expect(listed["workflow"] == "vip" && listed["status"] == "open")
+            #expect(listed["event"] == ["type": "order.placed", "id": .null, "source": "emit", "run_id": .string(run)])
+            let id = try #require(listed["id"]?.stringValue)
+            let letter = try await client.get("/v1/dead-letters/\(id)").json
+            #expect(letter["event"]?["payload"] == ["amount": 7] && letter["input"] == .null)
+            #expect(letter["errors"]?.arrayValue?.first?.stringValue?.hasPrefix("trigger.when: ") == true, "\(letter)")
         }
     }
 
@@ -144,8 +167,10 @@ struct DeadLetterKindsAPITests {
             if let letter = try await client.get("/v1/dead-letters?kind=\(kind)").json["dead_letters"]?.arrayValue?.first { return letter }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw CancellationError()
+        throw NoDeadLetter(kind: kind)
     }
+
+    struct NoDeadLetter: Error { var kind: String }
 }
 
 /// `MockServices` served on a free loopback port, for as long as a test needs it.
