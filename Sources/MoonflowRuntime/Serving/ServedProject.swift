@@ -13,10 +13,15 @@ package struct ServingOptions: Sendable {
     package var debounce: Duration
     /// How often runs past `store.retention` are looked for (`RetentionService`).
     package var retentionInterval: Duration = .seconds(600)
+    /// `false`: no file watcher runs, so the project reloads only when asked (`POST /v1/reload`,
+    /// SIGHUP) — what a caller that asserts a reload's answer needs, with nothing reloading
+    /// between its edit and its request.
+    package var watchesFiles: Bool
 
-    package init(watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100)) {
+    package init(watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100), watchesFiles: Bool = true) {
         self.watchInterval = watchInterval
         self.debounce = debounce
+        self.watchesFiles = watchesFiles
     }
 }
 
@@ -88,15 +93,11 @@ package final class ServedProject: Sendable {
         if let durable = store as? any DurableRunStore, let kept = self.retention {
             retention = [RetentionService(store: durable, clock: engine.clock, retention: kept, interval: options.retentionInterval, logger: logger)]
         }
-        return [
-            dispatcher,
-            TimerService(engine: engine, logger: logger),
-            ScheduleService(core: self),
-            EmittedEventService(core: self),
-            ProjectWatcher(project: project, catalog: catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger),
-            ReloadSignalService(core: self),
-            outbox,
-        ] + claims + retention
+        let watcher: [any Service] =
+            options.watchesFiles
+            ? [ProjectWatcher(project: project, catalog: catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger)] : []
+        return [dispatcher, TimerService(engine: engine, logger: logger), ScheduleService(core: self), EmittedEventService(core: self)]
+            + watcher + [ReloadSignalService(core: self), outbox] + claims + retention
     }
 
     /// Starts the runs an event triggers (docs/workflow-format.md): the current definitions' event triggers
