@@ -24,34 +24,23 @@ enum CLIRunner {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
+    /// Runs `moonflow` with `arguments` and waits for it without holding a thread of Swift
+    /// concurrency's cooperative pool (two on a two-core machine, shared by every test of the
+    /// process): the child is waited for, and its output read, on threads of its own
+    /// (`ChildProcess`), and this call suspends until they are done.
     static func run(
         _ arguments: [String], stdin: String? = nil, in directory: URL? = nil, environment: [String: String] = [:]
-    ) throws -> CLIResult {
+    ) async throws -> CLIResult {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? repositoryRoot
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let out = Pipe()
-        let err = Pipe()
-        let input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        // A child that hangs is killed, so the test fails naming the command instead of stalling the suite.
-        let watchdog = Watchdog(pid: process.processIdentifier, after: watchdogSeconds)
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        // Read both pipes before waiting, so a large output cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        var stderr = String(decoding: errData, as: UTF8.self)
-        if watchdog.stop() {
-            stderr += "\n[test watchdog: `moonflow \(arguments.joined(separator: " "))` was killed after \(watchdogSeconds) s]"
+        var result = try await ChildProcess(process).run(stdin: stdin.map { Data($0.utf8) }, watchdogSeconds: watchdogSeconds)
+        if result.killed {
+            result.stderr += "\n[test watchdog: `moonflow \(arguments.joined(separator: " "))` was killed after \(watchdogSeconds) s]"
         }
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: stderr)
+        return CLIResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     /// How long one `moonflow` command may run in a test.
