@@ -27,7 +27,10 @@ enum CLIRunner {
     /// Runs `moonflow` with `arguments` and waits for it without holding a thread of Swift
     /// concurrency's cooperative pool (two on a two-core machine, shared by every test of the
     /// process): the child is waited for, and its output read, on threads of its own
-    /// (`ChildProcess`), and this call suspends until they are done.
+    /// (`ChildProcess`), and this call suspends until they are done. At most one child per core
+    /// runs at a time (`slots`): the suite's tests no longer wait on each other's children, and
+    /// without a bound they would start dozens at once, slowing each past the short sandbox
+    /// limits some of them assert.
     static func run(
         _ arguments: [String], stdin: String? = nil, in directory: URL? = nil, environment: [String: String] = [:]
     ) async throws -> CLIResult {
@@ -36,15 +39,50 @@ enum CLIRunner {
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? repositoryRoot
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        var result = try await ChildProcess(process).run(stdin: stdin.map { Data($0.utf8) }, watchdogSeconds: watchdogSeconds)
+        await slots.acquire()
+        var result: ChildProcess.Result
+        do {
+            result = try await ChildProcess(process).run(stdin: stdin.map { Data($0.utf8) }, watchdogSeconds: watchdogSeconds)
+        } catch {
+            await slots.release()
+            throw error
+        }
+        await slots.release()
         if result.killed {
             result.stderr += "\n[test watchdog: `moonflow \(arguments.joined(separator: " "))` was killed after \(watchdogSeconds) s]"
         }
         return CLIResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
+    static let slots = Slots(ProcessInfo.processInfo.activeProcessorCount)
+
     /// How long one `moonflow` command may run in a test.
     static let watchdogSeconds = 120
+}
+
+/// A counting semaphore for tasks: `acquire` suspends (holding no thread) while every slot is taken.
+actor Slots {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = max(1, count) }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    /// Hands the slot to the longest waiting task, else frees it.
+    func release() {
+        if waiting.isEmpty {
+            free += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
 }
 
 /// Kills a child process with SIGKILL unless stopped within a time limit.
