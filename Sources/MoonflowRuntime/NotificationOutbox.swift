@@ -8,7 +8,8 @@ import Synchronization
 /// "Notifications"): to a connection as a JSON POST of the message, with the notification's id
 /// as `Idempotency-Key`, or to the log (`log`). A failed attempt is retried with backoff; when
 /// every attempt failed (or the failure cannot pass: an unknown channel, egress refused) the
-/// notification is dead-lettered in its run's journal. A notification queued before a crash is
+/// notification is dead-lettered in its run's journal and kept as a `notification_failed` dead
+/// letter, which `redrive` delivers again after a fix. A notification queued before a crash is
 /// delivered when the process comes back (`deliverPending`). Deliveries run beside the runs: a
 /// run never waits for one, and a failed one never fails a run.
 package final class NotificationOutbox: Service, Sendable {
@@ -94,6 +95,25 @@ package final class NotificationOutbox: Service, Sendable {
         } catch {
             logger.error("recording a delivery failed", metadata: ["notification": .string(id), "error": .string("\(error)")])
         }
+    }
+
+    /// Delivers an open `notification_failed` dead letter once more (after a fix of the channel or
+    /// its receiver), with the notification's id as `Idempotency-Key` as before: when the channel
+    /// takes it the letter becomes `redriven` and the run's journal records the delivery; when it
+    /// fails again the letter stays open (`DeadLetterError.refused` with the error).
+    package func redrive(_ id: String) async throws -> EventDeadLetter {
+        let letter = try await engine.openDeadLetter(id)
+        guard let failed = letter.notification else {
+            throw DeadLetterError.refused(id, reason: "a \(letter.kind.rawValue) dead letter starts a run, it is not delivered")
+        }
+        guard inFlight.withLock({ $0.insert(failed.notification.id).inserted }) else {
+            throw DeadLetterError.refused(id, reason: "its notification is being delivered now")
+        }
+        defer { _ = inFlight.withLock { $0.remove(failed.notification.id) } }
+        if let failure = await attemptDelivery(Engine.PendingNotification(runID: failed.runID, notification: failed.notification)) {
+            throw DeadLetterError.refused(id, reason: "the delivery failed again: \(failure.description)")
+        }
+        return try await engine.recordRedelivery(letter)
     }
 
     /// `nil` when the channel took it.

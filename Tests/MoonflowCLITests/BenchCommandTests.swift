@@ -9,8 +9,8 @@ import Testing
 /// asserted here (docs/performance.md: performance is measured by the benchmark, not by unit tests).
 @Suite("moonflow bench")
 struct BenchCommandTests {
-    @Test func seq40AndPar10PrintCheckedFiguresAsJSON() throws {
-        let result = try CLIRunner.run(["bench", "--scenario", "seq40", "--scenario", "par10", "--repetitions", "1", "--format", "json"])
+    @Test func seq40AndPar10PrintCheckedFiguresAsJSON() async throws {
+        let result = try await CLIRunner.run(["bench", "--scenario", "seq40", "--scenario", "par10", "--repetitions", "1", "--format", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try Value(json: result.stdout)
         #expect(report["store"] == "memory")
@@ -33,8 +33,8 @@ struct BenchCommandTests {
         #expect(figure("run of 10 parallel steps + join")?["checked"] == "output 10")
     }
 
-    @Test func sandboxScenarioReportsEveryFigure() throws {
-        let result = try CLIRunner.run(["bench", "--scenario", "sandbox", "--repetitions", "1", "--format", "json"])
+    @Test func sandboxScenarioReportsEveryFigure() async throws {
+        let result = try await CLIRunner.run(["bench", "--scenario", "sandbox", "--repetitions", "1", "--format", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try Value(json: result.stdout)
         #expect(report["floors"]?.arrayValue?.first?["name"] == "bare lua_pcall")
@@ -51,8 +51,8 @@ struct BenchCommandTests {
 
     /// The real server over a temporary project: each save must be served and checked (hash and a
     /// run of the new version) before it counts.
-    @Test func reloadScenarioServesEverySaveAndReportsIt() throws {
-        let result = try CLIRunner.run(["bench", "--scenario", "reload", "--repetitions", "2", "--format", "json"])
+    @Test func reloadScenarioServesEverySaveAndReportsIt() async throws {
+        let result = try await CLIRunner.run(["bench", "--scenario", "reload", "--repetitions", "2", "--format", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try Value(json: result.stdout)
         let figures = report["scenarios"]?.arrayValue ?? []
@@ -71,8 +71,8 @@ struct BenchCommandTests {
     /// The real server under wrk: every run the store holds must have completed before the
     /// figure counts (make test-deps installs wrk).
     @Test(.enabled(if: Self.wrkInstalled, "wrk is not installed: make test-deps installs it"))
-    func httpScenarioDrivesEveryAcceptedRunToCompletion() throws {
-        let result = try CLIRunner.run(["bench", "--scenario", "http", "--repetitions", "1", "--format", "json"])
+    func httpScenarioDrivesEveryAcceptedRunToCompletion() async throws {
+        let result = try await CLIRunner.run(["bench", "--scenario", "http", "--repetitions", "1", "--format", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let figures = try Value(json: result.stdout)["scenarios"]?.arrayValue ?? []
         #expect(figures.compactMap { $0["metric"]?.stringValue } == ["runs started + driven over HTTP", "starts accepted over HTTP (201)"])
@@ -85,8 +85,8 @@ struct BenchCommandTests {
         #expect(driven["checked"]?.stringValue?.hasPrefix("every run completed, none lost") == true)
     }
 
-    @Test func httpScenarioSaysSoWhenWrkIsMissing() throws {
-        let result = try CLIRunner.run(["bench", "--scenario", "http", "--repetitions", "1"], environment: ["PATH": "/nonexistent"])
+    @Test func httpScenarioSaysSoWhenWrkIsMissing() async throws {
+        let result = try await CLIRunner.run(["bench", "--scenario", "http", "--repetitions", "1"], environment: ["PATH": "/nonexistent"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("the load generator wrk is not installed"))
         #expect(result.stderr.contains("apt-get install wrk"))
@@ -94,8 +94,8 @@ struct BenchCommandTests {
 
     static var wrkInstalled: Bool { (try? WrkLoad.locate()) != nil }
 
-    @Test func unknownScenarioIsAUsageError() throws {
-        let result = try CLIRunner.run(["bench", "--scenario", "nope"])
+    @Test func unknownScenarioIsAUsageError() async throws {
+        let result = try await CLIRunner.run(["bench", "--scenario", "nope"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("unknown scenario 'nope'"))
     }
@@ -123,8 +123,8 @@ struct BenchCommandTests {
 
 /// `moonflow bench --store postgres://…`: a URL that does not read is refused before anything runs.
 @Suite struct BenchPostgresStoreTests {
-    @Test func aBadPostgresURLIsRefusedAsUsage() throws {
-        let result = try CLIRunner.run(["bench", "--scenario", "seq40", "--store", "postgres://nobody@host"])
+    @Test func aBadPostgresURLIsRefusedAsUsage() async throws {
+        let result = try await CLIRunner.run(["bench", "--scenario", "seq40", "--store", "postgres://nobody@host"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("the database is missing"))
     }

@@ -24,38 +24,65 @@ enum CLIRunner {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
+    /// Runs `moonflow` with `arguments` and waits for it without holding a thread of Swift
+    /// concurrency's cooperative pool (two on a two-core machine, shared by every test of the
+    /// process): the child is waited for, and its output read, on threads of its own
+    /// (`ChildProcess`), and this call suspends until they are done. At most one child per core
+    /// runs at a time (`slots`): the suite's tests no longer wait on each other's children, and
+    /// without a bound they would start dozens at once, slowing each past the short sandbox
+    /// limits some of them assert.
     static func run(
         _ arguments: [String], stdin: String? = nil, in directory: URL? = nil, environment: [String: String] = [:]
-    ) throws -> CLIResult {
+    ) async throws -> CLIResult {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? repositoryRoot
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let out = Pipe()
-        let err = Pipe()
-        let input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        // A child that hangs is killed, so the test fails naming the command instead of stalling the suite.
-        let watchdog = Watchdog(pid: process.processIdentifier, after: watchdogSeconds)
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        // Read both pipes before waiting, so a large output cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        var stderr = String(decoding: errData, as: UTF8.self)
-        if watchdog.stop() {
-            stderr += "\n[test watchdog: `moonflow \(arguments.joined(separator: " "))` was killed after \(watchdogSeconds) s]"
+        await slots.acquire()
+        var result: ChildProcess.Result
+        do {
+            result = try await ChildProcess(process).run(stdin: stdin.map { Data($0.utf8) }, watchdogSeconds: watchdogSeconds)
+        } catch {
+            await slots.release()
+            throw error
         }
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: stderr)
+        await slots.release()
+        if result.killed {
+            result.stderr += "\n[test watchdog: `moonflow \(arguments.joined(separator: " "))` was killed after \(watchdogSeconds) s]"
+        }
+        return CLIResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
+
+    static let slots = Slots(ProcessInfo.processInfo.activeProcessorCount)
 
     /// How long one `moonflow` command may run in a test.
     static let watchdogSeconds = 120
+}
+
+/// A counting semaphore for tasks: `acquire` suspends (holding no thread) while every slot is taken.
+actor Slots {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = max(1, count) }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    /// Hands the slot to the longest waiting task, else frees it.
+    func release() {
+        if waiting.isEmpty {
+            free += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
 }
 
 /// Kills a child process with SIGKILL unless stopped within a time limit.

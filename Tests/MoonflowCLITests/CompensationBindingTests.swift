@@ -5,7 +5,7 @@ import Testing
 /// What a compensation and a fallback see of the failure (docs/expressions.md, `error`: type, message,
 /// attempts), and what a compensation's run leaves in the report and the history.
 @Suite struct CompensationBindingTests {
-    @Test func aCompensationSeesTheRunErrorAndItsOutputIsRecorded() throws {
+    @Test func aCompensationSeesTheRunErrorAndItsOutputIsRecorded() async throws {
         let project = try CLIProject(files: [
             "workflows/w.yaml": """
                 workflow: w
@@ -30,7 +30,7 @@ import Testing
 
                 """
         ])
-        let result = try CLIRunner.run(["run", "w", "--project", project.url.path, "--format", "json"])
+        let result = try await CLIRunner.run(["run", "w", "--project", project.url.path, "--format", "json"])
         let report = try Value(json: result.stdout)
         #expect(report["status"] == "compensated", "\(result.stdout)\(result.stderr)")
         let compensation = report["compensations"]?.arrayValue?.first

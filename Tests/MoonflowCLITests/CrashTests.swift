@@ -15,9 +15,9 @@ import Testing
     @Test(arguments: CrashStore.allCases)
     func aLinearRunKilledWhileBRunsRerunsOnlyBWithTheSameIdempotencyKey(_ kind: CrashStore) async throws {
         let project = try await CrashProject.make(kind)
-        let killed = try project.moonflow(["run", "linear", "--run-id", "r1"], failpoints: "during:activity_body:b")
+        let killed = try await project.moonflow(["run", "linear", "--run-id", "r1"], failpoints: "during:activity_body:b")
         #expect(killed.status == 137)
-        #expect(try project.moonflow(["runs", "resume"]).status == 0)
+        await #expect(try project.moonflow(["runs", "resume"]).status == 0)
         let journal = try await project.journal("r1")
         #expect(journal.attempts(of: "a") == [1])
         #expect(journal.attempts(of: "b") == [1, 2])
@@ -38,12 +38,12 @@ import Testing
     @Test(arguments: CrashStore.allCases)
     func aCompletionCommittedBeforeTheKillNeverRunsAgain(_ kind: CrashStore) async throws {
         let project = try await CrashProject.make(kind)
-        #expect(try project.moonflow(["run", "linear", "--run-id", "r1"], failpoints: "after_commit:activity_completed:a").status == 137)
-        #expect(try project.moonflow(["runs", "resume", "r1"]).status == 0)
+        await #expect(try project.moonflow(["run", "linear", "--run-id", "r1"], failpoints: "after_commit:activity_completed:a").status == 137)
+        await #expect(try project.moonflow(["runs", "resume", "r1"]).status == 0)
         #expect(try await project.journal("r1").attempts(of: "a") == [1])
         // Killed before the completion committed: not acknowledged, so the attempt runs again.
-        #expect(try project.moonflow(["run", "linear", "--run-id", "r2"], failpoints: "before_commit:activity_completed:a").status == 137)
-        #expect(try project.moonflow(["runs", "resume"]).status == 0)
+        await #expect(try project.moonflow(["run", "linear", "--run-id", "r2"], failpoints: "before_commit:activity_completed:a").status == 137)
+        await #expect(try project.moonflow(["runs", "resume"]).status == 0)
         #expect(try await project.journal("r2").attempts(of: "a") == [1, 2])
         // The ledger agrees: committed once means ran once; killed before the commit means ran twice.
         #expect(try project.ledgerAttempts(run: "r1", activity: "a") == [1])
@@ -55,10 +55,10 @@ import Testing
     @Test(arguments: CrashStore.allCases)
     func aKillDuringBackoffWaitsUntilTheStoredTimeAndKeepsTheCount(_ kind: CrashStore) async throws {
         let project = try await CrashProject.make(kind)
-        #expect(try project.moonflow(["run", "flaky", "--run-id", "f1"], failpoints: "after_commit:activity_retrying:b").status == 137)
+        await #expect(try project.moonflow(["run", "flaky", "--run-id", "f1"], failpoints: "after_commit:activity_retrying:b").status == 137)
         let stored = try #require(try await project.journal("f1").last { $0.type == .activityRetrying })
         let nextAttemptAt = try #require(stored.data["next_attempt_at"]?.intValue)
-        #expect(try project.moonflow(["runs", "resume"]).status == 0)
+        await #expect(try project.moonflow(["runs", "resume"]).status == 0)
         let journal = try await project.journal("f1")
         #expect(journal.attempts(of: "b") == [1, 2])
         let second = try #require(journal.last { $0.type == .activityStarted && $0.activity == "b" })
@@ -70,10 +70,10 @@ import Testing
     @Test(arguments: CrashStore.allCases)
     func aKillDuringCompensationContinuesWithThePendingOnesInOrder(_ kind: CrashStore) async throws {
         let project = try await CrashProject.make(kind)
-        let killed = try project.moonflow(["run", "saga", "--run-id", "s1"], failpoints: "after_commit:compensation_completed:c")
+        let killed = try await project.moonflow(["run", "saga", "--run-id", "s1"], failpoints: "after_commit:compensation_completed:c")
         #expect(killed.status == 137)
         #expect(try await project.state("s1").status == .compensating)
-        #expect(try project.moonflow(["runs", "resume"]).status == 1)
+        await #expect(try project.moonflow(["runs", "resume"]).status == 1)
         let journal = try await project.journal("s1")
         #expect(journal.filter { $0.type == .compensationStarted }.compactMap(\.activity) == ["c", "b", "a"])
         #expect(journal.filter { $0.type == .compensationCompleted }.compactMap(\.activity) == ["c", "b", "a"])
@@ -84,15 +84,15 @@ import Testing
     @Test(arguments: CrashStore.allCases)
     func aWaitingTaskKeepsItsTokenAcrossAKill(_ kind: CrashStore) async throws {
         let project = try await CrashProject.make(kind)
-        #expect(try project.moonflow(["run", "approval", "--run-id", "t1"]).status == 3)
-        let before = try Value(json: try project.moonflow(["tasks", "show", "t1:ask:1", "--format", "json"]).stdout)
+        await #expect(try project.moonflow(["run", "approval", "--run-id", "t1"]).status == 3)
+        let before = try await Value(json: try project.moonflow(["tasks", "show", "t1:ask:1", "--format", "json"]).stdout)
         let background = try project.start(["runs", "resume"])
         try await Task.sleep(for: .milliseconds(150))
         background.kill()
-        let after = try Value(json: try project.moonflow(["tasks", "show", "t1:ask:1", "--format", "json"]).stdout)
+        let after = try await Value(json: try project.moonflow(["tasks", "show", "t1:ask:1", "--format", "json"]).stdout)
         #expect(after["token"] == before["token"])
         #expect(after["status"] == "open")
-        let done = try project.moonflow(["tasks", "complete", "t1:ask:1", "--user", "alice", "--data", #"{"ok": true}"#])
+        let done = try await project.moonflow(["tasks", "complete", "t1:ask:1", "--user", "alice", "--data", #"{"ok": true}"#])
         #expect(done.status == 0, "\(done.stderr)")
         #expect(try await project.state("t1").status == .completed)
         try await project.expectConsistent()
@@ -102,10 +102,10 @@ import Testing
     func queuedRunsStartInTheirOrderAfterARestart(_ kind: CrashStore) async throws {
         let project = try await CrashProject.make(kind)
         for id in ["q1", "q2", "q3"] {
-            #expect(try project.moonflow(["run", "linear", "--run-id", id], failpoints: "after_commit:run_queued").status == 137)
+            await #expect(try project.moonflow(["run", "linear", "--run-id", id], failpoints: "after_commit:run_queued").status == 137)
         }
         #expect(try await project.states().map(\.status) == [.queued, .queued, .queued])
-        #expect(try project.moonflow(["runs", "resume"]).status == 0)
+        await #expect(try project.moonflow(["runs", "resume"]).status == 0)
         let states = try await project.states()
         #expect(states.map(\.status) == [.completed, .completed, .completed])
         for (earlier, later) in zip(states, states.dropFirst()) {
@@ -118,7 +118,7 @@ import Testing
     func twentyRandomKillsEndWithEveryActivityCompletedOnce(_ kind: CrashStore) async throws {
         let project = try await CrashProject.make(kind)
         var generator = SystemRandomNumberGenerator()
-        #expect(try project.moonflow(["run", "chaos", "--run-id", "x1"], failpoints: "after_commit:run_queued").status == 137)
+        await #expect(try project.moonflow(["run", "chaos", "--run-id", "x1"], failpoints: "after_commit:run_queued").status == 137)
         var hits = 0
         for _ in 0..<20 {
             let process = try project.start(["runs", "resume"])
@@ -126,7 +126,7 @@ import Testing
             if process.kill() { hits += 1 }
         }
         print("chaos (\(kind)): \(hits) of 20 kills hit a running engine")
-        let final = try project.moonflow(["runs", "resume"])
+        let final = try await project.moonflow(["runs", "resume"])
         #expect(final.status == 0, "\(final.stderr)")
         let journal = try await project.journal("x1")
         for index in 1...10 {
@@ -152,11 +152,11 @@ import Testing
             close(descriptor)
         }
         #expect(held)
-        let refused = try project.moonflow(["runs", "list"])
+        let refused = try await project.moonflow(["runs", "list"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("is in use by another Moonflow process"))
         first.kill()
-        let after = try project.moonflow(["runs", "list"])
+        let after = try await project.moonflow(["runs", "list"])
         #expect(after.status == 0)
     }
 }
@@ -276,10 +276,10 @@ final class CrashProject: Sendable {
         return environment
     }
 
-    func moonflow(_ arguments: [String], failpoints: String? = nil) throws -> CLIResult {
+    func moonflow(_ arguments: [String], failpoints: String? = nil) async throws -> CLIResult {
         var environment = environment
         if let failpoints { environment["MOONFLOW_FAILPOINTS"] = failpoints }
-        return try CLIRunner.run(arguments + ["--project", directory.path], in: directory, environment: environment)
+        return try await CLIRunner.run(arguments + ["--project", directory.path], in: directory, environment: environment)
     }
 
     func start(_ arguments: [String]) throws -> BackgroundProcess {

@@ -8,9 +8,9 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(2))) struct DamagedStoreCommandTests {
     @Test func aDamagedWALIsRefusedWithTheWayToRecover() async throws {
         let project = try CrashProject()
-        #expect(try project.moonflow(["run", "linear", "--run-id", "l1"]).status == 0)
+        await #expect(try project.moonflow(["run", "linear", "--run-id", "l1"]).status == 0)
         // Killed before any checkpoint: the WAL keeps every transaction of r2 so far.
-        #expect(try project.moonflow(["run", "linear", "--run-id", "r2"], failpoints: "after_commit:activity_completed:b").status == 137)
+        await #expect(try project.moonflow(["run", "linear", "--run-id", "r2"], failpoints: "after_commit:activity_completed:b").status == 137)
         let store = project.directory.appendingPathComponent(".moonflow/state.db").path
         var wal = try [UInt8](Data(contentsOf: URL(fileURLWithPath: store + "-wal")))
         let pageSize = Int(wal[8]) << 24 | Int(wal[9]) << 16 | Int(wal[10]) << 8 | Int(wal[11])
@@ -31,7 +31,7 @@ import Testing
         let before = files()
 
         for command in [["runs", "list"], ["runs", "resume"], ["run", "linear", "--run-id", "r3"], ["serve", "--insecure-no-auth", "--port", "0"]] {
-            let refused = try project.moonflow(command)
+            let refused = try await project.moonflow(command)
             #expect(refused.status == 1, "\(command)")
             #expect(refused.stderr.contains("error: \(store)-wal is damaged: frame \(damaged + 1) of \(frames)"), "\(refused.stderr)")
             #expect(refused.stderr.contains("committed transaction(s) after it would be lost"))
@@ -40,7 +40,7 @@ import Testing
         }
         #expect(files() == before)
 
-        let accepted = try project.moonflow(["runs", "list", "--accept-wal-loss"])
+        let accepted = try await project.moonflow(["runs", "list", "--accept-wal-loss"])
         #expect(accepted.status == 0, "\(accepted.stderr)")
         #expect(accepted.stdout.contains("l1"))
         try await project.expectConsistent()

@@ -5,7 +5,7 @@ import Testing
 /// `resources: {isolation: process}` through the whole command (docs/sandbox.md): the runtime's
 /// runner sends each code action where its isolation says, and the run reads the same.
 @Suite struct IsolatedRunTests {
-    @Test func aRunWithProcessIsolationCompletesWithTheSameOutputs() throws {
+    @Test func aRunWithProcessIsolationCompletesWithTheSameOutputs() async throws {
         let workflow = """
             workflow: w
             context: {total: 0}
@@ -26,7 +26,7 @@ import Testing
         var outputs: [Value] = []
         for isolation in ["in_process", "process"] {
             let project = try CLIProject(files: ["moonflow.yaml": "resources: {isolation: \(isolation)}\n", "workflows/w.yaml": workflow])
-            let result = try CLIRunner.run(["run", "w", "--project", project.url.path, "--input", #"{"n": 21}"#, "--format", "json"])
+            let result = try await CLIRunner.run(["run", "w", "--project", project.url.path, "--input", #"{"n": 21}"#, "--format", "json"])
             let report = try Value(json: result.stdout)
             #expect(report["status"] == "completed", "\(isolation): \(result.stdout)\(result.stderr)")
             outputs.append(report["output"] ?? .null)

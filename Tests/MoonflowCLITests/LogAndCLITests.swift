@@ -40,18 +40,18 @@ import Testing
 
     @Test func scriptLogsAreInTheRunsHistory() async throws {
         let project = try CLIProject(files: ["workflows/chatty.yaml": Self.chatty])
-        let run = try CLIRunner.run(["run", "chatty", "--run-id", "c1", "--project", project.url.path])
+        let run = try await CLIRunner.run(["run", "chatty", "--run-id", "c1", "--project", project.url.path])
         #expect(run.status == 0, "\(run.stderr)")
         // Logged at its level (warn shows at the run command's warning level), with the run's metadata.
         #expect(run.stderr.contains("careful"))
         #expect(run.stderr.contains("run.id=c1"))
-        let history = try CLIRunner.run(["runs", "history", "c1", "--format", "json", "--project", project.url.path])
+        let history = try await CLIRunner.run(["runs", "history", "c1", "--format", "json", "--project", project.url.path])
         #expect(history.status == 0)
         let entries = try Value(json: history.stdout).arrayValue ?? []
         let logs = entries.filter { $0["type"] == "activity.log" }
         #expect(logs.map { $0["data"]?["message"] } == ["hello\nforged 2026-12-07 critical line\u{1B}[2J", "careful"])
         #expect(logs.first?["data"]?["fields"]?["order"] == "o-1")
-        let text = try CLIRunner.run(["runs", "history", "c1", "--project", project.url.path])
+        let text = try await CLIRunner.run(["runs", "history", "c1", "--project", project.url.path])
         #expect(text.stdout.contains("activity.log  talk  attempt 1  warn: careful"))
         #expect(!text.stdout.contains("\u{1B}"))
         // The store's state still equals the fold of its journal, log entries included.
@@ -61,11 +61,11 @@ import Testing
 
     // MARK: item 2
 
-    @Test func jsonLogsMakeEveryStderrLineOfRunOneJSONObject() throws {
+    @Test func jsonLogsMakeEveryStderrLineOfRunOneJSONObject() async throws {
         let project = try CLIProject(files: [
             "workflows/chatty.yaml": Self.chatty, "moonflow.yaml": "logging: {format: json, level: debug}\n",
         ])
-        let run = try CLIRunner.run(["run", "chatty", "--run-id", "j1", "--project", project.url.path])
+        let run = try await CLIRunner.run(["run", "chatty", "--run-id", "j1", "--project", project.url.path])
         #expect(run.status == 0, "\(run.stderr)")
         let objects = Self.expectJSONLines(run.stderr)
         let careful = try #require(objects.first(where: { $0["message"] == "careful" }))
@@ -75,7 +75,7 @@ import Testing
         #expect(careful["activity"] == "talk")
         #expect(careful["logger"] == "moonflow")
         // A usage error is one JSON object too.
-        let bad = try CLIRunner.run(["run", "nope", "--project", project.url.path])
+        let bad = try await CLIRunner.run(["run", "nope", "--project", project.url.path])
         #expect(bad.status == 2)
         #expect(!Self.expectJSONLines(bad.stderr).isEmpty)
     }
@@ -112,16 +112,16 @@ import Testing
     // MARK: item 10
 
     @Test(arguments: ["verbose", "WARN", "loud"])
-    func anUnknownLogLevelIsRefusedByValidate(_ level: String) throws {
+    func anUnknownLogLevelIsRefusedByValidate(_ level: String) async throws {
         let project = try CLIProject(files: [
             "workflows/w.yaml": "workflow: w\nactivities:\n  - name: a\n    call: log\n    with: {level: \(level), message: hi}\n"
         ])
-        let result = try CLIRunner.run(["validate", "--project", project.url.path])
+        let result = try await CLIRunner.run(["validate", "--project", project.url.path])
         #expect(result.status == 1)
         #expect(result.stdout.contains("'level' must be one of"), "\(result.stdout)")
     }
 
-    @Test func warnAndWarningBothLogAtWarning() throws {
+    @Test func warnAndWarningBothLogAtWarning() async throws {
         let project = try CLIProject(files: [
             "workflows/w.yaml": """
                 workflow: w
@@ -131,8 +131,8 @@ import Testing
                   - {name: c, call: log, needs: [b], with: {level: info, message: quiet-info}}
                 """
         ])
-        #expect(try CLIRunner.run(["validate", "--project", project.url.path]).status == 0)
-        let run = try CLIRunner.run(["run", "w", "--project", project.url.path])
+        #expect(try await CLIRunner.run(["validate", "--project", project.url.path]).status == 0)
+        let run = try await CLIRunner.run(["run", "w", "--project", project.url.path])
         #expect(run.status == 0)
         // `run` logs at warning: both warnings show, the info line does not.
         #expect(run.stderr.contains("first-warn"))
@@ -144,7 +144,7 @@ import Testing
         let project = try CLIProject(files: [
             "workflows/tz.yaml": "workflow: tz\ntrigger: {schedule: {cron: \"* * * * *\", timezone: Mars/Olympus_Mons}}\nactivities: [{name: a, call: noop}]\n"
         ])
-        let result = try CLIRunner.run(["validate", "--project", project.url.path])
+        let result = try await CLIRunner.run(["validate", "--project", project.url.path])
         #expect(result.status == 1)
         #expect(result.stdout.contains("is not an IANA time zone name"))
         let (_, stderr) = try await Self.serveBriefly(project, seconds: 2.5)
@@ -153,65 +153,65 @@ import Testing
 
     // MARK: item 16
 
-    @Test func versionIsPrinted() throws {
-        let result = try CLIRunner.run(["--version"])
+    @Test func versionIsPrinted() async throws {
+        let result = try await CLIRunner.run(["--version"])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("moonflow "))
     }
 
     @Test(arguments: ["42", "null", "[]", "\"text\""])
-    func runInputMustBeAJSONObject(_ input: String) throws {
+    func runInputMustBeAJSONObject(_ input: String) async throws {
         let project = try CLIProject(files: ["workflows/e.yaml": "workflow: e\nactivities: [{name: a, run: \"return input\"}]\n"])
-        let result = try CLIRunner.run(["run", "e", "--input", input, "--project", project.url.path])
+        let result = try await CLIRunner.run(["run", "e", "--input", input, "--project", project.url.path])
         #expect(result.status == 2)
         #expect(result.stderr.contains("must be a JSON object"))
         #expect(!FileManager.default.fileExists(atPath: project.url.appendingPathComponent(".moonflow/state.db").path))
     }
 
-    @Test func completingACompletedTaskExitsZeroOnlyWithTheSameData() throws {
+    @Test func completingACompletedTaskExitsZeroOnlyWithTheSameData() async throws {
         let project = try CLIProject(files: [
             "workflows/m.yaml": "workflow: m\nactivities: [{name: approve, type: manual, form: {type: object}}]\n"
         ])
-        let start = try CLIRunner.run(["run", "m", "--run-id", "m1", "--project", project.url.path])
+        let start = try await CLIRunner.run(["run", "m", "--run-id", "m1", "--project", project.url.path])
         #expect(start.status == 3)
-        let list = try Value(json: try CLIRunner.run(["tasks", "list", "--format", "json", "--project", project.url.path]).stdout)
+        let list = try Value(json: try await CLIRunner.run(["tasks", "list", "--format", "json", "--project", project.url.path]).stdout)
         let id = try #require(list.arrayValue?.first?["id"]?.stringValue)
-        let complete = { (data: String) in try CLIRunner.run(["tasks", "complete", id, "--data", data, "--project", project.url.path]) }
-        #expect(try complete(#"{"ok": true}"#).status == 0)
-        #expect(try complete(#"{"ok": true}"#).status == 0)
-        let other = try complete(#"{"ok": false}"#)
+        let complete = { (data: String) in try await CLIRunner.run(["tasks", "complete", id, "--data", data, "--project", project.url.path]) }
+        await #expect(try complete(#"{"ok": true}"#).status == 0)
+        await #expect(try complete(#"{"ok": true}"#).status == 0)
+        let other = try await complete(#"{"ok": false}"#)
         #expect(other.status == 1)
         #expect(other.stderr.contains("already_completed"))
     }
 
-    @Test func jsonFormatPrintsErrorsAsJSONOnStdout() throws {
+    @Test func jsonFormatPrintsErrorsAsJSONOnStdout() async throws {
         let project = try CLIProject(files: [:])
-        let result = try CLIRunner.run(["runs", "show", "nope", "--format", "json", "--project", project.url.path])
+        let result = try await CLIRunner.run(["runs", "show", "nope", "--format", "json", "--project", project.url.path])
         #expect(result.status == 2)
         let document = try Value(json: result.stdout)
         #expect(document["error"]?["message"]?.stringValue?.contains("nope") == true)
         // An invalid workflow: the error document lists its diagnostics.
         let invalid = try CLIProject(files: ["workflows/bad.yaml": "workflow: bad\nactivities: [{name: a, call: nop}]\n"])
-        let bad = try CLIRunner.run(["run", "bad", "--format", "json", "--project", invalid.url.path])
+        let bad = try await CLIRunner.run(["run", "bad", "--format", "json", "--project", invalid.url.path])
         #expect(bad.status == 1)
         #expect(try Value(json: bad.stdout)["error"]?["errors"]?.arrayValue?.first?["code"] == "InvalidValue")
         // A usage error found while parsing too.
-        let usage = try CLIRunner.run(["run", "e", "--input", "{}", "--input-file", "x", "--format", "json", "--project", project.url.path])
+        let usage = try await CLIRunner.run(["run", "e", "--input", "{}", "--input-file", "x", "--format", "json", "--project", project.url.path])
         #expect(usage.status == 2)
         #expect(try Value(json: usage.stdout)["error"]?["message"]?.stringValue?.contains("cannot be used together") == true)
     }
 
-    @Test func aBinaryChunkIsRefusedAsSuch() throws {
+    @Test func aBinaryChunkIsRefusedAsSuch() async throws {
         let project = try CLIProject(files: ["workflows/.keep": ""])
         let path = project.url.appendingPathComponent("compiled.lua")
         try Data([0x1B, 0x4C, 0x75, 0x61, 0x54, 0x00, 0x19, 0x93, 0x0D, 0x0A, 0x1A, 0x0A, 0x04, 0x08, 0x08, 0xFF]).write(to: path)
-        let result = try CLIRunner.run(["script", path.path, "--project", project.url.path])
+        let result = try await CLIRunner.run(["script", path.path, "--project", project.url.path])
         #expect(result.status == 2)
         #expect(result.stderr.contains("binary"), "\(result.stderr)")
         #expect(!result.stderr.contains("cannot read"))
     }
 
-    @Test func aTakenPortIsNamed() throws {
+    @Test func aTakenPortIsNamed() async throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(listener) }
         var address = sockaddr_in()
@@ -225,19 +225,19 @@ import Testing
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
         let port = Int(UInt16(bigEndian: address.sin_port))
         let project = try CLIProject(files: [:])
-        let result = try CLIRunner.run(["serve", "--insecure-no-auth", "--port", "\(port)", "--store", "memory", "--project", project.url.path])
+        let result = try await CLIRunner.run(["serve", "--insecure-no-auth", "--port", "\(port)", "--store", "memory", "--project", project.url.path])
         #expect(result.status == 1)
         #expect(result.stderr.contains("port \(port) is already in use"), "\(result.stderr)")
     }
 
-    @Test func listsAreAlignedTables() throws {
+    @Test func listsAreAlignedTables() async throws {
         let project = try CLIProject(files: [
             "workflows/a.yaml": "workflow: a\nactivities: [{name: x, call: noop}]\n",
             "workflows/longer_name.yaml": "workflow: longer_name\nactivities: [{name: x, call: noop}]\n",
         ])
-        #expect(try CLIRunner.run(["run", "a", "--run-id", "r-long-identifier", "--project", project.url.path]).status == 0)
-        #expect(try CLIRunner.run(["run", "longer_name", "--run-id", "r2", "--project", project.url.path]).status == 0)
-        let list = try CLIRunner.run(["runs", "list", "--project", project.url.path])
+        #expect(try await CLIRunner.run(["run", "a", "--run-id", "r-long-identifier", "--project", project.url.path]).status == 0)
+        #expect(try await CLIRunner.run(["run", "longer_name", "--run-id", "r2", "--project", project.url.path]).status == 0)
+        let list = try await CLIRunner.run(["runs", "list", "--project", project.url.path])
         let lines = Self.lines(list.stdout)
         #expect(lines.count == 2)
         // The status column starts at the same place on every line, whatever the id and workflow widths.
@@ -247,14 +247,14 @@ import Testing
 
     /// `runs resume` of several runs shows a progress line on a terminal (`script` gives it one),
     /// and none through a pipe.
-    @Test func resumeShowsProgressOnATerminalOnly() throws {
+    @Test func resumeShowsProgressOnATerminalOnly() async throws {
         let project = try CLIProject(files: [
             "workflows/m.yaml": "workflow: m\nactivities: [{name: approve, type: manual, form: {type: object}}]\n"
         ])
         for id in ["p1", "p2", "p3"] {
-            #expect(try CLIRunner.run(["run", "m", "--run-id", id, "--project", project.url.path]).status == 3)
+            #expect(try await CLIRunner.run(["run", "m", "--run-id", id, "--project", project.url.path]).status == 3)
         }
-        let piped = try CLIRunner.run(["runs", "resume", "--project", project.url.path])
+        let piped = try await CLIRunner.run(["runs", "resume", "--project", project.url.path])
         #expect(piped.status == 3)
         #expect(!piped.stderr.contains("resuming runs"))
         let process = Process()

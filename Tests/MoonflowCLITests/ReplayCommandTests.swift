@@ -22,12 +22,12 @@ import Testing
 
         """
 
-    @Test func anUnchangedScriptReproducesItsOutputAndChangedCodeDiffers() throws {
+    @Test func anUnchangedScriptReproducesItsOutputAndChangedCodeDiffers() async throws {
         let project = try CLIProject(files: ["workflows/lottery.yaml": Self.workflow])
         let path = project.url.path
-        #expect(try CLIRunner.run(["run", "lottery", "--run-id", "r1", "--project", path]).status == 0)
+        #expect(try await CLIRunner.run(["run", "lottery", "--run-id", "r1", "--project", path]).status == 0)
 
-        let same = try CLIRunner.run(["runs", "replay", "r1", "draw", "--project", path, "--format", "json"])
+        let same = try await CLIRunner.run(["runs", "replay", "r1", "draw", "--project", path, "--format", "json"])
         #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
         let result = try Value(json: same.stdout)
         #expect(result["equal"] == true)
@@ -36,7 +36,7 @@ import Testing
         #expect(result["recorded"]?["context_writes"]?["ticket"]?.stringValue?.count == 36)
 
         // Replaying twice gives the same again (nothing is written).
-        #expect(try CLIRunner.run(["runs", "replay", "r1", "draw", "--project", path]).stdout.contains("equal"))
+        #expect(try await CLIRunner.run(["runs", "replay", "r1", "draw", "--project", path]).stdout.contains("equal"))
 
         let changed = """
             local picks = {}
@@ -46,19 +46,19 @@ import Testing
             """
         let fix = project.url.appendingPathComponent("fix.lua")
         try changed.write(to: fix, atomically: true, encoding: .utf8)
-        let different = try CLIRunner.run(["runs", "replay", "r1", "draw", "--script", fix.path, "--project", path])
+        let different = try await CLIRunner.run(["runs", "replay", "r1", "draw", "--script", fix.path, "--project", path])
         #expect(different.status == 1, "\(different.stdout)\(different.stderr)")
         #expect(different.stdout.contains("replay of 'draw' attempt 1: different"))
         #expect(different.stdout.contains("output: recorded"))
         #expect(!different.stdout.contains("workflow.ticket"))  // the context write is the same
 
-        let inline = try CLIRunner.run(["runs", "replay", "r1", "draw", "--script", "return 1", "--project", path, "--format", "json"])
+        let inline = try await CLIRunner.run(["runs", "replay", "r1", "draw", "--script", "return 1", "--project", path, "--format", "json"])
         #expect(inline.status == 1)
         #expect(try Value(json: inline.stdout)["replayed"]?["output"] == 1)
 
-        #expect(try CLIRunner.run(["runs", "replay", "r1", "nope", "--project", path]).status == 2)
-        #expect(try CLIRunner.run(["runs", "replay", "r1", "draw", "--attempt", "5", "--project", path]).status == 2)
-        #expect(try CLIRunner.run(["runs", "replay", "zz", "draw", "--project", path]).status == 2)
+        #expect(try await CLIRunner.run(["runs", "replay", "r1", "nope", "--project", path]).status == 2)
+        #expect(try await CLIRunner.run(["runs", "replay", "r1", "draw", "--attempt", "5", "--project", path]).status == 2)
+        #expect(try await CLIRunner.run(["runs", "replay", "zz", "draw", "--project", path]).status == 2)
     }
 
     /// With `isolation: process` the helper records the attempt (`activity.recorded`) and the

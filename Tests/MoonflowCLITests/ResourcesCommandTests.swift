@@ -42,23 +42,23 @@ import Testing
         ])
     }
 
-    @Test func everyKeyIsTheDefaultOfEveryExecution() throws {
+    @Test func everyKeyIsTheDefaultOfEveryExecution() async throws {
         let project = try Self.project()
-        func report(_ workflow: String) throws -> Value {
-            let result = try CLIRunner.run(["run", workflow, "--project", project.url.path, "--format", "json"])
+        func report(_ workflow: String) async throws -> Value {
+            let result = try await CLIRunner.run(["run", workflow, "--project", project.url.path, "--format", "json"])
             #expect(!result.stdout.isEmpty, "\(workflow): \(result.stderr)")
             return try Value(json: result.stdout)
         }
-        #expect(try report("mem")["error"]?["type"] == "LuaMemoryLimit")
-        #expect(try report("memok")["status"] == "completed")
-        #expect(try report("spin")["error"]?["type"] == "LuaInstructionLimit")
-        #expect(try report("out")["error"]?["message"] == "output: value larger than the limit of 2048 bytes")
-        #expect(try report("slow")["error"]?["type"] == "Timeout")
-        let comp = try report("comp")
+        #expect(try await report("mem")["error"]?["type"] == "LuaMemoryLimit")
+        #expect(try await report("memok")["status"] == "completed")
+        #expect(try await report("spin")["error"]?["type"] == "LuaInstructionLimit")
+        #expect(try await report("out")["error"]?["message"] == "output: value larger than the limit of 2048 bytes")
+        #expect(try await report("slow")["error"]?["type"] == "Timeout")
+        let comp = try await report("comp")
         #expect(comp["status"] == "compensation_failed")
         #expect(comp["compensations"]?.arrayValue?.first?["error"]?["type"] == "LuaMemoryLimit")
         // `moonflow test` runs with the same defaults.
-        let tested = try CLIRunner.run(["test", "mem", "--project", project.url.path])
+        let tested = try await CLIRunner.run(["test", "mem", "--project", project.url.path])
         #expect(tested.status == 0, "\(tested.stdout)\(tested.stderr)")
     }
 }

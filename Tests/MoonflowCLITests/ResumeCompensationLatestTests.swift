@@ -23,12 +23,12 @@ import Testing
             "scripts/undo_a.lua": "error({type = \"Bug\", message = \"broken undo\", retryable = false})\n",
         ])
         let path = project.url.path
-        #expect(try CLIRunner.run(["run", "w", "--run-id", "r1", "--project", path]).status == 1)
+        #expect(try await CLIRunner.run(["run", "w", "--run-id", "r1", "--project", path]).status == 1)
         try "return {undone = true}\n".write(to: project.url.appendingPathComponent("scripts/undo_a.lua"), atomically: true, encoding: .utf8)
         // Pinned: the buggy script runs again.
-        let pinned = try CLIRunner.run(["runs", "resume-compensation", "r1", "--project", path, "--format", "json"])
+        let pinned = try await CLIRunner.run(["runs", "resume-compensation", "r1", "--project", path, "--format", "json"])
         #expect(try Value(json: pinned.stdout)["status"] == "compensation_failed", "\(pinned.stderr)")
-        let latest = try CLIRunner.run(["runs", "resume-compensation", "r1", "--latest", "--project", path, "--format", "json"])
+        let latest = try await CLIRunner.run(["runs", "resume-compensation", "r1", "--latest", "--project", path, "--format", "json"])
         let report = try Value(json: latest.stdout)
         #expect(report["status"] == "compensated", "\(latest.stdout)\(latest.stderr)")
         #expect(report["compensations"]?.arrayValue?.first?["output"] == ["undone": true])

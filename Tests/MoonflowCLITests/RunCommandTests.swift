@@ -6,13 +6,13 @@ import Testing
 /// the examples call are served by `moonflow mock-services mocks/services.yaml` on the port
 /// moonflow.yaml names, one test at a time.
 @Suite(.serialized) struct RunCommandTests {
-    func run(_ arguments: [String]) throws -> (status: Int32, report: Value?, stderr: String) {
-        let result = try CLIRunner.run(["run", "--store", "memory"] + arguments)
+    func run(_ arguments: [String]) async throws -> (status: Int32, report: Value?, stderr: String) {
+        let result = try await CLIRunner.run(["run", "--store", "memory"] + arguments)
         return (result.status, try? Value(json: result.stdout), result.stderr)
     }
 
     /// `body` while `moonflow mock-services` answers on 127.0.0.1:8089.
-    func withMockServices<T>(_ body: () throws -> T) throws -> T {
+    func withMockServices<T>(_ body: () async throws -> T) async throws -> T {
         let process = Process()
         process.executableURL = CLIRunner.binary
         process.arguments = ["mock-services", "mocks/services.yaml", "--port", "8089"]
@@ -30,11 +30,11 @@ import Testing
         while !String(decoding: seen, as: UTF8.self).contains("listening"), process.isRunning {
             seen += errors.fileHandleForReading.availableData
         }
-        return try body()
+        return try await body()
     }
 
-    @Test func helloCompletesAndPrintsTheJSONReport() throws {
-        let (status, report, _) = try run(["hello", "--input", #"{"name": "Ada"}"#, "--run-id", "hello-1", "--format", "json"])
+    @Test func helloCompletesAndPrintsTheJSONReport() async throws {
+        let (status, report, _) = try await run(["hello", "--input", #"{"name": "Ada"}"#, "--run-id", "hello-1", "--format", "json"])
         #expect(status == 0)
         let json = try #require(report)
         #expect(json["run_id"] == "hello-1")
@@ -61,9 +61,9 @@ import Testing
         #expect((json["events"]?.intValue ?? 0) >= 8)
     }
 
-    @Test func orderProcessingCompletesWithItsOutputTemplate() throws {
+    @Test func orderProcessingCompletesWithItsOutputTemplate() async throws {
         let input = #"{"order_id": "ORD-1", "customer": {"email": "a@example.com"}, "items": [{"sku": "S", "quantity": 2, "price": 5}]}"#
-        let (status, report, _) = try withMockServices { try run(["order_processing", "--input", input, "--format", "json"]) }
+        let (status, report, _) = try await withMockServices { try await run(["order_processing", "--input", input, "--format", "json"]) }
         #expect(status == 0)
         let json = try #require(report)
         #expect(json["status"] == "completed")
@@ -72,9 +72,9 @@ import Testing
         #expect(json["activities"]?.arrayValue?.first?["output"]?["amount"] == 10)
     }
 
-    @Test func aFailedTicketIsCompensatedInReverseCompletionOrder() throws {
+    @Test func aFailedTicketIsCompensatedInReverseCompletionOrder() async throws {
         let input = #"{"ticket_id": "T-1", "priority": "high", "tier": "pro", "subject": "down", "fail_sla": true}"#
-        let (status, report, _) = try withMockServices { try run(["high_priority_ticket", "--input", input, "--format", "json"]) }
+        let (status, report, _) = try await withMockServices { try await run(["high_priority_ticket", "--input", input, "--format", "json"]) }
         #expect(status == 1)
         let json = try #require(report)
         #expect(json["status"] == "compensated")
@@ -86,9 +86,9 @@ import Testing
         #expect(compensations.map { $0["status"] } == ["completed", "completed"])
     }
 
-    @Test func aRunWaitingOnAHumanExitsThree() throws {
+    @Test func aRunWaitingOnAHumanExitsThree() async throws {
         let input = #"{"stock": [{"sku": "A", "on_hand": 1, "threshold": 5}]}"#
-        let (status, report, stderr) = try run(["inventory_reorder", "--input", input, "--format", "json"])
+        let (status, report, stderr) = try await run(["inventory_reorder", "--input", input, "--format", "json"])
         #expect(status == 3)
         #expect(stderr.contains("waits on a manual task"))
         let json = try #require(report)
@@ -99,14 +99,14 @@ import Testing
         #expect(task["assignees"] == ["users": [], "groups": ["buyers"]])
     }
 
-    @Test func unknownWorkflowAndBadInputAreUsageErrors() throws {
-        #expect(try run(["no_such_workflow"]).status == 2)
-        #expect(try run(["hello", "--input", "{not json"]).status == 2)
-        #expect(try run(["hello", "--input", "{}", "--input-file", "x.json"]).status == 2)
+    @Test func unknownWorkflowAndBadInputAreUsageErrors() async throws {
+        #expect(try await run(["no_such_workflow"]).status == 2)
+        #expect(try await run(["hello", "--input", "{not json"]).status == 2)
+        #expect(try await run(["hello", "--input", "{}", "--input-file", "x.json"]).status == 2)
     }
 
-    @Test func textReportHasOneLinePerActivity() throws {
-        let result = try CLIRunner.run(["run", "hello"])
+    @Test func textReportHasOneLinePerActivity() async throws {
+        let result = try await CLIRunner.run(["run", "hello"])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.first?.contains("workflow hello  completed") == true)

@@ -19,8 +19,8 @@ import Testing
         }
         deinit { try? FileManager.default.removeItem(at: directory) }
 
-        func moonflow(_ arguments: [String]) throws -> CLIResult {
-            try CLIRunner.run(arguments + ["--project", directory.path], in: directory)
+        func moonflow(_ arguments: [String]) async throws -> CLIResult {
+            try await CLIRunner.run(arguments + ["--project", directory.path], in: directory)
         }
 
         var storeBytes: Int {
@@ -40,9 +40,9 @@ import Testing
         """
 
     @Test(arguments: ["bad/id", "x')", "-", "@schedule:echo:1", "a\u{1B}[2Jb"])
-    func aRunIDOutsideTheRuleIsAUsageErrorAndStartsNothing(_ id: String) throws {
+    func aRunIDOutsideTheRuleIsAUsageErrorAndStartsNothing(_ id: String) async throws {
         let project = try Project(["workflows/echo.yaml": Self.echo])
-        let result = try project.moonflow(["run", "echo", "--run-id=\(id)"])
+        let result = try await project.moonflow(["run", "echo", "--run-id=\(id)"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("--run-id"))
         #expect(result.stderr.contains(RunIDRule.pattern))
@@ -50,14 +50,14 @@ import Testing
         #expect(project.storeBytes == 0)
     }
 
-    @Test func aDifferentStartUnderAnExistingIDIsRefused() throws {
+    @Test func aDifferentStartUnderAnExistingIDIsRefused() async throws {
         let project = try Project(["workflows/echo.yaml": Self.echo])
-        #expect(try project.moonflow(["run", "echo", "--run-id", "e1", "--input", #"{"n": 1}"#]).status == 0)
-        #expect(try project.moonflow(["run", "echo", "--run-id", "e1", "--input", #"{"n": 1}"#]).status == 0)
-        let other = try project.moonflow(["run", "echo", "--run-id", "e1", "--input", #"{"n": 2}"#])
+        await #expect(try project.moonflow(["run", "echo", "--run-id", "e1", "--input", #"{"n": 1}"#]).status == 0)
+        await #expect(try project.moonflow(["run", "echo", "--run-id", "e1", "--input", #"{"n": 1}"#]).status == 0)
+        let other = try await project.moonflow(["run", "echo", "--run-id", "e1", "--input", #"{"n": 2}"#])
         #expect(other.status == 2)
         #expect(other.stderr.contains("exists"))
-        let report = try Value(json: try project.moonflow(["runs", "show", "e1", "--format", "json"]).stdout)
+        let report = try await Value(json: try project.moonflow(["runs", "show", "e1", "--format", "json"]).stdout)
         #expect(report["input"] == ["n": 1])
         #expect(report["output"] == ["n": 1])
     }
@@ -73,14 +73,14 @@ import Testing
 
     /// The issue's figures were 84 MB in the store, 104 MB of log and an 84 MB history for this
     /// workflow; each is now a few kilobytes, and the forged line stays inside its own.
-    @Test func aHugeScriptErrorIsCappedEverywhereAndForgesNoLogLine() throws {
+    @Test func aHugeScriptErrorIsCappedEverywhereAndForgesNoLogLine() async throws {
         let project = try Project(["workflows/loud.yaml": Self.loud])
-        let run = try project.moonflow(["run", "loud", "--run-id", "l1", "--format", "json"])
+        let run = try await project.moonflow(["run", "loud", "--run-id", "l1", "--format", "json"])
         #expect(run.status == 1)
         #expect(run.stderr.utf8.count < 128 << 10, "stderr holds \(run.stderr.utf8.count) bytes")
         #expect(run.stdout.utf8.count < 128 << 10, "the report holds \(run.stdout.utf8.count) bytes")
         #expect(project.storeBytes < 4 << 20, "the store holds \(project.storeBytes) bytes")
-        let history = try project.moonflow(["runs", "history", "l1", "--format", "json"])
+        let history = try await project.moonflow(["runs", "history", "l1", "--format", "json"])
         #expect(history.stdout.utf8.count < 128 << 10, "the history holds \(history.stdout.utf8.count) bytes")
         let report = try Value(json: run.stdout)
         let message = try #require(report["error"]?["message"]?.stringValue)
@@ -97,10 +97,10 @@ import Testing
               error("denied\n2026-12-07T00:00:00+0000 critical moonflow : admin token rotated\r\27[2J\27]0;owned\7")
         """#
 
-    @Test func aScriptErrorCannotForgeALogLineOrATerminalSequence() throws {
+    @Test func aScriptErrorCannotForgeALogLineOrATerminalSequence() async throws {
         let project = try Project(["workflows/forge.yaml": Self.forge])
         for format in ["text", "json"] {
-            let run = try project.moonflow(["run", "forge", "--store", "memory", "--format", format])
+            let run = try await project.moonflow(["run", "forge", "--store", "memory", "--format", format])
             #expect(run.status == 1)
             #expect(run.stderr.contains("denied"))
             for output in [run.stderr, run.stdout] {

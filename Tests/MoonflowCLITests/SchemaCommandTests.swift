@@ -20,14 +20,14 @@ struct SchemaCommandTests {
         return dir
     }
 
-    @Test func validDocument() throws {
-        let result = try CLIRunner.run(["schema", "check", "order.json", "good.json"], in: try Self.project())
+    @Test func validDocument() async throws {
+        let result = try await CLIRunner.run(["schema", "check", "order.json", "good.json"], in: try Self.project())
         #expect(result.status == 0)
         #expect(result.stdout == "valid\n")
     }
 
-    @Test func invalidDocumentListsEveryError() throws {
-        let result = try CLIRunner.run(["schema", "check", "order.json", "bad.json"], in: try Self.project())
+    @Test func invalidDocumentListsEveryError() async throws {
+        let result = try await CLIRunner.run(["schema", "check", "order.json", "bad.json"], in: try Self.project())
         #expect(result.status == 1)
         #expect(result.stdout == """
             (root): missing required property 'id'
@@ -37,8 +37,8 @@ struct SchemaCommandTests {
             """)
     }
 
-    @Test func jsonFormat() throws {
-        let result = try CLIRunner.run(["schema", "check", "--format", "json", "order.json", "bad.json"], in: try Self.project())
+    @Test func jsonFormat() async throws {
+        let result = try await CLIRunner.run(["schema", "check", "--format", "json", "order.json", "bad.json"], in: try Self.project())
         #expect(result.status == 1)
         #expect(result.stdout == """
             {
@@ -65,41 +65,41 @@ struct SchemaCommandTests {
             """)
     }
 
-    @Test func standardInputAndFormatAssertion() throws {
+    @Test func standardInputAndFormatAssertion() async throws {
         let dir = try Self.project()
-        let plain = try CLIRunner.run(["schema", "check", "order.json", "-"], stdin: #"{"id": "x"}"#, in: dir)
+        let plain = try await CLIRunner.run(["schema", "check", "order.json", "-"], stdin: #"{"id": "x"}"#, in: dir)
         #expect(plain.status == 0)
-        let asserted = try CLIRunner.run(["schema", "check", "--assert-format", "order.json", "-"], stdin: #"{"id": "x"}"#, in: dir)
+        let asserted = try await CLIRunner.run(["schema", "check", "--assert-format", "order.json", "-"], stdin: #"{"id": "x"}"#, in: dir)
         #expect(asserted.status == 1)
         #expect(asserted.stdout == "/id: must be a valid uuid\n")
     }
 
-    @Test func syntaxErrorNamesFileLineAndColumn() throws {
-        let result = try CLIRunner.run(["schema", "check", "order.json", "broken.json"], in: try Self.project())
+    @Test func syntaxErrorNamesFileLineAndColumn() async throws {
+        let result = try await CLIRunner.run(["schema", "check", "order.json", "broken.json"], in: try Self.project())
         #expect(result.status == 1)
         #expect(result.stderr == "broken.json:3:1: error: expected a string key, found '}'\n")
-        let stdin = try CLIRunner.run(["schema", "check", "order.json", "-"], stdin: "[1,", in: try Self.project())
+        let stdin = try await CLIRunner.run(["schema", "check", "order.json", "-"], stdin: "[1,", in: try Self.project())
         #expect(stdin.status == 1)
         #expect(stdin.stderr == "<stdin>:1:4: error: unexpected end of input, expected a value\n")
     }
 
-    @Test func schemaReachingOutsideItsDirectoryIsRefused() throws {
-        let result = try CLIRunner.run(["schema", "check", "escape.json", "good.json"], in: try Self.project())
+    @Test func schemaReachingOutsideItsDirectoryIsRefused() async throws {
+        let result = try await CLIRunner.run(["schema", "check", "escape.json", "good.json"], in: try Self.project())
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("escape.json: error: invalid schema: /$ref: cannot load "))
         #expect(result.stderr.contains("refused: the file is outside the schema directory"))
     }
 
-    @Test func usageErrors() throws {
+    @Test func usageErrors() async throws {
         let dir = try Self.project()
-        #expect(try CLIRunner.run(["schema", "check", "order.json"], in: dir).status == 2)
-        let missing = try CLIRunner.run(["schema", "check", "order.json", "nope.json"], in: dir)
+        #expect(try await CLIRunner.run(["schema", "check", "order.json"], in: dir).status == 2)
+        let missing = try await CLIRunner.run(["schema", "check", "order.json", "nope.json"], in: dir)
         #expect(missing.status == 2)
         #expect(missing.stderr == "error: cannot read nope.json\n")
     }
 
-    @Test func helpSaysYAMLIsNotSupported() throws {
-        let result = try CLIRunner.run(["schema", "check", "--help"])
+    @Test func helpSaysYAMLIsNotSupported() async throws {
+        let result = try await CLIRunner.run(["schema", "check", "--help"])
         #expect(result.stdout.contains("YAML data files are not supported"))
     }
 }

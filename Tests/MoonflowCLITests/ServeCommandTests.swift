@@ -7,14 +7,14 @@ import Testing
 
 @Suite("moonflow serve")
 struct ServeCommandTests {
-    @Test func insecureModeIsRefusedOffLoopback() throws {
-        let result = try CLIRunner.run(["serve", "--host", "0.0.0.0", "--insecure-no-auth"])
+    @Test func insecureModeIsRefusedOffLoopback() async throws {
+        let result = try await CLIRunner.run(["serve", "--host", "0.0.0.0", "--insecure-no-auth"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("only allowed on a loopback address"))
     }
 
-    @Test func noTokensAndNoFlagIsRefused() throws {
-        let result = try CLIRunner.run(["serve", "--port", "0"])
+    @Test func noTokensAndNoFlagIsRefused() async throws {
+        let result = try await CLIRunner.run(["serve", "--port", "0"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("no API tokens are configured"))
     }

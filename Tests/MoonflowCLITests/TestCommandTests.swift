@@ -5,15 +5,15 @@ import Testing
 /// `moonflow test`: the shipped example cases pass, and wrong expectations are reported.
 @Suite struct TestCommandTests {
     @Test(arguments: ["order_processing", "high_priority_ticket"])
-    func theShippedTestCasesPass(workflow: String) throws {
-        let result = try CLIRunner.run(["test", workflow, "--format", "json"])
+    func theShippedTestCasesPass(workflow: String) async throws {
+        let result = try await CLIRunner.run(["test", workflow, "--format", "json"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let report = try Value(json: result.stdout)
         #expect(report["failed"] == 0)
         #expect((report["passed"]?.intValue ?? 0) >= 2)
     }
 
-    @Test func wrongExpectationsAndMocksOfUnknownActivitiesFailWithReasons() throws {
+    @Test func wrongExpectationsAndMocksOfUnknownActivitiesFailWithReasons() async throws {
         let project = try CLIProject(files: [
             "workflows/w.yaml": "workflow: w\nactivities:\n  - name: a\n    run: return 1\n    retry: {max_attempts: 3, backoff: {initial: 10m}}\n",
             "workflows/w.test.yaml": """
@@ -30,7 +30,7 @@ import Testing
 
                 """,
         ])
-        let result = try CLIRunner.run(["test", "w", "--project", project.url.path])
+        let result = try await CLIRunner.run(["test", "w", "--project", project.url.path])
         #expect(result.status == 1)
         #expect(
             result.stdout == """
@@ -43,15 +43,15 @@ import Testing
                 """)
     }
 
-    @Test func aMalformedTestFileIsReportedWithPositions() throws {
+    @Test func aMalformedTestFileIsReportedWithPositions() async throws {
         let project = try CLIProject(files: [
             "workflows/w.yaml": "workflow: w\nactivities: [{name: a, call: noop}]\n",
             "workflows/w.test.yaml": "tests:\n  - name: x\n    expect: {status: done}\n",
         ])
-        let result = try CLIRunner.run(["test", "w", "--project", project.url.path])
+        let result = try await CLIRunner.run(["test", "w", "--project", project.url.path])
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("workflows/w.test.yaml:3:22: error[InvalidValue]: 'status' must be one of completed"))
         // Test files are not workflows: validate ignores them.
-        #expect(try CLIRunner.run(["validate", "--project", project.url.path]).status == 0)
+        #expect(try await CLIRunner.run(["validate", "--project", project.url.path]).status == 0)
     }
 }

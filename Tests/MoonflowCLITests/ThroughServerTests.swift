@@ -14,7 +14,7 @@ import Testing
             "moonflow.yaml": "auth:\n  tokens:\n    - {token_sha256: e4ba15bc7411be319ad18f683da1ff6968143f09f0fac67e517a5d6f526598c1, role: operator}\n",
         ])
         let path = project.url.path
-        #expect(try CLIRunner.run(["run", "steps", "--run-id", "r1", "--break-before", "b", "--project", path]).status == 3)
+        #expect(try await CLIRunner.run(["run", "steps", "--run-id", "r1", "--break-before", "b", "--project", path]).status == 3)
 
         let serve = Process()
         serve.executableURL = CLIRunner.binary
@@ -38,29 +38,29 @@ import Testing
         #expect(server["token"]?.stringValue?.count == 64)
 
         // The store is the server's: these go through its API by themselves.
-        let list = try CLIRunner.run(["runs", "list", "--project", path, "--format", "json"])
+        let list = try await CLIRunner.run(["runs", "list", "--project", path, "--format", "json"])
         #expect(list.status == 0, "\(list.stdout)\(list.stderr)")
         #expect(try Value(json: list.stdout).arrayValue?.first?["status"] == "paused")
-        let done = try CLIRunner.run(["runs", "continue", "r1", "--project", path, "--format", "json"])
+        let done = try await CLIRunner.run(["runs", "continue", "r1", "--project", path, "--format", "json"])
         #expect(done.status == 0, "\(done.stdout)\(done.stderr)")
         #expect(try Value(json: done.stdout)["status"] == "completed")
-        let shown = try CLIRunner.run(["runs", "show", "r1", "--project", path])
+        let shown = try await CLIRunner.run(["runs", "show", "r1", "--project", path])
         #expect(shown.status == 0 && shown.stdout.contains("run r1  workflow steps  completed"), "\(shown.stdout)")
-        let logs = try CLIRunner.run(["runs", "logs", "r1", "--level", "warn", "--project", path, "--format", "json"])
+        let logs = try await CLIRunner.run(["runs", "logs", "r1", "--level", "warn", "--project", path, "--format", "json"])
         #expect(try Value(json: logs.stdout).arrayValue?.map { $0["message"] } == ["b adds ten"])
-        let refused = try CLIRunner.run(["runs", "pause", "r1", "--project", path])
+        let refused = try await CLIRunner.run(["runs", "pause", "r1", "--project", path])
         #expect(refused.status == 2 && refused.stderr.contains("only a running or waiting run"), "\(refused.stderr)")
 
         // Explicitly, with a token of the configuration; a wrong one is refused.
-        let explicit = try CLIRunner.run(["runs", "show", "r1", "--server", url, "--token", Self.token, "--format", "json"])
+        let explicit = try await CLIRunner.run(["runs", "show", "r1", "--server", url, "--token", Self.token, "--format", "json"])
         #expect(explicit.status == 0)
         #expect(try Value(json: explicit.stdout)["output"] == ["n": 3])
-        #expect(try CLIRunner.run(["runs", "show", "r1", "--server", url, "--token", "wrong"]).status == 1)
+        #expect(try await CLIRunner.run(["runs", "show", "r1", "--server", url, "--token", "wrong"]).status == 1)
 
         kill(serve.processIdentifier, SIGTERM)
         serve.waitUntilExit()
         #expect(!FileManager.default.fileExists(atPath: file.path))
         // The store is free again: the commands act on it in this process.
-        #expect(try CLIRunner.run(["runs", "show", "r1", "--project", path]).status == 0)
+        #expect(try await CLIRunner.run(["runs", "show", "r1", "--project", path]).status == 0)
     }
 }

@@ -4,19 +4,19 @@ import Testing
 
 /// `moonflow validate` and `moonflow graph` through the built binary (docs/cli.md exit codes).
 @Suite struct ValidateCommandTests {
-    @Test func theShippedProjectIsValid() throws {
-        let result = try CLIRunner.run(["validate"])
+    @Test func theShippedProjectIsValid() async throws {
+        let result = try await CLIRunner.run(["validate"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         // moonflow.yaml is one of the files read.
         #expect(result.stdout == "6 files valid: hello, high_priority_ticket, inventory_reorder, lead_qualification, order_processing, moonflow.yaml\n")
     }
 
-    @Test func jsonListsEveryErrorWithPositionAndExitsOne() throws {
+    @Test func jsonListsEveryErrorWithPositionAndExitsOne() async throws {
         let project = try CLIProject(files: [
             "workflows/bad.yaml": "workflow: bad\nactivities:\n  - name: a\n    call: nop\n    retry: {max_attempts: 0}\n",
             "workflows/good.yaml": "workflow: good\nactivities: [{name: a, call: noop}]\n",
         ])
-        let result = try CLIRunner.run(["validate", "--project", project.url.path, "--format", "json"])
+        let result = try await CLIRunner.run(["validate", "--project", project.url.path, "--format", "json"])
         #expect(result.status == 1)
         let report = try Value(json: result.stdout)
         #expect(report["valid"] == false)
@@ -34,9 +34,9 @@ import Testing
             ])
     }
 
-    @Test func textShowsCompilerStyleDiagnostics() throws {
+    @Test func textShowsCompilerStyleDiagnostics() async throws {
         let project = try CLIProject(files: ["workflows/w.yaml": "workflow: w\nactivities:\n  - name: a\n    call: noop\n    tiemout: 5s\n"])
-        let result = try CLIRunner.run(["validate", "--project", project.url.path])
+        let result = try await CLIRunner.run(["validate", "--project", project.url.path])
         #expect(result.status == 1)
         #expect(
             result.stdout == """
@@ -51,27 +51,27 @@ import Testing
                 """)
     }
 
-    @Test func usageErrorsExitTwo() throws {
-        #expect(try CLIRunner.run(["validate", "no/such/file.yaml"]).status == 2)
-        #expect(try CLIRunner.run(["validate", "--format", "xml"]).status == 2)
-        let unknown = try CLIRunner.run(["graph", "order_procesing"])
+    @Test func usageErrorsExitTwo() async throws {
+        #expect(try await CLIRunner.run(["validate", "no/such/file.yaml"]).status == 2)
+        #expect(try await CLIRunner.run(["validate", "--format", "xml"]).status == 2)
+        let unknown = try await CLIRunner.run(["graph", "order_procesing"])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("no workflow 'order_procesing' in this project — did you mean 'order_processing'?"))
     }
 
-    @Test func graphPrintsMermaidAndDot() throws {
-        let mermaid = try CLIRunner.run(["graph", "hello"])
+    @Test func graphPrintsMermaidAndDot() async throws {
+        let mermaid = try await CLIRunner.run(["graph", "hello"])
         #expect(mermaid.status == 0)
         #expect(mermaid.stdout.hasPrefix("flowchart TD\n"))
         #expect(mermaid.stdout.contains("a_greet --> a_sign"))
-        let dot = try CLIRunner.run(["graph", "workflows/hello.yaml", "--format", "dot"])
+        let dot = try await CLIRunner.run(["graph", "workflows/hello.yaml", "--format", "dot"])
         #expect(dot.status == 0)
         #expect(dot.stdout.contains("\"greet\" -> \"sign\";"))
     }
 
-    @Test func graphOfAnInvalidWorkflowExitsOneWithDiagnostics() throws {
+    @Test func graphOfAnInvalidWorkflowExitsOneWithDiagnostics() async throws {
         let project = try CLIProject(files: ["workflows/w.yaml": "workflow: w\nactivities:\n  - name: a\n    needs: [a]\n    call: noop\n"])
-        let result = try CLIRunner.run(["graph", "w", "--project", project.url.path])
+        let result = try await CLIRunner.run(["graph", "w", "--project", project.url.path])
         #expect(result.status == 1)
         #expect(result.stderr.contains("error[Cycle]: dependency cycle: 'a' needs 'a'"))
     }

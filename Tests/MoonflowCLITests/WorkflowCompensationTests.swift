@@ -30,9 +30,9 @@ import Testing
     }
 
     @Test(arguments: [("reverse", ["assign", "clear_sla", "revert_assignment"]), ("parallel", ["assign", "revert_assignment", "clear_sla"])])
-    func theyRunAfterThePerActivityOnesAndAreReported(strategy: String, order: [String]) throws {
+    func theyRunAfterThePerActivityOnesAndAreReported(strategy: String, order: [String]) async throws {
         let project = try Self.project(strategy: strategy)
-        let result = try CLIRunner.run(["run", "ticket", "--project", project.url.path, "--format", "json"])
+        let result = try await CLIRunner.run(["run", "ticket", "--project", project.url.path, "--format", "json"])
         let report = try Value(json: result.stdout)
         #expect(report["status"] == "compensated", "\(result.stdout)\(result.stderr)")
         let compensations = report["compensations"]?.arrayValue ?? []
@@ -42,7 +42,7 @@ import Testing
         #expect(compensations.first { $0["activity"] == "clear_sla" }?["output"] == ["cleared": "SlaDown"])
     }
 
-    @Test func aNameTakenByAnActivityIsRefused() throws {
+    @Test func aNameTakenByAnActivityIsRefused() async throws {
         let project = try CLIProject(files: [
             "workflows/w.yaml": """
                 workflow: w
@@ -55,7 +55,7 @@ import Testing
 
                 """
         ])
-        let result = try CLIRunner.run(["validate", "--project", project.url.path])
+        let result = try await CLIRunner.run(["validate", "--project", project.url.path])
         #expect(result.status == 1)
         #expect(result.stdout.contains("workflows/w.yaml:6:16") || result.stderr.contains("workflows/w.yaml:6:16"), "\(result.stdout)\(result.stderr)")
         #expect((result.stdout + result.stderr).contains("not supported: 'compensation.notification'"))
@@ -68,11 +68,11 @@ import Testing
     @Test func aKillBetweenWorkflowLevelCompensationsContinuesWithTheRest() async throws {
         let project = try WorkflowCompensationTests.project(strategy: "reverse")
         let path = project.url.path
-        let killed = try CLIRunner.run(
+        let killed = try await CLIRunner.run(
             ["run", "ticket", "--run-id", "t1", "--project", path],
             environment: ["MOONFLOW_FAILPOINTS": "after_commit:compensation_completed:clear_sla"])
         #expect(killed.status == 137, "\(killed.stderr)")
-        let resumed = try CLIRunner.run(["runs", "resume", "--project", path])
+        let resumed = try await CLIRunner.run(["runs", "resume", "--project", path])
         #expect(resumed.stdout == "t1  compensated\n", "\(resumed.stderr)")
         let store = try SQLiteRunStore(path: project.url.appendingPathComponent(".moonflow/state.db").path)
         let journal = try await store.journal(of: "t1")

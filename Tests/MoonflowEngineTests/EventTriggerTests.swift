@@ -24,12 +24,15 @@ import Testing
         let triggers = EventTriggers(workflows: [ticketWorkflow()])
         let runner = ScriptedRunner()
         let payload: Value = ["id": 42, "priority": "high", "queue": "support", "tier": "gold"]
-        let matches = await triggers.match(type: "ticket:created", payload: payload, evaluator: runner)
-        #expect(matches.map(\.input) == [["ticket_id": 42]])
-        #expect(await triggers.match(type: "ticket:closed", payload: payload, evaluator: runner).isEmpty)
+        let evaluation = await triggers.match(type: "ticket:created", payload: payload, evaluator: runner)
+        #expect(evaluation.matches.map(\.input) == [["ticket_id": 42]])
+        #expect(evaluation.failures.isEmpty)
+        let closed = await triggers.match(type: "ticket:closed", payload: payload, evaluator: runner)
+        #expect(closed.matches.isEmpty && closed.failures.isEmpty)
         var free = payload
         free = free.adding(key: "tier", "free")
-        #expect(await triggers.match(type: "ticket:created", payload: free, evaluator: runner).isEmpty)
+        let unmatched = await triggers.match(type: "ticket:created", payload: free, evaluator: runner)
+        #expect(unmatched.matches.isEmpty && unmatched.failures.isEmpty)
     }
 
     @Test func aSecondEventWithTheSameDedupeKeyReturnsTheExistingRun() async throws {

@@ -2,6 +2,7 @@ import Foundation
 import MoonflowEngine
 import MoonflowModel
 import MoonflowRuntime
+import Synchronization
 import Testing
 
 /// Notifications through the runs' outboxes (docs/integrations.md, "Notifications"), delivered to
@@ -72,6 +73,52 @@ import Testing
             return
         }
         #expect(channel == "ops_webhook" && attempts == 3 && error.type == "HttpError")
+        #expect(try await runtime.engine.report(report.runID).status == .failed)
+    }
+
+    /// The dead letter a failed delivery leaves (`notification_failed`): a redrive while the
+    /// receiver is still down fails and leaves it open; once the receiver is back, the redrive
+    /// delivers the same message under the same `Idempotency-Key`, the letter is `redriven` and
+    /// the run's journal records the delivery; a second redrive is refused and sends nothing.
+    @Test func aDeadLetteredNotificationIsRedeliveredOnceTheReceiverRecovers() async throws {
+        final class Receiver: Sendable { let up = Mutex(false) }
+        let receiver = Receiver()
+        let stub = try await ServiceStub.start { _ in receiver.up.withLock { $0 } ? .json("{}") : .text("down", status: 503) }
+        defer { Task { await stub.stop() } }
+        let project = try HTTPProject(config: Self.config(stub), workflows: ["payout": Self.failing.replacingOccurrences(of: ", log]", with: "]")])
+        let runtime = try runtime(project)
+        let report = try await project.run("payout", on: runtime)
+        await runtime.outbox.deliverPending()
+        #expect(stub.requests.count == 3)
+        let letters = try await runtime.store.eventDeadLetters(workflow: "payout")
+        let letter = try #require(letters.first)
+        #expect(letters.count == 1 && letter.kind == .notificationFailed && letter.status == .open && letter.event == nil)
+        #expect(letter.notification?.runID == report.runID && letter.notification?.attempts == 3)
+        #expect(letter.notification?.notification.channel == "ops_webhook")
+        #expect(letter.errors.count == 1 && letter.errors[0].contains("503"), "\(letter.errors)")
+        // Delivering the pending ones again finds nothing: the dead letter is the only way back.
+        await runtime.outbox.deliverPending()
+        #expect(stub.requests.count == 3)
+
+        await #expect(throws: DeadLetterError.self) { try await runtime.outbox.redrive(letter.id) }
+        #expect(stub.requests.count == 4)
+        #expect(try await runtime.store.eventDeadLetter(id: letter.id)?.status == .open)
+
+        receiver.up.withLock { $0 = true }
+        let redriven = try await runtime.outbox.redrive(letter.id)
+        #expect(redriven.status == .redriven)
+        #expect(try await runtime.store.eventDeadLetter(id: letter.id)?.status == .redriven)
+        #expect(stub.requests.count == 5)
+        let first = try #require(stub.requests.first)
+        let last = try #require(stub.requests.last)
+        #expect(last.header("Idempotency-Key") == first.header("Idempotency-Key") && last.text == first.text)
+        #expect(try Value(json: last.text)["run_id"] == .string(report.runID))
+        let journal = try await runtime.store.journal(of: report.runID).map(\.type.rawValue)
+        #expect(journal.suffix(2) == ["notification.dead_lettered", "notification.delivered"])
+        await #expect(throws: DeadLetterError.refused(letter.id, reason: "it was redriven already")) {
+            try await runtime.outbox.redrive(letter.id)
+        }
+        #expect(stub.requests.count == 5)
         #expect(try await runtime.engine.report(report.runID).status == .failed)
     }
 

@@ -1,5 +1,8 @@
 import Foundation
+import MoonflowEngine
 import MoonflowModel
+import MoonflowRuntime
+import MoonflowServer
 import Testing
 
 @Suite("Hot reload (docs/reload.md)")
@@ -61,10 +64,18 @@ struct HotReloadTests {
         }
     }
 
+    /// What each `POST /v1/reload` answers is asserted, so nothing else may reload in between: the
+    /// file watcher, which would see the deleted workflow first (its 50 ms poll and 100 ms
+    /// debounce are short beside a loaded machine's pause between two statements) and leave the
+    /// request nothing `removed`. It does not run here, so only the requests reload.
     @Test func identicalContentMakesNoVersionAndADeletedWorkflowRefusesNewRuns() async throws {
         let root = try TestServer.project(Fixtures.project)
         defer { try? FileManager.default.removeItem(at: root) }
-        try await TestServer.run(project: root) { client in
+        let runtime = try Runtime.make(
+            RuntimeOptions(
+                project: root, config: Tokens.config, store: .existing(InMemoryRunStore()), logger: TestServer.quietLogger,
+                serving: ServingOptions(watchesFiles: false)))
+        try await TestServer.run(runtime: runtime, ServerOptions(port: 0, keepAlive: .milliseconds(200))) { client, _ in
             try Fixtures.hello.write(to: root.appendingPathComponent("workflows/hello.yaml"), atomically: true, encoding: .utf8)
             let reload = try await client.post("/v1/reload", token: Tokens.operator)
             #expect(reload.json["status"] == "unchanged")

@@ -38,6 +38,42 @@ import Testing
         #expect(try await store.eventDeadLetter(id: "dl-3")?.toValue() == Self.letter(3).toValue())
     }
 
+    /// A failed trigger's and a failed notification's dead letters are kept whole by every store,
+    /// with their kind, beside a refused start; a letter stored before kinds existed reads back
+    /// as a refused start.
+    @Test(arguments: StoreKind.allCases)
+    func everyKindIsKeptWhole(_ kind: StoreKind) async throws {
+        let stores = StoreUnderTest(kind, fixture: try StoreFixture())
+        var store = try await stores.open()
+        var trigger = Self.letter(2)
+        trigger.kind = .triggerFailed
+        trigger.input = .null
+        trigger.errors = ["trigger.when: attempt to index a nil value (field 'customer')"]
+        let failed = EventDeadLetter.FailedNotification(
+            runID: "run-7", notification: QueuedNotification(id: "run-7:9", channel: "ops_webhook", message: ["event": "run.failed"]),
+            attempts: 5)
+        let notification = EventDeadLetter(
+            notification: failed, createdAt: Timestamp(nanosecondsSinceEpoch: 3_000_000_000), workflow: "orders", version: "2",
+            definitionHash: "hash", error: "HttpError: 503")
+        #expect(notification.kind == .notificationFailed && notification.id.hasPrefix("dl-") && notification.id.count == 35)
+        for letter in [Self.letter(1), trigger, notification] { #expect(try await store.recordEventDeadLetter(letter)) }
+        // The same notification dead-lettered again (a delivery retried after a crash) names the stored one.
+        #expect(try await store.recordEventDeadLetter(notification) == false)
+        if kind != .memory {
+            store = InMemoryRunStore()
+            store = try await stores.open()
+        }
+        let stored = try await store.eventDeadLetters(workflow: "orders")
+        #expect(stored.map(\.kind) == [.notificationFailed, .triggerFailed, .refusedStart])
+        #expect(stored == [notification, trigger, Self.letter(1)])
+        #expect(stored.map { $0.toValue() } == [notification, trigger, Self.letter(1)].map { $0.toValue() })
+        #expect(notification.toValue(summary: true)["notification"] == ["id": "run-7:9", "channel": "ops_webhook", "run_id": "run-7", "attempts": 5])
+
+        var old = Self.letter(4).toValue()
+        old = old.removing(key: "kind")
+        #expect(EventDeadLetter(value: old, createdAt: Self.letter(4).createdAt) == Self.letter(4))
+    }
+
     /// A flood of errors cannot fill a dead letter: at most `errorLimit` are kept, each capped
     /// and escaped like every error text.
     @Test(arguments: StoreKind.allCases)
@@ -58,5 +94,13 @@ import Testing
     @Test func theDefaultRetentionIsTenThousand() {
         #expect(EventDeadLetter.retentionLimit == 10_000)
         #expect(SQLiteStoreOptions().deadLetterRetention == 10_000)
+    }
+}
+
+extension Value {
+    func removing(key: String) -> Value {
+        guard case .object(var object) = self else { return self }
+        object[key] = nil
+        return .object(object)
     }
 }

@@ -13,10 +13,15 @@ package struct ServingOptions: Sendable {
     package var debounce: Duration
     /// How often runs past `store.retention` are looked for (`RetentionService`).
     package var retentionInterval: Duration = .seconds(600)
+    /// `false`: no file watcher runs, so the project reloads only when asked (`POST /v1/reload`,
+    /// SIGHUP) — what a caller that asserts a reload's answer needs, with nothing reloading
+    /// between its edit and its request.
+    package var watchesFiles: Bool
 
-    package init(watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100)) {
+    package init(watchInterval: Duration = .milliseconds(50), debounce: Duration = .milliseconds(100), watchesFiles: Bool = true) {
         self.watchInterval = watchInterval
         self.debounce = debounce
+        self.watchesFiles = watchesFiles
     }
 }
 
@@ -49,9 +54,10 @@ package final class ServedProject: Sendable {
     /// the server serves at `/metrics`; `nil` with `monitoring: {metrics: false}`, when the
     /// process never bootstraps metrics and `/metrics` is a 404.
     package let metrics: PrometheusCollectorRegistry?
+    /// Delivers the runs' notifications; redelivers a dead-lettered one (`redrive`).
+    package let outbox: NotificationOutbox
     private let project: URL
     private let options: ServingOptions
-    private let outbox: NotificationOutbox
     /// `store.retention`; `nil` keeps every run.
     private let retention: Duration?
     /// The span exporter (`RunTracingSetup`) when tracing is enabled.
@@ -90,16 +96,13 @@ package final class ServedProject: Sendable {
         if let durable = store as? any DurableRunStore, let kept = self.retention {
             retention = [RetentionService(store: durable, clock: engine.clock, retention: kept, interval: options.retentionInterval, logger: logger)]
         }
-        // First, so that it stops last: the spans of the drives that end at shutdown are exported.
-        return (tracing.map { [$0] } ?? []) + [
-            dispatcher,
-            TimerService(engine: engine, logger: logger),
-            ScheduleService(core: self),
-            EmittedEventService(core: self),
-            ProjectWatcher(project: project, catalog: catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger),
-            ReloadSignalService(core: self),
-            outbox,
-        ] + claims + retention
+        let watcher: [any Service] =
+            options.watchesFiles
+            ? [ProjectWatcher(project: project, catalog: catalog, interval: options.watchInterval, debounce: options.debounce, logger: logger)] : []
+        // The exporter first, so that it stops last: the spans of the drives that end at shutdown are exported.
+        return (tracing.map { [$0] } ?? [])
+            + [dispatcher, TimerService(engine: engine, logger: logger), ScheduleService(core: self), EmittedEventService(core: self)]
+            + watcher + [ReloadSignalService(core: self), outbox] + claims + retention
     }
 
     /// Starts the runs an event triggers (docs/workflow-format.md): the current definitions' event triggers

@@ -2,16 +2,26 @@ import Hummingbird
 import MoonflowEngine
 import MoonflowModel
 
-/// `/v1/dead-letters`: event starts a workflow refused (docs/api.md, "Dead letters"), newest
-/// first, filtered by workflow and paged like runs; one by id. They hold events' payloads, so
-/// reading them needs `runs.read`; redriving (after a fix) and discarding one needs `operate`.
+/// `/v1/dead-letters`: event starts a workflow refused, events whose trigger failed and
+/// notifications whose delivery failed (docs/api.md, "Dead letters"), newest first, filtered by
+/// workflow and kind and paged like runs; one by id. They hold events' payloads and
+/// notifications' messages, so reading them needs `runs.read`; redriving (after a fix: an event
+/// starts its run again, a notification is delivered again) and discarding one needs `operate`.
 enum DeadLetterRoutes {
     static func add(to router: Router<APIContext>, core: ServerCore) {
         router.get("/v1/dead-letters") { request, context in
             _ = try context.require(.runs)
             let query = request.uri.queryParameters
             let limit = try RunRoutes.pageSize(query["limit"].map(String.init))
-            var letters = try await core.store.eventDeadLetters(workflow: query["workflow"].map(String.init))[...]
+            let kind = try query["kind"].map { text in
+                guard let kind = EventDeadLetter.Kind(rawValue: String(text)) else {
+                    let kinds = EventDeadLetter.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw APIError.badBody("unknown dead letter kind '\(SafeText.display(String(text), limit: 64))' (one of \(kinds))", path: "query.kind")
+                }
+                return kind
+            }
+            var letters = try await core.store.eventDeadLetters(workflow: query["workflow"].map(String.init))
+                .filter { kind == nil || $0.kind == kind }[...]
             if let after = query["after"].map(String.init) {
                 guard let index = letters.firstIndex(where: { $0.id == after }) else {
                     throw APIError.badBody("unknown cursor '\(after)'", path: "query.after")
@@ -37,6 +47,10 @@ enum DeadLetterRoutes {
             let id = try context.pathID()
             guard let letter = try await core.store.eventDeadLetter(id: id) else {
                 throw APIError.notFound("no dead letter '\(SafeText.display(id, limit: 256))'")
+            }
+            if letter.kind == .notificationFailed {
+                let redriven = try await core.served.outbox.redrive(id)
+                return JSONResponse.make(["dead_letter": redriven.toValue(summary: true), "delivered": true])
             }
             let redrive = try await core.dispatcher.admitting { submit in
                 let redrive = try await core.engine.redriveDeadLetter(id, workflow: core.catalog.current(letter.workflow)?.pinned)

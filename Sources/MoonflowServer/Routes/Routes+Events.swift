@@ -50,9 +50,11 @@ enum EventRoutes {
 }
 
 extension EventRoutes {
-    /// `{type, runs, started, rejected}` (`runs`: the runs started, as before `started` existed):
-    /// 202 when a run started or no workflow matched; when every matching workflow refused the
-    /// event, 400 with the same members and the `SchemaInvalid` error of the first refusal.
+    /// `{type, runs, started, rejected}` (`runs`: the runs started, as before `started` existed;
+    /// `rejected`: the dead letters, each with its `kind`): 202 when a run started, no workflow
+    /// matched or only triggers failed to evaluate; when every matching workflow refused the
+    /// event or its trigger failed, and one refused it, 400 with the same members and the
+    /// `SchemaInvalid` error of the first refusal.
     static func response(type: String, _ outcome: EventOutcome) -> Response {
         let started: [Value] = outcome.started.map {
             ["workflow": .string($0.workflow), "run_id": .string($0.runID), "created": .bool($0.created)]
@@ -61,11 +63,16 @@ extension EventRoutes {
             "type": .string(type), "runs": .array(started), "started": .array(started),
             "rejected": .array(
                 outcome.rejected.map {
-                    ["workflow": .string($0.workflow), "errors": .array($0.errors.map(Value.string)), "dead_letter_id": .string($0.id)]
+                    [
+                        "workflow": .string($0.workflow), "kind": .string($0.kind.rawValue), "errors": .array($0.errors.map(Value.string)),
+                        "dead_letter_id": .string($0.id),
+                    ]
                 }),
         ]
-        guard outcome.started.isEmpty, let first = outcome.rejected.first else { return JSONResponse.make(.object(body), status: .accepted) }
-        let workflows = outcome.rejected.map { "'\($0.workflow)'" }.joined(separator: ", ")
+        guard outcome.started.isEmpty, let first = outcome.rejected.first(where: { $0.kind == .refusedStart }) else {
+            return JSONResponse.make(.object(body), status: .accepted)
+        }
+        let workflows = outcome.rejected.filter { $0.kind == .refusedStart }.map { "'\($0.workflow)'" }.joined(separator: ", ")
         body["error"] = [
             "type": .string(ErrorType.schemaInvalid.rawValue),
             "message": .string(
