@@ -63,13 +63,13 @@ import Testing
 
     /// With `isolation: process` the helper records the attempt (`activity.recorded`) and the
     /// replay, in a helper too, reproduces it; changed code still differs.
-    @Test func anAttemptInASandboxHelperIsRecordedAndReplays() throws {
+    @Test func anAttemptInASandboxHelperIsRecordedAndReplays() async throws {
         let project = try CLIProject(files: ["moonflow.yaml": "resources: {isolation: process}\n", "workflows/lottery.yaml": Self.workflow])
         let path = project.url.path
-        let run = try CLIRunner.run(["run", "lottery", "--run-id", "p1", "--project", path])
+        let run = try await CLIRunner.run(["run", "lottery", "--run-id", "p1", "--project", path])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
 
-        let history = try CLIRunner.run(["runs", "history", "p1", "--format", "json", "--project", path])
+        let history = try await CLIRunner.run(["runs", "history", "p1", "--format", "json", "--project", path])
         let entries = try Value(json: history.stdout).arrayValue ?? []
         let recorded = entries.filter { $0["type"] == "activity.recorded" }
         #expect(recorded.count == 1 && recorded.first?["activity"] == "draw", "\(history.stdout)")
@@ -77,11 +77,11 @@ import Testing
         #expect(data?["now"]?.arrayValue?.count == 1 && data?["unix"]?.arrayValue?.count == 1)
         #expect(data?["uuid"]?.arrayValue?.count == 1 && data?["random_seeds"]?.arrayValue?.count == 1)
 
-        let same = try CLIRunner.run(["runs", "replay", "p1", "draw", "--project", path, "--format", "json"])
+        let same = try await CLIRunner.run(["runs", "replay", "p1", "draw", "--project", path, "--format", "json"])
         #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
         #expect(try Value(json: same.stdout)["equal"] == true)
 
-        let different = try CLIRunner.run(["runs", "replay", "p1", "draw", "--script", "return {ticket = uuid()}", "--project", path])
+        let different = try await CLIRunner.run(["runs", "replay", "p1", "draw", "--script", "return {ticket = uuid()}", "--project", path])
         #expect(different.status == 1, "\(different.stdout)\(different.stderr)")
     }
 }
