@@ -101,6 +101,10 @@ package final class LuaSandbox {
     /// Tells `sink` what the execution's non-deterministic built-ins answered, if it called any.
     private func record(into sink: @Sendable (ScriptRecording) -> Void) {
         var recording = host.recording
+        // How many seeds were drawn, copying none: most executions draw none and call nothing
+        // recorded, and then nothing is allocated.
+        let drawnAtAll = Int(mf_recorded_seeds(L, nil, 0))
+        if drawnAtAll == 0, recording.isEmpty { return }
         var words = [UInt64](repeating: 0, count: 2 * ScriptRecording.maxSeeds)
         let drawn = Int(words.withUnsafeMutableBufferPointer { mf_recorded_seeds(L, $0.baseAddress, Int32(ScriptRecording.maxSeeds)) })
         for index in 0..<min(drawn, ScriptRecording.maxSeeds) { recording.seeds.append([words[2 * index], words[2 * index + 1]]) }
