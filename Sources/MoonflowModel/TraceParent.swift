@@ -30,42 +30,14 @@ package struct TraceParent: Sendable, Hashable {
 
     /// The header value.
     package var header: String {
-        "00-\(Self.hex(traceID))-\(Self.hex(parentID))-\(sampled ? "01" : "00")"
+        "00-\(Hex.encode(traceID))-\(Hex.encode(parentID))-\(sampled ? "01" : "00")"
     }
 
-    package var traceIDHex: String { Self.hex(traceID) }
+    package var traceIDHex: String { Hex.encode(traceID) }
 
-    package static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        var out = ""
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return out
-    }
-
-    /// Lowercase hex only (the specification refuses uppercase).
+    /// A field's bytes: lowercase hex only (the specification refuses uppercase), not empty.
     private static func bytes(_ text: Substring) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard !utf8.isEmpty, utf8.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            default: nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
+        text.isEmpty ? nil : Hex.decode(text.utf8, lowercaseOnly: true)
     }
 }
 

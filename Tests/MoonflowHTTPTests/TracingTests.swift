@@ -93,7 +93,7 @@ import Testing
         let ids = Set(spans.map(\.spanHex))
         let roots = spans.filter { !ids.contains($0.parentHex) }
         #expect(roots.map(\.name) == ["run traced"])
-        #expect(roots.first?.parentHex == TraceParent.hex(anchor.parentID))
+        #expect(roots.first?.parentHex == Hex.encode(anchor.parentID))
         let root = try #require(roots.first)
         #expect(root.string("moonflow.run.id") == report.runID && root.string("moonflow.run.status") == "completed")
         // A span per attempt: the failed one with its error type.
@@ -201,7 +201,7 @@ import Testing
         let anchor = RunTrace.parent(of: id, given: nil, samplingRate: 1)
         #expect(Set(spans.map(\.traceHex)) == [anchor.traceIDHex])
         let run = try #require(spans.first { $0.name == "run traced" })
-        #expect(run.attributes["moonflow.run.resumed"] == .bool(true) && run.parentHex == TraceParent.hex(anchor.parentID))
+        #expect(run.attributes["moonflow.run.resumed"] == .bool(true) && run.parentHex == Hex.encode(anchor.parentID))
         #expect(spans.first { $0.name == "activity fetch" }?.parentHex == run.spanHex)
     }
 

@@ -7,7 +7,7 @@ import Testing
         let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         let parent = try #require(TraceParent(header: " \(header)\t"))
         #expect(parent.traceIDHex == "4bf92f3577b34da6a3ce929d0e0e4736")
-        #expect(TraceParent.hex(parent.parentID) == "00f067aa0ba902b7" && parent.sampled)
+        #expect(Hex.encode(parent.parentID) == "00f067aa0ba902b7" && parent.sampled)
         #expect(parent.header == header)
         #expect(TraceParent(header: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")?.sampled == false)
         // A later version is read by its first four fields.

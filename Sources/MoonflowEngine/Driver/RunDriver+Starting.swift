@@ -15,8 +15,11 @@ extension RunDriver {
             var starting: [(Activity, Value, Bool)] = []
             ready: while state.ending == nil, case .start(let names) = scheduler.decide(state) {
                 for name in names where state.ending == nil {
-                    // Checked without a suspension point unless the run is paused or has breakpoints or steps.
-                    if state.status == .paused || !state.breakBefore.isEmpty || state.stepping, try await holds(before: name) { break ready }
+                    if state.status == .paused { break ready }
+                    if let reason = pauseReason(before: name) {
+                        try await pause(reason, before: name)
+                        break ready
+                    }
                     guard let activity = workflow.activity(named: name) else { continue }
                     if let (input, started) = try await begin(activity, &childGroup, mailbox) { starting.append((activity, input, started)) }
                 }
@@ -52,21 +55,19 @@ extension RunDriver {
         } while ranInPlace && state.ending == nil
     }
 
-    /// Whether the run must not start `name` now: it is paused, or this start reaches a breakpoint
-    /// or ends a step, which pauses it (`run.paused`, written before anything else starts).
-    private func holds(before name: String) async throws -> Bool {
-        if state.status == .paused { return true }
-        let reason: PauseReason
-        if state.breakBefore.contains(name), state.released != name {
-            reason = .breakpoint(activity: name)
-        } else if state.stepping, state.stepTaken {
-            reason = .step(activity: name)
-        } else {
-            return false
-        }
+    /// Why the run must pause before starting `name` (it is not paused yet): a breakpoint, or the
+    /// end of a step; `nil` when it may start. Decided without a suspension point, as it is asked
+    /// before every start.
+    private func pauseReason(before name: String) -> PauseReason? {
+        if state.breakBefore.contains(name), state.released != name { return .breakpoint(activity: name) }
+        if state.stepping, state.stepTaken { return .step(activity: name) }
+        return nil
+    }
+
+    /// Pauses the run before `name` (`run.paused`, written before anything else starts).
+    private func pause(_ reason: PauseReason, before name: String) async throws {
         try await commit([event(.runPaused(reason), name)])
         logger(name).notice("run paused (\(reason.name)) before '\(name)'")
-        return true
     }
 
     /// `activity` with the workflow's `error_handling.activity_error` retry and fallback where it

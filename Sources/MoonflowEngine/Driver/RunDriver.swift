@@ -126,7 +126,7 @@ final class RunDriver {
             try await commit([event(.runResumed)])
             try await host.resumed(state.id, workflow: workflow.id)
         }
-        // A paused run finishes what runs and starts nothing (`holds(before:)`).
+        // A paused run finishes what runs and starts nothing (`pump`, `pauseReason(before:)`).
         guard state.status == .running || state.status == .paused else { return }
         var phase = DrivePhase.forward
         try await run(&phase)
